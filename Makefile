@@ -1,0 +1,79 @@
+# mountvisor — one entry point. See README.md.
+#
+#   make            build everything into build/
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install, build, run the end-to-end demo on profiles/default.conf
+#   make bench      install, build, print benchmark tables
+#   make asan       rebuild with -fsanitize=address,undefined into build-asan/ and run the tests
+#   make lint       clang-format check + cppcheck
+#   make install    install programs, profiles and man pages under $(PREFIX)
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OBJ     := $(BUILD)/obj
+$(shell mkdir -p $(BUILD)/tests/unit $(BUILD)/tests/helpers)
+CC      ?= cc
+PKGS    := libseccomp mount json-c inih libcap-ng fuse3
+WERROR  := $(if $(CI),-Werror,)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+           -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR) -D_GNU_SOURCE -I. \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -MMD -MP
+LDLIBS  += -lpthread
+
+# Every program lists its objects in its own fragment; one fragment per directory.
+PROGRAMS :=
+include common/common.mk
+include notifyd/notifyd.mk
+-include vfsd/vfsd.mk
+-include fuse-helpers/fuse-helpers.mk
+include tests/tests.mk
+-include bench/bench.mk
+
+all: $(PROGRAMS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+deps:
+	@scripts/install-deps.sh
+
+check: deps
+	$(MAKE) all
+	tests/run.sh $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all
+	bench/run.sh $(BUILD)
+
+asan: deps
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" \
+		LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		tests/run.sh build-asan
+
+LINT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+lint:
+	clang-format --dry-run --Werror $(LINT_SRC)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LINT_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m644 profiles/*.conf $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/
+	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp/
+	install -m644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
+	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps check demo bench asan lint install clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,1 @@
+COMMON_OBJ := $(addprefix $(OBJ)/common/,log.o fdutil.o nsutil.o)

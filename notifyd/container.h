@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One container = one seccomp notify fd handed over by a runtime (a `runc
+ * exec` hands over another fd and becomes another entry with the same id).
+ * Entries are reference counted: the registry holds one reference while the
+ * notify fd is live, every queued request holds one.  When the filter has no
+ * users left the kernel reports POLLHUP, the entry leaves the registry and is
+ * freed with its last request: no fd and no memory stay behind.
+ */
+#ifndef MV_CONTAINER_H
+#define MV_CONTAINER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mount_record {
+	struct mount_record *next;
+	uint64_t mnt_id; /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
+	char *type, *source, *target;
+};
+
+struct container_counters {
+	uint64_t requests, kernel, continued, denied, enosys, failed;
+};
+
+struct container {
+	struct container *next; /* registry list */
+	unsigned refs;          /* protected by the registry lock */
+	char *id;
+	char *profile;          /* profile name from listenerMetadata */
+	char *runtime;          /* what delivered it: "oci" */
+	pid_t init_pid;
+	int pidfd;
+	int notify_fd;
+	bool gone; /* notify fd hung up */
+
+	pthread_mutex_t lock; /* protects everything below */
+	struct container_counters counters;
+	struct mount_record *mounts;
+	unsigned n_mounts;
+	unsigned pending; /* requests queued or running */
+};
+
+/* Takes ownership of notify_fd and pidfd; returns the new entry with one (registry) ref. */
+int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
+		  int pidfd, int notify_fd, struct container **ret);
+void container_ref(struct container *c);
+void container_unref(struct container *c);
+/* Drop the registry's reference: the container hung up. */
+void container_forget(struct container *c);
+unsigned container_count(void);
+
+/* Records; each returns -errno. */
+int container_add_mount(struct container *c, uint64_t mnt_id, const char *type,
+			const char *source, const char *target);
+bool container_owns_mount(struct container *c, uint64_t mnt_id);
+bool container_remove_mount(struct container *c, uint64_t mnt_id);
+
+/* Calls fn for every live container with the registry locked (for the control socket). */
+void container_foreach(void (*fn)(struct container *c, void *userdata), void *userdata);
+
+#endif

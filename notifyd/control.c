@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/control.h"
+#include "notifyd/container.h"
+#include "notifyd/profile_store.h"
+#include "notifyd/supervise.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+static void list_one(struct container *c, void *userdata)
+{
+	FILE *out = userdata;
+
+	pthread_mutex_lock(&c->lock);
+	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu\n", c->id,
+		(int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
+		(unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
+		(unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
+		(unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void mounts_one(struct container *c, void *userdata)
+{
+	FILE *out = userdata;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct mount_record *m = c->mounts; m; m = m->next)
+		fprintf(out, "%-24s %10llu %-10s %-24s %s\n", c->id, (unsigned long long)m->mnt_id,
+			m->type, m->source[0] ? m->source : "-", m->target);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void answer(FILE *out, const char *cmd, const struct control_info *info)
+{
+	if (strcmp(cmd, "ping") == 0) {
+		fprintf(out, "pong\n");
+	} else if (strcmp(cmd, "list") == 0) {
+		fprintf(out, "%-24s %8s %-16s %-7s %6s %7s %8s %6s %8s %6s %6s %6s\n", "ID", "PID",
+			"PROFILE", "RUNTIME", "MOUNTS", "PENDING", "REQUESTS", "KERNEL", "CONTINUE",
+			"DENIED", "ENOSYS", "FAILED");
+		container_foreach(list_one, out);
+	} else if (strcmp(cmd, "mounts") == 0) {
+		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE", "TARGET");
+		container_foreach(mounts_one, out);
+	} else if (strcmp(cmd, "stats") == 0) {
+		struct supervise_totals t;
+		struct profile_set *set = profile_store_get();
+		supervise_totals(&t);
+		fprintf(out, "containers: %u\n", container_count());
+		fprintf(out, "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"
+			     "enosys: %llu\nfailed: %llu\ncallers-gone: %llu\n",
+			(unsigned long long)t.requests, (unsigned long long)t.kernel,
+			(unsigned long long)t.continued, (unsigned long long)t.denied,
+			(unsigned long long)t.enosys, (unsigned long long)t.failed,
+			(unsigned long long)t.callers_gone);
+		fprintf(out, "open-fds: %d\n", fd_count_open());
+		fprintf(out, "profiles-dir: %s\nprofiles:", info->profiles_dir);
+		for (size_t i = 0; set && i < set->n; i++)
+			fprintf(out, " %s", set->v[i]->name);
+		fprintf(out, "\nfeatures: %s\n", info->features);
+		profile_store_put(set);
+	} else {
+		fprintf(out, "error: unknown command '%s' (list, mounts, stats, ping)\n", cmd);
+	}
+}
+
+void control_serve(int fd, const struct control_info *info)
+{
+	struct timeval tv = {.tv_sec = 1};
+	char cmd[64];
+	size_t len = 0;
+	_cleanup_free_ char *text = NULL;
+	size_t text_len = 0;
+	FILE *out;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len < sizeof(cmd) - 1) {
+		ssize_t n = recv(fd, cmd + len, sizeof(cmd) - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(cmd, '\n', len))
+			break;
+	}
+	cmd[len] = '\0';
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	out = open_memstream(&text, &text_len);
+	if (!out)
+		return;
+	answer(out, cmd, info);
+	fclose(out);
+	(void)fd_write_all(fd, text, text_len);
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket notifyctl talks to: one text command per connection
+ * ("list", "mounts", "stats", "ping"), one text answer, then close.  The
+ * socket is 0600: only root may ask.
+ */
+#ifndef MV_CONTROL_H
+#define MV_CONTROL_H
+
+struct control_info {
+	const char *profiles_dir;
+	const char *features;
+};
+
+/* Serve one accepted connection (blocking, with a short timeout). */
+void control_serve(int fd, const struct control_info *info);
+
+#endif

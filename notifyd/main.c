@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * notifyd: the seccomp user-notification supervisor.  One epoll loop accepts
+ * runtimes' hand-overs (OCI listenerPath), receives notifications and hands
+ * them to worker threads; it never does slow work itself.
+ */
+#include "notifyd/container.h"
+#include "notifyd/control.h"
+#include "notifyd/oci_listener.h"
+#include "notifyd/profile_store.h"
+#include "notifyd/supervise.h"
+#include "notifyd/view.h"
+#include "notifyd/worker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64) /* Linux 6.6 */
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+struct options {
+	const char *socket_path;
+	const char *control_path;
+	const char *profiles_dir;
+	unsigned workers;
+	unsigned max_pending;
+};
+
+enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_NOTIFY, W_CONTROL, W_SIGNAL };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void *obj;
+};
+
+static int epfd = -EBADF;
+static char features[256];
+static int sync_wake_state = -1; /* -1 unknown, 0 unavailable, 1 active */
+
+static int watch_add(enum watch_kind kind, int fd, void *obj)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (!w)
+		return -ENOMEM;
+	w->kind = kind;
+	w->fd = fd;
+	w->obj = obj;
+	ev.data.ptr = w;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = -errno;
+		free(w);
+		return r;
+	}
+	return 0;
+}
+
+static void watch_del(struct watch *w)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	free(w);
+}
+
+static int mkdir_parents(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	char *dir;
+
+	if (!copy)
+		return -ENOMEM;
+	dir = dirname(copy);
+	for (char *p = dir + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = mkdir_parents(path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(path);
+	/* Created 0600 from the start: only root may hand us containers or ask us things. */
+	mode_t old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+static void probe_features(void)
+{
+	struct statx stx = {0};
+	bool setattr = syscall(SYS_mount_setattr, -1, NULL, 0, NULL, 0) < 0 && errno != ENOSYS;
+	bool uniq = statx(AT_FDCWD, "/", 0, STATX_MNT_ID_UNIQUE, &stx) == 0 &&
+		    (stx.stx_mask & STATX_MNT_ID_UNIQUE);
+
+	snprintf(features, sizeof(features), "mount_setattr=%s statx-mnt-id-unique=%s sync-wake-up=%s",
+		 setattr ? "yes" : "no", uniq ? "yes" : "no",
+		 sync_wake_state < 0 ? "untried" : sync_wake_state ? "yes" : "no");
+}
+
+static void try_sync_wake_up(int notify_fd)
+{
+	int was = sync_wake_state;
+
+	if (sync_wake_state == 0)
+		return;
+	sync_wake_state =
+		ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+	if (was != sync_wake_state) {
+		probe_features();
+		log_info("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP %s", sync_wake_state ? "active" : "unavailable");
+	}
+}
+
+static void adopt_container(const struct oci_state *st, int notify_fd)
+{
+	struct profile_set *set = profile_store_get();
+	struct container *c;
+	int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+	int r;
+
+	if (!set || !profile_set_find(set, st->profile))
+		log_warn("container %s asks for profile '%s', which is not loaded: its mounts get EPERM "
+			 "until it is",
+			 st->id, st->profile);
+	profile_store_put(set);
+	if (pidfd < 0)
+		log_warn("container %s: pidfd_open(%d): %m", st->id, (int)st->pid);
+	else
+		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	r = container_new(st->id, st->profile, "oci", st->pid, pidfd, notify_fd, &c);
+	if (r < 0) {
+		log_error("container %s: %s", st->id, strerror(-r));
+		safe_close(pidfd);
+		safe_close(notify_fd);
+		return;
+	}
+	try_sync_wake_up(notify_fd);
+	r = watch_add(W_NOTIFY, notify_fd, c);
+	if (r < 0) {
+		log_error("container %s: cannot watch its notify fd: %s", st->id, strerror(-r));
+		container_forget(c);
+		return;
+	}
+	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
+		 st->status[0] ? st->status : "?", st->profile);
+}
+
+static void on_oci_conn(struct watch *w)
+{
+	struct oci_conn *conn = w->obj;
+	struct oci_state st;
+	char err[256];
+	int notify_fd = -EBADF;
+	int r = oci_conn_read(conn, &st, &notify_fd, err, sizeof(err));
+
+	if (r == 0)
+		return;
+	if (r < 0)
+		log_warn("OCI hand-over rejected: %s", err);
+	else
+		adopt_container(&st, notify_fd);
+	watch_del(w);
+	oci_conn_free(conn);
+}
+
+static void on_notify(struct watch *w, uint32_t events, const struct options *o)
+{
+	struct container *c = w->obj;
+
+	if (events & EPOLLIN) {
+		struct seccomp_notif n;
+		memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
+		if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
+			int r = worker_submit(c, &n, o->max_pending);
+			if (r < 0)
+				supervise_reject(c, &n, -r,
+						 r == -EAGAIN ? "too many requests pending" : "cannot queue");
+		} else if (errno != ENOENT && errno != EINTR) {
+			log_warn("container %s: receiving a notification: %m", c->id);
+		}
+		return;
+	}
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* No task uses the filter any more: the container (or exec) has exited. */
+		log_info("container %s pid=%d exited; forgetting it", c->id, (int)c->init_pid);
+		watch_del(w);
+		container_forget(c);
+	}
+}
+
+static int reload_profiles(const char *dir)
+{
+	char err[512];
+	int r = profile_store_load(dir, err, sizeof(err));
+
+	if (r < 0)
+		log_error("profiles in %s not loaded, keeping the ones in force: %s", dir, err);
+	else
+		log_info("profiles loaded from %s", dir);
+	return r;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: notifyd [--socket PATH] [--control PATH] [--profiles DIR] [--workers N]\n"
+		"               [--max-pending N] [--log-level error|warn|info|debug]\n"
+		"Seccomp user-notification supervisor for container mounts.\n"
+		"  --socket PATH     OCI seccomp agent socket (listenerPath), default "
+		"/run/mountvisor/notifyd.sock\n"
+		"  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
+		"  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
+		"  --workers N       worker threads (default 4)\n"
+		"  --max-pending N   requests queued per container before EAGAIN (default 64)\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"control", required_argument, NULL, 'c'},
+		{"profiles", required_argument, NULL, 'p'},
+		{"workers", required_argument, NULL, 'w'},
+		{"max-pending", required_argument, NULL, 'm'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int ch, level = LOG_LVL_INFO;
+	char *end;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'c':
+			o->control_path = optarg;
+			break;
+		case 'p':
+			o->profiles_dir = optarg;
+			break;
+		case 'w':
+		case 'm': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v == 0 || v > 1024) {
+				fprintf(stderr, "notifyd: bad number '%s'\n", optarg);
+				return -EINVAL;
+			}
+			if (ch == 'w')
+				o->workers = (unsigned)v;
+			else
+				o->max_pending = (unsigned)v;
+			break;
+		}
+		case 'l':
+			level = log_parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "notifyd: bad log level '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	log_setup("notifyd", (enum log_level)level);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.socket_path = "/run/mountvisor/notifyd.sock",
+		.control_path = "/run/mountvisor/notifyctl.sock",
+		.profiles_dir = "/etc/mountvisor/profiles",
+		.workers = 4,
+		.max_pending = 64,
+	};
+	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF;
+	struct control_info info;
+	sigset_t mask;
+	bool running = true;
+	int r;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return EXIT_FAILURE;
+	if (reload_profiles(o.profiles_dir) < 0)
+		return EXIT_FAILURE;
+	r = view_init();
+	if (r < 0) {
+		log_error("cannot open our own mount namespace: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	/* Signals arrive through signalfd; the worker threads inherit the block. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	oci_fd = listen_unix(o.socket_path);
+	ctl_fd = listen_unix(o.control_path);
+	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
+		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
+			  strerror(oci_fd < 0 ? -oci_fd : ctl_fd < 0 ? -ctl_fd : errno));
+		return EXIT_FAILURE;
+	}
+	r = worker_pool_start(o.workers);
+	if (r < 0) {
+		log_error("cannot start workers: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	if (watch_add(W_OCI_LISTEN, oci_fd, NULL) < 0 || watch_add(W_CONTROL, ctl_fd, NULL) < 0 ||
+	    watch_add(W_SIGNAL, sig_fd, NULL) < 0) {
+		log_error("epoll: %m");
+		return EXIT_FAILURE;
+	}
+	probe_features();
+	info.profiles_dir = o.profiles_dir;
+	info.features = features;
+	log_info("listening on %s (control %s), %u workers; %s", o.socket_path, o.control_path,
+		 o.workers, features);
+
+	while (running) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(epfd, evs, 32, -1);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %m");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+			int fd;
+
+			switch (w->kind) {
+			case W_OCI_LISTEN:
+				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+				if (fd >= 0) {
+					struct oci_conn *conn;
+					if (oci_conn_new(fd, &conn) < 0) {
+						safe_close(fd);
+					} else if (watch_add(W_OCI_CONN, fd, conn) < 0) {
+						oci_conn_free(conn);
+					}
+				}
+				break;
+			case W_OCI_CONN:
+				on_oci_conn(w);
+				break;
+			case W_NOTIFY:
+				on_notify(w, evs[i].events, &o);
+				break;
+			case W_CONTROL:
+				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0) {
+					control_serve(fd, &info);
+					safe_close(fd);
+				}
+				break;
+			case W_SIGNAL: {
+				struct signalfd_siginfo si;
+				while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						reload_profiles(o.profiles_dir);
+					else
+						running = false;
+				}
+				break;
+			}
+			}
+		}
+	}
+	log_info("shutting down");
+	worker_pool_stop();
+	unlink(o.socket_path);
+	unlink(o.control_path);
+	profile_store_shutdown();
+	return EXIT_SUCCESS;
+}

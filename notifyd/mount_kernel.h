@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `kernel` action: notifyd creates the filesystem with host privilege
+ * through the new mount API (fsopen/fsconfig/fsmount), optionally makes the
+ * detached mount idmapped for the container's user namespace, and attaches
+ * it at a target the caller resolved.  No fork, no helper process.
+ */
+#ifndef MV_MOUNT_KERNEL_H
+#define MV_MOUNT_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "notifyd/mount_options.h"
+
+struct kernel_mount {
+	const char *type;
+	const char *source; /* name for filesystems without a device ("tmpfs"), else NULL */
+	int source_fd;      /* O_PATH fd of the block device node, or -EBADF */
+	const struct mount_opts *opts;
+	const struct mount_flags *flags;
+	int userns_fd; /* idmap into this user namespace, or -EBADF */
+};
+
+/*
+ * Is type a filesystem this kernel has?  Returns 0 and sets *needs_dev
+ * (block-device filesystem), or -ENODEV.
+ */
+int kernel_fs_lookup(const char *type, bool *needs_dev);
+/*
+ * Create the detached mount.  Returns its fd or -errno; msg gets the
+ * filesystem's own explanation when it gave one (fsopen's message log).
+ */
+int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen);
+/* Attach mntfd on target_fd.  Must run inside the target's mount namespace. */
+int kernel_mount_attach(int mntfd, int target_fd);
+/* The mount's unique id (never reused while the system runs). */
+int kernel_mount_id(int fd, uint64_t *ret);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mount(2) options: the comma-separated data string and the MS_* flags,
+ * turned into what the new mount API wants and checked against a profile.
+ */
+#ifndef MV_MOUNT_OPTIONS_H
+#define MV_MOUNT_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "notifyd/profile.h"
+
+struct mount_opts {
+	char **v; /* "key" or "key=value", NULL-terminated */
+	size_t n;
+};
+
+/* Split data on commas (empty items are skipped, as the kernel does). */
+int mount_opts_split(const char *data, struct mount_opts *ret);
+void mount_opts_free(struct mount_opts *o);
+/* Append a copy of opt unless the same key is already there. */
+int mount_opts_add(struct mount_opts *o, const char *opt);
+/* Every option allowed by fs?  0, or -EINVAL with *bad pointing at the first refused one. */
+int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad);
+
+/* What mount(2) flags mean in new-API terms. */
+struct mount_flags {
+	uint64_t attr;       /* MOUNT_ATTR_* for fsmount() */
+	unsigned sb_ro : 1;  /* superblock read-only ("ro" to fsconfig) */
+	unsigned sync : 1;   /* "sync" */
+	unsigned dirsync : 1;
+	unsigned lazytime : 1;
+};
+/* Translate; -EINVAL for flags a new-superblock mount cannot have (MS_BIND, MS_MANDLOCK, ...). */
+int mount_flags_translate(unsigned long flags, struct mount_flags *ret);
+/* "ro,nosuid,..." for logs. */
+void mount_flags_format(unsigned long flags, char *buf, size_t size);
+
+#endif

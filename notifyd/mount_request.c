@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mount(2) from a container: copy the arguments once, find the profile rule,
+ * and deny, continue, or perform the mount with host privilege (`kernel`).
+ */
+#include "notifyd/request.h"
+#include "notifyd/mount_kernel.h"
+#include "notifyd/mount_options.h"
+#include "notifyd/profile_store.h"
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* Flags that do not create a superblock: bind, move, remount, propagation. */
+#define MS_NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+/* Used when default-action = kernel applies to a type without its own section. */
+static char *no_options[] = {NULL};
+static const struct profile_fs default_fs = {
+	.type = "*",
+	.action = PROFILE_ACTION_KERNEL,
+	.options = no_options,
+	.allowed_options = no_options,
+};
+
+/* Copy a string argument; on failure answer with the errno the kernel would give. */
+static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, int *was_null)
+{
+	int r = target_read_string(&rq->t, rq->notif.data.args[idx], buf, size, was_null);
+
+	if (r == -ENOENT) /* the caller went away; the answer will not be seen */
+		request_deny(rq, ENOENT, "caller gave up the request");
+	else if (r == -ENAMETOOLONG)
+		request_deny(rq, idx == 4 ? EINVAL : ENAMETOOLONG, "argument %u too long", idx);
+	else if (r < 0)
+		request_deny(rq, EFAULT, "argument %u is not readable", idx);
+	return r;
+}
+
+/*
+ * Could the caller itself open this device node?  Mirrors the kernel's
+ * permission check: owner/group/other bits for its fs ids, or
+ * CAP_DAC_OVERRIDE in its user namespace over an inode whose ids are mapped
+ * there; and the node must not sit on a nodev mount.
+ */
+static int caller_may_open_dev(const struct request *rq, int fd, const struct stat *st,
+			       const struct proc_creds *cr, bool want_write)
+{
+	unsigned need = want_write ? 06 : 04, bits;
+	struct statvfs sfs;
+	char map[4096];
+	bool in_group = st->st_gid == cr->fsgid;
+
+	if (fstatvfs(fd, &sfs) < 0)
+		return -errno;
+	if (sfs.f_flag & ST_NODEV)
+		return -EACCES;
+	for (unsigned i = 0; i < cr->n_groups && !in_group; i++)
+		in_group = st->st_gid == cr->groups[i];
+	if (st->st_uid == cr->fsuid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (in_group)
+		bits = (st->st_mode >> 3) & 7;
+	else
+		bits = st->st_mode & 7;
+	if ((bits & need) == need)
+		return 0;
+	if (!(cr->cap_eff & (1ULL << CAP_DAC_OVERRIDE)))
+		return -EACCES;
+	if (fd_read_file_at(rq->t.procfd, "uid_map", map, sizeof(map)) < 0 ||
+	    !ns_id_mapped(map, st->st_uid))
+		return -EACCES;
+	if (fd_read_file_at(rq->t.procfd, "gid_map", map, sizeof(map)) < 0 ||
+	    !ns_id_mapped(map, st->st_gid))
+		return -EACCES;
+	return 0;
+}
+
+/*
+ * Resolve target (and source device) as the caller sees them.  On success
+ * *target_fd and *source_fd (block filesystems) are O_PATH fds.
+ */
+static int resolve_paths(struct request *rq, bool needs_dev, bool want_write,
+			 const struct proc_creds *cr, int *target_fd, int *source_fd)
+{
+	_cleanup_close_ int tfd = -EBADF, sfd = -EBADF;
+	struct stat st;
+	int r;
+
+	r = view_enter(rq->t.procfd, 1);
+	if (r < 0) {
+		request_deny(rq, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
+		return r;
+	}
+	tfd = view_open(rq->target, O_PATH | O_DIRECTORY);
+	if (tfd < 0) {
+		r = tfd;
+		request_deny(rq, -r, "target %s: %s", rq->target, strerror(-r));
+		goto out;
+	}
+	if (needs_dev) {
+		if (!rq->source[0]) {
+			r = -EINVAL;
+			request_deny(rq, EINVAL, "no source device given");
+			goto out;
+		}
+		sfd = view_open(rq->source, O_PATH);
+		if (sfd < 0) {
+			r = sfd;
+			request_deny(rq, -r, "source %s is not in the container: %s", rq->source,
+				     strerror(-r));
+			goto out;
+		}
+		if (fstat(sfd, &st) < 0 || !S_ISBLK(st.st_mode)) {
+			r = -ENOTBLK;
+			request_deny(rq, ENOTBLK, "source %s is not a block device", rq->source);
+			goto out;
+		}
+		r = caller_may_open_dev(rq, sfd, &st, cr, want_write);
+		if (r < 0) {
+			request_deny(rq, -r, "the caller may not open %s", rq->source);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	if (view_leave() < 0) {
+		/* This thread cannot get back to the host's view: nothing it did is trustworthy. */
+		log_error("worker cannot leave a container's mount namespace: %m; aborting");
+		abort();
+	}
+	if (r == 0) {
+		*target_fd = TAKE_FD(tfd);
+		*source_fd = TAKE_FD(sfd);
+	}
+	return r;
+}
+
+static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
+{
+	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
+			    mnt_fd = -EBADF;
+	struct mount_opts opts = {0};
+	struct mount_flags mf;
+	struct proc_creds cr;
+	const char *bad = NULL;
+	bool needs_dev = false;
+	uint64_t mnt_id = 0;
+	char msg[512];
+	unsigned n_mounts;
+	int r;
+
+	rq->action = "kernel";
+	pthread_mutex_lock(&rq->c->lock);
+	n_mounts = rq->c->n_mounts;
+	pthread_mutex_unlock(&rq->c->lock);
+	if (n_mounts >= p->max_mounts) {
+		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u", n_mounts,
+			     p->max_mounts);
+		return;
+	}
+	r = target_check_admin(&rq->t, &cr);
+	if (r < 0) {
+		request_deny(rq, r == -EPERM ? EPERM : -r,
+			     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		return;
+	}
+	if (kernel_fs_lookup(rq->type, &needs_dev) < 0) {
+		request_deny(rq, ENODEV, "this kernel has no filesystem '%s'", rq->type);
+		return;
+	}
+	r = mount_flags_translate(rq->notif.data.args[3], &mf);
+	if (r < 0) {
+		request_deny(rq, EINVAL, "mount flags %s not supported for a new mount", rq->flags);
+		return;
+	}
+	r = mount_opts_split(rq->data, &opts);
+	if (r >= 0 && mount_opts_check(&opts, fs, &bad) < 0) {
+		request_deny(rq, EINVAL, "option '%s' is not in allowed-options", bad);
+		goto out;
+	}
+	for (size_t i = 0; r >= 0 && fs->options[i]; i++)
+		r = mount_opts_add(&opts, fs->options[i]);
+	if (r < 0) {
+		request_deny(rq, -r, "%s", strerror(-r));
+		goto out;
+	}
+	if (fs->idmap) {
+		userns_fd = ns_open_at(rq->t.procfd, "user");
+		if (userns_fd < 0) {
+			request_deny(rq, -userns_fd, "cannot open the caller's user namespace");
+			goto out;
+		}
+	}
+	if (resolve_paths(rq, needs_dev, !mf.sb_ro, &cr, &target_fd, &source_fd) < 0)
+		goto out;
+
+	struct kernel_mount km = {
+		.type = rq->type,
+		.source = needs_dev ? NULL : rq->source,
+		.source_fd = source_fd,
+		.opts = &opts,
+		.flags = &mf,
+		.userns_fd = userns_fd,
+	};
+	mnt_fd = kernel_mount_create(&km, msg, sizeof(msg));
+	if (mnt_fd < 0) {
+		request_deny(rq, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
+		goto out;
+	}
+	r = kernel_mount_id(mnt_fd, &mnt_id);
+	/* Last look before the mount becomes visible: is the caller still waiting? */
+	if (r >= 0)
+		r = target_valid(&rq->t);
+	if (r >= 0) {
+		r = view_enter(rq->t.procfd, 0);
+		if (r >= 0) {
+			r = kernel_mount_attach(mnt_fd, target_fd);
+			if (view_leave() < 0) {
+				log_error("worker cannot leave a container's mount namespace: %m; aborting");
+				abort();
+			}
+		}
+	}
+	if (r < 0) {
+		request_deny(rq, -r, "attaching at %s: %s", rq->target, strerror(-r));
+		goto out;
+	}
+	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
+	if (r < 0)
+		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
+			 strerror(-r));
+	rq->answer = ANSWER_ERRNO;
+	rq->err = 0;
+	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu%s", (unsigned long long)mnt_id,
+		 fs->idmap ? " idmapped" : "");
+out:
+	mount_opts_free(&opts);
+}
+
+void mount_request_handle(struct request *rq)
+{
+	unsigned long flags = rq->notif.data.args[3];
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	const struct profile_fs *fs;
+	enum profile_action action;
+	int was_null;
+
+	mount_flags_format(flags, rq->flags, sizeof(rq->flags));
+	if (flags & MS_NOT_NEW) {
+		/* Flags live in a register the caller cannot change: the kernel decides these. */
+		rq->action = "continue";
+		request_set_rule(rq, "not a new mount (bind/remount/move/propagation)");
+		rq->answer = ANSWER_CONTINUE;
+		return;
+	}
+	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &was_null) < 0)
+		return;
+	if (was_null || !rq->type[0]) {
+		request_deny(rq, EINVAL, "no filesystem type");
+		return;
+	}
+	if (copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL) < 0 ||
+	    copy_arg(rq, 1, rq->target, sizeof(rq->target), NULL) < 0 ||
+	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL) < 0)
+		return;
+	if (!rq->target[0]) {
+		request_deny(rq, ENOENT, "empty target");
+		return;
+	}
+
+	set = profile_store_get();
+	p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	if (!p) {
+		request_set_rule(rq, "profile '%s' is not loaded", rq->c->profile);
+		request_deny(rq, EPERM, "unknown profile");
+		goto out;
+	}
+	fs = profile_find_fs(p, rq->type);
+	action = fs ? fs->action : p->default_action;
+	if (fs)
+		request_set_rule(rq, "%s [fs %s] action=%s", p->name, fs->type,
+				 profile_action_name(action));
+	else
+		request_set_rule(rq, "%s default-action=%s", p->name, profile_action_name(action));
+
+	switch (action) {
+	case PROFILE_ACTION_CONTINUE:
+		/* Only safe because the kernel re-checks everything with the caller's own rights. */
+		rq->action = "continue";
+		rq->answer = ANSWER_CONTINUE;
+		break;
+	case PROFILE_ACTION_KERNEL:
+		kernel_action(rq, p, fs ? fs : &default_fs);
+		break;
+	case PROFILE_ACTION_DENY: {
+		bool needs_dev;
+		int err = fs ? fs->deny_errno : p->default_errno;
+		/* A type the kernel does not know at all gets the kernel's own answer. */
+		if (!fs && kernel_fs_lookup(rq->type, &needs_dev) == -ENODEV)
+			err = ENODEV;
+		rq->action = "deny";
+		request_deny(rq, err, "denied by profile");
+		break;
+	}
+	default:
+		request_deny(rq, EOPNOTSUPP, "action %s not implemented", profile_action_name(action));
+		break;
+	}
+out:
+	profile_store_put(set);
+}

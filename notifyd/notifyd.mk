@@ -1,0 +1,12 @@
+NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o container.o control.o mount_kernel.o \
+	mount_options.o mount_request.o oci_listener.o profile.o profile_store.o supervise.o \
+	target.o umount_request.o view.o worker.o)
+NOTIFYD_LIBS := -lseccomp -ljson-c -linih
+
+PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
+
+$(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+
+$(BUILD)/notifyctl: $(OBJ)/notifyd/notifyctl.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

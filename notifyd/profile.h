@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Profiles: the admin's per-filesystem mount policy, one INI file per profile
+ * (DIR/NAME.conf).  A loaded profile set is immutable; SIGHUP builds a new set
+ * and swaps it in only if every file parsed.
+ */
+#ifndef MV_PROFILE_H
+#define MV_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum profile_action {
+	PROFILE_ACTION_DENY,
+	PROFILE_ACTION_CONTINUE,
+	PROFILE_ACTION_KERNEL,
+	PROFILE_ACTION_FUSE,     /* parsed but refused at load time until implemented */
+	PROFILE_ACTION_VIRTIOFS, /* idem */
+	_PROFILE_ACTION_MAX,
+};
+
+struct profile_fs {
+	char *type;                 /* "[fs ext4]" -> "ext4" */
+	enum profile_action action; /* action = */
+	int deny_errno;             /* errno = EPERM|EACCES|ENODEV|... (positive), default EPERM */
+	char **options;             /* options = a,b=c   always added; NULL-terminated, never NULL */
+	char **allowed_options;     /* allowed-options = ro,noatime,errors  (keys); NULL-terminated */
+	bool idmap;                 /* idmap = yes|no, default no */
+	char *program;              /* program = (fuse action), NULL if unset */
+	unsigned line;              /* line of the section header, for messages */
+};
+
+struct profile {
+	char *name; /* file name without .conf */
+	char *path;
+	enum profile_action default_action; /* [profile] default-action =, default deny */
+	int default_errno;                  /* [profile] default-errno =, default EPERM */
+	unsigned max_mounts;                /* [profile] max-mounts = per container, default 64 */
+	struct profile_fs *fs;
+	size_t n_fs;
+};
+
+struct profile_set {
+	struct profile **v;
+	size_t n;
+};
+
+/*
+ * Parse one profile file.  On error returns -errno and writes
+ * "FILE:LINE: what is wrong" into err.
+ */
+int profile_load_file(const char *path, const char *name, struct profile **ret, char *err,
+		      size_t errlen);
+/* Load every DIR/ *.conf; fails as a whole (first error in err) if any file fails. */
+int profile_set_load_dir(const char *dir, struct profile_set **ret, char *err, size_t errlen);
+const struct profile *profile_set_find(const struct profile_set *set, const char *name);
+/* The [fs TYPE] section for type, or NULL (then default-action applies). */
+const struct profile_fs *profile_find_fs(const struct profile *p, const char *type);
+/* Is a mount option ("key" or "key=value") allowed by the section's allowed-options? */
+bool profile_option_allowed(const struct profile_fs *fs, const char *opt);
+const char *profile_action_name(enum profile_action a);
+void profile_free(struct profile *p);
+void profile_set_free(struct profile_set *set);
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/supervise.h"
+#include "notifyd/request.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <seccomp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct supervise_totals totals;
+
+/* The new mount API: answered ENOSYS so libmount (util-linux >= 2.39) falls back to mount(2). */
+static const char *const new_mount_api[] = {
+	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+};
+
+void request_deny(struct request *rq, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	rq->answer = ANSWER_ERRNO;
+	rq->err = err;
+	if (!rq->action)
+		rq->action = "deny";
+	va_start(ap, fmt);
+	vsnprintf(rq->detail, sizeof(rq->detail), fmt, ap);
+	va_end(ap);
+}
+
+void request_set_rule(struct request *rq, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rq->rule, sizeof(rq->rule), fmt, ap);
+	va_end(ap);
+}
+
+/* Append key=value, quoting values a reader or a script could misparse. */
+static size_t put_kv(char *buf, size_t len, size_t size, const char *key, const char *val)
+{
+	bool quote = !*val || strpbrk(val, " \t\"\\=") != NULL;
+
+	if (len >= size)
+		return len;
+	len += (size_t)snprintf(buf + len, size - len, " %s=%s", key, quote ? "\"" : "");
+	for (const unsigned char *p = (const unsigned char *)val; *p && len + 5 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			len += (size_t)snprintf(buf + len, size - len, "\\%c", *p);
+		else if (!isprint(*p))
+			len += (size_t)snprintf(buf + len, size - len, "\\x%02x", *p);
+		else
+			buf[len++] = (char)*p;
+	}
+	if (quote && len + 1 < size)
+		buf[len++] = '"';
+	buf[len < size ? len : size - 1] = '\0';
+	return len;
+}
+
+static void log_decision(const struct request *rq, int send_err)
+{
+	char line[3 * PATH_MAX];
+	char pid[16];
+	const char *result;
+	size_t len = 0;
+
+	snprintf(pid, sizeof(pid), "%u", rq->notif.pid);
+	if (rq->answer == ANSWER_CONTINUE)
+		result = "continue";
+	else if (rq->err)
+		result = strerrorname_np(rq->err) ?: "error";
+	else
+		result = "ok";
+	line[0] = '\0';
+	len = put_kv(line, len, sizeof(line), "id", rq->c->id);
+	len = put_kv(line, len, sizeof(line), "pid", pid);
+	len = put_kv(line, len, sizeof(line), "syscall", rq->syscall);
+	if (rq->type[0] || strcmp(rq->syscall, "mount") == 0)
+		len = put_kv(line, len, sizeof(line), "type", rq->type);
+	if (strcmp(rq->syscall, "mount") == 0)
+		len = put_kv(line, len, sizeof(line), "source", rq->source);
+	if (rq->target[0])
+		len = put_kv(line, len, sizeof(line), "target", rq->target);
+	if (rq->flags[0])
+		len = put_kv(line, len, sizeof(line), "flags", rq->flags);
+	if (rq->data[0])
+		len = put_kv(line, len, sizeof(line), "data", rq->data);
+	len = put_kv(line, len, sizeof(line), "action", rq->action ?: "error");
+	len = put_kv(line, len, sizeof(line), "rule", rq->rule[0] ? rq->rule : "none");
+	len = put_kv(line, len, sizeof(line), "result", result);
+	if (rq->detail[0])
+		len = put_kv(line, len, sizeof(line), "why", rq->detail);
+	if (send_err == -ENOENT)
+		put_kv(line, len, sizeof(line), "caller", "gone");
+	log_info("decision%s", line);
+}
+
+static void count(struct request *rq, int send_err)
+{
+	uint64_t *mine, *all;
+
+	if (rq->answer == ANSWER_CONTINUE) {
+		mine = &rq->c->counters.continued;
+		all = &totals.continued;
+	} else if (rq->action && strcmp(rq->action, "enosys") == 0) {
+		mine = &rq->c->counters.enosys;
+		all = &totals.enosys;
+	} else if (rq->action && strcmp(rq->action, "deny") == 0) {
+		mine = &rq->c->counters.denied;
+		all = &totals.denied;
+	} else if (rq->err == 0) {
+		mine = &rq->c->counters.kernel;
+		all = &totals.kernel;
+	} else {
+		mine = &rq->c->counters.failed;
+		all = &totals.failed;
+	}
+	pthread_mutex_lock(&rq->c->lock);
+	rq->c->counters.requests++;
+	(*mine)++;
+	pthread_mutex_unlock(&rq->c->lock);
+	pthread_mutex_lock(&totals_lock);
+	totals.requests++;
+	(*all)++;
+	if (send_err == -ENOENT)
+		totals.callers_gone++;
+	pthread_mutex_unlock(&totals_lock);
+}
+
+static void dispatch(struct request *rq)
+{
+	if (strcmp(rq->syscall, "mount") == 0) {
+		mount_request_handle(rq);
+		return;
+	}
+	if (strcmp(rq->syscall, "umount2") == 0 || strcmp(rq->syscall, "umount") == 0) {
+		umount_request_handle(rq);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(new_mount_api); i++)
+		if (strcmp(rq->syscall, new_mount_api[i]) == 0) {
+			rq->action = "enosys";
+			request_set_rule(rq, "new mount API is not emulated; callers fall back to mount(2)");
+			rq->answer = ANSWER_ERRNO;
+			rq->err = ENOSYS;
+			return;
+		}
+	/* A rule file that traps more than notifyd handles: fail safe, never continue blindly. */
+	rq->action = "enosys";
+	request_set_rule(rq, "syscall not handled by notifyd");
+	rq->answer = ANSWER_ERRNO;
+	rq->err = ENOSYS;
+}
+
+void supervise_handle(struct container *c, const struct seccomp_notif *notif)
+{
+	_cleanup_free_ struct request *rq = calloc(1, sizeof(*rq));
+	_cleanup_free_ char *name = NULL;
+	int r, send_err;
+
+	if (!rq) {
+		supervise_reject(c, notif, ENOMEM, "out of memory");
+		return;
+	}
+	rq->c = c;
+	rq->notif = *notif;
+	rq->t.procfd = rq->t.memfd = -EBADF;
+	name = seccomp_syscall_resolve_num_arch(notif->data.arch, notif->data.nr);
+	rq->syscall = name ? name : "unknown";
+
+	r = target_open(&rq->t, c->notify_fd, notif);
+	if (r == -ENOENT) {
+		/* The caller gave up (signal) or died before we looked: nothing to answer. */
+		target_close(&rq->t);
+		pthread_mutex_lock(&totals_lock);
+		totals.callers_gone++;
+		pthread_mutex_unlock(&totals_lock);
+		return;
+	}
+	if (r < 0) {
+		rq->action = "error";
+		request_deny(rq, -r, "cannot inspect caller: %s", strerror(-r));
+	} else {
+		dispatch(rq);
+	}
+
+	if (rq->answer == ANSWER_CONTINUE)
+		send_err = target_respond_continue(&rq->t);
+	else
+		send_err = target_respond_error(&rq->t, rq->err);
+	if (send_err < 0 && send_err != -ENOENT)
+		log_warn("answering request %llu of %s failed: %s", (unsigned long long)notif->id,
+			 c->id, strerror(-send_err));
+	target_close(&rq->t);
+	count(rq, send_err);
+	log_decision(rq, send_err);
+}
+
+void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
+		      const char *why)
+{
+	struct target t = {.notify_fd = c->notify_fd, .id = notif->id, .procfd = -EBADF, .memfd = -EBADF};
+	int r = target_respond_error(&t, err);
+
+	log_warn("decision id=%s pid=%u action=error result=%s why=\"%s\"%s", c->id, notif->pid,
+		 strerrorname_np(err) ?: "error", why, r == -ENOENT ? " caller=gone" : "");
+	pthread_mutex_lock(&c->lock);
+	c->counters.requests++;
+	c->counters.failed++;
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&totals_lock);
+	totals.requests++;
+	totals.failed++;
+	pthread_mutex_unlock(&totals_lock);
+}
+
+void supervise_totals(struct supervise_totals *ret)
+{
+	pthread_mutex_lock(&totals_lock);
+	*ret = totals;
+	pthread_mutex_unlock(&totals_lock);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MV_SUPERVISE_H
+#define MV_SUPERVISE_H
+
+#include <linux/seccomp.h>
+#include <stdint.h>
+
+#include "notifyd/container.h"
+
+/*
+ * Handle one notification received from c's notify fd, in a worker thread:
+ * decide, act, answer the caller exactly once, count it and log one line.
+ */
+void supervise_handle(struct container *c, const struct seccomp_notif *notif);
+/* Answer without handling (queue full, shutting down). */
+void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
+		      const char *why);
+
+struct supervise_totals {
+	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;
+};
+void supervise_totals(struct supervise_totals *ret);
+
+#endif

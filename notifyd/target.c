@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/target.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+int target_valid(const struct target *t)
+{
+	uint64_t id = t->id;
+
+	if (ioctl(t->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return 0;
+}
+
+int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req)
+{
+	char path[32];
+
+	t->notify_fd = notify_fd;
+	t->id = req->id;
+	t->pid = (pid_t)req->pid;
+	t->procfd = t->memfd = -EBADF;
+	if (req->pid == 0) /* not visible in our pid namespace */
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%u", req->pid);
+	t->procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (t->procfd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	t->memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
+	if (t->memfd < 0)
+		return -errno;
+	/* Only now do we know /proc/<tid> was the caller and not a pid reused since. */
+	return target_valid(t);
+}
+
+void target_close(struct target *t)
+{
+	t->procfd = safe_close(t->procfd);
+	t->memfd = safe_close(t->memfd);
+}
+
+int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size, int *was_null)
+{
+	size_t got = 0;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (was_null)
+		*was_null = addr == 0;
+	if (addr == 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	while (got < size) {
+		/* Read at most to the end of the page: the next one may be unmapped. */
+		size_t chunk = (size_t)page - ((addr + got) % (size_t)page);
+		if (chunk > size - got)
+			chunk = size - got;
+		ssize_t n = pread(t->memfd, buf + got, chunk, (off_t)(addr + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return target_valid(t) < 0 ? -ENOENT : -EFAULT;
+		char *nul = memchr(buf + got, '\0', (size_t)n);
+		got += (size_t)n;
+		if (nul)
+			return target_valid(t);
+	}
+	buf[size - 1] = '\0';
+	return target_valid(t) < 0 ? -ENOENT : -ENAMETOOLONG;
+}
+
+int target_check_admin(const struct target *t, struct proc_creds *creds)
+{
+	_cleanup_close_ int userns = -EBADF, mntns = -EBADF, owner = -EBADF;
+	int r;
+
+	r = proc_read_creds(t->procfd, creds);
+	if (r < 0)
+		return r;
+	if (!(creds->cap_eff & (1ULL << CAP_SYS_ADMIN)))
+		return -EPERM;
+	userns = ns_open_at(t->procfd, "user");
+	if (userns < 0)
+		return userns;
+	mntns = ns_open_at(t->procfd, "mnt");
+	if (mntns < 0)
+		return mntns;
+	owner = ns_owner_userns(mntns);
+	if (owner < 0)
+		return owner;
+	r = ns_same(owner, userns);
+	if (r < 0)
+		return r;
+	if (r == 0) /* e.g. it unshared a user namespace but kept its parent's mounts */
+		return -EPERM;
+	return target_valid(t);
+}
+
+static int target_send(const struct target *t, int64_t val, int32_t err, uint32_t flags)
+{
+	struct seccomp_notif_resp resp = {
+		.id = t->id,
+		.val = val,
+		.error = err,
+		.flags = flags,
+	};
+
+	if (ioctl(t->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+		return -errno;
+	return 0;
+}
+
+int target_respond_error(const struct target *t, int err)
+{
+	return target_send(t, 0, err ? -err : 0, 0);
+}
+
+int target_respond_continue(const struct target *t)
+{
+	return target_send(t, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}

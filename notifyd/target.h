@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The thread that made a trapped syscall.  Everything notifyd learns about it
+ * goes through here: /proc/<tid> is opened once and then checked with
+ * SECCOMP_IOCTL_NOTIF_ID_VALID, so a recycled pid can never be confused with
+ * the caller; memory is copied once into notifyd's own buffers and each copy
+ * is followed by another ID_VALID check.
+ */
+#ifndef MV_TARGET_H
+#define MV_TARGET_H
+
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/nsutil.h"
+
+struct target {
+	int notify_fd;
+	uint64_t id;
+	pid_t pid;
+	int procfd; /* /proc/<tid> */
+	int memfd;  /* /proc/<tid>/mem */
+};
+
+int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req);
+void target_close(struct target *t);
+/* 0 if the request is still pending, -ENOENT if the caller gave up or died. */
+int target_valid(const struct target *t);
+/*
+ * Copy a NUL-terminated string from the caller.  addr 0 gives "" and returns 0
+ * with *was_null set (if given).  -EFAULT for a bad pointer, -ENAMETOOLONG if
+ * no NUL within size bytes, -ENOENT if the request went away meanwhile.
+ */
+int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size, int *was_null);
+/*
+ * The caller may have a mount emulated: it has CAP_SYS_ADMIN in its user
+ * namespace and that namespace owns its mount namespace.  Returns 0, -EPERM,
+ * or -errno; fills *creds for later access checks.
+ */
+int target_check_admin(const struct target *t, struct proc_creds *creds);
+
+/* Answers; each returns 0, -ENOENT (caller gone: normal) or -errno. */
+int target_respond_error(const struct target *t, int err); /* err > 0, or 0 for success */
+int target_respond_continue(const struct target *t);
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int host_mntns = -EBADF;
+
+int view_init(void)
+{
+	host_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	return host_mntns < 0 ? -errno : 0;
+}
+
+int view_thread_init(void)
+{
+	return unshare(CLONE_FS) < 0 ? -errno : 0;
+}
+
+int view_enter(int procfd, int with_root)
+{
+	_cleanup_close_ int mntns = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int root = -EBADF, cwd = -EBADF;
+
+	if (mntns < 0)
+		return -errno;
+	if (with_root) {
+		/* Opened before setns: /proc/<tid> is the host's procfs. */
+		root = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		cwd = openat(procfd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0 || cwd < 0)
+			return -errno;
+	}
+	if (setns(mntns, CLONE_NEWNS) < 0)
+		return -errno;
+	if (with_root && (fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0)) {
+		int r = -errno;
+		view_leave();
+		return r;
+	}
+	return 0;
+}
+
+int view_leave(void)
+{
+	/* setns() also resets root and cwd to the namespace's root. */
+	return setns(host_mntns, CLONE_NEWNS) < 0 ? -errno : 0;
+}
+
+int view_open(const char *path, int oflags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(oflags | O_CLOEXEC),
+		.resolve = RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : fd;
+}

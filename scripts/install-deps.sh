@@ -1,0 +1,59 @@
+#!/bin/bash
+# Installs the Debian packages mountvisor needs to build, lint and test.
+# Idempotent: asks dpkg-query which are missing and runs apt-get only for those.
+# Never uses sudo; as non-root it fails with the list of what is missing.
+set -u
+
+# One package a line.  Unusual entries say why they are here.
+PACKAGES=(
+	build-essential
+	pkg-config
+	libseccomp-dev
+	libmount-dev
+	libfuse3-dev
+	fuse3           # fusermount3 and /etc/fuse.conf for the fuse action
+	libcap-ng-dev
+	libjson-c-dev
+	libinih-dev
+	crun            # OCI runtime the integration tests drive (listenerPath)
+	runc            # second OCI runtime, same tests
+	e2fsprogs       # mkfs.ext4 -d and debugfs: ext4 images for the kernel action
+	busybox-static  # the only binary in test containers' root file systems
+	uidmap          # newuidmap/newgidmap for rootless setups
+	jq              # builds and edits OCI config.json in tests/lib.sh
+	util-linux      # unshare, losetup, nsenter, mount
+	clang-format    # make lint
+	cppcheck        # make lint
+	iproute2
+	procps          # pgrep/ps in tests
+	psmisc          # fuser/killall-free process inspection in tests
+	python3         # stand-in seccomp listener for the harness self-test
+	coreutils       # timeout, stat
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+	[ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: not root; install them as root with:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+
+if ! apt-get update; then
+	echo "install-deps: apt-get update failed" >&2
+	exit 1
+fi
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; then
+	echo "install-deps: apt-get install failed for: ${missing[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installed ${missing[*]}" >&2

@@ -1,0 +1,29 @@
+# C unit tests: tests/unit/test_NAME.c -> $(BUILD)/tests/unit/test_NAME
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+PROGRAMS_TEST += $(UNIT_BINS)
+all: $(UNIT_BINS)
+
+$(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
+		$(OBJ)/notifyd/mount_options.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+
+$(BUILD)/tests/unit/test_oci_state: $(OBJ)/tests/unit/test_oci_state.o \
+		$(OBJ)/notifyd/oci_listener.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)
+
+# Helpers run by integration tests and benchmarks.
+HELPERS := $(BUILD)/tests/helpers/mv_launch $(BUILD)/tests/helpers/mountloop
+all: $(HELPERS)
+$(BUILD)/tests/helpers/mv_launch: $(OBJ)/tests/helpers/mv_launch.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp $(LDLIBS)
+$(BUILD)/tests/helpers/mountloop: tests/helpers/mountloop.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -D_GNU_SOURCE -static -o $@ $<
+
+# Static helper run inside test containers, whose root file system has only busybox.
+MOUNT_RACE := $(BUILD)/tests/helpers/mount_race
+$(MOUNT_RACE): tests/helpers/mount_race.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(MOUNT_RACE)

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mount_race: a static helper that runs inside test containers (whose root
+ * file system holds nothing but busybox) and drives notifyd.
+ *
+ *   mount_race race DEV COUNT OKTYPE BADTYPE OKDATA BADDATA
+ *	Thread A calls mount(SRC, target, type, 0, data) COUNT times while
+ *	thread B keeps rewriting the target ("/mnt/a" <-> "/mnt/b"), type
+ *	(OKTYPE <-> BADTYPE) and data (OKDATA <-> BADDATA) buffers that A passes.
+ *	After each call A looks in /proc/self/mountinfo for what, if anything,
+ *	got mounted on /mnt/a or /mnt/b, prints one line and unmounts it:
+ *	  attempt=N src=SRC rc=R errno=NAME at=/mnt/a|/mnt/b|none|both fstype=T
+ *	  opts=O super=S
+ *	SRC is /tmp/mr/N, a symlink to DEV made for attempt N alone, so the
+ *	test can find notifyd's decision line for each attempt by its source
+ *	(decision lines are logged after the answer, by whichever worker, so
+ *	their order is not reliable).  A mount must land exactly where, and
+ *	with the type, notifyd logged, because notifyd acts on its own copy.
+ *
+ *   mount_race storm DEV COUNT
+ *	Issues at least COUNT trapped syscalls in a fixed cycle (ext4 mount and
+ *	umount, tmpfs mount and umount, denied type, disallowed option, fsopen,
+ *	a bad pointer) and prints a summary line
+ *	  storm requests=N unexpected=M
+ *	plus one "unexpected ..." line for each of the first 20 surprises.
+ *	The profile the test writes decides what is expected (see the table).
+ *
+ *   mount_race newapi
+ *	Calls each new-mount-API syscall once and prints "NAME errno=NAME".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+#ifndef SYS_fspick
+#define SYS_fspick 433
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+#define BUFSZ 64
+
+static const char *errname(int e)
+{
+	const char *n;
+
+	if (e == 0)
+		return "0";
+	n = strerrorname_np(e);
+	return n ? n : "UNKNOWN";
+}
+
+/* ---- mountinfo ---------------------------------------------------------- */
+
+struct mnt {
+	int found;
+	char fstype[BUFSZ];
+	char opts[256];
+	char super[512];
+};
+
+/* Undo mountinfo's octal escapes (\040 for space) in place. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * Fill a (for /mnt/a) and b (for /mnt/b) with the topmost mount on each.
+ * Returns 0, or -errno if mountinfo cannot be read.
+ */
+static int scan_mounts(struct mnt *a, struct mnt *b)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source super */
+		char *save = NULL, *tok, *mp = NULL, *opts = NULL, *fstype = NULL, *super = NULL;
+		int i = 0, after_dash = 0;
+		struct mnt *m;
+
+		line[strcspn(line, "\n")] = '\0';
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), i++) {
+			if (i == 4)
+				mp = tok;
+			else if (i == 5)
+				opts = tok;
+			else if (!after_dash && i > 5 && strcmp(tok, "-") == 0)
+				after_dash = 1;
+			else if (after_dash == 1) {
+				fstype = tok;
+				after_dash = 2;
+			} else if (after_dash == 2) {
+				after_dash = 3; /* source */
+			} else if (after_dash == 3) {
+				super = tok;
+				after_dash = 4;
+			}
+		}
+		if (!mp || !opts || !fstype)
+			continue;
+		unescape(mp);
+		if (strcmp(mp, "/mnt/a") == 0)
+			m = a;
+		else if (strcmp(mp, "/mnt/b") == 0)
+			m = b;
+		else
+			continue;
+		/* Later lines are mounted on top of earlier ones: keep the last. */
+		m->found++;
+		snprintf(m->fstype, sizeof(m->fstype), "%s", fstype);
+		snprintf(m->opts, sizeof(m->opts), "%s", opts);
+		snprintf(m->super, sizeof(m->super), "%s", super ? super : "");
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Unmount everything on path; returns how many umount2 calls failed. */
+static int umount_all(const char *path, int n)
+{
+	int failed = 0;
+
+	while (n-- > 0) {
+		if (umount2(path, 0) < 0) {
+			fprintf(stderr, "umount2(%s): %s\n", path, strerror(errno));
+			failed++;
+			if (umount2(path, MNT_DETACH) < 0)
+				break;
+		}
+	}
+	return failed;
+}
+
+/* ---- race --------------------------------------------------------------- */
+
+/* The buffers thread A hands to mount(2) and thread B rewrites under it. */
+static char target_buf[BUFSZ], type_buf[BUFSZ], data_buf[BUFSZ];
+static char ok_type[BUFSZ], bad_type[BUFSZ], ok_data[BUFSZ], bad_data[BUFSZ];
+static char target_a[BUFSZ], target_b[BUFSZ];
+static atomic_int stop;
+
+static void put(char *dst, const char *src)
+{
+	/* Whole-buffer copy so readers see every mix of old and new bytes. */
+	volatile char *d = dst;
+
+	for (size_t i = 0; i < BUFSZ; i++)
+		d[i] = src[i];
+}
+
+static void *flipper(void *arg)
+{
+	unsigned long k = 0;
+
+	(void)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		put(target_buf, (k & 1) ? target_b : target_a);
+		put(type_buf, (k & 2) ? bad_type : ok_type);
+		put(data_buf, (k & 4) ? bad_data : ok_data);
+		if ((++k & 63) == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void setbuf_arg(char *dst, const char *src, const char *what)
+{
+	if (strlen(src) >= BUFSZ) {
+		fprintf(stderr, "mount_race: %s too long\n", what);
+		exit(2);
+	}
+	memset(dst, 0, BUFSZ);
+	memcpy(dst, src, strlen(src));
+}
+
+static int do_race(int argc, char **argv)
+{
+	const char *dev;
+	long count;
+	pthread_t th;
+	struct mnt a, b;
+	int r, stuck = 0;
+
+	if (argc != 8) {
+		fprintf(stderr, "usage: mount_race race DEV COUNT OKTYPE BADTYPE OKDATA BADDATA\n");
+		return 2;
+	}
+	dev = argv[2];
+	count = strtol(argv[3], NULL, 10);
+	setbuf_arg(target_a, "/mnt/a", "target");
+	setbuf_arg(target_b, "/mnt/b", "target");
+	setbuf_arg(ok_type, argv[4], "OKTYPE");
+	setbuf_arg(bad_type, argv[5], "BADTYPE");
+	setbuf_arg(ok_data, argv[6], "OKDATA");
+	setbuf_arg(bad_data, argv[7], "BADDATA");
+	put(target_buf, target_a);
+	put(type_buf, ok_type);
+	put(data_buf, ok_data);
+
+	r = scan_mounts(&a, &b);
+	if (r < 0) {
+		fprintf(stderr, "mount_race: /proc/self/mountinfo: %s\n", strerror(-r));
+		return 1;
+	}
+	if (a.found || b.found) {
+		fprintf(stderr, "mount_race: /mnt/a or /mnt/b already has a mount\n");
+		return 1;
+	}
+	r = pthread_create(&th, NULL, flipper, NULL);
+	if (r) {
+		fprintf(stderr, "mount_race: pthread_create: %s\n", strerror(r));
+		return 1;
+	}
+	if (mkdir("/tmp/mr", 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "mount_race: mkdir /tmp/mr: %s\n", strerror(errno));
+		return 1;
+	}
+	for (long i = 0; i < count; i++) {
+		const char *at;
+		const struct mnt *m = NULL;
+		char src[64];
+		int e;
+
+		snprintf(src, sizeof(src), "/tmp/mr/%ld", i);
+		unlink(src);
+		if (symlink(dev, src) < 0) {
+			fprintf(stderr, "mount_race: symlink %s: %s\n", src, strerror(errno));
+			return 1;
+		}
+		r = mount(src, target_buf, type_buf, 0, data_buf);
+		e = r < 0 ? errno : 0;
+		unlink(src);
+		scan_mounts(&a, &b);
+		if (a.found && b.found)
+			at = "both";
+		else if (a.found)
+			at = "/mnt/a", m = &a;
+		else if (b.found)
+			at = "/mnt/b", m = &b;
+		else
+			at = "none";
+		printf("attempt=%ld src=%s rc=%d errno=%s at=%s fstype=%s opts=%s super=%s\n", i,
+		       src, r, errname(e), at, m ? m->fstype : "-", m ? m->opts : "-",
+		       m && m->super[0] ? m->super : "-");
+		fflush(stdout);
+		stuck += umount_all("/mnt/a", a.found);
+		stuck += umount_all("/mnt/b", b.found);
+		if (stuck > 5) {
+			fprintf(stderr, "mount_race: cannot unmount, giving up\n");
+			break;
+		}
+	}
+	atomic_store(&stop, 1);
+	pthread_join(th, NULL);
+	printf("race done\n");
+	return 0;
+}
+
+/* ---- storm -------------------------------------------------------------- */
+
+enum expect { EXPECT_OK, EXPECT_ERR };
+
+struct step {
+	const char *what;
+	enum expect expect;
+	int want_errno; /* 0 = any error */
+};
+
+/* One cycle; the test's profile: ext4 kernel (no "data"), tmpfs continue, xfs deny. */
+static const struct step steps[] = {
+    {"mount ext4 /mnt/a", EXPECT_OK, 0},
+    {"umount2 /mnt/a", EXPECT_OK, 0},
+    {"mount tmpfs /mnt/b", EXPECT_OK, 0},
+    {"umount2 /mnt/b", EXPECT_OK, 0},
+    {"mount xfs (denied type)", EXPECT_ERR, EPERM},
+    {"mount ext4 data=journal (option not allowed)", EXPECT_ERR, EINVAL},
+    {"fsopen ext4", EXPECT_ERR, ENOSYS},
+    {"mount with unreadable source pointer", EXPECT_ERR, 0},
+};
+
+static int run_step(size_t i, const char *dev)
+{
+	switch (i) {
+	case 0:
+		return mount(dev, "/mnt/a", "ext4", 0, "");
+	case 1:
+		return umount2("/mnt/a", 0);
+	case 2:
+		return mount("storm", "/mnt/b", "tmpfs", 0, "size=1m");
+	case 3:
+		return umount2("/mnt/b", 0);
+	case 4:
+		return mount(dev, "/mnt/a", "xfs", 0, "");
+	case 5:
+		return mount(dev, "/mnt/a", "ext4", 0, "data=journal");
+	case 6: {
+		long fd = syscall(SYS_fsopen, "ext4", 0);
+		if (fd >= 0)
+			close((int)fd);
+		return fd < 0 ? -1 : 0;
+	}
+	case 7:
+		return mount((const char *)16, "/mnt/a", "ext4", 0, "");
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int do_storm(int argc, char **argv)
+{
+	const size_t nsteps = sizeof(steps) / sizeof(steps[0]);
+	long count, requests = 0, unexpected = 0;
+	struct mnt a, b;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: mount_race storm DEV COUNT\n");
+		return 2;
+	}
+	count = strtol(argv[3], NULL, 10);
+	while (requests < count) {
+		for (size_t i = 0; i < nsteps; i++) {
+			int r = run_step(i, argv[2]);
+			int e = r < 0 ? errno : 0;
+			int bad =
+			    steps[i].expect == EXPECT_OK
+			        ? r != 0
+			        : (r == 0 || (steps[i].want_errno && e != steps[i].want_errno));
+
+			requests++;
+			if (bad) {
+				if (unexpected < 20)
+					printf(
+					    "unexpected request=%ld step=\"%s\" rc=%d errno=%s\n",
+					    requests, steps[i].what, r, errname(e));
+				unexpected++;
+				/* Do not let a stray mount stack up. */
+				if (scan_mounts(&a, &b) == 0) {
+					umount_all("/mnt/a", a.found);
+					umount_all("/mnt/b", b.found);
+				}
+			}
+		}
+	}
+	printf("storm requests=%ld unexpected=%ld\n", requests, unexpected);
+	return 0;
+}
+
+/* ---- newapi ------------------------------------------------------------- */
+
+static int do_newapi(void)
+{
+	struct {
+		const char *name;
+		long nr;
+		long a0, a1, a2, a3, a4;
+	} calls[] = {
+	    {"fsopen", SYS_fsopen, (long)"tmpfs", 0, 0, 0, 0},
+	    {"fspick", SYS_fspick, AT_FDCWD, (long)"/", 0, 0, 0},
+	    {"open_tree", SYS_open_tree, AT_FDCWD, (long)"/tmp", 1 /* OPEN_TREE_CLONE */, 0, 0},
+	    {"fsconfig", SYS_fsconfig, -1, 7 /* FSCONFIG_CMD_CREATE */, 0, 0, 0},
+	    {"fsmount", SYS_fsmount, -1, 0, 0, 0, 0},
+	    {"move_mount", SYS_move_mount, -1, (long)"", AT_FDCWD, (long)"/mnt/a",
+	     4 /* MOVE_MOUNT_F_EMPTY_PATH */},
+	    {"mount_setattr", SYS_mount_setattr, AT_FDCWD, (long)"/tmp", 0, 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		long r = syscall(calls[i].nr, calls[i].a0, calls[i].a1, calls[i].a2, calls[i].a3,
+		                 calls[i].a4);
+		int e = r < 0 ? errno : 0;
+
+		if (r >= 0 && (calls[i].nr == SYS_fsopen || calls[i].nr == SYS_fspick ||
+		               calls[i].nr == SYS_open_tree))
+			close((int)r);
+		printf("%s errno=%s\n", calls[i].name, errname(e));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "race") == 0)
+		return do_race(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "storm") == 0)
+		return do_storm(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "newapi") == 0)
+		return do_newapi();
+	fprintf(stderr, "usage: mount_race race|storm|newapi ...\n");
+	return 2;
+}

@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 truncate -s 64M "$tmp/ext4.img"
-mkfs.ext4 -q -F "$tmp/ext4.img"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$tmp/ext4.img"
 loop=$(losetup --find --show "$tmp/ext4.img")
 read -r maj min < <(stat -Lc '%t %T' "$loop" | while read -r a b; do echo $((16#$a)) $((16#$b)); done)
 # The "container" (uid 0 -> host 100000) reaches the device through a node it owns.

@@ -11,7 +11,7 @@ static struct container *registry;
 static unsigned registry_n;
 
 int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
-		  int pidfd, int notify_fd, struct container **ret)
+                  int pidfd, int notify_fd, struct container **ret)
 {
 	struct container *c = calloc(1, sizeof(*c));
 
@@ -104,8 +104,8 @@ unsigned container_count(void)
 	return n;
 }
 
-int container_add_mount(struct container *c, uint64_t mnt_id, const char *type,
-			const char *source, const char *target)
+int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
+                        const char *target)
 {
 	struct mount_record *m = calloc(1, sizeof(*m));
 

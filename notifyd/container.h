@@ -29,8 +29,8 @@ struct container {
 	struct container *next; /* registry list */
 	unsigned refs;          /* protected by the registry lock */
 	char *id;
-	char *profile;          /* profile name from listenerMetadata */
-	char *runtime;          /* what delivered it: "oci" */
+	char *profile; /* profile name from listenerMetadata */
+	char *runtime; /* what delivered it: "oci" */
 	pid_t init_pid;
 	int pidfd;
 	int notify_fd;
@@ -45,7 +45,7 @@ struct container {
 
 /* Takes ownership of notify_fd and pidfd; returns the new entry with one (registry) ref. */
 int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
-		  int pidfd, int notify_fd, struct container **ret);
+                  int pidfd, int notify_fd, struct container **ret);
 void container_ref(struct container *c);
 void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */
@@ -53,8 +53,8 @@ void container_forget(struct container *c);
 unsigned container_count(void);
 
 /* Records; each returns -errno. */
-int container_add_mount(struct container *c, uint64_t mnt_id, const char *type,
-			const char *source, const char *target);
+int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
+                        const char *target);
 bool container_owns_mount(struct container *c, uint64_t mnt_id);
 bool container_remove_mount(struct container *c, uint64_t mnt_id);
 

@@ -19,10 +19,10 @@ static void list_one(struct container *c, void *userdata)
 
 	pthread_mutex_lock(&c->lock);
 	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu\n", c->id,
-		(int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
-		(unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
-		(unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
-		(unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
+	        (int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
+	        (unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
+	        (unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
+	        (unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -33,7 +33,7 @@ static void mounts_one(struct container *c, void *userdata)
 	pthread_mutex_lock(&c->lock);
 	for (struct mount_record *m = c->mounts; m; m = m->next)
 		fprintf(out, "%-24s %10llu %-10s %-24s %s\n", c->id, (unsigned long long)m->mnt_id,
-			m->type, m->source[0] ? m->source : "-", m->target);
+		        m->type, m->source[0] ? m->source : "-", m->target);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -43,23 +43,25 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		fprintf(out, "pong\n");
 	} else if (strcmp(cmd, "list") == 0) {
 		fprintf(out, "%-24s %8s %-16s %-7s %6s %7s %8s %6s %8s %6s %6s %6s\n", "ID", "PID",
-			"PROFILE", "RUNTIME", "MOUNTS", "PENDING", "REQUESTS", "KERNEL", "CONTINUE",
-			"DENIED", "ENOSYS", "FAILED");
+		        "PROFILE", "RUNTIME", "MOUNTS", "PENDING", "REQUESTS", "KERNEL", "CONTINUE",
+		        "DENIED", "ENOSYS", "FAILED");
 		container_foreach(list_one, out);
 	} else if (strcmp(cmd, "mounts") == 0) {
-		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE", "TARGET");
+		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE",
+		        "TARGET");
 		container_foreach(mounts_one, out);
 	} else if (strcmp(cmd, "stats") == 0) {
 		struct supervise_totals t;
 		struct profile_set *set = profile_store_get();
 		supervise_totals(&t);
 		fprintf(out, "containers: %u\n", container_count());
-		fprintf(out, "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"
-			     "enosys: %llu\nfailed: %llu\ncallers-gone: %llu\n",
-			(unsigned long long)t.requests, (unsigned long long)t.kernel,
-			(unsigned long long)t.continued, (unsigned long long)t.denied,
-			(unsigned long long)t.enosys, (unsigned long long)t.failed,
-			(unsigned long long)t.callers_gone);
+		fprintf(out,
+		        "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"
+		        "enosys: %llu\nfailed: %llu\ncallers-gone: %llu\n",
+		        (unsigned long long)t.requests, (unsigned long long)t.kernel,
+		        (unsigned long long)t.continued, (unsigned long long)t.denied,
+		        (unsigned long long)t.enosys, (unsigned long long)t.failed,
+		        (unsigned long long)t.callers_gone);
 		fprintf(out, "open-fds: %d\n", fd_count_open());
 		fprintf(out, "profiles-dir: %s\nprofiles:", info->profiles_dir);
 		for (size_t i = 0; set && i < set->n; i++)

@@ -138,11 +138,14 @@ static void probe_features(void)
 	struct statx stx = {0};
 	bool setattr = syscall(SYS_mount_setattr, -1, NULL, 0, NULL, 0) < 0 && errno != ENOSYS;
 	bool uniq = statx(AT_FDCWD, "/", 0, STATX_MNT_ID_UNIQUE, &stx) == 0 &&
-		    (stx.stx_mask & STATX_MNT_ID_UNIQUE);
+	            (stx.stx_mask & STATX_MNT_ID_UNIQUE);
 
-	snprintf(features, sizeof(features), "mount_setattr=%s statx-mnt-id-unique=%s sync-wake-up=%s",
-		 setattr ? "yes" : "no", uniq ? "yes" : "no",
-		 sync_wake_state < 0 ? "untried" : sync_wake_state ? "yes" : "no");
+	snprintf(features, sizeof(features),
+	         "mount_setattr=%s statx-mnt-id-unique=%s sync-wake-up=%s", setattr ? "yes" : "no",
+	         uniq ? "yes" : "no",
+	         sync_wake_state < 0 ? "untried"
+	         : sync_wake_state   ? "yes"
+	                             : "no");
 }
 
 static void try_sync_wake_up(int notify_fd)
@@ -151,11 +154,12 @@ static void try_sync_wake_up(int notify_fd)
 
 	if (sync_wake_state == 0)
 		return;
-	sync_wake_state =
-		ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+	sync_wake_state = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	                        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
 	if (was != sync_wake_state) {
 		probe_features();
-		log_info("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP %s", sync_wake_state ? "active" : "unavailable");
+		log_info("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP %s",
+		         sync_wake_state ? "active" : "unavailable");
 	}
 }
 
@@ -167,9 +171,10 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 	int r;
 
 	if (!set || !profile_set_find(set, st->profile))
-		log_warn("container %s asks for profile '%s', which is not loaded: its mounts get EPERM "
-			 "until it is",
-			 st->id, st->profile);
+		log_warn(
+		    "container %s asks for profile '%s', which is not loaded: its mounts get EPERM "
+		    "until it is",
+		    st->id, st->profile);
 	profile_store_put(set);
 	if (pidfd < 0)
 		log_warn("container %s: pidfd_open(%d): %m", st->id, (int)st->pid);
@@ -190,7 +195,7 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		return;
 	}
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
-		 st->status[0] ? st->status : "?", st->profile);
+	         st->status[0] ? st->status : "?", st->profile);
 }
 
 static void on_oci_conn(struct watch *w)
@@ -219,10 +224,13 @@ static void on_notify(struct watch *w, uint32_t events, const struct options *o)
 		struct seccomp_notif n;
 		memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
 		if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
+			if (supervise_quick(c, &n))
+				return;
 			int r = worker_submit(c, &n, o->max_pending);
 			if (r < 0)
 				supervise_reject(c, &n, -r,
-						 r == -EAGAIN ? "too many requests pending" : "cannot queue");
+				                 r == -EAGAIN ? "too many requests pending"
+				                              : "cannot queue");
 		} else if (errno != ENOENT && errno != EINTR) {
 			log_warn("container %s: receiving a notification: %m", c->id);
 		}
@@ -250,29 +258,30 @@ static int reload_profiles(const char *dir)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: notifyd [--socket PATH] [--control PATH] [--profiles DIR] [--workers N]\n"
-		"               [--max-pending N] [--log-level error|warn|info|debug]\n"
-		"Seccomp user-notification supervisor for container mounts.\n"
-		"  --socket PATH     OCI seccomp agent socket (listenerPath), default "
-		"/run/mountvisor/notifyd.sock\n"
-		"  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
-		"  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
-		"  --workers N       worker threads (default 4)\n"
-		"  --max-pending N   requests queued per container before EAGAIN (default 64)\n");
+	fprintf(
+	    out,
+	    "usage: notifyd [--socket PATH] [--control PATH] [--profiles DIR] [--workers N]\n"
+	    "               [--max-pending N] [--log-level error|warn|info|debug]\n"
+	    "Seccomp user-notification supervisor for container mounts.\n"
+	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
+	    "/run/mountvisor/notifyd.sock\n"
+	    "  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
+	    "  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
+	    "  --workers N       worker threads (default 4)\n"
+	    "  --max-pending N   requests queued per container before EAGAIN (default 64)\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"control", required_argument, NULL, 'c'},
-		{"profiles", required_argument, NULL, 'p'},
-		{"workers", required_argument, NULL, 'w'},
-		{"max-pending", required_argument, NULL, 'm'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"control", required_argument, NULL, 'c'},
+	    {"profiles", required_argument, NULL, 'p'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"max-pending", required_argument, NULL, 'm'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
 	char *end;
@@ -327,11 +336,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {
-		.socket_path = "/run/mountvisor/notifyd.sock",
-		.control_path = "/run/mountvisor/notifyctl.sock",
-		.profiles_dir = "/etc/mountvisor/profiles",
-		.workers = 4,
-		.max_pending = 64,
+	    .socket_path = "/run/mountvisor/notifyd.sock",
+	    .control_path = "/run/mountvisor/notifyctl.sock",
+	    .profiles_dir = "/etc/mountvisor/profiles",
+	    .workers = 4,
+	    .max_pending = 64,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF;
 	struct control_info info;
@@ -362,7 +371,9 @@ int main(int argc, char **argv)
 	ctl_fd = listen_unix(o.control_path);
 	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
-			  strerror(oci_fd < 0 ? -oci_fd : ctl_fd < 0 ? -ctl_fd : errno));
+		          strerror(oci_fd < 0   ? -oci_fd
+		                   : ctl_fd < 0 ? -ctl_fd
+		                                : errno));
 		return EXIT_FAILURE;
 	}
 	r = worker_pool_start(o.workers);
@@ -379,7 +390,7 @@ int main(int argc, char **argv)
 	info.profiles_dir = o.profiles_dir;
 	info.features = features;
 	log_info("listening on %s (control %s), %u workers; %s", o.socket_path, o.control_path,
-		 o.workers, features);
+	         o.workers, features);
 
 	while (running) {
 		struct epoll_event evs[32];

@@ -50,7 +50,7 @@ static void fs_messages(int fsfd, char *msg, size_t msglen)
 		line[n] = '\0';
 		line[strcspn(line, "\n")] = '\0';
 		len += (size_t)snprintf(msg + len, len < msglen ? msglen - len : 0, "%s%s",
-					len ? "; " : "", line);
+		                        len ? "; " : "", line);
 	}
 }
 
@@ -112,8 +112,8 @@ int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
 		return -errno;
 	if (km->userns_fd >= 0) {
 		struct mount_attr attr = {
-			.attr_set = MOUNT_ATTR_IDMAP,
-			.userns_fd = (uint64_t)km->userns_fd,
+		    .attr_set = MOUNT_ATTR_IDMAP,
+		    .userns_fd = (uint64_t)km->userns_fd,
 		};
 		if (mount_setattr(mntfd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
 			return -errno;
@@ -123,7 +123,8 @@ int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
 
 int kernel_mount_attach(int mntfd, int target_fd)
 {
-	if (move_mount(mntfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (move_mount(mntfd, "", target_fd, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
 }

@@ -83,8 +83,8 @@ int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, co
 int mount_flags_translate(unsigned long flags, struct mount_flags *ret)
 {
 	const unsigned long known = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS |
-				    MS_DIRSYNC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
-				    MS_STRICTATIME | MS_LAZYTIME | MS_SILENT | MS_NOSYMFOLLOW;
+	                            MS_DIRSYNC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
+	                            MS_STRICTATIME | MS_LAZYTIME | MS_SILENT | MS_NOSYMFOLLOW;
 
 	memset(ret, 0, sizeof(*ret));
 	/* The kernel strips the pre-2.4 magic number the same way. */
@@ -123,14 +123,28 @@ void mount_flags_format(unsigned long flags, char *buf, size_t size)
 		unsigned long flag;
 		const char *name;
 	} names[] = {
-		{MS_RDONLY, "ro"},           {MS_NOSUID, "nosuid"},       {MS_NODEV, "nodev"},
-		{MS_NOEXEC, "noexec"},       {MS_SYNCHRONOUS, "sync"},    {MS_REMOUNT, "remount"},
-		{MS_MANDLOCK, "mand"},       {MS_DIRSYNC, "dirsync"},     {MS_NOSYMFOLLOW, "nosymfollow"},
-		{MS_NOATIME, "noatime"},     {MS_NODIRATIME, "nodiratime"}, {MS_BIND, "bind"},
-		{MS_MOVE, "move"},           {MS_REC, "rec"},             {MS_SILENT, "silent"},
-		{MS_UNBINDABLE, "unbindable"}, {MS_PRIVATE, "private"},   {MS_SLAVE, "slave"},
-		{MS_SHARED, "shared"},       {MS_RELATIME, "relatime"},   {MS_STRICTATIME, "strictatime"},
-		{MS_LAZYTIME, "lazytime"},
+	    {MS_RDONLY, "ro"},
+	    {MS_NOSUID, "nosuid"},
+	    {MS_NODEV, "nodev"},
+	    {MS_NOEXEC, "noexec"},
+	    {MS_SYNCHRONOUS, "sync"},
+	    {MS_REMOUNT, "remount"},
+	    {MS_MANDLOCK, "mand"},
+	    {MS_DIRSYNC, "dirsync"},
+	    {MS_NOSYMFOLLOW, "nosymfollow"},
+	    {MS_NOATIME, "noatime"},
+	    {MS_NODIRATIME, "nodiratime"},
+	    {MS_BIND, "bind"},
+	    {MS_MOVE, "move"},
+	    {MS_REC, "rec"},
+	    {MS_SILENT, "silent"},
+	    {MS_UNBINDABLE, "unbindable"},
+	    {MS_PRIVATE, "private"},
+	    {MS_SLAVE, "slave"},
+	    {MS_SHARED, "shared"},
+	    {MS_RELATIME, "relatime"},
+	    {MS_STRICTATIME, "strictatime"},
+	    {MS_LAZYTIME, "lazytime"},
 	};
 	size_t len = 0;
 
@@ -141,7 +155,7 @@ void mount_flags_format(unsigned long flags, char *buf, size_t size)
 		if (flags & names[i].flag) {
 			flags &= ~names[i].flag;
 			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
-						len ? "," : "", names[i].name);
+			                        len ? "," : "", names[i].name);
 		}
 	if (flags)
 		snprintf(buf + len, len < size ? size - len : 0, "%s0x%lx", len ? "," : "", flags);

@@ -26,9 +26,9 @@ int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, co
 
 /* What mount(2) flags mean in new-API terms. */
 struct mount_flags {
-	uint64_t attr;       /* MOUNT_ATTR_* for fsmount() */
-	unsigned sb_ro : 1;  /* superblock read-only ("ro" to fsconfig) */
-	unsigned sync : 1;   /* "sync" */
+	uint64_t attr;      /* MOUNT_ATTR_* for fsmount() */
+	unsigned sb_ro : 1; /* superblock read-only ("ro" to fsconfig) */
+	unsigned sync : 1;  /* "sync" */
 	unsigned dirsync : 1;
 	unsigned lazytime : 1;
 };

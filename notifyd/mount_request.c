@@ -23,15 +23,16 @@
 #include <sys/statvfs.h>
 
 /* Flags that do not create a superblock: bind, move, remount, propagation. */
-#define MS_NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+#define MS_NOT_NEW                                                                                 \
+	(MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
 /* Used when default-action = kernel applies to a type without its own section. */
 static char *no_options[] = {NULL};
 static const struct profile_fs default_fs = {
-	.type = "*",
-	.action = PROFILE_ACTION_KERNEL,
-	.options = no_options,
-	.allowed_options = no_options,
+    .type = "*",
+    .action = PROFILE_ACTION_KERNEL,
+    .options = no_options,
+    .allowed_options = no_options,
 };
 
 /* Copy a string argument; on failure answer with the errno the kernel would give. */
@@ -55,7 +56,7 @@ static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, in
  * there; and the node must not sit on a nodev mount.
  */
 static int caller_may_open_dev(const struct request *rq, int fd, const struct stat *st,
-			       const struct proc_creds *cr, bool want_write)
+                               const struct proc_creds *cr, bool want_write)
 {
 	unsigned need = want_write ? 06 : 04, bits;
 	struct statvfs sfs;
@@ -92,7 +93,7 @@ static int caller_may_open_dev(const struct request *rq, int fd, const struct st
  * *target_fd and *source_fd (block filesystems) are O_PATH fds.
  */
 static int resolve_paths(struct request *rq, bool needs_dev, bool want_write,
-			 const struct proc_creds *cr, int *target_fd, int *source_fd)
+                         const struct proc_creds *cr, int *target_fd, int *source_fd)
 {
 	_cleanup_close_ int tfd = -EBADF, sfd = -EBADF;
 	struct stat st;
@@ -119,7 +120,7 @@ static int resolve_paths(struct request *rq, bool needs_dev, bool want_write,
 		if (sfd < 0) {
 			r = sfd;
 			request_deny(rq, -r, "source %s is not in the container: %s", rq->source,
-				     strerror(-r));
+			             strerror(-r));
 			goto out;
 		}
 		if (fstat(sfd, &st) < 0 || !S_ISBLK(st.st_mode)) {
@@ -150,7 +151,7 @@ out:
 static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
 {
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
-			    mnt_fd = -EBADF;
+	                    mnt_fd = -EBADF;
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
 	struct proc_creds cr;
@@ -166,14 +167,14 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	n_mounts = rq->c->n_mounts;
 	pthread_mutex_unlock(&rq->c->lock);
 	if (n_mounts >= p->max_mounts) {
-		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u", n_mounts,
-			     p->max_mounts);
+		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",
+		             n_mounts, p->max_mounts);
 		return;
 	}
 	r = target_check_admin(&rq->t, &cr);
 	if (r < 0) {
 		request_deny(rq, r == -EPERM ? EPERM : -r,
-			     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		             "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		return;
 	}
 	if (kernel_fs_lookup(rq->type, &needs_dev) < 0) {
@@ -207,12 +208,12 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		goto out;
 
 	struct kernel_mount km = {
-		.type = rq->type,
-		.source = needs_dev ? NULL : rq->source,
-		.source_fd = source_fd,
-		.opts = &opts,
-		.flags = &mf,
-		.userns_fd = userns_fd,
+	    .type = rq->type,
+	    .source = needs_dev ? NULL : rq->source,
+	    .source_fd = source_fd,
+	    .opts = &opts,
+	    .flags = &mf,
+	    .userns_fd = userns_fd,
 	};
 	mnt_fd = kernel_mount_create(&km, msg, sizeof(msg));
 	if (mnt_fd < 0) {
@@ -228,7 +229,8 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		if (r >= 0) {
 			r = kernel_mount_attach(mnt_fd, target_fd);
 			if (view_leave() < 0) {
-				log_error("worker cannot leave a container's mount namespace: %m; aborting");
+				log_error("worker cannot leave a container's mount namespace: %m; "
+				          "aborting");
 				abort();
 			}
 		}
@@ -240,11 +242,11 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
-			 strerror(-r));
+		         strerror(-r));
 	rq->answer = ANSWER_ERRNO;
 	rq->err = 0;
 	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu%s", (unsigned long long)mnt_id,
-		 fs->idmap ? " idmapped" : "");
+	         fs->idmap ? " idmapped" : "");
 out:
 	mount_opts_free(&opts);
 }
@@ -292,13 +294,14 @@ void mount_request_handle(struct request *rq)
 	action = fs ? fs->action : p->default_action;
 	if (fs)
 		request_set_rule(rq, "%s [fs %s] action=%s", p->name, fs->type,
-				 profile_action_name(action));
+		                 profile_action_name(action));
 	else
 		request_set_rule(rq, "%s default-action=%s", p->name, profile_action_name(action));
 
 	switch (action) {
 	case PROFILE_ACTION_CONTINUE:
-		/* Only safe because the kernel re-checks everything with the caller's own rights. */
+		/* Only safe because the kernel re-checks everything with the caller's own rights.
+		 */
 		rq->action = "continue";
 		rq->answer = ANSWER_CONTINUE;
 		break;
@@ -316,7 +319,8 @@ void mount_request_handle(struct request *rq)
 		break;
 	}
 	default:
-		request_deny(rq, EOPNOTSUPP, "action %s not implemented", profile_action_name(action));
+		request_deny(rq, EOPNOTSUPP, "action %s not implemented",
+		             profile_action_name(action));
 		break;
 	}
 out:

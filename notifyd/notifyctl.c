@@ -18,17 +18,17 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|stats|ping\n"
-		     "  list    containers notifyd supervises, their profile and counters\n"
-		     "  mounts  mounts notifyd made for containers\n"
-		     "  stats   totals, open fds, profiles, kernel features in use\n");
+	             "  list    containers notifyd supervises, their profile and counters\n"
+	             "  mounts  mounts notifyd made for containers\n"
+	             "  stats   totals, open fds, profiles, kernel features in use\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"control", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"control", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *path = "/run/mountvisor/notifyctl.sock";
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "notifyctl: cannot reach notifyd at %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "notifyctl: cannot reach notifyd at %s: %s\n", path,
+		        strerror(errno));
 		return 1;
 	}
 	snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);

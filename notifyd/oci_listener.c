@@ -25,8 +25,8 @@ static bool valid_profile_name(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '.' || *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
 			return false;
 	return true;
 }
@@ -39,7 +39,8 @@ int oci_metadata_profile(const char *metadata, char *buf, size_t size)
 	if (!copy)
 		return -ENOMEM;
 	snprintf(buf, size, "default");
-	for (char *tok = strtok_r(copy, " \t\n,;", &save); tok; tok = strtok_r(NULL, " \t\n,;", &save)) {
+	for (char *tok = strtok_r(copy, " \t\n,;", &save); tok;
+	     tok = strtok_r(NULL, " \t\n,;", &save)) {
 		if (strncmp(tok, "profile=", 8) != 0)
 			continue;
 		if (!valid_profile_name(tok + 8) || strlen(tok + 8) >= size)
@@ -75,7 +76,7 @@ static int get_pid(json_object *o, const char *key, pid_t *ret)
 }
 
 static int state_from_object(json_object *root, size_t nfds, struct oci_state *st, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	json_object *fds, *state = NULL;
 	const char *s;
@@ -87,7 +88,8 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 		snprintf(err, errlen, "state is not a JSON object");
 		return -EINVAL;
 	}
-	if (!json_object_object_get_ex(root, "fds", &fds) || !json_object_is_type(fds, json_type_array)) {
+	if (!json_object_object_get_ex(root, "fds", &fds) ||
+	    !json_object_is_type(fds, json_type_array)) {
 		snprintf(err, errlen, "no \"fds\" array");
 		return -EINVAL;
 	}
@@ -104,7 +106,8 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 		return -EINVAL;
 	}
 	if ((size_t)st->seccomp_index >= nfds) {
-		snprintf(err, errlen, "seccompFd is fd #%d but %zu fds arrived", st->seccomp_index, nfds);
+		snprintf(err, errlen, "seccompFd is fd #%d but %zu fds arrived", st->seccomp_index,
+		         nfds);
 		return -EINVAL;
 	}
 	if (get_pid(root, "pid", &pid) == -EINVAL) {
@@ -132,7 +135,8 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 	}
 	if (!st->id[0])
 		snprintf(st->id, sizeof(st->id), "pid-%d", (int)st->pid);
-	if (oci_metadata_profile(get_string(root, "metadata"), st->profile, sizeof(st->profile)) < 0) {
+	if (oci_metadata_profile(get_string(root, "metadata"), st->profile, sizeof(st->profile)) <
+	    0) {
 		snprintf(err, errlen, "listenerMetadata has an invalid profile name");
 		return -EINVAL;
 	}
@@ -140,7 +144,7 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 }
 
 int oci_state_parse(const char *json, size_t len, size_t nfds, struct oci_state *ret, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new();
 	json_object *root;
@@ -151,7 +155,7 @@ int oci_state_parse(const char *json, size_t len, size_t nfds, struct oci_state 
 	root = json_tokener_parse_ex(tok, json, (int)len);
 	if (!root) {
 		snprintf(err, errlen, "malformed JSON: %s",
-			 json_tokener_error_desc(json_tokener_get_error(tok)));
+		         json_tokener_error_desc(json_tokener_get_error(tok)));
 		json_tokener_free(tok);
 		return -EINVAL;
 	}
@@ -196,8 +200,8 @@ static bool is_seccomp_notify_fd(int fd)
 	return strcmp(target, "anon_inode:seccomp notify") == 0;
 }
 
-int oci_conn_read(struct oci_conn *conn, struct oci_state *ret_state, int *ret_notify_fd,
-		  char *err, size_t errlen)
+int oci_conn_read(struct oci_conn *conn, struct oci_state *ret_state, int *ret_notify_fd, char *err,
+                  size_t errlen)
 {
 	char buf[65536];
 
@@ -215,8 +219,9 @@ int oci_conn_read(struct oci_conn *conn, struct oci_state *ret_state, int *ret_n
 		memcpy(conn->fds + conn->nfds, fds, nfds * sizeof(int));
 		conn->nfds += nfds;
 		if (n == 0) {
-			snprintf(err, errlen, "connection closed after %zu bytes, before the state was complete",
-				 conn->total);
+			snprintf(err, errlen,
+			         "connection closed after %zu bytes, before the state was complete",
+			         conn->total);
 			return -EPIPE;
 		}
 		conn->total += (size_t)n;

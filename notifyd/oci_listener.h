@@ -15,16 +15,16 @@
 #define OCI_MAX_FDS     8
 
 struct oci_state {
-	char id[256];       /* state.id */
-	pid_t pid;          /* state.pid (the container's init), else pid */
-	char profile[64];   /* from metadata "profile=NAME", else "default" */
-	int seccomp_index;  /* index of "seccompFd" in fds[] */
+	char id[256];      /* state.id */
+	pid_t pid;         /* state.pid (the container's init), else pid */
+	char profile[64];  /* from metadata "profile=NAME", else "default" */
+	int seccomp_index; /* index of "seccompFd" in fds[] */
 	char status[32];
 };
 
 /* Parse a complete state document; nfds = how many fds arrived.  -EINVAL with err filled. */
 int oci_state_parse(const char *json, size_t len, size_t nfds, struct oci_state *ret, char *err,
-		    size_t errlen);
+                    size_t errlen);
 /* Find "profile=NAME" in listenerMetadata (tokens split on space, comma, semicolon, newline). */
 int oci_metadata_profile(const char *metadata, char *buf, size_t size);
 
@@ -37,8 +37,8 @@ int oci_conn_fd(const struct oci_conn *conn);
  * (*ret_state filled and *ret_notify_fd set to the seccomp fd now owned by
  * the caller), or -errno when the connection must be dropped (err says why).
  */
-int oci_conn_read(struct oci_conn *conn, struct oci_state *ret_state, int *ret_notify_fd,
-		  char *err, size_t errlen);
+int oci_conn_read(struct oci_conn *conn, struct oci_state *ret_state, int *ret_notify_fd, char *err,
+                  size_t errlen);
 void oci_conn_free(struct oci_conn *conn);
 
 #endif

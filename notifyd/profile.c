@@ -17,11 +17,9 @@
 #include <strings.h>
 
 static const char *const action_names[_PROFILE_ACTION_MAX] = {
-	[PROFILE_ACTION_DENY] = "deny",
-	[PROFILE_ACTION_CONTINUE] = "continue",
-	[PROFILE_ACTION_KERNEL] = "kernel",
-	[PROFILE_ACTION_FUSE] = "fuse",
-	[PROFILE_ACTION_VIRTIOFS] = "virtiofs",
+    [PROFILE_ACTION_DENY] = "deny",         [PROFILE_ACTION_CONTINUE] = "continue",
+    [PROFILE_ACTION_KERNEL] = "kernel",     [PROFILE_ACTION_FUSE] = "fuse",
+    [PROFILE_ACTION_VIRTIOFS] = "virtiofs",
 };
 
 /* errno names an admin may write; the ones that make sense for a refused mount. */
@@ -29,9 +27,9 @@ static const struct {
 	const char *name;
 	int value;
 } errno_names[] = {
-	{"EPERM", EPERM},   {"EACCES", EACCES}, {"ENODEV", ENODEV},         {"EINVAL", EINVAL},
-	{"ENOSYS", ENOSYS}, {"EROFS", EROFS},   {"EOPNOTSUPP", EOPNOTSUPP}, {"ENOTSUP", ENOTSUP},
-	{"EBUSY", EBUSY},   {"ENOSPC", ENOSPC}, {"ENXIO", ENXIO},           {"ENOTBLK", ENOTBLK},
+    {"EPERM", EPERM},   {"EACCES", EACCES}, {"ENODEV", ENODEV},         {"EINVAL", EINVAL},
+    {"ENOSYS", ENOSYS}, {"EROFS", EROFS},   {"EOPNOTSUPP", EOPNOTSUPP}, {"ENOTSUP", ENOTSUP},
+    {"EBUSY", EBUSY},   {"ENOSPC", ENOSPC}, {"ENXIO", ENXIO},           {"ENOTBLK", ENOTBLK},
 };
 
 struct parse_state {
@@ -63,9 +61,10 @@ static int parse_action(struct parse_state *s, const char *v, enum profile_actio
 	for (int i = 0; i < _PROFILE_ACTION_MAX; i++)
 		if (strcmp(v, action_names[i]) == 0) {
 			if (i == PROFILE_ACTION_FUSE || i == PROFILE_ACTION_VIRTIOFS)
-				return fail(s, "action '%s' is not supported yet by this notifyd "
-					       "(use kernel, continue or deny)",
-					    v);
+				return fail(s,
+				            "action '%s' is not supported yet by this notifyd "
+				            "(use kernel, continue or deny)",
+				            v);
 			*ret = (enum profile_action)i;
 			return 1;
 		}
@@ -113,9 +112,9 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret)
 	if (!copy)
 		return fail(s, "out of memory");
 	list = calloc(1, sizeof(*list));
-	if (!list)
-		return fail(s, "out of memory");
-	for (p = copy; p; ) {
+	if (!list) /* copy is freed by its cleanup attribute, which cppcheck does not model */
+		return fail(s, "out of memory"); // cppcheck-suppress memleak
+	for (p = copy; p;) {
 		item = strsep(&p, ",");
 		while (*item == ' ' || *item == '\t')
 			item++;
@@ -258,7 +257,7 @@ static unsigned header_line(const char *path, const char *type)
 }
 
 int profile_load_file(const char *path, const char *name, struct profile **ret, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	struct parse_state s = {0};
 	struct profile *p = calloc(1, sizeof(*p));
@@ -282,7 +281,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 		p->fs[i].line = header_line(path, p->fs[i].type);
 	if (line == 0 && s.cur && !s.cur_has_action) {
 		snprintf(err, errlen, "%s:%u: [fs %s] has no action", path,
-			 header_line(path, s.cur->type), s.cur->type);
+		         header_line(path, s.cur->type), s.cur->type);
 		profile_free(p);
 		return -EINVAL;
 	}
@@ -290,10 +289,12 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 		if (line < 0)
 			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		else if (s.msg[0] && strstr(s.msg, "has no action") && s.cur)
-			snprintf(err, errlen, "%s:%u: %s", path, header_line(path, s.cur->type), s.msg);
+			snprintf(err, errlen, "%s:%u: %s", path, header_line(path, s.cur->type),
+			         s.msg);
 		else
 			snprintf(err, errlen, "%s:%d: %s", path, line,
-				 s.msg[0] ? s.msg : "syntax error (expected [section] or key = value)");
+			         s.msg[0] ? s.msg
+			                  : "syntax error (expected [section] or key = value)");
 		profile_free(p);
 		return -EINVAL;
 	}
@@ -344,9 +345,11 @@ int profile_set_load_dir(const char *dir, struct profile_set **ret, char *err, s
 	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char path[4096];
-		if (strspn(names[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+		if (strspn(names[i],
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
 		    strlen(names[i])) {
-			snprintf(err, errlen, "%s/%s.conf: profile names are [A-Za-z0-9._-]", dir, names[i]);
+			snprintf(err, errlen, "%s/%s.conf: profile names are [A-Za-z0-9._-]", dir,
+			         names[i]);
 			r = -EINVAL;
 			break;
 		}

@@ -23,11 +23,11 @@ struct profile_fs {
 	char *type;                 /* "[fs ext4]" -> "ext4" */
 	enum profile_action action; /* action = */
 	int deny_errno;             /* errno = EPERM|EACCES|ENODEV|... (positive), default EPERM */
-	char **options;             /* options = a,b=c   always added; NULL-terminated, never NULL */
-	char **allowed_options;     /* allowed-options = ro,noatime,errors  (keys); NULL-terminated */
-	bool idmap;                 /* idmap = yes|no, default no */
-	char *program;              /* program = (fuse action), NULL if unset */
-	unsigned line;              /* line of the section header, for messages */
+	char **options;         /* options = a,b=c   always added; NULL-terminated, never NULL */
+	char **allowed_options; /* allowed-options = ro,noatime,errors  (keys); NULL-terminated */
+	bool idmap;             /* idmap = yes|no, default no */
+	char *program;          /* program = (fuse action), NULL if unset */
+	unsigned line;          /* line of the section header, for messages */
 };
 
 struct profile {
@@ -50,7 +50,7 @@ struct profile_set {
  * "FILE:LINE: what is wrong" into err.
  */
 int profile_load_file(const char *path, const char *name, struct profile **ret, char *err,
-		      size_t errlen);
+                      size_t errlen);
 /* Load every DIR/ *.conf; fails as a whole (first error in err) if any file fails. */
 int profile_set_load_dir(const char *dir, struct profile_set **ret, char *err, size_t errlen);
 const struct profile *profile_set_find(const struct profile_set *set, const char *name);

@@ -47,7 +47,8 @@ void umount_request_handle(struct request *rq);
 
 /* Helpers shared by handlers. */
 void request_deny(struct request *rq, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void request_set_rule(struct request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 3, 4)));
+void request_set_rule(struct request *rq, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -17,7 +17,7 @@ static struct supervise_totals totals;
 
 /* The new mount API: answered ENOSYS so libmount (util-linux >= 2.39) falls back to mount(2). */
 static const char *const new_mount_api[] = {
-	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
 };
 
 void request_deny(struct request *rq, int err, const char *fmt, ...)
@@ -147,7 +147,8 @@ static void dispatch(struct request *rq)
 	for (size_t i = 0; i < ARRAY_SIZE(new_mount_api); i++)
 		if (strcmp(rq->syscall, new_mount_api[i]) == 0) {
 			rq->action = "enosys";
-			request_set_rule(rq, "new mount API is not emulated; callers fall back to mount(2)");
+			request_set_rule(
+			    rq, "new mount API is not emulated; callers fall back to mount(2)");
 			rq->answer = ANSWER_ERRNO;
 			rq->err = ENOSYS;
 			return;
@@ -171,19 +172,11 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 	}
 	rq->c = c;
 	rq->notif = *notif;
-	rq->t.procfd = rq->t.memfd = -EBADF;
+	rq->t.procfd = -EBADF;
 	name = seccomp_syscall_resolve_num_arch(notif->data.arch, notif->data.nr);
 	rq->syscall = name ? name : "unknown";
 
 	r = target_open(&rq->t, c->notify_fd, notif);
-	if (r == -ENOENT) {
-		/* The caller gave up (signal) or died before we looked: nothing to answer. */
-		target_close(&rq->t);
-		pthread_mutex_lock(&totals_lock);
-		totals.callers_gone++;
-		pthread_mutex_unlock(&totals_lock);
-		return;
-	}
 	if (r < 0) {
 		rq->action = "error";
 		request_deny(rq, -r, "cannot inspect caller: %s", strerror(-r));
@@ -197,20 +190,53 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 		send_err = target_respond_error(&rq->t, rq->err);
 	if (send_err < 0 && send_err != -ENOENT)
 		log_warn("answering request %llu of %s failed: %s", (unsigned long long)notif->id,
-			 c->id, strerror(-send_err));
+		         c->id, strerror(-send_err));
 	target_close(&rq->t);
 	count(rq, send_err);
 	log_decision(rq, send_err);
 }
 
-void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
-		      const char *why)
+bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 {
-	struct target t = {.notify_fd = c->notify_fd, .id = notif->id, .procfd = -EBADF, .memfd = -EBADF};
+	_cleanup_free_ char *name =
+	    seccomp_syscall_resolve_num_arch(notif->data.arch, notif->data.nr);
+	struct request rq = {.c = c, .notif = *notif, .t = {.procfd = -EBADF}};
+	bool idle;
+	int send_err;
+
+	if (!name || strcmp(name, "umount2") != 0)
+		return false;
+	/*
+	 * A container with no notifyd mounts and nothing in flight has no record
+	 * an umount2 could make stale: the kernel decides, and no memory of the
+	 * caller is read here (that could block the loop on a userfaultfd page).
+	 */
+	pthread_mutex_lock(&c->lock);
+	idle = c->n_mounts == 0 && c->pending == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!idle)
+		return false;
+	if (target_open(&rq.t, c->notify_fd, notif) < 0)
+		return false;
+	rq.syscall = name;
+	rq.action = "continue";
+	rq.answer = ANSWER_CONTINUE;
+	request_set_rule(&rq, "container has no notifyd mounts: the kernel decides");
+	snprintf(rq.flags, sizeof(rq.flags), "0x%llx", (unsigned long long)notif->data.args[1]);
+	send_err = target_respond_continue(&rq.t);
+	count(&rq, send_err);
+	log_decision(&rq, send_err);
+	return true;
+}
+
+void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
+                      const char *why)
+{
+	struct target t = {.notify_fd = c->notify_fd, .id = notif->id, .procfd = -EBADF};
 	int r = target_respond_error(&t, err);
 
 	log_warn("decision id=%s pid=%u action=error result=%s why=\"%s\"%s", c->id, notif->pid,
-		 strerrorname_np(err) ?: "error", why, r == -ENOENT ? " caller=gone" : "");
+	         strerrorname_np(err) ?: "error", why, r == -ENOENT ? " caller=gone" : "");
 	pthread_mutex_lock(&c->lock);
 	c->counters.requests++;
 	c->counters.failed++;

@@ -3,6 +3,7 @@
 #define MV_SUPERVISE_H
 
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "notifyd/container.h"
@@ -12,9 +13,14 @@
  * decide, act, answer the caller exactly once, count it and log one line.
  */
 void supervise_handle(struct container *c, const struct seccomp_notif *notif);
+/*
+ * Answer in the event loop what needs no look at the caller's memory; true if
+ * answered.  Everything else goes to a worker.
+ */
+bool supervise_quick(struct container *c, const struct seccomp_notif *notif);
 /* Answer without handling (queue full, shutting down). */
 void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
-		      const char *why);
+                      const char *why);
 
 struct supervise_totals {
 	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int target_valid(const struct target *t)
@@ -21,21 +22,25 @@ int target_valid(const struct target *t)
 
 int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req)
 {
-	char path[32];
-
 	t->notify_fd = notify_fd;
 	t->id = req->id;
 	t->pid = (pid_t)req->pid;
-	t->procfd = t->memfd = -EBADF;
+	t->procfd = -EBADF;
 	if (req->pid == 0) /* not visible in our pid namespace */
 		return -ESRCH;
-	snprintf(path, sizeof(path), "/proc/%u", req->pid);
+	return 0;
+}
+
+int target_open_proc(struct target *t)
+{
+	char path[32];
+
+	if (t->procfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d", (int)t->pid);
 	t->procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (t->procfd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	t->memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
-	if (t->memfd < 0)
-		return -errno;
 	/* Only now do we know /proc/<tid> was the caller and not a pid reused since. */
 	return target_valid(t);
 }
@@ -43,13 +48,11 @@ int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req
 void target_close(struct target *t)
 {
 	t->procfd = safe_close(t->procfd);
-	t->memfd = safe_close(t->memfd);
 }
 
 int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size, int *was_null)
 {
-	size_t got = 0;
-	long page = sysconf(_SC_PAGESIZE);
+	size_t got = 0, page = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (was_null)
 		*was_null = addr == 0;
@@ -59,16 +62,22 @@ int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t 
 	}
 	while (got < size) {
 		/* Read at most to the end of the page: the next one may be unmapped. */
-		size_t chunk = (size_t)page - ((addr + got) % (size_t)page);
+		size_t chunk = page - ((addr + got) % page);
 		if (chunk > size - got)
 			chunk = size - got;
-		ssize_t n = pread(t->memfd, buf + got, chunk, (off_t)(addr + got));
-		if (n < 0 && errno == EINTR)
-			continue;
+		struct iovec local = {.iov_base = buf + got, .iov_len = chunk};
+		struct iovec remote = {.iov_base = (void *)(uintptr_t)(addr + got),
+		                       .iov_len = chunk};
+		ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
 		if (n <= 0)
 			return target_valid(t) < 0 ? -ENOENT : -EFAULT;
 		char *nul = memchr(buf + got, '\0', (size_t)n);
 		got += (size_t)n;
+		/*
+		 * The pid was read by number: only a successful ID_VALID after the
+		 * read proves it still named the caller (a dead caller's pid could
+		 * have been reused).
+		 */
 		if (nul)
 			return target_valid(t);
 	}
@@ -76,11 +85,14 @@ int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t 
 	return target_valid(t) < 0 ? -ENOENT : -ENAMETOOLONG;
 }
 
-int target_check_admin(const struct target *t, struct proc_creds *creds)
+int target_check_admin(struct target *t, struct proc_creds *creds)
 {
 	_cleanup_close_ int userns = -EBADF, mntns = -EBADF, owner = -EBADF;
 	int r;
 
+	r = target_open_proc(t);
+	if (r < 0)
+		return r;
 	r = proc_read_creds(t->procfd, creds);
 	if (r < 0)
 		return r;
@@ -106,10 +118,10 @@ int target_check_admin(const struct target *t, struct proc_creds *creds)
 static int target_send(const struct target *t, int64_t val, int32_t err, uint32_t flags)
 {
 	struct seccomp_notif_resp resp = {
-		.id = t->id,
-		.val = val,
-		.error = err,
-		.flags = flags,
+	    .id = t->id,
+	    .val = val,
+	    .error = err,
+	    .flags = flags,
 	};
 
 	if (ioctl(t->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)

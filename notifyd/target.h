@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The thread that made a trapped syscall.  Everything notifyd learns about it
- * goes through here: /proc/<tid> is opened once and then checked with
- * SECCOMP_IOCTL_NOTIF_ID_VALID, so a recycled pid can never be confused with
- * the caller; memory is copied once into notifyd's own buffers and each copy
- * is followed by another ID_VALID check.
+ * goes through here: memory is copied once into notifyd's own buffers and
+ * every copy is followed by a SECCOMP_IOCTL_NOTIF_ID_VALID check, so a
+ * recycled pid can never be confused with the caller; /proc/<tid> is opened
+ * only when a request needs it (namespaces, credentials) and checked the same way.
  */
 #ifndef MV_TARGET_H
 #define MV_TARGET_H
@@ -20,11 +20,13 @@ struct target {
 	int notify_fd;
 	uint64_t id;
 	pid_t pid;
-	int procfd; /* /proc/<tid> */
-	int memfd;  /* /proc/<tid>/mem */
+	int procfd; /* /proc/<tid>, once target_open_proc() succeeded */
 };
 
+/* Cheap: records who asked.  -ESRCH if the caller is not in our pid namespace. */
 int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req);
+/* Open /proc/<tid> into t->procfd (then ID_VALID).  0, -ENOENT (caller gone) or -errno. */
+int target_open_proc(struct target *t);
 void target_close(struct target *t);
 /* 0 if the request is still pending, -ENOENT if the caller gave up or died. */
 int target_valid(const struct target *t);
@@ -33,13 +35,14 @@ int target_valid(const struct target *t);
  * with *was_null set (if given).  -EFAULT for a bad pointer, -ENAMETOOLONG if
  * no NUL within size bytes, -ENOENT if the request went away meanwhile.
  */
-int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size, int *was_null);
+int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size,
+                       int *was_null);
 /*
  * The caller may have a mount emulated: it has CAP_SYS_ADMIN in its user
  * namespace and that namespace owns its mount namespace.  Returns 0, -EPERM,
- * or -errno; fills *creds for later access checks.
+ * or -errno; fills *creds for later access checks.  Opens /proc/<tid>.
  */
-int target_check_admin(const struct target *t, struct proc_creds *creds);
+int target_check_admin(struct target *t, struct proc_creds *creds);
 
 /* Answers; each returns 0, -ENOENT (caller gone: normal) or -errno. */
 int target_respond_error(const struct target *t, int err); /* err > 0, or 0 for success */

@@ -39,14 +39,20 @@ void umount_request_handle(struct request *rq)
 		umount_continue(rq, "unknown flags: the kernel answers");
 		return;
 	}
-	r = target_read_string(&rq->t, rq->notif.data.args[0], rq->target, sizeof(rq->target), NULL);
+	r = target_read_string(&rq->t, rq->notif.data.args[0], rq->target, sizeof(rq->target),
+	                       NULL);
 	if (r < 0) {
-		request_deny(rq, r == -ENAMETOOLONG ? ENAMETOOLONG : r == -ENOENT ? ENOENT : EFAULT,
-			     "cannot read target");
+		request_deny(rq,
+		             r == -ENAMETOOLONG ? ENAMETOOLONG
+		             : r == -ENOENT     ? ENOENT
+		                                : EFAULT,
+		             "cannot read target");
 		return;
 	}
 
-	r = view_enter(rq->t.procfd, 1);
+	r = target_open_proc(&rq->t);
+	if (r >= 0)
+		r = view_enter(rq->t.procfd, 1);
 	if (r < 0) {
 		request_deny(rq, -r, "cannot enter the caller's mount namespace");
 		return;
@@ -58,10 +64,12 @@ void umount_request_handle(struct request *rq)
 	    container_owns_mount(rq->c, mnt_id)) {
 		fd = safe_close(fd); /* our own reference would keep the mount busy */
 		rq->action = "umount";
-		request_set_rule(rq, "mount made by notifyd (mnt_id=%llu)", (unsigned long long)mnt_id);
+		request_set_rule(rq, "mount made by notifyd (mnt_id=%llu)",
+		                 (unsigned long long)mnt_id);
 		r = target_check_admin(&rq->t, &cr);
 		if (r < 0)
-			request_deny(rq, EPERM, "caller lacks CAP_SYS_ADMIN over its mount namespace");
+			request_deny(rq, EPERM,
+			             "caller lacks CAP_SYS_ADMIN over its mount namespace");
 		else if ((r = target_valid(&rq->t)) < 0)
 			request_deny(rq, ENOENT, "caller gave up the request");
 		else if (umount2(rq->target, (int)flags) < 0)

@@ -57,8 +57,8 @@ int view_leave(void)
 int view_open(const char *path, int oflags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(oflags | O_CLOEXEC),
-		.resolve = RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(oflags | O_CLOEXEC),
+	    .resolve = RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 

@@ -25,10 +25,10 @@ ssize_t fd_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = &control,
-		.msg_controllen = sizeof(control),
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = &control,
+	    .msg_controllen = sizeof(control),
 	};
 	size_t room = *nfds, got = 0;
 	ssize_t n;

@@ -65,8 +65,8 @@ int main(int argc, char **argv)
 	}
 	double elapsed = (now_us() - start) / 1e6;
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
-	printf("n=%ld ok=%ld p50_us=%.1f p99_us=%.1f mean_us=%.1f elapsed_s=%.3f first_error=%s\n", n,
-	       ok, lat[n / 2], lat[(n * 99) / 100], sum / (double)n, elapsed,
+	printf("n=%ld ok=%ld p50_us=%.1f p99_us=%.1f mean_us=%.1f elapsed_s=%.3f first_error=%s\n",
+	       n, ok, lat[n / 2], lat[(n * 99) / 100], sum / (double)n, elapsed,
 	       first_err ? strerrorname_np(first_err) : "none");
 	free(lat);
 	return ok == n ? 0 : 1;

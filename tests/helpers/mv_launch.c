@@ -27,21 +27,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MS_NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+#define MS_NOT_NEW                                                                                 \
+	(MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
 static int install_filter(void)
 {
-	static const char *const notify[] = {"umount2",   "fsopen",    "fsconfig",     "fsmount",
-					     "fspick",    "move_mount", "open_tree",   "mount_setattr"};
+	static const char *const notify[] = {"umount2", "fsopen",     "fsconfig",  "fsmount",
+	                                     "fspick",  "move_mount", "open_tree", "mount_setattr"};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
 	if (!ctx)
 		return -ENOMEM;
 	r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(mount), 1,
-			     SCMP_A3(SCMP_CMP_MASKED_EQ, MS_NOT_NEW, 0));
+	                     SCMP_A3(SCMP_CMP_MASKED_EQ, MS_NOT_NEW, 0));
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(notify); i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, seccomp_syscall_resolve_name(notify[i]), 0);
+		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, seccomp_syscall_resolve_name(notify[i]),
+		                     0);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	if (r == 0)
@@ -62,9 +64,11 @@ static int write_file(const char *path, const char *text)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'}, {"profile", required_argument, NULL, 'p'},
-		{"id", required_argument, NULL, 'i'},     {"hostid", required_argument, NULL, 'u'},
-		{0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"hostid", required_argument, NULL, 'u'},
+	    {0},
 	};
 	const char *sock_path = NULL, *profile = "default", *id = NULL;
 	unsigned long hostid = 100000;
@@ -75,15 +79,25 @@ int main(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': sock_path = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'i': id = optarg; break;
-		case 'u': hostid = strtoul(optarg, NULL, 10); break;
-		default: return 2;
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'p':
+			profile = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'u':
+			hostid = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!sock_path || optind >= argc || strlen(sock_path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: mv_launch --socket PATH [--profile NAME] [--id ID] [--hostid N] -- CMD...\n");
+		fprintf(stderr, "usage: mv_launch --socket PATH [--profile NAME] [--id ID] "
+		                "[--hostid N] -- CMD...\n");
 		return 2;
 	}
 	strcpy(sa.sun_path, sock_path);
@@ -133,12 +147,14 @@ int main(int argc, char **argv)
 			snprintf(idbuf, sizeof(idbuf), "launch-%d", (int)getpid());
 			id = idbuf;
 		}
-		/* Our own pid as the host sees it: the parent told us nothing, but no pid ns here. */
-		snprintf(json, sizeof(json),
-			 "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%d,"
-			 "\"metadata\":\"profile=%s\",\"state\":{\"ociVersion\":\"1.0.2\",\"id\":\"%s\","
-			 "\"status\":\"creating\",\"pid\":%d}}",
-			 (int)getpid(), profile, id, (int)getpid());
+		/* Our own pid as the host sees it: the parent told us nothing, but no pid ns here.
+		 */
+		snprintf(
+		    json, sizeof(json),
+		    "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%d,"
+		    "\"metadata\":\"profile=%s\",\"state\":{\"ociVersion\":\"1.0.2\",\"id\":\"%s\","
+		    "\"status\":\"creating\",\"pid\":%d}}",
+		    (int)getpid(), profile, id, (int)getpid());
 		if (fd_send_with_fds(sock, json, strlen(json), &nfd, 1) < 0) {
 			perror("mv_launch: send");
 			_exit(1);

@@ -18,10 +18,11 @@ int main(void)
 
 	CHECK(mount_opts_split("a,b=c,,d", &o) == 0 && o.n == 3, "split skips empty items");
 	CHECK(strcmp(o.v[0], "a") == 0 && strcmp(o.v[1], "b=c") == 0 && strcmp(o.v[2], "d") == 0 &&
-		      o.v[3] == NULL,
+	          o.v[3] == NULL,
 	      "split keeps key=value and terminates with NULL");
 	CHECK(mount_opts_add(&o, "b=other") == 0 && o.n == 3, "add does not repeat a key");
-	CHECK(mount_opts_add(&o, "e") == 0 && o.n == 4 && strcmp(o.v[3], "e") == 0, "add appends new key");
+	CHECK(mount_opts_add(&o, "e") == 0 && o.n == 4 && strcmp(o.v[3], "e") == 0,
+	      "add appends new key");
 	mount_opts_free(&o);
 
 	CHECK(mount_opts_split(NULL, &o) == 0 && o.n == 0, "NULL data gives no options");
@@ -35,18 +36,20 @@ int main(void)
 	      "a key not in allowed-options is refused and named");
 	mount_opts_free(&o);
 	mount_opts_split("data=journal", &o);
-	CHECK(mount_opts_check(&o, &fs, &bad) == -EINVAL, "an exact-value entry refuses other values");
+	CHECK(mount_opts_check(&o, &fs, &bad) == -EINVAL,
+	      "an exact-value entry refuses other values");
 	mount_opts_free(&o);
 	mount_opts_split("data=ordered", &o);
 	CHECK(mount_opts_check(&o, &fs, &bad) == 0, "an exact-value entry allows its value");
 	mount_opts_free(&o);
 
 	CHECK(mount_flags_translate(0, &f) == 0 &&
-		      f.attr == (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RELATIME) && !f.sb_ro,
+	          f.attr == (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RELATIME) &&
+	          !f.sb_ro,
 	      "nosuid,nodev are forced, relatime is the default");
 	CHECK(mount_flags_translate(MS_RDONLY | MS_NOEXEC | MS_NOATIME, &f) == 0 && f.sb_ro &&
-		      (f.attr & MOUNT_ATTR_RDONLY) && (f.attr & MOUNT_ATTR_NOEXEC) &&
-		      (f.attr & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME,
+	          (f.attr & MOUNT_ATTR_RDONLY) && (f.attr & MOUNT_ATTR_NOEXEC) &&
+	          (f.attr & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME,
 	      "ro, noexec and noatime translate");
 	CHECK(mount_flags_translate(MS_MGC_VAL | MS_RDONLY, &f) == 0 && f.sb_ro,
 	      "the old magic number is stripped");

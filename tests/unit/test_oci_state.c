@@ -7,18 +7,18 @@
 
 /* As crun 1.8.1 sends it: pretty-printed, ociVersion 0.2.0. */
 static const char crun_state[] = "{\n"
-				 "  \"ociVersion\": \"0.2.0\",\n"
-				 "  \"fds\": [\n    \"seccompFd\"\n  ],\n"
-				 "  \"pid\": 4242,\n"
-				 "  \"metadata\": \"profile=trusted-images\",\n"
-				 "  \"state\": {\n    \"ociVersion\": \"0.2.0\",\n"
-				 "    \"id\": \"c1\",\n    \"status\": \"creating\",\n"
-				 "    \"pid\": 4242,\n    \"bundle\": \"/tmp/b\"\n  }\n}\n";
+                                 "  \"ociVersion\": \"0.2.0\",\n"
+                                 "  \"fds\": [\n    \"seccompFd\"\n  ],\n"
+                                 "  \"pid\": 4242,\n"
+                                 "  \"metadata\": \"profile=trusted-images\",\n"
+                                 "  \"state\": {\n    \"ociVersion\": \"0.2.0\",\n"
+                                 "    \"id\": \"c1\",\n    \"status\": \"creating\",\n"
+                                 "    \"pid\": 4242,\n    \"bundle\": \"/tmp/b\"\n  }\n}\n";
 /* As runc 1.1.5 sends it: compact, no metadata, an exec process. */
 static const char runc_state[] =
-	"{\"ociVersion\":\"1.0.2-dev\",\"fds\":[\"seccompFd\"],\"pid\":777,"
-	"\"state\":{\"ociVersion\":\"1.0.2-dev\",\"id\":\"r1\",\"status\":\"running\",\"pid\":700,"
-	"\"bundle\":\"/b\",\"annotations\":{\"a\":\"b\"}}}";
+    "{\"ociVersion\":\"1.0.2-dev\",\"fds\":[\"seccompFd\"],\"pid\":777,"
+    "\"state\":{\"ociVersion\":\"1.0.2-dev\",\"id\":\"r1\",\"status\":\"running\",\"pid\":700,"
+    "\"bundle\":\"/b\",\"annotations\":{\"a\":\"b\"}}}";
 
 int main(void)
 {
@@ -27,8 +27,9 @@ int main(void)
 
 	CHECK(oci_state_parse(crun_state, strlen(crun_state), 1, &st, err, sizeof(err)) == 0,
 	      "crun's pretty-printed state parses");
-	CHECK(st.pid == 4242 && strcmp(st.id, "c1") == 0 && strcmp(st.profile, "trusted-images") == 0 &&
-		      st.seccomp_index == 0 && strcmp(st.status, "creating") == 0,
+	CHECK(st.pid == 4242 && strcmp(st.id, "c1") == 0 &&
+	          strcmp(st.profile, "trusted-images") == 0 && st.seccomp_index == 0 &&
+	          strcmp(st.status, "creating") == 0,
 	      "crun state fields");
 	CHECK(oci_state_parse(runc_state, strlen(runc_state), 1, &st, err, sizeof(err)) == 0,
 	      "runc's compact state parses");
@@ -45,18 +46,21 @@ int main(void)
 	const char *str_pid = "{\"fds\":[\"seccompFd\"],\"pid\":\"12\"}";
 	CHECK(oci_state_parse(str_pid, strlen(str_pid), 1, &st, err, sizeof(err)) == -EINVAL,
 	      "a string pid is refused");
-	CHECK(oci_state_parse("[1,2]", 5, 1, &st, err, sizeof(err)) == -EINVAL, "an array is refused");
+	CHECK(oci_state_parse("[1,2]", 5, 1, &st, err, sizeof(err)) == -EINVAL,
+	      "an array is refused");
 	CHECK(oci_state_parse("{\"fds\":", 7, 1, &st, err, sizeof(err)) == -EINVAL,
 	      "truncated JSON is refused");
-	const char *bad_prof = "{\"fds\":[\"seccompFd\"],\"pid\":3,\"metadata\":\"profile=../etc\"}";
+	const char *bad_prof =
+	    "{\"fds\":[\"seccompFd\"],\"pid\":3,\"metadata\":\"profile=../etc\"}";
 	CHECK(oci_state_parse(bad_prof, strlen(bad_prof), 1, &st, err, sizeof(err)) == -EINVAL,
 	      "a profile name with a path is refused");
 
 	CHECK(oci_metadata_profile("x=1 profile=vm-share;y=2", prof, sizeof(prof)) == 0 &&
-		      strcmp(prof, "vm-share") == 0,
+	          strcmp(prof, "vm-share") == 0,
 	      "profile= found among other metadata");
 	CHECK(oci_metadata_profile(NULL, prof, sizeof(prof)) == 0 && strcmp(prof, "default") == 0,
 	      "no metadata means the default profile");
-	CHECK(oci_metadata_profile("profile=", prof, sizeof(prof)) == -EINVAL, "empty profile name refused");
+	CHECK(oci_metadata_profile("profile=", prof, sizeof(prof)) == -EINVAL,
+	      "empty profile name refused");
 	TAP_EXIT();
 }

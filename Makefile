@@ -15,10 +15,13 @@ $(shell mkdir -p $(BUILD)/tests/unit $(BUILD)/tests/helpers)
 CC      ?= cc
 PKGS    := libseccomp mount json-c inih libcap-ng fuse3
 WERROR  := $(if $(CI),-Werror,)
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+OPTFLAGS ?= -O2 -g
+SANITIZE ?=
+# Project flags live in MV_CFLAGS so a CFLAGS given on the command line adds to them.
+MV_CFLAGS := $(OPTFLAGS) $(SANITIZE) -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR) -D_GNU_SOURCE -I. \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -MMD -MP
+LDFLAGS += $(SANITIZE)
 LDLIBS  += -lpthread
 
 # Every program lists its objects in its own fragment; one fragment per directory.
@@ -34,7 +37,7 @@ all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(MV_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 deps:
 	@scripts/install-deps.sh
@@ -52,8 +55,8 @@ bench: deps
 	bench/run.sh $(BUILD)
 
 asan: deps
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" all
+	$(MAKE) BUILD=build-asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SANITIZE="-fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests/run.sh build-asan
 

@@ -54,12 +54,14 @@ struct options {
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_NOTIFY, W_CONTROL, W_SIGNAL };
 
 struct watch {
+	struct watch *next, **prevp; /* every watch, so shutdown can release them all */
 	enum watch_kind kind;
 	int fd;
 	void *obj;
 };
 
 static int epfd = -EBADF;
+static struct watch *watches;
 static char features[256];
 static int sync_wake_state = -1; /* -1 unknown, 0 unavailable, 1 active */
 
@@ -79,13 +81,34 @@ static int watch_add(enum watch_kind kind, int fd, void *obj)
 		free(w);
 		return r;
 	}
+	w->next = watches;
+	if (watches)
+		watches->prevp = &w->next;
+	w->prevp = &watches;
+	watches = w;
 	return 0;
 }
 
 static void watch_del(struct watch *w)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	*w->prevp = w->next;
+	if (w->next)
+		w->next->prevp = w->prevp;
 	free(w);
+}
+
+/* At exit: drop every container and half-read hand-over. */
+static void watch_release_all(void)
+{
+	while (watches) {
+		struct watch *w = watches;
+		if (w->kind == W_NOTIFY)
+			container_forget(w->obj);
+		else if (w->kind == W_OCI_CONN)
+			oci_conn_free(w->obj);
+		watch_del(w);
+	}
 }
 
 static int mkdir_parents(const char *path)
@@ -444,6 +467,7 @@ int main(int argc, char **argv)
 	}
 	log_info("shutting down");
 	worker_pool_stop();
+	watch_release_all();
 	unlink(o.socket_path);
 	unlink(o.control_path);
 	profile_store_shutdown();

@@ -7,16 +7,14 @@
 
 static int tap_failed;
 
+/* cond is evaluated exactly once: it often has side effects (parsers, allocations). */
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
-		if (cond) {                                                                        \
-			printf("ok - ");                                                           \
-		} else {                                                                           \
-			printf("not ok - ");                                                       \
-			tap_failed++;                                                              \
-		}                                                                                  \
+		int tap_ok_ = !!(cond);                                                            \
+		printf("%s - ", tap_ok_ ? "ok" : "not ok");                                        \
+		tap_failed += !tap_ok_;                                                            \
 		printf(__VA_ARGS__);                                                               \
-		printf("%s\n", (cond) ? "" : "  [" #cond "]");                                     \
+		printf("%s\n", tap_ok_ ? "" : "  [" #cond "]");                                    \
 	} while (0)
 
 #define TAP_EXIT() return tap_failed ? 1 : 0

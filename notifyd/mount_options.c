@@ -29,18 +29,24 @@ static size_t key_len(const char *opt)
 int mount_opts_add(struct mount_opts *o, const char *opt)
 {
 	size_t k = key_len(opt);
-	char **v;
+	char *copy = strdup(opt), **v;
 
+	if (!copy)
+		return -ENOMEM;
+	/* The profile's forced options win over whatever the caller gave for the same key. */
 	for (size_t i = 0; i < o->n; i++)
-		if (key_len(o->v[i]) == k && strncmp(o->v[i], opt, k) == 0)
+		if (key_len(o->v[i]) == k && strncmp(o->v[i], opt, k) == 0) {
+			free(o->v[i]);
+			o->v[i] = copy;
 			return 0;
+		}
 	v = realloc(o->v, (o->n + 2) * sizeof(*v));
-	if (!v)
+	if (!v) {
+		free(copy);
 		return -ENOMEM;
+	}
 	o->v = v;
-	v[o->n] = strdup(opt);
-	if (!v[o->n])
-		return -ENOMEM;
+	v[o->n] = copy;
 	v[++o->n] = NULL;
 	return 0;
 }

@@ -19,7 +19,7 @@ struct mount_opts {
 /* Split data on commas (empty items are skipped, as the kernel does). */
 int mount_opts_split(const char *data, struct mount_opts *ret);
 void mount_opts_free(struct mount_opts *o);
-/* Append a copy of opt unless the same key is already there. */
+/* Set opt ("key" or "key=value"): replaces an option with the same key, else appends. */
 int mount_opts_add(struct mount_opts *o, const char *opt);
 /* Every option allowed by fs?  0, or -EINVAL with *bad pointing at the first refused one. */
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad);

@@ -27,3 +27,7 @@ $(MOUNT_RACE): tests/helpers/mount_race.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(MOUNT_RACE)
+
+$(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)

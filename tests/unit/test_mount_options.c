@@ -20,7 +20,8 @@ int main(void)
 	CHECK(strcmp(o.v[0], "a") == 0 && strcmp(o.v[1], "b=c") == 0 && strcmp(o.v[2], "d") == 0 &&
 	          o.v[3] == NULL,
 	      "split keeps key=value and terminates with NULL");
-	CHECK(mount_opts_add(&o, "b=other") == 0 && o.n == 3, "add does not repeat a key");
+	CHECK(mount_opts_add(&o, "b=other") == 0 && o.n == 3 && strcmp(o.v[1], "b=other") == 0,
+	      "add replaces the value of a key already there (forced options win)");
 	CHECK(mount_opts_add(&o, "e") == 0 && o.n == 4 && strcmp(o.v[3], "e") == 0,
 	      "add appends new key");
 	mount_opts_free(&o);

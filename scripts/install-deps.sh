@@ -21,12 +21,12 @@ PACKAGES=(
 	busybox-static  # the only binary in test containers' root file systems
 	uidmap          # newuidmap/newgidmap for rootless setups
 	jq              # builds and edits OCI config.json in tests/lib.sh
-	util-linux      # unshare, losetup, nsenter, mount
+	util-linux      # unshare, losetup, setpriv --pdeathsig, mount
 	clang-format    # make lint
 	cppcheck        # make lint
 	iproute2
 	procps          # pgrep/ps in tests
-	psmisc          # fuser/killall-free process inspection in tests
+	psmisc          # fuser, pstree when a test needs to look at processes
 	python3         # stand-in seccomp listener for the harness self-test
 	coreutils       # timeout, stat
 )

@@ -64,6 +64,17 @@ echo "notifyd: mount+umount latency, $N iterations each (µs; anchor = bare sysc
 printf '%-34s %9s %9s %9s %9s %8s %9s  %s\n' "case" "bare p50" "p50" "bare p99" "p99" "p50 x" "p50 +µs" "ok"
 row "ext4, kernel action + idmap" "$bare_ext4" "$kern_ext4"
 row "tmpfs, continue action" "$bare_tmpfs" "$cont_tmpfs"
+echo
+echo "per syscall, p50 (µs): the cost notifyd adds to each trapped call"
+printf '%-34s %9s %9s %9s %9s %9s\n' "case" "bare" "measured" "added" "ratio" ""
+syscall_row() { # name field bare measured
+	awk -v n="$1" -v b="$(field "$2" <<<"$3")" -v m="$(field "$2" <<<"$4")" \
+		'BEGIN { printf "%-34s %9.1f %9.1f %+9.1f %8.2fx\n", n, b, m, m - b, m / b }'
+}
+syscall_row "mount ext4 (kernel action)" mount_p50_us "$bare_ext4" "$kern_ext4"
+syscall_row "umount ext4 (notifyd's mount)" umount_p50_us "$bare_ext4" "$kern_ext4"
+syscall_row "mount tmpfs (continue)" mount_p50_us "$bare_tmpfs" "$cont_tmpfs"
+syscall_row "umount tmpfs (continue, no lookup)" umount_p50_us "$bare_tmpfs" "$cont_tmpfs"
 echo "goal: kernel action < 2x bare at p50; continue adds < 20 µs"
 
 echo

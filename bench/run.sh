@@ -45,7 +45,7 @@ for _ in $(seq 50); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.1; done
 
 loopbin=$BUILD/tests/helpers/mountloop
 launch() { "$BUILD/tests/helpers/mv_launch" --socket "$tmp/nd.sock" --profile bench "$@"; }
-field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
+field() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }'; }
 
 bare_ext4=$(unshare -m --propagation private "$loopbin" ext4 "$loop" "$tmp/mnt0" "" "$N")
 bare_tmpfs=$(unshare -m --propagation private "$loopbin" tmpfs none "$tmp/mnt0" "" "$N")

@@ -36,6 +36,11 @@ int log_parse_level(const char *s)
 	return -EINVAL;
 }
 
+int log_enabled(enum log_level level)
+{
+	return level <= log_max;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char buf[2048];

@@ -10,6 +10,8 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_setup(const char *prog, enum log_level level);
 int log_parse_level(const char *s); /* >= 0 level, -EINVAL */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Would a line at this level be written?  Lets callers skip building costly lines. */
+int log_enabled(enum log_level level);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -40,7 +40,8 @@ struct container {
 	struct container_counters counters;
 	struct mount_record *mounts;
 	unsigned n_mounts;
-	unsigned pending; /* requests queued or running */
+	unsigned pending; /* requests being handled by workers */
+	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
 };
 
 /* Takes ownership of notify_fd and pidfd; returns the new entry with one (registry) ref. */

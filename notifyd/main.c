@@ -48,10 +48,10 @@ struct options {
 	const char *control_path;
 	const char *profiles_dir;
 	unsigned workers;
-	unsigned max_pending;
+	unsigned max_running;
 };
 
-enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_NOTIFY, W_CONTROL, W_SIGNAL };
+enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_CONTROL, W_SIGNAL };
 
 struct watch {
 	struct watch *next, **prevp; /* every watch, so shutdown can release them all */
@@ -98,14 +98,12 @@ static void watch_del(struct watch *w)
 	free(w);
 }
 
-/* At exit: drop every container and half-read hand-over. */
+/* At exit: drop every half-read hand-over (containers belong to the worker pool). */
 static void watch_release_all(void)
 {
 	while (watches) {
 		struct watch *w = watches;
-		if (w->kind == W_NOTIFY)
-			container_forget(w->obj);
-		else if (w->kind == W_OCI_CONN)
+		if (w->kind == W_OCI_CONN)
 			oci_conn_free(w->obj);
 		watch_del(w);
 	}
@@ -211,7 +209,7 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		return;
 	}
 	try_sync_wake_up(notify_fd);
-	r = watch_add(W_NOTIFY, notify_fd, c);
+	r = worker_watch(c);
 	if (r < 0) {
 		log_error("container %s: cannot watch its notify fd: %s", st->id, strerror(-r));
 		container_forget(c);
@@ -239,34 +237,6 @@ static void on_oci_conn(struct watch *w)
 	oci_conn_free(conn);
 }
 
-static void on_notify(struct watch *w, uint32_t events, const struct options *o)
-{
-	struct container *c = w->obj;
-
-	if (events & EPOLLIN) {
-		struct seccomp_notif n;
-		memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
-		if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
-			if (supervise_quick(c, &n))
-				return;
-			int r = worker_submit(c, &n, o->max_pending);
-			if (r < 0)
-				supervise_reject(c, &n, -r,
-				                 r == -EAGAIN ? "too many requests pending"
-				                              : "cannot queue");
-		} else if (errno != ENOENT && errno != EINTR) {
-			log_warn("container %s: receiving a notification: %m", c->id);
-		}
-		return;
-	}
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		/* No task uses the filter any more: the container (or exec) has exited. */
-		log_info("container %s pid=%d exited; forgetting it", c->id, (int)c->init_pid);
-		watch_del(w);
-		container_forget(c);
-	}
-}
-
 static int reload_profiles(const char *dir)
 {
 	char err[512];
@@ -284,14 +254,15 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: notifyd [--socket PATH] [--control PATH] [--profiles DIR] [--workers N]\n"
-	    "               [--max-pending N] [--log-level error|warn|info|debug]\n"
+	    "               [--max-running N] [--log-level error|warn|info|debug]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
 	    "  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
 	    "  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
 	    "  --workers N       worker threads (default 4)\n"
-	    "  --max-pending N   requests queued per container before EAGAIN (default 64)\n");
+	    "  --max-running N   requests of one container handled at once (default 2);\n"
+	    "                    more wait in the kernel, so no container occupies every worker\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -301,7 +272,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"control", required_argument, NULL, 'c'},
 	    {"profiles", required_argument, NULL, 'p'},
 	    {"workers", required_argument, NULL, 'w'},
-	    {"max-pending", required_argument, NULL, 'm'},
+	    {"max-running", required_argument, NULL, 'm'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -330,7 +301,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (ch == 'w')
 				o->workers = (unsigned)v;
 			else
-				o->max_pending = (unsigned)v;
+				o->max_running = (unsigned)v;
 			break;
 		}
 		case 'l':
@@ -363,7 +334,7 @@ int main(int argc, char **argv)
 	    .control_path = "/run/mountvisor/notifyctl.sock",
 	    .profiles_dir = "/etc/mountvisor/profiles",
 	    .workers = 4,
-	    .max_pending = 64,
+	    .max_running = 2,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF;
 	struct control_info info;
@@ -399,7 +370,7 @@ int main(int argc, char **argv)
 		                                : errno));
 		return EXIT_FAILURE;
 	}
-	r = worker_pool_start(o.workers);
+	r = worker_pool_start(o.workers, o.max_running);
 	if (r < 0) {
 		log_error("cannot start workers: %s", strerror(-r));
 		return EXIT_FAILURE;
@@ -441,9 +412,6 @@ int main(int argc, char **argv)
 				break;
 			case W_OCI_CONN:
 				on_oci_conn(w);
-				break;
-			case W_NOTIFY:
-				on_notify(w, evs[i].events, &o);
 				break;
 			case W_CONTROL:
 				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);

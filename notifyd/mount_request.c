@@ -270,14 +270,19 @@ void mount_request_handle(struct request *rq)
 	}
 	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &was_null) < 0)
 		return;
-	if (was_null || !rq->type[0]) {
-		request_deny(rq, EINVAL, "no filesystem type");
-		return;
-	}
 	if (copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL) < 0 ||
 	    copy_arg(rq, 1, rq->target, sizeof(rq->target), NULL) < 0 ||
 	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL) < 0)
 		return;
+	/* One check after all copies, before anything is decided on them. */
+	if (target_valid(&rq->t) < 0) {
+		request_deny(rq, ENOENT, "caller gave up the request");
+		return;
+	}
+	if (was_null || !rq->type[0]) {
+		request_deny(rq, EINVAL, "no filesystem type");
+		return;
+	}
 	if (!rq->target[0]) {
 		request_deny(rq, ENOENT, "empty target");
 		return;

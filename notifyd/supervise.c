@@ -20,6 +20,41 @@ static const char *const new_mount_api[] = {
     "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
 };
 
+/*
+ * Syscall names by (arch, nr), resolved once through libseccomp and kept:
+ * only the handful of syscalls a filter traps ever show up here.
+ */
+static const char *syscall_name(uint32_t arch, int nr)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		uint32_t arch;
+		int nr;
+		char *name;
+	} cache[32];
+	static unsigned n_cache;
+	const char *found = NULL;
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < n_cache && !found; i++)
+		if (cache[i].arch == arch && cache[i].nr == nr)
+			found = cache[i].name;
+	if (!found) {
+		char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+		if (name && n_cache < ARRAY_SIZE(cache)) {
+			cache[n_cache].arch = arch;
+			cache[n_cache].nr = nr;
+			cache[n_cache++].name = name;
+			found = name;
+		} else {
+			free(name); /* full (cannot happen with sane rules) or unknown */
+			found = "unknown";
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
 void request_deny(struct request *rq, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -71,6 +106,8 @@ static void log_decision(const struct request *rq, int send_err)
 	const char *result;
 	size_t len = 0;
 
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
 	snprintf(pid, sizeof(pid), "%u", rq->notif.pid);
 	if (rq->answer == ANSWER_CONTINUE)
 		result = "continue";
@@ -163,18 +200,19 @@ static void dispatch(struct request *rq)
 void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 {
 	_cleanup_free_ struct request *rq = calloc(1, sizeof(*rq));
-	_cleanup_free_ char *name = NULL;
 	int r, send_err;
 
 	if (!rq) {
-		supervise_reject(c, notif, ENOMEM, "out of memory");
+		struct target t;
+		if (target_open(&t, c->notify_fd, notif) == 0)
+			target_respond_error(&t, ENOMEM);
+		log_warn("decision id=%s pid=%u action=error result=ENOMEM", c->id, notif->pid);
 		return;
 	}
 	rq->c = c;
 	rq->notif = *notif;
 	rq->t.procfd = -EBADF;
-	name = seccomp_syscall_resolve_num_arch(notif->data.arch, notif->data.nr);
-	rq->syscall = name ? name : "unknown";
+	rq->syscall = syscall_name(notif->data.arch, notif->data.nr);
 
 	r = target_open(&rq->t, c->notify_fd, notif);
 	if (r < 0) {
@@ -204,7 +242,7 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 	bool idle;
 	int send_err;
 
-	if (!name || strcmp(name, "umount2") != 0)
+	if (strcmp(name, "umount2") != 0)
 		return false;
 	/*
 	 * A container with no notifyd mounts and nothing in flight has no record
@@ -227,24 +265,6 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 	count(&rq, send_err);
 	log_decision(&rq, send_err);
 	return true;
-}
-
-void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
-                      const char *why)
-{
-	struct target t = {.notify_fd = c->notify_fd, .id = notif->id, .procfd = -EBADF};
-	int r = target_respond_error(&t, err);
-
-	log_warn("decision id=%s pid=%u action=error result=%s why=\"%s\"%s", c->id, notif->pid,
-	         strerrorname_np(err) ?: "error", why, r == -ENOENT ? " caller=gone" : "");
-	pthread_mutex_lock(&c->lock);
-	c->counters.requests++;
-	c->counters.failed++;
-	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_lock(&totals_lock);
-	totals.requests++;
-	totals.failed++;
-	pthread_mutex_unlock(&totals_lock);
 }
 
 void supervise_totals(struct supervise_totals *ret)

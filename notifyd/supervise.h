@@ -18,10 +18,6 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif);
  * answered.  Everything else goes to a worker.
  */
 bool supervise_quick(struct container *c, const struct seccomp_notif *notif);
-/* Answer without handling (queue full, shutting down). */
-void supervise_reject(struct container *c, const struct seccomp_notif *notif, int err,
-                      const char *why);
-
 struct supervise_totals {
 	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;
 };

@@ -73,13 +73,8 @@ int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t 
 			return target_valid(t) < 0 ? -ENOENT : -EFAULT;
 		char *nul = memchr(buf + got, '\0', (size_t)n);
 		got += (size_t)n;
-		/*
-		 * The pid was read by number: only a successful ID_VALID after the
-		 * read proves it still named the caller (a dead caller's pid could
-		 * have been reused).
-		 */
 		if (nul)
-			return target_valid(t);
+			return 0;
 	}
 	buf[size - 1] = '\0';
 	return target_valid(t) < 0 ? -ENOENT : -ENAMETOOLONG;

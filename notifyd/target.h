@@ -34,6 +34,9 @@ int target_valid(const struct target *t);
  * Copy a NUL-terminated string from the caller.  addr 0 gives "" and returns 0
  * with *was_null set (if given).  -EFAULT for a bad pointer, -ENAMETOOLONG if
  * no NUL within size bytes, -ENOENT if the request went away meanwhile.
+ * The copy is read by pid number: the caller must call target_valid() after
+ * its last copy and before acting on any of them — only a successful
+ * ID_VALID after the reads proves the pid still named the caller.
  */
 int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size,
                        int *was_null);

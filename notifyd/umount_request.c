@@ -41,6 +41,8 @@ void umount_request_handle(struct request *rq)
 	}
 	r = target_read_string(&rq->t, rq->notif.data.args[0], rq->target, sizeof(rq->target),
 	                       NULL);
+	if (r >= 0)
+		r = target_valid(&rq->t);
 	if (r < 0) {
 		request_deny(rq,
 		             r == -ENAMETOOLONG ? ENAMETOOLONG

@@ -2,26 +2,116 @@
 #include "notifyd/worker.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
-struct job {
-	struct job *next;
+/* The containers in the pool, so shutdown can release them. */
+struct watched {
+	struct watched *next;
 	struct container *c;
-	struct seccomp_notif notif;
 };
 
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
-static struct job *queue_head, **queue_tail = &queue_head;
-static bool queue_stopping;
+static int pool_epfd = -EBADF;
+static int stop_fd = -EBADF; /* eventfd: readable (level) = every worker leaves */
+static unsigned pool_max_running;
 static pthread_t *threads;
 static unsigned n_threads_started;
+static pthread_mutex_t watched_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watched *watched_list;
+
+static void arm(struct container *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+
+	/* ENOENT: the container was forgotten meanwhile; nothing to arm. */
+	if (epoll_ctl(pool_epfd, EPOLL_CTL_MOD, c->notify_fd, &ev) < 0 && errno != ENOENT)
+		log_warn("container %s: re-arming its notify fd: %m", c->id);
+}
+
+/* Take c off the shutdown list; true if it was there. */
+static bool unlist(struct container *c)
+{
+	struct watched *w = NULL;
+
+	pthread_mutex_lock(&watched_lock);
+	for (struct watched **p = &watched_list; *p; p = &(*p)->next)
+		if ((*p)->c == c) {
+			w = *p;
+			*p = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&watched_lock);
+	free(w);
+	return w != NULL;
+}
+
+/* The filter has no users left: the container (or exec) exited. */
+static void forget(struct container *c)
+{
+	log_info("container %s pid=%d exited; forgetting it", c->id, (int)c->init_pid);
+	epoll_ctl(pool_epfd, EPOLL_CTL_DEL, c->notify_fd, NULL);
+	if (unlist(c))
+		container_forget(c);
+}
+
+static void serve(struct container *c, uint32_t events)
+{
+	struct seccomp_notif n;
+	bool rearm;
+	int r;
+
+	if (!(events & EPOLLIN)) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			forget(c);
+		return;
+	}
+	memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
+	r = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n);
+	/* Still disarmed: no other worker can see this container's events, c stays alive. */
+	if (r == 0 && supervise_quick(c, &n)) {
+		arm(c);
+		return;
+	}
+	if (r < 0 && errno != ENOENT && errno != EINTR) /* ENOENT: the caller was interrupted */
+		log_warn("container %s: receiving a notification: %m", c->id);
+
+	/* Re-armed below, after which a HUP seen by another worker could free c: hold a reference.
+	 */
+	container_ref(c);
+	pthread_mutex_lock(&c->lock);
+	if (r == 0)
+		c->pending++;
+	rearm = c->pending < pool_max_running;
+	c->armed = rearm;
+	pthread_mutex_unlock(&c->lock);
+	if (rearm)
+		arm(c);
+
+	if (r == 0)
+		supervise_handle(c, &n);
+
+	pthread_mutex_lock(&c->lock);
+	if (r == 0)
+		c->pending--;
+	rearm = !c->armed && !c->gone;
+	if (rearm)
+		c->armed = true;
+	pthread_mutex_unlock(&c->lock);
+	if (rearm)
+		arm(c);
+	container_unref(c);
+}
 
 static void *worker_main(void *arg)
 {
@@ -29,35 +119,33 @@ static void *worker_main(void *arg)
 
 	if (r < 0) {
 		log_error("worker: unshare(CLONE_FS): %s", strerror(-r));
-		abort(); /* a worker sharing root/cwd with the loop must never run */
+		abort(); /* a worker sharing root/cwd with other threads must never run */
 	}
 	for (;;) {
-		struct job *j;
+		struct epoll_event ev;
+		int n = epoll_wait(pool_epfd, &ev, 1, -1);
 
-		pthread_mutex_lock(&queue_lock);
-		while (!queue_head && !queue_stopping)
-			pthread_cond_wait(&queue_cond, &queue_lock);
-		j = queue_head;
-		if (!j) {
-			pthread_mutex_unlock(&queue_lock);
-			return NULL;
+		if (n < 0 && errno != EINTR) {
+			log_error("worker: epoll_wait: %m");
+			abort();
 		}
-		queue_head = j->next;
-		if (!queue_head)
-			queue_tail = &queue_head;
-		pthread_mutex_unlock(&queue_lock);
-
-		supervise_handle(j->c, &j->notif);
-		pthread_mutex_lock(&j->c->lock);
-		j->c->pending--;
-		pthread_mutex_unlock(&j->c->lock);
-		container_unref(j->c);
-		free(j);
+		if (n <= 0)
+			continue;
+		if (ev.data.ptr == NULL) /* the stop eventfd */
+			return NULL;
+		serve(ev.data.ptr, ev.events);
 	}
 }
 
-int worker_pool_start(unsigned n)
+int worker_pool_start(unsigned n, unsigned max_running)
 {
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+
+	pool_max_running = max_running;
+	pool_epfd = epoll_create1(EPOLL_CLOEXEC);
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pool_epfd < 0 || stop_fd < 0 || epoll_ctl(pool_epfd, EPOLL_CTL_ADD, stop_fd, &ev) < 0)
+		return -errno;
 	threads = calloc(n, sizeof(*threads));
 	if (!threads)
 		return -ENOMEM;
@@ -72,45 +160,45 @@ int worker_pool_start(unsigned n)
 	return 0;
 }
 
-int worker_submit(struct container *c, const struct seccomp_notif *notif, unsigned max_pending)
+int worker_watch(struct container *c)
 {
-	struct job *j;
+	struct watched *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
 
-	pthread_mutex_lock(&c->lock);
-	if (c->pending >= max_pending) {
-		pthread_mutex_unlock(&c->lock);
-		return -EAGAIN;
-	}
-	c->pending++;
-	pthread_mutex_unlock(&c->lock);
-
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		pthread_mutex_lock(&c->lock);
-		c->pending--;
-		pthread_mutex_unlock(&c->lock);
+	if (!w)
 		return -ENOMEM;
+	w->c = c;
+	c->armed = true;
+	pthread_mutex_lock(&watched_lock);
+	w->next = watched_list;
+	watched_list = w;
+	pthread_mutex_unlock(&watched_lock);
+	ev.data.ptr = c;
+	if (epoll_ctl(pool_epfd, EPOLL_CTL_ADD, c->notify_fd, &ev) < 0) {
+		int r = -errno;
+		unlist(c);
+		return r;
 	}
-	container_ref(c);
-	j->c = c;
-	j->notif = *notif;
-	pthread_mutex_lock(&queue_lock);
-	*queue_tail = j;
-	queue_tail = &j->next;
-	pthread_cond_signal(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
 	return 0;
 }
 
 void worker_pool_stop(void)
 {
-	pthread_mutex_lock(&queue_lock);
-	queue_stopping = true;
-	pthread_cond_broadcast(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
+	uint64_t one = 1;
+
+	if (stop_fd >= 0 && write(stop_fd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the workers: %m");
 	for (unsigned i = 0; i < n_threads_started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
 	threads = NULL;
 	n_threads_started = 0;
+	while (watched_list) {
+		struct container *c = watched_list->c;
+		epoll_ctl(pool_epfd, EPOLL_CTL_DEL, c->notify_fd, NULL);
+		unlist(c);
+		container_forget(c);
+	}
+	stop_fd = safe_close(stop_fd);
+	pool_epfd = safe_close(pool_epfd);
 }

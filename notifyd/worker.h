@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A small pool of threads that do the slow part of every request (reading
- * the caller, mounting), so the event loop only receives and dispatches.
- * Each thread has its own root/cwd (unshare(CLONE_FS)) so it can step into a
- * container's mount namespace without moving the others.
+ * The worker threads.  Every container's notify fd sits in one epoll set
+ * that all workers wait on with EPOLLONESHOT: the worker that wakes receives
+ * the notification itself (no hand-off between threads on the hot path),
+ * re-arms the fd so another worker can take that container's next request,
+ * and handles this one.  A container may have at most max_running requests
+ * being handled at once; beyond that its fd stays disarmed and further
+ * requests wait in the kernel, so one container can never occupy every
+ * worker.  Each thread has its own root/cwd (unshare(CLONE_FS)) so it can
+ * step into a container's mount namespace without moving the others.
  */
 #ifndef MV_WORKER_H
 #define MV_WORKER_H
 
-#include <linux/seccomp.h>
-
 #include "notifyd/container.h"
 
-int worker_pool_start(unsigned n_threads);
-/* Queue a notification; takes a reference on c.  -EAGAIN past the per-container limit. */
-int worker_submit(struct container *c, const struct seccomp_notif *notif, unsigned max_pending);
-/* Finish queued work and join the threads. */
+int worker_pool_start(unsigned n_threads, unsigned max_running);
+/* Start serving c's notify fd; the pool takes over the registry's reference. */
+int worker_watch(struct container *c);
+/* Stop the threads, then forget every container still watched. */
 void worker_pool_stop(void);
 
 #endif

@@ -6,9 +6,10 @@
 #   make bench      install, build, print benchmark tables
 #   make asan       rebuild with -fsanitize=address,undefined into build-asan/ and run the tests
 #   make lint       clang-format check + cppcheck
-#   make install    install programs, profiles and man pages under $(PREFIX)
+#   make install    programs and man pages under $(PREFIX), profiles also in /etc/mountvisor
 
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
 BUILD   ?= build
 OBJ     := $(BUILD)/obj
 $(shell mkdir -p $(BUILD)/tests/unit $(BUILD)/tests/helpers)
@@ -71,6 +72,10 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m644 profiles/*.conf $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/
+	@# notifyd reads /etc/mountvisor/profiles by default; an admin's edits there are kept.
+	install -d $(DESTDIR)$(SYSCONFDIR)/mountvisor/profiles
+	for f in profiles/*.conf; do [ -e $(DESTDIR)$(SYSCONFDIR)/mountvisor/$$f ] || \
+		install -m644 $$f $(DESTDIR)$(SYSCONFDIR)/mountvisor/profiles/; done
 	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp/
 	install -m644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
 	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true

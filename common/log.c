@@ -43,7 +43,7 @@ int log_enabled(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char buf[2048];
+	char buf[16384]; /* a decision line carries up to three paths and a page of data */
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;

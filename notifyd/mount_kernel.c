@@ -16,7 +16,7 @@
 #define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8 */
 #endif
 
-int kernel_fs_lookup(const char *type, bool *needs_dev)
+static int fs_lookup_registered(const char *type, bool *needs_dev)
 {
 	char buf[4096];
 	ssize_t n = fd_read_file_at(AT_FDCWD, "/proc/filesystems", buf, sizeof(buf));
@@ -34,6 +34,20 @@ int kernel_fs_lookup(const char *type, bool *needs_dev)
 		return 0;
 	}
 	return -ENODEV;
+}
+
+int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev)
+{
+	int r = fs_lookup_registered(type, needs_dev);
+
+	if (r == -ENODEV && autoload) {
+		int fd = fsopen(type, FSOPEN_CLOEXEC);
+		if (fd < 0)
+			return -ENODEV;
+		close(fd);
+		r = fs_lookup_registered(type, needs_dev);
+	}
+	return r;
 }
 
 /* Collect what the filesystem said about a failure ("e ext4: ..." lines). */

@@ -24,9 +24,12 @@ struct kernel_mount {
 
 /*
  * Is type a filesystem this kernel has?  Returns 0 and sets *needs_dev
- * (block-device filesystem), or -ENODEV.
+ * (block-device filesystem), or -ENODEV.  With autoload, a type not yet
+ * registered gets one chance to load its module (fsopen() asks for
+ * "fs-TYPE"): only for types the admin's profile allows, never for names a
+ * container made up.
  */
-int kernel_fs_lookup(const char *type, bool *needs_dev);
+int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev);
 /*
  * Create the detached mount.  Returns its fd or -errno; msg gets the
  * filesystem's own explanation when it gave one (fsopen's message log).

@@ -177,7 +177,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		             "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		return;
 	}
-	if (kernel_fs_lookup(rq->type, &needs_dev) < 0) {
+	if (kernel_fs_lookup(rq->type, true, &needs_dev) < 0) {
 		request_deny(rq, ENODEV, "this kernel has no filesystem '%s'", rq->type);
 		return;
 	}
@@ -317,7 +317,7 @@ void mount_request_handle(struct request *rq)
 		bool needs_dev;
 		int err = fs ? fs->deny_errno : p->default_errno;
 		/* A type the kernel does not know at all gets the kernel's own answer. */
-		if (!fs && kernel_fs_lookup(rq->type, &needs_dev) == -ENODEV)
+		if (!fs && kernel_fs_lookup(rq->type, false, &needs_dev) == -ENODEV)
 			err = ENODEV;
 		rq->action = "deny";
 		request_deny(rq, err, "denied by profile");

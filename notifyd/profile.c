@@ -37,6 +37,7 @@ struct parse_state {
 	struct profile_fs *cur; /* NULL while in [profile] */
 	bool in_profile;
 	bool cur_has_action;
+	unsigned lists_seen; /* list keys already given in the current section */
 	char msg[256];
 };
 
@@ -50,10 +51,13 @@ static int fail(struct parse_state *s, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* ini_parse() reports the line of the first error but goes on parsing: keep its message. */
+	if (s->msg[0])
+		return 0;
 	va_start(ap, fmt);
 	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
 	va_end(ap);
-	return 0; /* makes ini_parse() stop and return this line */
+	return 0; /* makes ini_parse() return this line */
 }
 
 static int parse_action(struct parse_state *s, const char *v, enum profile_action *ret)
@@ -101,8 +105,8 @@ static void free_list(char **l)
 	free(l);
 }
 
-/* "a, b=c" -> {"a", "b=c", NULL}; empty items are an error. */
-static int parse_list(struct parse_state *s, const char *v, char ***ret)
+/* "a, b=c" into the NULL-terminated *ret (never NULL); empty items are an error. */
+static int parse_list(struct parse_state *s, const char *v, char ***ret, unsigned key_bit)
 {
 	_cleanup_free_ char *copy = strdup(v);
 	char **list = NULL;
@@ -121,6 +125,8 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret)
 		char *end = item + strlen(item);
 		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
+		if (!*item && !p && n > 0)
+			break; /* "a, b," before a continuation line */
 		if (!*item) {
 			free_list(list);
 			return fail(s, "empty item in list '%s'", v);
@@ -133,8 +139,28 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret)
 		list = nl;
 		list[++n] = NULL;
 	}
-	free_list(*ret);
-	*ret = list;
+	/*
+	 * The first assignment in a section replaces the default; a repeated key,
+	 * or an indented continuation line (libinih hands it to us as the same key
+	 * again), adds to it, so long lists can span lines.
+	 */
+	size_t old = 0;
+	if (!(s->lists_seen & key_bit)) {
+		s->lists_seen |= key_bit;
+		for (size_t i = 0; (*ret)[i]; i++)
+			free((*ret)[i]);
+		(*ret)[0] = NULL;
+	}
+	while ((*ret)[old])
+		old++;
+	char **merged = realloc(*ret, (old + n + 1) * sizeof(*merged));
+	if (!merged) {
+		free_list(list);
+		return fail(s, "out of memory");
+	}
+	memcpy(merged + old, list, (n + 1) * sizeof(*merged));
+	free(list); /* the strings now belong to merged */
+	*ret = merged;
 	return 1;
 }
 
@@ -168,6 +194,7 @@ static int begin_fs(struct parse_state *s, const char *type)
 	s->cur->allowed_options = calloc(1, sizeof(char *));
 	s->cur->deny_errno = EPERM;
 	s->cur_has_action = false;
+	s->lists_seen = 0;
 	if (!s->cur->type || !s->cur->options || !s->cur->allowed_options)
 		return fail(s, "out of memory");
 	return 1;
@@ -226,9 +253,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (!strcmp(name, "errno"))
 		return parse_errno(s, value, &s->cur->deny_errno);
 	if (!strcmp(name, "options"))
-		return parse_list(s, value, &s->cur->options);
+		return parse_list(s, value, &s->cur->options, 1u << 0);
 	if (!strcmp(name, "allowed-options"))
-		return parse_list(s, value, &s->cur->allowed_options);
+		return parse_list(s, value, &s->cur->allowed_options, 1u << 1);
 	if (!strcmp(name, "idmap"))
 		return parse_bool(s, value, &s->cur->idmap);
 	if (!strcmp(name, "program")) {

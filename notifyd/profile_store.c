@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct stored_set {
@@ -47,6 +48,8 @@ int profile_store_load(const char *dir, char *err, size_t errlen)
 		/* Only if 64 reloads happened while old requests were still running. */
 		pthread_mutex_unlock(&store_lock);
 		profile_set_free(set);
+		snprintf(err, errlen, "%s: %d older profile sets are still in use by running requests",
+		         dir, STORE_MAX_LIVE);
 		return -EBUSY;
 	}
 	slot->set = set;

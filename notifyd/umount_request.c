@@ -72,6 +72,9 @@ void umount_request_handle(struct request *rq)
 		if (r < 0)
 			request_deny(rq, EPERM,
 			             "caller lacks CAP_SYS_ADMIN over its mount namespace");
+		else if (flags & MNT_FORCE)
+			/* The kernel wants CAP_SYS_ADMIN in the initial namespace for this. */
+			request_deny(rq, EPERM, "MNT_FORCE needs host privilege");
 		else if ((r = target_valid(&rq->t)) < 0)
 			request_deny(rq, ENOENT, "caller gave up the request");
 		else if (umount2(rq->target, (int)flags) < 0)

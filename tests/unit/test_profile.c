@@ -110,6 +110,15 @@ static void test_keys(void)
 	CHECK(e && !profile_option_allowed(e, "dax"), "other keys are refused");
 	profile_free(p);
 
+	CHECK(load("[fs ext4]\naction = kernel\nallowed-options = ro,\n  noatime, errors\n"
+	           "allowed-options = commit\n",
+	           &p, err, sizeof(err)) == 0 &&
+	          p && p->fs[0].allowed_options[3] &&
+	          !strcmp(p->fs[0].allowed_options[3], "commit") &&
+	          !strcmp(p->fs[0].allowed_options[1], "noatime") && !p->fs[0].allowed_options[4],
+	      "continuation lines and repeated keys add to a list (%s)", err);
+	profile_free(p);
+
 	CHECK(load("[fs tmpfs]\naction = continue\n", &p, err, sizeof(err)) == 0 && p &&
 	          p->default_action == PROFILE_ACTION_DENY && p->default_errno == EPERM &&
 	          p->max_mounts == 64,
@@ -162,6 +171,10 @@ static void test_errors(void)
 	      "bad type name refused (%s)", err);
 	CHECK(load("this is not ini\n", &p, err, sizeof(err)) == -EINVAL && err_at(err, 1),
 	      "syntax error reported (%s)", err);
+	CHECK(load("[fs ext4]\naction = explode\n[fs xfs]\naction = deny\nbogus = 1\n", &p, err,
+	           sizeof(err)) == -EINVAL &&
+	          err_at(err, 2) && strstr(err, "explode") && !strstr(err, "bogus"),
+	      "with several errors, the first one's line and message (%s)", err);
 }
 
 static void test_dir(void)

@@ -236,8 +236,7 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 
 bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 {
-	_cleanup_free_ char *name =
-	    seccomp_syscall_resolve_num_arch(notif->data.arch, notif->data.nr);
+	const char *name = syscall_name(notif->data.arch, notif->data.nr);
 	struct request rq = {.c = c, .notif = *notif, .t = {.procfd = -EBADF}};
 	bool idle;
 	int send_err;
@@ -246,8 +245,8 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 		return false;
 	/*
 	 * A container with no notifyd mounts and nothing in flight has no record
-	 * an umount2 could make stale: the kernel decides, and no memory of the
-	 * caller is read here (that could block the loop on a userfaultfd page).
+	 * an umount2 could make stale: the kernel decides, without notifyd
+	 * reading anything of the caller's.
 	 */
 	pthread_mutex_lock(&c->lock);
 	idle = c->n_mounts == 0 && c->pending == 0;

@@ -77,6 +77,9 @@ install: all
 	for f in profiles/*.conf; do [ -e $(DESTDIR)$(SYSCONFDIR)/mountvisor/$$f ] || \
 		install -m644 $$f $(DESTDIR)$(SYSCONFDIR)/mountvisor/profiles/; done
 	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp/
+	@# libvirt looks for vhost-user back-end descriptors in /etc/qemu/vhost-user too.
+	install -d $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' vfsd/50-vfsd.json > $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user/50-vfsd.json
 	install -m644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
 	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
 

@@ -29,6 +29,8 @@ PACKAGES=(
 	psmisc          # fuser, pstree when a test needs to look at processes
 	python3         # stand-in seccomp listener for the harness self-test
 	coreutils       # timeout, stat
+	qemu-system-x86 # vfsd VM tests (TCG guest) and QEMU's C virtiofsd, the bench anchor
+	bc              # guest run times in tests/vm/run-vfsd-vm.sh
 )
 
 missing=()

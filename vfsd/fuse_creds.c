@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/* Per-thread fsuid/fsgid switching (fuse_creds.h). */
+#include "vfsd/seccomp.h"
+#include "vfsd/fuse_creds.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* setfsuid() reports the previous value, never an error: ask again to check. */
+static int set_fsid(long nr, unsigned id)
+{
+	syscall(nr, id);
+	if ((unsigned)syscall(nr, -1) != id)
+		return -EPERM;
+	return 0;
+}
+
+int vfsd_creds_switch(struct vfsd_creds *saved, uid_t uid, gid_t gid)
+{
+	int r;
+
+	saved->uid = (uid_t)syscall(SYS_setfsuid, -1);
+	saved->gid = (gid_t)syscall(SYS_setfsgid, -1);
+	saved->switched = 0;
+	if (saved->uid == uid && saved->gid == gid)
+		return 0;
+	/* Group first: once fsuid is not 0 we may lack CAP_SETGID. */
+	saved->switched = 1;
+	r = set_fsid(SYS_setfsgid, gid);
+	if (r >= 0)
+		r = set_fsid(SYS_setfsuid, uid);
+	if (r < 0) {
+		vfsd_creds_restore(saved);
+		/*
+		 * An unprivileged vfsd cannot take other ids; files are then
+		 * created as the daemon's user, like any unprivileged server.
+		 * A root vfsd that fails must not create as root.
+		 */
+		return geteuid() == 0 ? r : 0;
+	}
+	return 0;
+}
+
+void vfsd_creds_restore(struct vfsd_creds *saved)
+{
+	if (!saved->switched)
+		return;
+	syscall(SYS_setfsuid, saved->uid);
+	syscall(SYS_setfsgid, saved->gid);
+	saved->switched = 0;
+}
+
+int vfsd_creds_drop_groups(void)
+{
+	if (setgroups(0, NULL) == 0)
+		return 0;
+	/* In a user namespace with setgroups denied there may be nothing to drop. */
+	if (errno == EPERM && getgroups(0, NULL) == 0)
+		return 0;
+	return -errno;
+}
+
+/* seccomp allowlist for this file and fs_device.c (see seccomp.h) */
+const char *const vfsd_syscalls_fuse_creds[] = {"setfsuid", "setfsgid", "syncfs", NULL};

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vfsd: a vhost-user-fs (virtio-fs) back-end.  main() parses the command
+ * line, creates the socket, enters the sandbox and then serves front-ends
+ * one after the other: when the VMM disconnects, every queue is stopped,
+ * guest memory is unmapped, and vfsd waits for the next connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "vfsd/fs_device.h"
+#include "vfsd/fuse_creds.h"
+#include "vfsd/options.h"
+#include "vfsd/sandbox.h"
+#include "vfsd/seccomp.h"
+
+static int listen_socket(const char *path, const char *group)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	/* A stale socket from an earlier run; never remove anything else. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (group) {
+		struct group *g = getgrnam(group);
+
+		if (!g)
+			return -ENOENT;
+		if (chown(path, (uid_t)-1, g->gr_gid) < 0 || chmod(path, 0660) < 0)
+			return -errno;
+	}
+	if (listen(fd, 1) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+static void print_capabilities(void)
+{
+	/* The vhost-user back-end capability document (QEMU docs/interop/vhost-user.json). */
+	printf("{\n  \"type\": \"fs\",\n  \"features\": [\n    \"separate-options\"\n  ]\n}\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct vfsd_options o;
+	struct vfsd_fs fs;
+	struct vfsd_vu_dev dev;
+	char err[256] = "";
+	int lfd = -EBADF, root = -EBADF, proc = -EBADF, r;
+	long nofile;
+
+	if (vfsd_options_parse(&o, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vfsd: %s\nTry 'vfsd --help'.\n", err);
+		return 2;
+	}
+	if (o.help) {
+		vfsd_options_usage(argv[0]);
+		return 0;
+	}
+	if (o.version) {
+		printf("vfsd (mountvisor) 0.1\n");
+		return 0;
+	}
+	if (o.print_capabilities) {
+		print_capabilities();
+		return 0;
+	}
+	log_setup("vfsd", (enum log_level)o.log_level);
+	if (o.file_handles == VFSD_FH_MANDATORY) {
+		log_error("--inode-file-handles=mandatory: file handles are not implemented yet");
+		return 1;
+	}
+	if (o.file_handles == VFSD_FH_PREFER)
+		log_info("inode file handles not implemented; using O_PATH fds");
+	if (o.thread_pool_size)
+		log_info("--thread-pool-size=%u: requests are served by one thread per queue",
+		         o.thread_pool_size);
+	signal(SIGPIPE, SIG_IGN);
+
+	nofile = vfsd_raise_nofile(o.rlimit_nofile);
+	if (nofile < 0) {
+		log_error("cannot read or raise RLIMIT_NOFILE: %s", strerror((int)-nofile));
+		return 1;
+	}
+	if (o.fd >= 0) {
+		int type = 0;
+		socklen_t l = sizeof(type);
+
+		if (getsockopt(o.fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_STREAM) {
+			log_error("--fd=%d is not a stream socket", o.fd);
+			return 1;
+		}
+		(void)fcntl(o.fd, F_SETFD, FD_CLOEXEC);
+		lfd = o.fd;
+	} else {
+		lfd = listen_socket(o.socket_path, o.socket_group);
+		if (lfd < 0) {
+			log_error("cannot listen on %s: %s", o.socket_path, strerror(-lfd));
+			return 1;
+		}
+	}
+	r = vfsd_sandbox_enter(o.sandbox, o.shared_dir, o.readonly, &root, &proc);
+	if (r < 0) {
+		log_error("cannot set up the %s sandbox for %s: %s",
+		          o.sandbox == VFSD_SANDBOX_NAMESPACE ? "namespace"
+		          : o.sandbox == VFSD_SANDBOX_CHROOT  ? "chroot"
+		                                              : "none",
+		          o.shared_dir, strerror(-r));
+		return 1;
+	}
+	umask(0);
+	if (geteuid() == 0 && (r = vfsd_creds_drop_groups()) < 0) {
+		log_error("cannot drop supplementary groups: %s", strerror(-r));
+		return 1;
+	}
+	r = vfsd_drop_caps(o.modcaps, o.file_handles != VFSD_FH_NEVER);
+	if (r < 0) {
+		log_error("cannot drop capabilities: %s", strerror(-r));
+		return 1;
+	}
+	struct vfsd_fs_config cfg = {
+	    .shared_dir = o.shared_dir,
+	    .cache = o.cache,
+	    .readonly = o.readonly,
+	    .xattr = o.xattr,
+	    .announce_submounts = o.announce_submounts,
+	    .readdirplus = o.readdirplus,
+	    .writeback = o.writeback,
+	    .allow_direct_io = o.allow_direct_io,
+	    .file_handles = o.file_handles,
+	    /* Keep room for sockets, eventfds, guest memory and logging. */
+	    .max_fds = nofile > 1024 ? (unsigned)(nofile - 512) : (unsigned)(nofile / 2),
+	};
+	r = vfsd_fs_init(&fs, &cfg, root, proc);
+	if (r < 0) {
+		log_error("cannot open the shared directory: %s", strerror(-r));
+		return 1;
+	}
+	r = vfsd_vu_init(&dev, VFSD_VU_MAX_QUEUES, &vfsd_fs_device_ops, &fs);
+	if (r < 0)
+		return 1;
+	r = vfsd_seccomp_load(o.seccomp);
+	if (r < 0) {
+		log_error("cannot load the seccomp filter: %s", strerror(-r));
+		return 1;
+	}
+	log_info("serving %s (sandbox %s, cache %d%s%s), fd budget %u", o.shared_dir,
+	         o.sandbox == VFSD_SANDBOX_NAMESPACE ? "namespace"
+	         : o.sandbox == VFSD_SANDBOX_CHROOT  ? "chroot"
+	                                             : "none",
+	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "", cfg.max_fds);
+	for (;;) {
+		_cleanup_close_ int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_error("accept: %m");
+			return 1;
+		}
+		log_info("front-end connected");
+		r = vfsd_vu_serve(&dev, conn);
+		log_info("front-end disconnected (%s); waiting for the next one",
+		         r < 0 ? strerror(-r) : "closed");
+	}
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: Theory of operation
+ *
+ * vfsd runs with the privilege of whoever starts it (root for a host share,
+ * root-in-a-user-namespace in a container) and gives up what it can before
+ * the first guest request:
+ *
+ *  1. vfsd_sandbox_enter(): the file-system view shrinks to the share
+ *     (pivot_root or chroot); the net namespace is emptied; /proc is only
+ *     reachable as our own fd directory, which is how O_PATH inodes are
+ *     reopened.
+ *  2. Supplementary groups dropped, umask 0 (the guest's mode bits count).
+ *  3. vfsd_drop_caps(): capabilities reduced to the file-operation set.
+ *  4. vfsd_seccomp_load(): the syscall allowlist (seccomp.c).
+ *
+ * The listening socket is created before step 1, so its path may lie
+ * outside the share.
+ */
+#include "vfsd/sandbox.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+
+static pid_t sandbox_child;
+
+/* We are pid 1 of the new namespace: signals without a handler are ignored. */
+static void child_exit(int sig)
+{
+	_exit(128 + sig);
+}
+
+static void forward_signal(int sig)
+{
+	if (sandbox_child > 0)
+		kill(sandbox_child, sig);
+}
+
+/* The parent left outside the namespaces: wait, forward, exit like the child. */
+static void __attribute__((noreturn)) wait_child(pid_t pid)
+{
+	struct sigaction sa = {.sa_handler = forward_signal};
+	int status;
+
+	sandbox_child = pid;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+static int sandbox_namespace(const char *dir, bool readonly, int *ret_root, int *ret_proc)
+{
+	_cleanup_close_ int proc = -EBADF, root = -EBADF;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		wait_child(pid);
+	/*
+	 * The parent may die without passing a signal on: follow it.  (It
+	 * only exits after us, unless SIGKILLed; getppid() is 0 in here.)
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	{
+		struct sigaction sa = {.sa_handler = child_exit};
+
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	/* Nothing we mount may reach the host's mount namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -errno;
+	/* A procfs of our pid namespace, then only its self/fd directory kept. */
+	if (mount("proc", "/proc", "proc", MS_NODEV | MS_NOEXEC | MS_NOSUID, NULL) < 0)
+		return -errno;
+	if (mount("/proc/self/fd", "/proc", NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0)
+		return -errno;
+	if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -errno;
+	if (readonly && mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return -errno;
+	if (chdir(dir) < 0)
+		return -errno;
+	/* pivot_root(".", "."): the old root ends up on top and is detached. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -errno;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -errno;
+	if (chdir("/") < 0)
+		return -errno;
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	*ret_root = TAKE_FD(root);
+	*ret_proc = TAKE_FD(proc);
+	return 0;
+}
+
+static int sandbox_chroot(const char *dir, int *ret_root, int *ret_proc)
+{
+	_cleanup_close_ int proc = -EBADF, root = -EBADF;
+
+	proc = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0)
+		return -errno;
+	if (chroot(dir) < 0 || chdir("/") < 0)
+		return -errno;
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	*ret_root = TAKE_FD(root);
+	*ret_proc = TAKE_FD(proc);
+	return 0;
+}
+
+int vfsd_sandbox_enter(enum vfsd_sandbox mode, const char *dir, bool readonly, int *ret_root,
+                       int *ret_proc)
+{
+	_cleanup_close_ int proc = -EBADF, root = -EBADF;
+
+	switch (mode) {
+	case VFSD_SANDBOX_NAMESPACE:
+		return sandbox_namespace(dir, readonly, ret_root, ret_proc);
+	case VFSD_SANDBOX_CHROOT:
+		return sandbox_chroot(dir, ret_root, ret_proc);
+	case VFSD_SANDBOX_NONE:
+		break;
+	}
+	proc = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0)
+		return -errno;
+	root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	*ret_root = TAKE_FD(root);
+	*ret_proc = TAKE_FD(proc);
+	return 0;
+}
+
+int vfsd_drop_caps(const char *modcaps, bool file_handles)
+{
+	static const int keep[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
+	                           CAP_SETGID, CAP_SETUID,       CAP_MKNOD,  CAP_SETFCAP};
+	_cleanup_free_ char *mods = NULL;
+	char *save = NULL;
+
+	if (capng_get_caps_process() < 0)
+		return -EIO;
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE)
+		return 0;
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, (unsigned)keep[i]))
+			return -EIO;
+	if (file_handles &&
+	    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_DAC_READ_SEARCH))
+		return -EIO;
+	if (modcaps) {
+		mods = strdup(modcaps);
+		if (!mods)
+			return -ENOMEM;
+		for (char *m = strtok_r(mods, ":", &save); m; m = strtok_r(NULL, ":", &save)) {
+			int cap;
+
+			if ((m[0] != '+' && m[0] != '-') ||
+			    (cap = capng_name_to_capability(m + 1)) < 0)
+				return -EINVAL;
+			if (capng_update(m[0] == '+' ? CAPNG_ADD : CAPNG_DROP,
+			                 CAPNG_EFFECTIVE | CAPNG_PERMITTED, (unsigned)cap))
+				return -EINVAL;
+		}
+	}
+	/* Bounding set too when allowed (needs CAP_SETPCAP), else just the sets. */
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && capng_apply(CAPNG_SELECT_CAPS) < 0)
+		return -EPERM;
+	return 0;
+}
+
+long vfsd_raise_nofile(unsigned long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (!want)
+		want = rl.rlim_max < 1000000 ? rl.rlim_max : 1000000;
+	if (want > rl.rlim_max)
+		want = rl.rlim_max;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return (long)rl.rlim_cur;
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/container.h"
+#include "notifyd/fuse_daemon.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -91,6 +92,7 @@ void container_forget(struct container *c)
 		}
 	c->gone = true;
 	pthread_mutex_unlock(&registry_lock);
+	fuse_daemon_container_gone(c); /* its FUSE daemons, if the container itself exited */
 	container_unref(c);
 }
 

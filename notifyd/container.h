@@ -41,6 +41,7 @@ struct container {
 	struct mount_record *mounts;
 	unsigned n_mounts;
 	unsigned pending; /* requests being handled by workers */
+	unsigned n_fuse;  /* FUSE daemons running or starting (fuse_daemon.c) */
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
 };
 

@@ -6,6 +6,7 @@
  */
 #include "notifyd/container.h"
 #include "notifyd/control.h"
+#include "notifyd/fuse_daemon.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/supervise.h"
@@ -435,6 +436,7 @@ int main(int argc, char **argv)
 	}
 	log_info("shutting down");
 	worker_pool_stop();
+	fuse_daemon_shutdown();
 	watch_release_all();
 	unlink(o.socket_path);
 	unlink(o.control_path);

@@ -6,6 +6,8 @@
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_options.h"
+#include "notifyd/mount_resolve.h"
+#include "notifyd/mount_fuse.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -49,102 +51,41 @@ static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, in
 	return r;
 }
 
-/*
- * Could the caller itself open this device node?  Mirrors the kernel's
- * permission check: owner/group/other bits for its fs ids, or
- * CAP_DAC_OVERRIDE in its user namespace over an inode whose ids are mapped
- * there; and the node must not sit on a nodev mount.
- */
-static int caller_may_open_dev(const struct request *rq, int fd, const struct stat *st,
-                               const struct proc_creds *cr, bool want_write)
+int mount_request_prepare(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                          struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr)
 {
-	unsigned need = want_write ? 06 : 04, bits;
-	struct statvfs sfs;
-	char map[4096];
-	bool in_group = st->st_gid == cr->fsgid;
-
-	if (fstatvfs(fd, &sfs) < 0)
-		return -errno;
-	if (sfs.f_flag & ST_NODEV)
-		return -EACCES;
-	for (unsigned i = 0; i < cr->n_groups && !in_group; i++)
-		in_group = st->st_gid == cr->groups[i];
-	if (st->st_uid == cr->fsuid)
-		bits = (st->st_mode >> 6) & 7;
-	else if (in_group)
-		bits = (st->st_mode >> 3) & 7;
-	else
-		bits = st->st_mode & 7;
-	if ((bits & need) == need)
-		return 0;
-	if (!(cr->cap_eff & (1ULL << CAP_DAC_OVERRIDE)))
-		return -EACCES;
-	if (fd_read_file_at(rq->t.procfd, "uid_map", map, sizeof(map)) < 0 ||
-	    !ns_id_mapped(map, st->st_uid))
-		return -EACCES;
-	if (fd_read_file_at(rq->t.procfd, "gid_map", map, sizeof(map)) < 0 ||
-	    !ns_id_mapped(map, st->st_gid))
-		return -EACCES;
-	return 0;
-}
-
-/*
- * Resolve target (and source device) as the caller sees them.  On success
- * *target_fd and *source_fd (block filesystems) are O_PATH fds.
- */
-static int resolve_paths(struct request *rq, bool needs_dev, bool want_write,
-                         const struct proc_creds *cr, int *target_fd, int *source_fd)
-{
-	_cleanup_close_ int tfd = -EBADF, sfd = -EBADF;
-	struct stat st;
+	const char *bad = NULL;
+	unsigned n_mounts;
 	int r;
 
-	r = view_enter(rq->t.procfd, 1);
+	pthread_mutex_lock(&rq->c->lock);
+	n_mounts = rq->c->n_mounts;
+	pthread_mutex_unlock(&rq->c->lock);
+	if (n_mounts >= p->max_mounts) {
+		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",
+		             n_mounts, p->max_mounts);
+		return -ENOSPC;
+	}
+	r = target_check_admin(&rq->t, cr);
 	if (r < 0) {
-		request_deny(rq, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
+		request_deny(rq, r == -EPERM ? EPERM : -r,
+		             "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		return r;
 	}
-	tfd = view_open(rq->target, O_PATH | O_DIRECTORY);
-	if (tfd < 0) {
-		r = tfd;
-		request_deny(rq, -r, "target %s: %s", rq->target, strerror(-r));
-		goto out;
+	r = mount_flags_translate(rq->notif.data.args[3], mf);
+	if (r < 0) {
+		request_deny(rq, EINVAL, "mount flags %s not supported for a new mount", rq->flags);
+		return r;
 	}
-	if (needs_dev) {
-		if (!rq->source[0]) {
-			r = -EINVAL;
-			request_deny(rq, EINVAL, "no source device given");
-			goto out;
-		}
-		sfd = view_open(rq->source, O_PATH);
-		if (sfd < 0) {
-			r = sfd;
-			request_deny(rq, -r, "source %s is not in the container: %s", rq->source,
-			             strerror(-r));
-			goto out;
-		}
-		if (fstat(sfd, &st) < 0 || !S_ISBLK(st.st_mode)) {
-			r = -ENOTBLK;
-			request_deny(rq, ENOTBLK, "source %s is not a block device", rq->source);
-			goto out;
-		}
-		r = caller_may_open_dev(rq, sfd, &st, cr, want_write);
-		if (r < 0) {
-			request_deny(rq, -r, "the caller may not open %s", rq->source);
-			goto out;
-		}
+	r = mount_opts_split(rq->data, opts);
+	if (r >= 0 && mount_opts_check(opts, fs, &bad) < 0) {
+		request_deny(rq, EINVAL, "option '%s' is not in allowed-options", bad);
+		return -EINVAL;
 	}
-	r = 0;
-out:
-	if (view_leave() < 0) {
-		/* This thread cannot get back to the host's view: nothing it did is trustworthy. */
-		log_error("worker cannot leave a container's mount namespace: %m; aborting");
-		abort();
-	}
-	if (r == 0) {
-		*target_fd = TAKE_FD(tfd);
-		*source_fd = TAKE_FD(sfd);
-	}
+	for (size_t i = 0; r >= 0 && fs->options[i]; i++)
+		r = mount_opts_add(opts, fs->options[i]);
+	if (r < 0)
+		request_deny(rq, -r, "%s", strerror(-r));
 	return r;
 }
 
@@ -155,46 +96,16 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
 	struct proc_creds cr;
-	const char *bad = NULL;
 	bool needs_dev = false;
 	uint64_t mnt_id = 0;
 	char msg[512];
-	unsigned n_mounts;
 	int r;
 
 	rq->action = "kernel";
-	pthread_mutex_lock(&rq->c->lock);
-	n_mounts = rq->c->n_mounts;
-	pthread_mutex_unlock(&rq->c->lock);
-	if (n_mounts >= p->max_mounts) {
-		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",
-		             n_mounts, p->max_mounts);
-		return;
-	}
-	r = target_check_admin(&rq->t, &cr);
-	if (r < 0) {
-		request_deny(rq, r == -EPERM ? EPERM : -r,
-		             "caller lacks CAP_SYS_ADMIN over its own mount namespace");
-		return;
-	}
+	if (mount_request_prepare(rq, p, fs, &mf, &opts, &cr) < 0)
+		goto out;
 	if (kernel_fs_lookup(rq->type, true, &needs_dev) < 0) {
 		request_deny(rq, ENODEV, "this kernel has no filesystem '%s'", rq->type);
-		return;
-	}
-	r = mount_flags_translate(rq->notif.data.args[3], &mf);
-	if (r < 0) {
-		request_deny(rq, EINVAL, "mount flags %s not supported for a new mount", rq->flags);
-		return;
-	}
-	r = mount_opts_split(rq->data, &opts);
-	if (r >= 0 && mount_opts_check(&opts, fs, &bad) < 0) {
-		request_deny(rq, EINVAL, "option '%s' is not in allowed-options", bad);
-		goto out;
-	}
-	for (size_t i = 0; r >= 0 && fs->options[i]; i++)
-		r = mount_opts_add(&opts, fs->options[i]);
-	if (r < 0) {
-		request_deny(rq, -r, "%s", strerror(-r));
 		goto out;
 	}
 	if (fs->idmap) {
@@ -204,7 +115,8 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 			goto out;
 		}
 	}
-	if (resolve_paths(rq, needs_dev, !mf.sb_ro, &cr, &target_fd, &source_fd) < 0)
+	if (mount_resolve_paths(rq, needs_dev ? MOUNT_SOURCE_BLOCK : MOUNT_SOURCE_NONE, !mf.sb_ro, &cr,
+	                        &target_fd, &source_fd) < 0)
 		goto out;
 
 	struct kernel_mount km = {
@@ -312,6 +224,9 @@ void mount_request_handle(struct request *rq)
 		break;
 	case PROFILE_ACTION_KERNEL:
 		kernel_action(rq, p, fs ? fs : &default_fs);
+		break;
+	case PROFILE_ACTION_FUSE:
+		mount_fuse_action(rq, p, fs);
 		break;
 	case PROFILE_ACTION_DENY: {
 		bool needs_dev;

@@ -64,15 +64,15 @@ static int parse_action(struct parse_state *s, const char *v, enum profile_actio
 {
 	for (int i = 0; i < _PROFILE_ACTION_MAX; i++)
 		if (strcmp(v, action_names[i]) == 0) {
-			if (i == PROFILE_ACTION_FUSE || i == PROFILE_ACTION_VIRTIOFS)
+			if (i == PROFILE_ACTION_VIRTIOFS)
 				return fail(s,
 				            "action '%s' is not supported yet by this notifyd "
-				            "(use kernel, continue or deny)",
+				            "(use kernel, fuse, continue or deny)",
 				            v);
 			*ret = (enum profile_action)i;
 			return 1;
 		}
-	return fail(s, "unknown action '%s' (kernel, continue, deny)", v);
+	return fail(s, "unknown action '%s' (kernel, fuse, continue, deny)", v);
 }
 
 static int parse_errno(struct parse_state *s, const char *v, int *ret)
@@ -164,6 +164,36 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret, unsigne
 	return 1;
 }
 
+/* "-f {options} {source}" -> {"-f", "{options}", "{source}", NULL}: split on blanks. */
+static int parse_words(struct parse_state *s, const char *v, char ***ret)
+{
+	_cleanup_free_ char *copy = strdup(v);
+	char **list = NULL, *save = NULL;
+	size_t n = 0;
+
+	if (!copy)
+		return fail(s, "out of memory");
+	list = calloc(1, sizeof(*list));
+	if (!list)
+		return fail(s, "out of memory"); // cppcheck-suppress memleak
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char **nl = realloc(list, (n + 2) * sizeof(*nl));
+		if (!nl || !(nl[n] = strdup(w))) {
+			free_list(nl ? nl : list);
+			return fail(s, "out of memory");
+		}
+		list = nl;
+		list[++n] = NULL;
+	}
+	if (n > 32) {
+		free_list(list);
+		return fail(s, "more than 32 arguments");
+	}
+	free_list(*ret);
+	*ret = list;
+	return 1;
+}
+
 static bool valid_type(const char *t)
 {
 	size_t n = strlen(t);
@@ -193,9 +223,16 @@ static int begin_fs(struct parse_state *s, const char *type)
 	s->cur->options = calloc(1, sizeof(char *));
 	s->cur->allowed_options = calloc(1, sizeof(char *));
 	s->cur->deny_errno = EPERM;
+	s->cur->startup_timeout_ms = 10000;
+	s->cur->fuse_options = calloc(3, sizeof(char *));
+	if (s->cur->fuse_options) {
+		s->cur->fuse_options[0] = strdup("allow_other");
+		s->cur->fuse_options[1] = strdup("default_permissions");
+	}
 	s->cur_has_action = false;
 	s->lists_seen = 0;
-	if (!s->cur->type || !s->cur->options || !s->cur->allowed_options)
+	if (!s->cur->type || !s->cur->options || !s->cur->allowed_options ||
+	    !s->cur->fuse_options || !s->cur->fuse_options[0] || !s->cur->fuse_options[1])
 		return fail(s, "out of memory");
 	return 1;
 }
@@ -205,6 +242,8 @@ static int end_section(struct parse_state *s)
 {
 	if (s->cur && !s->cur_has_action)
 		return fail(s, "[fs %s] has no action", s->cur->type);
+	if (s->cur && s->cur->action == PROFILE_ACTION_FUSE && !s->cur->program)
+		return fail(s, "[fs %s] has action = fuse but no program", s->cur->type);
 	return 1;
 }
 
@@ -224,8 +263,14 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		s->cur = NULL;
 		s->in_profile = true;
-		if (!strcmp(name, "default-action"))
-			return parse_action(s, value, &p->default_action);
+		if (!strcmp(name, "default-action")) {
+			if (!parse_action(s, value, &p->default_action))
+				return 0;
+			if (p->default_action == PROFILE_ACTION_FUSE)
+				return fail(s, "default-action cannot be fuse: a fuse rule needs a "
+				               "program, give the type its own [fs TYPE] section");
+			return 1;
+		}
 		if (!strcmp(name, "default-errno"))
 			return parse_errno(s, value, &p->default_errno);
 		if (!strcmp(name, "description"))
@@ -236,6 +281,14 @@ static int handler(void *user, const char *section, const char *name, const char
 			if (*end || v < 1 || v > 100000)
 				return fail(s, "max-mounts must be 1..100000, not '%s'", value);
 			p->max_mounts = (unsigned)v;
+			return 1;
+		}
+		if (!strcmp(name, "max-fuse-daemons")) {
+			char *end;
+			unsigned long v = strtoul(value, &end, 10);
+			if (*end || v > 10000)
+				return fail(s, "max-fuse-daemons must be 0..10000, not '%s'", value);
+			p->max_fuse_daemons = (unsigned)v;
 			return 1;
 		}
 		return fail(s, "unknown key '%s' in [profile]", name);
@@ -262,6 +315,33 @@ static int handler(void *user, const char *section, const char *name, const char
 		free(s->cur->program);
 		s->cur->program = strdup(value);
 		return s->cur->program ? 1 : fail(s, "out of memory");
+	}
+	if (!strcmp(name, "arguments"))
+		return parse_words(s, value, &s->cur->arguments);
+	if (!strcmp(name, "fuse-options"))
+		return parse_list(s, value, &s->cur->fuse_options, 1u << 2);
+	if (!strcmp(name, "handover")) {
+		static const char *const names[] = {"auto", "fd", "fusermount"};
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+			if (!strcmp(value, names[i])) {
+				s->cur->handover = (int)i;
+				return 1;
+			}
+		return fail(s, "handover must be auto, fd or fusermount, not '%s'", value);
+	}
+	if (!strcmp(name, "source")) {
+		if (strcmp(value, "image") && strcmp(value, "none"))
+			return fail(s, "source must be image or none, not '%s'", value);
+		s->cur->source_none = !strcmp(value, "none");
+		return 1;
+	}
+	if (!strcmp(name, "startup-timeout")) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+		if (*end || v < 1 || v > 600)
+			return fail(s, "startup-timeout must be 1..600 seconds, not '%s'", value);
+		s->cur->startup_timeout_ms = (unsigned)v * 1000;
+		return 1;
 	}
 	return fail(s, "unknown key '%s' in [fs %s]", name, s->cur->type);
 }
@@ -297,6 +377,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	p->default_action = PROFILE_ACTION_DENY;
 	p->default_errno = EPERM;
 	p->max_mounts = 64;
+	p->max_fuse_daemons = 8;
 	s.p = p;
 	if (!p->name || !p->path) {
 		profile_free(p);
@@ -312,10 +393,16 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 		profile_free(p);
 		return -EINVAL;
 	}
+	if (line == 0 && s.cur && s.cur->action == PROFILE_ACTION_FUSE && !s.cur->program) {
+		snprintf(err, errlen, "%s:%u: [fs %s] has action = fuse but no program", path,
+		         header_line(path, s.cur->type), s.cur->type);
+		profile_free(p);
+		return -EINVAL;
+	}
 	if (line != 0) {
 		if (line < 0)
 			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		else if (s.msg[0] && strstr(s.msg, "has no action") && s.cur)
+		else if (s.msg[0] && (strstr(s.msg, "has no action") || strstr(s.msg, "but no program")) && s.cur)
 			snprintf(err, errlen, "%s:%u: %s", path, header_line(path, s.cur->type),
 			         s.msg);
 		else
@@ -443,6 +530,8 @@ void profile_free(struct profile *p)
 		free_list(p->fs[i].options);
 		free_list(p->fs[i].allowed_options);
 		free(p->fs[i].program);
+		free_list(p->fs[i].arguments);
+		free_list(p->fs[i].fuse_options);
 	}
 	free(p->fs);
 	free(p->name);

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 
 #include "notifyd/container.h"
+#include "notifyd/mount_options.h"
+#include "notifyd/profile.h"
 #include "notifyd/target.h"
 
 enum answer_kind {
@@ -44,6 +46,16 @@ struct request {
 /* Handlers: each fills the decision; none answers the caller itself. */
 void mount_request_handle(struct request *rq);
 void umount_request_handle(struct request *rq);
+
+/*
+ * What every emulated mount checks first: the container's max-mounts, the
+ * caller's CAP_SYS_ADMIN over its own mount namespace (fills *cr), the
+ * mount flags (fills *mf) and the options against the profile (fills *opts
+ * with the caller's options plus the forced ones; the caller frees it, also
+ * on failure).  On failure the request is denied and -errno returned.
+ */
+int mount_request_prepare(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                          struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr);
 
 /* Helpers shared by handlers. */
 void request_deny(struct request *rq, int err, const char *fmt, ...)

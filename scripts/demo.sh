@@ -8,6 +8,9 @@ export MV_SRC=${MV_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$MV_SRC/tests/lib.sh"
 
 mv_make_rootfs "$MV_TMP/rootfs" || mv_bail "cannot build the container root file system"
+# The fuse action runs the host's FUSE programs inside the container: give it
+# the host's /usr and libraries, read-only.
+mkdir -p "$MV_TMP/rootfs/usr" "$MV_TMP/rootfs/lib" "$MV_TMP/rootfs/lib64"
 mkdir -p "$MV_TMP/img" && echo "hello from the image" >"$MV_TMP/img/hello.txt"
 mkfs.ext4 -q -F -d "$MV_TMP/img" "$MV_TMP/disk.img" 16M || mv_bail "mkfs.ext4 failed"
 mv_loop_attach "$MV_TMP/disk.img" LOOP || mv_bail "no loop device"
@@ -20,12 +23,20 @@ run_demo() { # PROFILE ID
 	mv_oci_bundle --profile "$profile" --device "$LOOP" "$MV_TMP/b-$id" "$MV_TMP/rootfs" sh -c "
 		mvstep ext4 mount -t ext4 $LOOP /mnt/a
 		mvstep ext4-owner sh -c 'ls -ln /mnt/a/hello.txt 2>/dev/null || echo not mounted'
+		mvstep ext4-write sh -c 'echo written > /mnt/a/new.txt && cat /mnt/a/new.txt'
+		mvstep ps sh -c 'ps -o pid,args | grep -e fuse2fs -e PID | grep -v grep'
 		mvstep tmpfs mount -t tmpfs demo /mnt/b
 		mvstep xfs mount -t xfs $LOOP /mnt/c
 		mvstep ntfs3 mount -t ntfs3 $LOOP /mnt/c
 		mvstep bind mount --bind /mnt/b /tmp
 		mvstep umount umount /mnt/a
-	" >/dev/null
+	" >/dev/null || return 1
+	jq '.mounts += [
+	  {destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro"]},
+	  {destination: "/lib", type: "bind", source: "/lib", options: ["rbind", "ro"]},
+	  {destination: "/lib64", type: "bind", source: "/lib64", options: ["rbind", "ro"]}]' \
+		"$MV_TMP/b-$id/config.json" >"$MV_TMP/b-$id/config.tmp" &&
+		mv "$MV_TMP/b-$id/config.tmp" "$MV_TMP/b-$id/config.json"
 	mv_run runc "$MV_TMP/b-$id" "$id" 60
 }
 
@@ -55,6 +66,8 @@ for profile in default trusted-images; do
 	printf '  %-34s %-5s %-40s %s\n' "request in the container" "exit" "output" "notifyd's decision"
 	show "$id" ext4 /mnt/a "mount -t ext4 $LOOP /mnt/a" mount
 	show "$id" ext4-owner none "ls -ln /mnt/a/hello.txt" none
+	show "$id" ext4-write none "echo written > /mnt/a/new.txt" none
+	show "$id" ps none "ps (FUSE program in the container)" none
 	show "$id" tmpfs /mnt/b "mount -t tmpfs demo /mnt/b" mount
 	show "$id" xfs /mnt/c "mount -t xfs $LOOP /mnt/c" "mount.*type=xfs"
 	show "$id" ntfs3 /mnt/c "mount -t ntfs3 $LOOP /mnt/c" "mount.*type=ntfs3"
@@ -65,5 +78,6 @@ echo
 echo "notifyctl stats:"
 mv_ctl stats | sed 's/^/  /'
 echo
-echo "The default profile keeps untrusted ext4 images away from the kernel (EPERM);"
-echo "trusted-images mounts them idmapped, so hello.txt (uid 0 on disk) belongs to the container's root."
+echo "The default profile serves the untrusted ext4 image with fuse2fs inside the container:"
+echo "the kernel's ext4 driver never parses it.  trusted-images has the host kernel mount it,"
+echo "idmapped, so hello.txt (uid 0 on disk) belongs to the container's root."

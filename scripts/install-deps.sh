@@ -31,6 +31,10 @@ PACKAGES=(
 	coreutils       # timeout, stat
 	qemu-system-x86 # vfsd VM tests (TCG guest) and QEMU's C virtiofsd, the bench anchor
 	bc              # guest run times in tests/vm/run-vfsd-vm.sh
+	fuse2fs         # fuse action: ext4/ext3/ext2 served in user space (profiles/default.conf)
+	squashfuse      # fuse action: squashfs served in user space
+	fuse-overlayfs  # fuse action: overlay for containers without kernel overlay rights
+	squashfs-tools  # mksquashfs: squashfs images for tests/integration/fuse_oci.sh
 )
 
 missing=()

@@ -1,0 +1,13 @@
+# fuse-helpers: the FUSE hand-over helpers (docs/fuse.md).
+#
+# The fusermount stand-in is built static (it runs inside containers whose
+# root file system may hold no C library) and installed as fuse-shim/fusermount
+# next to notifyd, where notifyd looks for it (or $MOUNTVISOR_FUSE_SHIM_DIR).
+FUSE_SHIM := $(BUILD)/fuse-shim/fusermount
+PROGRAMS_FUSE_HELPERS := $(FUSE_SHIM)
+
+$(FUSE_SHIM): fuse-helpers/fusermount_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -o $@ $<
+
+all: $(PROGRAMS_FUSE_HELPERS)

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/fuse_daemon.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+struct daemon_rec {
+	struct daemon_rec *next;
+	struct container *c; /* referenced */
+	int pidfd, stderr_fd, mntns_fd;
+	pid_t pid;
+	uint64_t mnt_id, mnt_id_old;
+	char *program, *target;
+	char line[512]; /* partial output line */
+	size_t line_len;
+};
+
+/* epoll data: the record pointer, low bit set for its stderr pipe. */
+#define TAG_ERR 1UL
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct daemon_rec *recs;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_t thread;
+static bool thread_running;
+static int epfd = -EBADF, stop_fd = -EBADF, host_mntns = -EBADF, self_task = -EBADF;
+
+static pthread_cond_t freed = PTHREAD_COND_INITIALIZER; /* with `lock` */
+
+/* Daemons of c whose mount is already gone: they are on their way out. */
+static unsigned exiting_of(struct container *c)
+{
+	unsigned n = 0;
+
+	for (struct daemon_rec *d = recs; d; d = d->next)
+		if (d->c == c && !container_owns_mount(c, d->mnt_id))
+			n++;
+	return n;
+}
+
+int fuse_daemon_reserve(struct container *c, unsigned max)
+{
+	struct timespec until;
+	int r = -ENOSPC;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		if (c->n_fuse < max) {
+			c->n_fuse++;
+			r = 0;
+		}
+		pthread_mutex_unlock(&c->lock);
+		/*
+		 * "umount; mount" must not fail because the first daemon is still
+		 * flushing: wait (bounded) while some of the container's daemons have
+		 * already lost their mount.
+		 */
+		if (r == 0 || !exiting_of(c) ||
+		    pthread_cond_timedwait(&freed, &lock, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void fuse_daemon_unreserve(struct container *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->n_fuse--;
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_broadcast(&freed);
+}
+
+static void rec_free(struct daemon_rec *d)
+{
+	safe_close(d->pidfd);
+	safe_close(d->stderr_fd);
+	safe_close(d->mntns_fd);
+	fuse_daemon_unreserve(d->c);
+	container_unref(d->c);
+	free(d->program);
+	free(d->target);
+	free(d);
+}
+
+static void flush_output(struct daemon_rec *d, bool all)
+{
+	char buf[1024];
+	ssize_t n;
+
+	if (d->stderr_fd < 0)
+		return;
+	while ((n = read(d->stderr_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || d->line_len + 1 >= sizeof(d->line)) {
+				d->line[d->line_len] = '\0';
+				log_info("%s: %s[%d]: %s", d->c->id, d->program, (int)d->pid, d->line);
+				d->line_len = 0;
+				if (buf[i] == '\n')
+					continue;
+			}
+			d->line[d->line_len++] = buf[i];
+		}
+	}
+	if ((n == 0 || all) && d->line_len) {
+		d->line[d->line_len] = '\0';
+		log_info("%s: %s[%d]: %s", d->c->id, d->program, (int)d->pid, d->line);
+		d->line_len = 0;
+	}
+	if (n == 0) { /* every writer closed it */
+		epoll_ctl(epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
+		d->stderr_fd = safe_close(d->stderr_fd);
+	}
+}
+
+/* Undo "\040"-style escapes of a mountinfo field in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * The daemon is gone but its mount may still be attached (ENOTCONN for every
+ * access): find it by id in the container's namespace and detach it.
+ * Returns 1 detached, 0 not there any more, -errno.
+ */
+static int detach_dead_mount(struct daemon_rec *d)
+{
+	_cleanup_close_ int mi = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 1 << 20, len = 0;
+	ssize_t n;
+	int r = 0;
+
+	if (d->mntns_fd < 0 || host_mntns < 0 || self_task < 0)
+		return -EBADF;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	if (setns(d->mntns_fd, CLONE_NEWNS) < 0)
+		return -errno;
+	/* Our own task's mountinfo (procfs opened in the host): now the container's table. */
+	mi = openat(self_task, "mountinfo", O_RDONLY | O_CLOEXEC);
+	while (mi >= 0 && len < size - 1 && (n = read(mi, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	for (char *line = buf, *next; mi >= 0 && line && *line; line = next) {
+		unsigned long long id;
+		char mp[4096];
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%llu %*u %*s %*s %4095s", &id, mp) != 2 || id != d->mnt_id_old)
+			continue;
+		unescape(mp);
+		_cleanup_close_ int fd = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct statx stx = {0};
+		/* Mask 0: FUSE refuses any attribute to us (not in its user namespace),
+		 * but the VFS still reports which mount the path is on. */
+		if (fd < 0 || statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) < 0 ||
+		    stx.stx_mnt_id != d->mnt_id_old)
+			break; /* not ours (any more) */
+		fd = safe_close(fd);
+		r = umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 1;
+		break;
+	}
+	if (setns(host_mntns, CLONE_NEWNS) < 0) {
+		log_error("FUSE supervisor cannot leave a container's mount namespace: %m; aborting");
+		abort();
+	}
+	return r;
+}
+
+static void on_exit_of(struct daemon_rec *d)
+{
+	siginfo_t si = {0};
+	char how[64];
+	bool mounted;
+	int r;
+
+	flush_output(d, true);
+	if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		snprintf(how, sizeof(how), "exited");
+	else if (si.si_code == CLD_EXITED)
+		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
+	else
+		snprintf(how, sizeof(how), "was killed by signal %s",
+		         sigabbrev_np(si.si_status) ?: "?");
+	mounted = container_owns_mount(d->c, d->mnt_id);
+	if (!mounted) {
+		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted", d->c->id,
+		         d->program, (int)d->pid, how, d->target);
+		return;
+	}
+	r = detach_dead_mount(d);
+	container_remove_mount(d->c, d->mnt_id);
+	if (r > 0)
+		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; its mount was detached",
+		         d->c->id, d->program, (int)d->pid, how, d->target);
+	else
+		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; mount %s", d->c->id,
+		         d->program, (int)d->pid, how, d->target,
+		         r == 0 ? "already gone" : strerror(-r));
+}
+
+static void *supervisor_main(void *arg)
+{
+	(void)arg;
+	/* A root/cwd of its own (it steps into containers' mount namespaces to
+	 * detach dead mounts) and its own procfs entry for their mount tables. */
+	if (unshare(CLONE_FS) < 0)
+		log_warn("FUSE supervisor: unshare(CLONE_FS): %m; dead mounts stay attached");
+	else
+		self_task = open("/proc/thread-self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(epfd, evs, 16, -1);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("FUSE supervisor: epoll_wait: %m");
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			uintptr_t v = (uintptr_t)evs[i].data.ptr;
+			struct daemon_rec *d = (struct daemon_rec *)(v & ~TAG_ERR);
+			if (!d)
+				return NULL; /* stop_fd */
+			if (v & TAG_ERR) {
+				flush_output(d, false);
+				continue;
+			}
+			epoll_ctl(epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
+			if (d->stderr_fd >= 0)
+				epoll_ctl(epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
+			on_exit_of(d);
+			pthread_mutex_lock(&lock);
+			for (struct daemon_rec **p = &recs; *p; p = &(*p)->next)
+				if (*p == d) {
+					*p = d->next;
+					break;
+				}
+			pthread_mutex_unlock(&lock);
+			rec_free(d);
+		}
+	}
+}
+
+static int start_error;
+static void start_thread(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	sigset_t all, old;
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	host_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (epfd < 0 || stop_fd < 0 || host_mntns < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd, &ev) < 0) {
+		start_error = -errno;
+		return;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	start_error = -pthread_create(&thread, NULL, supervisor_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	thread_running = start_error == 0;
+}
+
+int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
+{
+	struct daemon_rec *d;
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	pthread_once(&once, start_thread);
+	d = calloc(1, sizeof(*d));
+	if (start_error < 0 || !d) {
+		free(d);
+		fuse_daemon_unreserve(c);
+		return start_error < 0 ? start_error : -ENOMEM;
+	}
+	container_ref(c);
+	d->c = c;
+	d->pidfd = TAKE_FD(info->pidfd);
+	d->stderr_fd = TAKE_FD(info->stderr_fd);
+	d->mntns_fd = TAKE_FD(info->mntns_fd);
+	d->pid = info->pid;
+	d->mnt_id = info->mnt_id;
+	d->mnt_id_old = info->mnt_id_old;
+	d->program = strdup(info->program);
+	d->target = strdup(info->target);
+	if (!d->program || !d->target) {
+		syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+		rec_free(d);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&lock);
+	d->next = recs;
+	recs = d;
+	/* Registered under the lock: the thread cannot free d before we are done. */
+	ev.data.ptr = d;
+	int r = epoll_ctl(epfd, EPOLL_CTL_ADD, d->pidfd, &ev);
+	if (r == 0 && d->stderr_fd >= 0) {
+		ev.data.ptr = (void *)((uintptr_t)d | TAG_ERR);
+		epoll_ctl(epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
+	}
+	pthread_mutex_unlock(&lock);
+	return r < 0 ? -errno : 0;
+}
+
+void fuse_daemon_container_gone(struct container *c)
+{
+	struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
+	/* A pidfd is readable once its process exited; no pidfd: assume it did. */
+	bool init_dead = c->pidfd < 0 || poll(&pfd, 1, 0) > 0;
+	int n = 0;
+
+	if (!init_dead)
+		return; /* e.g. a `runc exec` ended; its mounts belong to the running container */
+	pthread_mutex_lock(&lock);
+	for (struct daemon_rec *d = recs; d; d = d->next)
+		if (d->c == c || (d->c->id && c->id && !strcmp(d->c->id, c->id) &&
+		                  d->c->init_pid == c->init_pid)) {
+			syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+			n++;
+		}
+	pthread_mutex_unlock(&lock);
+	if (n)
+		log_info("container %s is gone: killed its %d FUSE daemon(s)", c->id, n);
+}
+
+void fuse_daemon_shutdown(void)
+{
+	uint64_t one = 1;
+
+	if (thread_running) {
+		if (write(stop_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot stop the FUSE supervisor: %m");
+		pthread_join(thread, NULL);
+		thread_running = false;
+	}
+	while (recs) {
+		struct daemon_rec *d = recs;
+		recs = d->next;
+		rec_free(d);
+	}
+	epfd = safe_close(epfd);
+	stop_fd = safe_close(stop_fd);
+	host_mntns = safe_close(host_mntns);
+	self_task = safe_close(self_task);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/mount_resolve.h"
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/*
+ * Could the caller itself open this node?  Mirrors the kernel's permission
+ * check: owner/group/other bits for its fs ids, or CAP_DAC_OVERRIDE in its
+ * user namespace over an inode whose ids are mapped there; and a device node
+ * must not sit on a nodev mount.
+ */
+static int caller_may_open(const struct request *rq, int fd, const struct stat *st,
+                           const struct proc_creds *cr, bool want_write)
+{
+	unsigned need = want_write ? 06 : 04, bits;
+	struct statvfs sfs;
+	char map[4096];
+	bool in_group = st->st_gid == cr->fsgid;
+
+	if (fstatvfs(fd, &sfs) < 0)
+		return -errno;
+	if (S_ISBLK(st->st_mode) && (sfs.f_flag & ST_NODEV))
+		return -EACCES;
+	if (want_write && S_ISREG(st->st_mode) && (sfs.f_flag & ST_RDONLY))
+		return -EROFS;
+	for (unsigned i = 0; i < cr->n_groups && !in_group; i++)
+		in_group = st->st_gid == cr->groups[i];
+	if (st->st_uid == cr->fsuid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (in_group)
+		bits = (st->st_mode >> 3) & 7;
+	else
+		bits = st->st_mode & 7;
+	if ((bits & need) == need)
+		return 0;
+	if (!(cr->cap_eff & (1ULL << CAP_DAC_OVERRIDE)))
+		return -EACCES;
+	if (fd_read_file_at(rq->t.procfd, "uid_map", map, sizeof(map)) < 0 ||
+	    !ns_id_mapped(map, st->st_uid))
+		return -EACCES;
+	if (fd_read_file_at(rq->t.procfd, "gid_map", map, sizeof(map)) < 0 ||
+	    !ns_id_mapped(map, st->st_gid))
+		return -EACCES;
+	return 0;
+}
+
+int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
+                        const struct proc_creds *cr, int *target_fd, int *source_fd)
+{
+	_cleanup_close_ int tfd = -EBADF, sfd = -EBADF;
+	struct stat st;
+	int r;
+
+	r = view_enter(rq->t.procfd, 1);
+	if (r < 0) {
+		request_deny(rq, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
+		return r;
+	}
+	tfd = view_open(rq->target, O_PATH | O_DIRECTORY);
+	if (tfd < 0) {
+		r = tfd;
+		request_deny(rq, -r, "target %s: %s", rq->target, strerror(-r));
+		goto out;
+	}
+	if (kind != MOUNT_SOURCE_NONE) {
+		if (!rq->source[0]) {
+			r = -EINVAL;
+			request_deny(rq, EINVAL, "no source device given");
+			goto out;
+		}
+		sfd = view_open(rq->source, O_PATH);
+		if (sfd < 0) {
+			r = sfd;
+			request_deny(rq, -r, "source %s is not in the container: %s", rq->source,
+			             strerror(-r));
+			goto out;
+		}
+		if (fstat(sfd, &st) < 0 ||
+		    !(S_ISBLK(st.st_mode) ||
+		      (kind == MOUNT_SOURCE_BLOCK_FILE && S_ISREG(st.st_mode)))) {
+			r = -ENOTBLK;
+			request_deny(rq, ENOTBLK, "source %s is not a block device%s", rq->source,
+			             kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
+			goto out;
+		}
+		r = caller_may_open(rq, sfd, &st, cr, want_write);
+		if (r < 0) {
+			request_deny(rq, -r, "the caller may not open %s%s", rq->source,
+			             want_write ? " for writing" : "");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	if (view_leave() < 0) {
+		/* This thread cannot get back to the host's view: nothing it did is trustworthy. */
+		log_error("worker cannot leave a container's mount namespace: %m; aborting");
+		abort();
+	}
+	if (r == 0) {
+		*target_fd = TAKE_FD(tfd);
+		*source_fd = TAKE_FD(sfd);
+	}
+	return r;
+}

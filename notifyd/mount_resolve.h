@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resolving a mount(2) request's target and source the way the caller sees
+ * them, shared by the kernel and fuse actions: paths are looked up inside the
+ * caller's mount namespace, root and cwd, never through magic links, and a
+ * source is accepted only if the caller could open it itself.
+ */
+#ifndef MV_MOUNT_RESOLVE_H
+#define MV_MOUNT_RESOLVE_H
+
+#include <stdbool.h>
+
+#include "notifyd/request.h"
+
+enum mount_source_kind {
+	MOUNT_SOURCE_NONE,       /* no source to open (tmpfs, overlay) */
+	MOUNT_SOURCE_BLOCK,      /* a block device node (kernel action) */
+	MOUNT_SOURCE_BLOCK_FILE, /* a block device node or a regular file (fuse action) */
+};
+
+/*
+ * Resolve target (and source) as the caller sees them.  On success
+ * *target_fd and *source_fd (-EBADF when kind is NONE) are O_PATH fds.  On
+ * failure the request is denied with the errno the kernel would give
+ * (ENOENT, ENOTBLK, EACCES, ...) and -errno is returned.
+ */
+int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
+                        const struct proc_creds *cr, int *target_fd, int *source_fd);
+
+#endif

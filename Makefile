@@ -64,8 +64,10 @@ asan: deps
 LINT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 lint:
 	clang-format --dry-run --Werror $(LINT_SRC)
+	@# cppcheck cannot model __attribute__((cleanup)) (cleanup.h), so its leak check
+	@# only reports false positives here; make asan's LeakSanitizer covers leaks.
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LINT_SRC)
+		--suppress=missingIncludeSystem --suppress=memleak -I. -D_GNU_SOURCE $(LINT_SRC)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp \

@@ -15,10 +15,10 @@
 #include "notifyd/container.h"
 
 struct fuse_daemon_info {
-	int pidfd;      /* taken over */
-	int stderr_fd;  /* read end of the program's stdout/stderr, taken over */
-	int mntns_fd;   /* the container's mount namespace, taken over */
-	pid_t pid;      /* in notifyd's pid namespace */
+	int pidfd;           /* taken over */
+	int stderr_fd;       /* read end of the program's stdout/stderr, taken over */
+	int mntns_fd;        /* the container's mount namespace, taken over */
+	pid_t pid;           /* in notifyd's pid namespace */
 	uint64_t mnt_id;     /* STATX_MNT_ID_UNIQUE of the FUSE mount */
 	uint64_t mnt_id_old; /* STATX_MNT_ID (as in mountinfo) */
 	const char *program, *target;

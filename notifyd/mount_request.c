@@ -115,8 +115,8 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 			goto out;
 		}
 	}
-	if (mount_resolve_paths(rq, needs_dev ? MOUNT_SOURCE_BLOCK : MOUNT_SOURCE_NONE, !mf.sb_ro, &cr,
-	                        &target_fd, &source_fd) < 0)
+	if (mount_resolve_paths(rq, needs_dev ? MOUNT_SOURCE_BLOCK : MOUNT_SOURCE_NONE, !mf.sb_ro,
+	                        &cr, &target_fd, &source_fd) < 0)
 		goto out;
 
 	struct kernel_mount km = {

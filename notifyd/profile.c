@@ -116,8 +116,8 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret, unsigne
 	if (!copy)
 		return fail(s, "out of memory");
 	list = calloc(1, sizeof(*list));
-	if (!list) /* copy is freed by its cleanup attribute, which cppcheck does not model */
-		return fail(s, "out of memory"); // cppcheck-suppress memleak
+	if (!list)
+		return fail(s, "out of memory");
 	for (p = copy; p;) {
 		item = strsep(&p, ",");
 		while (*item == ' ' || *item == '\t')
@@ -175,7 +175,7 @@ static int parse_words(struct parse_state *s, const char *v, char ***ret)
 		return fail(s, "out of memory");
 	list = calloc(1, sizeof(*list));
 	if (!list)
-		return fail(s, "out of memory"); // cppcheck-suppress memleak
+		return fail(s, "out of memory");
 	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char **nl = realloc(list, (n + 2) * sizeof(*nl));
 		if (!nl || !(nl[n] = strdup(w))) {
@@ -287,7 +287,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			char *end;
 			unsigned long v = strtoul(value, &end, 10);
 			if (*end || v > 10000)
-				return fail(s, "max-fuse-daemons must be 0..10000, not '%s'", value);
+				return fail(s, "max-fuse-daemons must be 0..10000, not '%s'",
+				            value);
 			p->max_fuse_daemons = (unsigned)v;
 			return 1;
 		}
@@ -402,7 +403,9 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	if (line != 0) {
 		if (line < 0)
 			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		else if (s.msg[0] && (strstr(s.msg, "has no action") || strstr(s.msg, "but no program")) && s.cur)
+		else if (s.msg[0] &&
+		         (strstr(s.msg, "has no action") || strstr(s.msg, "but no program")) &&
+		         s.cur)
 			snprintf(err, errlen, "%s:%u: %s", path, header_line(path, s.cur->type),
 			         s.msg);
 		else

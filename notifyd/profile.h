@@ -28,12 +28,13 @@ struct profile_fs {
 	bool idmap;             /* idmap = yes|no, default no */
 	char *program;          /* program = (fuse action), NULL if unset */
 	/* fuse action (mount_fuse.c, docs/fuse.md): */
-	char **arguments;      /* arguments = words with {source} {mountpoint} {options}; NULL = default */
-	char **fuse_options;   /* fuse-options = kernel-side FUSE mount options; never NULL */
-	int handover;          /* handover = auto|fd|fusermount (enum fuse_handover in mount_fuse.h) */
-	bool source_none;      /* source = none: nothing to open (overlay); default image */
+	char *
+	    *arguments; /* arguments = words with {source} {mountpoint} {options}; NULL = default */
+	char **fuse_options; /* fuse-options = kernel-side FUSE mount options; never NULL */
+	int handover;     /* handover = auto|fd|fusermount (enum fuse_handover in mount_fuse.h) */
+	bool source_none; /* source = none: nothing to open (overlay); default image */
 	unsigned startup_timeout_ms; /* startup-timeout = seconds, default 10 */
-	unsigned line;          /* line of the section header, for messages */
+	unsigned line;               /* line of the section header, for messages */
 };
 
 struct profile {

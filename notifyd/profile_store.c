@@ -48,8 +48,9 @@ int profile_store_load(const char *dir, char *err, size_t errlen)
 		/* Only if 64 reloads happened while old requests were still running. */
 		pthread_mutex_unlock(&store_lock);
 		profile_set_free(set);
-		snprintf(err, errlen, "%s: %d older profile sets are still in use by running requests",
-		         dir, STORE_MAX_LIVE);
+		snprintf(err, errlen,
+		         "%s: %d older profile sets are still in use by running requests", dir,
+		         STORE_MAX_LIVE);
 		return -EBUSY;
 	}
 	slot->set = set;

@@ -7,6 +7,7 @@
 #include "common/fdutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +101,40 @@ void control_serve(int fd, const struct control_info *info)
 	answer(out, cmd, info);
 	fclose(out);
 	(void)fd_write_all(fd, text, text_len);
+}
+
+struct control_job {
+	int fd;
+	const struct control_info *info;
+};
+
+static void *control_thread(void *arg)
+{
+	struct control_job *job = arg;
+
+	control_serve(job->fd, job->info);
+	safe_close(job->fd);
+	free(job);
+	return NULL;
+}
+
+void control_serve_async(int fd, const struct control_info *info)
+{
+	struct control_job *job = malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (!job) {
+		safe_close(fd);
+		return;
+	}
+	job->fd = fd;
+	job->info = info;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, control_thread, job) != 0) {
+		safe_close(fd);
+		free(job);
+	}
+	pthread_attr_destroy(&attr);
 }

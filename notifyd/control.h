@@ -14,5 +14,7 @@ struct control_info {
 
 /* Serve one accepted connection (blocking, with a short timeout). */
 void control_serve(int fd, const struct control_info *info);
+/* The same on a detached thread of its own, which closes fd; info must outlive it. */
+void control_serve_async(int fd, const struct control_info *info);
 
 #endif

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -59,9 +60,27 @@ struct watch {
 	enum watch_kind kind;
 	int fd;
 	void *obj;
+	uint64_t deadline_ms; /* W_OCI_CONN: when an incomplete hand-over is dropped */
 };
 
+/*
+ * A runtime sends its state at once; a connection that has not finished
+ * within this time, or one past this many open at once, is dropped so idle
+ * or abandoned connections cannot pile up descriptors.
+ */
+#define OCI_HANDOVER_TIMEOUT_MS 10000
+#define OCI_MAX_HANDOVERS       64
+static unsigned n_handovers;
+
 static int epfd = -EBADF;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 static struct watch *watches;
 static char features[256];
 static int sync_wake_state = -1; /* -1 unknown, 0 unavailable, 1 active */
@@ -236,6 +255,48 @@ static void on_oci_conn(struct watch *w)
 		adopt_container(&st, notify_fd);
 	watch_del(w);
 	oci_conn_free(conn);
+	n_handovers--;
+}
+
+static void accept_handover(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct oci_conn *conn;
+
+	if (fd < 0)
+		return;
+	if (n_handovers >= OCI_MAX_HANDOVERS) {
+		log_warn("OCI hand-over rejected: %u hand-overs already in progress", n_handovers);
+		safe_close(fd);
+		return;
+	}
+	if (oci_conn_new(fd, &conn) < 0) {
+		safe_close(fd);
+		return;
+	}
+	if (watch_add(W_OCI_CONN, fd, conn) < 0) {
+		oci_conn_free(conn);
+		return;
+	}
+	watches->deadline_ms = now_ms() + OCI_HANDOVER_TIMEOUT_MS; /* watch_add puts it first */
+	n_handovers++;
+}
+
+/* Drop hand-overs that did not complete in time. */
+static void expire_handovers(void)
+{
+	uint64_t now = now_ms();
+
+	for (struct watch *w = watches, *next; w; w = next) {
+		next = w->next;
+		if (w->kind != W_OCI_CONN || w->deadline_ms > now)
+			continue;
+		log_warn("OCI hand-over rejected: no complete state within %d s",
+		         OCI_HANDOVER_TIMEOUT_MS / 1000);
+		oci_conn_free(w->obj);
+		watch_del(w);
+		n_handovers--;
+	}
 }
 
 static int reload_profiles(const char *dir)
@@ -328,6 +389,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static struct control_info info; /* read by control threads until exit */
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -338,7 +401,6 @@ int main(int argc, char **argv)
 	    .max_running = 2,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF;
-	struct control_info info;
 	sigset_t mask;
 	bool running = true;
 	int r;
@@ -389,7 +451,7 @@ int main(int argc, char **argv)
 
 	while (running) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(epfd, evs, 32, -1);
+		int n = epoll_wait(epfd, evs, 32, n_handovers ? 1000 : -1);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %m");
@@ -401,25 +463,16 @@ int main(int argc, char **argv)
 
 			switch (w->kind) {
 			case W_OCI_LISTEN:
-				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-				if (fd >= 0) {
-					struct oci_conn *conn;
-					if (oci_conn_new(fd, &conn) < 0) {
-						safe_close(fd);
-					} else if (watch_add(W_OCI_CONN, fd, conn) < 0) {
-						oci_conn_free(conn);
-					}
-				}
+				accept_handover(w->fd);
 				break;
 			case W_OCI_CONN:
 				on_oci_conn(w);
 				break;
 			case W_CONTROL:
 				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0) {
-					control_serve(fd, &info);
-					safe_close(fd);
-				}
+				if (fd >= 0)
+					control_serve_async(
+					    fd, &info); /* a silent client stalls nothing */
 				break;
 			case W_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -433,6 +486,8 @@ int main(int argc, char **argv)
 			}
 			}
 		}
+		if (n_handovers)
+			expire_handovers();
 	}
 	log_info("shutting down");
 	worker_pool_stop();

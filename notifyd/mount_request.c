@@ -38,6 +38,12 @@ static const struct profile_fs default_fs = {
 };
 
 /* Copy a string argument; on failure answer with the errno the kernel would give. */
+/*
+ * Copy a string argument; on failure answer with the errno mount(2) would
+ * give for it: a type longer than any filesystem name is simply unknown
+ * (ENODEV), a source or data string past a page is EINVAL, a target path
+ * past PATH_MAX is ENAMETOOLONG.
+ */
 static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, int *was_null)
 {
 	int r = target_read_string(&rq->t, rq->notif.data.args[idx], buf, size, was_null);
@@ -45,7 +51,11 @@ static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, in
 	if (r == -ENOENT) /* the caller went away; the answer will not be seen */
 		request_deny(rq, ENOENT, "caller gave up the request");
 	else if (r == -ENAMETOOLONG)
-		request_deny(rq, idx == 4 ? EINVAL : ENAMETOOLONG, "argument %u too long", idx);
+		request_deny(rq,
+		             idx == 1   ? ENAMETOOLONG
+		             : idx == 2 ? ENODEV
+		                        : EINVAL,
+		             "argument %u too long", idx);
 	else if (r < 0)
 		request_deny(rq, EFAULT, "argument %u is not readable", idx);
 	return r;
@@ -170,7 +180,7 @@ void mount_request_handle(struct request *rq)
 	const struct profile *p;
 	const struct profile_fs *fs;
 	enum profile_action action;
-	int was_null;
+	int type_null, target_null;
 
 	mount_flags_format(flags, rq->flags, sizeof(rq->flags));
 	if (flags & MS_NOT_NEW) {
@@ -180,23 +190,27 @@ void mount_request_handle(struct request *rq)
 		rq->answer = ANSWER_CONTINUE;
 		return;
 	}
-	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &was_null) < 0)
-		return;
-	if (copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL) < 0 ||
-	    copy_arg(rq, 1, rq->target, sizeof(rq->target), NULL) < 0 ||
-	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL) < 0)
+	/* In mount(2)'s own order: type, source and data are copied, then the target looked up. */
+	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &type_null) < 0 ||
+	    copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL) < 0 ||
+	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL) < 0 ||
+	    copy_arg(rq, 1, rq->target, sizeof(rq->target), &target_null) < 0)
 		return;
 	/* One check after all copies, before anything is decided on them. */
 	if (target_valid(&rq->t) < 0) {
 		request_deny(rq, ENOENT, "caller gave up the request");
 		return;
 	}
-	if (was_null || !rq->type[0]) {
-		request_deny(rq, EINVAL, "no filesystem type");
+	if (target_null) { /* a NULL path is an unreadable one, to mount(2) too */
+		request_deny(rq, EFAULT, "argument 1 is not readable");
 		return;
 	}
 	if (!rq->target[0]) {
 		request_deny(rq, ENOENT, "empty target");
+		return;
+	}
+	if (type_null || !rq->type[0]) {
+		request_deny(rq, EINVAL, "no filesystem type");
 		return;
 	}
 

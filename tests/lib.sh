@@ -11,8 +11,9 @@
 #                  $MV_TMP and a plain cgroup2 on /sys/fs/cgroup (crun needs it
 #                  on these hybrid-cgroup hosts); every mount it makes dies with
 #                  that namespace
-#   notifyd        mv_start_notifyd PROFILEDIR, mv_stop_notifyd, mv_log,
-#                  mv_decisions [ID], notifyctl wrapper mv_ctl
+#   notifyd        mv_start_notifyd PROFILEDIR, mv_stop_notifyd (which also
+#                  fails the test on ASan/LSan/UBSan reports in notifyd's
+#                  log), mv_log, mv_decisions [ID], notifyctl wrapper mv_ctl
 #   stand-in       mv_start_stub_listener: a python3 listener that takes the
 #                  seccomp fd and answers every request CONTINUE (harness checks)
 #   images         mv_make_ext4 IMG, mv_loop_attach IMG VAR, mv_make_rootfs DIR
@@ -23,7 +24,8 @@
 #                  mv_step_rc, mv_step_out, t_step_ok, t_step_errno read them
 #
 # Environment: MV_BUILD (build dir, has notifyd, notifyctl, tests/helpers/*),
-# MV_SRC (source tree).  tests/run.sh sets both.
+# MV_SRC (source tree).  tests/run.sh sets both.  Sets MV_PYTHON (python3,
+# resolved past any pyenv shim) for tests that run python.
 
 set -u
 
@@ -47,6 +49,11 @@ if [ -z "${MV_IN_PRIVATE_NS:-}" ]; then
 	echo "# cannot enter a private mount namespace (unshare -m)" >&2
 	exit 1
 fi
+
+# python3 resolved once: a pyenv-style shim costs most of a second per call.
+MV_PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+[ -n "$MV_PYTHON" ] && [ -x "$MV_PYTHON" ] || MV_PYTHON=python3
+export MV_PYTHON
 
 # ---------------------------------------------------------------------------
 # TAP
@@ -101,7 +108,7 @@ t_check() {
 
 # errno name -> message as strerror(3) prints it (what busybox shows).
 mv_strerror() {
-	python3 -c 'import errno, os, sys
+	"$MV_PYTHON" -c 'import errno, os, sys
 print(os.strerror(getattr(errno, sys.argv[1])))' "$1" 2>/dev/null || echo "$1"
 }
 
@@ -175,6 +182,9 @@ mv_on_exit() {
 	set +e
 	# Containers first, so notifyd sees them go before it is stopped.
 	declare -F mv_delete_all >/dev/null && mv_delete_all
+	# notifyd before the other defers, with stdout kept: its sanitizer check
+	# may print a "not ok" line (defers run with output discarded).
+	declare -F mv_stop_notifyd >/dev/null && mv_stop_notifyd
 	mv_run_defers
 	t_done
 	if [ "$MV_T_FAIL" -gt 0 ] && [ "$rc" -eq 0 ]; then
@@ -260,7 +270,7 @@ mv_prog() {
 mv_start_notifyd() {
 	local profiles=$1 i
 	shift
-	[ -n "$NOTIFYD_PID" ] && mv_stop_notifyd >/dev/null
+	[ -n "$NOTIFYD_PID" ] && mv_stop_notifyd
 	local prog
 	if ! prog=$(mv_prog notifyd); then
 		t_fail "notifyd starts" "$prog is not a built program (run make all)"
@@ -270,6 +280,8 @@ mv_start_notifyd() {
 	MV_CTL=$MV_TMP/run/notifyd.ctl
 	MV_LOG=$MV_TMP/notifyd.log
 	rm -f "$MV_SOCK" "$MV_CTL"
+	# Where this notifyd's part of the (appended) log starts, for the sanitizer check.
+	MV_LOG_OFF=$(stat -c %s "$MV_LOG" 2>/dev/null || echo 0)
 	# --pdeathsig: should the test itself be SIGKILLed, notifyd still goes.
 	setpriv --pdeathsig TERM -- \
 		"$prog" --socket "$MV_SOCK" --profiles "$profiles" --control "$MV_CTL" \
@@ -294,7 +306,11 @@ mv_start_notifyd() {
 
 # mv_stop_notifyd : SIGTERM, wait up to 10 s, then SIGKILL.  Returns notifyd's
 # exit status (137 when it had to be killed); MV_NOTIFYD_RC holds it too.
+# Then fails the test (t_fail) if this notifyd's log holds a report of
+# AddressSanitizer, LeakSanitizer (leaks at exit) or UBSan ("runtime error:"),
+# as a build made by "make asan" writes them.
 MV_NOTIFYD_RC=
+MV_LOG_OFF=0
 mv_stop_notifyd() {
 	local pid=$NOTIFYD_PID i
 	[ -z "$pid" ] && return 0
@@ -312,7 +328,21 @@ mv_stop_notifyd() {
 	fi
 	wait "$pid" 2>/dev/null
 	MV_NOTIFYD_RC=$?
+	mv_sanitizer_check
 	return "$MV_NOTIFYD_RC"
+}
+
+MV_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|Sanitizer has encountered a fatal error|runtime error:'
+
+# mv_sanitizer_check : t_fail with the report if notifyd's log (since it was
+# last started) has a sanitizer finding.
+mv_sanitizer_check() {
+	local found
+	[ -n "$MV_LOG" ] && [ -f "$MV_LOG" ] || return 0
+	found=$(tail -c +$((MV_LOG_OFF + 1)) "$MV_LOG" | grep -E -m1 -A 40 -- "$MV_SANITIZER_RE")
+	MV_LOG_OFF=$(stat -c %s "$MV_LOG" 2>/dev/null || echo 0)
+	[ -z "$found" ] && return 0
+	t_fail "notifyd ran clean under the sanitizers" "notifyd's log ($MV_LOG) says:" "$found"
 }
 
 mv_log() { echo "$MV_LOG"; }
@@ -487,7 +517,7 @@ while True:
                 pass
 EOF
 	rm -f "$sock"
-	setpriv --pdeathsig KILL -- python3 "$MV_TMP/stub_listener.py" "$sock" "$MV_STUB_LOG" </dev/null \
+	setpriv --pdeathsig KILL -- "$MV_PYTHON" "$MV_TMP/stub_listener.py" "$sock" "$MV_STUB_LOG" </dev/null \
 		>>"$MV_TMP/stub.err" 2>&1 &
 	MV_STUB_PID=$!
 	defer "kill -KILL $MV_STUB_PID; wait $MV_STUB_PID"

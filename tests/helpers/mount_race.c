@@ -27,6 +27,17 @@
  *
  *   mount_race newapi
  *	Calls each new-mount-API syscall once and prints "NAME errno=NAME".
+ *
+ *   mount_race badptr SOURCE TYPE [DATA]
+ *	mount(2) with arguments the supervisor cannot read: NULL, pointers
+ *	into an unmapped (PROT_NONE) page or kernel space, strings that run
+ *	without a NUL into an unmapped page, strings longer than PATH_MAX or
+ *	than a page of options, and strings that cross into a mapped next page
+ *	(valid); then umount2 with the same kinds of pointers while something
+ *	is mounted on /mnt/a.  Target is /mnt/a.  Prints one line a case
+ *	  badptr case=NAME rc=R errno=NAME
+ *	and unmounts whatever a case mounted.  Run it with and without a
+ *	supervisor to compare the answers with the kernel's own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -419,6 +431,116 @@ static int do_newapi(void)
 	return 0;
 }
 
+/* ---- badptr ------------------------------------------------------------- */
+
+static char *bp_area; /* page 0: readable, page 1: PROT_NONE, page 2 + 3: readable */
+static size_t bp_page;
+
+/* s without its NUL, ending exactly where the unmapped page starts. */
+static const char *bp_unterminated(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = bp_area + bp_page - n;
+
+	memcpy(p, s, n);
+	return p;
+}
+
+/* s (with its NUL) starting back bytes before the end of page 2: crosses into page 3. */
+static const char *bp_straddle(const char *s, size_t back)
+{
+	char *p = bp_area + 3 * bp_page - back;
+
+	memset(bp_area + 2 * bp_page, 0, 2 * bp_page);
+	memcpy(p, s, strlen(s) + 1);
+	return p;
+}
+
+/* Print a case's outcome; then unmount whatever is on /mnt/a if clean is set. */
+static void bp_report(const char *name, int r, int e, int clean)
+{
+	struct mnt a, b;
+
+	printf("badptr case=%s rc=%d errno=%s\n", name, r, errname(r < 0 ? e : 0));
+	fflush(stdout);
+	if (clean && scan_mounts(&a, &b) == 0 && a.found)
+		umount_all("/mnt/a", a.found);
+}
+
+#define BP(name, src, tgt, typ, dat)                                                               \
+	do {                                                                                       \
+		int r_ = mount((src), (tgt), (typ), 0, (dat));                                     \
+		bp_report((name), r_, errno, 1);                                                   \
+	} while (0)
+
+#define UM(name, tgt)                                                                              \
+	do {                                                                                       \
+		int r_ = umount2((tgt), 0);                                                        \
+		bp_report((name), r_, errno, 0);                                                   \
+	} while (0)
+
+static int do_badptr(int argc, char **argv)
+{
+	const char *src, *type, *data;
+	const char *unmapped, *kernel = (const char *)0xffff888000000000UL;
+	static char longtype[300], longpath[5000], longdata[5000];
+
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: mount_race badptr SOURCE TYPE [DATA]\n");
+		return 2;
+	}
+	src = argv[2];
+	type = argv[3];
+	data = argc == 5 ? argv[4] : "";
+	bp_page = (size_t)sysconf(_SC_PAGESIZE);
+	bp_area =
+	    mmap(NULL, 4 * bp_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bp_area == MAP_FAILED || mprotect(bp_area + bp_page, bp_page, PROT_NONE) < 0) {
+		perror("mount_race: mmap");
+		return 1;
+	}
+	unmapped = bp_area + bp_page + 16;
+
+	BP("null_type", src, "/mnt/a", NULL, data);
+	BP("null_target", src, NULL, type, data);
+	BP("empty_target", src, "", type, data);
+	BP("unmapped_type", src, "/mnt/a", unmapped, data);
+	BP("unmapped_source", unmapped, "/mnt/a", type, data);
+	BP("unmapped_target", src, unmapped, type, data);
+	BP("unmapped_data", src, "/mnt/a", type, unmapped);
+	BP("kernel_type", src, "/mnt/a", kernel, data);
+	BP("kernel_target", src, kernel, type, data);
+	BP("low_source", (const char *)16, "/mnt/a", type, data);
+	BP("unterminated_type", src, "/mnt/a", bp_unterminated(type), data);
+	BP("unterminated_source", bp_unterminated(src), "/mnt/a", type, data);
+	BP("unterminated_target", src, bp_unterminated("/mnt/a"), type, data);
+	BP("unterminated_data", src, "/mnt/a", type, bp_unterminated(data[0] ? data : "x"));
+	memset(longtype, 'x', sizeof(longtype) - 1);
+	longtype[sizeof(longtype) - 1] = '\0';
+	BP("long_type", src, "/mnt/a", longtype, data);
+	memset(longpath, '/', sizeof(longpath) - 1);
+	BP("long_source", longpath, "/mnt/a", type, data);
+	BP("long_target", src, longpath, type, data);
+	memset(longdata, 'x', sizeof(longdata) - 1);
+	BP("long_data", src, "/mnt/a", type, longdata);
+	/* Valid, but each string crosses a page boundary: must mount. */
+	BP("straddle_target", src, bp_straddle("/mnt/a", 3), type, data);
+	BP("straddle_type", src, "/mnt/a", bp_straddle(type, 2), data);
+	/* umount2 with the same pointers while a mount (notifyd's own, under the kernel action) is
+	 * there. */
+	int r = mount(src, "/mnt/a", type, 0, data);
+	bp_report("umount_setup", r, errno, 0);
+	UM("umount_null", NULL);
+	UM("umount_unmapped", unmapped);
+	UM("umount_kernel", kernel);
+	UM("umount_unterminated", bp_unterminated("/mnt/a"));
+	UM("umount_long", longpath);
+	if (r == 0)
+		UM("umount_valid", "/mnt/a");
+	BP("valid", src, "/mnt/a", type, data);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "race") == 0)
@@ -427,6 +549,8 @@ int main(int argc, char **argv)
 		return do_storm(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "newapi") == 0)
 		return do_newapi();
-	fprintf(stderr, "usage: mount_race race|storm|newapi ...\n");
+	if (argc >= 2 && strcmp(argv[1], "badptr") == 0)
+		return do_badptr(argc, argv);
+	fprintf(stderr, "usage: mount_race race|storm|newapi|badptr ...\n");
 	return 2;
 }

@@ -7,7 +7,11 @@
  * with libseccomp, sends the listener fd with a runc-style state JSON, and
  * execs the command.
  *
- *   mv_launch --socket PATH [--profile NAME] [--id ID] [--hostid N] -- CMD ARGS...
+ *   mv_launch --socket PATH [--profile NAME] [--id ID] [--hostid N]
+ *             [--chunks N [--pause-ms MS]] -- CMD ARGS...
+ *
+ * --chunks N sends the state in N pieces (the fd with the first), MS
+ * milliseconds apart (default 200), like a runtime whose writes get split.
  */
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -25,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MS_NOT_NEW                                                                                 \
@@ -52,6 +57,34 @@ static int install_filter(void)
 	return r;
 }
 
+/* Send json in n pieces, the fd with the first, pause_ms apart. */
+static int send_state(int sock, const char *json, int nfd, unsigned n, unsigned pause_ms)
+{
+	size_t len = strlen(json), off = 0;
+	struct timespec ts = {.tv_sec = pause_ms / 1000,
+	                      .tv_nsec = (long)(pause_ms % 1000) * 1000000L};
+
+	if (n < 1)
+		n = 1;
+	for (unsigned i = 0; i < n; i++) {
+		size_t end = i + 1 == n ? len : len * (i + 1) / n;
+		ssize_t r;
+
+		if (i > 0)
+			nanosleep(&ts, NULL);
+		if (i == 0)
+			r = fd_send_with_fds(sock, json, end, &nfd, 1);
+		else
+			r = fd_write_all(sock, json + off, end - off);
+		if (r < 0) {
+			errno = (int)-r;
+			return -1;
+		}
+		off = end;
+	}
+	return 0;
+}
+
 static int write_file(const char *path, const char *text)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -68,10 +101,13 @@ int main(int argc, char **argv)
 	    {"profile", required_argument, NULL, 'p'},
 	    {"id", required_argument, NULL, 'i'},
 	    {"hostid", required_argument, NULL, 'u'},
+	    {"chunks", required_argument, NULL, 'n'},
+	    {"pause-ms", required_argument, NULL, 'w'},
 	    {0},
 	};
 	const char *sock_path = NULL, *profile = "default", *id = NULL;
 	unsigned long hostid = 100000;
+	unsigned chunks = 1, pause_ms = 200;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int sync_pipe[2], ready_pipe[2], sock, ch, status;
 	char idbuf[32], path[64], map[64];
@@ -91,13 +127,19 @@ int main(int argc, char **argv)
 		case 'u':
 			hostid = strtoul(optarg, NULL, 10);
 			break;
+		case 'n':
+			chunks = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			pause_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!sock_path || optind >= argc || strlen(sock_path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "usage: mv_launch --socket PATH [--profile NAME] [--id ID] "
-		                "[--hostid N] -- CMD...\n");
+		                "[--hostid N] [--chunks N [--pause-ms MS]] -- CMD...\n");
 		return 2;
 	}
 	strcpy(sa.sun_path, sock_path);
@@ -155,7 +197,7 @@ int main(int argc, char **argv)
 		    "\"metadata\":\"profile=%s\",\"state\":{\"ociVersion\":\"1.0.2\",\"id\":\"%s\","
 		    "\"status\":\"creating\",\"pid\":%d}}",
 		    (int)getpid(), profile, id, (int)getpid());
-		if (fd_send_with_fds(sock, json, strlen(json), &nfd, 1) < 0) {
+		if (send_state(sock, json, nfd, chunks, pause_ms) < 0) {
 			perror("mv_launch: send");
 			_exit(1);
 		}

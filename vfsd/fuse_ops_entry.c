@@ -103,6 +103,16 @@ static struct vfsd_inode *req_inode(struct vfsd_req *req, uint64_t nodeid)
 
 #define PUT(ino) vfsd_inode_put(&req->fs->inodes, (ino))
 
+/* Send an entry; if the guest never receives it, drop the lookup it would have counted. */
+static int reply_entry(struct vfsd_req *req, const struct fuse_entry_out *e)
+{
+	int r = vfsd_reply(req, e, sizeof(*e));
+
+	if (r < 0)
+		vfsd_inode_forget(&req->fs->inodes, e->nodeid, 1);
+	return r;
+}
+
 int vfsd_op_lookup(struct vfsd_req *req)
 {
 	size_t off = 0;
@@ -120,10 +130,7 @@ int vfsd_op_lookup(struct vfsd_req *req)
 	PUT(dir);
 	if (r < 0)
 		return r;
-	r = vfsd_reply(req, &e, sizeof(e));
-	if (r < 0)
-		vfsd_inode_forget(&req->fs->inodes, e.nodeid, 1);
-	return r;
+	return reply_entry(req, &e);
 }
 
 int vfsd_op_forget(struct vfsd_req *req)
@@ -302,10 +309,7 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 	PUT(dir);
 	if (r < 0)
 		return r;
-	r = vfsd_reply(req, &e, sizeof(e));
-	if (r < 0)
-		vfsd_inode_forget(&req->fs->inodes, e.nodeid, 1);
-	return r;
+	return reply_entry(req, &e);
 }
 
 int vfsd_op_mknod(struct vfsd_req *req)
@@ -435,10 +439,7 @@ int vfsd_op_link(struct vfsd_req *req)
 	PUT(dir);
 	if (r < 0)
 		return r;
-	r = vfsd_reply(req, &e, sizeof(e));
-	if (r < 0)
-		vfsd_inode_forget(&req->fs->inodes, e.nodeid, 1);
-	return r;
+	return reply_entry(req, &e);
 }
 
 int vfsd_op_statfs(struct vfsd_req *req)

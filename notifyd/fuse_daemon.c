@@ -119,7 +119,8 @@ static void flush_output(struct daemon_rec *d, bool all)
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n' || d->line_len + 1 >= sizeof(d->line)) {
 				d->line[d->line_len] = '\0';
-				log_info("%s: %s[%d]: %s", d->c->id, d->program, (int)d->pid, d->line);
+				log_info("%s: %s[%d]: %s", d->c->id, d->program, (int)d->pid,
+				         d->line);
 				d->line_len = 0;
 				if (buf[i] == '\n')
 					continue;
@@ -200,7 +201,8 @@ static int detach_dead_mount(struct daemon_rec *d)
 		break;
 	}
 	if (setns(host_mntns, CLONE_NEWNS) < 0) {
-		log_error("FUSE supervisor cannot leave a container's mount namespace: %m; aborting");
+		log_error(
+		    "FUSE supervisor cannot leave a container's mount namespace: %m; aborting");
 		abort();
 	}
 	return r;
@@ -223,8 +225,8 @@ static void on_exit_of(struct daemon_rec *d)
 		         sigabbrev_np(si.si_status) ?: "?");
 	mounted = container_owns_mount(d->c, d->mnt_id);
 	if (!mounted) {
-		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted", d->c->id,
-		         d->program, (int)d->pid, how, d->target);
+		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted",
+		         d->c->id, d->program, (int)d->pid, how, d->target);
 		return;
 	}
 	r = detach_dead_mount(d);

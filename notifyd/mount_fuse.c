@@ -93,21 +93,21 @@ struct mounter_msg {
 /* Everything the mounter and the daemon need, prepared before fork(). */
 struct fuse_plan {
 	int userns, mntns, pidns, ipcns, utsns, netns, cgroupns;
-	int root, cwd;            /* the caller's, O_PATH */
-	int target;               /* O_PATH, resolved in the caller's view */
-	int image;                /* opened source or -EBADF */
-	int prog;                 /* O_PATH of the program */
-	int shimdir, shimtree;    /* fusermount stand-in: dir (PATH fallback), detached bind */
-	int devnull, err_w, ctl;  /* stdin, stdout+stderr, socket to the worker */
-	int cgroup_procs;         /* caller's cgroup.procs (written "0") or -EBADF */
-	uid_t uid, gid;           /* the caller's ids inside its user namespace */
+	int root, cwd;           /* the caller's, O_PATH */
+	int target;              /* O_PATH, resolved in the caller's view */
+	int image;               /* opened source or -EBADF */
+	int prog;                /* O_PATH of the program */
+	int shimdir, shimtree;   /* fusermount stand-in: dir (PATH fallback), detached bind */
+	int devnull, err_w, ctl; /* stdin, stdout+stderr, socket to the worker */
+	int cgroup_procs;        /* caller's cgroup.procs (written "0") or -EBADF */
+	uid_t uid, gid;          /* the caller's ids inside its user namespace */
 	gid_t groups[64];
 	int n_groups;
 	bool fusermount;
 	bool ro;
-	uint64_t attr;            /* MOUNT_ATTR_* */
+	uint64_t attr; /* MOUNT_ATTR_* */
 	char source[256], subtype[64];
-	char fsopts[32][128];     /* kernel FUSE options, key or key=value */
+	char fsopts[32][128]; /* kernel FUSE options, key or key=value */
 	int n_fsopts;
 	char *argv[48];
 	char *envp[8];
@@ -126,10 +126,10 @@ static void plan_init(struct fuse_plan *pl)
 
 static void plan_close(struct fuse_plan *pl)
 {
-	int *fds[] = {&pl->userns, &pl->mntns, &pl->pidns,    &pl->ipcns,   &pl->utsns,
-	              &pl->netns,  &pl->cgroupns, &pl->root,  &pl->cwd,     &pl->target,
-	              &pl->image,  &pl->prog,  &pl->shimdir,  &pl->shimtree, &pl->devnull,
-	              &pl->err_w,  &pl->ctl,   &pl->cgroup_procs};
+	int *fds[] = {&pl->userns, &pl->mntns,    &pl->pidns,       &pl->ipcns,    &pl->utsns,
+	              &pl->netns,  &pl->cgroupns, &pl->root,        &pl->cwd,      &pl->target,
+	              &pl->image,  &pl->prog,     &pl->shimdir,     &pl->shimtree, &pl->devnull,
+	              &pl->err_w,  &pl->ctl,      &pl->cgroup_procs};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = safe_close(*fds[i]);
@@ -182,7 +182,8 @@ static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fus
 		/* libfuse2 never reaps the fusermount it ran with auto_unmount. */
 		signal(SIGCHLD, SIG_IGN);
 	}
-	if (pl->n_groups >= 0 && setgroups((size_t)pl->n_groups, pl->groups) < 0 && errno != EPERM) {
+	if (pl->n_groups >= 0 && setgroups((size_t)pl->n_groups, pl->groups) < 0 &&
+	    errno != EPERM) {
 		dprintf(errw, "mountvisor: setgroups: %s\n", strerror(errno));
 		_exit(126);
 	}
@@ -303,8 +304,8 @@ static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
 	child_send(ctl, MSG_READY, 0, NULL, -1);
 	if (read(ctl, &go, 1) != 1)
 		_exit(0); /* the worker gave up: the detached mount goes with us */
-	if (move_mount(mntfd, "", pl->target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
+	if (move_mount(mntfd, "", pl->target, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		child_fail(ctl, errno, "attaching the mount at the target");
 	struct mounter_msg m = {.kind = MSG_ATTACHED};
 	memset(&stx, 0, sizeof(stx));
@@ -430,17 +431,18 @@ static const char *const default_args_none[] = {"-f", "{options}", "{mountpoint}
 static int plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const char *prog_name,
                      const struct mount_opts *opts, bool has_image, const char *mountpoint)
 {
-	const char *const *words =
-	    fs->arguments ? (const char *const *)fs->arguments
-	                  : (fs->source_none ? default_args_none : default_args_image);
+	const char *const *words = fs->arguments
+	                               ? (const char *const *)fs->arguments
+	                               : (fs->source_none ? default_args_none : default_args_image);
 	char optstr[4096];
 	size_t used = 0, len = 0;
 	int n = 0;
 
 	optstr[0] = '\0';
 	for (size_t i = 0; i < opts->n; i++)
-		len += (size_t)snprintf(optstr + len, len < sizeof(optstr) ? sizeof(optstr) - len : 0,
-		                        "%s%s", i ? "," : "", opts->v[i]);
+		len +=
+		    (size_t)snprintf(optstr + len, len < sizeof(optstr) ? sizeof(optstr) - len : 0,
+		                     "%s%s", i ? "," : "", opts->v[i]);
 	if (len >= sizeof(optstr))
 		return -E2BIG;
 	pl->argv[n++] = plan_str(pl, &used, prog_name);
@@ -589,7 +591,8 @@ static int startup_wait(struct startup *su, uint64_t deadline, struct mounter_ms
 			/* Let its last words arrive before reaping it. */
 			drain(su->err_r, su->out, sizeof(su->out), &su->out_len);
 			if (waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED) == 0)
-				*status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+				*status =
+				    si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 			su->pidfd = safe_close(su->pidfd);
 			return -ECHILD;
 		}
@@ -676,8 +679,9 @@ static void fuse_start(struct request *rq, struct fuse_plan *pl, const struct pr
 		r = startup_wait(&su, deadline, &m, &status);
 	}
 	if (r == -ETIMEDOUT) {
-		request_deny(rq, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s", prog_name,
-		             fs->startup_timeout_ms / 1000, su.out_len ? ": " : "", su.out);
+		request_deny(rq, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
+		             prog_name, fs->startup_timeout_ms / 1000, su.out_len ? ": " : "",
+		             su.out);
 		goto fail;
 	}
 	if (r == -ECHILD || (r == 0 && m.kind == MSG_FAILED && m.err == ENOTCONN && su.pidfd < 0)) {
@@ -695,9 +699,10 @@ static void fuse_start(struct request *rq, struct fuse_plan *pl, const struct pr
 			 * hangs up too, and must not win that race).
 			 */
 			if (daemon_exit_status(&su, 1000, &status) == 0) {
-				request_deny(rq, EINVAL,
-				             "%s exited with status %d before serving the mount%s%s",
-				             prog_name, status, su.out_len ? ": " : "", su.out);
+				request_deny(
+				    rq, EINVAL,
+				    "%s exited with status %d before serving the mount%s%s",
+				    prog_name, status, su.out_len ? ": " : "", su.out);
 				goto fail;
 			}
 		}
@@ -706,9 +711,9 @@ static void fuse_start(struct request *rq, struct fuse_plan *pl, const struct pr
 		goto fail;
 	}
 	if (r < 0 || m.kind != MSG_ATTACHED) {
-		request_deny(rq, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s", prog_name,
-		             strerror(r < 0 ? -r : EPROTO), su.out_len ? "; program said: " : "",
-		             su.out);
+		request_deny(rq, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
+		             prog_name, strerror(r < 0 ? -r : EPROTO),
+		             su.out_len ? "; program said: " : "", su.out);
 		goto fail;
 	}
 	(void)waitpid(su.mounter, NULL, 0);
@@ -798,7 +803,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		n_starting++;
 	pthread_mutex_unlock(&starting_lock);
 	if (!starting) {
-		request_deny(rq, EAGAIN, "%d FUSE start-ups already in progress", FUSE_MAX_STARTING);
+		request_deny(rq, EAGAIN, "%d FUSE start-ups already in progress",
+		             FUSE_MAX_STARTING);
 		goto out;
 	}
 
@@ -819,7 +825,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		if (r >= 0) {
 			pl->prog = view_open(prog_path, O_PATH);
 			if (view_leave() < 0) {
-				log_error("worker cannot leave a container's mount namespace: %m; aborting");
+				log_error("worker cannot leave a container's mount namespace: %m; "
+				          "aborting");
 				abort();
 			}
 			r = pl->prog < 0 ? pl->prog : 0;
@@ -858,10 +865,11 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	}
 	/* libfuse2 stat()s the mountpoint it is given; libfuse3 takes the fd. */
 	snprintf(mountpoint, sizeof(mountpoint), "/dev/fd/%d", DFD_FUSE);
-	r = plan_argv(pl, fs, prog_name, &opts, pl->image >= 0, pl->fusermount ? rq->target : mountpoint);
+	r = plan_argv(pl, fs, prog_name, &opts, pl->image >= 0,
+	              pl->fusermount ? rq->target : mountpoint);
 	if (r < 0) {
-		request_deny(rq, EINVAL, "arguments of [fs %s] do not fit this mount (%s)", fs->type,
-		             strerror(-r));
+		request_deny(rq, EINVAL, "arguments of [fs %s] do not fit this mount (%s)",
+		             fs->type, strerror(-r));
 		goto out;
 	}
 	plan_env(pl);
@@ -904,7 +912,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	snprintf(pl->source, sizeof(pl->source), "%.255s", rq->source[0] ? rq->source : rq->type);
 	snprintf(pl->subtype, sizeof(pl->subtype), "%s", prog_name);
 	for (size_t i = 0; fs->fuse_options[i] && pl->n_fsopts < (int)ARRAY_SIZE(pl->fsopts); i++)
-		snprintf(pl->fsopts[pl->n_fsopts++], sizeof(pl->fsopts[0]), "%s", fs->fuse_options[i]);
+		snprintf(pl->fsopts[pl->n_fsopts++], sizeof(pl->fsopts[0]), "%s",
+		         fs->fuse_options[i]);
 
 	fuse_start(rq, pl, fs, prog_name, &info);
 	if (rq->err || rq->answer != ANSWER_ERRNO)

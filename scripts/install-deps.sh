@@ -31,6 +31,8 @@ PACKAGES=(
 	coreutils       # timeout, stat
 	qemu-system-x86 # vfsd VM tests (TCG guest) and QEMU's C virtiofsd, the bench anchor
 	bc              # guest run times in tests/vm/run-vfsd-vm.sh
+	cpio            # packs the VM test's initramfs
+	file            # tells a static busybox from a dynamic one
 	fuse2fs         # fuse action: ext4/ext3/ext2 served in user space (profiles/default.conf)
 	squashfuse      # fuse action: squashfs served in user space
 	fuse-overlayfs  # fuse action: overlay for containers without kernel overlay rights

@@ -25,6 +25,7 @@ static void *fs_queue_start(void *opaque, unsigned qidx)
 		free(t);
 		return NULL;
 	}
+	t->hiprio = qidx == 0;
 	log_debug("queue %u started", qidx);
 	return t;
 }

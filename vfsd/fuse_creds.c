@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdint.h>
+#include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,5 +64,37 @@ int vfsd_creds_drop_groups(void)
 	return -errno;
 }
 
+/*
+ * Raw capget/capset with pid 0 act on the calling thread only, which is what
+ * a per-request change needs; libcap-ng keeps process-wide state instead.
+ */
+static bool set_fsetid(bool on)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	const uint32_t bit = 1u << CAP_FSETID; /* CAP_FSETID < 32: word 0 */
+
+	if (syscall(SYS_capget, &hdr, d) < 0)
+		return false;
+	if (!on && !(d[0].effective & bit))
+		return false; /* nothing to drop (an unprivileged vfsd) */
+	if (on && !(d[0].permitted & bit))
+		return false;
+	d[0].effective = on ? d[0].effective | bit : d[0].effective & ~bit;
+	return syscall(SYS_capset, &hdr, d) == 0;
+}
+
+bool vfsd_creds_drop_fsetid(void)
+{
+	return set_fsetid(false);
+}
+
+void vfsd_creds_restore_fsetid(bool dropped)
+{
+	if (dropped)
+		set_fsetid(true);
+}
+
 /* seccomp allowlist for this file and fs_device.c (see seccomp.h) */
-const char *const vfsd_syscalls_fuse_creds[] = {"setfsuid", "setfsgid", "syncfs", NULL};
+const char *const vfsd_syscalls_fuse_creds[] = {"setfsuid", "setfsgid", "syncfs",
+                                                "capget",   "capset",   NULL};

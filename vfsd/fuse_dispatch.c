@@ -141,6 +141,8 @@ static int op_init(struct vfsd_req *req)
 		offered |= (uint64_t)in->flags2 << 32;
 	want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES |
 	       FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT;
+	if (fs->cfg.killpriv_v2)
+		want |= FUSE_HANDLE_KILLPRIV_V2;
 	if (fs->cfg.cache != VFSD_CACHE_NEVER)
 		want |= FUSE_AUTO_INVAL_DATA;
 	if (fs->cfg.readdirplus)
@@ -285,6 +287,15 @@ uint32_t vfsd_fuse_handle(struct vfsd_fs_thread *t, struct vfsd_vq_elem *elem)
 		r = -ENOSYS;
 		goto reply;
 	}
+	/*
+	 * The virtio-fs spec puts only requests without replies on the hiprio
+	 * queue; anything else there is a confused or hostile driver.
+	 */
+	if (t->hiprio && !op->noreply) {
+		log_debug("%s on the hiprio queue refused", op->name);
+		r = -EINVAL;
+		goto reply;
+	}
 	if (!op->noreply && req.wr_len < sizeof(struct fuse_out_header)) {
 		log_debug("%s without room for a reply", op->name);
 		return 0;
@@ -379,7 +390,8 @@ int vfsd_fs_init(struct vfsd_fs *fs, const struct vfsd_fs_config *cfg, int root_
 		fs->timeout = 86400;
 		break;
 	}
-	r = vfsd_inodes_init(&fs->inodes, root_fd, cfg->max_fds * 3 / 4);
+	r = vfsd_inodes_init(&fs->inodes, root_fd, cfg->max_fds * 3 / 4, proc_self_fd,
+	                     cfg->file_handles);
 	if (r < 0)
 		return r;
 	return vfsd_handles_init(&fs->handles, cfg->max_fds / 4);

@@ -8,12 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "vfsd/seccomp.h"
 
 static size_t key_hash(uint64_t ino, uint64_t dev, uint64_t mnt, size_t hsize)
 {
@@ -57,16 +59,117 @@ static int hash_grow(struct vfsd_inodes *t)
 	return 0;
 }
 
+/* --- the LRU list of idle handle inodes that still hold an fd ----------- */
+
+static void lru_del(struct vfsd_inodes *t, struct vfsd_inode *ino)
+{
+	if (!ino->on_lru)
+		return;
+	*(ino->lru_prev ? &ino->lru_prev->lru_next : &t->lru_head) = ino->lru_next;
+	*(ino->lru_next ? &ino->lru_next->lru_prev : &t->lru_tail) = ino->lru_prev;
+	ino->lru_prev = ino->lru_next = NULL;
+	ino->on_lru = false;
+}
+
+static void lru_add(struct vfsd_inodes *t, struct vfsd_inode *ino)
+{
+	ino->lru_prev = t->lru_tail;
+	ino->lru_next = NULL;
+	*(t->lru_tail ? &t->lru_tail->lru_next : &t->lru_head) = ino;
+	t->lru_tail = ino;
+	ino->on_lru = true;
+}
+
+static void drop_fd(struct vfsd_inodes *t, struct vfsd_inode *ino)
+{
+	if (ino->fd >= 0) {
+		safe_close(ino->fd);
+		ino->fd = -1;
+		t->nfds--;
+	}
+}
+
+/* Closes the least recently used idle fd; false if there is none. */
+static bool evict_one(struct vfsd_inodes *t)
+{
+	struct vfsd_inode *ino = t->lru_head;
+
+	if (!ino)
+		return false;
+	lru_del(t, ino);
+	drop_fd(t, ino);
+	return true;
+}
+
 /* Frees an inode with no users; table lock held. */
 static void inode_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
 {
 	hash_del(t, ino);
+	lru_del(t, ino);
 	t->slots[ino->nodeid] = NULL;
 	t->free_ids[t->nfree++] = ino->nodeid;
-	safe_close(ino->fd);
-	t->nfds--;
+	drop_fd(t, ino);
+	free(ino->fh);
 	free(ino);
 }
+
+/* --- file handles --------------------------------------------------------- */
+
+/*
+ * The fd open_by_handle_at() resolves handles against, for the mount of @fd.
+ * It must be a real open file, so the first directory seen on a mount is
+ * reopened read-only through /proc/self/fd.  Inodes on a mount entered
+ * through a non-directory (a bind-mounted file) keep their O_PATH fd.
+ */
+static int mount_fd_for(struct vfsd_inodes *t, int fd, const struct statx *st)
+{
+	struct vfsd_mount_fd *m;
+	char name[16];
+	int mfd;
+
+	for (size_t i = 0; i < t->nmounts; i++)
+		if (t->mounts[i].mnt_id == st->stx_mnt_id)
+			return t->mounts[i].fd;
+	if (!S_ISDIR(st->stx_mode))
+		return -ENOTDIR;
+	m = realloc(t->mounts, (t->nmounts + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	t->mounts = m;
+	snprintf(name, sizeof(name), "%d", fd);
+	mfd = openat(t->proc_self_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	t->mounts[t->nmounts++] = (struct vfsd_mount_fd){.mnt_id = st->stx_mnt_id, .fd = mfd};
+	return mfd;
+}
+
+/* A handle for @fd, trimmed to its size (usually 8 to 40 bytes). */
+static int make_handle(struct vfsd_inodes *t, int fd, const struct statx *st,
+                       struct file_handle **ret, int *mount_fd)
+{
+	_cleanup_free_ struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	struct file_handle *small;
+	int mnt, mfd = mount_fd_for(t, fd, st);
+
+	if (mfd < 0)
+		return mfd;
+	if (!fh)
+		return -ENOMEM;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", fh, &mnt, AT_EMPTY_PATH) < 0)
+		return -errno;
+	small = realloc(fh, sizeof(*fh) + fh->handle_bytes);
+	if (small)
+		fh = small;
+	*ret = TAKE_PTR(fh);
+	*mount_fd = mfd;
+	return 0;
+}
+
+const char *const vfsd_syscalls_fuse_inode[] = {"name_to_handle_at", "open_by_handle_at", NULL};
+
+/* --- the table ------------------------------------------------------------ */
 
 static void maybe_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
 {
@@ -102,26 +205,40 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
                       struct vfsd_inode **ret)
 {
 	_cleanup_close_ int owned = fd;
+	_cleanup_free_ struct file_handle *fh = NULL;
 	uint64_t dev = makedev(st->stx_dev_major, st->stx_dev_minor);
 	struct vfsd_inode *ino;
+	int r = 0, mount_fd = -1;
 	size_t id;
-	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	if (t->hsize) {
-		for (ino = t->hash[key_hash(st->stx_ino, dev, st->stx_mnt_id, t->hsize)]; ino;
-		     ino = ino->hnext)
-			if (ino->ino == st->stx_ino && ino->dev == dev &&
-			    ino->mnt_id == st->stx_mnt_id)
-				break;
-		if (ino) {
-			ino->nlookup++;
-			ino->refs++;
-			*ret = ino;
-			goto out; /* owned closes the duplicate fd */
+	for (ino = t->hash[key_hash(st->stx_ino, dev, st->stx_mnt_id, t->hsize)]; ino;
+	     ino = ino->hnext)
+		if (ino->ino == st->stx_ino && ino->dev == dev && ino->mnt_id == st->stx_mnt_id)
+			break;
+	if (ino) {
+		ino->nlookup++;
+		ino->refs++;
+		lru_del(t, ino);
+		if (ino->fd < 0) { /* a handle inode whose fd was evicted: adopt ours */
+			ino->fd = TAKE_FD(owned);
+			t->nfds++;
 		}
+		*ret = ino;
+		goto out; /* owned closes a duplicate fd */
 	}
-	if (t->nfds >= t->max_fds) {
+	if (t->fh_mode != VFSD_FH_NEVER && (r = make_handle(t, owned, st, &fh, &mount_fd)) < 0) {
+		if (!t->fh_warned)
+			log_warn("no file handle for an inode (%s)%s", strerror(-r),
+			         t->fh_mode == VFSD_FH_MANDATORY
+			             ? ": lookup refused (--inode-file-handles=mandatory)"
+			             : "; it keeps an O_PATH fd");
+		t->fh_warned = true;
+		if (t->fh_mode == VFSD_FH_MANDATORY)
+			goto out;
+		r = 0;
+	}
+	if (t->nfds >= t->max_fds && !evict_one(t)) {
 		if (!t->budget_warned)
 			log_error("inode fd budget of %u reached: lookups fail with EMFILE "
 			          "(raise RLIMIT_NOFILE or use --inode-file-handles)",
@@ -144,6 +261,8 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
 	}
 	*ino = (struct vfsd_inode){
 	    .fd = TAKE_FD(owned),
+	    .fh = TAKE_PTR(fh),
+	    .mount_fd = mount_fd,
 	    .ino = st->stx_ino,
 	    .dev = dev,
 	    .mnt_id = st->stx_mnt_id,
@@ -173,10 +292,35 @@ struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid)
 {
 	struct vfsd_inode *ino = NULL;
 
+	int fd;
+
 	pthread_mutex_lock(&t->lock);
 	if (nodeid < t->nslots && t->slots[nodeid]) {
 		ino = t->slots[nodeid];
 		ino->refs++;
+		lru_del(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!ino || ino->fd >= 0)
+		return ino;
+	/*
+	 * A handle inode without an fd.  fh and mount_fd never change, so the
+	 * reopen runs unlocked; two racing users each open and one fd is kept.
+	 * In-flight users may take the fd count past the budget (by at most
+	 * the number of requests in flight): only idle fds are evicted.
+	 */
+	fd = open_by_handle_at(ino->mount_fd, ino->fh, O_PATH | O_CLOEXEC);
+	pthread_mutex_lock(&t->lock);
+	if (fd < 0) {
+		ino->refs--;
+		maybe_free(t, ino);
+		ino = NULL;
+	} else if (ino->fd >= 0) {
+		close(fd);
+	} else {
+		ino->fd = fd;
+		if (++t->nfds > t->max_fds)
+			evict_one(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
@@ -188,6 +332,8 @@ void vfsd_inode_put(struct vfsd_inodes *t, struct vfsd_inode *ino)
 		return;
 	pthread_mutex_lock(&t->lock);
 	ino->refs--;
+	if (ino->refs == 0 && ino->fh && ino->fd >= 0 && ino->nlookup > 0)
+		lru_add(t, ino);
 	maybe_free(t, ino);
 	pthread_mutex_unlock(&t->lock);
 }
@@ -204,7 +350,25 @@ void vfsd_inode_forget(struct vfsd_inodes *t, uint64_t nodeid, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 }
 
-int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds)
+/*
+ * Can handles be made and opened here?  open_by_handle_at needs
+ * CAP_DAC_READ_SEARCH (absent in a user namespace) and filesystem support.
+ */
+static int probe_handles(struct vfsd_inodes *t, int root_fd, const struct statx *st)
+{
+	_cleanup_free_ struct file_handle *fh = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int mount_fd, r;
+
+	r = make_handle(t, root_fd, st, &fh, &mount_fd);
+	if (r < 0)
+		return r;
+	fd = open_by_handle_at(mount_fd, fh, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : 0;
+}
+
+int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds, int proc_self_fd,
+                     enum vfsd_fh_mode fh_mode)
 {
 	struct statx st;
 	struct vfsd_inode *root;
@@ -214,6 +378,8 @@ int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds)
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
 	t->max_fds = max_fds;
+	t->proc_self_fd = proc_self_fd;
+	t->fh_mode = VFSD_FH_NEVER; /* the root keeps its fd for good */
 	if (statx(root_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
 	          STATX_TYPE | STATX_INO | STATX_MNT_ID, &st) < 0)
 		return -errno;
@@ -231,6 +397,23 @@ int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds)
 		return -EINVAL;
 	root->refs = 0;
 	root->nlookup = 1;
+	if (fh_mode == VFSD_FH_NEVER)
+		return 0;
+	r = probe_handles(t, root->fd, &st);
+	if (r == 0) {
+		t->fh_mode = fh_mode;
+		log_info("inodes keep file handles; at most %u of their fds stay open", max_fds);
+	} else if (fh_mode == VFSD_FH_MANDATORY) {
+		log_error("--inode-file-handles=mandatory: file handles do not work on the shared "
+		          "directory (%s%s)",
+		          strerror(-r),
+		          r == -EPERM ? ": open_by_handle_at needs CAP_DAC_READ_SEARCH" : "");
+		return r;
+	} else {
+		log_warn("--inode-file-handles=prefer: file handles do not work here (%s); "
+		         "inodes keep O_PATH fds",
+		         strerror(-r));
+	}
 	return 0;
 }
 
@@ -254,8 +437,12 @@ void vfsd_inodes_destroy(struct vfsd_inodes *t)
 	for (size_t i = 0; i < t->nslots; i++)
 		if (t->slots[i]) {
 			safe_close(t->slots[i]->fd);
+			free(t->slots[i]->fh);
 			free(t->slots[i]);
 		}
+	for (size_t i = 0; i < t->nmounts; i++)
+		safe_close(t->mounts[i].fd);
+	free(t->mounts);
 	free(t->slots);
 	free(t->free_ids);
 	free(t->hash);

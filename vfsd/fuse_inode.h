@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+struct file_handle;
+
 /*
  * The inode table: what the guest knows as node ids.  A node id is an index
  * into slots[] (never a pointer), so a forged id from the guest can at worst
@@ -15,12 +17,24 @@
  * keyed by (st_ino, st_dev, mnt_id) so a file reached by two paths is one
  * node, and each holds an O_PATH fd.  The number of those fds is capped below
  * RLIMIT_NOFILE: past the budget, lookups fail with EMFILE and a log line.
+ *
+ * With --inode-file-handles an inode also keeps a file handle
+ * (name_to_handle_at) and its fd becomes a cache: held while a request uses
+ * the inode, kept afterwards on an LRU list of idle fds, closed when the
+ * budget needs room and reopened with open_by_handle_at on the next use.  So
+ * a million-inode tree costs memory for handles, not a million fds.
  */
 
 #define VFSD_ROOT_ID 1
 
+enum vfsd_fh_mode { VFSD_FH_NEVER, VFSD_FH_PREFER, VFSD_FH_MANDATORY };
+
 struct vfsd_inode {
-	int fd; /* O_PATH|O_NOFOLLOW */
+	int fd; /* O_PATH|O_NOFOLLOW; -1 only for a handle inode with no cached fd */
+	struct file_handle *fh; /* NULL: the fd is the inode's only reference */
+	int mount_fd;           /* borrowed from vfsd_inodes.mounts, with fh */
+	bool on_lru;
+	struct vfsd_inode *lru_prev, *lru_next; /* idle handle inodes with an fd */
 	uint64_t ino, dev, mnt_id;
 	uint32_t type; /* S_IFMT bits, fixed for the inode's life */
 	uint64_t nodeid;
@@ -38,17 +52,36 @@ struct vfsd_inodes {
 	size_t nfree;
 	struct vfsd_inode **hash;
 	size_t hsize;
-	unsigned nfds, max_fds;
+	unsigned nfds, max_fds; /* inode fds held, and their budget */
 	uint64_t generation;
-	bool budget_warned;
+	bool budget_warned, fh_warned;
+	enum vfsd_fh_mode fh_mode; /* NEVER after a failed start-up probe in PREFER */
+	int proc_self_fd;
+	struct vfsd_mount_fd {
+		uint64_t mnt_id;
+		int fd; /* O_RDONLY directory: open_by_handle_at refuses O_PATH */
+	} * mounts;
+	size_t nmounts;
+	struct vfsd_inode *lru_head, *lru_tail; /* least recently used first */
 };
 
-/* Takes root_fd (O_PATH of the shared directory). */
-int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds);
+/*
+ * vfsd_inodes_init() - the table with the root inode.
+ * @root_fd: O_PATH of the shared directory, consumed.
+ * @proc_self_fd: /proc/self/fd, to reopen directories as mount fds.
+ * @fh_mode: NEVER, or PREFER/MANDATORY: probe that handles work here
+ * (filesystem support, CAP_DAC_READ_SEARCH); PREFER falls back to fds with
+ * one log line, MANDATORY fails with -errno.
+ */
+int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds, int proc_self_fd,
+                     enum vfsd_fh_mode fh_mode);
 void vfsd_inodes_destroy(struct vfsd_inodes *t);
 /* Forget every inode but the root (guest went away or re-initialised). */
 void vfsd_inodes_reset(struct vfsd_inodes *t);
-/* Inode for a guest node id with a reference, or NULL if it is not live. */
+/*
+ * Inode for a guest node id with a reference and a usable ->fd, or NULL if it
+ * is not live or its file handle no longer opens (deleted: ESTALE).
+ */
 struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid);
 void vfsd_inode_put(struct vfsd_inodes *t, struct vfsd_inode *ino);
 /*

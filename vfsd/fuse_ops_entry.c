@@ -188,6 +188,7 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 	struct vfsd_fs *fs = req->fs;
 	struct vfsd_handle *h = NULL;
 	char name[16];
+	bool kill;
 	int r = 0;
 
 	if (in->valid & FATTR_FH) {
@@ -196,10 +197,18 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 			return -EBADF;
 	}
 	vfsd_fd_name(ino->fd, name);
+	/*
+	 * Chown and truncate by a guest caller without CAP_FSETID must clear
+	 * setuid/setgid (KILLPRIV_V2): run them without it, the kernel does it.
+	 */
+	kill =
+	    (in->valid & FATTR_KILL_SUIDGID) && (in->valid & (FATTR_UID | FATTR_GID | FATTR_SIZE));
 	if (in->valid & FATTR_MODE) {
 		if (h ? fchmod(h->fd, in->mode) : fchmodat(fs->proc_self_fd, name, in->mode, 0))
 			r = -errno;
 	}
+	if (kill && r >= 0)
+		kill = vfsd_creds_drop_fsetid();
 	if (r >= 0 && (in->valid & (FATTR_UID | FATTR_GID))) {
 		uid_t uid = (in->valid & FATTR_UID) ? in->uid : (uid_t)-1;
 		gid_t gid = (in->valid & FATTR_GID) ? in->gid : (gid_t)-1;
@@ -220,6 +229,7 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 				r = -errno;
 		}
 	}
+	vfsd_creds_restore_fsetid(kill);
 	if (r >= 0 && (in->valid & (FATTR_ATIME | FATTR_MTIME))) {
 		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
 

@@ -85,7 +85,16 @@ int vfsd_op_open(struct vfsd_req *req)
 	ino = vfsd_inode_get(&req->fs->inodes, req->in.nodeid);
 	if (!ino)
 		return -ESTALE;
-	fd = ino->type == S_IFREG ? vfsd_inode_open(req->fs, ino, f) : -EPERM;
+	if (ino->type == S_IFREG) {
+		/* O_TRUNC by a guest caller without CAP_FSETID (KILLPRIV_V2) */
+		bool kill = (in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (f & O_TRUNC) &&
+		            vfsd_creds_drop_fsetid();
+
+		fd = vfsd_inode_open(req->fs, ino, f);
+		vfsd_creds_restore_fsetid(kill);
+	} else {
+		fd = -EPERM;
+	}
 	PUT(ino);
 	if (fd < 0)
 		return fd;
@@ -212,11 +221,17 @@ int vfsd_op_write(struct vfsd_req *req)
 	h = vfsd_handle_get(&req->fs->handles, in->fh, false);
 	if (!h)
 		return -EBADF;
-	if (req->n_data)
+	if (req->n_data) {
+		bool kill = (in->write_flags & FUSE_WRITE_KILL_SUIDGID) && vfsd_creds_drop_fsetid();
+
 		n = pwritev(h->fd, req->data, (int)req->n_data, (off_t)in->offset);
+		if (n < 0)
+			n = -errno;
+		vfsd_creds_restore_fsetid(kill);
+	}
 	vfsd_handle_put(&req->fs->handles, h);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	out.size = (uint32_t)n;
 	return vfsd_reply(req, &out, sizeof(out));
 }

@@ -23,7 +23,6 @@
  */
 
 enum vfsd_cache { VFSD_CACHE_NEVER, VFSD_CACHE_AUTO, VFSD_CACHE_ALWAYS, VFSD_CACHE_METADATA };
-enum vfsd_fh_mode { VFSD_FH_NEVER, VFSD_FH_PREFER, VFSD_FH_MANDATORY };
 
 struct vfsd_fs_config {
 	const char *shared_dir;
@@ -34,6 +33,7 @@ struct vfsd_fs_config {
 	bool readdirplus;
 	bool writeback;
 	bool allow_direct_io;
+	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 	enum vfsd_fh_mode file_handles;
 	unsigned max_fds; /* fd budget for inodes + open files */
 };
@@ -55,6 +55,7 @@ struct vfsd_fs {
 
 struct vfsd_fs_thread {
 	struct vfsd_fs *fs;
+	bool hiprio;     /* serves queue 0: FORGET, BATCH_FORGET and INTERRUPT only */
 	uint8_t *argbuf; /* VFSD_FUSE_ARG_MAX + 1, NUL at the end */
 	uint8_t *outbuf; /* VFSD_FUSE_ARG_MAX */
 	struct iovec iov[VFSD_VQ_MAX_IOV];

@@ -87,15 +87,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup("vfsd", (enum log_level)o.log_level);
-	if (o.file_handles == VFSD_FH_MANDATORY) {
-		log_error("--inode-file-handles=mandatory: file handles are not implemented yet");
-		return 1;
-	}
-	if (o.file_handles == VFSD_FH_PREFER)
-		log_info("inode file handles not implemented; using O_PATH fds");
-	if (o.thread_pool_size)
-		log_info("--thread-pool-size=%u: requests are served by one thread per queue",
-		         o.thread_pool_size);
 	signal(SIGPIPE, SIG_IGN);
 
 	nofile = vfsd_raise_nofile(o.rlimit_nofile);
@@ -145,6 +136,7 @@ int main(int argc, char **argv)
 	    .readonly = o.readonly,
 	    .xattr = o.xattr,
 	    .announce_submounts = o.announce_submounts,
+	    .killpriv_v2 = o.killpriv_v2,
 	    .readdirplus = o.readdirplus,
 	    .writeback = o.writeback,
 	    .allow_direct_io = o.allow_direct_io,
@@ -154,22 +146,25 @@ int main(int argc, char **argv)
 	};
 	r = vfsd_fs_init(&fs, &cfg, root, proc);
 	if (r < 0) {
-		log_error("cannot open the shared directory: %s", strerror(-r));
+		log_error("cannot serve the shared directory: %s", strerror(-r));
 		return 1;
 	}
 	r = vfsd_vu_init(&dev, VFSD_VU_MAX_QUEUES, &vfsd_fs_device_ops, &fs);
 	if (r < 0)
 		return 1;
+	dev.pool_size = o.thread_pool_size;
 	r = vfsd_seccomp_load(o.seccomp);
 	if (r < 0) {
 		log_error("cannot load the seccomp filter: %s", strerror(-r));
 		return 1;
 	}
-	log_info("serving %s (sandbox %s, cache %d%s%s), fd budget %u", o.shared_dir,
+	log_info("serving %s (sandbox %s, cache %d%s%s), fd budget %u, %u pool threads per queue",
+	         o.shared_dir,
 	         o.sandbox == VFSD_SANDBOX_NAMESPACE ? "namespace"
 	         : o.sandbox == VFSD_SANDBOX_CHROOT  ? "chroot"
 	                                             : "none",
-	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "", cfg.max_fds);
+	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "", cfg.max_fds,
+	         o.thread_pool_size);
 	for (;;) {
 		_cleanup_close_ int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 

@@ -34,6 +34,8 @@ enum {
 	OPT_NO_READDIRPLUS,
 	OPT_WRITEBACK,
 	OPT_ALLOW_DIRECT_IO,
+	OPT_KILLPRIV_V2,
+	OPT_NO_KILLPRIV_V2,
 	OPT_INODE_FILE_HANDLES,
 	OPT_THREAD_POOL_SIZE,
 	OPT_LOG_LEVEL,
@@ -62,6 +64,8 @@ static const struct option long_opts[] = {
     {"no-readdirplus", no_argument, NULL, OPT_NO_READDIRPLUS},
     {"writeback", no_argument, NULL, OPT_WRITEBACK},
     {"allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO},
+    {"killpriv-v2", no_argument, NULL, OPT_KILLPRIV_V2},
+    {"no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV_V2},
     {"inode-file-handles", optional_argument, NULL, OPT_INODE_FILE_HANDLES},
     {"thread-pool-size", required_argument, NULL, OPT_THREAD_POOL_SIZE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -73,7 +77,6 @@ static const struct option long_opts[] = {
     /* Accepted for compatibility, no effect (documented in vfsd(8)). */
     {"posix-acl", no_argument, NULL, OPT_IGNORED_FLAG},
     {"security-label", no_argument, NULL, OPT_IGNORED_FLAG},
-    {"killpriv-v2", no_argument, NULL, OPT_IGNORED_FLAG},
     {"preserve-noatime", no_argument, NULL, OPT_IGNORED_FLAG},
     {"allow-mmap", no_argument, NULL, OPT_IGNORED_FLAG},
     {"tag", required_argument, NULL, OPT_IGNORED_ARG},
@@ -171,6 +174,8 @@ static int parse_o_item(struct vfsd_options *o, char *item, char *err, size_t er
 	FLAG("allow_direct_io", allow_direct_io, true);
 	FLAG("no_allow_direct_io", allow_direct_io, false);
 	FLAG("readonly", readonly, true);
+	FLAG("killpriv_v2", killpriv_v2, true);
+	FLAG("no_killpriv_v2", killpriv_v2, false);
 #undef FLAG
 	if (!strcmp(item, "source") && val) {
 		o->shared_dir = val;
@@ -192,20 +197,10 @@ static int parse_o_item(struct vfsd_options *o, char *item, char *err, size_t er
 	}
 	/* Options of QEMU's virtiofsd that change nothing here. */
 	static const char *const ignored[] = {
-	    "flock",
-	    "no_flock",
-	    "posix_lock",
-	    "no_posix_lock",
-	    "timeout",
-	    "killpriv_v2",
-	    "no_killpriv_v2",
-	    "posix_acl",
-	    "no_posix_acl",
-	    "security_label",
-	    "no_security_label",
-	    "xattrmap",
-	    "max_idle_threads",
-	    "norace",
+	    "flock",           "no_flock",         "posix_lock",
+	    "no_posix_lock",   "timeout",          "posix_acl",
+	    "no_posix_acl",    "security_label",   "no_security_label",
+	    "xattrmap",        "max_idle_threads", "norace",
 	    "writeback_cache",
 	};
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
@@ -247,6 +242,7 @@ int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err,
 	    .cache = VFSD_CACHE_AUTO,
 	    .announce_submounts = true,
 	    .readdirplus = true,
+	    .killpriv_v2 = true,
 	    .file_handles = VFSD_FH_NEVER,
 	    .log_level = LOG_LVL_INFO,
 	};
@@ -306,6 +302,12 @@ int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err,
 			break;
 		case OPT_ALLOW_DIRECT_IO:
 			o->allow_direct_io = true;
+			break;
+		case OPT_KILLPRIV_V2:
+			o->killpriv_v2 = true;
+			break;
+		case OPT_NO_KILLPRIV_V2:
+			o->killpriv_v2 = false;
 			break;
 		case OPT_INODE_FILE_HANDLES: {
 			static const char *const names[] = {"never", "prefer", "mandatory"};
@@ -406,8 +408,9 @@ void vfsd_options_usage(const char *prog)
 	       "  --no-readdirplus                 plain READDIR only\n"
 	       "  --writeback                      guest writeback caching\n"
 	       "  --allow-direct-io                honour O_DIRECT from the guest\n"
+	       "  --[no-]killpriv-v2               clear setuid/setgid for the guest (default on)\n"
 	       "  --inode-file-handles=never|prefer|mandatory\n"
-	       "  --thread-pool-size=N             accepted; requests run in queue threads\n"
+	       "  --thread-pool-size=N             N worker threads per request queue (0: none)\n"
 	       "  --rlimit-nofile=N                open file limit to set\n"
 	       "  --log-level=error|warn|info|debug\n"
 	       "  --print-capabilities             print the vhost-user back-end capabilities\n"

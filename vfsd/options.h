@@ -19,6 +19,7 @@ struct vfsd_options {
 	enum vfsd_seccomp seccomp;
 	enum vfsd_cache cache;
 	bool readonly, xattr, announce_submounts, readdirplus, writeback, allow_direct_io;
+	bool killpriv_v2;
 	enum vfsd_fh_mode file_handles;
 	unsigned thread_pool_size;
 	int log_level;

@@ -67,7 +67,7 @@ const char *const vfsd_syscalls_runtime[] = {
 static const char *const *const all_lists[] = {
     vfsd_syscalls_runtime,    vfsd_syscalls_vhost_user, vfsd_syscalls_guest_mem,
     vfsd_syscalls_fuse_entry, vfsd_syscalls_fuse_file,  vfsd_syscalls_fuse_dir,
-    vfsd_syscalls_fuse_xattr, vfsd_syscalls_fuse_creds,
+    vfsd_syscalls_fuse_xattr, vfsd_syscalls_fuse_creds, vfsd_syscalls_fuse_inode,
 };
 
 int vfsd_seccomp_load(enum vfsd_seccomp action)

@@ -18,6 +18,7 @@ extern const char *const vfsd_syscalls_fuse_file[];  /* fuse_ops_file.c */
 extern const char *const vfsd_syscalls_fuse_dir[];   /* fuse_ops_dir.c */
 extern const char *const vfsd_syscalls_fuse_xattr[]; /* fuse_ops_xattr.c */
 extern const char *const vfsd_syscalls_fuse_creds[]; /* fuse_creds.c, fs_device.c */
+extern const char *const vfsd_syscalls_fuse_inode[]; /* fuse_inode.c: file handles */
 
 /* Load the filter with the given action for everything not allowed. */
 int vfsd_seccomp_load(enum vfsd_seccomp action);

@@ -12,12 +12,13 @@
  * ring marks the device broken until the front-end resets or reconnects.
  *
  * Threads: the caller of vfsd_vu_serve() handles messages; each started queue
- * has one thread.  Anything a queue thread reads (memory table, ring
- * pointers) is changed only while that thread is stopped: memory-table
- * updates pause all running queues and restart them afterwards.
+ * has one thread, and with --thread-pool-size a pool of workers (vu_pool.c).  Anything a queue
+ * thread reads (memory table, ring pointers) is changed only while that thread is stopped:
+ * memory-table updates pause all running queues and restart them afterwards.
  */
 #include "vfsd/seccomp.h"
 #include "vfsd/vhost_user.h"
+#include "vfsd/vu_pool.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -89,30 +90,75 @@ static void queue_notify(struct vfsd_vu_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* Pops and handles chains until the ring is empty; false if it broke. */
-static bool queue_drain(struct vfsd_vu_queue *q, void *ctx, struct vfsd_vq_elem *elem)
+void vfsd_vu_queue_complete(struct vfsd_vu_queue *q, struct vfsd_vq_elem *elem, uint32_t len)
+{
+	bool notify;
+
+	if (len > elem->wr_len)
+		len = (uint32_t)elem->wr_len;
+	pthread_mutex_lock(&q->ring_lock);
+	vfsd_vq_push(&q->vq, elem->head, len);
+	notify = vfsd_vq_should_notify(&q->vq);
+	pthread_mutex_unlock(&q->ring_lock);
+	if (notify)
+		queue_notify(q);
+}
+
+static int ring_pop(struct vfsd_vu_queue *q, struct vfsd_vq_elem *elem)
+{
+	int r;
+
+	pthread_mutex_lock(&q->ring_lock);
+	r = vfsd_vq_pop(&q->vq, elem);
+	pthread_mutex_unlock(&q->ring_lock);
+	return r;
+}
+
+/* Enables kicks and looks once more: > 0 if chains arrived meanwhile. */
+static int ring_wait_kick(struct vfsd_vu_queue *q, bool enable)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&q->ring_lock);
+	vfsd_vq_set_notify(&q->vq, enable);
+	if (enable)
+		r = vfsd_vq_pending(&q->vq);
+	pthread_mutex_unlock(&q->ring_lock);
+	return r;
+}
+
+/*
+ * Pops and handles chains until the ring is empty; false if it broke.  With
+ * a pool, chains are handed to its workers, which complete them.
+ */
+static bool queue_drain(struct vfsd_vu_queue *q, void *ctx, struct vfsd_vq_elem *elem,
+                        struct vfsd_vu_pool *pool)
 {
 	struct vfsd_vu_dev *dev = q->dev;
 	int r;
 
 	for (;;) {
-		vfsd_vq_set_notify(&q->vq, false);
-		while ((r = vfsd_vq_pop(&q->vq, elem)) > 0) {
-			uint32_t len = dev->ops->request(ctx, elem);
+		ring_wait_kick(q, false);
+		for (;;) {
+			struct vfsd_vq_elem *e = pool ? vfsd_vu_pool_elem(pool) : elem;
 
-			if (len > elem->wr_len)
-				len = (uint32_t)elem->wr_len;
-			vfsd_vq_push(&q->vq, elem->head, len);
-			if (vfsd_vq_should_notify(&q->vq))
-				queue_notify(q);
+			r = ring_pop(q, e);
+			if (r <= 0) {
+				if (pool)
+					vfsd_vu_pool_unused(pool, e);
+				break;
+			}
+			if (pool)
+				vfsd_vu_pool_submit(pool, e);
+			else
+				vfsd_vu_queue_complete(q, e, dev->ops->request(ctx, e));
 			if (__atomic_load_n(&dev->broken, __ATOMIC_SEQ_CST) ||
 			    __atomic_load_n(&q->stop, __ATOMIC_SEQ_CST))
 				return !dev->broken;
 		}
 		if (r < 0)
 			break;
-		vfsd_vq_set_notify(&q->vq, true);
-		r = vfsd_vq_pending(&q->vq);
+		r = ring_wait_kick(q, true);
 		if (r == 0)
 			return true;
 		if (r < 0)
@@ -133,7 +179,11 @@ static void *queue_thread(void *arg)
 		log_error("queue %u: out of memory", q->index);
 		return NULL;
 	}
-	if (dev->ops->queue_start)
+	/* The hiprio queue (0) carries FORGETs only: cheap, always inline. */
+	struct vfsd_vu_pool *pool =
+	    dev->pool_size && q->index > 0 ? vfsd_vu_pool_start(q, dev->pool_size) : NULL;
+
+	if (!pool && dev->ops->queue_start)
 		ctx = dev->ops->queue_start(dev->opaque, q->index);
 	/* A kick may have happened before we started: look once. */
 	bool check = true;
@@ -146,7 +196,7 @@ static void *queue_thread(void *arg)
 
 		if (check && __atomic_load_n(&q->enabled, __ATOMIC_SEQ_CST) &&
 		    !__atomic_load_n(&dev->broken, __ATOMIC_SEQ_CST))
-			queue_drain(q, ctx, elem);
+			queue_drain(q, ctx, elem, pool);
 		check = false;
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -168,7 +218,9 @@ static void *queue_thread(void *arg)
 		if (pfd[1].revents & POLLIN)
 			check = true; /* enable or a paused restart */
 	}
-	if (dev->ops->queue_stop)
+	/* Every popped chain is used before GET_VRING_BASE reports the base. */
+	vfsd_vu_pool_stop(pool);
+	if (!pool && dev->ops->queue_stop)
 		dev->ops->queue_stop(ctx);
 	return NULL;
 }
@@ -718,6 +770,7 @@ int vfsd_vu_init(struct vfsd_vu_dev *dev, unsigned nqueues, const struct vfsd_vu
 		q->index = i;
 		q->kick_fd = q->call_fd = q->err_fd = q->ctl_fd = -EBADF;
 		pthread_mutex_init(&q->lock, NULL);
+		pthread_mutex_init(&q->ring_lock, NULL);
 	}
 	return 0;
 }

@@ -128,7 +128,8 @@ struct vfsd_vu_queue {
 	bool stop;  /* accessed atomically */
 	int ctl_fd; /* eventfd that wakes the queue thread */
 	pthread_t thread;
-	pthread_mutex_t lock; /* call_fd/err_fd against the queue thread */
+	pthread_mutex_t lock;      /* call_fd/err_fd against the queue thread */
+	pthread_mutex_t ring_lock; /* vq against pool workers completing chains */
 	struct vfsd_vq vq;
 };
 
@@ -139,7 +140,8 @@ struct vfsd_vu_dev {
 	int sock;
 	uint64_t features, protocol_features;
 	bool owned;
-	bool broken; /* accessed atomically; set when the guest broke a ring */
+	bool broken;        /* accessed atomically; set when the guest broke a ring */
+	unsigned pool_size; /* worker threads per request queue; 0: inline */
 	struct vfsd_mem mem;
 	struct vfsd_vu_queue q[VFSD_VU_MAX_QUEUES];
 	/* statistics for logs and tests */
@@ -160,6 +162,8 @@ int vfsd_vu_init(struct vfsd_vu_dev *dev, unsigned nqueues, const struct vfsd_vu
  * Return: 0 on orderly disconnect, -errno (-EPROTO: malformed message).
  */
 int vfsd_vu_serve(struct vfsd_vu_dev *dev, int sock);
+/* Puts a handled chain on the used ring (len bytes written) and notifies. */
+void vfsd_vu_queue_complete(struct vfsd_vu_queue *q, struct vfsd_vq_elem *elem, uint32_t len);
 /* Called by a device to report that the guest violated the protocol. */
 void vfsd_vu_mark_broken(struct vfsd_vu_dev *dev, const char *why);
 

@@ -25,8 +25,13 @@ t "bad --cache value rejected" sh -c "! '$VFSD' --socket-path=$tmp/s --shared-di
 t "bad --sandbox value rejected" sh -c "! '$VFSD' --socket-path=$tmp/s --shared-dir=$tmp/share --sandbox=jail 2>/dev/null"
 t "bad --seccomp value rejected" sh -c "! '$VFSD' --socket-path=$tmp/s --shared-dir=$tmp/share --seccomp=maybe 2>/dev/null"
 t "unknown -o option rejected" sh -c "! '$VFSD' --socket-path=$tmp/s -o source=$tmp/share,frobnicate 2>/dev/null"
-t "--inode-file-handles=mandatory refused (not implemented)" \
-	sh -c "! '$VFSD' --socket-path=$tmp/s --shared-dir=$tmp/share --inode-file-handles=mandatory 2>/dev/null"
+# File handles need CAP_DAC_READ_SEARCH in the initial user namespace: in a
+# user namespace (the chroot-in-a-container case) mandatory fails at start-up
+# with a clear message and prefer falls back to O_PATH fds.
+t "--inode-file-handles=mandatory in a user namespace fails at start-up, saying why" \
+	sh -c "! unshare --user --map-root-user '$VFSD' --socket-path=$tmp/s --shared-dir=$tmp/share \
+		--sandbox=chroot --inode-file-handles=mandatory 2>$tmp/fh.log &&
+		grep -q 'open_by_handle_at needs CAP_DAC_READ_SEARCH' $tmp/fh.log"
 
 # Start vfsd and speak one vhost-user message to it: GET_FEATURES.
 probe() { # probe SOCKET -> prints the features as hex
@@ -43,10 +48,12 @@ v = struct.unpack('<Q', s.recv(size))[0]
 print('%x' % v if req == 1 and flags & 4 else 'bad')
 PY
 }
+in_userns=""
 start() { # start NAME args... ; returns after the socket answers
 	local name=$1
 	shift
-	"$VFSD" --socket-path="$tmp/$name.sock" "$@" >"$tmp/$name.log" 2>&1 &
+	# shellcheck disable=SC2086 # $in_userns is a command prefix
+	$in_userns "$VFSD" --socket-path="$tmp/$name.sock" "$@" >"$tmp/$name.log" 2>&1 &
 	local f
 	f=$(probe "$tmp/$name.sock" 2>/dev/null)
 	kill $! 2>/dev/null
@@ -54,11 +61,18 @@ start() { # start NAME args... ; returns after the socket answers
 	# VERSION_1 | INDIRECT_DESC | EVENT_IDX | PROTOCOL_FEATURES
 	[ "$f" = 170000000 ]
 }
+start_userns() { in_userns="unshare --user --map-root-user" start "$@"; }
 t "Rust dialect, --sandbox=none" start rust-none --shared-dir="$tmp/share" --sandbox=none --seccomp=none
 t "Rust dialect, --sandbox=chroot, --seccomp=kill, --cache=always --xattr --readonly" \
 	start rust-chroot --shared-dir="$tmp/share" --sandbox=chroot --seccomp=kill --cache=always --xattr --readonly
 t "Rust dialect, --sandbox=namespace --thread-pool-size=4 --log-level=debug" \
 	start rust-ns --shared-dir="$tmp/share" --sandbox=namespace --thread-pool-size=4 --log-level=debug
+t "--inode-file-handles=mandatory as root" \
+	start fh-mandatory --shared-dir="$tmp/share" --sandbox=namespace --inode-file-handles=mandatory
+t "  ... logs that inodes keep file handles" grep -q 'inodes keep file handles' "$tmp/fh-mandatory.log"
+t "--inode-file-handles=prefer in a user namespace falls back to O_PATH fds" \
+	start_userns fh-prefer --shared-dir="$tmp/share" --sandbox=chroot --inode-file-handles=prefer
+t "  ... and says so once" grep -q 'prefer: file handles do not work here' "$tmp/fh-prefer.log"
 t "QEMU dialect, -o source=,cache=none,sandbox=chroot,xattr,no_posix_lock -f" \
 	start c-dialect -o source="$tmp/share",cache=none,sandbox=chroot,xattr,no_posix_lock -f
 t "QEMU dialect log_level and --thread-pool-size" \

@@ -27,6 +27,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,7 +339,8 @@ static struct reply fuse_init(void)
 	                          .minor = 38,
 	                          .max_readahead = 65536,
 	                          .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_INIT_EXT |
-	                                   FUSE_MAX_PAGES | FUSE_SUBMOUNTS};
+	                                   FUSE_MAX_PAGES | FUSE_SUBMOUNTS |
+	                                   FUSE_HANDLE_KILLPRIV_V2};
 
 	return CALL(FUSE_INIT, 0, &in, sizeof(in));
 }
@@ -366,7 +368,8 @@ static int open_node(uint64_t node, uint32_t flags, uint64_t *fh)
 
 /* --- vfsd process ------------------------------------------------------- */
 
-static int start_vfsd(const char *sandbox, const char *seccomp, const char *extra)
+static int start_vfsd2(const char *sandbox, const char *seccomp, const char *extra,
+                       const char *extra2)
 {
 	char *vfsd;
 	const char *build = getenv("MV_BUILD");
@@ -384,12 +387,17 @@ static int start_vfsd(const char *sandbox, const char *seccomp, const char *extr
 		snprintf(a2, sizeof(a2), "--shared-dir=%s", share);
 		snprintf(a3, sizeof(a3), "--sandbox=%s", sandbox);
 		snprintf(a4, sizeof(a4), "--seccomp=%s", seccomp);
-		execl(vfsd, vfsd, a1, a2, a3, a4, "--log-level=debug", "--xattr", extra,
+		execl(vfsd, vfsd, a1, a2, a3, a4, "--log-level=debug", "--xattr", extra, extra2,
 		      (char *)NULL);
 		_exit(127);
 	}
 	free(vfsd);
 	return vu_connect();
+}
+
+static int start_vfsd(const char *sandbox, const char *seccomp, const char *extra)
+{
+	return start_vfsd2(sandbox, seccomp, extra, NULL);
 }
 
 static void stop_vfsd(void)
@@ -451,6 +459,9 @@ static void test_fuse_basic(const char *tag)
 	r = CALL(FUSE_GETATTR, node, &ga, sizeof(ga));
 	T(r.error == 0 && ((struct fuse_attr_out *)r.data)->attr.size == 6,
 	  "%s: GETATTR reports the size", tag);
+	r = fuse_call(0, FUSE_GETATTR, node, &ga, sizeof(ga), NULL, 0, 4096);
+	T(r.error == -EINVAL, "%s: GETATTR on the hiprio queue refused with EINVAL (%d)", tag,
+	  r.error);
 	T(open_node(node, O_RDONLY, &fh) == 0, "%s: OPEN read-only", tag);
 	struct fuse_read_in rd = {.fh = fh, .offset = 0, .size = 4096};
 	r = CALL(FUSE_READ, node, &rd, sizeof(rd));
@@ -702,9 +713,195 @@ static void test_bad_messages(const char *tag)
 
 static void measure(const char *tag);
 
+/*
+ * Many chains in the ring at once, one kick: LOOKUPs of hello.txt with
+ * distinct uniques.  Every chain comes back exactly once, each reply in its
+ * own buffer with its own unique, whatever order the workers finish in.
+ */
+static void test_batch(const char *tag)
+{
+	enum { N = QNUM / 2 };
+	struct vfsd_vring_desc *d = drv_desc(1);
+	uint16_t *avail = drv_avail(1), *used = drv_used(1);
+	struct vfsd_vring_used_elem *ue = (void *)(used + 2);
+	bool seen[N] = {false};
+	unsigned good = 0, dup = 0;
+	uint64_t one = 1, first = unique;
+	struct timespec start, now;
+
+	for (unsigned i = 0; i < N; i++) {
+		struct fuse_in_header *ih = (void *)(g + IN_BUF + i * 256);
+		uint64_t out = OUT_BUF + (uint64_t)i * 4096, u = unique++;
+
+		*ih = (struct fuse_in_header){
+		    .len = sizeof(*ih) + 10, .opcode = FUSE_LOOKUP, .unique = u, .nodeid = 1};
+		memcpy(ih + 1, "hello.txt", 10);
+		d[2 * i] = (struct vfsd_vring_desc){IN_BUF + i * 256, ih->len,
+		                                    VFSD_VRING_DESC_F_NEXT, (uint16_t)(2 * i + 1)};
+		d[2 * i + 1] = (struct vfsd_vring_desc){out, 4096, VFSD_VRING_DESC_F_WRITE, 0};
+		avail[2 + (dq[1].avail_idx + i) % QNUM] = (uint16_t)(2 * i);
+	}
+	avail[2 + QNUM] = (uint16_t)(dq[1].used_seen + N - 1); /* interrupt after the last */
+	dq[1].avail_idx += N;
+	__atomic_store_n(&avail[1], dq[1].avail_idx, __ATOMIC_RELEASE);
+	(void)!write(dq[1].kick, &one, 8);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while ((uint16_t)(__atomic_load_n(&used[1], __ATOMIC_ACQUIRE) - dq[1].used_seen) < N) {
+		struct pollfd p = {.fd = dq[1].call, .events = POLLIN};
+
+		poll(&p, 1, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 5)
+			break;
+	}
+	for (unsigned k = 0; k < N && used[1] != dq[1].used_seen; k++, dq[1].used_seen++) {
+		struct vfsd_vring_used_elem e = ue[dq[1].used_seen % QNUM];
+		unsigned i = e.id / 2;
+		struct fuse_out_header *oh = (void *)(g + OUT_BUF + (uint64_t)i * 4096);
+
+		if (e.id % 2 || i >= N || seen[i]) {
+			dup++;
+			continue;
+		}
+		seen[i] = true;
+		good += oh->unique == first + i && oh->error == 0 && oh->len == e.len &&
+		        e.len == sizeof(*oh) + sizeof(struct fuse_entry_out);
+	}
+	T(good == N && dup == 0,
+	  "%s: %d chains in one kick all answered once, in their own buffers "
+	  "(%u good, %u bogus)",
+	  tag, N, good, dup);
+	T(vfsd_alive(), "%s: vfsd alive after the batch", tag);
+}
+
+/* Host-side mode bits and whether security.capability is there. */
+static mode_t host_mode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? (mode_t)-1 : st.st_mode & 07777;
+}
+
+static bool host_has_fcaps(const char *path)
+{
+	return getxattr(path, "security.capability", NULL, 0) > 0;
+}
+
+/* File capabilities (VFS_CAP_REVISION_2, cap_net_raw=p) on a host file. */
+static int host_set_fcaps(const char *path)
+{
+	uint32_t caps[5] = {0x02000000u, 1u << 13, 0, 0, 0};
+
+	return setxattr(path, "security.capability", caps, sizeof(caps), 0);
+}
+
+/*
+ * FUSE_HANDLE_KILLPRIV_V2: the guest marks a write/truncate/chown/O_TRUNC
+ * open whose caller lacks CAP_FSETID, and vfsd must clear setuid/setgid as
+ * the host kernel would for such a caller; unmarked requests keep the bits.
+ * File capabilities go on every write and chown.
+ */
+static void test_killpriv(const char *tag)
+{
+	char path[300];
+	struct reply r;
+	uint64_t node, fh = 0;
+	int err, fd;
+
+	snprintf(path, sizeof(path), "%s/suid", share);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	if (fd < 0 || fchmod(fd, 06755) < 0) {
+		printf("not ok - %s: setuid file on the host\n", tag);
+		tap_failed++;
+		return;
+	}
+	close(fd);
+	r = fuse_init();
+	T(r.error == 0 && (((struct fuse_init_out *)r.data)->flags & FUSE_HANDLE_KILLPRIV_V2),
+	  "%s: HANDLE_KILLPRIV_V2 negotiated", tag);
+	node = lookup(1, "suid", &err);
+	T(node > 1 && open_node(node, O_WRONLY, &fh) == 0, "%s: setuid file opened", tag);
+	struct fuse_write_in wr = {.fh = fh, .offset = 0, .size = 4};
+	r = fuse_call(1, FUSE_WRITE, node, &wr, sizeof(wr), "abcd", 4, 256);
+	T(r.error == 0 && host_mode(path) == 06755,
+	  "%s: WRITE by a caller with CAP_FSETID keeps setuid/setgid (mode %o)", tag,
+	  host_mode(path));
+	wr.write_flags = FUSE_WRITE_KILL_SUIDGID;
+	r = fuse_call(1, FUSE_WRITE, node, &wr, sizeof(wr), "efgh", 4, 256);
+	T(r.error == 0 && host_mode(path) == 0755,
+	  "%s: WRITE with KILL_SUIDGID clears setuid and setgid (mode %o)", tag, host_mode(path));
+	struct fuse_release_in rel = {.fh = fh};
+	CALL(FUSE_RELEASE, node, &rel, sizeof(rel));
+
+	struct fuse_setattr_in sa = {.valid = FATTR_SIZE, .size = 2};
+	chmod(path, 06755);
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == 0 && host_mode(path) == 06755, "%s: plain truncate keeps the bits (mode %o)",
+	  tag, host_mode(path));
+	sa = (struct fuse_setattr_in){.valid = FATTR_SIZE | FATTR_KILL_SUIDGID, .size = 1};
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == 0 && host_mode(path) == 0755,
+	  "%s: truncate with KILL_SUIDGID clears them (mode %o)", tag, host_mode(path));
+	chmod(path, 06755);
+	sa = (struct fuse_setattr_in){
+	    .valid = FATTR_UID | FATTR_GID | FATTR_KILL_SUIDGID, .uid = 1000, .gid = 1000};
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == 0 && host_mode(path) == 0755,
+	  "%s: chown with KILL_SUIDGID clears them (mode %o)", tag, host_mode(path));
+	chmod(path, 06755);
+	struct fuse_open_in oi = {.flags = O_WRONLY | O_TRUNC,
+	                          .open_flags = FUSE_OPEN_KILL_SUIDGID};
+	r = CALL(FUSE_OPEN, node, &oi, sizeof(oi));
+	T(r.error == 0 && host_mode(path) == 0755,
+	  "%s: OPEN with O_TRUNC and KILL_SUIDGID clears them (mode %o)", tag, host_mode(path));
+	if (!r.error) {
+		rel.fh = ((struct fuse_open_out *)r.data)->fh;
+		CALL(FUSE_RELEASE, node, &rel, sizeof(rel));
+	}
+
+	/* file capabilities */
+	if (host_set_fcaps(path) < 0) {
+		printf(
+		    "ok - %s: file capabilities cleared # SKIP no security.capability here: %s\n",
+		    tag, strerror(errno));
+	} else if (open_node(node, O_WRONLY, &fh) == 0) {
+		wr = (struct fuse_write_in){.fh = fh, .offset = 0, .size = 4};
+		r = fuse_call(1, FUSE_WRITE, node, &wr, sizeof(wr), "ijkl", 4, 256);
+		T(r.error == 0 && !host_has_fcaps(path), "%s: WRITE drops security.capability",
+		  tag);
+		rel.fh = fh;
+		CALL(FUSE_RELEASE, node, &rel, sizeof(rel));
+		host_set_fcaps(path);
+		sa = (struct fuse_setattr_in){.valid = FATTR_UID, .uid = 0};
+		r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+		T(r.error == 0 && !host_has_fcaps(path), "%s: chown drops security.capability",
+		  tag);
+	}
+	unlink(path);
+}
+
+/* --no-killpriv-v2: the guest is not offered the flag and clears bits itself. */
+static void test_no_killpriv(void)
+{
+	struct reply r;
+
+	if (start_vfsd("none", "none", "--no-killpriv-v2") < 0 || vu_setup() < 0) {
+		printf("not ok - vfsd with --no-killpriv-v2 came up\n");
+		tap_failed++;
+		stop_vfsd();
+		return;
+	}
+	r = fuse_init();
+	T(r.error == 0 && !(((struct fuse_init_out *)r.data)->flags & FUSE_HANDLE_KILLPRIV_V2),
+	  "--no-killpriv-v2: HANDLE_KILLPRIV_V2 not negotiated");
+	stop_vfsd();
+}
+
+static const char *suite_extra; /* one more vfsd option for run_suite */
+
 static void run_suite(const char *tag, const char *sandbox, const char *seccomp)
 {
-	if (start_vfsd(sandbox, seccomp, "--cache=auto") < 0) {
+	if (start_vfsd2(sandbox, seccomp, "--cache=auto", suite_extra) < 0) {
 		printf("not ok - %s: vfsd did not come up\n", tag);
 		tap_failed++;
 		stop_vfsd();
@@ -712,6 +909,8 @@ static void run_suite(const char *tag, const char *sandbox, const char *seccomp)
 	}
 	T(vu_setup() == 0, "%s: vhost-user start-up sequence acked", tag);
 	test_fuse_basic(tag);
+	test_batch(tag);
+	test_killpriv(tag);
 	measure(tag);
 	test_bad_chains(tag);
 	/* reconnect: a new front-end gets a fresh device */
@@ -819,6 +1018,68 @@ static void test_fd_budget(void)
 	}
 }
 
+/*
+ * The same budget with --inode-file-handles=mandatory: inodes keep handles,
+ * their fds are a cache, so 1000 inodes live on ~225 fds; each can still be
+ * used (reopened by handle), and a file deleted behind our back is ESTALE.
+ */
+static void test_fd_budget_handles(void)
+{
+	static uint64_t nodes[1000];
+	struct fuse_getattr_in ga = {0};
+	unsigned got = 0, attr_ok = 0;
+	char path[400];
+	struct reply r;
+	int err, fds;
+
+	if (geteuid() != 0) {
+		printf("ok - handles: needs CAP_DAC_READ_SEARCH # SKIP not root\n");
+		return;
+	}
+	if (start_vfsd2("none", SECCOMP_MODE, "--rlimit-nofile=600",
+	                "--inode-file-handles=mandatory") < 0 ||
+	    vu_setup() < 0) {
+		printf("not ok - handles: vfsd with --inode-file-handles=mandatory came up\n");
+		tap_failed++;
+		stop_vfsd();
+		return;
+	}
+	fuse_init();
+	uint64_t many = lookup(1, "many", &err);
+	for (int i = 0; i < 1000; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "entry-with-a-longish-name-%04d", i);
+		if ((nodes[got] = lookup(many, name, &err)))
+			got++;
+	}
+	fds = vfsd_fds();
+	T(got == 1000 && fds > 0 && fds < 600,
+	  "handles: 1000 lookups past the fd budget all succeed (%u ok, %d fds)", got, fds);
+	for (unsigned i = 0; i < got; i++) {
+		r = CALL(FUSE_GETATTR, nodes[i], &ga, sizeof(ga));
+		attr_ok += r.error == 0;
+	}
+	T(attr_ok == got && vfsd_fds() < 600,
+	  "handles: GETATTR of every inode reopens evicted fds by handle (%u ok)", attr_ok);
+	snprintf(path, sizeof(path), "%s/many/entry-with-a-longish-name-0000", share);
+	unlink(path);
+	r = CALL(FUSE_GETATTR, nodes[0], &ga, sizeof(ga));
+	T(r.error == -ESTALE, "handles: an inode deleted behind vfsd's back is ESTALE (%d)",
+	  r.error);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	T(vfsd_alive(), "handles: vfsd still serving");
+	stop_vfsd();
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd),
+		         "grep -q 'inodes keep file handles' %s && ! grep -q 'fd budget of' %s",
+		         log_path, log_path);
+		T(system(cmd) == 0, "handles: the log says handles are in use, no budget error");
+	}
+}
+
 int main(void)
 {
 	char path[400];
@@ -853,7 +1114,13 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	run_suite("none", "none", "none");
+	suite_extra = "--thread-pool-size=4";
+	run_suite("pool", "none", SECCOMP_MODE);
+	suite_extra = NULL;
+	test_no_killpriv();
 	test_fd_budget();
+	unlink(log_path);
+	test_fd_budget_handles();
 	if (geteuid() == 0)
 		run_suite("namespace+seccomp", "namespace", SECCOMP_MODE);
 	else

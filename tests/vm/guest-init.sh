@@ -59,6 +59,9 @@ if [ "$mode" = rw ]; then
 	t "chown" chown 1000:1000 $W/b
 	t "create as uid 1000 owns the file" \
 		sh -c "chmod 0777 $W && su -s /bin/sh u1000 -c 'echo u > $W/user' && [ \"\$(stat -c %u:%g $W/user)\" = 1000:1000 ]"
+	# No CAP_FSETID: the write must clear setuid (vfsd negotiates HANDLE_KILLPRIV_V2).
+	t "write by uid 1000 clears its file's setuid bit" \
+		sh -c "su -s /bin/sh u1000 -c 'echo s > $W/suid && chmod 4755 $W/suid && echo t >> $W/suid' && [ \"\$(stat -c %a $W/suid)\" = 755 ]"
 fi
 t "truncate" truncate -s 100000 $W/b
 t "truncate visible" sh -c "[ \"\$(stat -c %s $W/b)\" = 100000 ]"

@@ -51,7 +51,9 @@ chmod 755 "$root/init"
 echo guest-only >"$root/etc/vfsd-target"
 printf 'root:x:0:0::/:/bin/sh\nu1000:x:1000:1000::/:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\nu1000:x:1000:\n' >"$root/etc/group"
-(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz"
+command -v cpio >/dev/null || { echo "# cpio missing (scripts/install-deps.sh installs it)"; exit 77; }
+(set -o pipefail; cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz" ||
+	{ echo "# packing the initramfs failed"; exit 1; }
 
 # the share, as the host sees it
 share=$work/share
@@ -136,6 +138,7 @@ else
 	if [ "$mode" = namespace ] || [ "$mode" = anchor ]; then
 		host "chown to 1000:1000" sh -c "[ \"\$(stat -c %u:%g '$W/b')\" = 1000:1000 ]"
 		host "file created by guest uid 1000 owned by 1000" sh -c "[ \"\$(stat -c %u '$W/user')\" = 1000 ]"
+		host "setuid cleared by the unprivileged write" sh -c "[ \"\$(stat -c %a '$W/suid')\" = 755 ]"
 	fi
 fi
 if [ $fail -ne 0 ] || grep -q '^VMTEST not ok' "$work/console.log"; then

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/container.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/loop_device.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -83,6 +84,8 @@ void container_unref(struct container *c)
 
 void container_forget(struct container *c)
 {
+	bool last = true;
+
 	pthread_mutex_lock(&registry_lock);
 	for (struct container **p = &registry; *p; p = &(*p)->next)
 		if (*p == c) {
@@ -91,8 +94,13 @@ void container_forget(struct container *c)
 			break;
 		}
 	c->gone = true;
+	/* A `runc exec` hands over its own fd with the same id: the container lives on. */
+	for (struct container *o = registry; o && last; o = o->next)
+		last = strcmp(o->id, c->id) != 0;
 	pthread_mutex_unlock(&registry_lock);
 	fuse_daemon_container_gone(c); /* its FUSE daemons, if the container itself exited */
+	if (last)
+		loop_device_container_gone(c->id);
 	container_unref(c);
 }
 

@@ -30,6 +30,7 @@
  * a start-up longer than startup-timeout into ETIMEDOUT; both leave nothing.
  */
 #include "notifyd/mount_fuse.h"
+#include "notifyd/loop_device.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_options.h"
@@ -746,8 +747,20 @@ static pid_t pidfd_pid(int pidfd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
+/* Is the resolved source a loop device notifyd gave this container? */
+static bool is_own_loop(const struct request *rq, int source_fd, dev_t *rdev)
+{
+	struct stat st;
+
+	if (fstat(source_fd, &st) < 0 || !S_ISBLK(st.st_mode))
+		return false;
+	*rdev = st.st_rdev;
+	return loop_device_access(rq->c->id, st.st_rdev) == LOOP_OWNED;
+}
+
 void mount_fuse_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
 {
+	dev_t loop_rdev = 0;
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF;
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
@@ -837,7 +850,17 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 			goto out;
 		}
 	}
-	if (source_fd >= 0) {
+	if (source_fd >= 0 && is_own_loop(rq, source_fd, &loop_rdev)) {
+		/* The program gets the image file itself: no kernel loop on the data path. */
+		pl->image = loop_device_open_backing(rq->c->id, loop_rdev, !pl->ro);
+		if (pl->image < 0) {
+			request_deny(rq, -pl->image, "%s: %s", rq->source,
+			             pl->image == -EACCES  ? "loop device is read-only"
+			             : pl->image == -ENXIO ? "loop device has no backing file"
+			                                   : strerror(-pl->image));
+			goto out;
+		}
+	} else if (source_fd >= 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", source_fd);
 		pl->image = open(path, (pl->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_resolve.h"
+#include "notifyd/loop_device.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -91,6 +92,13 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 			r = -ENOTBLK;
 			request_deny(rq, ENOTBLK, "source %s is not a block device%s", rq->source,
 			             kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
+			goto out;
+		}
+		if (S_ISBLK(st.st_mode) &&
+		    loop_device_access(rq->c->id, st.st_rdev) == LOOP_FOREIGN) {
+			r = -EPERM;
+			request_deny(rq, EPERM, "%s is another container's loop device",
+			             rq->source);
 			goto out;
 		}
 		r = caller_may_open(rq, sfd, &st, cr, want_write);

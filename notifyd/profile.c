@@ -292,6 +292,14 @@ static int handler(void *user, const char *section, const char *name, const char
 			p->max_fuse_daemons = (unsigned)v;
 			return 1;
 		}
+		if (!strcmp(name, "max-loop-devices")) {
+			char *end;
+			unsigned long v = strtoul(value, &end, 10);
+			if (!*value || *end || v > 256)
+				return fail(s, "max-loop-devices must be 0..256, not '%s'", value);
+			p->max_loop_devices = (unsigned)v;
+			return 1;
+		}
 		return fail(s, "unknown key '%s' in [profile]", name);
 	}
 	if (!is_fs)
@@ -379,6 +387,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	p->default_errno = EPERM;
 	p->max_mounts = 64;
 	p->max_fuse_daemons = 8;
+	p->max_loop_devices = 8;
 	s.p = p;
 	if (!p->name || !p->path) {
 		profile_free(p);

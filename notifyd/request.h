@@ -40,12 +40,14 @@ struct request {
 	char rule[160];     /* which rule decided, in words */
 	char detail[512];   /* why, when it failed */
 	enum answer_kind answer;
-	int err; /* positive errno for ANSWER_ERRNO, 0 = success */
+	int err;     /* positive errno for ANSWER_ERRNO, 0 = success */
+	int64_t val; /* the syscall's return value on success (LOOP_CTL_GET_FREE) */
 };
 
 /* Handlers: each fills the decision; none answers the caller itself. */
 void mount_request_handle(struct request *rq);
 void umount_request_handle(struct request *rq);
+void loop_request_handle(struct request *rq);
 
 /*
  * What every emulated mount checks first: the container's max-mounts, the

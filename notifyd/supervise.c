@@ -102,7 +102,7 @@ static size_t put_kv(char *buf, size_t len, size_t size, const char *key, const 
 static void log_decision(const struct request *rq, int send_err)
 {
 	char line[3 * PATH_MAX];
-	char pid[16];
+	char pid[16], val[24];
 	const char *result;
 	size_t len = 0;
 
@@ -113,7 +113,10 @@ static void log_decision(const struct request *rq, int send_err)
 		result = "continue";
 	else if (rq->err)
 		result = strerrorname_np(rq->err) ?: "error";
-	else
+	else if (rq->val) {
+		snprintf(val, sizeof(val), "%lld", (long long)rq->val);
+		result = val;
+	} else
 		result = "ok";
 	line[0] = '\0';
 	len = put_kv(line, len, sizeof(line), "id", rq->c->id);
@@ -181,6 +184,10 @@ static void dispatch(struct request *rq)
 		umount_request_handle(rq);
 		return;
 	}
+	if (strcmp(rq->syscall, "ioctl") == 0) {
+		loop_request_handle(rq);
+		return;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(new_mount_api); i++)
 		if (strcmp(rq->syscall, new_mount_api[i]) == 0) {
 			rq->action = "enosys";
@@ -224,6 +231,8 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 
 	if (rq->answer == ANSWER_CONTINUE)
 		send_err = target_respond_continue(&rq->t);
+	else if (rq->err == 0 && rq->val)
+		send_err = target_respond_value(&rq->t, rq->val);
 	else
 		send_err = target_respond_error(&rq->t, rq->err);
 	if (send_err < 0 && send_err != -ENOENT)

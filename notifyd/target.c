@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/target.h"
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -80,6 +84,64 @@ int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t 
 	return target_valid(t) < 0 ? -ENOENT : -ENAMETOOLONG;
 }
 
+static int target_rw_mem(const struct target *t, uint64_t addr, void *buf, size_t len, bool write)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+	ssize_t n;
+
+	if (!addr)
+		return -EFAULT;
+	n = write ? process_vm_writev(t->pid, &local, 1, &remote, 1, 0)
+	          : process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	return target_valid(t) < 0 ? -ENOENT : -EFAULT;
+}
+
+int target_read_mem(const struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	return target_rw_mem(t, addr, buf, len, false);
+}
+
+int target_write_mem(const struct target *t, uint64_t addr, const void *buf, size_t len)
+{
+	return target_rw_mem(t, addr, (void *)buf, len, true);
+}
+
+int target_getfd(struct target *t, int fd)
+{
+	_cleanup_close_ int pidfd = -EBADF, dup = -EBADF;
+	char status[4096], *p;
+	pid_t tgid;
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+	r = target_open_proc(t);
+	if (r < 0)
+		return r;
+	/* pidfd_open() wants the thread group leader; the notification names the thread. */
+	r = fd_read_file_at(t->procfd, "status", status, sizeof(status));
+	if (r < 0)
+		return r;
+	p = strstr(status, "\nTgid:");
+	if (!p)
+		return -EIO;
+	tgid = (pid_t)strtol(p + 6, NULL, 10);
+	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (pidfd < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (dup < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	/* The tid still names the caller, so the fd came from its process. */
+	r = target_valid(t);
+	if (r < 0)
+		return r;
+	return TAKE_FD(dup);
+}
+
 int target_check_admin(struct target *t, struct proc_creds *creds)
 {
 	_cleanup_close_ int userns = -EBADF, mntns = -EBADF, owner = -EBADF;
@@ -127,6 +189,11 @@ static int target_send(const struct target *t, int64_t val, int32_t err, uint32_
 int target_respond_error(const struct target *t, int err)
 {
 	return target_send(t, 0, err ? -err : 0, 0);
+}
+
+int target_respond_value(const struct target *t, int64_t val)
+{
+	return target_send(t, val, 0, 0);
 }
 
 int target_respond_continue(const struct target *t)

@@ -41,6 +41,20 @@ int target_valid(const struct target *t);
 int target_read_string(const struct target *t, uint64_t addr, char *buf, size_t size,
                        int *was_null);
 /*
+ * Copy len bytes from / to the caller's memory.  -EFAULT for a bad or short
+ * range, -ENOENT if the request went away.  Same rule as above: act on a
+ * copy only after a later target_valid().
+ */
+int target_read_mem(const struct target *t, uint64_t addr, void *buf, size_t len);
+int target_write_mem(const struct target *t, uint64_t addr, const void *buf, size_t len);
+/*
+ * A duplicate of the caller's file descriptor fd (pidfd_getfd: the same open
+ * file description, with its access mode).  -EBADF if it has no such fd.
+ * Opens /proc/<tid>; checks target_valid() after taking it.
+ */
+int target_getfd(struct target *t, int fd);
+
+/*
  * The caller may have a mount emulated: it has CAP_SYS_ADMIN in its user
  * namespace and that namespace owns its mount namespace.  Returns 0, -EPERM,
  * or -errno; fills *creds for later access checks.  Opens /proc/<tid>.
@@ -50,5 +64,6 @@ int target_check_admin(struct target *t, struct proc_creds *creds);
 /* Answers; each returns 0, -ENOENT (caller gone: normal) or -errno. */
 int target_respond_error(const struct target *t, int err); /* err > 0, or 0 for success */
 int target_respond_continue(const struct target *t);
+int target_respond_value(const struct target *t, int64_t val); /* success returning val */
 
 #endif

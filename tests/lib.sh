@@ -635,7 +635,9 @@ EOF
 # ---------------------------------------------------------------------------
 
 # mv_oci_bundle [--profile NAME] [--device PATH]... [--socket PATH]
-#               [--no-seccomp] [--seccomp FILE] DIR ROOTFS CMD...
+#               [--no-seccomp] [--seccomp FILE] [--loop] [--sysfs] DIR ROOTFS CMD...
+# --loop: notifyd's loop devices (docs/loop.md): /dev/null bound at
+# /dev/loop-control, block major 7 allowed.  --sysfs: mount /sys.
 # Writes DIR/config.json: user namespace (0 -> 100000, 65536 ids), new
 # pid/net/ipc/uts/mount namespaces, CAP_SYS_ADMIN, the seccomp object from
 # profiles/seccomp/oci-seccomp.json with listenerPath = the socket (default
@@ -644,10 +646,12 @@ EOF
 # user namespace).
 mv_oci_bundle() {
 	local profile=default sock=${MV_SOCK:-} seccomp_file="$MV_SRC/profiles/seccomp/oci-seccomp.json"
-	local use_seccomp=1 devs=() devjson='[]' d t maj min
+	local use_seccomp=1 devs=() devjson='[]' d t maj min loop=false sys=false
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--profile) profile=$2; shift 2 ;;
+		--loop) loop=true; shift ;;
+		--sysfs) sys=true; shift ;;
 		--device) devs+=("$2"); shift 2 ;;
 		--socket) sock=$2; shift 2 ;;
 		--seccomp) seccomp_file=$2; shift 2 ;;
@@ -677,7 +681,7 @@ mv_oci_bundle() {
 			'.listenerPath = $sock | .listenerMetadata = $meta' "$seccomp_file") || return 1
 	fi
 	jq -n --arg rootfs "$rootfs" --argjson caps "$caps" --argjson devs "$devjson" \
-		--argjson seccomp "$seccomp" --args '
+		--argjson seccomp "$seccomp" --argjson loop "$loop" --argjson sys "$sys" --args '
 	{
 	  ociVersion: "1.0.2",
 	  process: {
@@ -692,7 +696,7 @@ mv_oci_bundle() {
 	  },
 	  root: {path: $rootfs, readonly: false},
 	  hostname: "mvtest",
-	  mounts: [
+	  mounts: ([
 	    {destination: "/proc", type: "proc", source: "proc"},
 	    {destination: "/dev", type: "tmpfs", source: "tmpfs",
 	     options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
@@ -700,7 +704,10 @@ mv_oci_bundle() {
 	     options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
 	    {destination: "/dev/shm", type: "tmpfs", source: "shm",
 	     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}
-	  ],
+	  ] + (if $loop then [{destination: "/dev/loop-control", type: "bind", source: "/dev/null",
+	                       options: ["bind"]}] else [] end)
+	    + (if $sys then [{destination: "/sys", type: "sysfs", source: "sysfs",
+	                      options: ["nosuid", "noexec", "nodev", "ro"]}] else [] end)),
 	  linux: ({
 	    namespaces: [{type: "pid"}, {type: "network"}, {type: "ipc"}, {type: "uts"},
 	                 {type: "mount"}, {type: "user"}],
@@ -708,7 +715,10 @@ mv_oci_bundle() {
 	    gidMappings: [{containerID: 0, hostID: 100000, size: 65536}],
 	    devices: $devs,
 	    resources: {devices: ([{allow: false, access: "rwm"}] +
-	      [$devs[] | {allow: true, type: "b", major: .major, minor: .minor, access: "rwm"}])}
+	      [$devs[] | {allow: true, type: "b", major: .major, minor: .minor, access: "rwm"}] +
+	      (if $loop then [{allow: true, type: "b", major: 7, access: "rwm"},
+	                      {allow: true, type: "c", major: 1, minor: 3, access: "rwm"}]
+	       else [] end))}
 	  } + (if $seccomp == null then {} else {seccomp: $seccomp} end))
 	}' -- "$@" >"$dir/config.json"
 }

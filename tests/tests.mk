@@ -27,6 +27,11 @@ $(MOUNT_RACE): tests/helpers/mount_race.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(MOUNT_RACE)
+LOOP_HOSTILE := $(BUILD)/tests/helpers/loop_hostile
+$(LOOP_HOSTILE): tests/helpers/loop_hostile.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(LOOP_HOSTILE)
 
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
 		$(COMMON_OBJ)

@@ -49,6 +49,10 @@ static int install_filter(void)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(notify); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, seccomp_syscall_resolve_name(notify[i]),
 		                     0);
+	/* LOOP_* ioctls, as in profiles/seccomp/oci-seccomp.json */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), 1,
+		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFF00u, 0x4C00));
 	if (r == 0)
 		r = seccomp_load(ctx);
 	if (r == 0)

@@ -121,8 +121,12 @@ static void test_keys(void)
 
 	CHECK(load("[fs tmpfs]\naction = continue\n", &p, err, sizeof(err)) == 0 && p &&
 	          p->default_action == PROFILE_ACTION_DENY && p->default_errno == EPERM &&
-	          p->max_mounts == 64,
-	      "defaults: deny, EPERM, 64 mounts");
+	          p->max_mounts == 64 && p->max_loop_devices == 8,
+	      "defaults: deny, EPERM, 64 mounts, 8 loop devices");
+	profile_free(p);
+	CHECK(load("[profile]\nmax-loop-devices = 0\n", &p, err, sizeof(err)) == 0 && p &&
+	          p->max_loop_devices == 0,
+	      "max-loop-devices 0 (refuse loops) accepted (%s)", err);
 	profile_free(p);
 }
 
@@ -167,6 +171,11 @@ static void test_errors(void)
 	      "section without action refused at its header (%s)", err);
 	CHECK(load("[profile]\nmax-mounts = 0\n", &p, err, sizeof(err)) == -EINVAL,
 	      "max-mounts 0 refused (%s)", err);
+	CHECK(load("[profile]\nmax-loop-devices = 257\n", &p, err, sizeof(err)) == -EINVAL &&
+	          strstr(err, "0..256"),
+	      "max-loop-devices 257 refused (%s)", err);
+	CHECK(load("[profile]\nmax-loop-devices =\n", &p, err, sizeof(err)) == -EINVAL,
+	      "empty max-loop-devices refused (%s)", err);
 	CHECK(load("[fs EXT4/../x]\naction = deny\n", &p, err, sizeof(err)) == -EINVAL,
 	      "bad type name refused (%s)", err);
 	CHECK(load("this is not ini\n", &p, err, sizeof(err)) == -EINVAL && err_at(err, 1),

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private loop devices for containers (docs/loop.md).  notifyd owns a table
+ * of host loop devices it created with LOOP_CTL_ADD, each belonging to one
+ * container (by id).  A container sees its devices as /dev/loopN: a block
+ * node notifyd made in its own tmpfs, owned by the container's root and
+ * bind-mounted onto a placeholder in the container's /dev.  Its /sys/block
+ * is overmounted with a notifyd tmpfs of symlinks that lists the host's other
+ * block devices but only the container's own loops, so util-linux (which
+ * enumerates loops through sysfs) shows nothing else.  When the container is
+ * gone its devices are detached and deleted; one still held open somewhere
+ * is kept out of use until it can be deleted.
+ */
+#ifndef MV_LOOP_DEVICE_H
+#define MV_LOOP_DEVICE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "notifyd/request.h"
+
+#define LOOP_MAJOR_NR 7
+
+enum loop_access {
+	LOOP_UNMANAGED, /* not one of notifyd's: the runtime or the admin gave it */
+	LOOP_OWNED,     /* notifyd's, and this container's */
+	LOOP_FOREIGN,   /* notifyd's, another container's or being freed */
+};
+
+/* Whose is the loop device rdev? */
+enum loop_access loop_device_access(const char *container_id, dev_t rdev);
+
+/*
+ * LOOP_CTL_GET_FREE (nr < 0) or LOOP_CTL_ADD (nr >= 0) for rq's container:
+ * an unbound device it owns, or a new one within max, with its node in the
+ * caller's /dev and its /sys/block entry.  Returns the number or -errno, and
+ * says why in rq->detail.
+ */
+int loop_device_get(struct request *rq, int nr, unsigned max);
+/* LOOP_CTL_REMOVE of a device the container owns. */
+int loop_device_remove(struct request *rq, int nr);
+
+/* The backing file notifyd gave the device (our copy); fd < 0 forgets it. */
+void loop_device_set_backing(const char *container_id, int nr, int fd);
+/*
+ * For the fuse action: the backing file of the container's bound loop device
+ * rdev, opened read-only or read-write.  -ENXIO if not bound, -EACCES if it
+ * is read-only and rw was asked for.
+ */
+int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw);
+
+/* The last handed-over notify fd of container id hung up. */
+void loop_device_container_gone(const char *container_id);
+/* How many devices the table holds (owned + being freed), for the control socket. */
+unsigned loop_device_count(void);
+
+#endif

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ioctl(2) with a LOOP_* request number from a container (docs/loop.md).
+ *
+ * The seccomp rule traps the whole 0x4C00..0x4CFF range, on any fd.  notifyd
+ * takes the caller's fd with pidfd_getfd and acts on that very open file,
+ * never on the fd number again, so a thread that swaps its fd table in the
+ * meantime changes nothing:
+ *   - LOOP_CTL_GET_FREE, ADD and REMOVE on /dev/loop-control (or its
+ *     /dev/null stand-in) work on the container's own devices (loop_device.c);
+ *   - a loop device notifyd gave this container: the ioctl is done here, the
+ *     backing file taken from the caller the same way and accepted only if
+ *     it is a regular file; PARTSCAN is refused;
+ *   - a loop device of another container, or one being freed: EPERM;
+ *   - anything else (a loop device the runtime gave, another driver's
+ *     ioctl in that range): the kernel decides with the caller's own rights.
+ */
+#include "notifyd/request.h"
+#include "notifyd/loop_device.h"
+#include "notifyd/profile_store.h"
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+/*
+ * LOOP_CTL_* are taken on the real /dev/loop-control and on /dev/null, the
+ * recommended stand-in bound at the container's /dev/loop-control: the host
+ * node is 0600 root, which a container's root cannot open, while /dev/null
+ * is 0666 and allowed by every runtime's default device list.
+ */
+static bool is_control(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) &&
+	       (st->st_rdev == makedev(10, 237) || st->st_rdev == makedev(1, 3));
+}
+
+static const char *cmd_name(uint32_t cmd)
+{
+	switch (cmd) {
+	case LOOP_SET_FD:
+		return "LOOP_SET_FD";
+	case LOOP_CLR_FD:
+		return "LOOP_CLR_FD";
+	case LOOP_SET_STATUS:
+		return "LOOP_SET_STATUS";
+	case LOOP_GET_STATUS:
+		return "LOOP_GET_STATUS";
+	case LOOP_SET_STATUS64:
+		return "LOOP_SET_STATUS64";
+	case LOOP_GET_STATUS64:
+		return "LOOP_GET_STATUS64";
+	case LOOP_CHANGE_FD:
+		return "LOOP_CHANGE_FD";
+	case LOOP_SET_CAPACITY:
+		return "LOOP_SET_CAPACITY";
+	case LOOP_SET_DIRECT_IO:
+		return "LOOP_SET_DIRECT_IO";
+	case LOOP_SET_BLOCK_SIZE:
+		return "LOOP_SET_BLOCK_SIZE";
+	case LOOP_CONFIGURE:
+		return "LOOP_CONFIGURE";
+	case LOOP_CTL_ADD:
+		return "LOOP_CTL_ADD";
+	case LOOP_CTL_REMOVE:
+		return "LOOP_CTL_REMOVE";
+	case LOOP_CTL_GET_FREE:
+		return "LOOP_CTL_GET_FREE";
+	default:
+		return "LOOP_?";
+	}
+}
+
+static void fail(struct request *rq, int err)
+{
+	if (!rq->detail[0])
+		snprintf(rq->detail, sizeof(rq->detail), "%s", strerror(err));
+	rq->answer = ANSWER_ERRNO;
+	rq->err = err;
+}
+
+static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg)
+{
+	struct profile_set *set = profile_store_get();
+	const struct profile *p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	int r;
+
+	if (!p) {
+		request_set_rule(rq, "profile '%s' is not loaded", rq->c->profile);
+		request_deny(rq, EPERM, "unknown profile");
+		goto out;
+	}
+	request_set_rule(rq, "%s max-loop-devices=%u", p->name, p->max_loop_devices);
+	if (!p->max_loop_devices) {
+		request_deny(rq, EPERM, "the profile gives no loop devices");
+		goto out;
+	}
+	rq->action = "loop";
+	switch (cmd) {
+	case LOOP_CTL_GET_FREE:
+		r = loop_device_get(rq, -1, p->max_loop_devices);
+		break;
+	case LOOP_CTL_ADD:
+		r = (int64_t)arg < 0 || arg > (1u << 20)
+		        ? -EINVAL
+		        : loop_device_get(rq, (int)arg, p->max_loop_devices);
+		break;
+	case LOOP_CTL_REMOVE:
+		r = arg > (1u << 20) ? -EINVAL : loop_device_remove(rq, (int)arg);
+		break;
+	default:
+		r = -ENOSYS;
+		break;
+	}
+	if (r < 0) {
+		fail(rq, -r);
+	} else {
+		snprintf(rq->target, sizeof(rq->target), "/dev/loop%d", r);
+		rq->answer = ANSWER_ERRNO;
+		rq->err = 0;
+		rq->val = cmd == LOOP_CTL_REMOVE ? 0 : r;
+	}
+out:
+	profile_store_put(set);
+}
+
+/* The caller's backing file: its own open file, and a regular one. */
+static int take_backing(struct request *rq, int fdno)
+{
+	_cleanup_close_ int fd = target_getfd(&rq->t, fdno);
+	struct stat st;
+
+	if (fd < 0) {
+		snprintf(rq->detail, sizeof(rq->detail), "backing fd %d: %s", fdno, strerror(-fd));
+		return fd == -ENOENT ? -ENOENT : -EBADF;
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(rq->detail, sizeof(rq->detail),
+		         "backing fd %d is not a regular file (only image files are looped)", fdno);
+		return -EINVAL;
+	}
+	return TAKE_FD(fd);
+}
+
+/* The kernel lets a read-only opener change a device's settings only with CAP_SYS_ADMIN. */
+static bool needs_write(uint32_t cmd)
+{
+	return cmd == LOOP_SET_STATUS || cmd == LOOP_SET_STATUS64 || cmd == LOOP_SET_CAPACITY ||
+	       cmd == LOOP_SET_DIRECT_IO || cmd == LOOP_SET_BLOCK_SIZE;
+}
+
+/* ioctl on the caller's own open loop device (dev), which this container owns. */
+static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint64_t arg)
+{
+	_cleanup_close_ int backing = -EBADF;
+	union {
+		struct loop_config cfg;
+		struct loop_info64 info64;
+		struct loop_info info;
+	} u = {0};
+	size_t size = 0;
+	bool out = false;
+	int r;
+
+	if (needs_write(cmd) && (fcntl(dev, F_GETFL) & O_ACCMODE) == O_RDONLY)
+		return -EPERM;
+	switch (cmd) {
+	case LOOP_CONFIGURE:
+		size = sizeof(u.cfg);
+		break;
+	case LOOP_SET_STATUS64:
+		size = sizeof(u.info64);
+		break;
+	case LOOP_SET_STATUS:
+		size = sizeof(u.info);
+		break;
+	case LOOP_GET_STATUS64:
+		size = sizeof(u.info64);
+		out = true;
+		break;
+	case LOOP_GET_STATUS:
+		size = sizeof(u.info);
+		out = true;
+		break;
+	case LOOP_SET_FD:
+	case LOOP_CHANGE_FD:
+		backing = take_backing(rq, (int)arg);
+		if (backing < 0)
+			return backing;
+		arg = (uint64_t)backing;
+		break;
+	case LOOP_CLR_FD:
+	case LOOP_SET_CAPACITY:
+	case LOOP_SET_DIRECT_IO:
+	case LOOP_SET_BLOCK_SIZE:
+		break;
+	default:
+		return -ENOTTY;
+	}
+	if (size && !out) {
+		r = target_read_mem(&rq->t, arg, &u, size);
+		if (r < 0)
+			return r;
+		if (cmd == LOOP_CONFIGURE) {
+			backing = take_backing(rq, (int)u.cfg.fd);
+			if (backing < 0)
+				return backing;
+			u.cfg.fd = (uint32_t)backing;
+		}
+		if ((cmd == LOOP_CONFIGURE && (u.cfg.info.lo_flags & LO_FLAGS_PARTSCAN)) ||
+		    (cmd == LOOP_SET_STATUS64 && (u.info64.lo_flags & LO_FLAGS_PARTSCAN)) ||
+		    (cmd == LOOP_SET_STATUS && (u.info.lo_flags & LO_FLAGS_PARTSCAN))) {
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "partition scanning is not offered: partition nodes would not "
+			         "appear in the container");
+			return -EOPNOTSUPP;
+		}
+	}
+	/* Everything read; is the caller still the one waiting? */
+	r = target_valid(&rq->t);
+	if (r < 0)
+		return r;
+	if (ioctl(dev, cmd, size ? (unsigned long)&u : (unsigned long)arg) < 0)
+		return -errno;
+	if (out)
+		return target_write_mem(&rq->t, arg, &u, size);
+	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD)
+		loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
+	else if (cmd == LOOP_CLR_FD)
+		loop_device_set_backing(rq->c->id, nr, -EBADF);
+	return 0;
+}
+
+void loop_request_handle(struct request *rq)
+{
+	uint32_t cmd = (uint32_t)rq->notif.data.args[1]; /* the kernel reads an unsigned int */
+	uint64_t arg = rq->notif.data.args[2];
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	int r;
+
+	snprintf(rq->type, sizeof(rq->type), "%s", cmd_name(cmd));
+	fd = target_getfd(&rq->t, (int)rq->notif.data.args[0]);
+	if (fd < 0) {
+		rq->action = "error";
+		request_deny(rq, fd == -ENOENT ? ENOENT : EBADF, "fd %d: %s",
+		             (int)rq->notif.data.args[0], strerror(-fd));
+		return;
+	}
+	if (fstat(fd, &st) < 0) {
+		rq->action = "error";
+		request_deny(rq, errno, "fstat: %s", strerror(errno));
+		return;
+	}
+	if ((cmd == LOOP_CTL_GET_FREE || cmd == LOOP_CTL_ADD || cmd == LOOP_CTL_REMOVE) &&
+	    is_control(&st)) {
+		control_ioctl(rq, cmd, arg);
+		return;
+	}
+	if (!S_ISBLK(st.st_mode) || major(st.st_rdev) != LOOP_MAJOR_NR) {
+		rq->action = "continue";
+		request_set_rule(rq, "not a loop device: the kernel decides");
+		rq->answer = ANSWER_CONTINUE;
+		return;
+	}
+	snprintf(rq->target, sizeof(rq->target), "/dev/loop%u", minor(st.st_rdev));
+	switch (loop_device_access(rq->c->id, st.st_rdev)) {
+	case LOOP_UNMANAGED:
+		rq->action = "continue";
+		request_set_rule(rq, "loop device not handed out by notifyd: the kernel decides");
+		rq->answer = ANSWER_CONTINUE;
+		return;
+	case LOOP_FOREIGN:
+		rq->action = "deny";
+		request_set_rule(rq, "loop devices belong to the container they were made for");
+		request_deny(rq, EPERM, "loop%u is not this container's", minor(st.st_rdev));
+		return;
+	case LOOP_OWNED:
+		break;
+	}
+	rq->action = "loop";
+	request_set_rule(rq, "the container's own loop device");
+	r = device_ioctl(rq, fd, (int)minor(st.st_rdev), cmd, arg);
+	if (r < 0) {
+		fail(rq, -r);
+		return;
+	}
+	rq->answer = ANSWER_ERRNO;
+	rq->err = 0;
+}

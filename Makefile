@@ -79,6 +79,9 @@ install: all
 	for f in profiles/*.conf; do [ -e $(DESTDIR)$(SYSCONFDIR)/mountvisor/$$f ] || \
 		install -m644 $$f $(DESTDIR)$(SYSCONFDIR)/mountvisor/profiles/; done
 	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp/
+	install -d $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/lxc
+	sed 's|/usr/local/|$(PREFIX)/|' profiles/lxc/mountvisor.conf \
+		> $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/lxc/mountvisor.conf
 	@# libvirt looks for vhost-user back-end descriptors in /etc/qemu/vhost-user too.
 	install -d $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' vfsd/50-vfsd.json > $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user/50-vfsd.json

@@ -32,6 +32,7 @@ int container_new(const char *id, const char *profile, const char *runtime, pid_
 	c->init_pid = init_pid;
 	c->pidfd = pidfd;
 	c->notify_fd = notify_fd;
+	c->lxc_sock = -EBADF;
 	c->refs = 1;
 	pthread_mutex_init(&c->lock, NULL);
 
@@ -63,6 +64,7 @@ static void container_free(struct container *c)
 		free(m);
 	}
 	safe_close(c->notify_fd);
+	safe_close(c->lxc_sock);
 	safe_close(c->pidfd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->id);

@@ -30,11 +30,12 @@ struct container {
 	unsigned refs;          /* protected by the registry lock */
 	char *id;
 	char *profile; /* profile name from listenerMetadata */
-	char *runtime; /* what delivered it: "oci" */
+	char *runtime; /* what delivered it: "oci" or "lxc" */
 	pid_t init_pid;
 	int pidfd;
-	int notify_fd;
-	bool gone; /* notify fd hung up */
+	int notify_fd; /* OCI: watched by the workers; LXC: -EBADF, each message brings one */
+	int lxc_sock;  /* LXC proxy connection (watched instead), or -EBADF */
+	bool gone;     /* notify fd hung up */
 
 	pthread_mutex_t lock; /* protects everything below */
 	struct container_counters counters;
@@ -45,7 +46,11 @@ struct container {
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
 };
 
-/* Takes ownership of notify_fd and pidfd; returns the new entry with one (registry) ref. */
+/*
+ * Takes ownership of notify_fd and pidfd; returns the new entry with one
+ * (registry) ref.  An LXC connection is set in lxc_sock afterwards, before
+ * the entry is watched.
+ */
 int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
                   int pidfd, int notify_fd, struct container **ret);
 void container_ref(struct container *c);

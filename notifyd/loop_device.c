@@ -40,6 +40,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loop_entry *devices;
 static struct loop_view *views;
 static int nodes = -EBADF; /* detached tmpfs: one block node per device, "loopN" */
+static bool shutting_down;
 
 static int loop_ctl(unsigned long cmd, long arg)
 {
@@ -181,6 +182,9 @@ static void entry_release(struct loop_entry *e)
 	e->backing = safe_close(e->backing);
 	fd = safe_close(fd);
 	r = loop_ctl(LOOP_CTL_REMOVE, e->nr);
+	if (r < 0 && r != -ENODEV)
+		log_info("loop%d: not deleted yet (%s); kept out of use until it can be", e->nr,
+		         strerror(-r));
 	if (r >= 0 || r == -ENODEV) { /* ENODEV: somebody else deleted it already */
 		for (struct loop_entry **p = &devices; *p; p = &(*p)->next)
 			if (*p == e) {
@@ -551,10 +555,13 @@ void loop_device_container_gone(const char *container_id)
 	pthread_mutex_lock(&lock);
 	for (e = devices; e; e = next) {
 		next = e->next;
-		if (e->owner && !strcmp(e->owner, container_id)) {
-			n++;
-			entry_release(e);
-		}
+		if (!e->owner || strcmp(e->owner, container_id))
+			continue;
+		/* notifyd stopping: a running container keeps the devices it uses. */
+		if (shutting_down && dev_bound(e->nr, NULL))
+			continue;
+		n++;
+		entry_release(e);
 	}
 	for (struct loop_view **p = &views; *p; p = &(*p)->next)
 		if (!strcmp((*p)->owner, container_id)) {
@@ -570,6 +577,13 @@ void loop_device_container_gone(const char *container_id)
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
 		         n, n == 1 ? "" : "s");
+}
+
+void loop_device_shutdown(void)
+{
+	pthread_mutex_lock(&lock);
+	shutting_down = true;
+	pthread_mutex_unlock(&lock);
 }
 
 unsigned loop_device_count(void)

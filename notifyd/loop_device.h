@@ -51,6 +51,11 @@ int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw);
 
 /* The last handed-over notify fd of container id hung up. */
 void loop_device_container_gone(const char *container_id);
+/*
+ * notifyd is stopping: from now on a container's bound devices are left as
+ * they are (it may still run and use them); unbound ones are deleted.
+ */
+void loop_device_shutdown(void);
 /* How many devices the table holds (owned + being freed), for the control socket. */
 unsigned loop_device_count(void);
 

@@ -7,6 +7,8 @@
 #include "notifyd/container.h"
 #include "notifyd/control.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/loop_device.h"
+#include "notifyd/lxc_proxy.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/supervise.h"
@@ -47,13 +49,14 @@
 
 struct options {
 	const char *socket_path;
+	const char *lxc_socket_path; /* NULL: no LXC proxy socket */
 	const char *control_path;
 	const char *profiles_dir;
 	unsigned workers;
 	unsigned max_running;
 };
 
-enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_CONTROL, W_SIGNAL };
+enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
 
 struct watch {
 	struct watch *next, **prevp; /* every watch, so shutdown can release them all */
@@ -71,6 +74,13 @@ struct watch {
 #define OCI_HANDOVER_TIMEOUT_MS 10000
 #define OCI_MAX_HANDOVERS       64
 static unsigned n_handovers;
+/*
+ * An LXC monitor connects when its container starts but sends its first
+ * message only at the first trapped syscall, so waiting connections have no
+ * deadline, only a cap.
+ */
+#define LXC_MAX_WAITING 1024
+static unsigned n_lxc_waiting;
 
 static int epfd = -EBADF;
 
@@ -125,6 +135,8 @@ static void watch_release_all(void)
 		struct watch *w = watches;
 		if (w->kind == W_OCI_CONN)
 			oci_conn_free(w->obj);
+		if (w->kind == W_LXC_CONN)
+			safe_close(w->fd);
 		watch_del(w);
 	}
 }
@@ -149,7 +161,7 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-static int listen_unix(const char *path)
+static int listen_unix(const char *path, int type)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -EBADF;
@@ -161,7 +173,7 @@ static int listen_unix(const char *path)
 	r = mkdir_parents(path);
 	if (r < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	(void)unlink(path);
@@ -282,6 +294,70 @@ static void accept_handover(int listen_fd)
 	n_handovers++;
 }
 
+/* An LXC monitor's first message names its container: adopt it, give it to the workers. */
+static void on_lxc_conn(struct watch *w)
+{
+	struct ucred cred = {0};
+	socklen_t len = sizeof(cred);
+	struct lxc_hello h;
+	struct container *c;
+	char err[256];
+	int pidfd, r;
+
+	getsockopt(w->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	r = lxc_proxy_hello(w->fd, cred.pid, &h, err, sizeof(err));
+	if (r == 0)
+		return;
+	if (r == -EINVAL) {
+		log_warn("LXC proxy: bad first message from pid %d, answered ENOSYS: %s",
+		         (int)cred.pid, err);
+		return;
+	}
+	if (r < 0) {
+		safe_close(w->fd);
+		watch_del(w);
+		n_lxc_waiting--;
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
+	if (pidfd >= 0)
+		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	r = container_new(h.id, h.profile, "lxc", h.init_pid, pidfd, -EBADF, &c);
+	if (r < 0) {
+		log_error("LXC container %s: %s", h.id, strerror(-r));
+		safe_close(pidfd);
+		safe_close(w->fd);
+	} else {
+		c->lxc_sock = w->fd;
+		r = worker_watch(c);
+		if (r < 0) {
+			log_error("LXC container %s: cannot watch its connection: %s", h.id,
+			          strerror(-r));
+			container_forget(c);
+		} else {
+			log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)",
+			         h.id, (int)h.init_pid, (int)h.monitor_pid, h.profile);
+		}
+	}
+	watch_del(w);
+	n_lxc_waiting--;
+}
+
+static void accept_lxc(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
+		log_warn("LXC proxy connection rejected: %u connections wait for a first message",
+		         n_lxc_waiting);
+		safe_close(fd);
+		return;
+	}
+	n_lxc_waiting++;
+}
+
 /* Drop hand-overs that did not complete in time. */
 static void expire_handovers(void)
 {
@@ -315,11 +391,13 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: notifyd [--socket PATH] [--control PATH] [--profiles DIR] [--workers N]\n"
-	    "               [--max-running N] [--log-level error|warn|info|debug]\n"
+	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
+	    "               [--workers N] [--max-running N] [--log-level error|warn|info|debug]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
+	    "  --lxc-socket PATH LXC seccomp proxy socket (lxc.seccomp.notify.proxy), off by "
+	    "default\n"
 	    "  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
 	    "  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
 	    "  --workers N       worker threads (default 4)\n"
@@ -331,6 +409,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
+	    {"lxc-socket", required_argument, NULL, 'x'},
 	    {"control", required_argument, NULL, 'c'},
 	    {"profiles", required_argument, NULL, 'p'},
 	    {"workers", required_argument, NULL, 'w'},
@@ -346,6 +425,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (ch) {
 		case 's':
 			o->socket_path = optarg;
+			break;
+		case 'x':
+			o->lxc_socket_path = optarg;
 			break;
 		case 'c':
 			o->control_path = optarg;
@@ -400,7 +482,7 @@ int main(int argc, char **argv)
 	    .workers = 4,
 	    .max_running = 2,
 	};
-	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF;
+	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF, lxc_fd = -EBADF;
 	sigset_t mask;
 	bool running = true;
 	int r;
@@ -424,8 +506,8 @@ int main(int argc, char **argv)
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	oci_fd = listen_unix(o.socket_path);
-	ctl_fd = listen_unix(o.control_path);
+	oci_fd = listen_unix(o.socket_path, SOCK_STREAM);
+	ctl_fd = listen_unix(o.control_path, SOCK_STREAM);
 	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
 		          strerror(oci_fd < 0   ? -oci_fd
@@ -433,21 +515,30 @@ int main(int argc, char **argv)
 		                                : errno));
 		return EXIT_FAILURE;
 	}
+	if (o.lxc_socket_path) {
+		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET);
+		if (lxc_fd < 0) {
+			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
+			return EXIT_FAILURE;
+		}
+	}
 	r = worker_pool_start(o.workers, o.max_running);
 	if (r < 0) {
 		log_error("cannot start workers: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
 	if (watch_add(W_OCI_LISTEN, oci_fd, NULL) < 0 || watch_add(W_CONTROL, ctl_fd, NULL) < 0 ||
-	    watch_add(W_SIGNAL, sig_fd, NULL) < 0) {
+	    watch_add(W_SIGNAL, sig_fd, NULL) < 0 ||
+	    (lxc_fd >= 0 && watch_add(W_LXC_LISTEN, lxc_fd, NULL) < 0)) {
 		log_error("epoll: %m");
 		return EXIT_FAILURE;
 	}
 	probe_features();
 	info.profiles_dir = o.profiles_dir;
 	info.features = features;
-	log_info("listening on %s (control %s), %u workers; %s", o.socket_path, o.control_path,
-	         o.workers, features);
+	log_info("listening on %s%s%s (control %s), %u workers; %s", o.socket_path,
+	         o.lxc_socket_path ? ", LXC proxy on " : "",
+	         o.lxc_socket_path ? o.lxc_socket_path : "", o.control_path, o.workers, features);
 
 	while (running) {
 		struct epoll_event evs[32];
@@ -467,6 +558,12 @@ int main(int argc, char **argv)
 				break;
 			case W_OCI_CONN:
 				on_oci_conn(w);
+				break;
+			case W_LXC_LISTEN:
+				accept_lxc(w->fd);
+				break;
+			case W_LXC_CONN:
+				on_lxc_conn(w);
 				break;
 			case W_CONTROL:
 				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -490,11 +587,14 @@ int main(int argc, char **argv)
 			expire_handovers();
 	}
 	log_info("shutting down");
+	loop_device_shutdown();
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
 	unlink(o.socket_path);
 	unlink(o.control_path);
+	if (o.lxc_socket_path)
+		unlink(o.lxc_socket_path);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
 }

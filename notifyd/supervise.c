@@ -206,13 +206,21 @@ static void dispatch(struct request *rq)
 
 void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 {
+	supervise_handle_via(c, notif, c->notify_fd, NULL);
+}
+
+void supervise_handle_via(struct container *c, const struct seccomp_notif *notif, int notify_fd,
+                          const struct lxc_reply *lxc)
+{
 	_cleanup_free_ struct request *rq = calloc(1, sizeof(*rq));
 	int r, send_err;
 
 	if (!rq) {
 		struct target t;
-		if (target_open(&t, c->notify_fd, notif) == 0)
+		if (target_open(&t, notify_fd, notif) == 0) {
+			t.lxc = lxc;
 			target_respond_error(&t, ENOMEM);
+		}
 		log_warn("decision id=%s pid=%u action=error result=ENOMEM", c->id, notif->pid);
 		return;
 	}
@@ -221,7 +229,8 @@ void supervise_handle(struct container *c, const struct seccomp_notif *notif)
 	rq->t.procfd = -EBADF;
 	rq->syscall = syscall_name(notif->data.arch, notif->data.nr);
 
-	r = target_open(&rq->t, c->notify_fd, notif);
+	r = target_open(&rq->t, notify_fd, notif);
+	rq->t.lxc = lxc;
 	if (r < 0) {
 		rq->action = "error";
 		request_deny(rq, -r, "cannot inspect caller: %s", strerror(-r));

@@ -14,6 +14,13 @@
  */
 void supervise_handle(struct container *c, const struct seccomp_notif *notif);
 /*
+ * The same for a notification that arrived another way (LXC's proxy): the
+ * notify fd for ID_VALID checks, and lxc, if set, carries the answer.
+ */
+struct lxc_reply;
+void supervise_handle_via(struct container *c, const struct seccomp_notif *notif, int notify_fd,
+                          const struct lxc_reply *lxc);
+/*
  * Answer in the event loop what needs no look at the caller's memory; true if
  * answered.  Everything else goes to a worker.
  */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/target.h"
+#include "notifyd/lxc_proxy.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
@@ -27,6 +28,7 @@ int target_valid(const struct target *t)
 int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req)
 {
 	t->notify_fd = notify_fd;
+	t->lxc = NULL;
 	t->id = req->id;
 	t->pid = (pid_t)req->pid;
 	t->procfd = -EBADF;
@@ -174,6 +176,8 @@ int target_check_admin(struct target *t, struct proc_creds *creds)
 
 static int target_send(const struct target *t, int64_t val, int32_t err, uint32_t flags)
 {
+	if (t->lxc) /* LXC passes our answer to the kernel itself */
+		return lxc_reply_send(t->lxc, val, err, flags);
 	struct seccomp_notif_resp resp = {
 	    .id = t->id,
 	    .val = val,

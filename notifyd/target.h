@@ -16,11 +16,14 @@
 
 #include "common/nsutil.h"
 
+struct lxc_reply;
+
 struct target {
 	int notify_fd;
 	uint64_t id;
 	pid_t pid;
-	int procfd; /* /proc/<tid>, once target_open_proc() succeeded */
+	int procfd;                  /* /proc/<tid>, once target_open_proc() succeeded */
+	const struct lxc_reply *lxc; /* answer through LXC's proxy socket, not the notify fd */
 };
 
 /* Cheap: records who asked.  -ESRCH if the caller is not in our pid namespace. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/worker.h"
+#include "notifyd/lxc_proxy.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -30,12 +31,18 @@ static unsigned n_threads_started;
 static pthread_mutex_t watched_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct watched *watched_list;
 
+/* What the pool waits on: the notify fd, or the LXC proxy connection. */
+static int watch_fd(const struct container *c)
+{
+	return c->lxc_sock >= 0 ? c->lxc_sock : c->notify_fd;
+}
+
 static void arm(struct container *c)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
 
 	/* ENOENT: the container was forgotten meanwhile; nothing to arm. */
-	if (epoll_ctl(pool_epfd, EPOLL_CTL_MOD, c->notify_fd, &ev) < 0 && errno != ENOENT)
+	if (epoll_ctl(pool_epfd, EPOLL_CTL_MOD, watch_fd(c), &ev) < 0 && errno != ENOENT)
 		log_warn("container %s: re-arming its notify fd: %m", c->id);
 }
 
@@ -59,10 +66,31 @@ static bool unlist(struct container *c)
 /* The filter has no users left: the container (or exec) exited. */
 static void forget(struct container *c)
 {
-	log_info("container %s pid=%d exited; forgetting it", c->id, (int)c->init_pid);
-	epoll_ctl(pool_epfd, EPOLL_CTL_DEL, c->notify_fd, NULL);
+	log_info("container %s pid=%d %s; forgetting it", c->id, (int)c->init_pid,
+	         c->lxc_sock >= 0 ? "closed its LXC proxy connection" : "exited");
+	epoll_ctl(pool_epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
 	if (unlist(c))
 		container_forget(c);
+}
+
+/*
+ * An LXC connection: LXC sends one request and waits for its answer, so a
+ * connection is served by one worker at a time and re-armed when answered;
+ * other containers' connections go on in the other workers meanwhile.
+ */
+static void serve_lxc(struct container *c, uint32_t events)
+{
+	int r = 0;
+
+	if (events & EPOLLIN)
+		r = lxc_proxy_serve(c);
+	if (r == -EPIPE || (!(events & EPOLLIN) && (events & (EPOLLHUP | EPOLLERR)))) {
+		forget(c);
+		return;
+	}
+	if (r < 0)
+		log_warn("container %s: LXC proxy connection: %s", c->id, strerror(-r));
+	arm(c);
 }
 
 static void serve(struct container *c, uint32_t events)
@@ -71,6 +99,10 @@ static void serve(struct container *c, uint32_t events)
 	bool rearm;
 	int r;
 
+	if (c->lxc_sock >= 0) {
+		serve_lxc(c, events);
+		return;
+	}
 	if (!(events & EPOLLIN)) {
 		if (events & (EPOLLHUP | EPOLLERR))
 			forget(c);
@@ -174,7 +206,7 @@ int worker_watch(struct container *c)
 	watched_list = w;
 	pthread_mutex_unlock(&watched_lock);
 	ev.data.ptr = c;
-	if (epoll_ctl(pool_epfd, EPOLL_CTL_ADD, c->notify_fd, &ev) < 0) {
+	if (epoll_ctl(pool_epfd, EPOLL_CTL_ADD, watch_fd(c), &ev) < 0) {
 		int r = -errno;
 		unlist(c);
 		return r;
@@ -195,7 +227,7 @@ void worker_pool_stop(void)
 	n_threads_started = 0;
 	while (watched_list) {
 		struct container *c = watched_list->c;
-		epoll_ctl(pool_epfd, EPOLL_CTL_DEL, c->notify_fd, NULL);
+		epoll_ctl(pool_epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
 		unlist(c);
 		container_forget(c);
 	}

@@ -9,14 +9,17 @@ $(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
 	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
 
 $(BUILD)/tests/unit/test_oci_state: $(OBJ)/tests/unit/test_oci_state.o \
-		$(OBJ)/notifyd/oci_listener.o $(COMMON_OBJ)
+		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/lxc_cookie.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)
 
 # Helpers run by integration tests and benchmarks.
-HELPERS := $(BUILD)/tests/helpers/mv_launch $(BUILD)/tests/helpers/mountloop
+HELPERS := $(BUILD)/tests/helpers/mv_launch $(BUILD)/tests/helpers/mountloop \
+	$(BUILD)/tests/helpers/lxc_proxy_client
 all: $(HELPERS)
 $(BUILD)/tests/helpers/mv_launch: $(OBJ)/tests/helpers/mv_launch.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp $(LDLIBS)
+$(BUILD)/tests/helpers/lxc_proxy_client: $(OBJ)/tests/helpers/lxc_proxy_client.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/helpers/mountloop: tests/helpers/mountloop.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -D_GNU_SOURCE -static -o $@ $<

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "notifyd/lxc_proxy.h"
 #include "notifyd/oci_listener.h"
 #include "tests/unit/tap.h"
 
@@ -62,5 +63,24 @@ int main(void)
 	      "no metadata means the default profile");
 	CHECK(oci_metadata_profile("profile=", prof, sizeof(prof)) == -EINVAL,
 	      "empty profile name refused");
+
+	/* LXC's cookie: profile= and name=, not NUL-terminated on the wire. */
+	char name[64];
+	const char ck[] = "profile=trusted name=web-1xGARBAGE";
+	CHECK(lxc_cookie_parse(ck, strlen(ck) - 8, prof, sizeof(prof), name, sizeof(name)) == 0 &&
+	          !strcmp(prof, "trusted") && !strcmp(name, "web-1"),
+	      "LXC cookie: profile and name, length taken from the header");
+	CHECK(lxc_cookie_parse("", 0, prof, sizeof(prof), name, sizeof(name)) == 0 &&
+	          !strcmp(prof, "default") && !name[0],
+	      "LXC: no cookie means the default profile and no name");
+	CHECK(lxc_cookie_parse("name=a/../b", 11, prof, sizeof(prof), name, sizeof(name)) ==
+	          -EINVAL,
+	      "LXC: a name with a slash refused");
+	CHECK(lxc_cookie_parse("profile=a\0b", 11, prof, sizeof(prof), name, sizeof(name)) ==
+	          -EINVAL,
+	      "LXC: a NUL inside the cookie refused");
+	CHECK(lxc_cookie_parse("profile=../x", 12, prof, sizeof(prof), name, sizeof(name)) ==
+	          -EINVAL,
+	      "LXC: a profile name with a path refused");
 	TAP_EXIT();
 }

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LXC's seccomp notify proxy protocol (lxc.seccomp.notify.proxy), as LXC
+ * 5.0.2 speaks it.  The LXC monitor keeps the notify fd and receives each
+ * notification itself; it connects to us with SOCK_SEQPACKET and sends, one
+ * request at a time, a message
+ *   header (32 bytes) | seccomp_notif | seccomp_notif_resp | cookie
+ * with three fds attached: /proc/<pid> of the caller, its /proc/<pid>/mem,
+ * and the notify fd.  We answer with one message
+ *   header | seccomp_notif | seccomp_notif_resp
+ * and LXC passes our seccomp_notif_resp to the kernel.  A bad message is
+ * answered at once with an error, so LXC never waits for its 30 s timeout.
+ */
+#ifndef MV_LXC_PROXY_H
+#define MV_LXC_PROXY_H
+
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "notifyd/container.h"
+
+struct lxc_proxy_hdr {
+	uint64_t reserved; /* must be 0, both ways */
+	int32_t monitor_pid;
+	int32_t init_pid;
+	struct seccomp_notif_sizes sizes;
+	uint64_t cookie_len;
+};
+
+#define LXC_COOKIE_MAX 1024 /* LXC sends a config string; more is not a cookie */
+#define LXC_PART_MAX   512  /* a sane bound for the struct sizes a sender claims */
+
+/* What a reply must echo: the header and the notification as received. */
+struct lxc_reply {
+	int sock;
+	struct lxc_proxy_hdr hdr;
+	uint8_t notif[LXC_PART_MAX];
+	uint16_t notif_len, resp_len;
+	uint64_t id;
+};
+
+/* The first message of a connection, as the main loop peeks at it. */
+struct lxc_hello {
+	pid_t monitor_pid, init_pid;
+	char id[128];     /* "name=" in the cookie, else lxc-<init pid> */
+	char profile[64]; /* "profile=" in the cookie, else default */
+};
+
+/*
+ * Cookie "profile=NAME name=ID" (tokens split on space, comma, semicolon):
+ * fills profile (default "default") and name ("" if absent).  -EINVAL for a
+ * malformed value (bad characters, too long).
+ */
+int lxc_cookie_parse(const char *cookie, size_t len, char *profile, size_t psize, char *name,
+                     size_t nsize);
+
+/*
+ * Main loop, on a new connection's first readable event: look at the first
+ * message without taking it.  1: *ret filled, hand the connection to the
+ * workers; 0: not all there yet; -EPIPE: peer closed; -EINVAL: it was bad,
+ * and has been consumed and answered (keep waiting for the next one).
+ * peer_pid is the connecting process (SO_PEERCRED), which must be the monitor.
+ */
+int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, size_t errlen);
+
+/*
+ * Worker: take one message from c's connection and handle it.  0 when done
+ * (or nothing was there), -EPIPE when LXC hung up.
+ */
+int lxc_proxy_serve(struct container *c);
+
+/* The answer for a request (see target.c): resp id, val, error, flags. */
+int lxc_reply_send(const struct lxc_reply *r, int64_t val, int32_t error, uint32_t flags);
+
+#endif

@@ -1,0 +1,157 @@
+#!/bin/bash
+# notifyd behind real LXC 5.0.2: an unprivileged busybox container (lxc-create
+# -t busybox, lxc.idmap) started with lxc-start, using the shipped
+# profiles/seccomp/lxc-notify.seccomp and profiles/lxc/mountvisor.conf, its
+# commands run with lxc-attach.  The container's own util-linux (the host's
+# /usr, bound read-only) sets up a loop device, the kernel action mounts ext4
+# from it, the fuse action serves squashfs from another, a type the profile
+# denies is refused; notifyd is restarted while the container runs and LXC's
+# reconnect keeps it working; its loop devices are gone after lxc-stop.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+for p in lxc-create lxc-start lxc-attach lxc-stop; do
+	command -v "$p" >/dev/null || mv_bail "$p not installed (scripts/install-deps.sh installs lxc)"
+done
+SQUASHFUSE=$(command -v squashfuse) || mv_bail "squashfuse not installed"
+command -v mksquashfs >/dev/null || mv_bail "mksquashfs not installed"
+
+# Root's subordinate ids for lxc.idmap, in this test's mount namespace only.
+echo "root:100000:65536" >"$MV_TMP/subid"
+mount --bind "$MV_TMP/subid" /etc/subuid && mount --bind "$MV_TMP/subid" /etc/subgid ||
+	mv_bail "cannot provide /etc/subuid for the test"
+
+PROFILES=$MV_TMP/profiles
+mkdir -p "$PROFILES"
+cat >"$PROFILES/lxcmix.conf" <<EOF
+[profile]
+default-action = deny
+max-loop-devices = 4
+
+[fs ext4]
+action = kernel
+allowed-options = ro, noatime
+
+[fs squashfs]
+action = fuse
+program = $SQUASHFUSE
+arguments = -f {options} {source} {mountpoint}
+options = ro
+
+[fs tmpfs]
+action = continue
+EOF
+LXC_SOCK=$MV_TMP/run/notifyd-lxc.sock
+mv_start_notifyd "$PROFILES" --lxc-socket "$LXC_SOCK" || mv_bail "notifyd did not start"
+
+LXCP=$MV_TMP/lxc
+NAME=mvlxc
+mkdir -p "$LXCP"
+lxc-create -P "$LXCP" -n "$NAME" -t busybox >"$MV_TMP/lxc-create.log" 2>&1 ||
+	mv_bail "lxc-create -t busybox failed: $(tail -n 5 "$MV_TMP/lxc-create.log")"
+ROOTFS=$LXCP/$NAME/rootfs
+mkdir -p "$ROOTFS/img" "$ROOTFS/mnt/a" "$ROOTFS/mnt/b" "$ROOTFS/mnt/c" "$ROOTFS/usr"
+mv_make_ext4 "$ROOTFS/img/ext4.img" || mv_bail "cannot build the ext4 image"
+mkdir -p "$MV_TMP/sqsrc" && echo "hello from squashfs" >"$MV_TMP/sqsrc/hello.txt"
+mksquashfs "$MV_TMP/sqsrc" "$ROOTFS/img/sq.img" -quiet -noappend -all-root >/dev/null ||
+	mv_bail "mksquashfs failed"
+chown -R 100000:100000 "$ROOTFS"
+chmod 755 "$LXCP" "$LXCP/$NAME"
+# The shipped snippet, with this test's socket; the rest is an unprivileged busybox container.
+sed -e "s|/run/mountvisor/notifyd-lxc.sock|$LXC_SOCK|" \
+	-e "s|/usr/local/share/mountvisor/profiles/seccomp/lxc-notify.seccomp|$MV_SRC/profiles/seccomp/lxc-notify.seccomp|" \
+	-e "s|profile=default|profile=lxcmix name=$NAME|" \
+	"$MV_SRC/profiles/lxc/mountvisor.conf" >"$MV_TMP/mountvisor.conf"
+cat >"$LXCP/$NAME/config" <<EOF
+lxc.rootfs.path = dir:$ROOTFS
+lxc.uts.name = $NAME
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.autodev = 1
+lxc.tty.max = 1
+lxc.pty.max = 1
+lxc.signal.halt = SIGUSR1
+lxc.mount.auto = cgroup:mixed proc:mixed sys:ro
+lxc.mount.entry = /usr usr none ro,rbind 0 0
+lxc.mount.entry = /lib lib none ro,bind 0 0
+lxc.mount.entry = /lib64 lib64 none ro,bind 0 0
+lxc.idmap = u 0 100000 65536
+lxc.idmap = g 0 100000 65536
+# The device list of /usr/share/lxc/config/common.conf.
+lxc.cgroup2.devices.deny = a
+lxc.cgroup2.devices.allow = c *:* m
+lxc.cgroup2.devices.allow = b *:* m
+lxc.cgroup2.devices.allow = c 1:3 rwm
+lxc.cgroup2.devices.allow = c 1:5 rwm
+lxc.cgroup2.devices.allow = c 1:7 rwm
+lxc.cgroup2.devices.allow = c 1:8 rwm
+lxc.cgroup2.devices.allow = c 1:9 rwm
+lxc.cgroup2.devices.allow = c 5:0 rwm
+lxc.cgroup2.devices.allow = c 5:1 rwm
+lxc.cgroup2.devices.allow = c 5:2 rwm
+lxc.cgroup2.devices.allow = c 136:* rwm
+lxc.include = $MV_TMP/mountvisor.conf
+EOF
+defer "lxc-stop -P '$LXCP' -n '$NAME' -k >/dev/null 2>&1"
+lxc-start -P "$LXCP" -n "$NAME" -d -l INFO -o "$MV_TMP/lxc.log" ||
+	mv_bail "lxc-start failed: $(grep -E 'ERROR|WARN' "$MV_TMP/lxc.log" | tail -n 8)"
+for ((i = 0; i < 50; i++)); do
+	lxc-attach -P "$LXCP" -n "$NAME" -- /bin/true 2>/dev/null && break
+	sleep 0.2
+done
+
+# in_ct CMD... : run CMD in the container; output in $OUT, status returned.
+in_ct() {
+	OUT=$(timeout 60 lxc-attach -P "$LXCP" -n "$NAME" --clear-env -v PATH=/bin:/usr/bin:/usr/sbin -- "$@" 2>&1)
+}
+
+DEV=/dev/loop-none
+if in_ct /usr/sbin/losetup -f --show /img/ext4.img; then
+	DEV=$OUT
+	t_ok "losetup -f --show in an LXC container ($DEV)"
+else
+	t_fail "losetup -f --show in an LXC container" "$OUT" "$(tail -n 20 "$MV_LOG")"
+fi
+in_ct /usr/sbin/losetup -a
+t_check "losetup -a lists only its own device" \
+	[ "$(wc -l <<<"$OUT")" = 1 ] && grep -q "^$DEV: .*(/img/ext4.img)" <<<"$OUT"
+t_check "the container was adopted through the proxy with the cookie's profile" \
+	grep -q "container $NAME pid=[0-9]* monitor=[0-9]* profile=lxcmix adopted (LXC proxy)" "$MV_LOG"
+in_ct mount -t ext4 "$DEV" /mnt/a
+t_check "kernel action: mount -t ext4 of its loop device" [ $? -eq 0 ] || t_diag "$OUT"
+in_ct cat /mnt/a/hello.txt
+t_check "kernel action: file read" [ "$OUT" = "hello from ext4" ]
+in_ct umount /mnt/a
+t_check "kernel action: umount" [ $? -eq 0 ]
+in_ct /usr/sbin/losetup -d "$DEV"
+t_check "losetup -d" [ $? -eq 0 ]
+in_ct /usr/bin/mount -o loop,ro /img/sq.img /mnt/b
+t_check "fuse action: mount -o loop,ro squash.img (squashfuse)" [ $? -eq 0 ] || t_diag "$OUT"
+in_ct cat /mnt/b/hello.txt
+t_check "fuse action: file read" [ "$OUT" = "hello from squashfs" ]
+in_ct umount /mnt/b
+in_ct mount -t xfs /img/ext4.img /mnt/c
+t_check "deny: a type the profile does not allow is refused with EPERM" \
+	mv_errno_in EPERM "$OUT"
+t_check "decision lines for the container" [ "$(mv_decisions "$NAME" | grep -c .)" -ge 6 ]
+
+# notifyd restarts under the running container; LXC reconnects on its next request.
+mv_stop_notifyd
+mv_start_notifyd "$PROFILES" --lxc-socket "$LXC_SOCK" || mv_bail "notifyd did not restart"
+in_ct mount -t xfs /img/ext4.img /mnt/c
+t_check "after a notifyd restart LXC reconnects: the next request is answered by notifyd" \
+	mv_errno_in EPERM "$OUT"
+in_ct /usr/sbin/losetup -f --show /img/ext4.img
+t_check "... and loop devices work again" grep -qx '/dev/loop[0-9]*' <<<"$OUT"
+DEV2=$OUT
+t_decision_ok=$(mv_decisions "$NAME" | grep -c 'type=LOOP_CONFIGURE.*result=ok')
+t_check "the new notifyd handled the LOOP_CONFIGURE" [ "$t_decision_ok" -ge 1 ]
+
+lxc-stop -P "$LXCP" -n "$NAME" -k
+mv_wait_log "notifyd\\[$NOTIFYD_PID\\] info: container $NAME gone: its" 10 >/dev/null
+t_check "after lxc-stop its loop device is detached on the host" \
+	[ "$(losetup -a | grep -c "$ROOTFS/img/")" = 0 ]
+t_check "... and deleted" [ ! -e "$DEV2" ] || t_diag "$(grep -E 'loop|gone' "$MV_LOG" | tail -n 12)"
+t_check "notifyd alive" mv_notifyd_alive
+t_done

@@ -10,4 +10,10 @@ $(FUSE_SHIM): fuse-helpers/fusermount_shim.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -o $@ $<
 
-all: $(PROGRAMS_FUSE_HELPERS)
+# vhost-user-fs-mount: a host-side front-end for vhost-user-fs back-ends.
+VUFS_MOUNT := $(BUILD)/vhost-user-fs-mount
+PROGRAMS += $(VUFS_MOUNT)
+$(VUFS_MOUNT): $(OBJ)/fuse-helpers/vhost_user_fs_mount.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all: $(PROGRAMS_FUSE_HELPERS) $(VUFS_MOUNT)

@@ -30,6 +30,11 @@ $(MOUNT_RACE): tests/helpers/mount_race.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(MOUNT_RACE)
+POSIX_SUITE := $(BUILD)/tests/posix/posix_suite
+$(POSIX_SUITE): tests/posix/posix_suite.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(POSIX_SUITE)
 LOOP_HOSTILE := $(BUILD)/tests/helpers/loop_hostile
 $(LOOP_HOSTILE): tests/helpers/loop_hostile.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,146 @@
+#!/bin/bash
+# vhost-user-fs-mount in front of vfsd and of QEMU's C virtiofsd: the POSIX
+# behaviour suite (tests/posix/posix_suite.c) on the mount must give the same
+# results as on a plain local directory of the same file system (tmpfs), but
+# for the cases listed with a reason in tests/posix/known-differences.txt.
+# Also: several queues at once, ENOTCONN (not a hang) when the back-end dies,
+# and the front-end exits when the file system is unmounted.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+MOUNT=$MV_BUILD/vhost-user-fs-mount
+SUITE=$MV_BUILD/tests/posix/posix_suite
+VFSD=$MV_BUILD/vfsd
+VIRTIOFSD=/usr/lib/qemu/virtiofsd
+for p in "$MOUNT" "$SUITE" "$VFSD"; do
+	[ -x "$p" ] || mv_bail "$p not built"
+done
+# The sanitizers' runtime makes syscalls outside vfsd's allowlist.
+VFSD_ARGS=()
+ldd "$VFSD" 2>/dev/null | grep -q libasan && VFSD_ARGS+=(--seccomp=log)
+KNOWN=$(grep -v '^#' "$MV_SRC/tests/posix/known-differences.txt" | awk 'NF {print $1}')
+
+mkdir -p "$MV_TMP/ref" "$MV_TMP/share" "$MV_TMP/mnt"
+"$SUITE" "$MV_TMP/ref" >"$MV_TMP/ref.txt" 2>&1
+t_check "the suite runs on a local directory ($(wc -l <"$MV_TMP/ref.txt") cases)" \
+	test "$(wc -l <"$MV_TMP/ref.txt")" -ge 60
+
+BACKEND_PID= MOUNT_PID=
+stop_all() {
+	umount "$MV_TMP/mnt" 2>/dev/null
+	[ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null && wait "$MOUNT_PID" 2>/dev/null
+	[ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null && wait "$BACKEND_PID" 2>/dev/null
+	MOUNT_PID= BACKEND_PID=
+}
+defer stop_all
+
+# start NAME QUEUES BACKEND-COMMAND... : back-end on $MV_TMP/vu.sock, mounted at $MV_TMP/mnt.
+start() {
+	local name=$1 queues=$2 i
+	shift 2
+	rm -rf "$MV_TMP/share" "$MV_TMP/vu.sock"
+	mkdir -p "$MV_TMP/share"
+	"$@" 2>"$MV_TMP/$name-backend.log" &
+	BACKEND_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$MV_TMP/vu.sock" ] && break
+		sleep 0.1
+	done
+	"$MOUNT" --queues "$queues" "$MV_TMP/vu.sock" "$MV_TMP/mnt" 2>"$MV_TMP/$name-mount.log" &
+	MOUNT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q " $MV_TMP/mnt fuse.vhost-user-fs " /proc/self/mounts && stat "$MV_TMP/mnt" >/dev/null 2>&1 &&
+			return 0
+		sleep 0.1
+	done
+	t_fail "$name: mounted" "$(cat "$MV_TMP/$name-backend.log" "$MV_TMP/$name-mount.log")"
+	stop_all
+	return 1
+}
+
+# compare NAME : the suite on the mount against the local run.
+compare() {
+	local name=$1 diffs unknown c
+	timeout 120 "$SUITE" "$MV_TMP/mnt" >"$MV_TMP/$name.txt" 2>&1
+	diffs=$(diff "$MV_TMP/ref.txt" "$MV_TMP/$name.txt" | sed -n 's/^[<>] \([^:]*\):.*/\1/p' | sort -u)
+	unknown=
+	for c in $diffs; do
+		grep -qx -- "$c" <<<"$KNOWN" || unknown+="$c "
+	done
+	if [ -z "$unknown" ]; then
+		t_ok "$name: POSIX suite gives the local results ($(wc -l <"$MV_TMP/$name.txt") cases${diffs:+, known differences: $diffs})"
+	else
+		t_fail "$name: POSIX suite gives the local results" "cases that differ: $unknown" \
+			"$(diff "$MV_TMP/ref.txt" "$MV_TMP/$name.txt")"
+	fi
+}
+
+# Back-ends as root with the namespace sandbox, xattrs on, like a VM's.
+if start vfsd 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share" --xattr; then
+	compare vfsd
+	stop_all
+fi
+if start vfsd-4q 4 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share" --xattr \
+	--thread-pool-size=2; then
+	compare vfsd-4q
+	# Four readers at once, one per queue at best: all must see the same bytes.
+	head -c 8M /dev/urandom >"$MV_TMP/share/big"
+	sum=$(md5sum <"$MV_TMP/share/big")
+	ok=0 pids=()
+	for i in 1 2 3 4; do
+		(md5sum <"$MV_TMP/mnt/big" >"$MV_TMP/sum$i") &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in 1 2 3 4; do
+		[ "$(cat "$MV_TMP/sum$i")" = "$sum" ] && ok=$((ok + 1))
+	done
+	t_check "vfsd-4q: four parallel readers get the right data" [ "$ok" = 4 ]
+	stop_all
+fi
+if [ -x "$VIRTIOFSD" ]; then
+	if start virtiofsd 1 "$VIRTIOFSD" --socket-path="$MV_TMP/vu.sock" -o source="$MV_TMP/share" \
+		-o xattr; then
+		compare virtiofsd
+		stop_all
+	fi
+else
+	t_skip "QEMU's virtiofsd" "$VIRTIOFSD not installed (qemu-system-common)"
+fi
+
+# The back-end dies: callers get ENOTCONN at once, the front-end exits.
+if start vfsd-dies 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share"; then
+	echo x >"$MV_TMP/mnt/file"
+	kill -9 "$BACKEND_PID"
+	wait "$BACKEND_PID" 2>/dev/null
+	BACKEND_PID=
+	out=$(timeout 10 stat "$MV_TMP/mnt/file" 2>&1)
+	rc=$?
+	t_check "back-end killed: stat fails with ENOTCONN, no hang" \
+		test "$rc" != 124 -a "$rc" != 0 -a -n "$(mv_errno_in ENOTCONN "$out" && echo y)"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	t_check "the front-end exited" sh -c "! kill -0 $MOUNT_PID 2>/dev/null"
+	wait "$MOUNT_PID" 2>/dev/null
+	MOUNT_PID=
+	umount "$MV_TMP/mnt"
+fi
+
+# Unmounting ends the front-end with status 0.
+if start vfsd-umount 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share"; then
+	umount "$MV_TMP/mnt"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$MOUNT_PID"
+	rc=$?
+	MOUNT_PID=
+	t_check "umount ends vhost-user-fs-mount with status 0" [ "$rc" = 0 ]
+	stop_all
+fi
+t_check "nothing left mounted" sh -c "! grep -q ' $MV_TMP/mnt ' /proc/self/mounts"
+t_done

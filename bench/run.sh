@@ -104,3 +104,4 @@ echo
 echo "notifyd after the run: $("$BUILD/notifyctl" --control "$tmp/ctl.sock" stats | tr '\n' ' ')"
 grep -c 'error' "$tmp/notifyd.log" | sed 's/^/notifyd error lines: /'
 [ -x "$(dirname "$0")/fuse.sh" ] && "$(dirname "$0")/fuse.sh" "$BUILD"
+[ -x "$(dirname "$0")/vfsd.sh" ] && "$(dirname "$0")/vfsd.sh" "$BUILD"

@@ -37,6 +37,7 @@ PACKAGES=(
 	squashfuse      # fuse action: squashfs served in user space
 	fuse-overlayfs  # fuse action: overlay for containers without kernel overlay rights
 	squashfs-tools  # mksquashfs: squashfs images for tests/integration/fuse_oci.sh
+	fio             # make bench: vfsd vs virtiofsd I/O figures (bench/vfsd.sh)
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
 )
 

@@ -841,6 +841,38 @@ mv_sync_go() {
 # Steps inside the container (/bin/mvstep)
 # ---------------------------------------------------------------------------
 
+# t_decision DESC ID PATTERN... : ok once a decision line of container ID
+# matches every grep -E pattern (waits up to 5 s for the log).
+t_decision() {
+	local desc=$1 id=$2 i lines p
+	shift 2
+	for ((i = 0; i < 50; i++)); do
+		lines=$(mv_decisions "$id")
+		for p in "$@"; do
+			lines=$(grep -E -- "$p" <<<"$lines")
+		done
+		if [ -n "$lines" ]; then
+			t_ok "$desc"
+			return 0
+		fi
+		sleep 0.1
+	done
+	t_fail "$desc" "no decision line of $id matches: $*"
+	mv_explain "$id"
+	return 1
+}
+
+# mv_bind_host_libs BUNDLE : bind the host's /usr, /lib and /lib64 read-only
+# into the bundle's container (for host programs run inside it: FUSE
+# programs, util-linux).
+mv_bind_host_libs() {
+	jq '.mounts += [
+	  {destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro"]},
+	  {destination: "/lib", type: "bind", source: "/lib", options: ["rbind", "ro"]},
+	  {destination: "/lib64", type: "bind", source: "/lib64", options: ["rbind", "ro"]}]' \
+		"$1/config.json" >"$1/config.tmp" && mv "$1/config.tmp" "$1/config.json"
+}
+
 # mv_step_rc ID NAME : exit code of step NAME in container ID's output
 # ("missing" if the step never finished).
 mv_step_rc() {

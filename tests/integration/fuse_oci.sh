@@ -89,31 +89,7 @@ fbundle() {
 	done
 	shift
 	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	jq '.mounts += [
-	  {destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro"]},
-	  {destination: "/lib", type: "bind", source: "/lib", options: ["rbind", "ro"]},
-	  {destination: "/lib64", type: "bind", source: "/lib64", options: ["rbind", "ro"]}]' \
-		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/config.tmp" &&
-		mv "$MV_TMP/$id/config.tmp" "$MV_TMP/$id/config.json"
-}
-
-# t_decision DESC ID PATTERN... : a decision line of ID matches every pattern.
-t_decision() {
-	local desc=$1 id=$2 i lines p
-	shift 2
-	for ((i = 0; i < 50; i++)); do
-		lines=$(mv_decisions "$id")
-		for p in "$@"; do
-			lines=$(grep -E -- "$p" <<<"$lines")
-		done
-		if [ -n "$lines" ]; then
-			t_ok "$desc"
-			return 0
-		fi
-		sleep 0.1
-	done
-	t_fail "$desc" "no decision line of $id matches: $*" "$(mv_decisions "$id")"
-	return 1
+	mv_bind_host_libs "$MV_TMP/$id"
 }
 
 # host_daemons PATTERN : pids of host processes whose command line matches.

@@ -91,27 +91,6 @@ decisions_for() { # decisions_for ID SYSCALL
 	mv_decisions "$1" | grep -E "(^| )syscall=$2( |$)"
 }
 
-# t_decision DESC ID PATTERN... : some decision line of ID matches every
-# grep -E pattern (waits up to 5 s for the log).
-t_decision() {
-	local desc=$1 id=$2 i lines
-	shift 2
-	for ((i = 0; i < 50; i++)); do
-		lines=$(mv_decisions "$id")
-		for p in "$@"; do
-			lines=$(grep -E -- "$p" <<<"$lines")
-		done
-		if [ -n "$lines" ]; then
-			t_ok "$desc"
-			return 0
-		fi
-		sleep 0.1
-	done
-	t_fail "$desc" "no decision line of $id matches: $*"
-	mv_explain "$id"
-	return 1
-}
-
 # mountinfo_field LINE N : field N (1-based) of a mountinfo line.
 mountinfo_opts() { awk '{print $6}' <<<"$1" | tail -n1; }
 

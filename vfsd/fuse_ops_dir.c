@@ -78,8 +78,18 @@ static int do_readdir(struct vfsd_req *req, bool plus)
 		r = -errno;
 		goto out;
 	}
+	/*
+	 * Read about as many entries as the reply can take: what does not fit is
+	 * read again after the next lseek, so a 16 KiB getdents for a 4 KiB
+	 * reply would list each entry four times.  A direntplus is ~4 times
+	 * larger than a dirent64, a dirent about the same size.
+	 */
+	size_t want = (plus ? room / 4 : room) + 512;
+
+	if (want > sizeof(buf))
+		want = sizeof(buf);
 	while (!full) {
-		long n = syscall(SYS_getdents64, h->fd, buf, sizeof(buf));
+		long n = syscall(SYS_getdents64, h->fd, buf, want);
 
 		if (n < 0) {
 			r = -errno;

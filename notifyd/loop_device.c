@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <linux/mount.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,8 +184,8 @@ static void entry_release(struct loop_entry *e)
 	fd = safe_close(fd);
 	r = loop_ctl(LOOP_CTL_REMOVE, e->nr);
 	if (r < 0 && r != -ENODEV)
-		log_info("loop%d: not deleted yet (%s); kept out of use until it can be", e->nr,
-		         strerror(-r));
+		log_debug("loop%d: not deleted yet (%s); kept out of use until it can be", e->nr,
+		          strerror(-r));
 	if (r >= 0 || r == -ENODEV) { /* ENODEV: somebody else deleted it already */
 		for (struct loop_entry **p = &devices; *p; p = &(*p)->next)
 			if (*p == e) {
@@ -195,15 +196,59 @@ static void entry_release(struct loop_entry *e)
 	}
 }
 
-static void retry_draining(void)
+/* Retries deleting devices given up; true if some are still waiting. */
+static bool retry_draining(void)
 {
 	struct loop_entry *e = devices, *next;
+	bool left = false;
 
 	for (; e; e = next) {
 		next = e->next;
 		if (!e->owner)
 			entry_release(e);
 	}
+	for (e = devices; e && !left; e = e->next)
+		left = !e->owner;
+	return left;
+}
+
+static bool retrying; /* a retry thread runs; under lock */
+
+/*
+ * A container's last fds may close a moment after its notify fd hangs up
+ * (threads exiting, deferred fput), so a device it used can be busy right
+ * then.  Try again for a few seconds instead of waiting for the next
+ * hand-out, which may never come.
+ */
+static void *retry_thread(void *arg)
+{
+	bool left = true;
+
+	(void)arg;
+	for (int i = 0; i < 50 && left; i++) {
+		usleep(100 * 1000);
+		pthread_mutex_lock(&lock);
+		left = retry_draining();
+		pthread_mutex_unlock(&lock);
+	}
+	pthread_mutex_lock(&lock);
+	retrying = false;
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+/* With the lock held. */
+static void schedule_retry(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (retrying)
+		return;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	retrying = pthread_create(&t, &a, retry_thread, NULL) == 0;
+	pthread_attr_destroy(&a);
 }
 
 enum loop_access loop_device_access(const char *container_id, dev_t rdev)
@@ -572,7 +617,8 @@ void loop_device_container_gone(const char *container_id)
 			free(v);
 			break;
 		}
-	retry_draining();
+	if (retry_draining() && !shutting_down)
+		schedule_retry();
 	pthread_mutex_unlock(&lock);
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,

@@ -283,5 +283,15 @@ for RT in ${RUNTIMES:-crun runc}; do
 	test_limit
 	test_hostile
 done
+# Every device notifyd created is deleted once its container is gone (some
+# are busy for a moment while the container's last fds close: retried).
+handed=$(sed -n 's/.*type=LOOP_CTL_GET_FREE target=\(\/dev\/loop[0-9]*\) .*result=[0-9]*$/\1/p' "$MV_LOG" |
+	sort -u | tr '\n' ' ')
+for ((i = 0; i < 80; i++)); do
+	left=$(for d in $handed; do [ -e "$d" ] && echo "$d"; done)
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+t_check "every loop device notifyd created ($handed) was deleted on the host" [ -z "$left" ]
 mv_notifyd_alive && t_ok "notifyd survived" || t_fail "notifyd survived"
 t_done

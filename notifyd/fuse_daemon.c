@@ -49,17 +49,6 @@ static int epfd = -EBADF, stop_fd = -EBADF, host_mntns = -EBADF, self_task = -EB
 
 static pthread_cond_t freed = PTHREAD_COND_INITIALIZER; /* with `lock` */
 
-/* Daemons of c whose mount is already gone: they are on their way out. */
-static unsigned exiting_of(struct container *c)
-{
-	unsigned n = 0;
-
-	for (struct daemon_rec *d = recs; d; d = d->next)
-		if (d->c == c && !container_owns_mount(c, d->mnt_id))
-			n++;
-	return n;
-}
-
 int fuse_daemon_reserve(struct container *c, unsigned max)
 {
 	struct timespec until;
@@ -77,11 +66,13 @@ int fuse_daemon_reserve(struct container *c, unsigned max)
 		pthread_mutex_unlock(&c->lock);
 		/*
 		 * "umount; mount" must not fail because the first daemon is still
-		 * flushing: wait (bounded) while some of the container's daemons have
-		 * already lost their mount.
+		 * flushing: wait (bounded) for one of the container's daemons to
+		 * exit.  Not only for those whose mount notifyd saw go: the kernel
+		 * may have unmounted one itself (a umount2 notifyd did not
+		 * recognise as its own is left to the kernel), and its record stays
+		 * until the daemon exits.
 		 */
-		if (r == 0 || !exiting_of(c) ||
-		    pthread_cond_timedwait(&freed, &lock, &until) == ETIMEDOUT)
+		if (r == 0 || pthread_cond_timedwait(&freed, &lock, &until) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&lock);

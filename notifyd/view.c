@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/view.h"
 #include "common/cleanup.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,10 +50,14 @@ int view_enter(int procfd, int with_root)
 	return 0;
 }
 
-int view_leave(void)
+void view_leave(void)
 {
 	/* setns() also resets root and cwd to the namespace's root. */
-	return setns(host_mntns, CLONE_NEWNS) < 0 ? -errno : 0;
+	if (setns(host_mntns, CLONE_NEWNS) < 0) {
+		/* This thread cannot get back to the host's view: nothing it did is trustworthy. */
+		log_error("worker cannot leave a container's mount namespace: %m; aborting");
+		abort();
+	}
 }
 
 int view_open(const char *path, int oflags)

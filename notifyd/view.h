@@ -15,8 +15,9 @@ int view_init(void);
 int view_thread_init(void);
 /* Enter the mount namespace of /proc/<tid> (procfd); with_root also takes its root and cwd. */
 int view_enter(int procfd, int with_root);
-/* Back to the host's namespace, root and cwd.  A failure here is fatal for the thread. */
-int view_leave(void);
+/* Back to the host's namespace, root and cwd.  Aborts notifyd if it cannot: a thread
+ * stuck in a container's view must never serve another request. */
+void view_leave(void);
 /*
  * Open path as the caller sees it (after view_enter with_root), never
  * following magic links.  oflags: O_PATH plus e.g. O_NOFOLLOW/O_DIRECTORY.

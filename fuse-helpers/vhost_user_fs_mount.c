@@ -123,22 +123,22 @@ static void vu_u64(uint32_t req, uint64_t v)
 		die("vhost-user message");
 }
 
+static size_t page_up(size_t n)
+{
+	return (n + PAGE - 1) / PAGE * PAGE;
+}
+
+/* Guest memory: each queue's descriptor table, avail and used rings, then the buffers. */
 static void layout(void)
 {
-	size_t off = 0, ring = 0;
+	size_t off = 0;
 
-	/* Rings first, page aligned; then buffers. */
 	for (unsigned i = 0; i <= g.nreq; i++) {
-		unsigned n = g.qsize;
-
-		ring = (16ul * n + PAGE - 1) / PAGE * PAGE +
-		       (6 + 2ul * n + PAGE - 1) / PAGE * PAGE +
-		       (6 + 8ul * n + PAGE - 1) / PAGE * PAGE;
 		q[i].index = i;
 		q[i].desc_gpa = off;
-		q[i].avail_gpa = off + (16ul * n + PAGE - 1) / PAGE * PAGE;
-		q[i].used_gpa = q[i].avail_gpa + (6 + 2ul * n + PAGE - 1) / PAGE * PAGE;
-		off += ring;
+		q[i].avail_gpa = q[i].desc_gpa + page_up(16ul * g.qsize);
+		q[i].used_gpa = q[i].avail_gpa + page_up(6 + 2ul * g.qsize);
+		off = q[i].used_gpa + page_up(6 + 8ul * g.qsize);
 	}
 	for (unsigned i = 0; i <= g.nreq; i++) {
 		unsigned nslots = i ? g.slots : HIPRIO_SLOTS;

@@ -306,6 +306,13 @@ static int make_placeholder(int dfd, const char *name, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* Takes off every mount stacked on path (earlier hand-outs of the same number). */
+static void umount_stack(const char *path)
+{
+	while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		;
+}
+
 /* Mount tree (a clone) onto dir/name in the caller's view (over a placeholder if uid given). */
 static int attach_in_view(struct request *rq, int tree, const char *dir, const char *name,
                           bool placeholder, uid_t uid, gid_t gid)
@@ -322,8 +329,7 @@ static int attach_in_view(struct request *rq, int tree, const char *dir, const c
 	if (r >= 0 && placeholder) {
 		/* An earlier hand-out of the same number may still be bound here. */
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			;
+		umount_stack(path);
 		t = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (t < 0 && errno == ENOENT) {
 			r = make_placeholder(dfd, name, uid, gid);
@@ -533,8 +539,7 @@ int loop_device_remove(struct request *rq, int nr)
 	/* Its node goes from the container's /dev, as devtmpfs would do. */
 	snprintf(path, sizeof(path), "/dev/loop%d", nr);
 	if (view_enter(rq->t.procfd, 1) >= 0) {
-		while (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			;
+		umount_stack(path);
 		unlink(path);
 		view_leave();
 	}
@@ -623,15 +628,4 @@ void loop_device_shutdown(void)
 	pthread_mutex_lock(&lock);
 	shutting_down = true;
 	pthread_mutex_unlock(&lock);
-}
-
-unsigned loop_device_count(void)
-{
-	unsigned n = 0;
-
-	pthread_mutex_lock(&lock);
-	for (struct loop_entry *e = devices; e; e = e->next)
-		n++;
-	pthread_mutex_unlock(&lock);
-	return n;
 }

@@ -56,7 +56,5 @@ void loop_device_container_gone(const char *container_id);
  * they are (it may still run and use them); unbound ones are deleted.
  */
 void loop_device_shutdown(void);
-/* How many devices the table holds (owned + being freed), for the control socket. */
-unsigned loop_device_count(void);
 
 #endif

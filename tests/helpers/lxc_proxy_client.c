@@ -59,10 +59,9 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Send one message (parts as given) with nfds of fds; wait for the reply. */
-static ssize_t exchange(int sock, const struct hdr *h, const void *notif, size_t nlen,
-                        const void *resp, size_t rlen, const char *ck, size_t clen, const int *fds,
-                        int nfds, struct seccomp_notif_resp *ret, double *ms)
+/* Send one message (parts as given) with nfds of fds. */
+static int send_msg(int sock, const struct hdr *h, const void *notif, size_t nlen, const void *resp,
+                    size_t rlen, const char *ck, size_t clen, const int *fds, int nfds)
 {
 	char ctl[CMSG_SPACE(sizeof(int) * 8)] = {0};
 	struct iovec iov[4] = {{(void *)h, sizeof(*h)},
@@ -70,11 +69,6 @@ static ssize_t exchange(int sock, const struct hdr *h, const void *notif, size_t
 	                       {(void *)resp, rlen},
 	                       {(void *)ck, clen}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 4};
-	uint8_t in[1024];
-	struct iovec riov = {in, sizeof(in)};
-	struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
-	struct timespec t0;
-	ssize_t n;
 
 	if (nfds) {
 		struct cmsghdr *c;
@@ -87,17 +81,40 @@ static ssize_t exchange(int sock, const struct hdr *h, const void *notif, size_t
 		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return -1;
-	n = recvmsg(sock, &rh, 0); /* SO_RCVTIMEO bounds it, like LXC's 30 s */
-	*ms = ms_since(&t0);
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/*
+ * The reply to a request with header h: its response into *ret.  -2 if the
+ * reply's reserved field is set.
+ */
+static ssize_t recv_reply(int sock, const struct hdr *h, struct seccomp_notif_resp *ret)
+{
+	uint8_t in[1024];
+	ssize_t n = recv(sock, in, sizeof(in), 0); /* SO_RCVTIMEO bounds it, like LXC's 30 s */
+
 	memset(ret, 0, sizeof(*ret));
 	/* The reply is laid out with the sizes the request claimed, as LXC reads it. */
 	if (n >= (ssize_t)(sizeof(*h) + h->sizes.seccomp_notif + sizeof(*ret)))
 		memcpy(ret, in + sizeof(*h) + h->sizes.seccomp_notif, sizeof(*ret));
 	if (n >= (ssize_t)sizeof(struct hdr) && ((struct hdr *)in)->reserved)
 		return -2;
+	return n;
+}
+
+/* One message and its reply, timed. */
+static ssize_t exchange(int sock, const struct hdr *h, const void *notif, size_t nlen,
+                        const void *resp, size_t rlen, const char *ck, size_t clen, const int *fds,
+                        int nfds, struct seccomp_notif_resp *ret, double *ms)
+{
+	struct timespec t0;
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (send_msg(sock, h, notif, nlen, resp, rlen, ck, clen, fds, nfds) < 0)
+		return -1;
+	n = recv_reply(sock, h, ret);
+	*ms = ms_since(&t0);
 	return n;
 }
 
@@ -272,38 +289,21 @@ static int connect_to(const char *path)
  */
 static int concurrent(const char *path)
 {
-	struct seccomp_notif_resp resp = {0}, got = {0};
+	struct seccomp_notif_resp resp = {0}, got;
 	struct pending a;
 	int sa = connect_to(path), sb = connect_to(path);
-	struct iovec iov[4];
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 4};
-	char ctl[CMSG_SPACE(sizeof(int) * 3)] = {0};
-	struct cmsghdr *c;
-	uint8_t in[1024];
 	ssize_t n;
 
 	if (sa < 0 || sb < 0 || pending_start(&a, "mvtest-slow") < 0)
 		return 1;
 	resp.id = a.n.id;
-	iov[0] = (struct iovec){&a.h, sizeof(a.h)};
-	iov[1] = (struct iovec){&a.n, ks.seccomp_notif};
-	iov[2] = (struct iovec){&resp, ks.seccomp_notif_resp};
-	iov[3] = (struct iovec){(void *)cookie, strlen(cookie)};
-	mh.msg_control = ctl;
-	mh.msg_controllen = sizeof(ctl);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * 3);
-	memcpy(CMSG_DATA(c), a.fds, sizeof(int) * 3);
 	clock_gettime(CLOCK_MONOTONIC, &a.t0);
-	if (sendmsg(sa, &mh, MSG_NOSIGNAL) < 0)
+	if (send_msg(sa, &a.h, &a.n, ks.seccomp_notif, &resp, ks.seccomp_notif_resp, cookie,
+	             strlen(cookie), a.fds, 3) < 0)
 		return 1;
 	usleep(200000); /* A is being handled */
 	real_request(sb, "quick-while-slow");
-	n = recv(sa, in, sizeof(in), 0);
-	if (n >= (ssize_t)(sizeof(struct hdr) + ks.seccomp_notif + sizeof(got)))
-		memcpy(&got, in + sizeof(struct hdr) + ks.seccomp_notif, sizeof(got));
+	n = recv_reply(sa, &a.h, &got);
 	report("slow", n, &got, ms_since(&a.t0));
 	pending_finish(&a, &got);
 	return 0;

@@ -2,7 +2,7 @@
 # Runs every test and prints one summary line "N passed, N failed, N skipped".
 #
 # A test is an executable: build/tests/unit/* (C unit tests) or
-# tests/integration/*.sh.  Each prints TAP-style lines "ok - what" /
+# tests/integration/*.sh and tests/security/*.sh.  Each prints TAP-style lines "ok - what" /
 # "not ok - what" (and "ok - what # SKIP why"); a test that exits non-zero
 # without printing "not ok" counts one failure, exit 77 with nothing printed
 # counts one skip.  Output of every test is kept in $BUILD/test-logs/.
@@ -17,7 +17,8 @@ pass=0 fail=0 skip=0
 failed=()
 
 tests=()
-for t in "$MV_BUILD"/tests/unit/test_* "$MV_SRC"/tests/integration/*.sh; do
+for t in "$MV_BUILD"/tests/unit/test_* "$MV_SRC"/tests/integration/*.sh \
+	"$MV_SRC"/tests/security/*.sh; do
 	[ -x "$t" ] || continue
 	[ -n "$ONLY" ] && [[ "$(basename "$t")" != *$ONLY* ]] && continue
 	tests+=("$t")

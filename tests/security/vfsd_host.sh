@@ -62,6 +62,7 @@ wait_sock() { # wait_sock PATH
 }
 
 PIDS=()
+# shellcheck disable=SC2016 # expanded when the defer runs
 defer 'for p in "${PIDS[@]}"; do kill "$p"; done; wait'
 
 # --- 1. socket mode, peers ------------------------------------------------------
@@ -168,6 +169,7 @@ t_check "a non-socket at --socket-path is left alone" \
 	bash -c "echo keep >'$W/file' && ! '$VFSD' --socket-path='$W/file' --shared-dir='$W/share' 2>/dev/null && grep -q keep '$W/file'"
 
 # --- 5. vhost-user-fs-mount against a malicious back-end ---------------------------
+# shellcheck disable=SC2317 # called through t_expect_fail_errno
 show_out() {
 	echo "$OUT"
 	return 1

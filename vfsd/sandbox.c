@@ -23,7 +23,7 @@
  * the sandboxed child, only to wait for it and forward signals.  It needs
  * nothing else, so parent_harden() takes everything else away: every fd
  * but stdio, every capability (bounding set too), new privileges, and all
- * syscalls but wait4/kill/exit.
+ * syscalls but wait4, exit and kill of the child.
  */
 #include "vfsd/sandbox.h"
 
@@ -63,14 +63,13 @@ static void forward_signal(int sig)
 /*
  * parent_harden() - strip the waiting parent down to what wait_child()
  * uses: stdio (for nothing but a last error message), signal handlers
- * already installed, and the syscalls wait4, kill and exit.
+ * already installed, and the syscalls wait4, exit, and kill of the child.
  */
-static int parent_harden(enum vfsd_seccomp action)
+static int parent_harden(enum vfsd_seccomp action, pid_t child)
 {
 	static const int allowed[] = {
-	    SCMP_SYS(wait4),           SCMP_SYS(waitid), SCMP_SYS(kill),
-	    SCMP_SYS(rt_sigreturn),    SCMP_SYS(exit),   SCMP_SYS(exit_group),
-	    SCMP_SYS(restart_syscall),
+	    SCMP_SYS(wait4), SCMP_SYS(waitid),     SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(exit),  SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
 	};
 	scmp_filter_ctx ctx;
 	uint32_t def;
@@ -105,6 +104,9 @@ static int parent_harden(enum vfsd_seccomp action)
 	for (size_t i = 0; i < ARRAY_SIZE(allowed) && r >= 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	if (r >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)child));
+	if (r >= 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r;
@@ -120,7 +122,7 @@ static void __attribute__((noreturn)) wait_child(pid_t pid, enum vfsd_seccomp ac
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	r = parent_harden(action);
+	r = parent_harden(action, pid);
 	if (r < 0) {
 		log_error("cannot confine the waiting parent: %s", strerror(-r));
 		kill(pid, SIGKILL);

@@ -25,7 +25,8 @@
  * that is still in flight (so each completes exactly once) and may not claim
  * more bytes than that chain could take.  What we need to know of a request
  * (unique, opcode, reply room) is kept outside guest memory, and reply
- * headers are copied out before they are checked.  A back-end that breaks a
+ * headers are copied out before they are checked; guest memory is sealed
+ * against shrinking.  A back-end that breaks a
  * rule is cut off: every request in flight fails with EIO, the mount is
  * detached and the program exits 1.
  */
@@ -216,9 +217,12 @@ static void vu_setup(void)
 	       (1ull << VFSD_VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
 
 	layout();
-	g.memfd = memfd_create("vhost-user-fs-mount", MFD_CLOEXEC);
+	g.memfd = memfd_create("vhost-user-fs-mount", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (g.memfd < 0 || ftruncate(g.memfd, (off_t)g.memsz) < 0)
 		die("guest memory");
+	/* The back-end gets this fd: it must not shrink it under us (SIGBUS), as QEMU seals. */
+	if (fcntl(g.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		die("sealing guest memory");
 	g.mem = mmap(NULL, g.memsz, PROT_READ | PROT_WRITE, MAP_SHARED, g.memfd, 0);
 	if (g.mem == MAP_FAILED)
 		die("mmap guest memory");

@@ -13,6 +13,8 @@
  *   biglen       request queue: a len far beyond the chain's reply buffer
  *   hiprio-oob, hiprio-notinflight, hiprio-dup, hiprio-len
  *                the same on the hiprio queue, when the first FORGET comes
+ *   shrink       at the first LOOKUP, try to truncate guest memory (the
+ *                front-end would then die of SIGBUS), then go on honestly
  *
  *   vu_evil_backend SOCKET MODE
  *
@@ -41,7 +43,8 @@
 static struct {
 	uint8_t *map;
 	uint64_t uva, size;
-} mem;
+	int fd;
+} mem = {.fd = -1};
 
 static struct {
 	unsigned num;
@@ -124,7 +127,8 @@ static bool handle_msg(int s)
 		mem.map = mmap(NULL, mem.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (mem.map == MAP_FAILED)
 			fail("mmap");
-		close(fd);
+		mem.fd = fd;
+		fd = -1;
 		break;
 	case VHOST_USER_SET_VRING_NUM:
 		if (p.state.index < NQ)
@@ -185,6 +189,19 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 {
 	const char *m = mode;
 
+	if (!strcmp(m, "shrink")) {
+		static bool tried;
+
+		if (qi == 0 || tried)
+			return false;
+		tried = true;
+		if (ftruncate(mem.fd, 0) == 0) {
+			fprintf(stderr, "evil: shrink done\n");
+			exit(1); /* our own mapping is gone too */
+		}
+		fprintf(stderr, "evil: shrink refused: %s\n", strerror(errno));
+		return false;
+	}
 	if (qi == 0) {
 		if (strncmp(m, "hiprio-", 7))
 			return false;

@@ -92,16 +92,11 @@ static int listen_socket(const char *path, const char *group)
 		r = -errno;
 	if (r < 0)
 		goto out;
+	/* Listening before the rename: once the path exists, connecting works. */
 	if ((group && fchownat(dirfd, "s", (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
-	    fchmodat(dirfd, "s", group ? 0660 : 0600, 0) < 0 ||
-	    renameat2(dirfd, "s", AT_FDCWD, path, stale ? 0 : RENAME_NOREPLACE) < 0) {
+	    fchmodat(dirfd, "s", group ? 0660 : 0600, 0) < 0 || listen(fd, 1) < 0 ||
+	    renameat2(dirfd, "s", AT_FDCWD, path, stale ? 0 : RENAME_NOREPLACE) < 0)
 		r = -errno;
-		goto out;
-	}
-	if (listen(fd, 1) < 0) {
-		r = -errno;
-		(void)unlink(path);
-	}
 out:
 	if (dirfd >= 0)
 		(void)unlinkat(dirfd, "s", 0);

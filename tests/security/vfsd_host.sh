@@ -166,6 +166,18 @@ t_check "--socket-group: root, with another uid than the first front-end, is the
 t_check "--sandbox=chroot: the launcher's fd 7 to /etc is gone" test -z "$(fd_to_etc "$G")"
 kill "$G" && wait "$G"
 
+# A stale socket (a.sock, left by the vfsd stopped above) is replaced.
+"$VFSD" --socket-path="$W/a.sock" --shared-dir="$W/share" --sandbox=none --seccomp=none \
+	>"$MV_TMP/vfsd-stale.log" 2>&1 &
+S=$!
+PIDS+=("$S")
+for ((i = 0; i < 100; i++)); do
+	[ "$(probe "$W/a.sock")" = features ] && break
+	sleep 0.05
+done
+t_check "a stale socket at --socket-path is replaced, mode 0600" \
+	bash -c "[ $i -lt 100 ] && [ \"\$(stat -c %a '$W/a.sock')\" = 600 ]"
+kill "$S" && wait "$S"
 t_check "a non-socket at --socket-path is left alone" \
 	bash -c "echo keep >'$W/file' && ! '$VFSD' --socket-path='$W/file' --shared-dir='$W/share' 2>/dev/null && grep -q keep '$W/file'"
 

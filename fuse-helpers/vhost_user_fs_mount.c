@@ -74,10 +74,11 @@ static struct {
 	int memfd;
 	uint8_t *mem;
 	size_t memsz;
-	unsigned nreq;  /* request queues */
-	unsigned qsize; /* ring size */
-	unsigned slots; /* in-flight requests per request queue */
-	int devfd;      /* /dev/fuse */
+	unsigned nreq;    /* request queues */
+	unsigned qsize;   /* ring size */
+	unsigned slots;   /* in-flight requests per request queue */
+	unsigned hislots; /* in-flight FORGETs on the hiprio queue */
+	int devfd;        /* /dev/fuse */
 	bool aborted;
 	uint32_t max_write;
 	const char *mountpoint;
@@ -168,7 +169,7 @@ static void layout(void)
 		off = q[i].used_gpa + page_up(6 + 8ul * g.qsize);
 	}
 	for (unsigned i = 0; i <= g.nreq; i++) {
-		unsigned nslots = i ? g.slots : HIPRIO_SLOTS;
+		unsigned nslots = i ? g.slots : g.hislots;
 		size_t per = i ? REQ_BUF + REP_BUF : HIPRIO_BUF;
 
 		q[i].bufs = off;
@@ -257,7 +258,7 @@ static void vu_setup(void)
 		s.num = 1;
 		if (vu_send(VHOST_USER_SET_VRING_ENABLE, &s, sizeof(s), NULL, 0) < 0)
 			die("SET_VRING_ENABLE");
-		q[i].nfree = i ? g.slots : HIPRIO_SLOTS;
+		q[i].nfree = i ? g.slots : g.hislots;
 		q[i].free_slot = calloc(q[i].nfree, sizeof(uint16_t));
 		q[i].slot = calloc(q[i].nfree, sizeof(struct slot));
 		if (!q[i].free_slot || !q[i].slot)
@@ -304,7 +305,7 @@ static void backend_broken(const struct queue *qu, const char *why, uint32_t id,
  */
 static int used_slot(struct queue *qu, const struct vring_used_elem *e)
 {
-	unsigned nslots = qu->index ? g.slots : HIPRIO_SLOTS;
+	unsigned nslots = qu->index ? g.slots : g.hislots;
 
 	if (e->id % 2 || e->id / 2 >= nslots) {
 		backend_broken(qu, "descriptor id out of range", e->id, e->len);
@@ -641,6 +642,8 @@ int main(int argc, char **argv)
 	}
 	/* Two descriptors a request; at most 16 in flight, enough to keep a back-end busy. */
 	g.slots = g.qsize / 2 < 16 ? g.qsize / 2 : 16;
+	/* Every slot's descriptors must lie within the ring, hiprio's too. */
+	g.hislots = g.qsize / 2 < HIPRIO_SLOTS ? g.qsize / 2 : HIPRIO_SLOTS;
 	signal(SIGPIPE, SIG_IGN);
 
 	g.mountpoint = argv[optind + 1];

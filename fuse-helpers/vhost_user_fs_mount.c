@@ -16,8 +16,8 @@
  * and nothing is copied between the two sides.  FORGET and BATCH_FORGET go
  * to the high-priority queue, as the virtio-fs spec wants.  If the back-end
  * goes away the program exits, which aborts the FUSE connection: callers get
- * ENOTCONN, never a hang.  The program stays in the foreground until the file system is
- * unmounted.
+ * ECONNABORTED or ENOTCONN, never a hang.  The program stays in the foreground until the file
+ * system is unmounted.
  *
  * Trust: this runs as root and the back-end is another program, so the
  * back-end is checked as vfsd checks its front-end.  Everything it returns

@@ -16,8 +16,19 @@
  * and nothing is copied between the two sides.  FORGET and BATCH_FORGET go
  * to the high-priority queue, as the virtio-fs spec wants.  If the back-end
  * goes away the program exits, which aborts the FUSE connection: callers get
- * ENOTCONN, never a hang.  The program stays in the foreground until the file system is
- * unmounted.
+ * ECONNABORTED or ENOTCONN, never a hang.  The program stays in the foreground until the file
+ * system is unmounted.
+ *
+ * Trust: this runs as root and the back-end is another program, so the
+ * back-end is checked as vfsd checks its front-end.  Everything it returns
+ * is validated in used_slot(): a used entry must name a chain we queued and
+ * that is still in flight (so each completes exactly once) and may not claim
+ * more bytes than that chain could take.  What we need to know of a request
+ * (unique, opcode, reply room) is kept outside guest memory, and reply
+ * headers are copied out before they are checked; guest memory is sealed
+ * against shrinking.  A back-end that breaks a
+ * rule is cut off: every request in flight fails with EIO, the mount is
+ * detached and the program exits 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +38,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,13 +74,28 @@ static struct {
 	int memfd;
 	uint8_t *mem;
 	size_t memsz;
-	unsigned nreq;  /* request queues */
-	unsigned qsize; /* ring size */
-	unsigned slots; /* in-flight requests per request queue */
-	int devfd;      /* /dev/fuse */
+	unsigned nreq;    /* request queues */
+	unsigned qsize;   /* ring size */
+	unsigned slots;   /* in-flight requests per request queue */
+	unsigned hislots; /* in-flight FORGETs on the hiprio queue */
+	int devfd;        /* /dev/fuse */
 	bool aborted;
 	uint32_t max_write;
-} g = {.sock = -1, .memfd = -1, .devfd = -1, .nreq = 1, .qsize = 128};
+	const char *mountpoint;
+	int stopfd;          /* eventfd, readable once the back-end broke the protocol */
+	atomic_bool broken;  /* set once, by whoever saw the violation */
+	atomic_uint stopped; /* request-queue threads that failed their requests */
+} g = {.sock = -1, .memfd = -1, .devfd = -1, .nreq = 1, .qsize = 128, .stopfd = -1};
+
+/* A request slot's state, kept out of guest memory where the back-end cannot change it. */
+struct slot {
+	bool inflight;
+	uint32_t writable; /* room in the chain's writable part */
+	uint64_t unique;
+	uint32_t opcode;
+	uint32_t inlen;
+	uint32_t read_size; /* FUSE_READ: the size asked for, for the log */
+};
 
 struct queue {
 	unsigned index;
@@ -81,6 +108,7 @@ struct queue {
 	uint64_t bufs;       /* gpa of the first slot's buffers */
 	uint16_t *free_slot; /* stack of free slot numbers */
 	unsigned nfree;
+	struct slot *slot;    /* per slot */
 	int devfd;            /* this queue's clone of /dev/fuse */
 	pthread_mutex_t lock; /* hiprio only: every thread sends FORGETs */
 };
@@ -141,7 +169,7 @@ static void layout(void)
 		off = q[i].used_gpa + page_up(6 + 8ul * g.qsize);
 	}
 	for (unsigned i = 0; i <= g.nreq; i++) {
-		unsigned nslots = i ? g.slots : HIPRIO_SLOTS;
+		unsigned nslots = i ? g.slots : g.hislots;
 		size_t per = i ? REQ_BUF + REP_BUF : HIPRIO_BUF;
 
 		q[i].bufs = off;
@@ -170,6 +198,10 @@ static void vu_setup(void)
 	if (pf & (1ull << VHOST_USER_PROTOCOL_F_MQ)) {
 		if (vu_get_u64(VHOST_USER_GET_QUEUE_NUM, &n) < 0)
 			die("GET_QUEUE_NUM");
+		if (n < 2) {
+			errno = EPROTO;
+			die("the back-end offers no request queue");
+		}
 		if (g.nreq + 1 > n) {
 			fprintf(stderr,
 			        "vhost-user-fs-mount: the back-end has %llu queues; using %llu "
@@ -186,9 +218,12 @@ static void vu_setup(void)
 	       (1ull << VFSD_VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
 
 	layout();
-	g.memfd = memfd_create("vhost-user-fs-mount", MFD_CLOEXEC);
+	g.memfd = memfd_create("vhost-user-fs-mount", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (g.memfd < 0 || ftruncate(g.memfd, (off_t)g.memsz) < 0)
 		die("guest memory");
+	/* The back-end gets this fd: it must not shrink it under us (SIGBUS), as QEMU seals. */
+	if (fcntl(g.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		die("sealing guest memory");
 	g.mem = mmap(NULL, g.memsz, PROT_READ | PROT_WRITE, MAP_SHARED, g.memfd, 0);
 	if (g.mem == MAP_FAILED)
 		die("mmap guest memory");
@@ -223,8 +258,11 @@ static void vu_setup(void)
 		s.num = 1;
 		if (vu_send(VHOST_USER_SET_VRING_ENABLE, &s, sizeof(s), NULL, 0) < 0)
 			die("SET_VRING_ENABLE");
-		q[i].nfree = i ? g.slots : HIPRIO_SLOTS;
+		q[i].nfree = i ? g.slots : g.hislots;
 		q[i].free_slot = calloc(q[i].nfree, sizeof(uint16_t));
+		q[i].slot = calloc(q[i].nfree, sizeof(struct slot));
+		if (!q[i].free_slot || !q[i].slot)
+			die("calloc");
 		for (unsigned k = 0; k < q[i].nfree; k++)
 			q[i].free_slot[k] = (uint16_t)(q[i].nfree - 1 - k);
 	}
@@ -240,12 +278,59 @@ static void kick(struct queue *qu)
 		perror("vhost-user-fs-mount: kick");
 }
 
+/*
+ * backend_broken() - the back-end broke the protocol: say why once, and wake
+ * every thread (stopfd) so each fails what it has in flight and the main
+ * thread detaches the mount.
+ */
+static void backend_broken(const struct queue *qu, const char *why, uint32_t id, uint32_t len)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&g.broken, true))
+		return;
+	fprintf(stderr,
+	        "vhost-user-fs-mount: the back-end broke the protocol on queue %u: %s (used id %u, "
+	        "len %u); failing requests in flight with EIO and unmounting\n",
+	        qu->index, why, id, len);
+	if (write(g.stopfd, &one, 8) != 8)
+		perror("vhost-user-fs-mount: stopfd");
+}
+
+/*
+ * used_slot() - the one check of a used-ring entry: the slot it completes,
+ * or -1 (and the back-end marked broken) unless id is the head of a chain we
+ * queued on this queue, that chain is still in flight, and len is no more
+ * than its writable part.
+ */
+static int used_slot(struct queue *qu, const struct vring_used_elem *e)
+{
+	unsigned nslots = qu->index ? g.slots : g.hislots;
+
+	if (e->id % 2 || e->id / 2 >= nslots) {
+		backend_broken(qu, "descriptor id out of range", e->id, e->len);
+		return -1;
+	}
+	if (!qu->slot[e->id / 2].inflight) {
+		backend_broken(qu, "descriptor not in flight", e->id, e->len);
+		return -1;
+	}
+	if (e->len > qu->slot[e->id / 2].writable) {
+		backend_broken(qu, "used length larger than the buffer", e->id, e->len);
+		return -1;
+	}
+	qu->slot[e->id / 2].inflight = false;
+	return (int)(e->id / 2);
+}
+
 /* Puts a chain of head (read-only) and, if replen, a writable part on the ring. */
 static void submit(struct queue *qu, unsigned slot, uint64_t req_gpa, uint32_t reqlen,
                    uint64_t rep_gpa, uint32_t replen)
 {
 	unsigned d = slot * 2;
 
+	qu->slot[slot].inflight = true;
+	qu->slot[slot].writable = replen;
 	qu->desc[d] = (struct vring_desc){.addr = req_gpa, .len = reqlen, .flags = 0, .next = 0};
 	if (replen) {
 		qu->desc[d].flags = VRING_DESC_F_NEXT;
@@ -259,6 +344,21 @@ static void submit(struct queue *qu, unsigned slot, uint64_t req_gpa, uint32_t r
 	kick(qu);
 }
 
+/* What the back-end has consumed on the hiprio queue, under its lock. */
+static void hiprio_reclaim(struct queue *h)
+{
+	while (!atomic_load(&g.broken) &&
+	       h->used_seen != __atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE)) {
+		struct vring_used_elem e = h->used->ring[h->used_seen % g.qsize];
+		int slot = used_slot(h, &e);
+
+		if (slot < 0)
+			return;
+		h->free_slot[h->nfree++] = (uint16_t)slot;
+		h->used_seen++;
+	}
+}
+
 /* FORGET and BATCH_FORGET: on the hiprio queue, no reply. */
 static void send_forget(const void *req, uint32_t len)
 {
@@ -268,20 +368,14 @@ static void send_forget(const void *req, uint32_t len)
 		return;
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		/* Reclaim what the back-end has consumed. */
-		while (h->used_seen != __atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE)) {
-			struct vring_used_elem e = h->used->ring[h->used_seen % g.qsize];
-
-			h->free_slot[h->nfree++] = (uint16_t)(e.id / 2);
-			h->used_seen++;
-		}
-		if (h->nfree || g.aborted)
+		hiprio_reclaim(h);
+		if (h->nfree || g.aborted || atomic_load(&g.broken))
 			break;
 		pthread_mutex_unlock(&h->lock);
 		usleep(100);
 		pthread_mutex_lock(&h->lock);
 	}
-	if (h->nfree) {
+	if (h->nfree && !atomic_load(&g.broken)) {
 		unsigned slot = h->free_slot[--h->nfree];
 		uint64_t gpa = h->bufs + (uint64_t)slot * HIPRIO_BUF;
 
@@ -305,50 +399,79 @@ static void reply_error(int fd, uint64_t unique, int err)
 		perror("vhost-user-fs-mount: writing an error reply");
 }
 
+/* The back-end broke the protocol: every request this queue has in flight fails with EIO. */
+static void fail_in_flight(struct queue *qu)
+{
+	for (unsigned s = 0; s < g.slots; s++)
+		if (qu->slot[s].inflight) {
+			qu->slot[s].inflight = false;
+			reply_error(qu->devfd, qu->slot[s].unique, EIO);
+		}
+}
+
+/*
+ * The INIT reply, copied out of guest memory (the back-end cannot change it
+ * after the check): requests must fit our buffers.
+ */
+static void write_init_reply(struct queue *qu, const struct slot *st, const uint8_t *rep,
+                             uint32_t len)
+{
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_init_out io;
+	} r = {0};
+
+	if (len > sizeof(r)) {
+		reply_error(qu->devfd, st->unique, EIO);
+		return;
+	}
+	memcpy(&r, rep, len);
+	if (!r.oh.error && len >= sizeof(r.oh) + offsetof(struct fuse_init_out, max_write) + 4 &&
+	    r.io.max_write > (1u << 20))
+		r.io.max_write = 1u << 20;
+	if (!r.oh.error && len >= sizeof(r.oh) + offsetof(struct fuse_init_out, max_pages) + 2 &&
+	    r.io.max_pages > 256)
+		r.io.max_pages = 256;
+	if (write(qu->devfd, &r, len) < 0 && errno != ENOENT)
+		perror("vhost-user-fs-mount: INIT reply refused by the kernel");
+}
+
 /* Replies the back-end has finished: copy each to /dev/fuse, free its slot. */
 static void complete(struct queue *qu)
 {
 	uint64_t v;
 
 	(void)!read(qu->call, &v, 8);
-	while (qu->used_seen != __atomic_load_n(&qu->used->idx, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load(&g.broken) &&
+	       qu->used_seen != __atomic_load_n(&qu->used->idx, __ATOMIC_ACQUIRE)) {
 		struct vring_used_elem e = qu->used->ring[qu->used_seen % g.qsize];
-		unsigned slot = e.id / 2;
-		uint8_t *req = g.mem + req_gpa(qu, slot);
-		uint8_t *rep = req + REQ_BUF;
-		struct fuse_in_header *ih = (void *)req;
-		struct fuse_out_header *oh = (void *)rep;
+		int slot = used_slot(qu, &e);
+		const struct slot *st;
+		uint8_t *rep;
+		struct fuse_out_header oh;
 
+		if (slot < 0)
+			return;
 		qu->used_seen++;
-		if (e.id % 2 || slot >= g.slots) {
-			fprintf(stderr, "vhost-user-fs-mount: back-end returned descriptor %u\n",
-			        e.id);
-			continue;
-		}
-		if (e.len < sizeof(*oh) || oh->len != e.len || oh->unique != ih->unique) {
-			reply_error(qu->devfd, ih->unique, EIO);
+		st = &qu->slot[slot];
+		rep = g.mem + req_gpa(qu, (unsigned)slot) + REQ_BUF;
+		if (e.len >= sizeof(oh))
+			memcpy(&oh, rep, sizeof(oh));
+		if (e.len < sizeof(oh) || oh.len != e.len || oh.unique != st->unique) {
+			reply_error(qu->devfd, st->unique, EIO);
+		} else if (st->opcode == FUSE_INIT) {
+			write_init_reply(qu, st, rep, e.len);
 		} else {
-			if (ih->opcode == FUSE_INIT && !oh->error &&
-			    e.len >= sizeof(*oh) + offsetof(struct fuse_init_out, max_write) + 4) {
-				struct fuse_init_out *io = (void *)(oh + 1);
+			/* The checked header from our copy, the rest from guest memory. */
+			struct iovec iov[2] = {{&oh, sizeof(oh)},
+			                       {rep + sizeof(oh), e.len - sizeof(oh)}};
 
-				/* Requests must fit our buffers. */
-				if (io->max_write > (1u << 20))
-					io->max_write = 1u << 20;
-				if (e.len >= sizeof(*oh) +
-				                 offsetof(struct fuse_init_out, max_pages) + 2 &&
-				    io->max_pages > 256)
-					io->max_pages = 256;
-			}
-			if (write(qu->devfd, rep, e.len) < 0 && errno != ENOENT)
-				fprintf(
-				    stderr,
-				    "vhost-user-fs-mount: reply to opcode %u (%u bytes, error %d) "
-				    "refused by the kernel: %s (in %u, read size %u)\n",
-				    ih->opcode, e.len, oh->error, strerror(errno), ih->len,
-				    ih->opcode == FUSE_READ
-				        ? ((struct fuse_read_in *)(ih + 1))->size
-				        : 0);
+			if (writev(qu->devfd, iov, 2) < 0 && errno != ENOENT)
+				fprintf(stderr,
+				        "vhost-user-fs-mount: reply to opcode %u (%u bytes, error "
+				        "%d) refused by the kernel: %s (in %u, read size %u)\n",
+				        st->opcode, e.len, oh.error, strerror(errno), st->inlen,
+				        st->read_size);
 		}
 		qu->free_slot[qu->nfree++] = (uint16_t)slot;
 	}
@@ -359,7 +482,7 @@ static void complete(struct queue *qu)
  * requested size for data replies (back-ends fill what they are given: QEMU's
  * virtiofsd answers a 4 KiB READ with a buffer's worth), a page otherwise.
  */
-static uint32_t reply_room(const struct fuse_in_header *ih, size_t n)
+static uint32_t reply_room(const struct fuse_in_header *ih, const uint8_t *req, size_t n)
 {
 	const uint32_t hdr = sizeof(struct fuse_out_header);
 	uint32_t size;
@@ -370,13 +493,13 @@ static uint32_t reply_room(const struct fuse_in_header *ih, size_t n)
 	case FUSE_READDIRPLUS:
 		if (n < sizeof(*ih) + sizeof(struct fuse_read_in))
 			return hdr;
-		size = ((const struct fuse_read_in *)(ih + 1))->size;
+		memcpy(&size, req + sizeof(*ih) + offsetof(struct fuse_read_in, size), 4);
 		break;
 	case FUSE_GETXATTR:
 	case FUSE_LISTXATTR:
 		if (n < sizeof(*ih) + sizeof(struct fuse_getxattr_in))
 			return hdr;
-		size = ((const struct fuse_getxattr_in *)(ih + 1))->size;
+		memcpy(&size, req + sizeof(*ih) + offsetof(struct fuse_getxattr_in, size), 4);
 		if (size < sizeof(struct fuse_getxattr_out))
 			size = sizeof(struct fuse_getxattr_out);
 		break;
@@ -386,28 +509,47 @@ static uint32_t reply_room(const struct fuse_in_header *ih, size_t n)
 	return hdr + (size < REP_BUF - hdr ? size : REP_BUF - hdr);
 }
 
-/* One request from /dev/fuse into a free slot, then to the back-end. */
+/*
+ * One request from /dev/fuse into a free slot, then to the back-end.  The
+ * header is read into our memory first and only then copied to the slot, so
+ * what we keep of it is what the kernel sent.
+ */
 static int take_request(struct queue *qu)
 {
 	unsigned slot = qu->free_slot[qu->nfree - 1];
 	uint64_t gpa = req_gpa(qu, slot);
-	struct fuse_in_header *ih = (void *)(g.mem + gpa);
-	ssize_t n = read(qu->devfd, ih, REQ_BUF);
+	uint8_t *buf = g.mem + gpa;
+	struct fuse_in_header ih;
+	struct iovec iov[2] = {{&ih, sizeof(ih)}, {buf + sizeof(ih), REQ_BUF - sizeof(ih)}};
+	ssize_t n = readv(qu->devfd, iov, 2);
+	struct slot *st = &qu->slot[slot];
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR || errno == ENOENT ? 0 : -errno;
-	if ((size_t)n < sizeof(*ih))
+	if ((size_t)n < sizeof(ih))
 		return 0;
-	switch (ih->opcode) {
+	memcpy(buf, &ih, sizeof(ih));
+	switch (ih.opcode) {
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
-		send_forget(ih, (uint32_t)n);
+		send_forget(buf, (uint32_t)n);
 		return 0;
 	case FUSE_INTERRUPT:
 		return 0; /* virtio-fs has no interrupts; the request finishes anyway */
 	}
+	if (atomic_load(&g.broken)) {
+		reply_error(qu->devfd, ih.unique, EIO);
+		return 0;
+	}
+	st->unique = ih.unique;
+	st->opcode = ih.opcode;
+	st->inlen = ih.len;
+	st->read_size = 0;
+	if (ih.opcode == FUSE_READ && (size_t)n >= sizeof(ih) + sizeof(struct fuse_read_in))
+		memcpy(&st->read_size, buf + sizeof(ih) + offsetof(struct fuse_read_in, size),
+		       sizeof(st->read_size));
 	qu->nfree--;
-	submit(qu, slot, gpa, (uint32_t)n, gpa + REQ_BUF, reply_room(ih, (size_t)n));
+	submit(qu, slot, gpa, (uint32_t)n, gpa + REQ_BUF, reply_room(&ih, buf, (size_t)n));
 	return 0;
 }
 
@@ -416,13 +558,22 @@ static void *queue_thread(void *arg)
 	struct queue *qu = arg;
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = qu->devfd, .events = qu->nfree ? POLLIN : 0},
-		                      {.fd = qu->call, .events = POLLIN}};
+		bool broken = atomic_load(&g.broken);
+		struct pollfd p[3] = {
+		    {.fd = qu->devfd, .events = qu->nfree && !broken ? POLLIN : 0},
+		    {.fd = qu->call, .events = broken ? 0 : POLLIN},
+		    {.fd = g.stopfd, .events = POLLIN}};
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (p[2].revents & POLLIN) {
+			/* Nothing more from this back-end; the main thread unmounts. */
+			fail_in_flight(qu);
+			atomic_fetch_add(&g.stopped, 1);
+			return NULL;
 		}
 		if (p[1].revents & POLLIN)
 			complete(qu);
@@ -491,8 +642,14 @@ int main(int argc, char **argv)
 	}
 	/* Two descriptors a request; at most 16 in flight, enough to keep a back-end busy. */
 	g.slots = g.qsize / 2 < 16 ? g.qsize / 2 : 16;
+	/* Every slot's descriptors must lie within the ring, hiprio's too. */
+	g.hislots = g.qsize / 2 < HIPRIO_SLOTS ? g.qsize / 2 : HIPRIO_SLOTS;
 	signal(SIGPIPE, SIG_IGN);
 
+	g.mountpoint = argv[optind + 1];
+	g.stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g.stopfd < 0)
+		die("eventfd");
 	strcpy(sa.sun_path, argv[optind]);
 	g.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (g.sock < 0 || connect(g.sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -525,12 +682,36 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, queue_thread, &q[i]) != 0)
 			die("pthread_create");
 	}
-	/* The main thread watches the back-end: if it goes, abort rather than hang. */
+	/*
+	 * The main thread watches the back-end: if it goes, abort rather than
+	 * hang; if it breaks the protocol, detach the mount once every queue
+	 * thread has failed its requests.  It also takes back what the back-end
+	 * consumed on the hiprio queue, so a bad entry there is seen at once.
+	 */
 	for (;;) {
-		struct pollfd p = {.fd = g.sock, .events = POLLIN};
+		struct pollfd p[3] = {{.fd = g.sock, .events = POLLIN},
+		                      {.fd = q[0].call, .events = POLLIN},
+		                      {.fd = g.stopfd, .events = POLLIN}};
+		uint64_t v;
 		char b;
 
-		if (poll(&p, 1, -1) < 0 && errno == EINTR)
+		if (poll(p, 3, -1) < 0 && errno == EINTR)
+			continue;
+		if (p[1].revents & POLLIN) {
+			(void)!read(q[0].call, &v, 8);
+			pthread_mutex_lock(&q[0].lock);
+			hiprio_reclaim(&q[0]);
+			pthread_mutex_unlock(&q[0].lock);
+		}
+		if (p[2].revents & POLLIN) {
+			/* Each queue thread answers its requests; give them 2 s. */
+			for (int i = 0; i < 2000 && atomic_load(&g.stopped) < g.nreq; i++)
+				usleep(1000);
+			if (umount2(g.mountpoint, MNT_DETACH) < 0)
+				perror("vhost-user-fs-mount: umount");
+			exit(1);
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		ssize_t r = recv(g.sock, &b, 1, MSG_DONTWAIT);
 

@@ -44,3 +44,9 @@ all: $(LOOP_HOSTILE)
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+
+# A malicious vhost-user-fs back-end, for tests/security/vfsd_host.sh.
+VU_EVIL := $(BUILD)/tests/helpers/vu_evil_backend
+$(VU_EVIL): $(OBJ)/tests/helpers/vu_evil_backend.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(VU_EVIL)

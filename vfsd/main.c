@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,34 +26,82 @@
 #include "vfsd/sandbox.h"
 #include "vfsd/seccomp.h"
 
+/*
+ * listen_socket() - create the vhost-user socket at path: mode 0600, or 0660
+ * and owned by group, whatever the caller's umask.
+ *
+ * The socket is bound in a fresh 0700 directory beside path, given its group
+ * and mode there, where nobody else can reach it, and only then renamed onto
+ * path; so at no moment is a more open socket reachable (a chmod after a bind
+ * at path would leave a window).  A stale socket at path is replaced;
+ * anything else there is left alone (-EEXIST).
+ */
 static int listen_socket(const char *path, const char *group)
 {
-	_cleanup_close_ int fd = -EBADF;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF, dirfd = -EBADF, cwd = -EBADF;
+	_cleanup_free_ char *tmp = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "s"};
+	const char *base = strrchr(path, '/');
+	gid_t gid = (gid_t)-1;
+	bool stale = false;
 	struct stat st;
+	mode_t old;
+	int r = 0;
 
+	/* Front-ends connect by this path, so it must fit sun_path. */
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	/* A stale socket from an earlier run; never remove anything else. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
+	base = base ? base + 1 : path;
+	if (!*base)
+		return -EINVAL;
 	if (group) {
 		struct group *g = getgrnam(group);
 
 		if (!g)
 			return -ENOENT;
-		if (chown(path, (uid_t)-1, g->gr_gid) < 0 || chmod(path, 0660) < 0)
-			return -errno;
+		gid = g->gr_gid;
 	}
-	if (listen(fd, 1) < 0)
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		stale = true;
+	}
+	if (asprintf(&tmp, "%.*s.vfsd-XXXXXX", (int)(base - path), path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(tmp))
 		return -errno;
-	return TAKE_FD(fd);
+	dirfd = open(tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (dirfd < 0 || cwd < 0 || fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* Relative bind: the private directory's path may not fit sun_path. */
+	if (fchdir(dirfd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = -errno;
+	umask(old);
+	if (fchdir(cwd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		goto out;
+	/* Listening before the rename: once the path exists, connecting works. */
+	if ((group && fchownat(dirfd, "s", (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+	    fchmodat(dirfd, "s", group ? 0660 : 0600, 0) < 0 || listen(fd, 1) < 0 ||
+	    renameat2(dirfd, "s", AT_FDCWD, path, stale ? 0 : RENAME_NOREPLACE) < 0)
+		r = -errno;
+out:
+	if (dirfd >= 0)
+		(void)unlinkat(dirfd, "s", 0);
+	(void)rmdir(tmp);
+	return r < 0 ? r : TAKE_FD(fd);
 }
 
 static void print_capabilities(void)
@@ -66,6 +115,7 @@ int main(int argc, char **argv)
 	struct vfsd_options o;
 	struct vfsd_fs fs;
 	struct vfsd_vu_dev dev;
+	struct vfsd_vu_owner owner = {.set = false};
 	char err[256] = "";
 	int lfd = -EBADF, root = -EBADF, proc = -EBADF, r;
 	long nofile;
@@ -111,7 +161,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	r = vfsd_sandbox_enter(o.sandbox, o.shared_dir, o.readonly, &root, &proc);
+	r = vfsd_close_inherited_fds(&lfd, 1);
+	if (r < 0) {
+		log_error("cannot close inherited file descriptors: %s", strerror(-r));
+		return 1;
+	}
+	r = vfsd_sandbox_enter(o.sandbox, o.shared_dir, o.readonly, o.seccomp, &root, &proc);
 	if (r < 0) {
 		log_error("cannot set up the %s sandbox for %s: %s",
 		          o.sandbox == VFSD_SANDBOX_NAMESPACE ? "namespace"
@@ -166,15 +221,23 @@ int main(int argc, char **argv)
 	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "", cfg.max_fds,
 	         o.thread_pool_size);
 	for (;;) {
-		_cleanup_close_ int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct ucred peer;
+		_cleanup_close_ int conn = vfsd_vu_accept(lfd, &owner, &peer);
 
+		if (conn == -EAGAIN)
+			continue;
+		if (conn == -EPERM) {
+			log_warn(
+			    "refused a front-end (pid %d, uid %u, gid %u): only uid %u gid %u, "
+			    "the first front-end's, may reconnect",
+			    (int)peer.pid, peer.uid, peer.gid, owner.uid, owner.gid);
+			continue;
+		}
 		if (conn < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			log_error("accept: %m");
+			log_error("accept: %s", strerror(-conn));
 			return 1;
 		}
-		log_info("front-end connected");
+		log_info("front-end connected (uid %u, gid %u)", peer.uid, peer.gid);
 		r = vfsd_vu_serve(&dev, conn);
 		log_info("front-end disconnected (%s); waiting for the next one",
 		         r < 0 ? strerror(-r) : "closed");

@@ -399,6 +399,7 @@ void vfsd_options_usage(const char *prog)
 	printf("Usage: %s --socket-path=PATH|--fd=N --shared-dir=DIR [options]\n"
 	       "   or: %s --socket-path=PATH -o source=DIR[,cache=...,sandbox=...,xattr]\n"
 	       "\n"
+	       "  --socket-group=GROUP             socket mode 0660 for GROUP (default 0600)\n"
 	       "  --sandbox=namespace|chroot|none   isolation (default namespace)\n"
 	       "  --seccomp=kill|log|trap|none      syscall filter action (default kill)\n"
 	       "  --cache=never|auto|always|metadata  guest caching (default auto)\n"

@@ -15,7 +15,15 @@
  *  4. vfsd_seccomp_load(): the syscall allowlist (seccomp.c).
  *
  * The listening socket is created before step 1, so its path may lie
- * outside the share.
+ * outside the share.  Before step 1 vfsd_close_inherited_fds() closes every
+ * fd the launcher left open but the socket and stdio, so nothing that leads
+ * outside the share survives into the sandbox.
+ *
+ * In namespace mode the launching process stays outside as the parent of
+ * the sandboxed child, only to wait for it and forward signals.  It needs
+ * nothing else, so parent_harden() takes everything else away: every fd
+ * but stdio, every capability (bounding set too), new privileges, and all
+ * syscalls but wait4, exit and kill of the child.
  */
 #include "vfsd/sandbox.h"
 
@@ -26,9 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,28 +60,118 @@ static void forward_signal(int sig)
 		kill(sandbox_child, sig);
 }
 
+/*
+ * parent_harden() - strip the waiting parent down to what wait_child()
+ * uses: stdio (for nothing but a last error message), signal handlers
+ * already installed, and the syscalls wait4, exit, and kill of the child.
+ */
+static int parent_harden(enum vfsd_seccomp action, pid_t child)
+{
+	static const int allowed[] = {
+	    SCMP_SYS(wait4), SCMP_SYS(waitid),     SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(exit),  SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
+	};
+	scmp_filter_ctx ctx;
+	uint32_t def;
+	int r = 0;
+
+	/* The listening socket, the share and anything else: the child has them. */
+	if (close_range(3, ~0u, 0) < 0)
+		return -errno;
+	capng_clear(CAPNG_SELECT_BOTH);
+	/* The bounding set needs CAP_SETPCAP; without it NO_NEW_PRIVS stands in. */
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && capng_apply(CAPNG_SELECT_CAPS) < 0)
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	switch (action) {
+	case VFSD_SECCOMP_NONE:
+		return 0;
+	case VFSD_SECCOMP_LOG:
+		def = SCMP_ACT_LOG;
+		break;
+	case VFSD_SECCOMP_TRAP:
+		def = SCMP_ACT_TRAP;
+		break;
+	case VFSD_SECCOMP_KILL:
+	default:
+		def = SCMP_ACT_KILL_PROCESS;
+		break;
+	}
+	ctx = seccomp_init(def);
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(allowed) && r >= 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	if (r >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)child));
+	if (r >= 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}
+
 /* The parent left outside the namespaces: wait, forward, exit like the child. */
-static void __attribute__((noreturn)) wait_child(pid_t pid)
+static void __attribute__((noreturn)) wait_child(pid_t pid, enum vfsd_seccomp action)
 {
 	struct sigaction sa = {.sa_handler = forward_signal};
-	int status;
+	int status, r;
 
 	sandbox_child = pid;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	r = parent_harden(action, pid);
+	if (r < 0) {
+		log_error("cannot confine the waiting parent: %s", strerror(-r));
+		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			_exit(1);
+	if (r < 0)
+		_exit(1);
 	if (WIFSIGNALED(status))
 		_exit(128 + WTERMSIG(status));
 	_exit(WEXITSTATUS(status));
 }
 
-static int sandbox_namespace(const char *dir, bool readonly, int *ret_root, int *ret_proc)
+/*
+ * The share's bind mount (and every mount below it) gets nodev and nosuid,
+ * and rdonly for --readonly: a device node the guest creates stays unopenable
+ * even if some path were to open it.  mount_setattr() changes only these
+ * flags; the remount fallback must repeat the flags a user namespace may
+ * have locked (noexec, ro, atime), or it fails with EPERM.
+ */
+static int share_mount_attrs(const char *dir, bool readonly)
+{
+	struct mount_attr a = {
+	    .attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (readonly ? MOUNT_ATTR_RDONLY : 0),
+	};
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NODEV | MS_NOSUID;
+	struct statvfs sv;
+
+	if (mount_setattr(AT_FDCWD, dir, AT_RECURSIVE, &a, sizeof(a)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	if (statvfs(dir, &sv) < 0)
+		return -errno;
+	flags |= sv.f_flag & (ST_RDONLY | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+	if (readonly)
+		flags |= MS_RDONLY;
+	if (mount(NULL, dir, NULL, flags, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int sandbox_namespace(const char *dir, bool readonly, enum vfsd_seccomp seccomp,
+                             int *ret_root, int *ret_proc)
 {
 	_cleanup_close_ int proc = -EBADF, root = -EBADF;
 	pid_t pid;
+	int r;
 
 	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) < 0)
 		return -errno;
@@ -79,7 +179,7 @@ static int sandbox_namespace(const char *dir, bool readonly, int *ret_root, int 
 	if (pid < 0)
 		return -errno;
 	if (pid > 0)
-		wait_child(pid);
+		wait_child(pid, seccomp);
 	/*
 	 * The parent may die without passing a signal on: follow it.  (It
 	 * only exits after us, unless SIGKILLed; getppid() is 0 in here.)
@@ -106,8 +206,9 @@ static int sandbox_namespace(const char *dir, bool readonly, int *ret_root, int 
 		return -errno;
 	if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
-	if (readonly && mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-		return -errno;
+	r = share_mount_attrs(dir, readonly);
+	if (r < 0)
+		return r;
 	if (chdir(dir) < 0)
 		return -errno;
 	/* pivot_root(".", "."): the old root ends up on top and is detached. */
@@ -142,14 +243,14 @@ static int sandbox_chroot(const char *dir, int *ret_root, int *ret_proc)
 	return 0;
 }
 
-int vfsd_sandbox_enter(enum vfsd_sandbox mode, const char *dir, bool readonly, int *ret_root,
-                       int *ret_proc)
+int vfsd_sandbox_enter(enum vfsd_sandbox mode, const char *dir, bool readonly,
+                       enum vfsd_seccomp seccomp, int *ret_root, int *ret_proc)
 {
 	_cleanup_close_ int proc = -EBADF, root = -EBADF;
 
 	switch (mode) {
 	case VFSD_SANDBOX_NAMESPACE:
-		return sandbox_namespace(dir, readonly, ret_root, ret_proc);
+		return sandbox_namespace(dir, readonly, seccomp, ret_root, ret_proc);
 	case VFSD_SANDBOX_CHROOT:
 		return sandbox_chroot(dir, ret_root, ret_proc);
 	case VFSD_SANDBOX_NONE:
@@ -163,6 +264,24 @@ int vfsd_sandbox_enter(enum vfsd_sandbox mode, const char *dir, bool readonly, i
 		return -errno;
 	*ret_root = TAKE_FD(root);
 	*ret_proc = TAKE_FD(proc);
+	return 0;
+}
+
+int vfsd_close_inherited_fds(const int *keep, size_t n)
+{
+	unsigned from = 3; /* stdio stays */
+
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (i && keep[i] <= keep[i - 1]))
+			return -EINVAL;
+		if ((unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+			return -errno;
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0u, 0) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -804,8 +805,41 @@ int vfsd_vu_serve(struct vfsd_vu_dev *dev, int sock)
 	return r;
 }
 
+int vfsd_vu_accept(int lfd, struct vfsd_vu_owner *owner, struct ucred *ret_peer)
+{
+	_cleanup_close_ int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	socklen_t len = sizeof(*ret_peer);
+
+	if (conn < 0)
+		return errno == EINTR || errno == ECONNABORTED ? -EAGAIN : -errno;
+	*ret_peer = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, ret_peer, &len) < 0 ||
+	    len != sizeof(*ret_peer))
+		return -EPERM; /* unknown peer: never the owner */
+	if (!owner->set) {
+		*owner =
+		    (struct vfsd_vu_owner){.set = true, .uid = ret_peer->uid, .gid = ret_peer->gid};
+		return TAKE_FD(conn);
+	}
+	if (ret_peer->uid != owner->uid || ret_peer->gid != owner->gid)
+		return -EPERM;
+	return TAKE_FD(conn);
+}
+
 /* seccomp allowlist for this file (see seccomp.h) */
 const char *const vfsd_syscalls_vhost_user[] = {
-    "recvmsg",  "sendmsg", "read",    "write",  "poll",   "ppoll",
-    "eventfd2", "close",   "accept4", "accept", "listen", NULL,
+    "recvmsg",
+    "sendmsg",
+    "read",
+    "write",
+    "poll",
+    "ppoll",
+    "eventfd2",
+    "close",
+    "accept4",
+    "accept",
+    "listen",
+    /* vfsd_vu_accept(): SO_PEERCRED */
+    "getsockopt",
+    NULL,
 };

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "vfsd/guest_mem.h"
 #include "vfsd/virtqueue.h"
@@ -162,6 +164,24 @@ int vfsd_vu_init(struct vfsd_vu_dev *dev, unsigned nqueues, const struct vfsd_vu
  * Return: 0 on orderly disconnect, -errno (-EPROTO: malformed message).
  */
 int vfsd_vu_serve(struct vfsd_vu_dev *dev, int sock);
+/* The front-end that connected first: later ones must have its credentials. */
+struct vfsd_vu_owner {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
+/*
+ * vfsd_vu_accept() - accept the next front-end on the listening socket lfd.
+ * The first front-end's uid and gid (SO_PEERCRED, at connect time, in
+ * vfsd's user namespace) are recorded in owner; a later front-end with
+ * another uid or gid is disconnected at once (-EPERM, its credentials in
+ * ret_peer), so a local process cannot take over the share when the VMM has
+ * left.  The pid is not compared: a restarted VMM has a new one, and in the
+ * namespace sandbox vfsd cannot see the VMM's pid namespace.
+ * Return: the connected socket, -EPERM, or -errno from accept4 (-EAGAIN:
+ * nothing to report, call again).
+ */
+int vfsd_vu_accept(int lfd, struct vfsd_vu_owner *owner, struct ucred *ret_peer);
 /* Puts a handled chain on the used ring (len bytes written) and notifies. */
 void vfsd_vu_queue_complete(struct vfsd_vu_queue *q, struct vfsd_vq_elem *elem, uint32_t len);
 /* Called by a device to report that the guest violated the protocol. */

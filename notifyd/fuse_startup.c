@@ -29,6 +29,7 @@
  */
 #include "notifyd/fuse_startup.h"
 #include "notifyd/supervise.h"
+#include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/log.h"
@@ -40,6 +41,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,9 +646,25 @@ out:
 		supervise_finish(rq);
 }
 
+struct job_start {
+	struct fuse_job *job;
+	sem_t ready;
+	int err;
+};
+
 static void *job_thread(void *arg)
 {
-	job_run(arg, true);
+	struct job_start *js = arg;
+	struct fuse_job *job = js->job;
+
+	/*
+	 * pthread_create() shared the worker's private fs_struct with us, and a
+	 * worker cannot setns() into a mount namespace (view_enter) while it is
+	 * shared: take our own before the worker goes on (it waits for this).
+	 */
+	js->err = view_thread_init();
+	sem_post(&js->ready); /* js is gone after this */
+	job_run(job, true);
 	return NULL;
 }
 
@@ -670,9 +688,21 @@ void fuse_startup_run(struct fuse_job *job)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 1024 * 1024);
-	r = pthread_create(&thread, &attr, job_thread, job);
+	struct job_start js = {.job = job};
+	sem_init(&js.ready, 0, 0);
+	r = pthread_create(&thread, &attr, job_thread, &js);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		while (sem_wait(&js.ready) < 0 && errno == EINTR)
+			;
+		if (js.err < 0) {
+			/* It shares our fs_struct: our next view_enter() would fail. */
+			log_error("FUSE start-up thread: unshare(CLONE_FS): %s", strerror(-js.err));
+			abort();
+		}
+	}
+	sem_destroy(&js.ready);
 	if (r != 0) {
 		log_warn("%s: no thread for a FUSE start-up (%s); it runs in the worker",
 		         job->rq->c->id, strerror(r));

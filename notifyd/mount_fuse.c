@@ -86,7 +86,7 @@ static bool links_libfuse2(int prog)
 /* Where the fusermount stand-in lives: $MOUNTVISOR_FUSE_SHIM_DIR, else next to notifyd. */
 /*
  * The caller's cgroup v2 directory's cgroup.procs, opened for writing (the
- * mounter moves itself there; the daemon inherits it).  -ENOENT when the
+ * mounter moves itself there; the daemon inherits it).  -ENOMEDIUM when the
  * caller is in no cgroup2 hierarchy notifyd can see (no "0::" line, or no
  * cgroup2 mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified); any other
  * -errno is a failure to confine.
@@ -107,7 +107,7 @@ static int open_cgroup_procs(int procfd)
 			break;
 		}
 	if (!rel)
-		return -ENOENT;
+		return -ENOMEDIUM;
 	if (rel[0] != '/' || strstr(rel, "/..") || strstr(rel, " (deleted)"))
 		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
@@ -118,7 +118,7 @@ static int open_cgroup_procs(int procfd)
 		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
-	return -ENOENT;
+	return -ENOMEDIUM;
 }
 
 /* Append s to the plan's argument buffer; returns the copy or NULL when full. */
@@ -412,7 +412,7 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		goto out;
 	}
 	pl->cgroup_procs = open_cgroup_procs(rq->t.procfd);
-	if (pl->cgroup_procs == -ENOENT) {
+	if (pl->cgroup_procs == -ENOMEDIUM) {
 		log_debug("%s: the caller is in no cgroup2 hierarchy notifyd sees; %s stays in "
 		          "notifyd's",
 		          rq->c->id, prog_name);

@@ -9,12 +9,14 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,27 @@ static const char *const denied[] = {
 
 static const uint64_t ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
                                     CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
+
+/*
+ * A denylist knows only the calls libseccomp knows (2.5.4: up to 450 on
+ * x86_64).  Newer ones (open_tree_attr, 467, is a mount call) get ENOSYS
+ * from this second, hand-written filter, as from a kernel without them.
+ */
+static struct sock_filter newer_insns[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 5),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000U), /* x32 shares the numbers */
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 451, 0, 2),
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 1024, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+static const struct sock_fprog newer_prog = {
+    .len = ARRAY_SIZE(newer_insns),
+    .filter = newer_insns,
+};
 
 static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
 static struct sock_fprog filter_prog;
@@ -464,7 +487,8 @@ int fuse_confine_apply(const struct fuse_confine *cf, uid_t uid, gid_t gid, cons
 	/* Still root of the user namespace with CAP_SYS_ADMIN: allowed without
 	 * no_new_privs.  The filter lets the calls below through. */
 	*what = "installing the seccomp filter";
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cf->filter) < 0)
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &cf->filter) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &newer_prog) < 0)
 		return -errno;
 	/* notifyd's supplementary groups were dropped before joining the user
 	 * namespace; a user namespace with setgroups "deny" keeps them empty. */

@@ -11,7 +11,8 @@
  *   secret none|READ                       the host secret (path in /etc/mvtest-secret)
  *   hosttmp none|CREATED                   a file in the host's /tmp (name in /etc/mvtest-escape)
  *   CapInh: ... NoNewPrivs: ... Seccomp:   its /proc/self/status lines
- *   mount|unshare|unshare_mount|open_tree|fsopen|setns|clone_newns|chroot ERRNO|ok
+ *   mount|unshare|unshare_mount|open_tree|fsopen|setns|clone_newns|chroot|
+ *   open_tree_attr|ioctl_loop ERRNO|ok
  *   cgroup LINE                            its /proc/self/cgroup
  *   done                                   last line
  */
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -181,6 +183,16 @@ static int do_chroot(void)
 {
 	return chroot("/tmp");
 }
+static int do_open_tree_attr(void) /* 467 on x86_64: newer than libseccomp 2.5 */
+{
+	int fd = (int)syscall(467, AT_FDCWD, "/", 1 /* OPEN_TREE_CLONE */, NULL, 0);
+	return fd < 0 ? -1 : 0;
+}
+static int do_ioctl_loop(void) /* LOOP_GET_STATUS64 on the image (fd 3, a loop device) */
+{
+	char info[512];
+	return ioctl(3, 0x4C05, info);
+}
 
 __attribute__((constructor)) static void hostile(void)
 {
@@ -255,6 +267,8 @@ __attribute__((constructor)) static void hostile(void)
 	probe("setns", do_setns);
 	probe("clone_newns", do_clone_newns);
 	probe("chroot", do_chroot);
+	probe("open_tree_attr", do_open_tree_attr);
+	probe("ioctl_loop", do_ioctl_loop);
 
 	fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;

@@ -8,7 +8,8 @@
 #   from every fd and /proc/self/fd link, tries to read a host secret and to
 #   create a file in the host's /tmp, dumps its capability sets,
 #   no_new_privs, seccomp mode and cgroup, and tries mount, unshare+mount,
-#   open_tree, fsopen, setns, clone(CLONE_NEWNS) and chroot.  Each property is
+#   open_tree, open_tree_attr, fsopen, setns, clone(CLONE_NEWNS), chroot and a
+#   loop ioctl.  Each property is
 #   checked against the trapped caller's own, and the running daemon's fds
 #   are checked from the host.
 # refuse: a program that cannot be put in the caller's cgroup (the test hides
@@ -178,7 +179,7 @@ EOF
 		bash -c "[ '$c' = 0 ] || [ '$d' = 1 ]"
 	t_check "$RT: confine: seccomp filter present (caller Seccomp $(field "$caller" Seccomp:))" \
 		[ "$(field "$out" Seccomp:)" = 2 ]
-	for k in mount unshare unshare_mount open_tree fsopen setns clone_newns chroot; do
+	for k in mount unshare unshare_mount open_tree fsopen setns clone_newns chroot ioctl_loop; do
 		d=$(field "$out" "$k")
 		if [ "$d" = EPERM ]; then
 			t_ok "$RT: confine: $k fails EPERM in fuse2fs"
@@ -186,6 +187,9 @@ EOF
 			t_fail "$RT: confine: $k fails EPERM in fuse2fs" "got: ${d:-nothing}"
 		fi
 	done
+	d=$(field "$out" open_tree_attr)
+	t_check "$RT: confine: open_tree_attr (newer than libseccomp) fails ENOSYS ($d)" \
+		[ "$d" = ENOSYS ]
 	c=$(grep '^0::' "$caller")
 	d=$(awk '$1 == "cgroup" {print $2}' "$out")
 	t_check "$RT: confine: fuse2fs runs in the caller's cgroup ($c)" \

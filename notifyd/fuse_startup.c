@@ -186,9 +186,24 @@ static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fus
 	const char *what = "";
 	int r;
 
-	/* Nothing of the mounter's but what is parked above (and the caller's
-	 * root and cwd, which are the container's). */
-	syscall(SYS_close_range, 3, 99, 0);
+	/*
+	 * The final fd table first: 0 /dev/null, 1-2 the pipe, 3 the image, 4
+	 * the connection, 6 the program and 7 the stand-in (both close-on-exec),
+	 * nothing else - in particular none of notifyd's fds (the mounter is a
+	 * fork of notifyd), before anything follows a path the container chose.
+	 */
+	if (dup2(nul, 0) < 0 || dup2(errw, 1) < 0 || dup2(errw, 2) < 0 ||
+	    (img >= 0 && dup2(img, DFD_IMAGE) < 0) || dup2(fuse, DFD_FUSE) < 0 ||
+	    dup3(prog, DFD_EXEC, O_CLOEXEC) < 0 ||
+	    (shim >= 0 && dup3(shim, DFD_SHIM, O_CLOEXEC) < 0))
+		_exit(126);
+	syscall(SYS_close_range, DFD_SHIM + 1, ~0U, 0);
+	close(5);
+	if (img < 0)
+		close(DFD_IMAGE);
+	if (shim < 0)
+		close(DFD_SHIM);
+	errw = 2;
 	/* A view of its own: the FUSE mount never appears in it (no deadlock on a
 	 * stat() of the mountpoint), and the stand-in can be placed in it. */
 	if (unshare(CLONE_NEWNS) < 0)
@@ -196,22 +211,16 @@ static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fus
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		confine_fail(errw, "making its mount namespace private", errno);
 	if (pl->fusermount) {
-		r = shim < 0 ? -EBADF : fuse_confine_shim(shim, pl->mountpoint, &what);
+		r = shim < 0 ? -EBADF : fuse_confine_shim(DFD_SHIM, pl->mountpoint, &what);
 		if (r < 0)
 			confine_fail(errw, what, -r);
 		/* libfuse2 never reaps the fusermount it ran with auto_unmount. */
 		signal(SIGCHLD, SIG_IGN);
 	}
-	if (shim >= 0)
-		close(shim);
+	close(DFD_SHIM);
 	r = fuse_confine_apply(&pl->confine, pl->uid, pl->gid, pl->groups, pl->n_groups, &what);
 	if (r < 0)
 		confine_fail(errw, what, -r);
-	if (dup2(nul, 0) < 0 || dup2(errw, 1) < 0 || dup2(errw, 2) < 0 ||
-	    (img >= 0 && dup2(img, DFD_IMAGE) < 0) || dup2(fuse, DFD_FUSE) < 0 ||
-	    dup3(prog, DFD_EXEC, O_CLOEXEC) < 0)
-		_exit(126);
-	syscall(SYS_close_range, DFD_EXEC + 1, ~0U, 0);
 	syscall(SYS_execveat, DFD_EXEC, "", pl->argv, pl->envp, AT_EMPTY_PATH);
 	dprintf(2, "mountvisor: cannot execute %s: %s\n", pl->argv[0], strerror(errno));
 	_exit(127);

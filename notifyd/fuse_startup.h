@@ -21,8 +21,8 @@
 /* Start-ups in progress across all containers (each has a thread). */
 #define FUSE_MAX_STARTING_ALL 16
 
-/* Fixed fd numbers in the daemon. */
-enum { DFD_IMAGE = 3, DFD_FUSE = 4, DFD_EXEC = 6 };
+/* Fixed fd numbers in the daemon (6 and 7 are close-on-exec, 7 closed before). */
+enum { DFD_IMAGE = 3, DFD_FUSE = 4, DFD_EXEC = 6, DFD_SHIM = 7 };
 
 /* Everything the mounter and the daemon need, prepared before fork(). */
 struct fuse_plan {

@@ -44,7 +44,6 @@ struct request {
 	int64_t val; /* the syscall's return value on success (LOOP_CTL_GET_FREE) */
 
 	/* Deferred (supervise_defer): answered later by supervise_finish(). */
-	bool deferred;
 	int own_notify_fd;           /* dup of the notify fd, or -EBADF */
 	struct lxc_reply *own_reply; /* copy of LXC's reply, or NULL */
 };

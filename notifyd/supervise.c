@@ -179,6 +179,9 @@ static void count(struct request *rq, int send_err)
 
 static void answer(struct request *rq);
 
+/* The request this worker handed to another thread (supervise_defer). */
+static __thread struct request *deferred_here;
+
 static void dispatch(struct request *rq)
 {
 	if (strcmp(rq->syscall, "mount") == 0) {
@@ -243,7 +246,12 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	} else {
 		dispatch(rq);
 	}
-	if (rq->deferred) { /* its new owner answers it: supervise_finish() */
+	/*
+	 * Deferred: its new owner answers it (supervise_finish()) and may have
+	 * freed it already, so only the pointer is compared, never read.
+	 */
+	if (deferred_here == rq) {
+		deferred_here = NULL;
 		TAKE_PTR(rq);
 		return;
 	}
@@ -275,7 +283,7 @@ int supervise_defer(struct request *rq)
 	rq->own_reply = copy;
 	if (copy)
 		rq->t.lxc = copy;
-	rq->deferred = true;
+	deferred_here = rq;
 	return 0;
 }
 

@@ -28,7 +28,8 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif);
 /*
  * A handler that finishes a request in another thread (a FUSE start-up)
  * calls supervise_defer(rq) before handing rq over: supervise_handle then
- * returns without answering, and the new owner later calls
+ * returns without answering and without touching rq again (the new owner may
+ * have freed it already), and the new owner later calls
  * supervise_finish(rq) exactly once, which answers, counts, logs and frees
  * rq.  A deferred request holds a reference on its container, keeps
  * counting in its `pending`, and owns a copy of what it answers through

@@ -443,16 +443,18 @@ int fuse_confine_shim(int memfd, const char *mountpoint, const char **what)
 	if (move_mount(mnt, "", AT_FDCWD, mountpoint,
 	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0)
 		placed = 1;
-	/* Over /bin/fusermount, which libfuse2 runs first, when there is one. */
+	/*
+	 * Over /bin/fusermount, which libfuse2 runs first, when there is one
+	 * (else libfuse2 would run the container's): a clone of just the file.
+	 * If this fails, the program is not started: it would run the
+	 * container's fusermount instead of the stand-in.
+	 */
 	if (stat("/bin/fusermount", &st) == 0 && S_ISREG(st.st_mode)) {
-		file = placed ? (int)syscall(SYS_open_tree, mnt, "fusermount",
-		                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-		              : -1;
-		if (file >= 0 && move_mount(file, "", AT_FDCWD, "/bin/fusermount",
-		                            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0)
-			placed = 1;
-		else if (file >= 0)
-			placed = 0; /* libfuse2 would run the container's fusermount */
+		file = (int)syscall(SYS_open_tree, mnt, "fusermount",
+		                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		placed =
+		    file >= 0 && move_mount(file, "", AT_FDCWD, "/bin/fusermount",
+		                            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0;
 		if (file >= 0)
 			close(file);
 	}

@@ -70,6 +70,11 @@ echo "$SECRET" >"$HOSTILE/etc/mvtest-secret"
 echo "$ESCAPE/created" >"$HOSTILE/etc/mvtest-escape"
 mkdir -p "$HOSTILE/tmp/preload-out"
 chmod 1777 "$HOSTILE/tmp/preload-out"
+# libfuse2 runs /bin/fusermount first: the container's must never be the one.
+printf '#!/bin/sh\necho "$*" >/tmp/preload-out/container-fusermount\nexit 1\n' \
+	>"$HOSTILE/bin/fusermount"
+chmod 0755 "$HOSTILE/bin/fusermount"
+chown 100000:100000 "$HOSTILE/bin/fusermount"
 chown -R 100000:100000 "$HOSTILE/preload.so" "$HOSTILE/etc" "$HOSTILE/tmp/preload-out"
 
 for i in 1 2 3; do
@@ -156,6 +161,8 @@ EOF
 		return
 	fi
 	t_ok "$RT: confine: the preload library ran inside fuse2fs"
+	t_check "$RT: confine: the container's own /bin/fusermount never ran (the stand-in covers it)" \
+		[ ! -e "$HOSTILE/tmp/preload-out/container-fusermount" ]
 	t_diag "$(grep -E '^(fd|Cap|NoNewPrivs|Seccomp)' "$out")"
 	t_check "$RT: confine: no fd or /proc/self/fd link walks out of the container" \
 		bash -c "! grep -E 'walk=ESCAPED' '$out'"

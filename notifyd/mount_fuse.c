@@ -1,37 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The `fuse` action.  One request, in a worker thread:
+ * The `fuse` action, in a worker thread:
  *
  *   1. checks (limits, caller's CAP_SYS_ADMIN, options, target and source
  *      resolved in the caller's view, source openable by the caller);
  *   2. notifyd opens, in the host's view, everything the program will get:
  *      the program itself (or the container's, program = container:NAME),
- *      the image, the fusermount stand-in, /dev/null, a stderr pipe;
- *   3. a forked "mounter" joins the container's user namespace (a thread of
- *      this multi-threaded process cannot), opens /dev/fuse there, joins the
- *      mount namespace and the caller's root/cwd, creates the FUSE
- *      superblock with fsopen/fsconfig/fsmount (owned by the container's
- *      user namespace: its root may unmount it), and - still detached -
- *      clones the daemon into the container's pid/ipc/uts/net namespaces
- *      and cgroup (CLONE_PARENT: notifyd reaps it, CLONE_PIDFD: notifyd
- *      supervises it);
- *   4. the daemon gets a private copy of the mount namespace (where the
- *      fusermount stand-in covers /bin/fusermount), the caller's ids, and
- *      execs the program from notifyd's fd with the image at
- *      /proc/self/fd/3 and the connection at fd 4 (/dev/fd/4 for libfuse3,
- *      MOUNTVISOR_FUSE_FD for the stand-in);
- *   5. the mounter's fstatfs() on the detached mount returns once FUSE_INIT
- *      was answered; the worker checks the caller is still waiting and lets
- *      the mounter attach the mount at the target.  Since the mount is
- *      attached only after INIT, nothing the daemon does while starting
- *      (libfuse2 stat()s its mountpoint) can deadlock on it.
- *
- * A daemon that dies first turns into EINVAL (its stderr goes to the log),
- * a start-up longer than startup-timeout into ETIMEDOUT; both leave nothing.
+ *      the image, the fusermount stand-in (a sealed memfd), /dev/null; and
+ *      reads what confines it: the caller's capabilities, no_new_privs,
+ *      groups and cgroup (fuse_confine.c);
+ *   3. the start-up itself (mounter, daemon, FUSE_INIT, attaching the mount)
+ *      runs in a thread of its own, which answers the request
+ *      (fuse_startup.c), so the worker is free at once.
  */
 #include "notifyd/mount_fuse.h"
 #include "notifyd/loop_device.h"
+#include "notifyd/fuse_confine.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/fuse_startup.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
@@ -42,282 +28,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <libgen.h>
-#include <linux/sched.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
-
-/*
- * Start-ups in progress across all containers.  Each holds a worker thread
- * until its filesystem answers (normally milliseconds, at most the rule's
- * startup-timeout); capping them leaves the rest of the pool free for every
- * other request, so slow or hostile FUSE programs cannot stall other
- * containers.  Past the cap the caller gets EAGAIN.
- */
-#define FUSE_MAX_STARTING 2
-static pthread_mutex_t starting_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned n_starting;
-
-/* Fixed fd numbers in the daemon. */
-enum { DFD_IMAGE = 3, DFD_FUSE = 4, DFD_SHIMDIR = 5, DFD_EXEC = 6 };
-
-enum { MSG_STARTED = 1, MSG_READY, MSG_ATTACHED, MSG_FAILED };
-struct mounter_msg {
-	int kind;
-	int err; /* positive errno for MSG_FAILED */
-	uint64_t mnt_id, mnt_id_old;
-	char text[200];
-};
-
-/* Everything the mounter and the daemon need, prepared before fork(). */
-struct fuse_plan {
-	int userns, mntns, pidns, ipcns, utsns, netns, cgroupns;
-	int root, cwd;           /* the caller's, O_PATH */
-	int target;              /* O_PATH, resolved in the caller's view */
-	int image;               /* opened source or -EBADF */
-	int prog;                /* O_PATH of the program */
-	int shimdir, shimtree;   /* fusermount stand-in: dir (PATH fallback), detached bind */
-	int devnull, err_w, ctl; /* stdin, stdout+stderr, socket to the worker */
-	int cgroup_procs;        /* caller's cgroup.procs (written "0") or -EBADF */
-	uid_t uid, gid;          /* the caller's ids inside its user namespace */
-	gid_t groups[64];
-	int n_groups;
-	bool fusermount;
-	bool ro;
-	uint64_t attr; /* MOUNT_ATTR_* */
-	char source[256], subtype[64];
-	char fsopts[32][128]; /* kernel FUSE options, key or key=value */
-	int n_fsopts;
-	char *argv[48];
-	char *envp[8];
-	char argbuf[8192];
-	char envbuf[1024];
-};
-
-static void plan_init(struct fuse_plan *pl)
-{
-	memset(pl, 0, sizeof(*pl));
-	pl->userns = pl->mntns = pl->pidns = pl->ipcns = pl->utsns = pl->netns = pl->cgroupns =
-	    -EBADF;
-	pl->root = pl->cwd = pl->target = pl->image = pl->prog = -EBADF;
-	pl->shimdir = pl->shimtree = pl->devnull = pl->err_w = pl->ctl = pl->cgroup_procs = -EBADF;
-}
-
-static void plan_close(struct fuse_plan *pl)
-{
-	int *fds[] = {&pl->userns, &pl->mntns,    &pl->pidns,       &pl->ipcns,    &pl->utsns,
-	              &pl->netns,  &pl->cgroupns, &pl->root,        &pl->cwd,      &pl->target,
-	              &pl->image,  &pl->prog,     &pl->shimdir,     &pl->shimtree, &pl->devnull,
-	              &pl->err_w,  &pl->ctl,      &pl->cgroup_procs};
-
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		*fds[i] = safe_close(*fds[i]);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The mounter and the daemon: forked children, async-signal-safe calls only. */
-
-static void child_send(int ctl, int kind, int err, const char *text, int fd)
-{
-	struct mounter_msg m = {.kind = kind, .err = err};
-
-	if (text)
-		snprintf(m.text, sizeof(m.text), "%s", text);
-	if (fd >= 0)
-		fd_send_with_fds(ctl, &m, sizeof(m), &fd, 1);
-	else
-		(void)!write(ctl, &m, sizeof(m));
-}
-
-static __attribute__((noreturn)) void child_fail(int ctl, int err, const char *what)
-{
-	child_send(ctl, MSG_FAILED, err, what, -1);
-	_exit(1);
-}
-
-/* Move fd to a number >= 100 (CLOEXEC) so the final dup2()s cannot collide. */
-static int park(int fd)
-{
-	return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 100);
-}
-
-static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fusefd)
-{
-	int img = park(pl->image), fuse = park(fusefd), shimdir = park(pl->shimdir),
-	    prog = park(pl->prog), nul = park(pl->devnull), errw = park(pl->err_w);
-
-	/* A view of its own: the FUSE mount never appears in it (no deadlock on a
-	 * stat() of the mountpoint), and the stand-in can cover /bin/fusermount. */
-	if (unshare(CLONE_NEWNS) < 0) {
-		dprintf(errw, "mountvisor: unshare(CLONE_NEWNS): %s\n", strerror(errno));
-		_exit(126);
-	}
-	(void)mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	if (pl->fusermount) {
-		struct stat st;
-		if (stat("/bin/fusermount", &st) == 0 && S_ISREG(st.st_mode) && pl->shimtree >= 0)
-			(void)move_mount(pl->shimtree, "", AT_FDCWD, "/bin/fusermount",
-			                 MOVE_MOUNT_F_EMPTY_PATH);
-		/* libfuse2 never reaps the fusermount it ran with auto_unmount. */
-		signal(SIGCHLD, SIG_IGN);
-	}
-	if (pl->n_groups >= 0 && setgroups((size_t)pl->n_groups, pl->groups) < 0 &&
-	    errno != EPERM) {
-		dprintf(errw, "mountvisor: setgroups: %s\n", strerror(errno));
-		_exit(126);
-	}
-	if (setresgid(pl->gid, pl->gid, pl->gid) < 0 || setresuid(pl->uid, pl->uid, pl->uid) < 0) {
-		dprintf(errw, "mountvisor: cannot take the caller's ids %u:%u: %s\n", pl->uid,
-		        pl->gid, strerror(errno));
-		_exit(126);
-	}
-	if (dup2(nul, 0) < 0 || dup2(errw, 1) < 0 || dup2(errw, 2) < 0 ||
-	    (img >= 0 && dup2(img, DFD_IMAGE) < 0) || dup2(fuse, DFD_FUSE) < 0 ||
-	    (shimdir >= 0 && dup2(shimdir, DFD_SHIMDIR) < 0) || dup3(prog, DFD_EXEC, O_CLOEXEC) < 0)
-		_exit(126);
-	syscall(SYS_close_range, DFD_EXEC + 1, ~0U, 0);
-	syscall(SYS_execveat, DFD_EXEC, "", pl->argv, pl->envp, AT_EMPTY_PATH);
-	dprintf(2, "mountvisor: cannot execute %s: %s\n", pl->argv[0], strerror(errno));
-	_exit(127);
-}
-
-static int fs_set(int fsfd, const char *opt)
-{
-	char key[128];
-	const char *eq = strchr(opt, '=');
-
-	if (!eq)
-		return fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - opt), opt);
-	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
-}
-
-static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
-{
-	int ctl = pl->ctl, fusefd, fsfd, mntfd, pidfd = -1;
-	struct statfs sfs;
-	struct statx stx;
-	char num[32], go;
-	struct clone_args ca = {
-	    .flags = CLONE_PIDFD | CLONE_PARENT,
-	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
-	    .exit_signal = 0,
-	};
-	long pid;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/*
-	 * The daemon's other namespaces, joined while still host root (they may
-	 * be owned by an ancestor of the container's user namespace, e.g. a
-	 * cgroup namespace it did not unshare); pid applies to the child cloned
-	 * below.
-	 */
-	if (setns(pl->pidns, CLONE_NEWPID) < 0)
-		child_fail(ctl, errno, "setns(pid)");
-	if ((pl->ipcns >= 0 && setns(pl->ipcns, CLONE_NEWIPC) < 0) ||
-	    (pl->utsns >= 0 && setns(pl->utsns, CLONE_NEWUTS) < 0) ||
-	    (pl->netns >= 0 && setns(pl->netns, CLONE_NEWNET) < 0) ||
-	    (pl->cgroupns >= 0 && setns(pl->cgroupns, CLONE_NEWCGROUP) < 0))
-		child_fail(ctl, errno, "setns(ipc/uts/net/cgroup)");
-	if (setns(pl->userns, CLONE_NEWUSER) < 0)
-		child_fail(ctl, errno, "setns(user)");
-	/*
-	 * Opened in the container's user namespace (FUSE wants the device's opener
-	 * and the mount to share it) but still with host uid 0, so a 0600 host
-	 * node opens.  The host's node: the container needs none.
-	 */
-	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (fusefd < 0)
-		child_fail(ctl, errno, "open /dev/fuse");
-	/* Into the caller's cgroup (the daemon inherits it); only now, as its
-	 * device policy would refuse /dev/fuse. */
-	if (pl->cgroup_procs >= 0)
-		(void)!write(pl->cgroup_procs, "0", 1);
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		child_fail(ctl, errno, "becoming root of the container's user namespace");
-	if (setns(pl->mntns, CLONE_NEWNS) < 0)
-		child_fail(ctl, errno, "setns(mnt)");
-	if (fchdir(pl->root) < 0 || chroot(".") < 0 || fchdir(pl->cwd) < 0)
-		child_fail(ctl, errno, "entering the caller's root");
-
-	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		child_fail(ctl, errno, "fsopen(fuse)");
-	snprintf(num, sizeof(num), "%d", fusefd);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", pl->source, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "subtype", pl->subtype, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "fd", num, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0)
-		child_fail(ctl, errno, "fsconfig");
-	snprintf(num, sizeof(num), "%u", pl->uid);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "user_id", num, 0) < 0)
-		child_fail(ctl, errno, "fsconfig user_id");
-	snprintf(num, sizeof(num), "%u", pl->gid);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "group_id", num, 0) < 0)
-		child_fail(ctl, errno, "fsconfig group_id");
-	for (int i = 0; i < pl->n_fsopts; i++)
-		if (fs_set(fsfd, pl->fsopts[i]) < 0)
-			child_fail(ctl, errno, pl->fsopts[i]);
-	if (pl->ro && fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
-		child_fail(ctl, errno, "fsconfig ro");
-	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		child_fail(ctl, errno, "creating the FUSE superblock");
-	mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)pl->attr);
-	if (mntfd < 0)
-		child_fail(ctl, errno, "fsmount");
-	close(fsfd);
-
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0)
-		child_fail(ctl, errno, "clone3");
-	if (pid == 0)
-		daemon_child(pl, fusefd);
-	/* Only the daemon may hold the connection: if it dies, the mount must fail. */
-	close(fusefd);
-	child_send(ctl, MSG_STARTED, 0, NULL, pidfd);
-	close(pidfd);
-
-	/* Blocks until the daemon answered FUSE_INIT; ENOTCONN if it died first. */
-	if (fstatfs(mntfd, &sfs) < 0)
-		child_fail(ctl, errno, "statfs on the new mount");
-	child_send(ctl, MSG_READY, 0, NULL, -1);
-	if (read(ctl, &go, 1) != 1)
-		_exit(0); /* the worker gave up: the detached mount goes with us */
-	if (move_mount(mntfd, "", pl->target, "",
-	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		child_fail(ctl, errno, "attaching the mount at the target");
-	struct mounter_msg m = {.kind = MSG_ATTACHED};
-	memset(&stx, 0, sizeof(stx));
-	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) == 0)
-		m.mnt_id = stx.stx_mnt_id;
-	memset(&stx, 0, sizeof(stx));
-	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == 0)
-		m.mnt_id_old = stx.stx_mnt_id;
-	(void)!write(ctl, &m, sizeof(m));
-	_exit(0);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Preparation in the worker. */
@@ -363,26 +84,13 @@ static bool links_libfuse2(int prog)
 }
 
 /* Where the fusermount stand-in lives: $MOUNTVISOR_FUSE_SHIM_DIR, else next to notifyd. */
-static int open_shim_dir(void)
-{
-	char exe[PATH_MAX], dir[PATH_MAX + 16];
-	const char *env = getenv("MOUNTVISOR_FUSE_SHIM_DIR");
-	ssize_t n;
-
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n < 0)
-			return -errno;
-		exe[n] = '\0';
-		snprintf(dir, sizeof(dir), "%s/fuse-shim", dirname(exe));
-	}
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-/* The caller's cgroup v2 directory's cgroup.procs, opened for writing. */
+/*
+ * The caller's cgroup v2 directory's cgroup.procs, opened for writing (the
+ * mounter moves itself there; the daemon inherits it).  -ENOMEDIUM when the
+ * caller is in no cgroup2 hierarchy notifyd can see (no "0::" line, or no
+ * cgroup2 mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified); any other
+ * -errno is a failure to confine.
+ */
 static int open_cgroup_procs(int procfd)
 {
 	static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
@@ -391,23 +99,26 @@ static int open_cgroup_procs(int procfd)
 	char *line, *rel = NULL;
 
 	if (fd_read_file_at(procfd, "cgroup", buf, sizeof(buf)) < 0)
-		return -ENOENT;
+		return -ESRCH;
 	for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 		if (strncmp(line, "0::", 3) == 0) {
 			rel = line + 3;
 			rel[strcspn(rel, "\n")] = '\0';
 			break;
 		}
-	if (!rel || strstr(rel, ".."))
-		return -ENOENT;
+	if (!rel)
+		return -ENOMEDIUM;
+	if (rel[0] != '/' || strstr(rel, "/..") || strstr(rel, " (deleted)"))
+		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
 		if (statfs(roots[i], &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
 			continue;
-		snprintf(path, sizeof(path), "%s%s/cgroup.procs", roots[i], rel);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "%s%s/cgroup.procs", roots[i],
+		         strcmp(rel, "/") ? rel : "");
+		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
-	return -ENOENT;
+	return -ENOMEDIUM;
 }
 
 /* Append s to the plan's argument buffer; returns the copy or NULL when full. */
@@ -467,284 +178,44 @@ static int plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const ch
 		if (!pl->argv[n - 1])
 			return -E2BIG;
 	}
+	/* libfuse2 checks its mountpoint is empty; its placeholder holds the stand-in. */
+	if (pl->fusermount) {
+		pl->argv[n++] = plan_str(pl, &used, "-o");
+		pl->argv[n++] = plan_str(pl, &used, "nonempty");
+		if (!pl->argv[n - 1])
+			return -E2BIG;
+	}
 	pl->argv[n] = NULL;
 	return pl->argv[0] ? 0 : -E2BIG;
 }
 
+/*
+ * The program's environment.  A libfuse2 program finds the fusermount
+ * stand-in through PATH: the daemon mounts it over the placeholder
+ * mountpoint in its private view (fuse_confine_shim()), named first here.
+ */
 static void plan_env(struct fuse_plan *pl)
 {
+	static const char std_path[] =
+	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	size_t used = 0;
 	int n = 0;
-	const char *env[] = {
-	    "PATH=/proc/self/fd/5:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	    "MOUNTVISOR_FUSE_FD=4",
-	    "HOME=/",
-	    NULL,
-	};
+	char path[sizeof(pl->mountpoint) + sizeof(std_path) + 8];
+	const char *env[] = {path, "MOUNTVISOR_FUSE_FD=4", "HOME=/", NULL};
 
+	if (pl->fusermount && !strchr(pl->mountpoint, ':'))
+		snprintf(path, sizeof(path), "PATH=%s:%s", pl->mountpoint, std_path);
+	else
+		snprintf(path, sizeof(path), "PATH=%s", std_path);
 	for (int i = 0; env[i]; i++) {
 		size_t len = strlen(env[i]) + 1;
+		if (used + len > sizeof(pl->envbuf))
+			break;
 		memcpy(pl->envbuf + used, env[i], len);
 		pl->envp[n++] = pl->envbuf + used;
 		used += len;
 	}
 	pl->envp[n] = NULL;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Keep the tail of what the program wrote while starting (for the decision line). */
-static void drain(int fd, char *buf, size_t size, size_t *len)
-{
-	char tmp[1024];
-	ssize_t n;
-
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			char ch = tmp[i] == '\n' ? ' ' : tmp[i];
-			if (*len + 1 >= size) {
-				memmove(buf, buf + size / 2, *len - size / 2);
-				*len -= size / 2;
-			}
-			buf[(*len)++] = ch;
-		}
-	}
-	buf[*len] = '\0';
-}
-
-struct startup {
-	pid_t mounter;
-	int ctl;       /* worker end */
-	int pidfd;     /* daemon, once MSG_STARTED arrived */
-	int err_r;     /* daemon's output */
-	char out[400]; /* its last words */
-	size_t out_len;
-};
-
-/* Kill whatever is left of a failed start-up and reap it. */
-static void startup_abort(struct startup *su)
-{
-	if (su->pidfd >= 0) {
-		siginfo_t si;
-		syscall(SYS_pidfd_send_signal, su->pidfd, SIGKILL, NULL, 0);
-		(void)waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED);
-		su->pidfd = safe_close(su->pidfd);
-	}
-	if (su->mounter > 0) {
-		kill(su->mounter, SIGKILL);
-		(void)waitpid(su->mounter, NULL, 0);
-		su->mounter = 0;
-	}
-	su->ctl = safe_close(su->ctl);
-}
-
-/*
- * Wait for the next message from the mounter until deadline, collecting the
- * daemon's output.  Returns 0 with *m filled, -ETIMEDOUT, -ECHILD when the
- * daemon died first (*status set), or -errno.
- */
-static int startup_wait(struct startup *su, uint64_t deadline, struct mounter_msg *m, int *status)
-{
-	for (;;) {
-		struct pollfd pfd[3] = {
-		    {.fd = su->ctl, .events = POLLIN},
-		    {.fd = su->err_r, .events = POLLIN},
-		    {.fd = su->pidfd, .events = POLLIN},
-		};
-		uint64_t now = now_ms();
-		int r;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = poll(pfd, su->pidfd >= 0 ? 3 : 2, (int)(deadline - now));
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r <= 0)
-			continue;
-		if (pfd[1].revents)
-			drain(su->err_r, su->out, sizeof(su->out), &su->out_len);
-		if (pfd[0].revents & POLLIN) {
-			int fds[1] = {-EBADF};
-			size_t nfds = 1;
-			ssize_t n = fd_recv_with_fds(su->ctl, m, sizeof(*m), fds, &nfds, 0);
-			if (n == (ssize_t)sizeof(*m)) {
-				if (m->kind == MSG_STARTED && nfds == 1 && su->pidfd < 0)
-					su->pidfd = fds[0];
-				else
-					fd_close_all(fds, nfds);
-				return 0;
-			}
-			fd_close_all(fds, nfds);
-			if (n >= 0)
-				return -EPROTO; /* the mounter died without a word */
-			return (int)n;
-		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
-			return -EPROTO;
-		}
-		if (su->pidfd >= 0 && (pfd[2].revents & POLLIN)) {
-			siginfo_t si = {0};
-			/* Let its last words arrive before reaping it. */
-			drain(su->err_r, su->out, sizeof(su->out), &su->out_len);
-			if (waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED) == 0)
-				*status =
-				    si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-			su->pidfd = safe_close(su->pidfd);
-			return -ECHILD;
-		}
-	}
-}
-
-static void starting_put(void)
-{
-	pthread_mutex_lock(&starting_lock);
-	n_starting--;
-	pthread_mutex_unlock(&starting_lock);
-}
-
-/* Run the start-up; fills the decision.  Takes pl's fds. */
-/* Wait up to timeout_ms for the started daemon to exit; 0 with its status, or -ETIMEDOUT. */
-static int daemon_exit_status(struct startup *su, int timeout_ms, int *status)
-{
-	struct pollfd pfd = {.fd = su->pidfd, .events = POLLIN};
-	siginfo_t si = {0};
-	int r;
-
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
-		return -ETIMEDOUT;
-	drain(su->err_r, su->out, sizeof(su->out), &su->out_len); /* its last words */
-	if (waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED) < 0)
-		return -errno;
-	*status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-	su->pidfd = safe_close(su->pidfd);
-	return 0;
-}
-
-static void fuse_start(struct request *rq, struct fuse_plan *pl, const struct profile_fs *fs,
-                       const char *prog_name, struct fuse_daemon_info *info)
-{
-	int sp[2], pp[2], status = -1, r;
-	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
-	struct mounter_msg m;
-	uint64_t deadline;
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
-	    pipe2(pp, O_CLOEXEC) < 0) {
-		request_deny(rq, errno, "socketpair/pipe: %s", strerror(errno));
-		return;
-	}
-	su.ctl = sp[0];
-	pl->ctl = sp[1];
-	su.err_r = pp[0];
-	pl->err_w = pp[1];
-	fd_set_nonblock(su.err_r, 1);
-
-	pid = fork();
-	if (pid < 0) {
-		request_deny(rq, EAGAIN, "fork: %s", strerror(errno));
-		su.ctl = safe_close(su.ctl);
-		su.err_r = safe_close(su.err_r);
-		return;
-	}
-	if (pid == 0)
-		mounter_child(pl);
-	su.mounter = pid;
-	/* Our copies of what the children hold. */
-	plan_close(pl);
-
-	deadline = now_ms() + fs->startup_timeout_ms;
-	for (;;) {
-		r = startup_wait(&su, deadline, &m, &status);
-		if (r < 0 || m.kind != MSG_STARTED)
-			break;
-	}
-	if (r == 0 && m.kind == MSG_READY) {
-		/* Last look before the mount becomes visible: is the caller still waiting? */
-		if (target_valid(&rq->t) < 0) {
-			request_deny(rq, ENOENT, "caller gave up while %s started", prog_name);
-			goto fail;
-		}
-		if (write(su.ctl, "G", 1) != 1) {
-			request_deny(rq, EIO, "mounter went away");
-			goto fail;
-		}
-		r = startup_wait(&su, deadline, &m, &status);
-	}
-	if (r == -ETIMEDOUT) {
-		request_deny(rq, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
-		             prog_name, fs->startup_timeout_ms / 1000, su.out_len ? ": " : "",
-		             su.out);
-		goto fail;
-	}
-	if (r == -ECHILD || (r == 0 && m.kind == MSG_FAILED && m.err == ENOTCONN && su.pidfd < 0)) {
-		/* The program refused the image (or could not run): what mount(8) would say. */
-		request_deny(rq, status == 127 || status == 126 ? ENOEXEC : EINVAL,
-		             "%s exited with status %d before serving the mount%s%s", prog_name,
-		             status, su.out_len ? ": " : "", su.out);
-		goto fail;
-	}
-	if (r == 0 && m.kind == MSG_FAILED) {
-		if (su.pidfd >= 0 && m.err == ENOTCONN) {
-			/*
-			 * statfs saw the connection die: the daemon is exiting.  Wait
-			 * for its status on its pidfd alone (the mounter's socket
-			 * hangs up too, and must not win that race).
-			 */
-			if (daemon_exit_status(&su, 1000, &status) == 0) {
-				request_deny(
-				    rq, EINVAL,
-				    "%s exited with status %d before serving the mount%s%s",
-				    prog_name, status, su.out_len ? ": " : "", su.out);
-				goto fail;
-			}
-		}
-		request_deny(rq, m.err, "%s: %s%s%s", m.text, strerror(m.err),
-		             su.out_len ? "; program said: " : "", su.out);
-		goto fail;
-	}
-	if (r < 0 || m.kind != MSG_ATTACHED) {
-		request_deny(rq, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
-		             prog_name, strerror(r < 0 ? -r : EPROTO),
-		             su.out_len ? "; program said: " : "", su.out);
-		goto fail;
-	}
-	(void)waitpid(su.mounter, NULL, 0);
-	su.mounter = 0;
-	su.ctl = safe_close(su.ctl);
-	info->pidfd = TAKE_FD(su.pidfd);
-	info->stderr_fd = TAKE_FD(su.err_r);
-	info->mnt_id = m.mnt_id;
-	info->mnt_id_old = m.mnt_id_old;
-	rq->answer = ANSWER_ERRNO;
-	rq->err = 0;
-	if (su.out_len)
-		log_info("%s: %s said while starting: %s", rq->c->id, prog_name, su.out);
-	return;
-fail:
-	startup_abort(&su);
-	su.err_r = safe_close(su.err_r);
-}
-
-/* Pid (in our namespace) of a pidfd, from its fdinfo. */
-static pid_t pidfd_pid(int pidfd)
-{
-	char path[64], buf[1024];
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "\nPid:");
-	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
 /* Is the resolved source a loop device notifyd gave this container? */
@@ -766,10 +237,10 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	struct mount_flags mf;
 	struct proc_creds cr;
 	struct fuse_plan *pl = NULL;
-	struct fuse_daemon_info info = {.pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
+	struct fuse_job *job = NULL;
 	const char *prog_path;
-	char map[4096], prog_name[64], mountpoint[64];
-	bool from_container, reserved = false, starting = false;
+	char map[4096], prog_name[64], why[256];
+	bool from_container, global;
 	int r;
 
 	rq->action = "fuse";
@@ -792,11 +263,17 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		goto out;
 	}
 	pl = calloc(1, sizeof(*pl));
-	if (!pl) {
+	job = calloc(1, sizeof(*job));
+	if (!pl || !job) {
 		request_deny(rq, ENOMEM, "out of memory");
 		goto out;
 	}
-	plan_init(pl);
+	fuse_plan_init(pl);
+	job->rq = rq;
+	job->pl = pl;
+	job->mntns_fd = -EBADF;
+	job->startup_timeout_ms = fs->startup_timeout_ms;
+	snprintf(job->prog_name, sizeof(job->prog_name), "%s", prog_name);
 	pl->ro = mf.sb_ro;
 	for (size_t i = 0; i < opts.n; i++)
 		if (!strcmp(opts.v[i], "ro"))
@@ -809,17 +286,20 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		             p->max_fuse_daemons);
 		goto out;
 	}
-	reserved = true;
-	pthread_mutex_lock(&starting_lock);
-	starting = n_starting < FUSE_MAX_STARTING;
-	if (starting)
-		n_starting++;
-	pthread_mutex_unlock(&starting_lock);
-	if (!starting) {
-		request_deny(rq, EAGAIN, "%d FUSE start-ups already in progress",
-		             FUSE_MAX_STARTING);
+	job->reserved = true;
+	r = fuse_startup_reserve(rq->c, p->max_fuse_starting, &global);
+	if (r < 0) {
+		if (global)
+			request_deny(rq, -r, "%d FUSE start-ups in progress across all containers",
+			             FUSE_MAX_STARTING_ALL);
+		else
+			request_deny(
+			    rq, -r,
+			    "container has max-fuse-starting = %u FUSE start-ups in progress",
+			    p->max_fuse_starting);
 		goto out;
 	}
+	job->starting = true;
 
 	/* The host's program, opened before we look at anything of the container's. */
 	if (!from_container) {
@@ -869,23 +349,26 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	pl->fusermount = fs->handover == FUSE_HANDOVER_FUSERMOUNT ||
 	                 (fs->handover == FUSE_HANDOVER_AUTO && links_libfuse2(pl->prog));
 	if (pl->fusermount) {
-		pl->shimdir = open_shim_dir();
-		if (pl->shimdir < 0) {
+		pl->shim = fuse_confine_shim_memfd();
+		if (pl->shim < 0) {
 			request_deny(rq, EOPNOTSUPP,
 			             "%s needs the fusermount stand-in, not found next to notifyd "
 			             "(fuse-shim/) or in MOUNTVISOR_FUSE_SHIM_DIR",
 			             prog_name);
 			goto out;
 		}
-		pl->shimtree = (int)syscall(SYS_open_tree, pl->shimdir, "fusermount",
-		                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (pl->shimtree < 0)
-			pl->shimtree = -EBADF; /* PATH (/proc/self/fd/5) still finds it */
 	}
-	/* libfuse2 stat()s the mountpoint it is given; libfuse3 takes the fd. */
-	snprintf(mountpoint, sizeof(mountpoint), "/dev/fd/%d", DFD_FUSE);
-	r = plan_argv(pl, fs, prog_name, &opts, pl->image >= 0,
-	              pl->fusermount ? rq->target : mountpoint);
+	/* libfuse2 stat()s the mountpoint it is given (in its own view, a
+	 * placeholder that holds the stand-in); libfuse3 takes the fd. */
+	if (pl->fusermount)
+		r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "%s", rq->target);
+	else
+		r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "/dev/fd/%d", DFD_FUSE);
+	if (r < 0 || (size_t)r >= sizeof(pl->mountpoint)) {
+		request_deny(rq, ENAMETOOLONG, "target too long for %s", prog_name);
+		goto out;
+	}
+	r = plan_argv(pl, fs, prog_name, &opts, pl->image >= 0, pl->mountpoint);
 	if (r < 0) {
 		request_deny(rq, EINVAL, "arguments of [fs %s] do not fit this mount (%s)",
 		             fs->type, strerror(-r));
@@ -916,54 +399,62 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	pl->root = openat(rq->t.procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pl->cwd = openat(rq->t.procfd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pl->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	info.mntns_fd = ns_open_at(rq->t.procfd, "mnt");
+	job->mntns_fd = ns_open_at(rq->t.procfd, "mnt");
 	if (pl->userns < 0 || pl->mntns < 0 || pl->pidns < 0 || pl->root < 0 || pl->cwd < 0 ||
-	    pl->devnull < 0 || info.mntns_fd < 0) {
+	    pl->devnull < 0 || job->mntns_fd < 0) {
 		request_deny(rq, ESRCH, "the caller's namespaces are gone");
 		goto out;
 	}
-	pl->cgroup_procs = open_cgroup_procs(rq->t.procfd);
-	if (pl->cgroup_procs < 0) {
-		log_debug("%s: %s runs outside the caller's cgroup: %s", rq->c->id, prog_name,
-		          strerror(-pl->cgroup_procs));
-		pl->cgroup_procs = -EBADF;
+	/* What confines the program: the caller's capabilities, no_new_privs, cgroup. */
+	r = fuse_confine_prepare(rq->t.procfd, &pl->confine, why, sizeof(why));
+	if (r < 0) {
+		request_deny(rq, EPERM, "cannot confine %s: %s", prog_name, why);
+		goto out;
 	}
+	pl->cgroup_procs = open_cgroup_procs(rq->t.procfd);
+	if (pl->cgroup_procs == -ENOMEDIUM) {
+		log_debug("%s: the caller is in no cgroup2 hierarchy notifyd sees; %s stays in "
+		          "notifyd's",
+		          rq->c->id, prog_name);
+		pl->cgroup_procs = -EBADF;
+	} else if (pl->cgroup_procs < 0) {
+		request_deny(rq, EPERM, "cannot confine %s: opening the caller's cgroup.procs: %s",
+		             prog_name, strerror(-pl->cgroup_procs));
+		goto out;
+	}
+	/* Everything above was read through /proc/<tid>: was it still the caller? */
+	if (target_valid(&rq->t) < 0) {
+		request_deny(rq, ENOENT, "caller gave up the request");
+		goto out;
+	}
+	log_debug("%s: %s gets CapBnd=%llx CapInh=%llx CapAmb=%llx NoNewPrivs=%d (caller: "
+	          "CapBnd=%llx CapPrm=%llx CapEff=%llx Seccomp=%d)",
+	          rq->c->id, prog_name, (unsigned long long)pl->confine.bnd,
+	          (unsigned long long)pl->confine.inh, (unsigned long long)pl->confine.amb,
+	          pl->confine.nnp, (unsigned long long)pl->confine.caller_bnd,
+	          (unsigned long long)pl->confine.caller_prm,
+	          (unsigned long long)pl->confine.caller_eff, pl->confine.caller_seccomp);
 	snprintf(pl->source, sizeof(pl->source), "%.255s", rq->source[0] ? rq->source : rq->type);
 	snprintf(pl->subtype, sizeof(pl->subtype), "%s", prog_name);
 	for (size_t i = 0; fs->fuse_options[i] && pl->n_fsopts < (int)ARRAY_SIZE(pl->fsopts); i++)
 		snprintf(pl->fsopts[pl->n_fsopts++], sizeof(pl->fsopts[0]), "%s",
 		         fs->fuse_options[i]);
 
-	fuse_start(rq, pl, fs, prog_name, &info);
-	if (rq->err || rq->answer != ANSWER_ERRNO)
-		goto out;
-
-	info.pid = pidfd_pid(info.pidfd);
-	info.program = prog_name;
-	info.target = rq->target;
-	r = container_add_mount(rq->c, info.mnt_id, rq->type, rq->source, rq->target);
-	if (r < 0)
-		log_warn("%s: FUSE mount at %s made but not recorded: %s", rq->c->id, rq->target,
-		         strerror(-r));
-	r = fuse_daemon_add(rq->c, &info);
-	reserved = false; /* fuse_daemon_add owns the reservation now, even on failure */
-	if (r < 0)
-		log_warn("%s: %s pid=%d is not supervised: %s", rq->c->id, prog_name, (int)info.pid,
-		         strerror(-r));
-	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu program=%s pid=%d handover=%s",
-	         (unsigned long long)info.mnt_id, prog_name, (int)info.pid,
-	         pl->fusermount ? "fusermount" : "fd");
+	/* The start-up answers the request, from a thread of its own. */
+	fuse_startup_run(TAKE_PTR(job));
+	pl = NULL;
 out:
-	if (starting)
-		starting_put();
-	if (reserved)
-		fuse_daemon_unreserve(rq->c);
+	if (job) {
+		if (job->starting)
+			fuse_startup_release(rq->c);
+		if (job->reserved)
+			fuse_daemon_unreserve(rq->c);
+		safe_close(job->mntns_fd);
+		free(job);
+	}
 	if (pl) {
-		plan_close(pl);
+		fuse_plan_close(pl);
 		free(pl);
 	}
-	safe_close(info.pidfd);
-	safe_close(info.stderr_fd);
-	safe_close(info.mntns_fd);
 	mount_opts_free(&opts);
 }

@@ -292,6 +292,14 @@ static int handler(void *user, const char *section, const char *name, const char
 			p->max_fuse_daemons = (unsigned)v;
 			return 1;
 		}
+		if (!strcmp(name, "max-fuse-starting")) {
+			char *end;
+			unsigned long v = strtoul(value, &end, 10);
+			if (!*value || *end || v < 1 || v > 16)
+				return fail(s, "max-fuse-starting must be 1..16, not '%s'", value);
+			p->max_fuse_starting = (unsigned)v;
+			return 1;
+		}
 		if (!strcmp(name, "max-loop-devices")) {
 			char *end;
 			unsigned long v = strtoul(value, &end, 10);
@@ -387,6 +395,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	p->default_errno = EPERM;
 	p->max_mounts = 64;
 	p->max_fuse_daemons = 8;
+	p->max_fuse_starting = 1;
 	p->max_loop_devices = 8;
 	s.p = p;
 	if (!p->name || !p->path) {

@@ -43,8 +43,9 @@ struct profile {
 	enum profile_action default_action; /* [profile] default-action =, default deny */
 	int default_errno;                  /* [profile] default-errno =, default EPERM */
 	unsigned max_mounts;                /* [profile] max-mounts = per container, default 64 */
-	unsigned max_fuse_daemons; /* [profile] max-fuse-daemons = per container, default 8 */
-	unsigned max_loop_devices; /* [profile] max-loop-devices = per container, default 8 */
+	unsigned max_fuse_daemons;  /* [profile] max-fuse-daemons = per container, default 8 */
+	unsigned max_fuse_starting; /* [profile] max-fuse-starting = per container, default 1 */
+	unsigned max_loop_devices;  /* [profile] max-loop-devices = per container, default 8 */
 	struct profile_fs *fs;
 	size_t n_fs;
 };

@@ -42,6 +42,10 @@ struct request {
 	enum answer_kind answer;
 	int err;     /* positive errno for ANSWER_ERRNO, 0 = success */
 	int64_t val; /* the syscall's return value on success (LOOP_CTL_GET_FREE) */
+
+	/* Deferred (supervise_defer): answered later by supervise_finish(). */
+	int own_notify_fd;           /* dup of the notify fd, or -EBADF */
+	struct lxc_reply *own_reply; /* copy of LXC's reply, or NULL */
 };
 
 /* Handlers: each fills the decision; none answers the caller itself. */

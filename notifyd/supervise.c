@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/supervise.h"
 #include "notifyd/request.h"
+#include "notifyd/lxc_proxy.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct supervise_totals totals;
@@ -174,6 +177,11 @@ static void count(struct request *rq, int send_err)
 	pthread_mutex_unlock(&totals_lock);
 }
 
+static void answer(struct request *rq);
+
+/* The request this worker handed to another thread (supervise_defer). */
+static __thread struct request *deferred_here;
+
 static void dispatch(struct request *rq)
 {
 	if (strcmp(rq->syscall, "mount") == 0) {
@@ -213,7 +221,7 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
                           const struct lxc_reply *lxc)
 {
 	_cleanup_free_ struct request *rq = calloc(1, sizeof(*rq));
-	int r, send_err;
+	int r;
 
 	if (!rq) {
 		struct target t;
@@ -229,6 +237,7 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	rq->t.procfd = -EBADF;
 	rq->syscall = syscall_name(notif->data.arch, notif->data.nr);
 
+	rq->own_notify_fd = -EBADF;
 	r = target_open(&rq->t, notify_fd, notif);
 	rq->t.lxc = lxc;
 	if (r < 0) {
@@ -237,6 +246,65 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	} else {
 		dispatch(rq);
 	}
+	/*
+	 * Deferred: its new owner answers it (supervise_finish()) and may have
+	 * freed it already, so only the pointer is compared, never read.
+	 */
+	if (deferred_here == rq) {
+		deferred_here = NULL;
+		TAKE_PTR(rq);
+		return;
+	}
+	answer(rq);
+}
+
+int supervise_defer(struct request *rq)
+{
+	struct lxc_reply *copy = NULL;
+	int fd;
+
+	fd = fcntl(rq->t.notify_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	if (rq->t.lxc) {
+		copy = malloc(sizeof(*copy));
+		if (!copy) {
+			close(fd);
+			return -ENOMEM;
+		}
+		*copy = *rq->t.lxc; /* its socket is the container's: our reference keeps it */
+	}
+	container_ref(rq->c);
+	pthread_mutex_lock(&rq->c->lock);
+	rq->c->pending++;
+	pthread_mutex_unlock(&rq->c->lock);
+	rq->own_notify_fd = fd;
+	rq->t.notify_fd = fd;
+	rq->own_reply = copy;
+	if (copy)
+		rq->t.lxc = copy;
+	deferred_here = rq;
+	return 0;
+}
+
+void supervise_finish(struct request *rq)
+{
+	struct container *c = rq->c;
+
+	answer(rq);
+	safe_close(rq->own_notify_fd);
+	free(rq->own_reply);
+	free(rq);
+	pthread_mutex_lock(&c->lock);
+	c->pending--;
+	pthread_mutex_unlock(&c->lock);
+	container_unref(c);
+}
+
+/* Answer rq exactly once, count it, log its decision line. */
+static void answer(struct request *rq)
+{
+	int send_err;
 
 	if (rq->answer == ANSWER_CONTINUE)
 		send_err = target_respond_continue(&rq->t);
@@ -245,8 +313,8 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	else
 		send_err = target_respond_error(&rq->t, rq->err);
 	if (send_err < 0 && send_err != -ENOENT)
-		log_warn("answering request %llu of %s failed: %s", (unsigned long long)notif->id,
-		         c->id, strerror(-send_err));
+		log_warn("answering request %llu of %s failed: %s",
+		         (unsigned long long)rq->notif.id, rq->c->id, strerror(-send_err));
 	target_close(&rq->t);
 	count(rq, send_err);
 	log_decision(rq, send_err);

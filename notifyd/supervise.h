@@ -25,6 +25,19 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
  * answered.  Everything else goes to a worker.
  */
 bool supervise_quick(struct container *c, const struct seccomp_notif *notif);
+/*
+ * A handler that finishes a request in another thread (a FUSE start-up)
+ * calls supervise_defer(rq) before handing rq over: supervise_handle then
+ * returns without answering and without touching rq again (the new owner may
+ * have freed it already), and the new owner later calls
+ * supervise_finish(rq) exactly once, which answers, counts, logs and frees
+ * rq.  A deferred request holds a reference on its container, keeps
+ * counting in its `pending`, and owns a copy of what it answers through
+ * (the notify fd; LXC's reply).  0, or -errno with nothing changed.
+ */
+struct request;
+int supervise_defer(struct request *rq);
+void supervise_finish(struct request *rq);
 struct supervise_totals {
 	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;
 };

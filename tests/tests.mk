@@ -50,3 +50,12 @@ VU_EVIL := $(BUILD)/tests/helpers/vu_evil_backend
 $(VU_EVIL): $(OBJ)/tests/helpers/vu_evil_backend.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(VU_EVIL)
+
+# tests/security/notifyd_fuse_confine.sh: a hostile container's /etc/ld.so.preload
+# library, run inside the FUSE program notifyd starts (built without the
+# sanitizers: it loads into the host's fuse2fs in the container).
+FUSE_PRELOAD := $(BUILD)/tests/helpers/fuse_preload.so
+$(FUSE_PRELOAD): tests/security/fuse_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(FUSE_PRELOAD)

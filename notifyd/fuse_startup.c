@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FUSE start-ups (fuse_startup.h).  A start-up, in a thread of its own:
+ *
+ *   1. a forked "mounter" joins the container's user namespace (a thread of
+ *      this multi-threaded process cannot), opens /dev/fuse there, moves
+ *      into the caller's cgroup, joins the mount namespace and the caller's
+ *      root/cwd, creates the FUSE superblock with fsopen/fsconfig/fsmount
+ *      (owned by the container's user namespace: its root may unmount it),
+ *      and - still detached - clones the daemon into the container's
+ *      pid/ipc/uts/net namespaces (CLONE_PARENT: notifyd reaps it,
+ *      CLONE_PIDFD: notifyd supervises it);
+ *   2. the daemon gets a private copy of the mount namespace (where the
+ *      fusermount stand-in is placed, from a memfd), is confined to the
+ *      caller's rights (fuse_confine.c) and execs the program from notifyd's
+ *      fd with the image at /proc/self/fd/3 and the connection at fd 4
+ *      (/dev/fd/4 for libfuse3, MOUNTVISOR_FUSE_FD for the stand-in);
+ *   3. the mounter's fstatfs() on the detached mount returns once FUSE_INIT
+ *      was answered; the start-up thread checks the caller is still waiting
+ *      and lets the mounter attach the mount at the target.  Since the mount
+ *      is attached only after INIT, nothing the daemon does while starting
+ *      (libfuse2 stat()s its mountpoint) can deadlock on it;
+ *   4. the thread records the mount, hands the daemon to its supervisor
+ *      (fuse_daemon.c) and answers the request (supervise_finish()).
+ *
+ * A daemon that dies first turns into EINVAL (its stderr goes to the log),
+ * one that could not be confined into EPERM, a start-up longer than
+ * startup-timeout into ETIMEDOUT; all leave nothing.
+ */
+#include "notifyd/fuse_startup.h"
+#include "notifyd/supervise.h"
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+/*
+ * Start-ups in progress: per container (the profile's max-fuse-starting)
+ * and in all (FUSE_MAX_STARTING_ALL).  A short list: at most 16 entries.
+ */
+struct starting {
+	struct starting *next;
+	const struct container *c;
+	unsigned n;
+};
+static pthread_mutex_t starting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct starting *starting_list;
+static unsigned n_starting;
+
+int fuse_startup_reserve(struct container *c, unsigned max_per_c, bool *global)
+{
+	struct starting *s, *fresh = calloc(1, sizeof(*fresh));
+	int r = 0;
+
+	pthread_mutex_lock(&starting_lock);
+	for (s = starting_list; s && s->c != c; s = s->next)
+		;
+	*global = n_starting >= FUSE_MAX_STARTING_ALL;
+	if (*global || (s && s->n >= max_per_c) || (!s && !fresh)) {
+		r = s || fresh ? -EAGAIN : -ENOMEM;
+	} else {
+		if (!s) {
+			s = TAKE_PTR(fresh);
+			s->c = c;
+			s->next = starting_list;
+			starting_list = s;
+		}
+		s->n++;
+		n_starting++;
+	}
+	pthread_mutex_unlock(&starting_lock);
+	free(fresh);
+	return r;
+}
+
+void fuse_startup_release(struct container *c)
+{
+	struct starting *gone = NULL;
+
+	pthread_mutex_lock(&starting_lock);
+	for (struct starting **p = &starting_list; *p; p = &(*p)->next)
+		if ((*p)->c == c) {
+			n_starting--;
+			if (--(*p)->n == 0) {
+				gone = *p;
+				*p = gone->next;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&starting_lock);
+	free(gone);
+}
+
+enum { MSG_STARTED = 1, MSG_READY, MSG_ATTACHED, MSG_FAILED };
+struct mounter_msg {
+	int kind;
+	int err; /* positive errno for MSG_FAILED */
+	uint64_t mnt_id, mnt_id_old;
+	char text[200];
+};
+
+void fuse_plan_init(struct fuse_plan *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->userns = pl->mntns = pl->pidns = pl->ipcns = pl->utsns = pl->netns = pl->cgroupns =
+	    -EBADF;
+	pl->root = pl->cwd = pl->target = pl->image = pl->prog = -EBADF;
+	pl->shim = pl->devnull = pl->err_w = pl->ctl = pl->cgroup_procs = -EBADF;
+}
+
+void fuse_plan_close(struct fuse_plan *pl)
+{
+	int *fds[] = {&pl->userns, &pl->mntns,       &pl->pidns, &pl->ipcns,   &pl->utsns,
+	              &pl->netns,  &pl->cgroupns,    &pl->root,  &pl->cwd,     &pl->target,
+	              &pl->image,  &pl->prog,        &pl->shim,  &pl->devnull, &pl->err_w,
+	              &pl->ctl,    &pl->cgroup_procs};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		*fds[i] = safe_close(*fds[i]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The mounter and the daemon: forked children, async-signal-safe calls only. */
+
+static void child_send(int ctl, int kind, int err, const char *text, int fd)
+{
+	struct mounter_msg m = {.kind = kind, .err = err};
+
+	if (text)
+		snprintf(m.text, sizeof(m.text), "%s", text);
+	if (fd >= 0)
+		fd_send_with_fds(ctl, &m, sizeof(m), &fd, 1);
+	else
+		(void)!write(ctl, &m, sizeof(m));
+}
+
+static __attribute__((noreturn)) void child_fail(int ctl, int err, const char *what)
+{
+	child_send(ctl, MSG_FAILED, err, what, -1);
+	_exit(1);
+}
+
+/* Move fd to a number >= 100 (CLOEXEC) so the final dup2()s cannot collide. */
+static int park(int fd)
+{
+	return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 100);
+}
+
+/* The daemon could not be confined: say why, exit with FUSE_CONFINE_EXIT (EPERM). */
+static __attribute__((noreturn)) void confine_fail(int errw, const char *what, int err)
+{
+	dprintf(errw, "mountvisor: confining the program failed: %s: %s\n", what, strerror(err));
+	_exit(FUSE_CONFINE_EXIT);
+}
+
+static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fusefd)
+{
+	int img = park(pl->image), fuse = park(fusefd), shim = park(pl->shim),
+	    prog = park(pl->prog), nul = park(pl->devnull), errw = park(pl->err_w);
+	const char *what = "";
+	int r;
+
+	/*
+	 * The final fd table first: 0 /dev/null, 1-2 the pipe, 3 the image, 4
+	 * the connection, 6 the program and 7 the stand-in (both close-on-exec),
+	 * nothing else - in particular none of notifyd's fds (the mounter is a
+	 * fork of notifyd), before anything follows a path the container chose.
+	 */
+	if (dup2(nul, 0) < 0 || dup2(errw, 1) < 0 || dup2(errw, 2) < 0 ||
+	    (img >= 0 && dup2(img, DFD_IMAGE) < 0) || dup2(fuse, DFD_FUSE) < 0 ||
+	    dup3(prog, DFD_EXEC, O_CLOEXEC) < 0 ||
+	    (shim >= 0 && dup3(shim, DFD_SHIM, O_CLOEXEC) < 0))
+		_exit(126);
+	syscall(SYS_close_range, DFD_SHIM + 1, ~0U, 0);
+	close(5);
+	if (img < 0)
+		close(DFD_IMAGE);
+	if (shim < 0)
+		close(DFD_SHIM);
+	errw = 2;
+	/* A view of its own: the FUSE mount never appears in it (no deadlock on a
+	 * stat() of the mountpoint), and the stand-in can be placed in it. */
+	if (unshare(CLONE_NEWNS) < 0)
+		confine_fail(errw, "unshare(CLONE_NEWNS)", errno);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		confine_fail(errw, "making its mount namespace private", errno);
+	if (pl->fusermount) {
+		r = shim < 0 ? -EBADF : fuse_confine_shim(DFD_SHIM, pl->mountpoint, &what);
+		if (r < 0)
+			confine_fail(errw, what, -r);
+		/* libfuse2 never reaps the fusermount it ran with auto_unmount. */
+		signal(SIGCHLD, SIG_IGN);
+	}
+	close(DFD_SHIM);
+	r = fuse_confine_apply(&pl->confine, pl->uid, pl->gid, pl->groups, pl->n_groups, &what);
+	if (r < 0)
+		confine_fail(errw, what, -r);
+	syscall(SYS_execveat, DFD_EXEC, "", pl->argv, pl->envp, AT_EMPTY_PATH);
+	dprintf(2, "mountvisor: cannot execute %s: %s\n", pl->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int fs_set(int fsfd, const char *opt)
+{
+	char key[128];
+	const char *eq = strchr(opt, '=');
+
+	if (!eq)
+		return fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - opt), opt);
+	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
+}
+
+static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
+{
+	int ctl = pl->ctl, fusefd, fsfd, mntfd, pidfd = -1;
+	struct statfs sfs;
+	struct statx stx;
+	char num[32], go;
+	struct clone_args ca = {
+	    .flags = CLONE_PIDFD | CLONE_PARENT,
+	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	    .exit_signal = 0,
+	};
+	long pid;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Host root's supplementary groups must not follow us into the container. */
+	if (setgroups(0, NULL) < 0)
+		child_fail(ctl, errno, "dropping notifyd's supplementary groups");
+	/*
+	 * The daemon's other namespaces, joined while still host root (they may
+	 * be owned by an ancestor of the container's user namespace, e.g. a
+	 * cgroup namespace it did not unshare); pid applies to the child cloned
+	 * below.
+	 */
+	if (setns(pl->pidns, CLONE_NEWPID) < 0)
+		child_fail(ctl, errno, "setns(pid)");
+	if ((pl->ipcns >= 0 && setns(pl->ipcns, CLONE_NEWIPC) < 0) ||
+	    (pl->utsns >= 0 && setns(pl->utsns, CLONE_NEWUTS) < 0) ||
+	    (pl->netns >= 0 && setns(pl->netns, CLONE_NEWNET) < 0) ||
+	    (pl->cgroupns >= 0 && setns(pl->cgroupns, CLONE_NEWCGROUP) < 0))
+		child_fail(ctl, errno, "setns(ipc/uts/net/cgroup)");
+	if (setns(pl->userns, CLONE_NEWUSER) < 0)
+		child_fail(ctl, errno, "setns(user)");
+	/*
+	 * Opened in the container's user namespace (FUSE wants the device's opener
+	 * and the mount to share it) but still with host uid 0, so a 0600 host
+	 * node opens.  The host's node: the container needs none.
+	 */
+	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fusefd < 0)
+		child_fail(ctl, errno, "open /dev/fuse");
+	/* Into the caller's cgroup (the daemon inherits it); only now, as its
+	 * device policy would refuse /dev/fuse.  The write is checked with the
+	 * credentials and cgroup namespace of notifyd, which opened the file. */
+	if (pl->cgroup_procs >= 0 && write(pl->cgroup_procs, "0", 1) != 1)
+		child_fail(ctl, EPERM, "confining the program: joining the caller's cgroup");
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		child_fail(ctl, errno, "becoming root of the container's user namespace");
+	if (setns(pl->mntns, CLONE_NEWNS) < 0)
+		child_fail(ctl, errno, "setns(mnt)");
+	if (fchdir(pl->root) < 0 || chroot(".") < 0 || fchdir(pl->cwd) < 0)
+		child_fail(ctl, errno, "entering the caller's root");
+
+	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		child_fail(ctl, errno, "fsopen(fuse)");
+	snprintf(num, sizeof(num), "%d", fusefd);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", pl->source, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "subtype", pl->subtype, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "fd", num, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0)
+		child_fail(ctl, errno, "fsconfig");
+	snprintf(num, sizeof(num), "%u", pl->uid);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "user_id", num, 0) < 0)
+		child_fail(ctl, errno, "fsconfig user_id");
+	snprintf(num, sizeof(num), "%u", pl->gid);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "group_id", num, 0) < 0)
+		child_fail(ctl, errno, "fsconfig group_id");
+	for (int i = 0; i < pl->n_fsopts; i++)
+		if (fs_set(fsfd, pl->fsopts[i]) < 0)
+			child_fail(ctl, errno, pl->fsopts[i]);
+	if (pl->ro && fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+		child_fail(ctl, errno, "fsconfig ro");
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		child_fail(ctl, errno, "creating the FUSE superblock");
+	mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)pl->attr);
+	if (mntfd < 0)
+		child_fail(ctl, errno, "fsmount");
+	close(fsfd);
+
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0)
+		child_fail(ctl, errno, "clone3");
+	if (pid == 0)
+		daemon_child(pl, fusefd);
+	/* Only the daemon may hold the connection: if it dies, the mount must fail. */
+	close(fusefd);
+	child_send(ctl, MSG_STARTED, 0, NULL, pidfd);
+	close(pidfd);
+
+	/* Blocks until the daemon answered FUSE_INIT; ENOTCONN if it died first. */
+	if (fstatfs(mntfd, &sfs) < 0)
+		child_fail(ctl, errno, "statfs on the new mount");
+	child_send(ctl, MSG_READY, 0, NULL, -1);
+	if (read(ctl, &go, 1) != 1)
+		_exit(0); /* the start-up gave up: the detached mount goes with us */
+	if (move_mount(mntfd, "", pl->target, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		child_fail(ctl, errno, "attaching the mount at the target");
+	struct mounter_msg m = {.kind = MSG_ATTACHED};
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) == 0)
+		m.mnt_id = stx.stx_mnt_id;
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == 0)
+		m.mnt_id_old = stx.stx_mnt_id;
+	(void)!write(ctl, &m, sizeof(m));
+	_exit(0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiting for the start-up, in its thread. */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Keep the tail of what the program wrote while starting (for the decision line). */
+static void drain(int fd, char *buf, size_t size, size_t *len)
+{
+	char tmp[1024];
+	ssize_t n;
+
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = tmp[i] == '\n' ? ' ' : tmp[i];
+			if (*len + 1 >= size) {
+				memmove(buf, buf + size / 2, *len - size / 2);
+				*len -= size / 2;
+			}
+			buf[(*len)++] = ch;
+		}
+	}
+	buf[*len] = '\0';
+}
+
+struct startup {
+	pid_t mounter;
+	int ctl;       /* worker end */
+	int pidfd;     /* daemon, once MSG_STARTED arrived */
+	int err_r;     /* daemon's output */
+	char out[400]; /* its last words */
+	size_t out_len;
+};
+
+/* Kill whatever is left of a failed start-up and reap it. */
+static void startup_abort(struct startup *su)
+{
+	if (su->pidfd >= 0) {
+		siginfo_t si;
+		syscall(SYS_pidfd_send_signal, su->pidfd, SIGKILL, NULL, 0);
+		(void)waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED);
+		su->pidfd = safe_close(su->pidfd);
+	}
+	if (su->mounter > 0) {
+		kill(su->mounter, SIGKILL);
+		(void)waitpid(su->mounter, NULL, 0);
+		su->mounter = 0;
+	}
+	su->ctl = safe_close(su->ctl);
+}
+
+/*
+ * Wait for the next message from the mounter until deadline, collecting the
+ * daemon's output.  Returns 0 with *m filled, -ETIMEDOUT, -ECHILD when the
+ * daemon died first (*status set), or -errno.
+ */
+static int startup_wait(struct startup *su, uint64_t deadline, struct mounter_msg *m, int *status)
+{
+	for (;;) {
+		struct pollfd pfd[3] = {
+		    {.fd = su->ctl, .events = POLLIN},
+		    {.fd = su->err_r, .events = POLLIN},
+		    {.fd = su->pidfd, .events = POLLIN},
+		};
+		uint64_t now = now_ms();
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(pfd, su->pidfd >= 0 ? 3 : 2, (int)(deadline - now));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		if (pfd[1].revents)
+			drain(su->err_r, su->out, sizeof(su->out), &su->out_len);
+		if (pfd[0].revents & POLLIN) {
+			int fds[1] = {-EBADF};
+			size_t nfds = 1;
+			ssize_t n = fd_recv_with_fds(su->ctl, m, sizeof(*m), fds, &nfds, 0);
+			if (n == (ssize_t)sizeof(*m)) {
+				if (m->kind == MSG_STARTED && nfds == 1 && su->pidfd < 0)
+					su->pidfd = fds[0];
+				else
+					fd_close_all(fds, nfds);
+				return 0;
+			}
+			fd_close_all(fds, nfds);
+			if (n >= 0)
+				return -EPROTO; /* the mounter died without a word */
+			return (int)n;
+		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
+			return -EPROTO;
+		}
+		if (su->pidfd >= 0 && (pfd[2].revents & POLLIN)) {
+			siginfo_t si = {0};
+			/* Let its last words arrive before reaping it. */
+			drain(su->err_r, su->out, sizeof(su->out), &su->out_len);
+			if (waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED) == 0)
+				*status =
+				    si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+			su->pidfd = safe_close(su->pidfd);
+			return -ECHILD;
+		}
+	}
+}
+/* Wait up to timeout_ms for the started daemon to exit; 0 with its status, or -ETIMEDOUT. */
+static int daemon_exit_status(struct startup *su, int timeout_ms, int *status)
+{
+	struct pollfd pfd = {.fd = su->pidfd, .events = POLLIN};
+	siginfo_t si = {0};
+	int r;
+
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -ETIMEDOUT;
+	drain(su->err_r, su->out, sizeof(su->out), &su->out_len); /* its last words */
+	if (waitid(P_PIDFD, (id_t)su->pidfd, &si, WEXITED) < 0)
+		return -errno;
+	*status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	su->pidfd = safe_close(su->pidfd);
+	return 0;
+}
+
+/* The decision for a daemon that exited with status before serving the mount. */
+static void deny_exited(struct request *rq, const char *prog_name, int status,
+                        const struct startup *su)
+{
+	if (status == FUSE_CONFINE_EXIT) {
+		request_deny(rq, EPERM, "%s not started: %s", prog_name, su->out);
+		return;
+	}
+	/* The program refused the image (or could not run): what mount(8) would say. */
+	request_deny(rq, status == 127 || status == 126 ? ENOEXEC : EINVAL,
+	             "%s exited with status %d before serving the mount%s%s", prog_name, status,
+	             su->out_len ? ": " : "", su->out);
+}
+
+/* Run the start-up; fills the decision and, on success, *info.  Takes pl's fds. */
+static void fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
+                       unsigned timeout_ms, struct fuse_daemon_info *info)
+{
+	int sp[2], pp[2], status = -1, r;
+	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
+	struct mounter_msg m;
+	uint64_t deadline;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		request_deny(rq, errno, "socketpair: %s", strerror(errno));
+		return;
+	}
+	if (pipe2(pp, O_CLOEXEC) < 0) {
+		request_deny(rq, errno, "pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	su.ctl = sp[0];
+	pl->ctl = sp[1];
+	su.err_r = pp[0];
+	pl->err_w = pp[1];
+	fd_set_nonblock(su.err_r, 1);
+
+	pid = fork();
+	if (pid < 0) {
+		request_deny(rq, EAGAIN, "fork: %s", strerror(errno));
+		su.ctl = safe_close(su.ctl);
+		su.err_r = safe_close(su.err_r);
+		return;
+	}
+	if (pid == 0)
+		mounter_child(pl);
+	su.mounter = pid;
+	/* Our copies of what the children hold. */
+	fuse_plan_close(pl);
+
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		r = startup_wait(&su, deadline, &m, &status);
+		if (r < 0 || m.kind != MSG_STARTED)
+			break;
+	}
+	if (r == 0 && m.kind == MSG_READY) {
+		/* Last look before the mount becomes visible: is the caller still waiting? */
+		if (target_valid(&rq->t) < 0) {
+			request_deny(rq, ENOENT, "caller gave up while %s started", prog_name);
+			goto fail;
+		}
+		if (write(su.ctl, "G", 1) != 1) {
+			request_deny(rq, EIO, "mounter went away");
+			goto fail;
+		}
+		r = startup_wait(&su, deadline, &m, &status);
+	}
+	if (r == -ETIMEDOUT) {
+		request_deny(rq, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
+		             prog_name, timeout_ms / 1000, su.out_len ? ": " : "", su.out);
+		goto fail;
+	}
+	if (r == -ECHILD || (r == 0 && m.kind == MSG_FAILED && m.err == ENOTCONN && su.pidfd < 0)) {
+		deny_exited(rq, prog_name, status, &su);
+		goto fail;
+	}
+	if (r == 0 && m.kind == MSG_FAILED) {
+		if (su.pidfd >= 0 && m.err == ENOTCONN) {
+			/*
+			 * statfs saw the connection die: the daemon is exiting.  Wait
+			 * for its status on its pidfd alone (the mounter's socket
+			 * hangs up too, and must not win that race).
+			 */
+			if (daemon_exit_status(&su, 1000, &status) == 0) {
+				deny_exited(rq, prog_name, status, &su);
+				goto fail;
+			}
+		}
+		request_deny(rq, m.err, "%s: %s%s%s", m.text, strerror(m.err),
+		             su.out_len ? "; program said: " : "", su.out);
+		goto fail;
+	}
+	if (r < 0 || m.kind != MSG_ATTACHED) {
+		request_deny(rq, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
+		             prog_name, strerror(r < 0 ? -r : EPROTO),
+		             su.out_len ? "; program said: " : "", su.out);
+		goto fail;
+	}
+	(void)waitpid(su.mounter, NULL, 0);
+	su.mounter = 0;
+	su.ctl = safe_close(su.ctl);
+	info->pidfd = TAKE_FD(su.pidfd);
+	info->stderr_fd = TAKE_FD(su.err_r);
+	info->mnt_id = m.mnt_id;
+	info->mnt_id_old = m.mnt_id_old;
+	rq->answer = ANSWER_ERRNO;
+	rq->err = 0;
+	if (su.out_len)
+		log_info("%s: %s said while starting: %s", rq->c->id, prog_name, su.out);
+	return;
+fail:
+	startup_abort(&su);
+	su.err_r = safe_close(su.err_r);
+}
+
+/* Pid (in our namespace) of a pidfd, from its fdinfo. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024];
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
+}
+
+/*
+ * The whole start-up of a job.  Frees the job; a deferred request is then
+ * answered here (otherwise the worker answers it on return).
+ */
+static void job_run(struct fuse_job *job, bool deferred)
+{
+	struct request *rq = job->rq;
+	struct fuse_daemon_info info = {.pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
+	int r;
+
+	fuse_start(rq, job->pl, job->prog_name, job->startup_timeout_ms, &info);
+	if (rq->err || rq->answer != ANSWER_ERRNO)
+		goto out;
+
+	info.pid = pidfd_pid(info.pidfd);
+	info.program = job->prog_name;
+	info.target = rq->target;
+	info.mntns_fd = TAKE_FD(job->mntns_fd);
+	r = container_add_mount(rq->c, info.mnt_id, rq->type, rq->source, rq->target);
+	if (r < 0)
+		log_warn("%s: FUSE mount at %s made but not recorded: %s", rq->c->id, rq->target,
+		         strerror(-r));
+	r = fuse_daemon_add(rq->c, &info);
+	job->reserved = false; /* fuse_daemon_add owns the reservation now, even on failure */
+	if (r < 0)
+		log_warn("%s: %s pid=%d is not supervised: %s", rq->c->id, job->prog_name,
+		         (int)info.pid, strerror(-r));
+	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu program=%s pid=%d handover=%s",
+	         (unsigned long long)info.mnt_id, job->prog_name, (int)info.pid,
+	         job->pl->fusermount ? "fusermount" : "fd");
+out:
+	if (job->starting)
+		fuse_startup_release(rq->c);
+	if (job->reserved)
+		fuse_daemon_unreserve(rq->c);
+	fuse_plan_close(job->pl);
+	free(job->pl);
+	safe_close(job->mntns_fd);
+	safe_close(info.pidfd);
+	safe_close(info.stderr_fd);
+	safe_close(info.mntns_fd);
+	free(job);
+	if (deferred)
+		supervise_finish(rq);
+}
+
+struct job_start {
+	struct fuse_job *job;
+	sem_t ready;
+	int err;
+};
+
+static void *job_thread(void *arg)
+{
+	struct job_start *js = arg;
+	struct fuse_job *job = js->job;
+
+	/*
+	 * pthread_create() shared the worker's private fs_struct with us, and a
+	 * worker cannot setns() into a mount namespace (view_enter) while it is
+	 * shared: take our own before the worker goes on (it waits for this).
+	 */
+	js->err = view_thread_init();
+	sem_post(&js->ready); /* js is gone after this */
+	job_run(job, true);
+	return NULL;
+}
+
+void fuse_startup_run(struct fuse_job *job)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int r;
+
+	r = supervise_defer(job->rq);
+	if (r < 0) {
+		/* Cannot keep the request past the worker: start up right here. */
+		log_warn("%s: FUSE start-up runs in the worker: %s", job->rq->c->id, strerror(-r));
+		job_run(job, false);
+		return;
+	}
+	/* Signals stay with the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 1024 * 1024);
+	struct job_start js = {.job = job};
+	sem_init(&js.ready, 0, 0);
+	r = pthread_create(&thread, &attr, job_thread, &js);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		while (sem_wait(&js.ready) < 0 && errno == EINTR)
+			;
+		if (js.err < 0) {
+			/* It shares our fs_struct: our next view_enter() would fail. */
+			log_error("FUSE start-up thread: unshare(CLONE_FS): %s", strerror(-js.err));
+			abort();
+		}
+	}
+	sem_destroy(&js.ready);
+	if (r != 0) {
+		log_warn("%s: no thread for a FUSE start-up (%s); it runs in the worker",
+		         job->rq->c->id, strerror(r));
+		job_run(job, true); /* answers through supervise_finish() all the same */
+	}
+}

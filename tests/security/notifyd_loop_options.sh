@@ -198,10 +198,11 @@ oci_bundle() {
 # Item 6: LOOP_* decisions are made and carried out on the file taken
 # ---------------------------------------------------------------------------
 
-# watch_devices OUT ID IMG : until OUT has "race2 ", sample the container's two
-# devices from the host; print a line for every PARTSCAN or foreign backing inode.
+# watch_devices OUT SUMMARY IMG : until OUT has "race2 ", sample the container's
+# two devices from the host; print a line for every PARTSCAN or foreign backing
+# inode, and how many samples were taken into SUMMARY.
 watch_devices() {
-	local out=$1 img_ino watched="" d line i ino ps
+	local out=$1 img_ino watched="" d line i ino ps samples=0 bound=0
 	img_ino=$(stat -c %i "$3")
 	for ((i = 0; i < 600; i++)); do
 		watched=$(sed -n 's/^devices=//p' "$out" 2>/dev/null | tr ',' ' ')
@@ -209,18 +210,22 @@ watch_devices() {
 		sleep 0.1
 	done
 	[ -z "$watched" ] && return
-	echo "watching loop$watched" >&2
 	while ! grep -q '^race2 ' "$out" 2>/dev/null; do
 		for d in $watched; do
 			[ "$(cat "/sys/block/loop$d/loop/partscan" 2>/dev/null)" = 1 ] &&
 				echo "loop$d partscan=1"
+			# An unbound device has no BACK-INO (and a meaningless PARTSCAN).
 			line=$(losetup -n -l -O BACK-INO,PARTSCAN "/dev/loop$d" 2>/dev/null)
 			read -r ino ps <<<"$line"
-			[ -n "$ino" ] && [ "$ino" != "$img_ino" ] && echo "loop$d backing inode $ino"
-			[ "${ps:-0}" = 1 ] && echo "loop$d losetup PARTSCAN=1"
+			samples=$((samples + 1))
+			[ -n "$ps" ] || continue
+			bound=$((bound + 1))
+			[ "$ino" != "$img_ino" ] && echo "loop$d backing inode $ino"
+			[ "$ps" = 1 ] && echo "loop$d losetup PARTSCAN=1"
 		done
 		sleep 0.02
 	done
+	echo "watched loop${watched// /,loop}: $samples samples, $bound of them bound" >"$2"
 }
 
 test_race() {
@@ -229,7 +234,7 @@ test_race() {
 	mkdir -p "$(dirname "$out")"
 	oci_bundle "$id" default --loop -- /bin/loop_hostile --race "$ROUNDS" /img/race.img
 	: >"$out"
-	watch_devices "$out" "$id" "$ROOTFS/img/race.img" >"$MV_TMP/watch-$RT.log" 2>/dev/null &
+	watch_devices "$out" "$MV_TMP/watch-$RT.sum" "$ROOTFS/img/race.img" >"$MV_TMP/watch-$RT.log" 2>/dev/null &
 	w=$!
 	SECONDS=0
 	mv_run "$RT" "$MV_TMP/$id" "$id" 400
@@ -256,6 +261,7 @@ test_race() {
 	t_check "$RT: race: every answer fits one of the files" grep -q ' unexpected=0$' <<<"$line"
 	t_check "$RT: race: the swaps reached notifyd (ENOTTY and EOPNOTSUPP both seen)" \
 		grep -q 'ENOTTY=.*EOPNOTSUPP=\|EOPNOTSUPP=.*ENOTTY=' <<<"$(grep '^errnos' "$out")"
+	t_diag "$RT: host watcher: $(cat "$MV_TMP/watch-$RT.sum" 2>/dev/null)"
 	breach=$(sort -u "$MV_TMP/watch-$RT.log")
 	t_check "$RT: race: the host never saw PARTSCAN or a foreign backing file on its devices" \
 		[ -z "$breach" ]

@@ -242,10 +242,23 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -errno;
 	if (out)
 		return target_write_mem(&rq->t, arg, &u, size);
-	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD)
-		loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
-	else if (cmd == LOOP_CLR_FD)
+	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD) {
+		/*
+		 * Another thread of the caller's may have given the device up
+		 * (LOOP_CTL_REMOVE) since it was found to be the container's; its
+		 * deletion failed while this open file held it.  Leave it unbound
+		 * (at its last close: it is still open) so the retries can delete it.
+		 */
+		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
+		if (r < 0) {
+			ioctl(dev, LOOP_CLR_FD, 0);
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "loop%d was given up while it was being bound", nr);
+			return r;
+		}
+	} else if (cmd == LOOP_CLR_FD) {
 		loop_device_set_backing(rq->c->id, nr, -EBADF);
+	}
 	return 0;
 }
 

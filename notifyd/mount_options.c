@@ -154,7 +154,12 @@ oom:
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad)
 {
 	for (size_t i = 0; i < o->n; i++)
-		if (!profile_option_allowed(fs, o->v[i])) {
+		/*
+		 * A backslash would escape the comma after it for a FUSE program
+		 * (libfuse's -o parser), gluing the next option, a forced one
+		 * included, into this one's value.  No kernel option needs one.
+		 */
+		if (strchr(o->v[i], '\\') || !profile_option_allowed(fs, o->v[i])) {
 			*bad = o->v[i];
 			return -EINVAL;
 		}

@@ -206,6 +206,11 @@ int main(void)
 	mount_opts_split("data=ordered", &o);
 	CHECK(mount_opts_check(&o, &fs, &bad) == 0, "an exact-value entry allows its value");
 	mount_opts_free(&o);
+	mount_opts_split("noatime,errors=x\\", &o);
+	CHECK(mount_opts_check(&o, &fs, &bad) == -EINVAL && strcmp(bad, "errors=x\\") == 0,
+	      "a backslash (it would escape the comma before a forced option for libfuse) is "
+	      "refused");
+	mount_opts_free(&o);
 
 	CHECK(mount_flags_translate(0, &f) == 0 &&
 	          f.attr == (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RELATIME) &&

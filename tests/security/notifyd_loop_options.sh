@@ -14,7 +14,10 @@
 #     ever has PARTSCAN or a backing file other than the image (checked from
 #     inside through the devices' own fds, and from the host by a watcher).
 #  7. trusted-images hands out no loop devices, and a loop device the
-#     runtime gave cannot be detached or re-pointed by the container.
+#     runtime gave cannot be detached or re-pointed by the container;
+#     b 7:* rwm in the device cgroup opens no host loop device through a
+#     node on an image notifyd mounted (nodev, locked: needs notifyd's
+#     locked kernel mounts).
 #
 #   RUNTIMES="crun runc", LOOP_RACE_ROUNDS=N (default 1500) to change.
 # shellcheck source=tests/lib.sh
@@ -61,8 +64,20 @@ for spec in cont:ext4:continue panic:ext4:panic ext3:ext3:continue ext2:ext2:con
 	mkimg "$MV_TMP/$name.img" "$type" "$errs" || mv_bail "mke2fs -t $type failed: $(cat "$MV_TMP/mkfs.log")"
 	mv_loop_attach "$MV_TMP/$name.img" "DEV_$name" || mv_bail "cannot attach $name.img"
 done
+# A host loop device the containers are never given, holding a secret, and an
+# image (given to the containers) with a block node naming it: b 7:* in the
+# device cgroup must not make that node openable.
+printf 'host secret\n' >"$MV_TMP/secret.img"
+truncate -s 1M "$MV_TMP/secret.img"
+SECRET_DEV=$(losetup -f --show "$MV_TMP/secret.img") || mv_bail "cannot attach the secret"
+defer "losetup -d '$SECRET_DEV'"
+mkdir -p "$MV_TMP/nodesrc"
+mknod -m 0666 "$MV_TMP/nodesrc/hostloop" b 7 "$((16#$(stat -c %T "$SECRET_DEV")))"
+mke2fs -q -F -t ext4 -d "$MV_TMP/nodesrc" "$MV_TMP/nodes.img" 8M >"$MV_TMP/mkfs.log" 2>&1 ||
+	mv_bail "mke2fs -d with a device node failed: $(cat "$MV_TMP/mkfs.log")"
+mv_loop_attach "$MV_TMP/nodes.img" DEV_nodes || mv_bail "cannot attach nodes.img"
 # shellcheck disable=SC2154 # set by mv_loop_attach
-t_diag "host devices: cont=$DEV_cont panic=$DEV_panic ext3=$DEV_ext3 ext2=$DEV_ext2"
+t_diag "host devices: cont=$DEV_cont panic=$DEV_panic ext3=$DEV_ext3 ext2=$DEV_ext2 nodes=$DEV_nodes secret=$SECRET_DEV"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
@@ -181,6 +196,41 @@ EOF
 		'syscall=mount' 'data="?delalloc,nogrpid,errors=panic,sysvgroups,delalloc' 'result=ok'
 }
 
+# Item 7, docs/loop.md "Why b 7:* rwm is safe": with b 7:* in its device
+# cgroup a container mounts (kernel action) an image holding a node b 7 N of a
+# host loop device it was never given; the node opens neither as mounted
+# (nodev) nor after mount -o remount,bind,dev (nodev is locked).
+test_nodes() {
+	local id=opt-$RT-nodes
+	cat >"$ROOTFS/nodes.sh" <<EOF
+mvstep mount mount -t ext4 $DEV_nodes /mnt/a
+mvstep node stat -c '%F %t:%T' /mnt/a/hostloop
+mvstep read head -c 11 /mnt/a/hostloop
+mvstep remount mount -o remount,bind,dev /mnt/a
+mvstep read2 head -c 11 /mnt/a/hostloop
+mvstep copy mount --bind /mnt/a /mnt/b
+mvstep remount2 mount -o remount,bind,dev /mnt/b
+mvstep read3 head -c 11 /mnt/b/hostloop
+EOF
+	oci_bundle "$id" forcing --loop --device "$DEV_nodes" -- sh /nodes.sh
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_step_ok "$RT: b 7:*: the image with a host loop node mounts (kernel action)" "$id" mount
+	t_check "$RT: b 7:*: ... and the node is there (block 7:N)" \
+		grep -q '^block special file 7:' <<<"$(mv_step_out "$id" node)"
+	t_check "$RT: b 7:*: the node does not open on notifyd's mount (nodev)" \
+		[ "$(mv_step_rc "$id" read)" != 0 ]
+	t_check "$RT: b 7:*: nodev cannot be remounted away (locked)" \
+		[ "$(mv_step_rc "$id" remount)" != 0 ]
+	t_check "$RT: b 7:*: nor on a bind copy" [ "$(mv_step_rc "$id" remount2)" != 0 ]
+	t_check "$RT: b 7:*: the host's loop device never opened (no secret read)" \
+		[ "$(grep -c 'host secret' "$(mv_out "$id")")" = 0 ]
+	if [ "$(mv_step_rc "$id" remount)" = 0 ]; then
+		t_diag "$RT: notifyd's kernel mount lost nodev to a remount: its flags are not locked" \
+			"(DESIGN.md, 'Locking a mount's flags'); until they are, b 7:* rwm and a" \
+			"kernel-action profile let a container open every host loop device"
+	fi
+}
+
 # oci_bundle ID PROFILE [mv_oci_bundle options] -- CMD...: with the host's /usr.
 oci_bundle() {
 	local id=$1 profile=$2 opts=()
@@ -283,6 +333,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 		continue
 	}
 	test_forced
+	test_nodes
 	test_race
 done
 t_check "no LOOP_* decision of any container was continue" \

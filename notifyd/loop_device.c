@@ -546,9 +546,10 @@ int loop_device_remove(struct request *rq, int nr)
 	return 0;
 }
 
-void loop_device_set_backing(const char *container_id, int nr, int fd)
+int loop_device_set_backing(const char *container_id, int nr, int fd)
 {
 	struct loop_entry *e;
+	int r = -EPERM;
 
 	pthread_mutex_lock(&lock);
 	e = entry_find(nr);
@@ -556,9 +557,11 @@ void loop_device_set_backing(const char *container_id, int nr, int fd)
 		safe_close(e->backing);
 		e->backing = fd;
 		fd = -EBADF;
+		r = 0;
 	}
 	pthread_mutex_unlock(&lock);
 	safe_close(fd);
+	return r;
 }
 
 int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw)

@@ -40,8 +40,12 @@ int loop_device_get(struct request *rq, int nr, unsigned max);
 /* LOOP_CTL_REMOVE of a device the container owns. */
 int loop_device_remove(struct request *rq, int nr);
 
-/* The backing file notifyd gave the device (our copy); fd < 0 forgets it. */
-void loop_device_set_backing(const char *container_id, int nr, int fd);
+/*
+ * The backing file notifyd gave the device (our copy, taken over); fd < 0
+ * forgets it.  -EPERM (fd closed) if the device is no longer the
+ * container's: it was given up while the ioctl that bound it ran.
+ */
+int loop_device_set_backing(const char *container_id, int nr, int fd);
 /*
  * For the fuse action: the backing file of the container's bound loop device
  * rdev, opened read-only or read-write.  -ENXIO if not bound, -EACCES if it

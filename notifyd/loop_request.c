@@ -3,17 +3,26 @@
  * ioctl(2) with a LOOP_* request number from a container (docs/loop.md).
  *
  * The seccomp rule traps the whole 0x4C00..0x4CFF range, on any fd.  notifyd
- * takes the caller's fd with pidfd_getfd and acts on that very open file,
- * never on the fd number again, so a thread that swaps its fd table in the
- * meantime changes nothing:
+ * takes the caller's fd with pidfd_getfd, decides on that very open file and
+ * acts on it, never on the fd number again, so a thread that swaps its fd
+ * table in the meantime changes nothing.  No LOOP_* request is ever answered
+ * `continue`: the kernel would look the fd number up again, and find
+ * whatever a second thread put there (issue 13 item 6).
  *   - LOOP_CTL_GET_FREE, ADD and REMOVE on /dev/loop-control (or its
  *     /dev/null stand-in) work on the container's own devices (loop_device.c);
  *   - a loop device notifyd gave this container: the ioctl is done here, the
  *     backing file taken from the caller the same way and accepted only if
  *     it is a regular file; PARTSCAN is refused;
+ *   - a loop device notifyd did not hand out (the runtime's, or one from
+ *     before a restart): LOOP_GET_STATUS(64) is done here on the caller's
+ *     file, every change is EPERM, so a container cannot re-point a device
+ *     the host gave it at a file of its own;
  *   - a loop device of another container, or one being freed: EPERM;
- *   - anything else (a loop device the runtime gave, another driver's
- *     ioctl in that range): the kernel decides with the caller's own rights.
+ *   - anything else gets what the kernel itself answers there: ENOTTY on a
+ *     file that is not a loop device (no other in-tree driver uses
+ *     _IO('L', n) numbers without an argument size, the only ones the rule
+ *     matches), ENOSYS for device commands on /dev/loop-control, EINVAL for
+ *     control or unknown commands on a loop device, EBADF on an O_PATH fd.
  */
 #include "notifyd/request.h"
 #include "notifyd/loop_device.h"
@@ -204,7 +213,7 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 	case LOOP_SET_BLOCK_SIZE:
 		break;
 	default:
-		return -ENOTTY;
+		return -EINVAL; /* lo_ioctl's answer to a command it does not know */
 	}
 	if (size && !out) {
 		r = target_read_mem(&rq->t, arg, &u, size);
@@ -233,11 +242,37 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -errno;
 	if (out)
 		return target_write_mem(&rq->t, arg, &u, size);
-	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD)
-		loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
-	else if (cmd == LOOP_CLR_FD)
+	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD) {
+		/*
+		 * Another thread of the caller's may have given the device up
+		 * (LOOP_CTL_REMOVE) since it was found to be the container's; its
+		 * deletion failed while this open file held it.  Leave it unbound
+		 * (at its last close: it is still open) so the retries can delete it.
+		 */
+		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
+		if (r < 0) {
+			ioctl(dev, LOOP_CLR_FD, 0);
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "loop%d was given up while it was being bound", nr);
+			return r;
+		}
+	} else if (cmd == LOOP_CLR_FD) {
 		loop_device_set_backing(rq->c->id, nr, -EBADF);
+	}
 	return 0;
+}
+
+static bool is_ctl_cmd(uint32_t cmd)
+{
+	return cmd == LOOP_CTL_GET_FREE || cmd == LOOP_CTL_ADD || cmd == LOOP_CTL_REMOVE;
+}
+
+/* Refused without touching anything, with the errno the kernel gives for it. */
+static void refuse(struct request *rq, int err, const char *rule, const char *why)
+{
+	rq->action = "deny";
+	request_set_rule(rq, "%s", rule);
+	request_deny(rq, err, "%s", why);
 }
 
 void loop_request_handle(struct request *rq)
@@ -245,8 +280,9 @@ void loop_request_handle(struct request *rq)
 	uint32_t cmd = (uint32_t)rq->notif.data.args[1]; /* the kernel reads an unsigned int */
 	uint64_t arg = rq->notif.data.args[2];
 	_cleanup_close_ int fd = -EBADF;
+	bool loop_dev, get;
 	struct stat st;
-	int r;
+	int r, fl;
 
 	snprintf(rq->type, sizeof(rq->type), "%s", cmd_name(cmd));
 	fd = target_getfd(&rq->t, (int)rq->notif.data.args[0]);
@@ -256,39 +292,60 @@ void loop_request_handle(struct request *rq)
 		             (int)rq->notif.data.args[0], strerror(-fd));
 		return;
 	}
-	if (fstat(fd, &st) < 0) {
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &st) < 0) {
 		rq->action = "error";
 		request_deny(rq, errno, "fstat: %s", strerror(errno));
 		return;
 	}
-	if ((cmd == LOOP_CTL_GET_FREE || cmd == LOOP_CTL_ADD || cmd == LOOP_CTL_REMOVE) &&
-	    is_control(&st)) {
-		control_ioctl(rq, cmd, arg);
+	/* From here on every answer is about this open file, whatever the fd number names now. */
+	if (fl & O_PATH) {
+		refuse(rq, EBADF, "an O_PATH fd", "ioctl(2) on an O_PATH fd is EBADF");
 		return;
 	}
-	if (!S_ISBLK(st.st_mode) || major(st.st_rdev) != LOOP_MAJOR_NR) {
-		rq->action = "continue";
-		request_set_rule(rq, "not a loop device: the kernel decides");
-		rq->answer = ANSWER_CONTINUE;
+	loop_dev = S_ISBLK(st.st_mode) && major(st.st_rdev) == LOOP_MAJOR_NR;
+	if (is_ctl_cmd(cmd)) {
+		if (is_control(&st))
+			control_ioctl(rq, cmd, arg);
+		else if (loop_dev)
+			refuse(rq, EINVAL, "LOOP_CTL_* on a loop device",
+			       "a loop device answers control commands with EINVAL");
+		else
+			refuse(rq, ENOTTY, "LOOP_CTL_* on a file that is not /dev/loop-control",
+			       "not /dev/loop-control or its /dev/null stand-in");
+		return;
+	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(10, 237)) {
+		refuse(rq, ENOSYS, "device command on /dev/loop-control",
+		       "/dev/loop-control answers device commands with ENOSYS");
+		return;
+	}
+	if (!loop_dev) {
+		refuse(rq, ENOTTY, "not a loop device: ENOTTY, as the kernel answers",
+		       "the fd is not a loop device");
 		return;
 	}
 	snprintf(rq->target, sizeof(rq->target), "/dev/loop%u", minor(st.st_rdev));
+	get = cmd == LOOP_GET_STATUS || cmd == LOOP_GET_STATUS64;
 	switch (loop_device_access(rq->c->id, st.st_rdev)) {
 	case LOOP_UNMANAGED:
-		rq->action = "continue";
-		request_set_rule(rq, "loop device not handed out by notifyd: the kernel decides");
-		rq->answer = ANSWER_CONTINUE;
-		return;
+		if (!get) {
+			refuse(rq, EPERM, "loop device not handed out by notifyd: status only",
+			       "changes to a loop device notifyd did not hand out are refused");
+			return;
+		}
+		request_set_rule(rq, "loop device not handed out by notifyd: status only");
+		break;
 	case LOOP_FOREIGN:
 		rq->action = "deny";
 		request_set_rule(rq, "loop devices belong to the container they were made for");
 		request_deny(rq, EPERM, "loop%u is not this container's", minor(st.st_rdev));
 		return;
 	case LOOP_OWNED:
+		request_set_rule(rq, "the container's own loop device");
 		break;
 	}
 	rq->action = "loop";
-	request_set_rule(rq, "the container's own loop device");
 	r = device_ioctl(rq, fd, (int)minor(st.st_rdev), cmd, arg);
 	if (r < 0) {
 		fail(rq, -r);

@@ -21,32 +21,107 @@ void mount_opts_free(struct mount_opts *o)
 	o->n = 0;
 }
 
-static size_t key_len(const char *opt)
+/*
+ * Options that set the same thing under another name, after a leading "no"
+ * or "no_" is taken off ("nouser_xattr" and "user_xattr" both name
+ * "user_xattr"; "barrier=0", "nobarrier" and "barrier" name "barrier").
+ * A forced option takes out every caller option of its setting, so the
+ * caller cannot undo it with a spelling the kernel parses as the same knob.
+ * Taking out too much only costs the caller an option it could not keep
+ * anyway; a missing alias is still outvoted because the forced option is
+ * written last (ext4, xfs, btrfs and vfat let the last value win).
+ */
+static const struct {
+	const char *alias, *setting;
+} aliases[] = {
+    {"rw", "ro"},              /* rw clears SB_RDONLY */
+    {"async", "sync"},         /* async clears SB_SYNCHRONOUS */
+    {"relatime", "atime"},     /* the atime policy */
+    {"strictatime", "atime"},  /* (mount flags; fsconfig refuses them) */
+    {"load", "recovery"},      /* ext4: noload == norecovery */
+    {"logreplay", "recovery"}, /* btrfs: nologreplay */
+    {"rescue", "recovery"},    /* btrfs: rescue=nologreplay,... */
+    {"bsdgroups", "grpid"},    /* ext2/4, xfs: bsdgroups == grpid */
+    {"sysvgroups", "grpid"},   /* sysvgroups == nogrpid */
+    {"i_version", "iversion"}, /* ext4's old spelling */
+    {"dioread_lock", "dioread_nolock"},
+    {"journal_async_commit", "journal_checksum"}, /* implies journal_checksum */
+    {"posixacl", "acl"},
+    {"compress-force", "compress"}, /* btrfs */
+    {"ssd_spread", "ssd"},          /* btrfs */
+    {"subvolid", "subvol"},         /* btrfs: both pick the subvolume */
+    {"inode64", "inode32"},         /* xfs */
+    {"usrquota", "quota"},          /* every quota switch and file */
+    {"grpquota", "quota"},
+    {"prjquota", "quota"},
+    {"uquota", "quota"},
+    {"gquota", "quota"},
+    {"pquota", "quota"},
+    {"usrjquota", "quota"},
+    {"grpjquota", "quota"},
+    {"jqfmt", "quota"},
+    {"qnoenforce", "quota"},
+    {"uqnoenforce", "quota"},
+    {"gqnoenforce", "quota"},
+    {"pqnoenforce", "quota"},
+};
+
+/* The setting opt ("key" or "key=value") is about, into buf. */
+static void opt_setting(const char *opt, char *buf, size_t size)
 {
-	return strcspn(opt, "=");
+	size_t k = strcspn(opt, "=");
+
+	if (k > 3 && !strncmp(opt, "no_", 3)) {
+		opt += 3;
+		k -= 3;
+	} else if (k > 2 && !strncmp(opt, "no", 2)) {
+		opt += 2;
+		k -= 2;
+	}
+	snprintf(buf, size, "%.*s", (int)k, opt);
+	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
+		if (!strcmp(buf, aliases[i].alias)) {
+			snprintf(buf, size, "%s", aliases[i].setting);
+			break;
+		}
+}
+
+bool mount_opts_same_setting(const char *a, const char *b)
+{
+	char sa[128], sb[128];
+
+	/* Keys too long for the buffers are compared whole (no such option exists). */
+	if (strcspn(a, "=") >= sizeof(sa) || strcspn(b, "=") >= sizeof(sb))
+		return strcspn(a, "=") == strcspn(b, "=") && !strncmp(a, b, strcspn(a, "="));
+	opt_setting(a, sa, sizeof(sa));
+	opt_setting(b, sb, sizeof(sb));
+	return !strcmp(sa, sb);
 }
 
 int mount_opts_add(struct mount_opts *o, const char *opt)
 {
-	size_t k = key_len(opt);
 	char *copy = strdup(opt), **v;
+	size_t j = 0;
 
 	if (!copy)
 		return -ENOMEM;
-	/* The profile's forced options win over whatever the caller gave for the same key. */
-	for (size_t i = 0; i < o->n; i++)
-		if (key_len(o->v[i]) == k && strncmp(o->v[i], opt, k) == 0) {
+	/* Every caller entry for the same setting goes, whatever its spelling or position. */
+	for (size_t i = 0; i < o->n; i++) {
+		if (mount_opts_same_setting(o->v[i], opt))
 			free(o->v[i]);
-			o->v[i] = copy;
-			return 0;
-		}
+		else
+			o->v[j++] = o->v[i];
+	}
+	o->n = j;
 	v = realloc(o->v, (o->n + 2) * sizeof(*v));
 	if (!v) {
 		free(copy);
+		if (o->v)
+			o->v[o->n] = NULL;
 		return -ENOMEM;
 	}
 	o->v = v;
-	v[o->n] = copy;
+	v[o->n] = copy; /* last, so it also outvotes a spelling the table misses */
 	v[++o->n] = NULL;
 	return 0;
 }
@@ -79,7 +154,12 @@ oom:
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad)
 {
 	for (size_t i = 0; i < o->n; i++)
-		if (!profile_option_allowed(fs, o->v[i])) {
+		/*
+		 * A backslash would escape the comma after it for a FUSE program
+		 * (libfuse's -o parser), gluing the next option, a forced one
+		 * included, into this one's value.  No kernel option needs one.
+		 */
+		if (strchr(o->v[i], '\\') || !profile_option_allowed(fs, o->v[i])) {
 			*bad = o->v[i];
 			return -EINVAL;
 		}

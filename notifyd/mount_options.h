@@ -6,6 +6,7 @@
 #ifndef MV_MOUNT_OPTIONS_H
 #define MV_MOUNT_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,9 +20,20 @@ struct mount_opts {
 /* Split data on commas (empty items are skipped, as the kernel does). */
 int mount_opts_split(const char *data, struct mount_opts *ret);
 void mount_opts_free(struct mount_opts *o);
-/* Set opt ("key" or "key=value"): replaces an option with the same key, else appends. */
+/*
+ * Force opt ("key" or "key=value"): every option already there for the same
+ * setting is dropped, whatever its spelling ("rw" for "ro", "nouser_xattr"
+ * for "user_xattr", "errors=panic" for "errors=remount-ro", every copy of a
+ * repeated key), and opt is appended last, where the kernel's "last value
+ * wins" makes it the one that counts.
+ */
 int mount_opts_add(struct mount_opts *o, const char *opt);
-/* Every option allowed by fs?  0, or -EINVAL with *bad pointing at the first refused one. */
+/* Do options a and b set the same thing ("dax" and "dax=never", "acl" and "noacl")? */
+bool mount_opts_same_setting(const char *a, const char *b);
+/*
+ * Every option allowed by fs (and free of backslashes)?  0, or -EINVAL with
+ * *bad pointing at the first refused one.
+ */
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad);
 
 /* What mount(2) flags mean in new-API terms. */

@@ -3,8 +3,167 @@
 #include "tests/unit/tap.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+
+/* data after the profile's forced options, joined with commas. */
+static const char *forced_result(const char *data, const char *const *forced)
+{
+	static char buf[512];
+	struct mount_opts o;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (mount_opts_split(data, &o) < 0)
+		return "ENOMEM";
+	for (; *forced; forced++)
+		if (mount_opts_add(&o, *forced) < 0)
+			snprintf(buf, sizeof(buf), "ENOMEM");
+	for (size_t i = 0; i < o.n && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "," : "", o.v[i]);
+	mount_opts_free(&o);
+	return buf;
+}
+
+#define FORCED(data, want, ...)                                                                    \
+	do {                                                                                       \
+		const char *got_ = forced_result(data, (const char *const[]){__VA_ARGS__, NULL});  \
+		CHECK(strcmp(got_, want) == 0, "forced %s over \"%s\" gives \"%s\" (got \"%s\")",  \
+		      #__VA_ARGS__, data, want, got_);                                             \
+	} while (0)
+
+/* Issue 13 item 4: a forced option is never undone by the caller's data. */
+static void test_forced(void)
+{
+	FORCED("errors=panic,errors=panic", "errors=remount-ro", "errors=remount-ro");
+	FORCED("errors=panic,noatime,errors=continue,errors=panic", "noatime,errors=remount-ro",
+	       "errors=remount-ro");
+	FORCED("errors=remount-ro,errors=panic", "errors=remount-ro", "errors=remount-ro");
+	FORCED("errors", "errors=remount-ro", "errors=remount-ro");
+	FORCED("rw,ro,rw", "ro", "ro");
+	FORCED("ro", "rw", "rw");
+	FORCED("nouser_xattr,user_xattr", "nouser_xattr", "nouser_xattr");
+	FORCED("user_xattr", "nouser_xattr", "nouser_xattr");
+	FORCED("no_mbcache", "mbcache", "mbcache");
+	FORCED("acl,posixacl", "noacl", "noacl");
+	FORCED("dax,dax=always,nodax", "dax=never", "dax=never");
+	FORCED("nobarrier,barrier=0", "barrier=1", "barrier=1");
+	FORCED("noload", "norecovery", "norecovery");
+	FORCED("norecovery,load", "noload", "noload");
+	FORCED("bsdgroups,grpid", "nogrpid", "nogrpid");
+	FORCED("sysvgroups", "grpid", "grpid");
+	FORCED("usrjquota=/q,jqfmt=vfsv0,grpquota,quota,commit=5", "commit=5,noquota", "noquota");
+	FORCED("journal_async_commit", "nojournal_checksum", "nojournal_checksum");
+	FORCED("compress-force=zstd,compress=lzo", "compress=zstd", "compress=zstd");
+	FORCED("subvolid=5", "subvol=/x", "subvol=/x");
+	FORCED("async,sync", "sync", "sync");
+	FORCED("suid,dev,exec", "nosuid,nodev,noexec", "nosuid", "nodev", "noexec");
+	FORCED("nonsense,data=journal,data=writeback", "nonsense,data=ordered", "data=ordered");
+	FORCED("errors=panic", "errors=remount-ro,ro", "errors=remount-ro", "ro");
+	/* Only the same setting goes: look-alike keys stay. */
+	FORCED("data_err=abort,fatal_errors=bug,node=1",
+	       "data_err=abort,fatal_errors=bug,node=1,data=ordered,errors=continue",
+	       "data=ordered", "errors=continue");
+	FORCED("", "ro", "ro");
+	CHECK(mount_opts_same_setting("nodiscard", "discard=async") &&
+	          !mount_opts_same_setting("discard", "dax") && !mount_opts_same_setting("no", "o"),
+	      "same setting: negations and values, not other keys");
+}
+
+/* Options no shipped profile may let reach a kernel mount. */
+static const char *const host_danger[] = {
+    "errors=panic", /* a corrupt image panics the host */
+    "journal_path=/dev/vda",
+    "journal_dev=0x800", /* opens a host block device */
+    "usrjquota=/q",
+    "grpjquota=/q",
+    "jqfmt=vfsv0", /* quota files by path */
+    "dax",
+    "dax=always",    /* direct access to the device's memory */
+    "init_itable=0", /* zeroes inode tables at full speed in a host thread */
+    "debug",
+    "abort",
+    "test_dummy_encryption",
+    "fc_debug_force",
+    "debug_want_extra_isize=512",
+    "noload",
+    "norecovery",
+    "nobarrier",
+    "barrier=0", /* inconsistent metadata */
+    "device=/dev/vda",
+    "logdev=/dev/vda",
+    "rtdev=/dev/vda", /* other host devices */
+    "fatal_errors=panic",
+    "enospc_debug",
+    "ref_verify",
+    "check_int",
+    "user_subvol_rm_allowed",
+    "thread_pool=100000",
+    "degraded",
+    "rescue=all",
+    "sb=1025",
+    NULL,
+};
+
+/* Every shipped profile, every section, every action: errors=panic never reaches a
+ * file system; kernel sections refuse (or override) each host-danger option. */
+static void test_shipped(void)
+{
+	const char *src = getenv("MV_SRC");
+	char path[512], err[512];
+	struct profile_set *set = NULL;
+	unsigned checked = 0, bad = 0;
+
+	snprintf(path, sizeof(path), "%s/profiles", src ? src : ".");
+	CHECK(profile_set_load_dir(path, &set, err, sizeof(err)) == 0 && set && set->n >= 3,
+	      "shipped profiles load (%s)", err);
+	for (size_t pi = 0; set && pi < set->n; pi++) {
+		const struct profile *p = set->v[pi];
+		for (size_t fi = 0; fi < p->n_fs; fi++) {
+			const struct profile_fs *fs = &p->fs[fi];
+			if (fs->action != PROFILE_ACTION_KERNEL &&
+			    fs->action != PROFILE_ACTION_FUSE)
+				continue; /* deny; continue: the kernel checks the caller's own
+				             rights */
+			for (const char *const *d = host_danger; *d; d++) {
+				const char *bad_opt = NULL;
+				char data[256];
+				struct mount_opts o;
+				bool reached = false;
+
+				if (fs->action == PROFILE_ACTION_FUSE && strncmp(*d, "errors=", 7))
+					continue; /* fuse programs run as the container: only
+					             errors=panic */
+				/* Twice, the way item 4 was found, and once alone. */
+				for (int twice = 0; twice < 2; twice++) {
+					snprintf(data, sizeof(data), twice ? "%s,%s" : "%s", *d,
+					         *d);
+					if (mount_opts_split(data, &o) < 0)
+						continue;
+					if (mount_opts_check(&o, fs, &bad_opt) == 0) {
+						for (size_t i = 0; fs->options[i]; i++)
+							mount_opts_add(&o, fs->options[i]);
+						for (size_t i = 0; i < o.n; i++)
+							reached |= !strcmp(o.v[i], *d);
+					}
+					mount_opts_free(&o);
+				}
+				checked++;
+				if (reached && bad++ < 10)
+					printf("# %s [fs %s] lets '%s' through\n", p->name,
+					       fs->type, *d);
+			}
+		}
+	}
+	CHECK(checked > 0 && bad == 0,
+	      "no shipped profile lets errors=panic, a host path or device, dax, debug or "
+	      "journal-skipping options reach a mount (%u checks, %u let through)",
+	      checked, bad);
+	profile_set_free(set);
+}
 
 int main(void)
 {
@@ -20,11 +179,15 @@ int main(void)
 	CHECK(strcmp(o.v[0], "a") == 0 && strcmp(o.v[1], "b=c") == 0 && strcmp(o.v[2], "d") == 0 &&
 	          o.v[3] == NULL,
 	      "split keeps key=value and terminates with NULL");
-	CHECK(mount_opts_add(&o, "b=other") == 0 && o.n == 3 && strcmp(o.v[1], "b=other") == 0,
-	      "add replaces the value of a key already there (forced options win)");
+	CHECK(mount_opts_add(&o, "b=other") == 0 && o.n == 3 && strcmp(o.v[2], "b=other") == 0 &&
+	          strcmp(o.v[0], "a") == 0 && strcmp(o.v[1], "d") == 0,
+	      "add drops the key already there and appends the forced value last");
 	CHECK(mount_opts_add(&o, "e") == 0 && o.n == 4 && strcmp(o.v[3], "e") == 0,
 	      "add appends new key");
 	mount_opts_free(&o);
+
+	test_forced();
+	test_shipped();
 
 	CHECK(mount_opts_split(NULL, &o) == 0 && o.n == 0, "NULL data gives no options");
 	mount_opts_free(&o);
@@ -42,6 +205,11 @@ int main(void)
 	mount_opts_free(&o);
 	mount_opts_split("data=ordered", &o);
 	CHECK(mount_opts_check(&o, &fs, &bad) == 0, "an exact-value entry allows its value");
+	mount_opts_free(&o);
+	mount_opts_split("noatime,errors=x\\", &o);
+	CHECK(mount_opts_check(&o, &fs, &bad) == -EINVAL && strcmp(bad, "errors=x\\") == 0,
+	      "a backslash (it would escape the comma before a forced option for libfuse) is "
+	      "refused");
 	mount_opts_free(&o);
 
 	CHECK(mount_flags_translate(0, &f) == 0 &&

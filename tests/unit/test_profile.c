@@ -3,6 +3,7 @@
 #include "tests/unit/tap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,6 +65,31 @@ static void test_shipped(void)
 		      "default never gives ext4 images to the kernel");
 		CHECK(def->default_action == PROFILE_ACTION_DENY, "default denies unknown types");
 	}
+	/* Issue 13 item 4: errors=panic is never the caller's to choose. */
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->v[i]->n_fs; j++) {
+			const struct profile_fs *fs = &set->v[i]->fs[j];
+			bool forced = false;
+
+			if (fs->action != PROFILE_ACTION_KERNEL &&
+			    fs->action != PROFILE_ACTION_FUSE)
+				continue;
+			for (char **o = fs->options; *o; o++)
+				forced |= !strncmp(*o, "errors=", 7) && strcmp(*o, "errors=panic");
+			CHECK(!profile_option_allowed(fs, "errors=panic") || forced,
+			      "%s [fs %s]: errors=panic refused or overridden by a forced errors=",
+			      set->v[i]->name, fs->type);
+			CHECK(
+			    fs->action != PROFILE_ACTION_KERNEL || strncmp(fs->type, "ext", 3) ||
+			        forced,
+			    "%s [fs %s]: kernel ext* mounts force errors= (the image's superblock "
+			    "may say panic)",
+			    set->v[i]->name, fs->type);
+		}
+	/* Issue 13 item 7: a container-made image never reaches trusted-images' kernel parser. */
+	const struct profile *trusted = profile_set_find(set, "trusted-images");
+	CHECK(trusted && trusted->max_loop_devices == 0,
+	      "trusted-images gives no loop devices (container-made images are not trusted)");
 	profile_set_free(set);
 }
 

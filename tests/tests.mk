@@ -44,3 +44,8 @@ all: $(LOOP_HOSTILE)
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+
+# vfsd's seccomp filter loaded in forked children (every vfsd module for the allowlists).
+$(BUILD)/tests/unit/test_vfsd_seccomp: $(OBJ)/tests/unit/test_vfsd_seccomp.o \
+		$(filter-out $(OBJ)/vfsd/main.o,$(VFSD_OBJ)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(VFSD_LIBS) $(LDLIBS)

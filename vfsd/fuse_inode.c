@@ -432,6 +432,7 @@ int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds, int p
 	r = probe_handles(t, root->fd, &st);
 	if (r == 0) {
 		t->fh_mode = fh_mode;
+		vfsd_seccomp_allow_file_handles();
 		log_info("inodes keep file handles; at most %u of their fds stay open", max_fds);
 	} else if (fh_mode == VFSD_FH_MANDATORY) {
 		log_error("--inode-file-handles=mandatory: file handles do not work on the shared "

@@ -7,10 +7,13 @@
 # major:minor the guest gives to MKNOD and the host to mknod(2) in the share.
 # The program asserts the secret never reaches the guest and the backing
 # file never changes; this script checks it once more at the end.
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 ATTACK=$MV_BUILD/tests/helpers/vfsd_guest_attack
-[ -x "$ATTACK" ] && [ -x "$MV_BUILD/vfsd" ] || mv_bail "vfsd and $ATTACK built"
+if [ ! -x "$ATTACK" ] || [ ! -x "$MV_BUILD/vfsd" ]; then
+	mv_bail "vfsd and $ATTACK built"
+fi
 
 work=$MV_TMP/guest
 mkdir -p "$work/share" "$work/outside"

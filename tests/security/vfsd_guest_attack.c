@@ -551,6 +551,13 @@ static void test_create_regular(void)
 	  err_name(e));
 	if (e == 0)
 		release(node, fh);
+	T(chown(path, 1000, 1000) == 0, "%s: host gives the file to uid 1000", tag);
+	req_uid = req_gid = 1000;
+	e = create(1, "reg", O_WRONLY | O_TRUNC, &node, &fh);
+	req_uid = req_gid = 0;
+	T(e == 0, "%s: ... then CREATE of it by uid 1000 opens it (%s)", tag, err_name(e));
+	if (e == 0)
+		release(node, fh);
 	unlink(path);
 	e = create(1, "fresh", O_RDWR, &node, &fh);
 	T(e == 0, "%s: CREATE of a new name (%s)", tag, err_name(e));

@@ -5,10 +5,14 @@
  * ACCESS.
  *
  * Path safety: the guest only ever names one component relative to an inode
- * it was given; names with '/' are refused, ".." of the shared root is the
- * root, and nothing is ever followed on the host (O_NOFOLLOW,
- * AT_SYMLINK_NOFOLLOW, or the inode's own fd), so symlinks in the share are
- * resolved by the guest, inside the guest.
+ * it was given; names with '/' are refused, "." and ".." only LOOKUP takes,
+ * ".." of the shared root is the root and any other ".." is checked to lie
+ * inside the share (dir_in_share()), and nothing is ever followed on the
+ * host (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, or the inode's own fd), so symlinks
+ * in the share are resolved by the guest, inside the guest.  Inodes are
+ * O_PATH fds; a file is opened only by vfsd_inode_open() (OPEN, OPENDIR,
+ * SETATTR of the size, SYNCFS), which refuses all but regular files and
+ * directories, and by CREATE (fuse_ops_file.c), which does the same.
  */
 #include <errno.h>
 #include <fcntl.h>

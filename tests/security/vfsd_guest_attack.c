@@ -814,6 +814,12 @@ int main(int argc, char **argv)
 	}
 	T(vfsd_alive(), "%s: vfsd still running", tag);
 	stop_vfsd();
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "! grep -q 'Sanitizer\\|runtime error' %s", log_path);
+		T(system(cmd) == 0, "%s: no sanitizer report in vfsd's log", tag);
+	}
 	if (tap_failed) {
 		char cmd[700];
 

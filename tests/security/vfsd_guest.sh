@@ -30,14 +30,14 @@ else
 	t_skip "block device cases use a real loop device" "losetup failed"
 fi
 
-run() { # run TAG SANDBOX [vfsd options...]
+run() { # run TAG SANDBOX [vfsd options...]  (ONLY=tests: a subset)
 	local tag=$1 sandbox=$2
 	shift 2
 	local extra=() o
 	for o in "$@"; do extra+=(--vfsd-opt "$o"); done
 	rm -rf "$work/share" "$work/outside" && mkdir -p "$work/share" "$work/outside"
 	"$ATTACK" --share "$work/share" --outside "$work/outside" --sandbox "$sandbox" \
-		--tag "$tag" "${dev_args[@]}" "${extra[@]}"
+		--tag "$tag" ${ONLY:+--only "$ONLY"} "${dev_args[@]}" "${extra[@]}"
 	local rc=$?
 	# The C program prints the TAP lines; count them into this script's tally.
 	[ $rc -eq 0 ] || t_fail "$tag: vfsd_guest_attack exited $rc"
@@ -49,6 +49,20 @@ run chroot chroot
 run none none
 # Inodes held by file handles: reopened by open_by_handle_at (O_PATH only).
 run handles none --inode-file-handles=mandatory
+
+# A deleted file's inode number reused by a FIFO while the guest still knows
+# the old inode by its handle: ext4 reuses numbers at once (tmpfs never does).
+img=$MV_TMP/ext4.img
+if truncate -s 64M "$img" && mkfs.ext4 -q "$img" 2>/dev/null &&
+	mkdir -p "$MV_TMP/ext4" && mount -o loop "$img" "$MV_TMP/ext4"; then
+	defer "umount '$MV_TMP/ext4'"
+	save_work=$work
+	work=$MV_TMP/ext4
+	ONLY=reuse run reuse none --inode-file-handles=mandatory --rlimit-nofile=600
+	work=$save_work
+else
+	t_skip "inode-number reuse with file handles" "no ext4 image could be mounted"
+fi
 
 if [ -n "${loopdev:-}" ]; then
 	t_check "the loop device's backing file is unchanged after every run" \

@@ -22,7 +22,7 @@
  *
  * Usage: vfsd_guest_attack --share DIR --outside DIR --sandbox MODE
  *        [--blockdev DEV --secret TEXT --backing FILE] [--tag TAG]
- *        [--vfsd-opt OPT]... [--only create,special,flip,dotdot]
+ *        [--vfsd-opt OPT]... [--only create,special,flip,dotdot,reuse]
  * Prints TAP lines; exit 0 when all passed.
  */
 #include <dirent.h>
@@ -692,6 +692,58 @@ static void test_dotdot(const char *outside)
 	rmdir(up);
 }
 
+/*
+ * --inode-file-handles: an inode whose fd was evicted no longer pins its
+ * file.  The host deletes it and makes a FIFO, which on ext4 gets the same
+ * inode number.  A LOOKUP of the FIFO must not be taken for the old inode
+ * (whose type says "regular file"), or OPEN would open the FIFO.  Run with
+ * --inode-file-handles=mandatory --rlimit-nofile=600 on an ext4 share.
+ */
+static void test_handle_reuse(void)
+{
+	char path[600], name[32];
+	struct stat st1, st2;
+	uint64_t v, n, fh;
+	unsigned looked = 0;
+	int err, e;
+
+	snprintf(path, sizeof(path), "%s/victim", share);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	for (int i = 0; i < 400; i++) {
+		char p2[700];
+
+		snprintf(p2, sizeof(p2), "%s/f%03d", share, i);
+		close(open(p2, O_WRONLY | O_CREAT, 0644));
+	}
+	v = guest_lookup(1, "victim", &err);
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		looked += guest_lookup(1, name, &err) != 0;
+	}
+	T(v && looked == 400, "%s: guest looked up the victim, then 400 files past the fd budget",
+	  tag);
+	if (stat(path, &st1) < 0 || unlink(path) < 0 || mkfifo(path, 0666) < 0 ||
+	    stat(path, &st2) < 0 || st1.st_ino != st2.st_ino) {
+		printf("ok - %s: a FIFO reusing an evicted inode's number # SKIP the file system "
+		       "did not reuse it\n",
+		       tag);
+		return;
+	}
+	n = guest_lookup(1, "victim", &err);
+	T(n && n != v,
+	  "%s: the FIFO with the deleted file's inode number is a new node (%llu, %llu)", tag,
+	  (unsigned long long)v, (unsigned long long)n);
+	e = guest_open(v, O_RDONLY, &fh);
+	T(e < 0, "%s: OPEN of the deleted file's node refused (%s)", tag, err_name(e));
+	if (e == 0)
+		release(v, fh);
+	e = n ? guest_open(n, O_RDONLY, &fh) : 0;
+	T(e < 0, "%s: OPEN of the FIFO's node refused (%s)", tag, err_name(e));
+	if (e == 0)
+		release(n, fh);
+	check_no_open_special("after the inode-number reuse");
+}
+
 static void test_reconnect(void)
 {
 	double t0;
@@ -792,6 +844,8 @@ int main(int argc, char **argv)
 		test_flip_race();
 	if (WANT("dotdot"))
 		test_dotdot(outside);
+	if (only && strstr(only, "reuse")) /* only when asked: needs ext4 and file handles */
+		test_handle_reuse();
 	T(slow_replies == 0 && transport_errors == 0,
 	  "%s: every reply within a second (%u slow, %u lost)", tag, slow_replies,
 	  transport_errors);

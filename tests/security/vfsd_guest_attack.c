@@ -49,6 +49,7 @@ static const char *secret;
 static size_t secret_len;
 static unsigned secret_seen, slow_replies, transport_errors;
 static dev_t share_dev;
+static uint64_t plain_node; /* a regular file, for LINK onto special names */
 
 static double now_s(void)
 {
@@ -279,14 +280,14 @@ static void check_no_open_special(const char *when)
  */
 static void attack_one(const char *name, uint64_t node)
 {
+	/* The order of the errnos in the messages below. */
 	static const struct {
 		uint32_t flags;
-		const char *what;
 	} modes[] = {
-	    {O_RDWR, "O_RDWR"},
-	    {O_RDONLY, "O_RDONLY"},
-	    {O_WRONLY | O_TRUNC, "O_WRONLY|O_TRUNC"},
-	    {O_RDONLY | O_NONBLOCK, "O_RDONLY|O_NONBLOCK"},
+	    {O_RDWR},
+	    {O_RDONLY},
+	    {O_WRONLY | O_TRUNC},
+	    {O_RDONLY | O_NONBLOCK},
 	};
 	char alias[300];
 	uint64_t fh = 0, n2 = 0;
@@ -396,10 +397,15 @@ static void attack_one(const char *name, uint64_t node)
 	} else {
 		T(false, "%s: %s: RENAME (%s)", tag, name, err_name(e));
 	}
-	/* A regular file renamed or linked over the special name stays a regular file. */
+	/* LINK cannot put a regular file's inode under the special name either. */
+	if (plain_node) {
+		e = guest_link(plain_node, name);
+		T(e == -EEXIST, "%s: %s: LINK of a regular file onto the name: EEXIST (%s)", tag,
+		  name, err_name(e));
+	}
 }
 
-/* READ and WRITE with every fh the guest could guess: none reaches a device. */
+/* READ with every fh a guest could guess: nothing is open, least of all a device. */
 static void guess_handles(void)
 {
 	unsigned reads = 0;
@@ -471,6 +477,13 @@ static void test_special_files(const char *blockdev)
 	    {"fifo.host", S_IFIFO | 0666, 0, NULL},
 	};
 
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/plain", share);
+		close(open(path, O_WRONLY | O_CREAT, 0644));
+		plain_node = guest_lookup(1, "plain", &err);
+	}
 	for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
 		const struct special *s = &sp[i];
 		uint64_t node;

@@ -59,3 +59,14 @@ $(FUSE_PRELOAD): tests/security/fuse_preload.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(FUSE_PRELOAD)
+
+# vfsd's seccomp filter loaded in forked children (every vfsd module for the allowlists).
+$(BUILD)/tests/unit/test_vfsd_seccomp: $(OBJ)/tests/unit/test_vfsd_seccomp.o \
+		$(filter-out $(OBJ)/vfsd/main.o,$(VFSD_OBJ)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(VFSD_LIBS) $(LDLIBS)
+
+# A hostile virtio-fs guest against vfsd, run by tests/security/vfsd_guest.sh.
+$(BUILD)/tests/helpers/vfsd_guest_attack: $(OBJ)/tests/security/vfsd_guest_attack.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_guest_attack

@@ -109,7 +109,8 @@ bool vfsd_name_ok(const char *name)
 {
 	size_t l = strlen(name);
 
-	return l > 0 && l <= 255 && !strchr(name, '/');
+	/* "." and ".." name other directories than an entry would: LOOKUP only. */
+	return l > 0 && l <= 255 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
 void vfsd_fd_name(int fd, char buf[16])

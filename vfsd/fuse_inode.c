@@ -167,6 +167,21 @@ static int make_handle(struct vfsd_inodes *t, int fd, const struct statx *st,
 	return 0;
 }
 
+/* Does @fd have the handle @fh?  False on any doubt. */
+static bool same_handle(int fd, const struct file_handle *fh)
+{
+	_cleanup_free_ struct file_handle *cur = malloc(sizeof(*cur) + MAX_HANDLE_SZ);
+	int mnt;
+
+	if (!fh || !cur)
+		return false;
+	cur->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", cur, &mnt, AT_EMPTY_PATH) < 0)
+		return false;
+	return cur->handle_type == fh->handle_type && cur->handle_bytes == fh->handle_bytes &&
+	       memcmp(cur->f_handle, fh->f_handle, fh->handle_bytes) == 0;
+}
+
 const char *const vfsd_syscalls_fuse_inode[] = {"name_to_handle_at", "open_by_handle_at", NULL};
 
 /* --- the table ------------------------------------------------------------ */
@@ -216,6 +231,20 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
 	     ino = ino->hnext)
 		if (ino->ino == st->stx_ino && ino->dev == dev && ino->mnt_id == st->stx_mnt_id)
 			break;
+	/*
+	 * A handle inode whose fd was evicted no longer pins its file: that
+	 * may be gone and its inode number reused by a new file, maybe of
+	 * another type (a FIFO where a regular file was).  Only the handle,
+	 * which carries the generation, tells; a stale entry leaves the hash
+	 * (the guest's node id then answers ESTALE) and the new file gets its
+	 * own.  Types are compared too: an entry's type must never be wrong,
+	 * vfsd_inode_open() trusts it.
+	 */
+	if (ino && (ino->type != (st->stx_mode & S_IFMT) ||
+	            (ino->fd < 0 && !same_handle(owned, ino->fh)))) {
+		hash_del(t, ino);
+		ino = NULL;
+	}
 	if (ino) {
 		ino->nlookup++;
 		ino->refs++;
@@ -397,11 +426,13 @@ int vfsd_inodes_init(struct vfsd_inodes *t, int root_fd, unsigned max_fds, int p
 		return -EINVAL;
 	root->refs = 0;
 	root->nlookup = 1;
+	t->root = root;
 	if (fh_mode == VFSD_FH_NEVER)
 		return 0;
 	r = probe_handles(t, root->fd, &st);
 	if (r == 0) {
 		t->fh_mode = fh_mode;
+		vfsd_seccomp_allow_file_handles();
 		log_info("inodes keep file handles; at most %u of their fds stay open", max_fds);
 	} else if (fh_mode == VFSD_FH_MANDATORY) {
 		log_error("--inode-file-handles=mandatory: file handles do not work on the shared "

@@ -47,6 +47,7 @@ struct vfsd_inode {
 struct vfsd_inodes {
 	pthread_mutex_t lock;
 	struct vfsd_inode **slots; /* slots[nodeid]; [0] unused */
+	struct vfsd_inode *root;   /* slots[VFSD_ROOT_ID], for readers without the lock */
 	size_t nslots, cap;
 	size_t *free_ids;
 	size_t nfree;

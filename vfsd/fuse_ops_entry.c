@@ -5,10 +5,14 @@
  * ACCESS.
  *
  * Path safety: the guest only ever names one component relative to an inode
- * it was given; names with '/' are refused, ".." of the shared root is the
- * root, and nothing is ever followed on the host (O_NOFOLLOW,
- * AT_SYMLINK_NOFOLLOW, or the inode's own fd), so symlinks in the share are
- * resolved by the guest, inside the guest.
+ * it was given; names with '/' are refused, "." and ".." only LOOKUP takes,
+ * ".." of the shared root is the root and any other ".." is checked to lie
+ * inside the share (dir_in_share()), and nothing is ever followed on the
+ * host (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, or the inode's own fd), so symlinks
+ * in the share are resolved by the guest, inside the guest.  Inodes are
+ * O_PATH fds; a file is opened only by vfsd_inode_open() (OPEN, OPENDIR,
+ * SETATTR of the size, SYNCFS), which refuses all but regular files and
+ * directories, and by CREATE (fuse_ops_file.c), which does the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +28,8 @@
 #include "vfsd/fuse_server.h"
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_MNT_ID)
+/* Deepest directory dir_in_share() walks up from (PATH_MAX / 2 components). */
+#define VFSD_MAX_DEPTH 2048
 
 int vfsd_inode_statx(struct vfsd_inode *ino, struct statx *st)
 {
@@ -67,21 +73,12 @@ static void fill_entry(struct vfsd_fs *fs, struct fuse_entry_out *e, struct vfsd
 		e->attr.flags |= FUSE_ATTR_SUBMOUNT;
 }
 
-int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
-                   struct fuse_entry_out *e)
+int vfsd_entry_from_fd(struct vfsd_fs *fs, int fd, uint64_t parent_mnt, struct fuse_entry_out *e)
 {
 	struct vfsd_inode *ino;
 	struct statx st;
-	int fd, r;
+	int r;
 
-	if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && parent->nodeid == VFSD_ROOT_ID))
-		fd = openat(parent->fd, ".", O_PATH | O_CLOEXEC);
-	else if (!vfsd_name_ok(name))
-		return -EINVAL;
-	else
-		fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_WANT, &st) < 0) {
 		r = -errno;
 		close(fd);
@@ -90,9 +87,74 @@ int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *na
 	r = vfsd_inode_insert(&fs->inodes, fd, &st, &ino);
 	if (r < 0)
 		return r;
-	fill_entry(fs, e, ino, &st, parent->mnt_id);
+	fill_entry(fs, e, ino, &st, parent_mnt);
 	vfsd_inode_put(&fs->inodes, ino);
 	return 0;
+}
+
+/*
+ * Is the directory behind @fd (O_PATH) inside the share?  Walks up with ".."
+ * until it meets the shared root (yes) or a directory that is its own
+ * parent, the root of vfsd's file-system view (no).  Needed because a host
+ * process may move a directory the guest holds out of the share: with the
+ * chroot and none sandboxes nothing in the kernel then stops ".." of that
+ * directory from climbing to the host's "/" (the namespace sandbox's bind
+ * mount does: ENOENT).  Return: 0 inside, -ENOENT outside, other -errno.
+ */
+static int dir_in_share(struct vfsd_fs *fs, int fd)
+{
+	const struct vfsd_inode *root = fs->inodes.root; /* never freed */
+	_cleanup_close_ int cur = -EBADF;
+	struct statx st;
+	uint64_t prev_ino = 0, prev_dev = 0, prev_mnt = 0;
+
+	for (unsigned depth = 0; depth < VFSD_MAX_DEPTH; depth++) {
+		int at = cur >= 0 ? cur : fd, up;
+		uint64_t dev;
+
+		if (statx(at, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		          STATX_TYPE | STATX_INO | STATX_MNT_ID, &st) < 0)
+			return -errno;
+		dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+		if (st.stx_ino == root->ino && dev == root->dev && st.stx_mnt_id == root->mnt_id)
+			return 0;
+		/* ".." of the top of our view is itself: we got there without the root. */
+		if (depth > 0 && st.stx_ino == prev_ino && dev == prev_dev &&
+		    st.stx_mnt_id == prev_mnt)
+			return -ENOENT;
+		prev_ino = st.stx_ino;
+		prev_dev = dev;
+		prev_mnt = st.stx_mnt_id;
+		up = openat(at, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0)
+			return -errno;
+		safe_close(cur);
+		cur = up;
+	}
+	return -ELOOP;
+}
+
+int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                   struct fuse_entry_out *e)
+{
+	int fd, r;
+
+	if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && parent->nodeid == VFSD_ROOT_ID)) {
+		fd = openat(parent->fd, ".", O_PATH | O_CLOEXEC);
+	} else if (strcmp(name, "..") == 0) {
+		fd = openat(parent->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && (r = dir_in_share(fs, fd)) < 0) {
+			close(fd);
+			return r;
+		}
+	} else if (!vfsd_name_ok(name)) {
+		return -EINVAL;
+	} else {
+		fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	return vfsd_entry_from_fd(fs, fd, parent->mnt_id, e);
 }
 
 /* Inode named by the request's node id, with a reference. */
@@ -292,7 +354,7 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 	struct vfsd_creds saved;
 	int r;
 
-	if (!vfsd_name_ok(name) || !strcmp(name, ".") || !strcmp(name, ".."))
+	if (!vfsd_name_ok(name))
 		return -EINVAL;
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)

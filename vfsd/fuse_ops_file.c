@@ -108,6 +108,87 @@ int vfsd_op_open(struct vfsd_req *req)
 	return r;
 }
 
+/*
+ * CREATE found the name taken (and the guest did not ask for O_EXCL): open
+ * it as OPEN would, which means never a device node, FIFO, socket or
+ * symlink (CVE-2020-35517).  The name is opened O_PATH, which runs no
+ * driver's open and never blocks; its type is checked; then that very inode
+ * is reopened through /proc/self/fd, so a name swapped for a FIFO between the
+ * check and the open is never opened.  The reopen runs with the caller's
+ * fsuid/fsgid: the guest sent CREATE because it believed the name free, so
+ * it has not checked the caller's permission on this file.
+ * Return: the open fd (entry in *e), -ENOENT when the name vanished again,
+ * -EISDIR, -EPERM for anything but a regular file, or another -errno.
+ */
+static int create_open_existing(struct vfsd_req *req, struct vfsd_inode *dir, const char *name,
+                                int f, struct fuse_entry_out *e)
+{
+	const struct fuse_create_in *in = (const void *)req->arg;
+	_cleanup_close_ int path = -EBADF, fd = -EBADF;
+	struct vfsd_creds saved;
+	struct statx st;
+	char fdname[16];
+	bool kill;
+	int r;
+
+	path = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (path < 0)
+		return -errno;
+	if (statx(path, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.stx_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.stx_mode))
+		return -EPERM;
+	vfsd_fd_name(path, fdname);
+	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
+	if (r < 0)
+		return r;
+	kill =
+	    (in->open_flags & FUSE_OPEN_KILL_SUIDGID) && (f & O_TRUNC) && vfsd_creds_drop_fsetid();
+	fd = openat(req->fs->proc_self_fd, fdname, f | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		r = -errno;
+	vfsd_creds_restore_fsetid(kill);
+	vfsd_creds_restore(&saved);
+	if (r < 0)
+		return r;
+	r = vfsd_entry_from_fd(req->fs, TAKE_FD(path), dir->mnt_id, e);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+/*
+ * A new file with O_CREAT|O_EXCL, which never opens anything that exists;
+ * the entry is made from the new file itself, not by looking its name up
+ * again.  Return: the open fd (entry in *e) or -errno (-EEXIST: name taken).
+ */
+static int create_new(struct vfsd_req *req, struct vfsd_inode *dir, const char *name, int f,
+                      struct fuse_entry_out *e)
+{
+	const struct fuse_create_in *in = (const void *)req->arg;
+	_cleanup_close_ int fd = -EBADF;
+	struct vfsd_creds saved;
+	char fdname[16];
+	int path, r;
+
+	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
+	if (r < 0)
+		return r;
+	fd = openat(dir->fd, name, f | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+	            in->mode & 07777);
+	if (fd < 0)
+		r = -errno;
+	vfsd_creds_restore(&saved);
+	if (r < 0)
+		return r;
+	vfsd_fd_name(fd, fdname);
+	path = openat(req->fs->proc_self_fd, fdname, O_PATH | O_CLOEXEC);
+	if (path < 0)
+		return -errno;
+	r = vfsd_entry_from_fd(req->fs, path, dir->mnt_id, e);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
 int vfsd_op_create(struct vfsd_req *req)
 {
 	const struct fuse_create_in *in = (const void *)req->arg;
@@ -117,30 +198,33 @@ int vfsd_op_create(struct vfsd_req *req)
 		struct fuse_entry_out e;
 		struct fuse_open_out o;
 	} out = {0};
-	_cleanup_close_ int fd = -EBADF;
-	struct vfsd_creds saved;
 	struct vfsd_inode *dir;
-	int f = guest_open_flags(req->fs, in->flags), r;
+	int f = guest_open_flags(req->fs, in->flags), fd = -EEXIST, r;
 
-	if (!name || !vfsd_name_ok(name) || !strcmp(name, ".") || !strcmp(name, ".."))
+	if (!name || !vfsd_name_ok(name))
 		return -EINVAL;
 	dir = vfsd_inode_get(&req->fs->inodes, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
-	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
-	if (r >= 0) {
-		fd = openat(dir->fd, name, f | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		            in->mode & 07777);
-		if (fd < 0)
-			r = -errno;
-		vfsd_creds_restore(&saved);
+	/*
+	 * Without O_EXCL an existing name is opened instead; if it vanishes
+	 * between the two attempts, try again (a few times: the host may be
+	 * creating and deleting it in a loop).
+	 */
+	for (int tries = 0; tries < 4 && fd == -EEXIST; tries++) {
+		fd = create_new(req, dir, name, f, &out.e);
+		if (fd == -EEXIST && !(in->flags & O_EXCL)) {
+			fd = create_open_existing(req, dir, name, f, &out.e);
+			if (fd == -ENOENT)
+				fd = -EEXIST;
+		}
+		if (in->flags & O_EXCL)
+			break;
 	}
-	if (r >= 0)
-		r = vfsd_do_lookup(req->fs, dir, name, &out.e);
-	PUT(dir);
-	if (r < 0)
-		return r;
-	r = vfsd_handle_add(&req->fs->handles, TAKE_FD(fd), false, &out.o.fh);
+	vfsd_inode_put(&req->fs->inodes, dir);
+	if (fd < 0)
+		return fd;
+	r = vfsd_handle_add(&req->fs->handles, fd, false, &out.o.fh);
 	if (r < 0) {
 		vfsd_inode_forget(&req->fs->inodes, out.e.nodeid, 1);
 		return r;

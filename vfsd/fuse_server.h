@@ -97,7 +97,7 @@ void vfsd_reply_err(struct vfsd_req *req, int err);
  * NULL if there is none within arglen (the guest lied).
  */
 const char *vfsd_req_str(struct vfsd_req *req, size_t *off);
-/* A guest-supplied name for a directory entry: no '/', not empty, <= NAME_MAX. */
+/* A guest-supplied name for a directory entry: no '/', not empty, <= NAME_MAX, not . or .. */
 bool vfsd_name_ok(const char *name);
 
 /* statx of an inode's fd; -errno. */
@@ -109,6 +109,12 @@ void vfsd_fill_attr(struct fuse_attr *a, const struct statx *st);
  */
 int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                    struct fuse_entry_out *e);
+/*
+ * vfsd_entry_from_fd() - the entry for an O_PATH fd (consumed): inode found
+ * or added (nlookup raised), attributes from the fd itself.
+ * Return: 0 or -errno.
+ */
+int vfsd_entry_from_fd(struct vfsd_fs *fs, int fd, uint64_t parent_mnt, struct fuse_entry_out *e);
 /* Opens the file behind an O_PATH inode with flags; only regular files and dirs. */
 int vfsd_inode_open(struct vfsd_fs *fs, struct vfsd_inode *ino, int flags);
 /* "N" for /proc/self/fd/N relative paths. */

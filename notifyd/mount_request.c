@@ -5,6 +5,7 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
+#include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_fuse.h"
@@ -108,6 +109,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	struct proc_creds cr;
 	bool needs_dev = false;
 	uint64_t mnt_id = 0;
+	const char *step = "";
 	char msg[512];
 	int r;
 
@@ -142,19 +144,12 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		request_deny(rq, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
 		goto out;
 	}
-	r = kernel_mount_id(mnt_fd, &mnt_id);
 	/* Last look before the mount becomes visible: is the caller still waiting? */
+	r = target_valid(&rq->t);
 	if (r >= 0)
-		r = target_valid(&rq->t);
-	if (r >= 0) {
-		r = view_enter(rq->t.procfd, 0);
-		if (r >= 0) {
-			r = kernel_mount_attach(mnt_fd, target_fd);
-			view_leave();
-		}
-	}
+		r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, &mnt_id, &step);
 	if (r < 0) {
-		request_deny(rq, -r, "attaching at %s: %s", rq->target, strerror(-r));
+		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;
 	}
 	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
@@ -163,7 +158,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		         strerror(-r));
 	rq->answer = ANSWER_ERRNO;
 	rq->err = 0;
-	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu%s", (unsigned long long)mnt_id,
+	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu locked%s", (unsigned long long)mnt_id,
 	         fs->idmap ? " idmapped" : "");
 out:
 	mount_opts_free(&opts);

@@ -152,8 +152,7 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
 }
 
-int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id,
-                      const char **step)
+int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, const char **step)
 {
 	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, mntns = -EBADF;
 	struct ns_child_msg m;

@@ -28,7 +28,6 @@
  * When the caller shares notifyd's own user namespace there is nothing to
  * lock against (it is as privileged as notifyd): the mount is attached as is.
  */
-int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id,
-                      const char **step);
+int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, const char **step);
 
 #endif

@@ -44,3 +44,9 @@ all: $(LOOP_HOSTILE)
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+# Static helper for tests/security/notifyd_locked_flags.sh and notifyd_devices.sh.
+LOCKED_FLAGS := $(BUILD)/tests/helpers/locked_flags
+$(LOCKED_FLAGS): tests/helpers/locked_flags.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(LOCKED_FLAGS)

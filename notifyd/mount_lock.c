@@ -101,7 +101,7 @@ static void staging_make(void)
 {
 	struct ns_child_msg m;
 	int fd = -EBADF;
-	int r = ns_child_run(-1, NULL, 0, staging_child, NULL, LOCK_TIMEOUT_MS, &m, &fd);
+	int r = ns_child_run(-1, NULL, 0, staging_child, NULL, -1, &m, &fd);
 
 	if (r >= 0 && m.err)
 		r = -m.err;
@@ -198,7 +198,7 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	    .target_fd = target_fd,
 	};
 	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
-	r = ns_child_run(-1, keep, ARRAY_SIZE(keep), lock_child, &a, LOCK_TIMEOUT_MS, &m, NULL);
+	r = ns_child_run(-1, keep, ARRAY_SIZE(keep), lock_child, &a, -1, &m, NULL);
 	if (r < 0)
 		return r;
 	if (m.err) {

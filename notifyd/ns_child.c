@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #ifndef CLONE_INTO_CGROUP
@@ -66,10 +68,39 @@ static void close_all_but(int *keep, unsigned n)
 	syscall(SYS_close_range, lo, ~0U, 0);
 }
 
+struct child_start {
+	const int *keep;
+	unsigned n_keep;
+	int sock;
+	ns_child_fn fn;
+	void *arg;
+};
+
+/* First code of the child, in either mode. */
+static int child_main(void *p)
+{
+	const struct child_start *cs = p;
+	int k[NS_CHILD_MAX_KEEP + 1];
+
+	for (unsigned i = 0; i < cs->n_keep; i++)
+		k[i] = cs->keep[i];
+	k[cs->n_keep] = cs->sock;
+	close_all_but(k, cs->n_keep + 1);
+	/* Dies with the worker; and nothing in the container may ptrace or
+	 * read /proc of it once it takes the caller's credentials. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_DUMPABLE, 0);
+	cs->fn(cs->arg, cs->sock);
+	_exit(127);
+}
+
+#define VFORK_STACK (256 * 1024)
+
 int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn, void *arg,
                  int timeout_ms, struct ns_child_msg *msg, int *ret_fd)
 {
 	_cleanup_close_ int sock = -EBADF, child_sock = -EBADF, pidfd = -EBADF;
+	_cleanup_free_ char *stack = NULL;
 	int sv[2], fds[1] = {-EBADF}, child_pidfd = -1, r;
 	struct clone_args ca = {
 	    .flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
@@ -77,34 +108,41 @@ int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn
 	    .exit_signal = SIGCHLD,
 	    .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
 	};
+	struct child_start cs = {.keep = keep, .n_keep = n_keep, .fn = fn, .arg = arg};
 	size_t nfds = 1;
 	ssize_t n;
 	long pid;
 
 	if (ret_fd)
 		*ret_fd = -EBADF;
-	if (n_keep > NS_CHILD_MAX_KEEP)
-		return -E2BIG;
+	if (n_keep > NS_CHILD_MAX_KEEP || (timeout_ms < 0 && cgroup_fd >= 0))
+		return -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	sock = sv[0];
-	child_sock = sv[1];
+	child_sock = cs.sock = sv[1];
 
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int k[NS_CHILD_MAX_KEEP + 1];
-		for (unsigned i = 0; i < n_keep; i++)
-			k[i] = keep[i];
-		k[n_keep] = child_sock;
-		close_all_but(k, n_keep + 1);
-		/* Dies with the worker; and nothing in the container may ptrace or
-		 * read /proc of it once it takes the caller's credentials. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		prctl(PR_SET_DUMPABLE, 0);
-		fn(arg, child_sock);
-		_exit(127);
+	if (timeout_ms < 0) {
+		/*
+		 * A child that cannot block: share our memory and stay suspended
+		 * until it exits (vfork), which spares copying notifyd's page tables
+		 * (the largest part of a fork here).  Nothing of ours runs meanwhile,
+		 * so the thread state it shares (errno) is not disturbed.
+		 */
+		stack = malloc(VFORK_STACK);
+		if (!stack)
+			return -ENOMEM;
+		pid = clone(child_main, stack + VFORK_STACK,
+		            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &cs, &child_pidfd);
+		if (pid < 0)
+			return -errno;
+		timeout_ms = 0; /* it has exited: its report is queued or never will be */
+	} else {
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid < 0)
+			return -errno;
+		if (pid == 0)
+			child_main(&cs);
 	}
 	pidfd = child_pidfd;
 	child_sock = safe_close(child_sock);
@@ -115,7 +153,7 @@ int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn
 	while (r < 0 && errno == EINTR);
 	if (r <= 0) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		r = r == 0 ? -ETIMEDOUT : -errno;
+		r = r == 0 ? (timeout_ms ? -ETIMEDOUT : -ECHILD) : -errno;
 	} else {
 		memset(msg, 0, sizeof(*msg));
 		n = fd_recv_with_fds(sock, msg, sizeof(*msg), fds, &nfds, 0);

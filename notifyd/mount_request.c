@@ -131,6 +131,19 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	                        &cr, &target_fd, &source_fd) < 0)
 		goto out;
 
+	if (source_fd >= 0) {
+		/*
+		 * The caller's device cgroup must allow the device: the kernel opens
+		 * it below in notifyd's cgroup.  Only a check: an open writer would
+		 * make the mount fail with EBUSY where writes to mounted block
+		 * devices are restricted, and the O_PATH fd pins the same node.
+		 */
+		int fd = mount_source_open(rq, &cr, source_fd, !mf.sb_ro);
+		if (fd < 0)
+			goto out;
+		safe_close(fd);
+	}
+
 	struct kernel_mount km = {
 	    .type = rq->type,
 	    .source = needs_dev ? NULL : rq->source,

@@ -10,7 +10,6 @@
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_fuse.h"
 #include "notifyd/profile_store.h"
-#include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/log.h"

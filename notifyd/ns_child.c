@@ -4,6 +4,7 @@
 #include "common/fdutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,6 +75,7 @@ struct child_start {
 	int sock;
 	ns_child_fn fn;
 	void *arg;
+	bool shares_mm; /* vfork mode: notifyd's own memory */
 };
 
 /* First code of the child, in either mode. */
@@ -86,10 +88,16 @@ static int child_main(void *p)
 		k[i] = cs->keep[i];
 	k[cs->n_keep] = cs->sock;
 	close_all_but(k, cs->n_keep + 1);
-	/* Dies with the worker; and nothing in the container may ptrace or
-	 * read /proc of it once it takes the caller's credentials. */
+	/* Dies with the worker. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_DUMPABLE, 0);
+	/*
+	 * A copy that may take the caller's credentials: nothing in the
+	 * container may ptrace it or read its /proc.  (Not in vfork mode: the
+	 * flag belongs to the memory, notifyd's own, and that child keeps host
+	 * root's ids.)
+	 */
+	if (!cs->shares_mm)
+		prctl(PR_SET_DUMPABLE, 0);
 	cs->fn(cs->arg, cs->sock);
 	_exit(127);
 }
@@ -129,6 +137,7 @@ int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn
 		 * (the largest part of a fork here).  Nothing of ours runs meanwhile,
 		 * so the thread state it shares (errno) is not disturbed.
 		 */
+		cs.shares_mm = true;
 		stack = malloc(VFORK_STACK);
 		if (!stack)
 			return -ENOMEM;

@@ -36,6 +36,10 @@ typedef void (*ns_child_fn)(void *arg, int sock);
  * report.  Returns 0 with *msg filled (msg->err says whether fn succeeded),
  * and *ret_fd (if given) the fd it sent or -EBADF; or -errno if the child
  * could not be made, did not report in time (-ETIMEDOUT) or died (-ECHILD).
+ * timeout_ms < 0 (only with cgroup_fd < 0): fn cannot block on anything a
+ * container controls, so it runs vfork-style (CLONE_VM|CLONE_VFORK, a stack
+ * of its own): no copy of notifyd's page tables, no timeout.  fn must then
+ * change no credentials and write no memory but its own stack.
  */
 int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn, void *arg,
                  int timeout_ms, struct ns_child_msg *msg, int *ret_fd);

@@ -121,22 +121,10 @@ static int cgroup_open_beneath(int rootfd, const char *rel, const char *file, in
 	return fd < 0 ? -errno : fd;
 }
 
-/*
- * The caller's cgroup v2 directory (O_RDONLY, for CLONE_INTO_CGROUP) and its
- * v1 devices group's cgroup.procs (O_WRONLY), each -EBADF when it has none.
- */
-static int caller_cgroups(int procfd, int *v2_dir, int *v1_procs, const char **why)
+/* The v2 path and the v1 devices path of a /proc/PID/cgroup text (cut in place). */
+static void parse_cgroups(char *buf, char **v2, char **v1)
 {
-	char buf[8192];
-	char *v2 = NULL, *v1 = NULL;
-	int r;
-
-	*v2_dir = *v1_procs = -EBADF;
-	r = (int)fd_read_file_at(procfd, "cgroup", buf, sizeof(buf));
-	if (r < 0) {
-		*why = "reading the caller's /proc/PID/cgroup";
-		return r;
-	}
+	*v2 = *v1 = NULL;
 	for (char *line = buf, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -146,19 +134,47 @@ static int caller_cgroups(int procfd, int *v2_dir, int *v1_procs, const char **w
 			continue;
 		*c1 = *c2 = '\0';
 		if (strcmp(line, "0") == 0 && c1[1] == '\0') {
-			v2 = c2 + 1;
+			*v2 = c2 + 1;
 		} else {
 			char ctl[256];
 			snprintf(ctl, sizeof(ctl), ",%s,", c1 + 1);
 			if (strstr(ctl, ",devices,"))
-				v1 = c2 + 1;
+				*v1 = c2 + 1;
 		}
 	}
+}
+
+static bool same_path(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * The caller's cgroup v2 directory (O_RDONLY, for CLONE_INTO_CGROUP) and its
+ * v1 devices group's cgroup.procs (O_WRONLY), each -EBADF when it has none
+ * or when it is notifyd's own (the helper inherits that one; a v1 move would
+ * cost a cgroup-wide lock for nothing).
+ */
+static int caller_cgroups(int procfd, int *v2_dir, int *v1_procs, const char **why)
+{
+	char buf[8192], own_buf[8192];
+	char *v2, *v1, *own_v2 = NULL, *own_v1 = NULL;
+	int r;
+
+	*v2_dir = *v1_procs = -EBADF;
+	r = (int)fd_read_file_at(procfd, "cgroup", buf, sizeof(buf));
+	if (r < 0) {
+		*why = "reading the caller's /proc/PID/cgroup";
+		return r;
+	}
+	parse_cgroups(buf, &v2, &v1);
+	if (fd_read_file_at(AT_FDCWD, "/proc/self/cgroup", own_buf, sizeof(own_buf)) >= 0)
+		parse_cgroups(own_buf, &own_v2, &own_v1);
 	if (!v2 && !v1) {
 		*why = "the caller is in no cgroup notifyd can see";
 		return -EPERM;
 	}
-	if (v2) {
+	if (v2 && !same_path(v2, own_v2)) {
 		_cleanup_close_ int root = cgroup_root_open(false);
 		if (root < 0) {
 			*why = "no cgroup2 hierarchy mounted where notifyd can see it";
@@ -170,7 +186,7 @@ static int caller_cgroups(int procfd, int *v2_dir, int *v1_procs, const char **w
 			return -EPERM;
 		}
 	}
-	if (v1) {
+	if (v1 && !same_path(v1, own_v1)) {
 		_cleanup_close_ int root = cgroup_root_open(true);
 		if (root < 0 && strcmp(v1, "/") != 0) {
 			*why =

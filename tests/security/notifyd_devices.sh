@@ -211,6 +211,29 @@ test_devices() { # test_devices PROFILE
 	t_step_ok "$R: nothing was mounted from the inner node" "$id" clean
 }
 
+# When notifyd cannot join the caller's devices cgroup (here: the v1 devices
+# hierarchy is no longer mounted where notifyd sees it), it refuses every
+# mount with a source, even of an allowed device, and says why.
+test_unjoinable() {
+	local id=$MV_IDP-crun-unjoinable
+	cat >"$ROOTFS/unjoinable.sh" <<'EOF2'
+mvstep mount mount -t ext4 "$1" /mnt/a
+mvstep clean sh -c "! grep -q ' /mnt/a ' /proc/self/mountinfo"
+EOF2
+	mv_oci_bundle --device "$DEV_OK" "$MV_TMP/$id" "$ROOTFS" sh /unjoinable.sh "$DEV_OK" ||
+		mv_bail "cannot write the bundle"
+	(
+		echo "$BASHPID" >"$DEVGRP/cgroup.procs" || exit 1
+		umount -l "$DEVCG" || exit 1
+		mv_run crun "$MV_TMP/$id" "$id" 90
+	) || t_fail "crun: unjoinable container exits 0" "exit $?"
+	t_step_errno "crun: a devices cgroup notifyd cannot join refuses the mount (EPERM)" "$id" \
+		mount EPERM
+	t_step_ok "crun: ... and nothing is mounted" "$id" clean
+	t_decision "crun: decision line says the devices cgroup cannot be joined" "$id" \
+		"source=$DEV_OK " "result=EPERM" "devices hierarchy"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -227,3 +250,6 @@ for RT in ${RUNTIMES:-crun runc}; do
 		t_skip "$RT: fuse action" "fuse2fs not installed"
 	fi
 done
+# Last: it takes the v1 devices hierarchy away.
+[[ " ${RUNTIMES:-crun runc} " == *" crun "* ]] && [ -n "$DEVGRP" ] && test_unjoinable
+exit 0

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sched.h>
@@ -19,6 +18,17 @@
 #include <unistd.h>
 
 #define OPEN_TIMEOUT_MS 5000
+
+/* 32-bit ids where the plain calls take 16-bit ones (i386). */
+#ifdef SYS_setgroups32
+#define SYS_SETGROUPS SYS_setgroups32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETRESUID SYS_setresuid32
+#else
+#define SYS_SETGROUPS SYS_setgroups
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETRESUID SYS_setresuid
+#endif
 
 enum {
 	STEP_DEVICES_CGROUP = 1,
@@ -233,11 +243,15 @@ static __attribute__((noreturn)) void open_child(void *arg, int sock)
 
 	if (a->devices_procs >= 0 && write(a->devices_procs, "0", 1) != 1)
 		ns_child_report(sock, errno, STEP_DEVICES_CGROUP, 0, -1);
-	/* The caller's host ids, keeping our capabilities for the setns below. */
-	if (setgroups(cr->n_groups, cr->groups) < 0 ||
-	    setresgid(cr->fsgid, cr->fsgid, cr->fsgid) < 0 ||
+	/*
+	 * The caller's host ids, keeping our capabilities for the setns below.
+	 * Raw system calls: glibc's wrappers would try to apply them to every
+	 * thread notifyd had (setxid broadcast), taking its locks in a copy.
+	 */
+	if (syscall(SYS_SETGROUPS, (size_t)cr->n_groups, cr->groups) < 0 ||
+	    syscall(SYS_SETRESGID, cr->fsgid, cr->fsgid, cr->fsgid) < 0 ||
 	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ||
-	    setresuid(cr->fsuid, cr->fsuid, cr->fsuid) < 0)
+	    syscall(SYS_SETRESUID, cr->fsuid, cr->fsuid, cr->fsuid) < 0)
 		ns_child_report(sock, errno, STEP_CREDS, 0, -1);
 	if (a->userns_fd >= 0) {
 		if (set_caps(1ULL << CAP_SYS_ADMIN) < 0)

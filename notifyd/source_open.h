@@ -22,7 +22,9 @@
  * Reopen path_fd (O_PATH) with oflags (O_RDONLY or O_RDWR) as the caller of
  * /proc/<tid> (procfd) with credentials cr.  Returns the open fd or -errno;
  * *why (if given) says which step failed.  -EPERM when the caller's cgroup
- * cannot be found or joined: never open outside it.
+ * cannot be found or joined: never open outside it.  Call it in the host's
+ * view (not between view_enter() and view_leave()): the helper reopens
+ * through the /proc it finds at its root.
  */
 int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
                           const char **why);

@@ -184,9 +184,9 @@ test_devices() { # test_devices PROFILE
 		t_ok "$R: no mount of the denied device succeeded"
 	fi
 	if [ "$action" = fuse ]; then
-		if grep -E "fuse daemon|starting|exec" "$MV_LOG" | grep -q secretdev; then
+		if mv_decisions "$id" | grep 'source=/secretdev ' | grep -q 'program='; then
 			t_fail "$R: no FUSE program was started for the denied device" \
-				"$(grep secretdev "$MV_LOG")"
+				"$(mv_decisions "$id" | grep 'source=/secretdev ')"
 		else
 			t_ok "$R: no FUSE program was started for the denied device"
 		fi

@@ -337,13 +337,10 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 			goto out;
 		}
 	} else if (source_fd >= 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", source_fd);
-		pl->image = open(path, (pl->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		if (pl->image < 0) {
-			request_deny(rq, errno, "opening %s: %s", rq->source, strerror(errno));
+		/* Opened as the caller, in its cgroup: its device policy applies. */
+		pl->image = mount_source_open(rq, &cr, source_fd, !pl->ro);
+		if (pl->image < 0)
 			goto out;
-		}
 	}
 	pl->target = TAKE_FD(target_fd);
 	pl->fusermount = fs->handover == FUSE_HANDOVER_FUSERMOUNT ||

@@ -3,7 +3,8 @@
  * The `kernel` action: notifyd creates the filesystem with host privilege
  * through the new mount API (fsopen/fsconfig/fsmount), optionally makes the
  * detached mount idmapped for the container's user namespace, and attaches
- * it at a target the caller resolved.  No fork, no helper process.
+ * it at a target the caller resolved (mount_lock.c attaches it with its flags
+ * locked).
  */
 #ifndef MV_MOUNT_KERNEL_H
 #define MV_MOUNT_KERNEL_H

@@ -5,11 +5,11 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
+#include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_fuse.h"
 #include "notifyd/profile_store.h"
-#include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/log.h"
@@ -102,12 +102,13 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
 {
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
-	                    mnt_fd = -EBADF;
+	                    mnt_fd = -EBADF, keep_fd = -EBADF;
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
 	struct proc_creds cr;
 	bool needs_dev = false;
 	uint64_t mnt_id = 0;
+	const char *step = "";
 	char msg[512];
 	int r;
 
@@ -129,6 +130,24 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	                        &cr, &target_fd, &source_fd) < 0)
 		goto out;
 
+	if (source_fd >= 0) {
+		/*
+		 * The caller's device cgroup must allow the device (read and write
+		 * for a rw mount): the kernel opens it below in notifyd's cgroup,
+		 * through the O_PATH fd, the same node.  A read-only reopen is kept
+		 * until the mount is made: the last close of a block device drops its
+		 * page cache, which the mount would read again (measured: +1-3 ms).
+		 * Not the writable fd: where writes to mounted block devices are
+		 * restricted, an open writer makes the mount fail with EBUSY.
+		 */
+		_cleanup_close_ int fd = mount_source_open(rq, &cr, source_fd, !mf.sb_ro);
+		char path[64];
+		if (fd < 0)
+			goto out;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		keep_fd = mf.sb_ro ? TAKE_FD(fd) : open(path, O_RDONLY | O_CLOEXEC);
+	}
+
 	struct kernel_mount km = {
 	    .type = rq->type,
 	    .source = needs_dev ? NULL : rq->source,
@@ -142,19 +161,12 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		request_deny(rq, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
 		goto out;
 	}
-	r = kernel_mount_id(mnt_fd, &mnt_id);
 	/* Last look before the mount becomes visible: is the caller still waiting? */
+	r = target_valid(&rq->t);
 	if (r >= 0)
-		r = target_valid(&rq->t);
-	if (r >= 0) {
-		r = view_enter(rq->t.procfd, 0);
-		if (r >= 0) {
-			r = kernel_mount_attach(mnt_fd, target_fd);
-			view_leave();
-		}
-	}
+		r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, &mnt_id, &step);
 	if (r < 0) {
-		request_deny(rq, -r, "attaching at %s: %s", rq->target, strerror(-r));
+		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;
 	}
 	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
@@ -163,7 +175,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		         strerror(-r));
 	rq->answer = ANSWER_ERRNO;
 	rq->err = 0;
-	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu%s", (unsigned long long)mnt_id,
+	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu locked%s", (unsigned long long)mnt_id,
 	         fs->idmap ? " idmapped" : "");
 out:
 	mount_opts_free(&opts);

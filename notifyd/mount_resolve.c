@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_resolve.h"
 #include "notifyd/loop_device.h"
+#include "notifyd/mount_kernel.h"
+#include "notifyd/source_open.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -101,6 +103,22 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 			             rq->source);
 			goto out;
 		}
+		/*
+		 * A device node on a file system notifyd mounted for this container
+		 * came from the container's own image: never a source.  (Such mounts
+		 * are nodev, locked, so caller_may_open() would refuse it too, also on
+		 * bind copies, which have other mount ids.)
+		 */
+		uint64_t src_mnt;
+		if (S_ISBLK(st.st_mode) && kernel_mount_id(sfd, &src_mnt) >= 0 &&
+		    container_owns_mount(rq->c, src_mnt)) {
+			r = -EPERM;
+			request_deny(rq, EPERM,
+			             "%s is a device node on a file system notifyd mounted for "
+			             "the container",
+			             rq->source);
+			goto out;
+		}
 		r = caller_may_open(rq, sfd, &st, cr, want_write);
 		if (r < 0) {
 			request_deny(rq, -r, "the caller may not open %s%s", rq->source,
@@ -116,4 +134,17 @@ out:
 		*source_fd = TAKE_FD(sfd);
 	}
 	return r;
+}
+
+int mount_source_open(struct request *rq, const struct proc_creds *cr, int source_fd,
+                      bool want_write)
+{
+	const char *why = "";
+	int fd = source_open_as_caller(rq->t.procfd, cr, source_fd, want_write ? O_RDWR : O_RDONLY,
+	                               &why);
+
+	if (fd < 0)
+		request_deny(rq, -fd, "the caller may not open %s%s (%s: %s)", rq->source,
+		             want_write ? " for writing" : "", why, strerror(-fd));
+	return fd;
 }

@@ -27,4 +27,13 @@ enum mount_source_kind {
 int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
                         const struct proc_creds *cr, int *target_fd, int *source_fd);
 
+/*
+ * Open the resolved source (O_PATH source_fd) as the caller would, in its
+ * cgroup (device policy) with its credentials (source_open.c).  Returns the
+ * fd, or denies the request (EPERM when the device cgroup refuses, or when
+ * the caller's cgroup cannot be joined) and returns -errno.
+ */
+int mount_source_open(struct request *rq, const struct proc_creds *cr, int source_fd,
+                      bool want_write);
+
 #endif

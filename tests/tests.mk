@@ -70,3 +70,10 @@ $(BUILD)/tests/helpers/vfsd_guest_attack: $(OBJ)/tests/security/vfsd_guest_attac
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_guest_attack
+
+# Static helper for tests/security/notifyd_locked_flags.sh and notifyd_devices.sh.
+LOCKED_FLAGS := $(BUILD)/tests/helpers/locked_flags
+$(LOCKED_FLAGS): tests/helpers/locked_flags.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(LOCKED_FLAGS)

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/mount_lock.h"
+#include "notifyd/mount_kernel.h"
+#include "notifyd/ns_child.h"
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+#include "common/nsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+#define LOCK_TIMEOUT_MS 10000
+#define STAGE           "/stage"
+
+/*
+ * A mount namespace whose whole tree is one small tmpfs with an empty
+ * directory /stage.  Each attach copies it twice (unshare), so its cost does
+ * not grow with the host's mount table.  Made once, kept open.
+ */
+static pthread_once_t staging_once = PTHREAD_ONCE_INIT;
+static int staging_ns = -EBADF;
+static int staging_err;
+
+enum {
+	STEP_UNSHARE = 1,
+	STEP_PRIVATE,
+	STEP_TMPFS,
+	STEP_PIVOT,
+	STEP_NSFD,
+	STEP_ENTER_STAGING,
+	STEP_STAGE,
+	STEP_USERNS,
+	STEP_LOCK,
+	STEP_CLONE,
+	STEP_ENTER_TARGET,
+	STEP_ATTACH,
+};
+
+static const char *const step_names[] = {
+    [STEP_UNSHARE] = "unshare(CLONE_NEWNS)",
+    [STEP_PRIVATE] = "making the staging namespace private",
+    [STEP_TMPFS] = "creating the staging tmpfs",
+    [STEP_PIVOT] = "pivot_root into the staging tmpfs",
+    [STEP_NSFD] = "opening the staging namespace",
+    [STEP_ENTER_STAGING] = "setns(staging mount namespace)",
+    [STEP_STAGE] = "moving the mount onto the staging directory",
+    [STEP_USERNS] = "setns(container user namespace)",
+    [STEP_LOCK] = "unshare(CLONE_NEWNS) in the container's user namespace",
+    [STEP_CLONE] = "open_tree(OPEN_TREE_CLONE) of the locked mount",
+    [STEP_ENTER_TARGET] = "setns(container mount namespace)",
+    [STEP_ATTACH] = "move_mount onto the target",
+};
+
+static const char *step_name(int step)
+{
+	if (step <= 0 || (size_t)step >= ARRAY_SIZE(step_names) || !step_names[step])
+		return "helper";
+	return step_names[step];
+}
+
+static __attribute__((noreturn)) void staging_child(void *arg, int sock)
+{
+	int nsfd, fsfd, mfd;
+
+	(void)arg;
+	if (unshare(CLONE_NEWNS) < 0)
+		ns_child_report(sock, errno, STEP_UNSHARE, 0, -1);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		ns_child_report(sock, errno, STEP_PRIVATE, 0, -1);
+	nsfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		ns_child_report(sock, errno, STEP_NSFD, 0, -1);
+	fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		ns_child_report(sock, errno, STEP_TMPFS, 0, -1);
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC,
+	              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0 || mkdirat(mfd, STAGE + 1, 0700) < 0)
+		ns_child_report(sock, errno, STEP_TMPFS, 0, -1);
+	/* Over "/", then make it the root and drop the host's tree underneath. */
+	if (move_mount(mfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 || fchdir(mfd) < 0 ||
+	    syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		ns_child_report(sock, errno, STEP_PIVOT, 0, -1);
+	ns_child_report(sock, 0, 0, 0, nsfd);
+}
+
+static void staging_make(void)
+{
+	struct ns_child_msg m;
+	int fd = -EBADF;
+	int r = ns_child_run(-1, NULL, 0, staging_child, NULL, -1, &m, &fd);
+
+	if (r >= 0 && m.err)
+		r = -m.err;
+	else if (r >= 0 && fd < 0)
+		r = -EIO;
+	if (r < 0) {
+		safe_close(fd);
+		staging_err = r;
+		return;
+	}
+	staging_ns = fd;
+}
+
+struct lock_args {
+	int staging_ns, mnt_fd, userns_fd, mntns_fd, target_fd;
+};
+
+/* The recipe of the header comment; async-signal-safe. */
+static __attribute__((noreturn)) void lock_child(void *arg, int sock)
+{
+	const struct lock_args *a = arg;
+	struct statx stx;
+	int tree;
+
+	if (setns(a->staging_ns, CLONE_NEWNS) < 0)
+		ns_child_report(sock, errno, STEP_ENTER_STAGING, 0, -1);
+	if (unshare(CLONE_NEWNS) < 0)
+		ns_child_report(sock, errno, STEP_UNSHARE, 0, -1);
+	if (move_mount(a->mnt_fd, "", AT_FDCWD, STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		ns_child_report(sock, errno, STEP_STAGE, 0, -1);
+	if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
+		ns_child_report(sock, errno, STEP_USERNS, 0, -1);
+	/* The copy belongs to the container's user namespace: the kernel locks
+	 * nodev, nosuid, noexec, ro and the atime flags of every mount in it. */
+	if (unshare(CLONE_NEWNS) < 0)
+		ns_child_report(sock, errno, STEP_LOCK, 0, -1);
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, STAGE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		ns_child_report(sock, errno, STEP_CLONE, 0, -1);
+	if (setns(a->mntns_fd, CLONE_NEWNS) < 0)
+		ns_child_report(sock, errno, STEP_ENTER_TARGET, 0, -1);
+	if (move_mount(tree, "", a->target_fd, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
+	memset(&stx, 0, sizeof(stx));
+	if (statx(tree, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
+		stx.stx_mnt_id = 0;
+	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
+}
+
+int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, const char **step)
+{
+	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, mntns = -EBADF;
+	struct ns_child_msg m;
+	int r;
+
+	if (step)
+		*step = "helper";
+	userns = ns_open_at(procfd, "user");
+	if (userns < 0)
+		return userns;
+	own_userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	if (own_userns < 0)
+		return -errno;
+	r = ns_same(userns, own_userns);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		/* As privileged as we are: no lock to gain.  Attach in a worker's view. */
+		r = kernel_mount_id(mnt_fd, mnt_id);
+		if (r >= 0)
+			r = view_enter(procfd, 0);
+		if (r >= 0) {
+			r = kernel_mount_attach(mnt_fd, target_fd);
+			view_leave();
+		}
+		return r;
+	}
+	mntns = ns_open_at(procfd, "mnt");
+	if (mntns < 0)
+		return mntns;
+
+	pthread_once(&staging_once, staging_make);
+	if (staging_ns < 0) {
+		if (step)
+			*step = "making the staging mount namespace";
+		return staging_err ? staging_err : -EIO;
+	}
+	struct lock_args a = {
+	    .staging_ns = staging_ns,
+	    .mnt_fd = mnt_fd,
+	    .userns_fd = userns,
+	    .mntns_fd = mntns,
+	    .target_fd = target_fd,
+	};
+	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
+	r = ns_child_run(-1, keep, ARRAY_SIZE(keep), lock_child, &a, -1, &m, NULL);
+	if (r < 0)
+		return r;
+	if (m.err) {
+		if (step)
+			*step = step_name(m.step);
+		return -m.err;
+	}
+	*mnt_id = m.value;
+	return 0;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/ns_child.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+#define NS_CHILD_MAX_KEEP 8
+
+void ns_child_report(int sock, int err, int step, uint64_t value, int fd)
+{
+	struct ns_child_msg m = {.err = err, .step = step, .value = value};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	(void)!sendmsg(sock, &mh, MSG_NOSIGNAL);
+	_exit(err ? 1 : 0);
+}
+
+/* In the child: close every fd but the listed ones (async-signal-safe). */
+static void close_all_but(int *keep, unsigned n)
+{
+	unsigned lo = 0;
+
+	for (unsigned i = 1; i < n; i++) /* insertion sort, n is tiny */
+		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (unsigned i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+struct child_start {
+	const int *keep;
+	unsigned n_keep;
+	int sock;
+	ns_child_fn fn;
+	void *arg;
+	bool shares_mm; /* vfork mode: notifyd's own memory */
+};
+
+/* First code of the child, in either mode. */
+static int child_main(void *p)
+{
+	const struct child_start *cs = p;
+	int k[NS_CHILD_MAX_KEEP + 1];
+
+	for (unsigned i = 0; i < cs->n_keep; i++)
+		k[i] = cs->keep[i];
+	k[cs->n_keep] = cs->sock;
+	close_all_but(k, cs->n_keep + 1);
+	/* Dies with the worker. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * A copy that may take the caller's credentials: nothing in the
+	 * container may ptrace it or read its /proc.  (Not in vfork mode: the
+	 * flag belongs to the memory, notifyd's own, and that child keeps host
+	 * root's ids.)
+	 */
+	if (!cs->shares_mm)
+		prctl(PR_SET_DUMPABLE, 0);
+	cs->fn(cs->arg, cs->sock);
+	_exit(127);
+}
+
+#define VFORK_STACK (256 * 1024)
+
+int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn, void *arg,
+                 int timeout_ms, struct ns_child_msg *msg, int *ret_fd)
+{
+	_cleanup_close_ int sock = -EBADF, child_sock = -EBADF, pidfd = -EBADF;
+	_cleanup_free_ char *stack = NULL;
+	int sv[2], fds[1] = {-EBADF}, child_pidfd = -1, r;
+	struct clone_args ca = {
+	    .flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+	    .pidfd = (uint64_t)(uintptr_t)&child_pidfd,
+	    .exit_signal = SIGCHLD,
+	    .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
+	};
+	struct child_start cs = {.keep = keep, .n_keep = n_keep, .fn = fn, .arg = arg};
+	size_t nfds = 1;
+	ssize_t n;
+	long pid;
+
+	if (ret_fd)
+		*ret_fd = -EBADF;
+	if (n_keep > NS_CHILD_MAX_KEEP || (timeout_ms < 0 && cgroup_fd >= 0))
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	sock = sv[0];
+	child_sock = cs.sock = sv[1];
+
+	if (timeout_ms < 0) {
+		/*
+		 * A child that cannot block: share our memory and stay suspended
+		 * until it exits (vfork), which spares copying notifyd's page tables
+		 * (the largest part of a fork here).  Nothing of ours runs meanwhile,
+		 * so the thread state it shares (errno) is not disturbed.
+		 */
+		cs.shares_mm = true;
+		stack = malloc(VFORK_STACK);
+		if (!stack)
+			return -ENOMEM;
+		pid = clone(child_main, stack + VFORK_STACK,
+		            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &cs, &child_pidfd);
+		if (pid < 0)
+			return -errno;
+		timeout_ms = 0; /* it has exited: its report is queued or never will be */
+	} else {
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid < 0)
+			return -errno;
+		if (pid == 0)
+			child_main(&cs);
+	}
+	pidfd = child_pidfd;
+	child_sock = safe_close(child_sock);
+
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		r = r == 0 ? (timeout_ms ? -ETIMEDOUT : -ECHILD) : -errno;
+	} else {
+		memset(msg, 0, sizeof(*msg));
+		n = fd_recv_with_fds(sock, msg, sizeof(*msg), fds, &nfds, 0);
+		if (n != (ssize_t)sizeof(*msg)) {
+			fd_close_all(fds, nfds);
+			nfds = 0;
+			r = n < 0 ? (int)n : -ECHILD;
+		} else {
+			r = 0;
+		}
+	}
+	/* The child exits right after its report (or was killed): reap it. */
+	siginfo_t si;
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return r;
+	if (ret_fd && nfds == 1)
+		*ret_fd = fds[0];
+	else if (nfds == 1)
+		safe_close(fds[0]);
+	return 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a mount source the way the caller would, device cgroup included.
+ *
+ * notifyd runs as host root in the host's cgroup: an open() of its own would
+ * pass every device-cgroup rule the caller is subject to.  So a short-lived
+ * helper is cloned straight into the caller's cgroup v2 directory
+ * (CLONE_INTO_CGROUP: a BPF device program there applies to it), joins the
+ * caller's cgroup v1 `devices` group if it has one, takes the caller's fs ids,
+ * groups and capabilities in the caller's user namespace, and reopens the
+ * already resolved O_PATH fd through /proc/self/fd.  The kernel's own checks
+ * then decide: file permissions, nodev mounts, the device cgroup.  The fd
+ * comes back over a socket.  A helper that does not answer in time (a frozen
+ * cgroup, a hung FUSE file) is killed.
+ */
+#ifndef MV_SOURCE_OPEN_H
+#define MV_SOURCE_OPEN_H
+
+#include "common/nsutil.h"
+
+/*
+ * Reopen path_fd (O_PATH) with oflags (O_RDONLY or O_RDWR) as the caller of
+ * /proc/<tid> (procfd) with credentials cr.  Returns the open fd or -errno;
+ * *why (if given) says which step failed.  -EPERM when the caller's cgroup
+ * cannot be found or joined: never open outside it.  Call it in the host's
+ * view (not between view_enter() and view_leave()): the helper reopens
+ * through the /proc it finds at its root.
+ */
+int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
+                          const char **why);
+
+#endif

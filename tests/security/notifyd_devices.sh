@@ -1,0 +1,255 @@
+#!/bin/bash
+# notifyd never opens a device the caller's device cgroup denies, and never
+# takes a device node from a file system it mounted for the container
+# (docs/security.md "Mount sources are opened as the caller").
+#
+# The host attaches a loop device holding an ext4 image with a secret file.
+# The container gets a node for it (mknod'ed into its root file system by
+# the host, owned by the container's root) but no device-cgroup rule for it:
+# its own open() fails with EPERM.  Then:
+#   - mount -t ext4 /secretdev with the kernel action and with the fuse
+#     action (rw and ro) must fail with EPERM, the secret never be read and
+#     no FUSE program ever be started for it;
+#   - a device the cgroup allows still mounts with both actions (control);
+#   - a node inside an image notifyd mounted (kernel action), pointing at a
+#     device the cgroup does allow, is refused as a source (EPERM), also
+#     through a bind copy of that mount.
+# runc puts the container in its own cgroup v2 directory with a BPF device
+# program.  crun runs with --cgroup-manager=disabled here (it cannot load BPF
+# programs on these hosts), so the test puts it in a cgroup v1 `devices`
+# group that denies the secret device: notifyd must join that one.
+#
+#   RUNTIMES="crun runc" to run a subset.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+HELPER=$MV_BUILD/tests/helpers/locked_flags
+[ -x "$HELPER" ] || mv_bail "$HELPER not built (make all)"
+FUSE2FS=$(command -v fuse2fs) || FUSE2FS=
+
+ROOTFS=$MV_TMP/rootfs
+PROFILES=$MV_TMP/profiles
+mkdir -p "$PROFILES"
+cat >"$PROFILES/default.conf" <<EOF
+[profile]
+default-action = deny
+max-mounts = 64
+
+[fs ext4]
+action = kernel
+idmap = yes
+allowed-options = ro
+
+[fs squashfs]
+action = kernel
+idmap = yes
+EOF
+cat >"$PROFILES/fuse.conf" <<EOF
+[profile]
+default-action = deny
+
+[fs ext4]
+action = fuse
+program = ${FUSE2FS:-/usr/sbin/fuse2fs}
+arguments = {source} {mountpoint} -f -o auto_unmount {options}
+allowed-options = ro
+
+[fs squashfs]
+action = kernel
+idmap = yes
+EOF
+
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+cp "$HELPER" "$ROOTFS/bin/locked_flags"
+mkdir -p "$ROOTFS/mnt/f" "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
+chown -R 100000:100000 "$ROOTFS/bin/locked_flags" "$ROOTFS/mnt" "$ROOTFS/usr" "$ROOTFS/lib" \
+	"$ROOTFS/lib64"
+
+devnum() { # devnum DEV VAR_MAJ VAR_MIN
+	local t maj min
+	t=$(stat -c '%t %T' "$1")
+	read -r maj min <<<"$t"
+	printf -v "$2" '%d' "$((16#$maj))"
+	printf -v "$3" '%d' "$((16#$min))"
+}
+
+# The secret: a valid ext4 on a host loop device the container's cgroup denies.
+SECRET="mv-secret-$$-$RANDOM"
+mkdir -p "$MV_TMP/secretsrc"
+echo "$SECRET" >"$MV_TMP/secretsrc/secret.txt"
+mkfs.ext4 -q -F -d "$MV_TMP/secretsrc" "$MV_TMP/secret.img" 8M >/dev/null 2>&1 ||
+	mv_bail "cannot build the secret image"
+mv_loop_attach "$MV_TMP/secret.img" SECRET_DEV || mv_bail "cannot attach the secret loop device"
+devnum "$SECRET_DEV" SMAJ SMIN
+mknod -m 0660 "$ROOTFS/secretdev" b "$SMAJ" "$SMIN" || mv_bail "mknod in the rootfs failed"
+chown 100000:100000 "$ROOTFS/secretdev"
+
+# Control: a device the container is given with an allow rule.
+mv_make_ext4 "$MV_TMP/ok.img" 8M || mv_bail "cannot build the ext4 image"
+mv_loop_attach "$MV_TMP/ok.img" DEV_OK || mv_bail "cannot attach a loop device"
+# Inner: allowed by the cgroup too, but reached only through a node in an image.
+mv_make_ext4 "$MV_TMP/inner.img" 8M || mv_bail "cannot build the ext4 image"
+mv_loop_attach "$MV_TMP/inner.img" DEV_INNER || mv_bail "cannot attach a loop device"
+devnum "$DEV_INNER" IMAJ IMIN
+# Outer: a squashfs image "made by the container" with a node for the inner device.
+mkdir -p "$MV_TMP/outersrc"
+mknod -m 0666 "$MV_TMP/outersrc/inner" b "$IMAJ" "$IMIN"
+mksquashfs "$MV_TMP/outersrc" "$MV_TMP/outer.img" -quiet -noappend >/dev/null 2>&1 ||
+	mv_bail "cannot build the squashfs image"
+mv_loop_attach "$MV_TMP/outer.img" DEV_OUTER || mv_bail "cannot attach a loop device"
+
+# crun: a cgroup v1 devices group that denies the secret device.
+DEVCG=$MV_TMP/devcg
+DEVGRP=
+mkdir -p "$DEVCG"
+if mount -t cgroup -o devices mvdevices "$DEVCG" 2>/dev/null; then
+	defer "umount -l '$DEVCG'"
+	DEVGRP=$DEVCG/mvtest-$$
+	mkdir -p "$DEVGRP" && defer "rmdir '$DEVGRP'"
+	echo "b $SMAJ:$SMIN rwm" >"$DEVGRP/devices.deny" || DEVGRP=
+fi
+
+mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
+
+cat >"$ROOTFS/devices.sh" <<'EOF'
+ok=$1 outer=$2 fs=$3
+mvstep own_open locked_flags opendev /secretdev
+mvstep mount mount -t ext4 /secretdev "$fs"
+mvstep leak cat "$fs/secret.txt"
+mvstep mount_ro mount -t ext4 -o ro /secretdev "$fs"
+mvstep leak_ro cat "$fs/secret.txt"
+mvstep not_mounted sh -c "! grep -q ' $fs ' /proc/self/mountinfo"
+mvstep ok_mount mount -t ext4 "$ok" "$fs"
+mvstep ok_read cat "$fs/hello.txt"
+mvstep ok_umount umount "$fs"
+mvstep outer mount -t squashfs "$outer" /mnt/c
+mvstep inner mount -t ext4 /mnt/c/inner "$fs"
+mvstep bind mount --bind /mnt/c /mnt/b
+mvstep inner_bind mount -t ext4 /mnt/b/inner "$fs"
+mvstep inner_open locked_flags opendev /mnt/c/inner
+mvstep clean sh -c "! grep -q ' $fs ' /proc/self/mountinfo"
+EOF
+
+# bundle ID PROFILE : a bundle for devices.sh; DEV_OK and DEV_OUTER and
+# DEV_INNER are allowed, the secret device is not.
+bundle() {
+	local id=$1 profile=$2 fs=/mnt/a
+	[ "$profile" = fuse ] && fs=/mnt/f
+	mv_oci_bundle --profile "$profile" --device "$DEV_OK" --device "$DEV_OUTER" \
+		--device "$DEV_INNER" "$MV_TMP/$id" "$ROOTFS" sh /devices.sh "$DEV_OK" "$DEV_OUTER" "$fs" ||
+		mv_bail "cannot write the bundle"
+	[ "$profile" = fuse ] && mv_bind_host_libs "$MV_TMP/$id"
+	return 0
+}
+
+# run ID : the container in the runtime's device cgroup setup (see the header).
+run() {
+	local id=$1
+	if [ "$RT" = crun ]; then
+		(
+			echo "$BASHPID" >"$DEVGRP/cgroup.procs" || exit 1
+			mv_run crun "$MV_TMP/$id" "$id" 90
+		)
+	else
+		mv_run "$RT" "$MV_TMP/$id" "$id" 90
+	fi
+}
+
+no_secret() {
+	if grep -q -- "$SECRET" "$(mv_out "$1")" "$MV_LOG"; then
+		t_fail "$RT/$2: the secret was never read"
+	else
+		t_ok "$RT/$2: the secret was never read"
+	fi
+}
+
+test_devices() { # test_devices PROFILE
+	local profile=$1 id=$MV_IDP-$RT-$1 action=kernel
+	[ "$profile" = fuse ] && action=fuse
+	local R="$RT/$action"
+	bundle "$id" "$profile"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+
+	t_step_errno "$R: the container itself may not open the secret device" "$id" own_open EPERM
+	t_step_errno "$R: mount -t ext4 of the denied device is refused" "$id" mount EPERM
+	t_step_errno "$R: mount -o ro of the denied device is refused" "$id" mount_ro EPERM
+	t_step_ok "$R: nothing was mounted" "$id" not_mounted
+	t_decision "$R: decision line: the caller may not open it (device cgroup)" "$id" \
+		"syscall=mount " "source=/secretdev " "action=$action " "result=EPERM" \
+		"may not open /secretdev"
+	if mv_decisions "$id" | grep 'source=/secretdev ' | grep -q 'result=ok'; then
+		t_fail "$R: no mount of the denied device succeeded" "$(mv_decisions "$id")"
+	else
+		t_ok "$R: no mount of the denied device succeeded"
+	fi
+	if [ "$action" = fuse ]; then
+		if mv_decisions "$id" | grep 'source=/secretdev ' | grep -q 'program='; then
+			t_fail "$R: no FUSE program was started for the denied device" \
+				"$(mv_decisions "$id" | grep 'source=/secretdev ')"
+		else
+			t_ok "$R: no FUSE program was started for the denied device"
+		fi
+	fi
+	no_secret "$id" "$action"
+	t_step_ok "$R: a device the cgroup allows still mounts" "$id" ok_mount
+	if [ "$(mv_step_out "$id" ok_read)" = "hello from ext4" ]; then
+		t_ok "$R: and reads"
+	else
+		t_fail "$R: and reads" "$(mv_step_out "$id" ok_read)"
+	fi
+	t_step_ok "$R: and unmounts" "$id" ok_umount
+	t_step_ok "$R: the outer image mounts (squashfs, kernel action)" "$id" outer
+	t_step_errno "$R: a device node inside a notifyd mount is refused as a source" "$id" inner \
+		EPERM
+	t_decision "$R: decision line: node on a notifyd mount" "$id" \
+		"source=/mnt/c/inner " "result=EPERM" "notifyd mounted for the container"
+	t_step_errno "$R: ... also through a bind copy of that mount" "$id" inner_bind \
+		"EPERM|EACCES"
+	t_step_errno "$R: and the container cannot open that node itself (nodev)" "$id" \
+		inner_open "EACCES|EPERM"
+	t_step_ok "$R: nothing was mounted from the inner node" "$id" clean
+}
+
+# When notifyd cannot join the caller's devices cgroup (here: the v1 devices
+# hierarchy is no longer mounted where notifyd sees it), it refuses every
+# mount with a source, even of an allowed device, and says why.
+test_unjoinable() {
+	local id=$MV_IDP-crun-unjoinable
+	cat >"$ROOTFS/unjoinable.sh" <<'EOF2'
+mvstep mount mount -t ext4 "$1" /mnt/a
+mvstep clean sh -c "! grep -q ' /mnt/a ' /proc/self/mountinfo"
+EOF2
+	mv_oci_bundle --device "$DEV_OK" "$MV_TMP/$id" "$ROOTFS" sh /unjoinable.sh "$DEV_OK" ||
+		mv_bail "cannot write the bundle"
+	(
+		echo "$BASHPID" >"$DEVGRP/cgroup.procs" || exit 1
+		umount -l "$DEVCG" || exit 1
+		mv_run crun "$MV_TMP/$id" "$id" 90
+	) || t_fail "crun: unjoinable container exits 0" "exit $?"
+	t_step_errno "crun: a devices cgroup notifyd cannot join refuses the mount (EPERM)" "$id" \
+		mount EPERM
+	t_step_ok "crun: ... and nothing is mounted" "$id" clean
+	t_decision "crun: decision line says the devices cgroup cannot be joined" "$id" \
+		"source=$DEV_OK " "result=EPERM" "devices hierarchy"
+}
+
+for RT in ${RUNTIMES:-crun runc}; do
+	if ! command -v "$RT" >/dev/null; then
+		t_skip "$RT tests" "$RT not installed"
+		continue
+	fi
+	if [ "$RT" = crun ] && [ -z "$DEVGRP" ]; then
+		t_skip "crun tests" "no cgroup v1 devices controller to put crun's container in"
+		continue
+	fi
+	test_devices default
+	if [ -n "$FUSE2FS" ]; then
+		test_devices fuse
+	else
+		t_skip "$RT: fuse action" "fuse2fs not installed"
+	fi
+done
+# Last: it takes the v1 devices hierarchy away.
+[[ " ${RUNTIMES:-crun runc} " == *" crun "* ]] && [ -n "$DEVGRP" ] && test_unjoinable
+exit 0

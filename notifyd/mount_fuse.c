@@ -14,6 +14,7 @@
  *      (fuse_startup.c), so the worker is free at once.
  */
 #include "notifyd/mount_fuse.h"
+#include "notifyd/caller_cgroup.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/fuse_confine.h"
 #include "notifyd/fuse_daemon.h"
@@ -33,12 +34,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Preparation in the worker. */
@@ -84,43 +80,6 @@ static bool links_libfuse2(int prog)
 }
 
 /* Where the fusermount stand-in lives: $MOUNTVISOR_FUSE_SHIM_DIR, else next to notifyd. */
-/*
- * The caller's cgroup v2 directory's cgroup.procs, opened for writing (the
- * mounter moves itself there; the daemon inherits it).  -ENOMEDIUM when the
- * caller is in no cgroup2 hierarchy notifyd can see (no "0::" line, or no
- * cgroup2 mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified); any other
- * -errno is a failure to confine.
- */
-static int open_cgroup_procs(int procfd)
-{
-	static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
-	char buf[4096], path[PATH_MAX + 64];
-	struct statfs sfs;
-	char *line, *rel = NULL;
-
-	if (fd_read_file_at(procfd, "cgroup", buf, sizeof(buf)) < 0)
-		return -ESRCH;
-	for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, "0::", 3) == 0) {
-			rel = line + 3;
-			rel[strcspn(rel, "\n")] = '\0';
-			break;
-		}
-	if (!rel)
-		return -ENOMEDIUM;
-	if (rel[0] != '/' || strstr(rel, "/..") || strstr(rel, " (deleted)"))
-		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
-		if (statfs(roots[i], &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
-			continue;
-		snprintf(path, sizeof(path), "%s%s/cgroup.procs", roots[i],
-		         strcmp(rel, "/") ? rel : "");
-		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
-	return -ENOMEDIUM;
-}
-
 /* Append s to the plan's argument buffer; returns the copy or NULL when full. */
 static char *plan_str(struct fuse_plan *pl, size_t *used, const char *s)
 {
@@ -408,7 +367,7 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		request_deny(rq, EPERM, "cannot confine %s: %s", prog_name, why);
 		goto out;
 	}
-	pl->cgroup_procs = open_cgroup_procs(rq->t.procfd);
+	pl->cgroup_procs = caller_cgroup_v2_procs(rq->t.procfd);
 	if (pl->cgroup_procs == -ENOMEDIUM) {
 		log_debug("%s: the caller is in no cgroup2 hierarchy notifyd sees; %s stays in "
 		          "notifyd's",

@@ -50,17 +50,17 @@ int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev)
 	return r;
 }
 
-/* Collect what the filesystem said about a failure ("e ext4: ..." lines). */
-static void fs_messages(int fsfd, char *msg, size_t msglen)
+void kernel_mount_messages(int fsfd, char *msg, size_t msglen)
 {
 	char line[512];
 	size_t len = 0;
 	ssize_t n;
 
-	if (!msg || msglen == 0)
-		return;
-	msg[0] = '\0';
+	if (msg && msglen)
+		msg[0] = '\0';
 	while ((n = read(fsfd, line, sizeof(line) - 1)) > 0) {
+		if (!msg || msglen == 0)
+			continue;
 		line[n] = '\0';
 		line[strcspn(line, "\n")] = '\0';
 		len += (size_t)snprintf(msg + len, len < msglen ? msglen - len : 0, "%s%s",
@@ -86,9 +86,9 @@ static int fs_set(int fsfd, const char *opt)
 	return r < 0 ? -errno : 0;
 }
 
-int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
+int kernel_mount_prepare(const struct kernel_mount *km, char *msg, size_t msglen)
 {
-	_cleanup_close_ int fsfd = -EBADF, mntfd = -EBADF;
+	_cleanup_close_ int fsfd = -EBADF;
 	const struct mount_flags *f = km->flags;
 	char src[64];
 	int r = 0;
@@ -99,7 +99,11 @@ int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
 	if (fsfd < 0)
 		return -errno;
 	if (km->source_fd >= 0) {
-		/* The kernel looks the device up by path: hand it our own fd's magic link. */
+		/*
+		 * The kernel looks the device up by path when the superblock is
+		 * created: hand it the magic link of our fd, the very node checked
+		 * (the creating helper keeps the fd at the same number).
+		 */
 		snprintf(src, sizeof(src), "/proc/self/fd/%d", km->source_fd);
 		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "source", src, 0) < 0 ? -errno : 0;
 	} else if (km->source && km->source[0]) {
@@ -115,13 +119,17 @@ int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
 		r = fs_set(fsfd, "dirsync");
 	if (r >= 0 && f->lazytime)
 		r = fs_set(fsfd, "lazytime");
-	if (r >= 0 && fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		r = -errno;
 	if (r < 0) {
-		fs_messages(fsfd, msg, msglen);
+		kernel_mount_messages(fsfd, msg, msglen);
 		return r;
 	}
-	mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)f->attr);
+	return TAKE_FD(fsfd);
+}
+
+int kernel_mount_finish(int fsfd, const struct kernel_mount *km)
+{
+	_cleanup_close_ int mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)km->flags->attr);
+
 	if (mntfd < 0)
 		return -errno;
 	if (km->userns_fd >= 0) {
@@ -133,6 +141,21 @@ int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
 			return -errno;
 	}
 	return TAKE_FD(mntfd);
+}
+
+int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
+{
+	_cleanup_close_ int fsfd = -EBADF;
+
+	fsfd = kernel_mount_prepare(km, msg, msglen);
+	if (fsfd < 0)
+		return fsfd;
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		int r = -errno;
+		kernel_mount_messages(fsfd, msg, msglen);
+		return r;
+	}
+	return kernel_mount_finish(fsfd, km);
 }
 
 int kernel_mount_attach(int mntfd, int target_fd)

@@ -32,10 +32,24 @@ struct kernel_mount {
  */
 int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev);
 /*
- * Create the detached mount.  Returns its fd or -errno; msg gets the
- * filesystem's own explanation when it gave one (fsopen's message log).
+ * Create the detached mount in the calling thread: kernel_mount_prepare(),
+ * FSCONFIG_CMD_CREATE, kernel_mount_finish().  Returns its fd or -errno; msg
+ * gets the filesystem's own explanation when it gave one (fsopen's message
+ * log).  Only for filesystems without a device: creating a block
+ * filesystem's superblock opens devices (the source, an external journal,
+ * other members), and that must happen in the caller's cgroup
+ * (source_create_as_caller() in source_open.c).
  */
 int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen);
+/*
+ * fsopen() and fsconfig() of the source and options, up to CMD_CREATE.
+ * Returns the fs context fd or -errno (msg as above).
+ */
+int kernel_mount_prepare(const struct kernel_mount *km, char *msg, size_t msglen);
+/* After a failed CMD_CREATE: the filesystem's messages from fsfd ("; "-joined). */
+void kernel_mount_messages(int fsfd, char *msg, size_t msglen);
+/* The detached mount of a created fs context (fsmount, idmap): its fd or -errno. */
+int kernel_mount_finish(int fsfd, const struct kernel_mount *km);
 /* Attach mntfd on target_fd.  Must run inside the target's mount namespace. */
 int kernel_mount_attach(int mntfd, int target_fd);
 /* The mount's unique id (never reused while the system runs). */

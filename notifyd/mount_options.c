@@ -151,6 +151,26 @@ oom:
 	return -ENOMEM;
 }
 
+/*
+ * Options that name another device, by path or number: ext4's external
+ * journal, xfs's log and realtime devices, btrfs's other members.  notifyd
+ * would look a path up in its own view (the host's /dev), not the caller's;
+ * the devices are opened in the caller's cgroup anyway (source_open.c), but
+ * a container has no business naming host paths.  Refused from callers
+ * whatever allowed-options says; multi-device images are out of scope.
+ */
+static bool names_a_device(const char *opt)
+{
+	static const char *const keys[] = {"journal_path", "journal_dev", "logdev", "rtdev",
+	                                   "device"};
+	size_t len = strcspn(opt, "=");
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strlen(keys[i]) == len && strncmp(opt, keys[i], len) == 0)
+			return true;
+	return false;
+}
+
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad)
 {
 	for (size_t i = 0; i < o->n; i++)
@@ -159,7 +179,8 @@ int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, co
 		 * (libfuse's -o parser), gluing the next option, a forced one
 		 * included, into this one's value.  No kernel option needs one.
 		 */
-		if (strchr(o->v[i], '\\') || !profile_option_allowed(fs, o->v[i])) {
+		if (strchr(o->v[i], '\\') || names_a_device(o->v[i]) ||
+		    !profile_option_allowed(fs, o->v[i])) {
 			*bad = o->v[i];
 			return -EINVAL;
 		}

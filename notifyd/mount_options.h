@@ -31,8 +31,9 @@ int mount_opts_add(struct mount_opts *o, const char *opt);
 /* Do options a and b set the same thing ("dax" and "dax=never", "acl" and "noacl")? */
 bool mount_opts_same_setting(const char *a, const char *b);
 /*
- * Every option allowed by fs (and free of backslashes)?  0, or -EINVAL with
- * *bad pointing at the first refused one.
+ * Every option allowed by fs (and free of backslashes, and none that names
+ * another device: journal_path, journal_dev, logdev, rtdev, device)?  0, or
+ * -EINVAL with *bad pointing at the first refused one.
  */
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad);
 

@@ -5,6 +5,7 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
+#include "notifyd/loop_device.h"
 #include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
@@ -99,10 +100,19 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 	return r;
 }
 
+/* Is the resolved source a loop device notifyd gave this container? */
+static bool is_own_loop(const struct request *rq, int source_fd)
+{
+	struct stat st;
+
+	return fstat(source_fd, &st) == 0 && S_ISBLK(st.st_mode) &&
+	       loop_device_access(rq->c->id, st.st_rdev) == LOOP_OWNED;
+}
+
 static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
 {
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
-	                    mnt_fd = -EBADF, keep_fd = -EBADF;
+	                    mnt_fd = -EBADF, fs_fd = -EBADF;
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
 	struct proc_creds cr;
@@ -130,22 +140,16 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	                        &cr, &target_fd, &source_fd) < 0)
 		goto out;
 
-	if (source_fd >= 0) {
+	if (source_fd >= 0 && p->max_loop_devices == 0 && is_own_loop(rq, source_fd)) {
 		/*
-		 * The caller's device cgroup must allow the device (read and write
-		 * for a rw mount): the kernel opens it below in notifyd's cgroup,
-		 * through the O_PATH fd, the same node.  A read-only reopen is kept
-		 * until the mount is made: the last close of a block device drops its
-		 * page cache, which the mount would read again (measured: +1-3 ms).
-		 * Not the writable fd: where writes to mounted block devices are
-		 * restricted, an open writer makes the mount fail with EBUSY.
+		 * Defence in depth: a profile that gives no loop devices (perhaps
+		 * lowered by a reload) does not mount the ones handed out before.
 		 */
-		_cleanup_close_ int fd = mount_source_open(rq, &cr, source_fd, !mf.sb_ro);
-		char path[64];
-		if (fd < 0)
-			goto out;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		keep_fd = mf.sb_ro ? TAKE_FD(fd) : open(path, O_RDONLY | O_CLOEXEC);
+		request_deny(rq, EPERM,
+		             "%s is a loop device notifyd gave the container, and profile %s has "
+		             "max-loop-devices = 0",
+		             rq->source, p->name);
+		goto out;
 	}
 
 	struct kernel_mount km = {
@@ -156,7 +160,28 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	    .flags = &mf,
 	    .userns_fd = userns_fd,
 	};
-	mnt_fd = kernel_mount_create(&km, msg, sizeof(msg));
+	if (!needs_dev) {
+		mnt_fd = kernel_mount_create(&km, msg, sizeof(msg));
+	} else {
+		/*
+		 * A block filesystem: creating its superblock opens devices (the
+		 * source, and what the image names: an external journal, other
+		 * btrfs members, a log device), as whoever creates it.  So the
+		 * source is checked as the caller and the superblock created as
+		 * host root, both in the caller's cgroup (source_open.c): its
+		 * device cgroup applies to every one of those opens.
+		 */
+		fs_fd = kernel_mount_prepare(&km, msg, sizeof(msg));
+		if (fs_fd < 0) {
+			request_deny(rq, -fs_fd, "%s%s%s", strerror(-fs_fd), msg[0] ? ": " : "",
+			             msg);
+			goto out;
+		}
+		if (mount_source_create(rq, &cr, source_fd, !mf.sb_ro, fs_fd) < 0)
+			goto out;
+		msg[0] = '\0';
+		mnt_fd = kernel_mount_finish(fs_fd, &km);
+	}
 	if (mnt_fd < 0) {
 		request_deny(rq, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
 		goto out;

@@ -148,3 +148,24 @@ int mount_source_open(struct request *rq, const struct proc_creds *cr, int sourc
 		             want_write ? " for writing" : "", why, strerror(-fd));
 	return fd;
 }
+
+int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
+                        bool want_write, int fsfd)
+{
+	const char *why = "";
+	bool in_create = false;
+	char msg[512];
+	int r = source_create_as_caller(rq->t.procfd, cr, source_fd, want_write ? O_RDWR : O_RDONLY,
+	                                fsfd, &why, &in_create);
+
+	if (r >= 0)
+		return 0;
+	if (in_create) {
+		kernel_mount_messages(fsfd, msg, sizeof(msg));
+		request_deny(rq, -r, "%s%s%s (%s)", strerror(-r), msg[0] ? ": " : "", msg, why);
+	} else {
+		request_deny(rq, -r, "the caller may not open %s%s (%s: %s)", rq->source,
+		             want_write ? " for writing" : "", why, strerror(-r));
+	}
+	return r;
+}

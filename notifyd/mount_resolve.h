@@ -36,4 +36,16 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 int mount_source_open(struct request *rq, const struct proc_creds *cr, int source_fd,
                       bool want_write);
 
+/*
+ * The kernel action for a block filesystem: check the source as
+ * mount_source_open() does, then create the superblock of the prepared fs
+ * context fsfd in the caller's cgroup (source_create_as_caller()).  Returns
+ * 0, or denies the request (as mount_source_open() for the check; with the
+ * kernel's errno and the filesystem's messages when the creation failed,
+ * e.g. EPERM when its device cgroup denies an external journal) and returns
+ * -errno.
+ */
+int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
+                        bool want_write, int fsfd);
+
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/source_open.h"
 #include "notifyd/ns_child.h"
+#include "notifyd/caller_cgroup.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
@@ -12,12 +13,22 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define OPEN_TIMEOUT_MS 5000
+/*
+ * The superblock helper's whole life: a file-system creation may read a
+ * large journal and replay it.  Past this it is killed (a frozen cgroup).
+ */
+#define CREATE_TIMEOUT_MS 30000
+#define CHECKER_STACK     (64 * 1024)
 
 /* 32-bit ids where the plain calls take 16-bit ones (i386). */
 #ifdef SYS_setgroups32
@@ -36,6 +47,9 @@ enum {
 	STEP_USERNS,
 	STEP_CAPS,
 	STEP_OPEN,
+	STEP_CHECKER,
+	STEP_REOPEN,
+	STEP_CREATE,
 };
 
 static const char *const step_names[] = {
@@ -44,179 +58,10 @@ static const char *const step_names[] = {
     [STEP_USERNS] = "entering the caller's user namespace",
     [STEP_CAPS] = "taking the caller's capabilities",
     [STEP_OPEN] = "opening the source as the caller",
+    [STEP_CHECKER] = "starting the source check in the caller's cgroup",
+    [STEP_REOPEN] = "keeping the source open read-only",
+    [STEP_CREATE] = "creating the superblock in the caller's cgroup",
 };
-
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
-/*
- * Where notifyd sees the root of a cgroup hierarchy: the first mount of
- * fstype (cgroup2, or cgroup with the devices controller) whose root is the
- * hierarchy's root.  Returns an O_PATH fd of it or -ENOENT.
- */
-static int cgroup_root_open(bool v1_devices)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char *save = NULL, *root, *mnt, *sep, *fstype, *opts;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		fstype = strtok_r(sep + 3, " \n", &save);
-		(void)strtok_r(NULL, " \n", &save); /* source */
-		opts = strtok_r(NULL, " \n", &save);
-		if (!fstype || !opts)
-			continue;
-		if (v1_devices) {
-			if (strcmp(fstype, "cgroup") != 0)
-				continue;
-			char o[512];
-			snprintf(o, sizeof(o), ",%s,", opts);
-			if (!strstr(o, ",devices,"))
-				continue;
-		} else if (strcmp(fstype, "cgroup2") != 0) {
-			continue;
-		}
-		save = NULL;
-		(void)strtok_r(line, " ", &save); /* mount id */
-		(void)strtok_r(NULL, " ", &save); /* parent id */
-		(void)strtok_r(NULL, " ", &save); /* major:minor */
-		root = strtok_r(NULL, " ", &save);
-		mnt = strtok_r(NULL, " ", &save);
-		if (!root || !mnt || strcmp(root, "/") != 0)
-			continue;
-		unescape(mnt);
-		int fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	return -ENOENT;
-}
-
-/* rel ("/a/b", from /proc/PID/cgroup) beneath the hierarchy root rootfd. */
-static int cgroup_open_beneath(int rootfd, const char *rel, const char *file, int oflags)
-{
-	char path[PATH_MAX];
-	struct open_how how = {
-	    .flags = (uint64_t)(oflags | O_CLOEXEC),
-	    .resolve =
-	        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	int n = snprintf(path, sizeof(path), ".%s%s%s", rel, file ? "/" : "", file ? file : "");
-
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
-
-/* The v2 path and the v1 devices path of a /proc/PID/cgroup text (cut in place). */
-static void parse_cgroups(char *buf, char **v2, char **v1)
-{
-	*v2 = *v1 = NULL;
-	for (char *line = buf, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c1 || !c2 || c2[1] != '/')
-			continue;
-		*c1 = *c2 = '\0';
-		if (strcmp(line, "0") == 0 && c1[1] == '\0') {
-			*v2 = c2 + 1;
-		} else {
-			char ctl[256];
-			snprintf(ctl, sizeof(ctl), ",%s,", c1 + 1);
-			if (strstr(ctl, ",devices,"))
-				*v1 = c2 + 1;
-		}
-	}
-}
-
-static bool same_path(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-/*
- * The caller's cgroup v2 directory (O_RDONLY, for CLONE_INTO_CGROUP) and its
- * v1 devices group's cgroup.procs (O_WRONLY), each -EBADF when it has none
- * or when it is notifyd's own (the helper inherits that one; a v1 move would
- * cost a cgroup-wide lock for nothing).
- */
-static int caller_cgroups(int procfd, int *v2_dir, int *v1_procs, const char **why)
-{
-	char buf[8192], own_buf[8192];
-	char *v2, *v1, *own_v2 = NULL, *own_v1 = NULL;
-	int r;
-
-	*v2_dir = *v1_procs = -EBADF;
-	r = (int)fd_read_file_at(procfd, "cgroup", buf, sizeof(buf));
-	if (r < 0) {
-		*why = "reading the caller's /proc/PID/cgroup";
-		return r;
-	}
-	parse_cgroups(buf, &v2, &v1);
-	if (fd_read_file_at(AT_FDCWD, "/proc/self/cgroup", own_buf, sizeof(own_buf)) >= 0)
-		parse_cgroups(own_buf, &own_v2, &own_v1);
-	if (!v2 && !v1) {
-		*why = "the caller is in no cgroup notifyd can see";
-		return -EPERM;
-	}
-	if (v2 && !same_path(v2, own_v2)) {
-		_cleanup_close_ int root = cgroup_root_open(false);
-		if (root < 0) {
-			*why = "no cgroup2 hierarchy mounted where notifyd can see it";
-			return -EPERM;
-		}
-		*v2_dir = cgroup_open_beneath(root, v2, NULL, O_RDONLY | O_DIRECTORY);
-		if (*v2_dir < 0) {
-			*why = "opening the caller's cgroup v2 directory";
-			return -EPERM;
-		}
-	}
-	if (v1 && !same_path(v1, own_v1)) {
-		_cleanup_close_ int root = cgroup_root_open(true);
-		if (root < 0 && strcmp(v1, "/") != 0) {
-			*why =
-			    "the caller has a cgroup v1 devices group but no devices hierarchy is "
-			    "mounted where notifyd can see it";
-			*v2_dir = safe_close(*v2_dir);
-			return -EPERM;
-		}
-		if (root >= 0) {
-			*v1_procs = cgroup_open_beneath(root, strcmp(v1, "/") ? v1 : "",
-			                                "cgroup.procs", O_WRONLY);
-			if (*v1_procs < 0) {
-				*why = "opening the caller's devices cgroup";
-				*v2_dir = safe_close(*v2_dir);
-				return -EPERM;
-			}
-		}
-	}
-	return 0;
-}
 
 struct open_args {
 	int devices_procs, userns_fd, path_fd, oflags;
@@ -234,89 +79,146 @@ static int set_caps(uint64_t caps)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
-/* In the helper, already in the caller's cgroup v2 directory; async-signal-safe. */
-static __attribute__((noreturn)) void open_child(void *arg, int sock)
+/*
+ * In a helper already in the caller's cgroups: become the caller (its host
+ * ids, user namespace, effective capabilities) and open a->path.  Returns
+ * the fd or -errno with *step.  Async-signal-safe; irreversible.
+ */
+static int open_as_caller_steps(const struct open_args *a, int *step)
 {
-	const struct open_args *a = arg;
 	const struct proc_creds *cr = a->cr;
 	int fd;
 
-	if (a->devices_procs >= 0 && write(a->devices_procs, "0", 1) != 1)
-		ns_child_report(sock, errno, STEP_DEVICES_CGROUP, 0, -1);
 	/*
 	 * The caller's host ids, keeping our capabilities for the setns below.
 	 * Raw system calls: glibc's wrappers would try to apply them to every
 	 * thread notifyd had (setxid broadcast), taking its locks in a copy.
 	 */
+	*step = STEP_CREDS;
 	if (syscall(SYS_SETGROUPS, (size_t)cr->n_groups, cr->groups) < 0 ||
 	    syscall(SYS_SETRESGID, cr->fsgid, cr->fsgid, cr->fsgid) < 0 ||
 	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_SETRESUID, cr->fsuid, cr->fsuid, cr->fsuid) < 0)
-		ns_child_report(sock, errno, STEP_CREDS, 0, -1);
+		return -errno;
+	/*
+	 * The id change reset the memory's dumpable flag to fs.suid_dumpable;
+	 * with 1 ("debug") the caller could ptrace us, and this memory may be
+	 * a host-root helper's (source_create_as_caller()).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
 	if (a->userns_fd >= 0) {
+		*step = STEP_CAPS;
 		if (set_caps(1ULL << CAP_SYS_ADMIN) < 0)
-			ns_child_report(sock, errno, STEP_CAPS, 0, -1);
+			return -errno;
+		*step = STEP_USERNS;
 		if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
-			ns_child_report(sock, errno, STEP_USERNS, 0, -1);
+			return -errno;
 	}
 	/* Exactly the caller's effective capabilities, in its user namespace. */
+	*step = STEP_CAPS;
 	if (set_caps(cr->cap_eff) < 0)
-		ns_child_report(sock, errno, STEP_CAPS, 0, -1);
+		return -errno;
+	*step = STEP_OPEN;
 	fd = open(a->path, a->oflags | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		ns_child_report(sock, errno, STEP_OPEN, 0, -1);
+		return -errno;
+	*step = 0;
+	return fd;
+}
+
+/* In the helper, already in the caller's cgroup v2 directory; async-signal-safe. */
+static __attribute__((noreturn)) void open_child(void *arg, int sock)
+{
+	const struct open_args *a = arg;
+	int fd, step;
+
+	if (a->devices_procs >= 0 && write(a->devices_procs, "0", 1) != 1)
+		ns_child_report(sock, errno, STEP_DEVICES_CGROUP, 0, -1);
+	fd = open_as_caller_steps(a, &step);
+	if (fd < 0)
+		ns_child_report(sock, -fd, step, 0, -1);
 	ns_child_report(sock, 0, 0, 0, fd);
 }
 
-int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
-                          const char **why)
+/*
+ * What both helpers need: the caller's cgroups and user namespace (-EBADF
+ * where they are notifyd's own).  Fills a and the fds it refers to.
+ */
+static int prepare(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
+                   struct open_args *a, int *v2_dir, int *v1_procs, int *userns, const char **why)
 {
-	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF, own = -EBADF;
-	const char *dummy;
-	struct ns_child_msg m;
-	struct stat a, b;
-	int fd = -EBADF, r;
+	_cleanup_close_ int own = -EBADF;
+	int r;
 
-	if (!why)
-		why = &dummy;
 	*why = "helper";
-	r = caller_cgroups(procfd, &v2_dir, &v1_procs, why);
+	r = caller_cgroup_open(procfd, v2_dir, v1_procs, why);
 	if (r < 0)
 		return r;
-	userns = ns_open_at(procfd, "user");
+	*userns = ns_open_at(procfd, "user");
 	own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-	if (userns < 0 || own < 0) {
+	if (*userns < 0 || own < 0) {
 		*why = "opening the caller's user namespace";
-		return userns < 0 ? userns : -errno;
+		return *userns < 0 ? *userns : -errno;
 	}
-	r = ns_same(userns, own);
+	r = ns_same(*userns, own);
 	if (r < 0)
 		return r;
 	if (r == 1)
-		userns = safe_close(userns);
+		*userns = safe_close(*userns);
 
-	struct open_args args = {
-	    .devices_procs = v1_procs,
-	    .userns_fd = userns,
+	*a = (struct open_args){
+	    .devices_procs = *v1_procs,
+	    .userns_fd = *userns,
 	    .path_fd = path_fd,
 	    .oflags = oflags & (O_ACCMODE | O_NONBLOCK),
 	    .cr = cr,
 	};
-	snprintf(args.path, sizeof(args.path), "/proc/self/fd/%d", path_fd);
-	const int keep[] = {v1_procs, userns, path_fd};
-	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), open_child, &args, OPEN_TIMEOUT_MS, &m,
-	                 &fd);
+	snprintf(a->path, sizeof(a->path), "/proc/self/fd/%d", path_fd);
+	return 0;
+}
+
+/* Why a helper run failed, from ns_child_run()'s answer. */
+static int helper_result(int r, const struct ns_child_msg *m, const char **why)
+{
 	if (r < 0) {
 		*why = r == -ETIMEDOUT ? "the helper did not answer in time"
 		       : r == -EAGAIN  ? "no room for a helper in the caller's cgroup (pids.max)"
 		                       : "starting the helper in the caller's cgroup";
 		return r;
 	}
-	if (m.err) {
-		*why = m.step > 0 && (size_t)m.step < ARRAY_SIZE(step_names) && step_names[m.step]
-		           ? step_names[m.step]
-		           : "helper";
-		return -m.err;
+	if (m->err) {
+		*why =
+		    m->step > 0 && (size_t)m->step < ARRAY_SIZE(step_names) && step_names[m->step]
+		        ? step_names[m->step]
+		        : "helper";
+		return -m->err;
+	}
+	return 0;
+}
+
+int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
+                          const char **why)
+{
+	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF;
+	const char *dummy;
+	struct open_args args;
+	struct ns_child_msg m;
+	struct stat a, b;
+	int fd = -EBADF, r;
+
+	if (!why)
+		why = &dummy;
+	r = prepare(procfd, cr, path_fd, oflags, &args, &v2_dir, &v1_procs, &userns, why);
+	if (r < 0)
+		return r;
+	const int keep[] = {v1_procs, userns, path_fd};
+	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), open_child, &args, OPEN_TIMEOUT_MS, &m,
+	                 &fd);
+	r = helper_result(r, &m, why);
+	if (r < 0) {
+		safe_close(fd);
+		return r;
 	}
 	if (fd < 0) {
 		*why = "the helper sent no fd";
@@ -330,4 +232,136 @@ int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, 
 		return -EIO;
 	}
 	return fd;
+}
+
+/* "/proc/self/fd/N" without stdio (async-signal-safe); buf holds 32 bytes. */
+static void fd_path(char *buf, int fd)
+{
+	static const char prefix[] = "/proc/self/fd/";
+	char digits[12];
+	size_t n = 0, len = sizeof(prefix) - 1;
+	unsigned v = (unsigned)fd;
+
+	memcpy(buf, prefix, len);
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < sizeof(digits));
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len] = '\0';
+}
+
+struct create_args {
+	struct open_args open;
+	int fsfd;
+	pid_t helper;
+	/* Written by the checker, which shares the helper's memory. */
+	int open_fd, open_err, open_step;
+};
+
+/*
+ * The checker: a vfork-style child of the create helper (its memory and fd
+ * table).  It becomes the caller and opens the source; the fd lands in the
+ * shared table.  Async-signal-safe.
+ */
+static int checker_main(void *p)
+{
+	struct create_args *c = p;
+	int step;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != c->helper)
+		_exit(1);
+	int fd = open_as_caller_steps(&c->open, &step);
+	c->open_step = step;
+	c->open_err = fd < 0 ? -fd : 0;
+	c->open_fd = fd;
+	return 0;
+}
+
+/*
+ * The create helper: host root, in the caller's cgroup v2 directory since
+ * its clone.  Joins the v1 devices group, lets the checker open the source
+ * as the caller, then runs FSCONFIG_CMD_CREATE with host privilege: every
+ * device the kernel opens for the new superblock (the source, an external
+ * journal, another btrfs member, an xfs log device) is checked against the
+ * caller's device cgroup, not notifyd's.  Async-signal-safe.
+ */
+static __attribute__((noreturn)) void create_child(void *arg, int sock)
+{
+	struct create_args *c = arg;
+	const int rw = (c->open.oflags & O_ACCMODE) != O_RDONLY;
+	char path[32];
+	struct stat a, b;
+	siginfo_t si;
+	void *stack;
+	long pid;
+
+	if (c->open.devices_procs >= 0 && write(c->open.devices_procs, "0", 1) != 1)
+		ns_child_report(sock, errno, STEP_DEVICES_CGROUP, 0, -1);
+	/*
+	 * Taking the caller's ids and user namespace is for good, and
+	 * CMD_CREATE needs CAP_SYS_ADMIN in the initial user namespace: the
+	 * check runs in a child.  It shares our memory and fds and we wait
+	 * (vfork): no copy of the page tables; it cannot block on anything the
+	 * container controls but what our timeout already covers.
+	 */
+	stack = mmap(NULL, CHECKER_STACK, PROT_READ | PROT_WRITE,
+	             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		ns_child_report(sock, errno, STEP_CHECKER, 0, -1);
+	c->helper = (pid_t)getpid();
+	c->open_fd = -1;
+	c->open_err = ECHILD;
+	c->open_step = STEP_CHECKER;
+	pid = clone(checker_main, (char *)stack + CHECKER_STACK,
+	            CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, c);
+	if (pid < 0)
+		ns_child_report(sock, errno, STEP_CHECKER, 0, -1);
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	if (c->open_err)
+		ns_child_report(sock, c->open_err, c->open_step, 0, -1);
+	/* The same inode we resolved, as it must be. */
+	if (fstat(c->open_fd, &a) < 0 || fstat(c->open.path_fd, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino || ((a.st_mode ^ b.st_mode) & S_IFMT))
+		ns_child_report(sock, EIO, STEP_OPEN, 0, -1);
+	/*
+	 * Keep the device open until the superblock holds it (the last close
+	 * of a block device drops its page cache, which the mount would read
+	 * again), but read-only: where writes to mounted block devices are
+	 * restricted, an open writer makes the mount fail with EBUSY.
+	 */
+	if (rw) {
+		fd_path(path, c->open_fd);
+		/* Closed by our exit, after the creation. */
+		int ro = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (ro < 0)
+			ns_child_report(sock, errno, STEP_REOPEN, 0, -1);
+		close(c->open_fd);
+	}
+	if (fsconfig(c->fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		ns_child_report(sock, errno, STEP_CREATE, 0, -1);
+	ns_child_report(sock, 0, 0, 0, -1);
+}
+
+int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
+                            int fsfd, const char **why, bool *in_create)
+{
+	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF;
+	struct create_args args = {.fsfd = fsfd};
+	struct ns_child_msg m = {0};
+	int r;
+
+	*in_create = false;
+	r = prepare(procfd, cr, path_fd, oflags, &args.open, &v2_dir, &v1_procs, &userns, why);
+	if (r < 0)
+		return r;
+	const int keep[] = {v1_procs, userns, path_fd, fsfd};
+	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), create_child, &args, CREATE_TIMEOUT_MS, &m,
+	                 NULL);
+	r = helper_result(r, &m, why);
+	if (r < 0 && m.step == STEP_CREATE)
+		*in_create = true;
+	return r;
 }

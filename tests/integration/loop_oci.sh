@@ -207,7 +207,23 @@ EOF
 		grep -q "^$HOSTDEV: .*host.img" <<<"$(losetup -a)"
 }
 
+loaded() { grep -c "profiles loaded from $PROFILES" "$MV_LOG"; }
+
+# reload : SIGHUP notifyd, wait until it says it loaded the profiles again.
+reload() {
+	local before i
+	before=$(loaded)
+	kill -HUP "$NOTIFYD_PID"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(loaded)" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # The trusting profile mounts the host loop device with the kernel's ext4.
+# Then a reload lowers its max-loop-devices to 0: the device the container
+# still holds no longer mounts (EPERM) with the kernel action.
 test_kernel() {
 	local id=loop-$RT-kernel
 	cat >"$ROOTFS/k.sh" <<EOF
@@ -215,14 +231,35 @@ mvstep mount /usr/bin/mount -o loop /img/ext4.img /mnt/a
 mvstep read cat /mnt/a/hello.txt
 mvstep mountinfo grep ' /mnt/a ' /proc/self/mountinfo
 mvstep umount /usr/bin/umount /mnt/a
+mvstep keep sh -c '$LOSETUP -f --show /img/ext4.img >/tmp/keepdev'
+mvsync reload
+mvstep after_reload sh -c '/bin/mount -t ext4 \$(cat /tmp/keepdev) /mnt/a'
+mvstep after_reload_clean sh -c "! grep -q ' /mnt/a ' /proc/self/mountinfo"
+mvstep detach sh -c '$LOSETUP -d \$(cat /tmp/keepdev)'
 EOF
+	rm -f "$ROOTFS/tmp/sync/reload."*
+	cp "$PROFILES/trusting.conf" "$MV_TMP/trusting.conf.orig"
 	lbundle "$id" --profile trusting -- sh /k.sh
-	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	mv_start "$RT" "$MV_TMP/$id" "$id" 60
+	if mv_sync_wait "$ROOTFS" reload 50; then
+		sed -i 's/^default-action = deny$/&\nmax-loop-devices = 0/' "$PROFILES/trusting.conf"
+		reload || t_fail "$RT: kernel: the lowered profile was reloaded"
+	fi
+	mv_sync_go "$ROOTFS" reload
+	mv_wait "$id"
+	cp "$MV_TMP/trusting.conf.orig" "$PROFILES/trusting.conf"
+	reload || t_fail "$RT: kernel: the original profile was reloaded"
 	t_step_ok "$RT: mount -o loop ext4.img (kernel profile)" "$id" mount
 	t_check "$RT: kernel: file read" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
 	t_check "$RT: kernel: mountinfo shows the kernel's ext4 on the loop device (7:N)" \
 		grep -qE ' 7:[0-9]+ / /mnt/a .* - ext4 ' <<<"$(mv_step_out "$id" mountinfo)"
 	t_step_ok "$RT: kernel: umount" "$id" umount
+	t_step_ok "$RT: kernel: a loop device kept for later" "$id" keep
+	t_step_errno "$RT: kernel: after a reload to max-loop-devices = 0 it no longer mounts" \
+		"$id" after_reload EPERM
+	t_decision "$RT: kernel: decision line says why" "$id" 'syscall=mount ' 'action=kernel ' \
+		'result=EPERM' 'max-loop-devices = 0'
+	t_step_ok "$RT: kernel: ... and nothing is mounted" "$id" after_reload_clean
 	mv_wait_log "container $id gone: its" 10 >/dev/null
 	t_check "$RT: kernel: nothing attached after exit" [ "$(test_images_attached)" = 0 ]
 }

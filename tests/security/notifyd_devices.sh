@@ -13,7 +13,15 @@
 #   - a device the cgroup allows still mounts with both actions (control);
 #   - a node inside an image notifyd mounted (kernel action), pointing at a
 #     device the cgroup does allow, is refused as a source (EPERM), also
-#     through a bind copy of that mount.
+#     through a bind copy of that mount;
+#   - devices the kernel opens by itself while creating the superblock are
+#     checked against the container's device cgroup too (docs/security.md
+#     "Superblocks are created in the caller's cgroup"): an ext4 image the
+#     container may use whose superblock names an external journal on a host
+#     loop device it may not use does not mount (kernel action) and the
+#     journal device is not written; with the journal device allowed the
+#     same image mounts.  The same for a two-device btrfs whose second member
+#     is a host device the container may not use (registered by a scan).
 # runc puts the container in its own cgroup v2 directory with a BPF device
 # program.  crun runs with --cgroup-manager=disabled here (it cannot load BPF
 # programs on these hosts), so the test puts it in a cgroup v1 `devices`
@@ -42,6 +50,10 @@ idmap = yes
 allowed-options = ro
 
 [fs squashfs]
+action = kernel
+idmap = yes
+
+[fs btrfs]
 action = kernel
 idmap = yes
 EOF
@@ -99,7 +111,36 @@ mksquashfs "$MV_TMP/outersrc" "$MV_TMP/outer.img" -quiet -noappend >/dev/null 2>
 	mv_bail "cannot build the squashfs image"
 mv_loop_attach "$MV_TMP/outer.img" DEV_OUTER || mv_bail "cannot attach a loop device"
 
-# crun: a cgroup v1 devices group that denies the secret device.
+# External journal: an ext4 image (as a container could write one) whose
+# superblock names a journal device (by number and UUID) on a host loop
+# device the container is not given.  mkfs -J device= needs the journal
+# attached first.
+truncate -s 8M "$MV_TMP/journal.img"
+mkfs.ext4 -q -F -O journal_dev -b 4096 "$MV_TMP/journal.img" >/dev/null 2>&1 ||
+	mv_bail "cannot build the external journal"
+mv_loop_attach "$MV_TMP/journal.img" JDEV || mv_bail "cannot attach the journal device"
+devnum "$JDEV" JMAJ JMIN
+truncate -s 32M "$MV_TMP/extj.img"
+mkfs.ext4 -q -F -b 4096 -J device="$JDEV" "$MV_TMP/extj.img" >/dev/null 2>&1 ||
+	mv_bail "cannot build the image with an external journal"
+mv_loop_attach "$MV_TMP/extj.img" DEV_EXTJ || mv_bail "cannot attach a loop device"
+
+# btrfs: metadata raid1 over two host loop devices, both registered with the
+# kernel by a scan (as udev does); the container is given only the first.
+BTRFS_OK=
+if command -v mkfs.btrfs >/dev/null && grep -qw btrfs /proc/filesystems; then
+	truncate -s 128M "$MV_TMP/btr1.img" "$MV_TMP/btr2.img"
+	if mv_loop_attach "$MV_TMP/btr1.img" BDEV1 && mv_loop_attach "$MV_TMP/btr2.img" BDEV2 &&
+		mkfs.btrfs -q -f -d single -m raid1 "$BDEV1" "$BDEV2" >/dev/null 2>&1 &&
+		btrfs device scan "$BDEV1" "$BDEV2" >/dev/null 2>&1; then
+		devnum "$BDEV2" B2MAJ B2MIN
+		defer "btrfs device scan --forget '$BDEV1' '$BDEV2' >/dev/null 2>&1"
+		BTRFS_OK=1
+	fi
+fi
+
+# crun: a cgroup v1 devices group that denies the secret device (and the
+# journal and the second btrfs member); another that denies only the secret.
 DEVCG=$MV_TMP/devcg
 DEVGRP=
 mkdir -p "$DEVCG"
@@ -108,6 +149,11 @@ if mount -t cgroup -o devices mvdevices "$DEVCG" 2>/dev/null; then
 	DEVGRP=$DEVCG/mvtest-$$
 	mkdir -p "$DEVGRP" && defer "rmdir '$DEVGRP'"
 	echo "b $SMAJ:$SMIN rwm" >"$DEVGRP/devices.deny" || DEVGRP=
+	echo "b $JMAJ:$JMIN rwm" >"$DEVGRP/devices.deny" || DEVGRP=
+	[ -n "$BTRFS_OK" ] && { echo "b $B2MAJ:$B2MIN rwm" >"$DEVGRP/devices.deny" || DEVGRP=; }
+	DEVGRP_J=$DEVCG/mvtest-$$-j
+	mkdir -p "$DEVGRP_J" && defer "rmdir '$DEVGRP_J'"
+	echo "b $SMAJ:$SMIN rwm" >"$DEVGRP_J/devices.deny" || DEVGRP=
 fi
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
@@ -144,11 +190,11 @@ bundle() {
 }
 
 # run ID : the container in the runtime's device cgroup setup (see the header).
-run() {
-	local id=$1
+run() { # run ID [V1_GROUP]
+	local id=$1 grp=${2:-$DEVGRP}
 	if [ "$RT" = crun ]; then
 		(
-			echo "$BASHPID" >"$DEVGRP/cgroup.procs" || exit 1
+			echo "$BASHPID" >"$grp/cgroup.procs" || exit 1
 			mv_run crun "$MV_TMP/$id" "$id" 90
 		)
 	else
@@ -211,6 +257,75 @@ test_devices() { # test_devices PROFILE
 	t_step_ok "$R: nothing was mounted from the inner node" "$id" clean
 }
 
+sums() { sha256sum "$@" | cut -d' ' -f1 | tr '\n' ' '; }
+
+# Devices the kernel opens for the superblock, not named by the caller.
+test_sb_devices() {
+	local id=$MV_IDP-$RT-sbdev id_ok=$MV_IDP-$RT-sbdev-ok R="$RT/kernel" before after
+	local -a bdevs=() bdevs_ok=()
+	[ -n "$BTRFS_OK" ] && bdevs=(--device "$BDEV1") && bdevs_ok=(--device "$BDEV1" --device "$BDEV2")
+	cat >"$ROOTFS/sbdev.sh" <<'EOF2'
+extj=$1 btr=$2
+mvstep extj mount -t ext4 "$extj" /mnt/a
+mvstep extj_ro mount -t ext4 -o ro "$extj" /mnt/a
+mvstep extj_clean sh -c "! grep -q ' /mnt/a ' /proc/self/mountinfo"
+if [ -n "$btr" ]; then
+	mvstep btr mount -t btrfs "$btr" /mnt/a
+	mvstep btr_clean sh -c "! grep -q ' /mnt/a ' /proc/self/mountinfo"
+fi
+EOF2
+	cat >"$ROOTFS/sbdev_ok.sh" <<'EOF2'
+extj=$1 btr=$2
+mvstep extj mount -t ext4 "$extj" /mnt/a
+mvstep extj_write sh -c 'echo hi >/mnt/a/f && sync'
+mvstep extj_umount umount /mnt/a
+if [ -n "$btr" ]; then
+	mvstep btr mount -t btrfs "$btr" /mnt/a
+	mvstep btr_umount umount /mnt/a
+fi
+EOF2
+	sync
+	before=$(sums "$JDEV" "$MV_TMP/journal.img")
+	[ -n "$BTRFS_OK" ] && before+=$(sums "$BDEV2" "$MV_TMP/btr2.img")
+	mv_oci_bundle --device "$DEV_EXTJ" "${bdevs[@]}" "$MV_TMP/$id" "$ROOTFS" sh /sbdev.sh \
+		"$DEV_EXTJ" "${BDEV1:-}" || mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	t_step_errno "$R: an ext4 image whose external journal is a denied device does not mount" \
+		"$id" extj "EPERM|EACCES|EINVAL"
+	t_step_errno "$R: ... also read-only" "$id" extj_ro "EPERM|EACCES|EINVAL"
+	t_step_ok "$R: ... and nothing is mounted" "$id" extj_clean
+	t_decision "$R: decision line: the superblock was created in the caller's cgroup" "$id" \
+		"source=$DEV_EXTJ " "action=kernel " "creating the superblock in the caller's cgroup"
+	if [ -n "$BTRFS_OK" ]; then
+		t_step_errno "$R: a btrfs whose other member is a denied host device does not mount" \
+			"$id" btr "EPERM|EACCES|EINVAL|ENOENT|EIO"
+		t_step_ok "$R: ... and nothing is mounted" "$id" btr_clean
+	else
+		t_skip "$R: btrfs with a denied member" "no mkfs.btrfs or btrfs in this kernel"
+	fi
+	sync
+	after=$(sums "$JDEV" "$MV_TMP/journal.img")
+	[ -n "$BTRFS_OK" ] && after+=$(sums "$BDEV2" "$MV_TMP/btr2.img")
+	if [ "$before" = "$after" ]; then
+		t_ok "$R: the denied devices were not written"
+	else
+		t_fail "$R: the denied devices were not written" "before $before" "after  $after"
+	fi
+
+	# Control: the same images with every device allowed.
+	mv_oci_bundle --device "$DEV_EXTJ" --device "$JDEV" "${bdevs_ok[@]}" "$MV_TMP/$id_ok" \
+		"$ROOTFS" sh /sbdev_ok.sh "$DEV_EXTJ" "${BDEV1:-}" || mv_bail "cannot write the bundle"
+	run "$id_ok" "${DEVGRP_J:-}" ||
+		t_fail "$R: control container exits 0" "exit $?" "$(cat "$(mv_out "$id_ok")")"
+	t_step_ok "$R: with the journal device allowed the same image mounts" "$id_ok" extj
+	t_step_ok "$R: ... is writable" "$id_ok" extj_write
+	t_step_ok "$R: ... and unmounts" "$id_ok" extj_umount
+	if [ -n "$BTRFS_OK" ]; then
+		t_step_ok "$R: with both members allowed the btrfs mounts" "$id_ok" btr
+		t_step_ok "$R: ... and unmounts" "$id_ok" btr_umount
+	fi
+}
+
 # When notifyd cannot join the caller's devices cgroup (here: the v1 devices
 # hierarchy is no longer mounted where notifyd sees it), it refuses every
 # mount with a source, even of an allowed device, and says why.
@@ -244,6 +359,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 		continue
 	fi
 	test_devices default
+	test_sb_devices
 	if [ -n "$FUSE2FS" ]; then
 		test_devices fuse
 	else

@@ -206,6 +206,26 @@ int main(void)
 	mount_opts_split("data=ordered", &o);
 	CHECK(mount_opts_check(&o, &fs, &bad) == 0, "an exact-value entry allows its value");
 	mount_opts_free(&o);
+	{
+		char *dev_allowed[] = {"journal_path", "journal_dev", "logdev", "rtdev",
+		                       "device",       "noatime",     NULL};
+		struct profile_fs dfs = {
+		    .type = "ext4", .options = forced, .allowed_options = dev_allowed};
+		const char *const naming[] = {"journal_path=/dev/sda", "journal_dev=2049",
+		                              "logdev=/dev/loop0", "rtdev=/dev/loop1",
+		                              "device=/dev/loop2"};
+		for (size_t i = 0; i < sizeof(naming) / sizeof(naming[0]); i++) {
+			mount_opts_split(naming[i], &o);
+			CHECK(mount_opts_check(&o, &dfs, &bad) == -EINVAL &&
+			          strcmp(bad, naming[i]) == 0,
+			      "an option naming another device is refused even when allowed");
+			mount_opts_free(&o);
+		}
+		mount_opts_split("noatime", &o);
+		CHECK(mount_opts_check(&o, &dfs, &bad) == 0,
+		      "... other allowed options still pass");
+		mount_opts_free(&o);
+	}
 	mount_opts_split("noatime,errors=x\\", &o);
 	CHECK(mount_opts_check(&o, &fs, &bad) == -EINVAL && strcmp(bad, "errors=x\\") == 0,
 	      "a backslash (it would escape the comma before a forced option for libfuse) is "

@@ -7,6 +7,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct lxc_proxy_hdr) == 32, "LXC's header is 32 bytes on LP64");
@@ -49,6 +51,7 @@ struct lxc_msg {
 	int msg_flags;
 	int fds[LXC_MAX_FDS];
 	unsigned nfds;
+	struct timespec sent; /* SCM_TIMESTAMPNS; 0 if none came */
 };
 
 static void msg_close_fds(struct lxc_msg *m)
@@ -62,7 +65,8 @@ static int msg_recv(int sock, struct lxc_msg *m, int flags)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * LXC_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * LXC_MAX_FDS) +
+		         CMSG_SPACE(sizeof(struct timespec))];
 	} ctl;
 	struct iovec iov = {.iov_base = m->buf, .iov_len = sizeof(m->buf)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -80,7 +84,13 @@ static int msg_recv(int sock, struct lxc_msg *m, int flags)
 	m->len = (size_t)n;
 	m->msg_flags = mh.msg_flags;
 	m->nfds = 0;
+	m->sent = (struct timespec){0};
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(m->sent))) {
+			memcpy(&m->sent, CMSG_DATA(c), sizeof(m->sent));
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -167,6 +177,41 @@ static void reply_init(struct lxc_reply *r, int sock, const struct lxc_msg *m)
 	}
 	memcpy(&n, r->notif, sizeof(n) < r->notif_len ? sizeof(n) : r->notif_len);
 	r->id = n.id;
+	/* LXC starts waiting once its send returned: at the stamp or later. */
+	if (m->sent.tv_sec > 0) {
+		int64_t ms = (LXC_PROXY_TIMEOUT_S * 1000 - LXC_REPLY_MARGIN_MS);
+
+		r->deadline.tv_sec = m->sent.tv_sec + ms / 1000;
+		r->deadline.tv_nsec = m->sent.tv_nsec + (ms % 1000) * 1000000;
+		if (r->deadline.tv_nsec >= 1000000000) {
+			r->deadline.tv_sec++;
+			r->deadline.tv_nsec -= 1000000000;
+		}
+	}
+}
+
+int lxc_reply_ms_left(const struct lxc_reply *r)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (r->deadline.tv_sec == 0)
+		return INT_MAX;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (int64_t)(r->deadline.tv_sec - now.tv_sec) * 1000 +
+	     (r->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0)
+		return 0;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int lxc_proxy_conn_init(int sock)
+{
+	int one = 1;
+
+	if (setsockopt(sock, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
 }
 
 int lxc_reply_send(const struct lxc_reply *r, int64_t val, int32_t error, uint32_t flags)
@@ -181,9 +226,12 @@ int lxc_reply_send(const struct lxc_reply *r, int64_t val, int32_t error, uint32
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
 
 	memcpy(rbuf, &resp, sizeof(resp) < r->resp_len ? sizeof(resp) : r->resp_len);
+	/* Too late, it would answer LXC's next request instead (lxc_proxy.h). */
+	if (lxc_reply_ms_left(r) == 0)
+		return -ETIMEDOUT;
 	/* LXC waits for exactly one answer per request: never block the worker on it. */
 	if (sendmsg(r->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		return -errno;
 	return 0;
 }
 

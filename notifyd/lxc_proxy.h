@@ -10,6 +10,14 @@
  *   header | seccomp_notif | seccomp_notif_resp
  * and LXC passes our seccomp_notif_resp to the kernel.  A bad message is
  * answered at once with an error, so LXC never waits for its 30 s timeout.
+ *
+ * LXC waits LXC_PROXY_TIMEOUT_S for an answer (SO_RCVTIMEO on its
+ * connection, not configurable), then answers ENOSYS itself and goes on to
+ * its next request.  An answer sent after that would be read as the answer
+ * to that next request (LXC only logs the wrong id, then uses the answer),
+ * so every later request of the connection would get its predecessor's
+ * answer.  The kernel stamps each message with its send time
+ * (SO_TIMESTAMPNS); an answer LXC can no longer be waiting for is not sent.
  */
 #ifndef MV_LXC_PROXY_H
 #define MV_LXC_PROXY_H
@@ -18,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "notifyd/container.h"
 
@@ -29,8 +38,11 @@ struct lxc_proxy_hdr {
 	uint64_t cookie_len;
 };
 
-#define LXC_COOKIE_MAX 1024 /* LXC sends a config string; more is not a cookie */
-#define LXC_PART_MAX   512  /* a sane bound for the struct sizes a sender claims */
+#define LXC_COOKIE_MAX      1024 /* LXC sends a config string; more is not a cookie */
+#define LXC_PART_MAX        512  /* a sane bound for the struct sizes a sender claims */
+#define LXC_PROXY_TIMEOUT_S 30   /* LXC 5.0.2's wait for an answer (seccomp.c) */
+/* Answers go out at the latest this long before LXC stops waiting. */
+#define LXC_REPLY_MARGIN_MS 1000
 
 /* What a reply must echo: the header and the notification as received. */
 struct lxc_reply {
@@ -39,6 +51,7 @@ struct lxc_reply {
 	uint8_t notif[LXC_PART_MAX];
 	uint16_t notif_len, resp_len;
 	uint64_t id;
+	struct timespec deadline; /* CLOCK_REALTIME; 0: unknown (no timestamp came) */
 };
 
 /* The first message of a connection, as the main loop peeks at it. */
@@ -71,7 +84,17 @@ int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, 
  */
 int lxc_proxy_serve(struct container *c);
 
-/* The answer for a request (see target.c): resp id, val, error, flags. */
+/*
+ * The answer for a request (see target.c): resp id, val, error, flags.
+ * -ETIMEDOUT, nothing sent: LXC has stopped waiting (or is about to) and
+ * answered the caller ENOSYS itself.
+ */
 int lxc_reply_send(const struct lxc_reply *r, int64_t val, int32_t error, uint32_t flags);
+
+/* Milliseconds left to send r's answer; INT_MAX when the send time is unknown. */
+int lxc_reply_ms_left(const struct lxc_reply *r);
+
+/* Ask the kernel to stamp each message on an LXC connection with its send time. */
+int lxc_proxy_conn_init(int sock);
 
 #endif

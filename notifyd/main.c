@@ -349,6 +349,9 @@ static void accept_lxc(int listen_fd)
 
 	if (fd < 0)
 		return;
+	/* Without send times, answers LXC no longer waits for cannot be held back. */
+	if (lxc_proxy_conn_init(fd) < 0)
+		log_debug("LXC proxy connection: SO_TIMESTAMPNS: %m");
 	if (n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
 		log_warn("LXC proxy connection rejected: %u connections wait for a first message",
 		         n_lxc_waiting);

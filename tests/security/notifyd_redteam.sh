@@ -146,6 +146,9 @@ restore_journal() {
 #   sbdev  : s_journal_dev = the host journal (what mkfs -J device= writes)
 #   opts   : s_journal_dev = a device that does not exist, s_mount_opts =
 #            "journal_dev=<host journal>" (the stored default options win)
+#   path   : as opts, with s_mount_opts = "journal_path=/dev/loopN": a path
+#            the kernel resolves in notifyd's view (kernel_mount_create() runs
+#            in the host's mount namespace), a node the container has not got
 #   replay : as sbdev, and needs_recovery set: the kernel replays the
 #            victim's pending transaction into the container's image
 #   ext3   : as sbdev, with ext3's features only (mkfs -t ext3)
@@ -156,7 +159,7 @@ evil_image() {
 	local img=$1 mode=$2
 	truncate -s 32M "$img"
 	case $mode in
-	sbdev | opts | replay | ext3)
+	sbdev | opts | replay | ext3 | path)
 		if [ "$mode" = ext3 ]; then
 			with_journal_copy "$img" -t ext3 || return 1
 		else
@@ -166,6 +169,11 @@ evil_image() {
 		if [ "$mode" = opts ]; then
 			debugfs -w -R "ssv journal_dev 0x07ff" "$img" >/dev/null 2>&1 || return 1
 			tune2fs -E mount_opts="journal_dev=$JNUM" "$img" >/dev/null 2>&1 || return 1
+		fi
+		if [ "$mode" = path ]; then
+			debugfs -w -R "ssv journal_dev 0x07ff" "$img" >/dev/null 2>&1 || return 1
+			debugfs -w -R "ssv mount_opts journal_path=$JDEV" "$img" >/dev/null 2>&1 ||
+				return 1
 		fi
 		if [ "$mode" = replay ]; then
 			debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1 || return 1
@@ -184,7 +192,7 @@ evil_image() {
 	chown 100000:100000 "$img"
 }
 
-for m in sbdev opts replay ext3 errors defaults; do
+for m in sbdev opts path replay ext3 errors defaults; do
 	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
 	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
 done
@@ -192,6 +200,7 @@ mv_loop_attach "$MV_TMP/sbdev.img" DEV_SBDEV || mv_bail "cannot attach a loop de
 mv_loop_attach "$MV_TMP/opts.img" DEV_OPTS || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/replay.img" DEV_REPLAY || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/errors.img" DEV_ERRORS || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/path.img" DEV_PATH || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/ext3.img" DEV_EXT3 || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/defaults.img" DEV_DEFAULTS || mv_bail "cannot attach a loop device"
 # restore MODE : the image as made (a mount rewrites it) on its device and as
@@ -464,6 +473,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	for p in trusted-images lxd-compatible; do
 		test_journal "$p" sbdev
 		test_journal "$p" opts
+		test_journal "$p" path
 		test_journal "$p" replay
 		test_errors "$p"
 		test_defaults "$p"

@@ -307,6 +307,36 @@ test_journal() {
 	fi
 }
 
+# test_journal_fuse MODE : the shipped default profile gives ext4 to fuse2fs,
+# which runs as the caller, in its cgroup: the host journal must stay
+# untouched whatever the mount's outcome (held; regression).
+test_journal_fuse() {
+	local mode=$1 id R var dev w0 w1
+	id=$MV_IDP-$RT-default-$mode
+	R="$RT/default/$mode"
+	restore "$mode"
+	var=DEV_${mode^^}
+	dev=${!var}
+	mv_oci_bundle --profile default --device "$dev" "$MV_TMP/$id" "$ROOTFS" \
+		sh /journal.sh "$dev" || mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	w0=$(jios)
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	w1=$(jios)
+	t_diag "$R: mount exit $(mv_step_rc "$id" mount): $(mv_step_out "$id" mount | head -n 2)"
+	if [ "$w0" = "$w1" ]; then
+		t_ok "$R: fuse2fs: the host journal device saw no I/O"
+	else
+		t_fail "$R: fuse2fs: the host journal device saw no I/O" \
+			"$JDEV reads+writes went from $w0 to $w1 while the container ran"
+	fi
+	if grep -q -- "$SECRET" "$(mv_out "$id")"; then
+		t_fail "$R: fuse2fs: the victim's journal is not replayed into the container's image"
+	else
+		t_ok "$R: fuse2fs: the victim's journal is not replayed into the container's image"
+	fi
+}
+
 # test_errors PROFILE : s_mount_opts=errors=continue vs the forced errors=remount-ro.
 test_errors() {
 	local profile=$1 id R
@@ -480,6 +510,8 @@ for RT in ${RUNTIMES:-crun runc}; do
 	done
 	# trusted-images also gives ext3 to the kernel (same driver, same journal code).
 	FSTYPE=ext3 test_journal trusted-images ext3
+	test_journal_fuse replay
+	test_journal_fuse opts
 	fi
 	want swap && test_umount_swap
 	want lock && test_loop_lock

@@ -408,6 +408,35 @@ test_umount_swap() {
 	fi
 }
 
+# test_bind_copy : no race needed to keep more of notifyd's superblocks
+# alive than max-mounts: bind-copy each notifyd mount (a bind is answered
+# "continue"), then umount2 the original, which notifyd does and whose
+# record it drops (umount_request_handle()); the copy keeps the superblock.
+test_bind_copy() {
+	local id=$MV_IDP-$RT-bind-copy R="$RT/bind-copy" n
+	cat >"$ROOTFS/bind_copy.sh" <<'EOF'
+for i in 1 2 3 4 5; do
+	mkdir -p /mnt/k/$i /mnt/sa/x
+	mvstep mount$i mount -t tmpfs -o size=64k none /mnt/sa/x
+	echo "sb$i" >/mnt/sa/x/id
+	mvstep bind$i mount --bind /mnt/sa/x /mnt/k/$i
+	mvstep umount$i umount /mnt/sa/x
+done
+mvstep alive sh -c 'cat /mnt/k/*/id'
+EOF
+	mv_oci_bundle --profile tswap "$MV_TMP/$id" "$ROOTFS" sh /bind_copy.sh ||
+		mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	n=$(mv_step_out "$id" alive | grep -c '^sb[0-9]$')
+	if [ "$n" -le 1 ]; then
+		t_ok "$R: bind copies do not keep more notifyd superblocks alive than max-mounts = 1"
+	else
+		t_fail "$R: bind copies do not keep more notifyd superblocks alive than max-mounts = 1" \
+			"$n notifyd tmpfs superblocks alive at once:" \
+			"$(mv_step_out "$id" alive | tr '\n' ' ')"
+	fi
+}
+
 # test_loop_lock : one container blocks every other container's loop devices.
 # loop_device_get() (loop_device.c) holds the global `lock` while place()
 # works in the caller's view: view_install() -> attach_in_view(rq, tree,
@@ -514,6 +543,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	test_journal_fuse opts
 	fi
 	want swap && test_umount_swap
+	want swap && test_bind_copy
 	want lock && test_loop_lock
 	if want journal; then
 		test_journal kloop sbdev loop

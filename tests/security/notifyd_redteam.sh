@@ -153,8 +153,9 @@ restore_journal() {
 #            victim's pending transaction into the container's image
 #   ext3   : as sbdev, with ext3's features only (mkfs -t ext3)
 #   errors : internal journal, s_mount_opts = "errors=continue"
-#   defaults: internal journal, s_mount_opts = "noload,nobarrier" and
+#   defaults: internal journal, s_mount_opts = "nobarrier" and
 #            s_default_mount_opts = journal_data (tune2fs -o)
+#   noload : internal journal, s_mount_opts = "noload" (skip journal replay)
 evil_image() {
 	local img=$1 mode=$2
 	truncate -s 32M "$img"
@@ -185,14 +186,18 @@ evil_image() {
 		;;
 	defaults)
 		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
-		debugfs -w -R "ssv mount_opts noload,nobarrier" "$img" >/dev/null 2>&1 || return 1
+		debugfs -w -R "ssv mount_opts nobarrier" "$img" >/dev/null 2>&1 || return 1
 		tune2fs -o journal_data "$img" >/dev/null 2>&1 || return 1
+		;;
+	noload)
+		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
+		debugfs -w -R "ssv mount_opts noload" "$img" >/dev/null 2>&1 || return 1
 		;;
 	esac
 	chown 100000:100000 "$img"
 }
 
-for m in sbdev opts path replay ext3 errors defaults; do
+for m in sbdev opts path replay ext3 errors defaults noload; do
 	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
 	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
 done
@@ -203,6 +208,7 @@ mv_loop_attach "$MV_TMP/errors.img" DEV_ERRORS || mv_bail "cannot attach a loop 
 mv_loop_attach "$MV_TMP/path.img" DEV_PATH || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/ext3.img" DEV_EXT3 || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/defaults.img" DEV_DEFAULTS || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/noload.img" DEV_NOLOAD || mv_bail "cannot attach a loop device"
 # restore MODE : the image as made (a mount rewrites it) on its device and as
 # the container's file, and the victim's journal as it crashed.
 restore() {
@@ -355,24 +361,28 @@ test_errors() {
 	fi
 }
 
-# test_defaults PROFILE : the image's stored default mount options (s_mount_opts,
-# s_default_mount_opts) are not checked against the profile's allowed-options.
-# trusted-images says "nothing that skips journal replay or write barriers
-# (noload, norecovery, nobarrier)"; lxd-compatible allows only data=ordered.
+# test_defaults PROFILE MODE OPTION... : the image's stored default mount
+# options (s_mount_opts, s_default_mount_opts) are not checked against the
+# profile's allowed-options.  trusted-images says "nothing that skips journal
+# replay or write barriers (noload, norecovery, nobarrier)"; lxd-compatible
+# allows only data=ordered.
 test_defaults() {
-	local profile=$1 id R o opts
-	id=$MV_IDP-$RT-$profile-defaults
-	R="$RT/$profile/defaults"
-	restore defaults
-	mv_oci_bundle --profile "$profile" --device "$DEV_DEFAULTS" "$MV_TMP/$id" "$ROOTFS" \
-		sh /journal.sh "$DEV_DEFAULTS" || mv_bail "cannot write the bundle"
+	local profile=$1 mode=$2 id R o opts var dev
+	shift 2
+	id=$MV_IDP-$RT-$profile-$mode
+	R="$RT/$profile/$mode"
+	var=DEV_${mode^^}
+	dev=${!var}
+	restore "$mode"
+	mv_oci_bundle --profile "$profile" --device "$dev" "$MV_TMP/$id" "$ROOTFS" \
+		sh /journal.sh "$dev" || mv_bail "cannot write the bundle"
 	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
 	opts=$(mv_step_out "$id" options)
 	if [ "$(mv_step_rc "$id" mount)" != 0 ]; then
-		t_ok "$R: an ext4 whose superblock asks for noload,nobarrier,data=journal is refused"
+		t_ok "$R: an ext4 whose superblock asks for $* is refused"
 		return
 	fi
-	for o in norecovery nobarrier data=journal; do
+	for o in "$@"; do
 		if grep -qx "$o" <<<"$opts"; then
 			t_fail "$R: the image's stored default options do not reach the kernel: $o" \
 				"the profile does not allow $o; the superblock got it applied:" \
@@ -535,7 +545,8 @@ for RT in ${RUNTIMES:-crun runc}; do
 		test_journal "$p" path
 		test_journal "$p" replay
 		test_errors "$p"
-		test_defaults "$p"
+		test_defaults "$p" defaults nobarrier data=journal
+		test_defaults "$p" noload norecovery
 	done
 	# trusted-images also gives ext3 to the kernel (same driver, same journal code).
 	FSTYPE=ext3 test_journal trusted-images ext3

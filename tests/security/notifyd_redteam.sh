@@ -41,7 +41,24 @@
 # s_mount_opts does not beat the profile's forced errors=remount-ro (a proxy
 # for errors=panic, which we do not try on a shared host).
 #
-#   RUNTIMES="crun runc" to run a subset.
+# Further groups (details at each test function):
+#   - journal_path= in s_mount_opts is resolved in notifyd's own (host) mount
+#     namespace: kernel_mount_create() runs outside the caller's view (BROKEN).
+#   - stored default options (s_mount_opts noload / nobarrier,
+#     s_default_mount_opts journal_data) bypass the profile's allowed-options
+#     (BROKEN; test_defaults).
+#   - the same images under the shipped default profile (fuse2fs, as the
+#     caller, in its cgroup): the host journal is untouched (held).
+#   - umount2: a mount put over the target between notifyd's check and its
+#     umount2() makes it unmount that one and drop the record of its own
+#     mount, which stays: max-mounts no longer counts (BROKEN;
+#     test_umount_swap, umount_swap.c).  Bind copies of notifyd mounts also
+#     outlive their records (test_bind_copy, fails on purpose).
+#   - a FUSE lookup the container stalls (SIGSTOPped fuse2fs bound over /sys)
+#     under the global loop-device lock (held: FUSE refuses the host worker).
+#
+#   RUNTIMES="crun runc" to run a subset; REDTEAM_ONLY="journal swap lock"
+#   to run some groups.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1

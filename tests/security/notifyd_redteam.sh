@@ -45,8 +45,12 @@
 #   - journal_path= in s_mount_opts is resolved in notifyd's own (host) mount
 #     namespace: kernel_mount_create() runs outside the caller's view (BROKEN).
 #   - stored default options (s_mount_opts noload / nobarrier,
-#     s_default_mount_opts journal_data) bypass the profile's allowed-options
-#     (BROKEN; test_defaults).
+#     s_default_mount_opts journal_data) bypassed the profile's
+#     allowed-options (test_defaults, group "defaults", also run by
+#     "journal").  Fixed: notifyd reads the options the new superblock got
+#     (/proc/fs/ext4/DEV/options) before attaching it and refuses (EPERM) an
+#     option the profile neither allows nor forces; the shipped profiles force
+#     barrier, which beats a stored nobarrier (held).
 #   - the same images under the shipped default profile (fuse2fs, as the
 #     caller, in its cgroup): the host journal is untouched (held).
 #   - umount2: a mount put over the target between notifyd's check and its
@@ -57,8 +61,8 @@
 #   - a FUSE lookup the container stalls (SIGSTOPped fuse2fs bound over /sys)
 #     under the global loop-device lock (held: FUSE refuses the host worker).
 #
-#   RUNTIMES="crun runc" to run a subset; REDTEAM_ONLY="journal swap lock"
-#   to run some groups.
+#   RUNTIMES="crun runc" to run a subset; REDTEAM_ONLY="journal swap lock
+#   defaults" to run some groups.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -173,6 +177,7 @@ restore_journal() {
 #   defaults: internal journal, s_mount_opts = "nobarrier" and
 #            s_default_mount_opts = journal_data (tune2fs -o)
 #   noload : internal journal, s_mount_opts = "noload" (skip journal replay)
+#   nobarrier: internal journal, s_mount_opts = "nobarrier" only
 evil_image() {
 	local img=$1 mode=$2
 	truncate -s 32M "$img"
@@ -210,11 +215,15 @@ evil_image() {
 		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
 		debugfs -w -R "ssv mount_opts noload" "$img" >/dev/null 2>&1 || return 1
 		;;
+	nobarrier)
+		mkfs.ext4 -q -F -b 4096 "$img" >/dev/null 2>&1 || return 1
+		debugfs -w -R "ssv mount_opts nobarrier" "$img" >/dev/null 2>&1 || return 1
+		;;
 	esac
 	chown 100000:100000 "$img"
 }
 
-for m in sbdev opts path replay ext3 errors defaults noload; do
+for m in sbdev opts path replay ext3 errors defaults noload nobarrier; do
 	evil_image "$MV_TMP/$m.img" "$m" || mv_bail "cannot build the $m image"
 	cp "$MV_TMP/$m.img" "$MV_TMP/$m.orig"
 done
@@ -226,6 +235,7 @@ mv_loop_attach "$MV_TMP/path.img" DEV_PATH || mv_bail "cannot attach a loop devi
 mv_loop_attach "$MV_TMP/ext3.img" DEV_EXT3 || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/defaults.img" DEV_DEFAULTS || mv_bail "cannot attach a loop device"
 mv_loop_attach "$MV_TMP/noload.img" DEV_NOLOAD || mv_bail "cannot attach a loop device"
+mv_loop_attach "$MV_TMP/nobarrier.img" DEV_NOBARRIER || mv_bail "cannot attach a loop device"
 # restore MODE : the image as made (a mount rewrites it) on its device and as
 # the container's file, and the victim's journal as it crashed.
 restore() {
@@ -379,12 +389,14 @@ test_errors() {
 }
 
 # test_defaults PROFILE MODE OPTION... : the image's stored default mount
-# options (s_mount_opts, s_default_mount_opts) are not checked against the
-# profile's allowed-options.  trusted-images says "nothing that skips journal
-# replay or write barriers (noload, norecovery, nobarrier)"; lxd-compatible
-# allows only data=ordered.
+# options (s_mount_opts, s_default_mount_opts) must obey the profile's
+# allowed-options.  trusted-images says "nothing that skips journal replay or
+# write barriers (noload, norecovery, nobarrier)"; lxd-compatible allows only
+# data=ordered.  Either the mount is refused -- then with EPERM and a
+# decision line that names an option coming from the image -- or none of
+# OPTION... is among the options the kernel applied.
 test_defaults() {
-	local profile=$1 mode=$2 id R o opts var dev
+	local profile=$1 mode=$2 id R o opts var dev d
 	shift 2
 	id=$MV_IDP-$RT-$profile-$mode
 	R="$RT/$profile/$mode"
@@ -397,6 +409,12 @@ test_defaults() {
 	opts=$(mv_step_out "$id" options)
 	if [ "$(mv_step_rc "$id" mount)" != 0 ]; then
 		t_ok "$R: an ext4 whose superblock asks for $* is refused"
+		d=$(mv_decisions "$id" | grep 'syscall=mount ' | tail -n 1)
+		if grep -q 'result=EPERM' <<<"$d" && grep -q "has option '[^']*' from the image" <<<"$d"; then
+			t_ok "$R: EPERM, and the decision line names the image's option"
+		else
+			t_fail "$R: EPERM, and the decision line names the image's option" "$d"
+		fi
 		return
 	fi
 	for o in "$@"; do
@@ -408,6 +426,25 @@ test_defaults() {
 			t_ok "$R: the image's stored default options do not reach the kernel: $o"
 		fi
 	done
+}
+
+# test_barrier PROFILE : an image whose only stored default is nobarrier
+# mounts, and the profile's forced barrier wins (held).
+test_barrier() {
+	local profile=$1 id R opts
+	id=$MV_IDP-$RT-$profile-nobarrier
+	R="$RT/$profile/nobarrier"
+	restore nobarrier
+	mv_oci_bundle --profile "$profile" --device "$DEV_NOBARRIER" "$MV_TMP/$id" "$ROOTFS" \
+		sh /journal.sh "$DEV_NOBARRIER" || mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	t_step_ok "$R: an ext4 with stored nobarrier mounts" "$id" mount
+	opts=$(mv_step_out "$id" options)
+	if grep -qx barrier <<<"$opts" && ! grep -qx nobarrier <<<"$opts"; then
+		t_ok "$R: the forced barrier beats the superblock's nobarrier"
+	else
+		t_fail "$R: the forced barrier beats the superblock's nobarrier" "$(tr '\n' , <<<"$opts")"
+	fi
 }
 
 # test_umount_swap : umount2's check and act look the path up twice
@@ -554,7 +591,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 		t_skip "crun tests" "no cgroup v1 devices controller to put crun's container in"
 		continue
 	fi
-	# REDTEAM_ONLY="journal swap lock" picks groups (all by default).
+	# REDTEAM_ONLY="journal swap lock defaults" picks groups (all by default).
 	if want journal; then
 	for p in trusted-images lxd-compatible; do
 		test_journal "$p" sbdev
@@ -562,9 +599,16 @@ for RT in ${RUNTIMES:-crun runc}; do
 		test_journal "$p" path
 		test_journal "$p" replay
 		test_errors "$p"
+	done
+	fi
+	if want journal || want defaults; then
+	for p in trusted-images lxd-compatible; do
 		test_defaults "$p" defaults nobarrier data=journal
 		test_defaults "$p" noload norecovery
+		test_barrier "$p"
 	done
+	fi
+	if want journal; then
 	# trusted-images also gives ext3 to the kernel (same driver, same journal code).
 	FSTYPE=ext3 test_journal trusted-images ext3
 	test_journal_fuse replay

@@ -269,6 +269,16 @@ mvstep write sh -c 'echo written > /mnt/a/f && sync'
 mvstep options cat "/proc/fs/ext4/\${dev#/dev/}/options"
 mvstep umount umount /mnt/a
 EOF
+# remount.sh DEV : mount it, try to turn barriers off by a remount (the
+# superblock belongs to the host's user namespace: the kernel refuses), show
+# the options, unmount.
+cat >"$ROOTFS/remount.sh" <<EOF
+dev=\$1
+mvstep mount mount -t ext4 "\$dev" /mnt/a
+mvstep remount mount -o remount,nobarrier "\$dev" /mnt/a
+mvstep options cat "/proc/fs/ext4/\${dev#/dev/}/options"
+mvstep umount umount /mnt/a
+EOF
 # journal_loop.sh IMG : the same on a loop device of notifyd's (util-linux losetup).
 cat >"$ROOTFS/journal_loop.sh" <<EOF
 mvstep setup /usr/sbin/losetup -f --show "\$1"
@@ -429,16 +439,23 @@ test_defaults() {
 }
 
 # test_barrier PROFILE : an image whose only stored default is nobarrier
-# mounts, and the profile's forced barrier wins (held).
+# mounts, the profile's forced barrier wins, and the container cannot
+# remount it nobarrier afterwards (held).
 test_barrier() {
 	local profile=$1 id R opts
 	id=$MV_IDP-$RT-$profile-nobarrier
 	R="$RT/$profile/nobarrier"
 	restore nobarrier
 	mv_oci_bundle --profile "$profile" --device "$DEV_NOBARRIER" "$MV_TMP/$id" "$ROOTFS" \
-		sh /journal.sh "$DEV_NOBARRIER" || mv_bail "cannot write the bundle"
+		sh /remount.sh "$DEV_NOBARRIER" || mv_bail "cannot write the bundle"
 	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
 	t_step_ok "$R: an ext4 with stored nobarrier mounts" "$id" mount
+	if [ "$(mv_step_rc "$id" remount)" != 0 ]; then
+		t_ok "$R: the container cannot remount it nobarrier"
+		t_diag "$R: remount: $(mv_step_out "$id" remount | head -n 1)"
+	else
+		t_fail "$R: the container cannot remount it nobarrier" "$(mv_step_out "$id" remount)"
+	fi
 	opts=$(mv_step_out "$id" options)
 	if grep -qx barrier <<<"$opts" && ! grep -qx nobarrier <<<"$opts"; then
 		t_ok "$R: the forced barrier beats the superblock's nobarrier"

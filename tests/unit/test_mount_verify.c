@@ -73,8 +73,51 @@ static const char *verdict(const char *text, const struct profile_fs *fs)
 		      got_);                                                                       \
 	} while (0)
 
+/*
+ * Every ext* section with the kernel action in the shipped profiles: a plain
+ * image (with or without a journal) mounts, the red team's images do not.
+ */
+static void test_shipped(void)
+{
+	const char *src = getenv("MV_SRC");
+	char path[512], err[512];
+	struct profile_set *set = NULL;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path), "%s/profiles", src ? src : ".");
+	CHECK(profile_set_load_dir(path, &set, err, sizeof(err)) == 0, "shipped profiles load (%s)",
+	      err);
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->v[i]->n_fs; j++) {
+			const struct profile_fs *fs = &set->v[i]->fs[j];
+			char what[128];
+
+			if (fs->action != PROFILE_ACTION_KERNEL || strncmp(fs->type, "ext", 3))
+				continue;
+			n++;
+			snprintf(what, sizeof(what), "%s [fs %s]", set->v[i]->name, fs->type);
+			CHECK(!strcmp(verdict(PLAIN, fs), ""), "%s: a plain image passes", what);
+			CHECK(
+			    !strcmp(
+			        verdict("rw\nnojournal_checksum\nbarrier\nerrors=remount-ro\n", fs),
+			        ""),
+			    "%s: an image without a journal passes", what);
+			CHECK(!strcmp(verdict("rw\nbarrier\nnorecovery\n", fs), "norecovery"),
+			      "%s: a stored noload is refused", what);
+			CHECK(!strcmp(verdict("rw\nbarrier\ndata=journal\n", fs), "data=journal"),
+			      "%s: a stored journal_data is refused", what);
+			CHECK(!strcmp(verdict("rw\nnobarrier\n", fs), "nobarrier"),
+			      "%s: nobarrier is refused if the forced barrier did not win", what);
+		}
+	CHECK(n >= 4, "shipped profiles give %u ext* sections the kernel action", n);
+	profile_set_free(set);
+}
+
 int main(void)
 {
+	test_shipped();
 	/* The kernel's ordinary display of every setting passes, even with no options allowed. */
 	VERDICT(PLAIN, &bare, "");
 	VERDICT(PLAIN, &lxd, "");

@@ -9,6 +9,7 @@
 #include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
+#include "notifyd/mount_verify.h"
 #include "notifyd/mount_fuse.h"
 #include "notifyd/profile_store.h"
 #include "common/cleanup.h"
@@ -184,6 +185,20 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	}
 	if (mnt_fd < 0) {
 		request_deny(rq, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
+		goto out;
+	}
+	/* What the kernel applied, the image's stored defaults included (mount_verify.c). */
+	r = mount_verify_effective(mnt_fd, fs, msg, sizeof(msg));
+	if (r < 0) {
+		if (r == -EPERM)
+			request_deny(
+			    rq, EPERM,
+			    "the new superblock has option '%s' from the image's stored "
+			    "default mount options, which the profile neither allows nor forces",
+			    msg);
+		else
+			request_deny(rq, EPERM, "cannot check the new superblock's options: %s: %s",
+			             msg, strerror(-r));
 		goto out;
 	}
 	/* Last look before the mount becomes visible: is the caller still waiting? */

@@ -8,6 +8,10 @@ $(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
 		$(OBJ)/notifyd/mount_options.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
 
+$(BUILD)/tests/unit/test_mount_verify: $(OBJ)/tests/unit/test_mount_verify.o \
+		$(OBJ)/notifyd/mount_verify.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+
 $(BUILD)/tests/unit/test_oci_state: $(OBJ)/tests/unit/test_oci_state.o \
 		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/lxc_cookie.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)
@@ -77,3 +81,10 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCKED_FLAGS)
+
+# Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).
+UMOUNT_SWAP := $(BUILD)/tests/helpers/umount_swap
+$(UMOUNT_SWAP): tests/security/umount_swap.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(UMOUNT_SWAP)

@@ -70,3 +70,9 @@ $(BUILD)/tests/helpers/vfsd_guest_attack: $(OBJ)/tests/security/vfsd_guest_attac
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_guest_attack
+
+# Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
+$(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_redteam

@@ -19,10 +19,14 @@
  *  cred-xattr    SETXATTR security.capability (file capabilities) and a
  *                system.posix_acl_access on root's file, by uid 1000
  *  cred-dir      UNLINK, RENAME, LINK, in root's 0755 directory by uid 1000
- *  readonly      (--readonly runs) every modifying op answers EROFS and the
- *                host's files are unchanged
+ *  moved-out     a directory the guest holds, moved out of the share by the
+ *                host: LOOKUP+READ of a file now outside, CREATE, READDIR
+ *  readonly      (--readonly runs) every modifying op answers EROFS, the
+ *                host's files are unchanged, READ leaves atime alone
+ *  memshrink     (VMM) the front-end shrinks the memfd of guest memory under
+ *                vfsd, then kicks a request: vfsd must survive
  *
- * Usage: vfsd_redteam --share DIR --sandbox MODE [--tag TAG]
+ * Usage: vfsd_redteam --share DIR [--outside DIR] --sandbox MODE [--tag TAG]
  *        [--vfsd-opt OPT]... [--only LIST]
  * Prints TAP lines; exit 0 when all passed.
  */
@@ -399,6 +403,126 @@ static void test_cred_dir(void)
 	as_root();
 }
 
+/* --- moved-out ------------------------------------------------------------ */
+
+/*
+ * A directory the guest holds, moved out of the share by a host process
+ * (e.g. "mv share/d /root/d"): the guest's node still names it, and
+ * everything relative to it is outside the share.  '..' is checked
+ * (dir_in_share); nothing else is.
+ */
+static void test_moved_out(const char *outside)
+{
+	char in[600], away[600], p[700];
+	uint64_t d, n, fh;
+	struct reply r;
+	int e, fd;
+
+	snprintf(in, sizeof(in), "%s/box", share);
+	snprintf(away, sizeof(away), "%s/box", outside);
+	mkdir(in, 0755);
+	d = lk(1, "box");
+	as_root();
+	T(d != 0 && rename(in, away) == 0, "%s: moved-out: host moves box/ (held by the guest) out",
+	  tag);
+	snprintf(p, sizeof(p), "%s/hostfile", away);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		(void)!write(fd, "OUTSIDE-SECRET", 14);
+		close(fd);
+	}
+	n = lookup(d, "hostfile", &e);
+	if (n) {
+		e = open_node(n, O_RDWR, &fh);
+		if (e == 0) {
+			struct fuse_read_in rd = {.fh = fh, .size = 64};
+
+			r = CALL(FUSE_READ, n, &rd, sizeof(rd));
+			if (r.error == 0 && r.len >= 14 && !memcmp(r.data, "OUTSIDE-SECRET", 14))
+				e = 1;
+			release_fh(n, fh);
+		}
+	}
+	T(n == 0, "%s: moved-out: a file outside the share is not looked up / read through the "
+	          "moved directory (LOOKUP %s, %s)",
+	  tag, n ? "success" : err_name(e), e == 1 ? "READ returned it" : "not read");
+	{
+		struct {
+			struct fuse_create_in in;
+			char name[16];
+		} cr = {.in = {.flags = O_RDWR, .mode = S_IFREG | 0644}, .name = "planted"};
+
+		r = CALL(FUSE_CREATE, d, &cr, sizeof(cr.in) + 8);
+		snprintf(p, sizeof(p), "%s/planted", away);
+		T(access(p, F_OK) < 0,
+		  "%s: moved-out: CREATE through the moved directory makes nothing outside (%s)", tag,
+		  err_name(r.error));
+		if (r.error == 0)
+			release_fh(((struct fuse_entry_out *)r.data)->nodeid,
+			           ((struct fuse_open_out *)(r.data + sizeof(struct fuse_entry_out)))->fh);
+	}
+	{
+		struct fuse_open_in oi = {.flags = O_RDONLY};
+		bool listed = false;
+
+		r = CALL(FUSE_OPENDIR, d, &oi, sizeof(oi));
+		if (r.error == 0) {
+			uint64_t dfh = ((struct fuse_open_out *)r.data)->fh;
+			struct fuse_read_in rd = {.fh = dfh, .size = 4096};
+			struct fuse_release_in rel = {.fh = dfh};
+
+			r = CALL(FUSE_READDIR, d, &rd, sizeof(rd));
+			listed = r.error == 0 && r.len && memmem(r.data, r.len, "hostfile", 8);
+			CALL(FUSE_RELEASEDIR, d, &rel, sizeof(rel));
+		}
+		T(!listed, "%s: moved-out: the moved directory's contents are not listed", tag);
+	}
+	snprintf(p, sizeof(p), "rm -rf '%s'", away);
+	(void)!system(p);
+}
+
+/* --- memshrink (VMM) ------------------------------------------------------ */
+
+/*
+ * The front-end shrinks the guest-memory memfd under vfsd after
+ * ADD_MEM_REG, then kicks a request whose buffers lie past the new end:
+ * vfsd's loads from its mapping raise SIGBUS.  (vfsd_mem_add() checks the
+ * size once, and says memfd seals would be the fix.)
+ */
+static void test_memshrink(void)
+{
+	struct fuse_in_header *ih = (void *)(g + IN_BUF);
+	struct vfsd_vring_desc *d = drv_desc(1);
+	struct fuse_getattr_in ga = {0};
+	uint32_t used = 0;
+	int r;
+
+	*ih = (struct fuse_in_header){.len = sizeof(*ih) + sizeof(ga),
+	                              .opcode = FUSE_GETATTR,
+	                              .unique = unique++,
+	                              .nodeid = 1};
+	memcpy(ih + 1, &ga, sizeof(ga));
+	d[0] = (struct vfsd_vring_desc){IN_BUF, (uint32_t)(sizeof(*ih) + sizeof(ga)),
+	                                VFSD_VRING_DESC_F_NEXT, 1};
+	d[1] = (struct vfsd_vring_desc){OUT_BUF, 4096, VFSD_VRING_DESC_F_WRITE, 0};
+	/* Rings stay (they are below IN_BUF); the request and reply buffers go. */
+	T(ftruncate(memfd, IN_BUF) == 0, "%s: memshrink: front-end shrinks guest memory to 1 MiB",
+	  tag);
+	int st = 0;
+	pid_t w;
+
+	r = drv_submit(1, &used);
+	usleep(200000);
+	w = waitpid(vfsd_pid, &st, WNOHANG);
+	T(w == 0, "%s: memshrink: vfsd survives a front-end shrinking guest memory "
+	          "(request %s; vfsd %s %d)",
+	  tag, r == 0 ? "answered" : "unanswered",
+	  w == 0 ? "running" : WIFSIGNALED(st) ? "killed by signal" : "exited",
+	  w == 0 ? 0 : WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (w == vfsd_pid)
+		vfsd_pid = 0;
+}
+
 /* --- readonly ------------------------------------------------------------- */
 
 static void test_readonly(void)
@@ -501,6 +625,20 @@ static void test_readonly(void)
 	}
 	(void)dirfh;
 	T(bad == 0, "%s: readonly: every modifying request answers EROFS (%d did not)", tag, bad);
+	/* Reading through a read-only share changes no timestamp either (atime). */
+	{
+		struct timespec old[2] = {{.tv_sec = 1000000}, {.tv_sec = 2000000}};
+		struct fuse_read_in rd = {.fh = fh, .size = 64};
+		struct stat st;
+
+		utimensat(AT_FDCWD, hpath("ro-file"), old, 0); /* atime older than mtime */
+		r = CALL(FUSE_READ, node, &rd, sizeof(rd));
+		stat(hpath("ro-file"), &st);
+		T(r.error == 0 && st.st_atime == 1000000,
+		  "%s: readonly: READ leaves the host file's atime alone (%s, atime %s)", tag,
+		  err_name(r.error), st.st_atime == 1000000 ? "kept" : "UPDATED");
+		stat(hpath("ro-file"), &before);
+	}
 	T(stat(hpath("ro-file"), &after) == 0 && host_has("ro-file", "ROOT-CONTENT") &&
 	      after.st_mode == before.st_mode && after.st_mtime == before.st_mtime &&
 	      after.st_nlink == 1 && after.st_blocks == before.st_blocks &&
@@ -517,9 +655,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"share", required_argument, NULL, 's'},    {"sandbox", required_argument, NULL, 'S'},
 	    {"tag", required_argument, NULL, 't'},      {"vfsd-opt", required_argument, NULL, 'O'},
-	    {"only", required_argument, NULL, 'y'},     {NULL, 0, NULL, 0},
+	    {"only", required_argument, NULL, 'y'},     {"outside", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *sandbox = "none", *args[16] = {NULL}, *only = NULL;
+	const char *sandbox = "none", *args[16] = {NULL}, *only = NULL, *outside = NULL;
 	char sb[64], seccomp[32];
 	unsigned nargs = 0;
 	int c;
@@ -537,6 +676,9 @@ int main(int argc, char **argv)
 			break;
 		case 'y':
 			only = optarg;
+			break;
+		case 'o':
+			outside = optarg;
 			break;
 		case 'O':
 			if (nargs < 10)
@@ -575,9 +717,14 @@ int main(int argc, char **argv)
 		test_cred_xattr();
 	if (WANT("cred-dir"))
 		test_cred_dir();
+	if (outside && WANT("moved-out"))
+		test_moved_out(outside);
 	if (only && strstr(only, "readonly"))
 		test_readonly();
-	T(vfsd_alive(), "%s: vfsd still running", tag);
+	if (only && strstr(only, "memshrink")) /* last: it may kill vfsd */
+		test_memshrink();
+	else
+		T(vfsd_alive(), "%s: vfsd still running", tag);
 	stop_vfsd();
 	{
 		char cmd[700];

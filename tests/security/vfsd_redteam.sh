@@ -18,18 +18,18 @@ run() { # run TAG SANDBOX ONLY [vfsd options...]
 	shift 3
 	local extra=() o
 	for o in "$@"; do extra+=(--vfsd-opt "$o"); done
-	rm -rf "$work" && mkdir -p "$work/share" && chmod 0755 "$work" "$work/share"
+	rm -rf "$work" && mkdir -p "$work/share" "$work/outside" && chmod 0755 "$work" "$work/share"
 	if [ "$only" = readonly ]; then
 		printf 'ROOT-CONTENT' >"$work/share/ro-file" && chmod 0644 "$work/share/ro-file"
 		mkdir "$work/share/ro-dir"
 	fi
-	"$RT" --share "$work/share" --sandbox "$sandbox" --tag "$tag" --only "$only" "${extra[@]}"
+	"$RT" --share "$work/share" --outside "$work/outside" --sandbox "$sandbox" --tag "$tag" --only "$only" "${extra[@]}"
 	local rc=$?
 	[ $rc -eq 0 ] || t_fail "$tag: vfsd_redteam exited $rc"
 	cp "$work/share.$tag.log" "$MV_TMP/" 2>/dev/null
 }
 
-CRED=cred-open,cred-setattr,cred-xattr,cred-dir
+CRED=cred-open,cred-setattr,cred-xattr,cred-dir,moved-out
 run cred-namespace namespace "$CRED"
 run cred-chroot chroot "$CRED"
 run cred-none none "$CRED"
@@ -38,3 +38,5 @@ run cred-pool none "$CRED" --thread-pool-size=4
 run ro-namespace namespace readonly --readonly
 run ro-none none readonly --readonly
 run ro-handles none readonly --readonly --inode-file-handles=mandatory
+# The front-end (VMM) shrinks guest memory under vfsd.
+run memshrink none memshrink

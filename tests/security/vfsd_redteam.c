@@ -23,6 +23,11 @@
  *                host: LOOKUP+READ of a file now outside, CREATE, READDIR
  *  readonly      (--readonly runs) every modifying op answers EROFS, the
  *                host's files are unchanged, READ leaves atime alone
+ *  symlink-attr  SETATTR/SETXATTR/GETXATTR on a symlink whose target is
+ *                outside the share act on the link, never the target
+ *  fuzz          random requests in concurrent batches (both queues), odd
+ *                chain shapes, resets among them: all answered, vfsd up
+ *  memrace       (VMM) memory-table and ring changes with a batch in flight
  *  memshrink     (VMM) the front-end shrinks the memfd of guest memory under
  *                vfsd, then kicks a request: vfsd must survive
  *
@@ -481,6 +486,352 @@ static void test_moved_out(const char *outside)
 	(void)!system(p);
 }
 
+/* --- symlink-attr ---------------------------------------------------------- */
+
+/*
+ * Attribute requests on a symlink node whose target is outside the share:
+ * vfsd reaches the inode through /proc/self/fd/N (fchmodat, the path
+ * *xattr calls), and must act on the link, never on its target.
+ */
+static void test_symlink_attr(const char *outside)
+{
+	char target[600], lnk[600], buf[64];
+	uint64_t n;
+	struct reply r;
+	struct stat st;
+	int fd;
+
+	snprintf(target, sizeof(target), "%s/target", outside);
+	snprintf(lnk, sizeof(lnk), "%s/sl", share);
+	fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0)
+		close(fd);
+	chmod(target, 0600);
+	unlink(lnk);
+	T(symlink(target, lnk) == 0, "%s: symlink-attr: host symlink in the share to a file outside",
+	  tag);
+	n = lk(1, "sl");
+	as_root();
+	r = setattr(n, FATTR_MODE, S_IFLNK | 0777, 0, 0, 0);
+	stat(target, &st);
+	T((st.st_mode & 07777) == 0600,
+	  "%s: symlink-attr: SETATTR mode on the link leaves the target alone (%s, target %o)", tag,
+	  err_name(r.error), (unsigned)st.st_mode & 07777);
+	r = setattr(n, FATTR_UID | FATTR_GID, 0, 1234, 1234, 0);
+	stat(target, &st);
+	T(st.st_uid == 0, "%s: symlink-attr: SETATTR owner on the link leaves the target alone (%s)",
+	  tag, err_name(r.error));
+	r = setattr(n, FATTR_SIZE, 0, 0, 0, 0);
+	T(r.error != 0, "%s: symlink-attr: SETATTR size on the link refused (%s)", tag,
+	  err_name(r.error));
+	r = setxattr_req(n, "user.redteam", "x", 1);
+	T(getxattr(target, "user.redteam", buf, sizeof(buf)) < 0,
+	  "%s: symlink-attr: SETXATTR on the link leaves the target alone (%s)", tag,
+	  err_name(r.error));
+	(void)!setxattr(target, "user.hostonly", "HOSTXATTR", 9, 0);
+	{
+		struct {
+			struct fuse_getxattr_in in;
+			char name[32];
+		} gx = {.in = {.size = 64}, .name = "user.hostonly"};
+
+		r = CALL(FUSE_GETXATTR, n, &gx, sizeof(gx.in) + 14);
+		T(!(r.error == 0 && r.len >= 9 && !memcmp(r.data, "HOSTXATTR", 9)),
+		  "%s: symlink-attr: GETXATTR on the link does not read the target's (%s)", tag,
+		  err_name(r.error));
+	}
+	unlink(lnk);
+	unlink(target);
+}
+
+/* --- fuzz ----------------------------------------------------------------- */
+
+/*
+ * Random FUSE requests from a root guest, in batches of concurrent chains
+ * (so a --thread-pool-size pool runs them at once, INIT/DESTROY resets
+ * among them), with random node ids and handles near the live ones, random
+ * argument bytes, in.len lies, request and reply buffers split over several
+ * descriptors and reply buffers from 1 byte up.  vfsd must answer every
+ * chain (a used entry each, no hang, no broken device for well-formed
+ * chains) and stay up; under ASan (build-asan) its log must stay clean.
+ * Sizes that would make the host allocate (FALLOCATE, big truncates and
+ * copies) are clamped: this is a memory-safety fuzz, not a disk filler.
+ */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+static uint32_t rword(void)
+{
+	switch (rnd() % 10) {
+	case 0:
+		return 0xffffffffu;
+	case 1:
+		return 0x80000000u;
+	case 2:
+		return rnd();
+	default:
+		return rnd() % 64;
+	}
+}
+
+#define FZ_BATCH 8
+#define FZ_IN(i)  (IN_BUF + (uint64_t)(i)*0x8000)
+#define FZ_OUT(i) (OUT_BUF + (uint64_t)(i)*0x40000)
+
+static unsigned fz_lost, fz_bad_len, fz_done, fz_ok;
+
+/* One chain for slot i at descriptor table index *dn; returns its head. */
+static uint16_t fz_chain(unsigned q, unsigned i, unsigned *dn)
+{
+	struct vfsd_vring_desc *d = drv_desc(q);
+	struct fuse_in_header *ih = (void *)(g + FZ_IN(i));
+	uint32_t *w = (uint32_t *)(ih + 1);
+	static const uint32_t ops[] = {
+	    FUSE_LOOKUP,  FUSE_GETATTR,     FUSE_SETATTR, FUSE_READLINK,        FUSE_SYMLINK,
+	    FUSE_MKNOD,   FUSE_MKDIR,       FUSE_UNLINK,  FUSE_RMDIR,           FUSE_RENAME,
+	    FUSE_LINK,    FUSE_OPEN,        FUSE_READ,    FUSE_WRITE,           FUSE_STATFS,
+	    FUSE_RELEASE, FUSE_FSYNC,       FUSE_SETXATTR, FUSE_GETXATTR,       FUSE_LISTXATTR,
+	    FUSE_REMOVEXATTR, FUSE_FLUSH,   FUSE_OPENDIR, FUSE_READDIR,         FUSE_RELEASEDIR,
+	    FUSE_FSYNCDIR, FUSE_GETLK,      FUSE_SETLK,   FUSE_SETLKW,          FUSE_ACCESS,
+	    FUSE_CREATE,  FUSE_INTERRUPT,   FUSE_FORGET,  FUSE_BATCH_FORGET,    FUSE_READDIRPLUS,
+	    FUSE_RENAME2, FUSE_LSEEK,       FUSE_COPY_FILE_RANGE, FUSE_SYNCFS,  FUSE_INIT};
+	uint32_t op = q == 0                ? (rnd() % 2 ? FUSE_FORGET : FUSE_BATCH_FORGET)
+	              : rnd() % 300 == 0    ? FUSE_DESTROY
+	              : rnd() % 20 == 0     ? 1 + rnd() % 60
+	                                    : ops[rnd() % (sizeof(ops) / sizeof(ops[0]))];
+	unsigned nw = rnd() % 3 == 0 ? rnd() % 16 : 8 + rnd() % 64, len, head = *dn;
+	static const char *names[] = {"a", "b", "dir", "..", ".", "x/y", "", "sl", "fifo", "f"};
+
+	if (op == FUSE_FALLOCATE)
+		op = FUSE_GETATTR;
+	if (op == FUSE_INIT && rnd() % 4)
+		op = FUSE_LOOKUP; /* resets now and then, not all the time */
+	for (unsigned k = 0; k < nw; k++)
+		w[k] = rword();
+	len = sizeof(*ih) + nw * 4;
+	/* Names at random places in the arguments. */
+	if (rnd() % 2) {
+		const char *n = names[rnd() % 10];
+		unsigned at = nw ? (rnd() % nw) * 4 : 0;
+
+		memcpy((uint8_t *)w + at, n, strlen(n) + 1);
+		if (sizeof(*ih) + at + strlen(n) + 1 > len)
+			len = (unsigned)(sizeof(*ih) + at + strlen(n) + 1);
+		if (rnd() % 2) {
+			const char *n2 = names[rnd() % 10];
+
+			memcpy((uint8_t *)w + at + strlen(n) + 1, n2, strlen(n2) + 1);
+			len += (unsigned)strlen(n2) + 1;
+		}
+	}
+	/* Keep the host's memory and disk out of it. */
+	if (op == FUSE_SETATTR && nw >= 4)
+		w[0] &= ~(uint32_t)FATTR_SIZE;
+	if (op == FUSE_COPY_FILE_RANGE && nw >= 14)
+		w[12] %= 65536, w[13] = 0;
+	if (op == FUSE_WRITE && nw >= 6)
+		w[5] = 0; /* offset high word */
+	if (op == FUSE_INIT && nw >= 2)
+		w[0] = 7, w[1] = 31 + rnd() % 10;
+	*ih = (struct fuse_in_header){
+	    .len = rnd() % 8 ? len : rword(),
+	    .opcode = op,
+	    .unique = unique++,
+	    .nodeid = rnd() % 3 == 0  ? 1
+	              : rnd() % 8 ? rnd() % 24
+	                          : ((uint64_t)rword() << 32 | rword()),
+	    .uid = rnd() % 4 ? 0 : rword(),
+	    .gid = rnd() % 4 ? 0 : rword(),
+	    .total_extlen = (uint16_t)(rnd() % 8 ? 0 : rnd() % 4),
+	};
+	/* Request split over 1..3 readable descriptors. */
+	unsigned parts = 1 + rnd() % 3, off = 0;
+
+	for (unsigned k = 0; k < parts; k++) {
+		unsigned l = k + 1 == parts ? len - off : (len - off) / 2;
+
+		if (!l)
+			continue;
+		d[*dn] = (struct vfsd_vring_desc){FZ_IN(i) + off, l, VFSD_VRING_DESC_F_NEXT,
+		                                  (uint16_t)(*dn + 1)};
+		off += l;
+		(*dn)++;
+	}
+	/* Reply room: none, tiny, a page, or split. */
+	unsigned room = q == 0 ? 0 : (unsigned[]){0, 1 + rnd() % 40, 4096, 65536, 200000}[rnd() % 5];
+	if (room) {
+		unsigned first = rnd() % 2 && room > 8 ? 1 + rnd() % (room - 1) : room;
+
+		d[*dn] = (struct vfsd_vring_desc){FZ_OUT(i), first, VFSD_VRING_DESC_F_WRITE,
+		                                  (uint16_t)(*dn + 1)};
+		(*dn)++;
+		if (first < room) {
+			d[*dn - 1].flags |= VFSD_VRING_DESC_F_NEXT;
+			d[*dn] = (struct vfsd_vring_desc){FZ_OUT(i) + first + 64, room - first,
+			                                  VFSD_VRING_DESC_F_WRITE, 0};
+			(*dn)++;
+		}
+	}
+	d[*dn - 1].flags &= (uint16_t)~VFSD_VRING_DESC_F_NEXT;
+	return (uint16_t)head;
+}
+
+static void fz_submit(unsigned q, unsigned n)
+{
+	struct drv_queue *dd = &dq[q];
+	uint16_t *avail = drv_avail(q);
+	unsigned dn = 0;
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t head = fz_chain(q, q ? i : FZ_BATCH + i, &dn);
+
+		avail[2 + dd->avail_idx % QNUM] = head;
+		dd->avail_idx++;
+	}
+	avail[2 + QNUM] = (uint16_t)(dd->used_seen + n - 1);
+	__atomic_store_n(&avail[1], dd->avail_idx, __ATOMIC_RELEASE);
+	(void)!write(dd->kick, &one, 8);
+}
+
+static void fz_wait(unsigned q, unsigned n)
+{
+	struct drv_queue *dd = &dq[q];
+	uint16_t *used = drv_used(q);
+	uint64_t v;
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (__atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != dd->avail_idx) {
+		struct pollfd p = {.fd = dd->call, .events = POLLIN};
+
+		poll(&p, 1, 50);
+		(void)!read(dd->call, &v, 8);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 5) {
+			fz_lost += (uint16_t)(dd->avail_idx - used[1]);
+			break;
+		}
+	}
+	struct vfsd_vring_used_elem *ue = (void *)(used + 2);
+
+	for (; dd->used_seen != used[1]; dd->used_seen++) {
+		if (ue[dd->used_seen % QNUM].len > 200000 + 64)
+			fz_bad_len++;
+		fz_done++;
+	}
+	for (unsigned i = 0; q && i < n; i++)
+		fz_ok += ((struct fuse_out_header *)(g + FZ_OUT(i)))->error == 0 &&
+		         ((struct fuse_out_header *)(g + FZ_OUT(i)))->len >= 16;
+}
+
+static void fz_batch(unsigned q, unsigned n)
+{
+	fz_submit(q, n);
+	fz_wait(q, n);
+}
+
+/*
+ * Memory-table changes while a batch is in flight (pool workers busy):
+ * SET_MEM_TABLE with the same region, ADD_MEM_REG and REM_MEM_REG of a
+ * second one, GET_VRING_BASE + SET_VRING_KICK of the request queue.  Every
+ * chain must still come back, with no sanitizer report.
+ */
+static void test_memrace(unsigned rounds)
+{
+	int extra = memfd_create("extra", MFD_CLOEXEC);
+	void *xmap;
+	unsigned refused = 0;
+
+	if (extra < 0 || ftruncate(extra, 1 << 20) < 0)
+		return;
+	xmap = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, extra, 0);
+	for (unsigned r = 0; r < rounds && !fz_lost; r++) {
+		struct vfsd_vu_mem_reg x = {
+		    .region = {.gpa = 0x40000000, .size = 1 << 20, .uva = (uintptr_t)xmap}};
+		struct {
+			uint32_t nregions, padding;
+			struct vfsd_mem_desc r[1];
+		} mt = {1, 0, {{.gpa = 0, .size = MEMSZ, .uva = (uintptr_t)g}}};
+
+		fz_submit(1, 1 + rnd() % FZ_BATCH);
+		switch (r % 4) {
+		case 0:
+			refused += vu_acked(VHOST_USER_SET_MEM_TABLE, &mt, sizeof(mt), &memfd, 1) != 0;
+			break;
+		case 1:
+			refused += vu_acked(VHOST_USER_ADD_MEM_REG, &x, sizeof(x), &extra, 1) != 0;
+			break;
+		case 2:
+			refused += vu_acked(VHOST_USER_REM_MEM_REG, &x, sizeof(x), NULL, 0) != 0;
+			break;
+		case 3: {
+			struct vfsd_vu_vring_state st = {1, 0};
+			uint64_t u = 1;
+			int kick = eventfd(0, EFD_CLOEXEC);
+
+			if (vu_send(VHOST_USER_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0) < 0 ||
+			    vu_recv(VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) != sizeof(st)) {
+				refused++;
+				close(kick);
+				break;
+			}
+			/* The base vfsd reports is where we resume: it must have used all it took. */
+			refused += vu_acked(VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0) != 0;
+			refused += vu_acked(VHOST_USER_SET_VRING_KICK, &u, 8, &kick, 1) != 0;
+			close(dq[1].kick);
+			dq[1].kick = kick;
+			{
+				uint64_t one = 1;
+
+				(void)!write(kick, &one, 8); /* what was queued before the stop */
+			}
+			break;
+		}
+		}
+		fz_wait(1, FZ_BATCH);
+	}
+	T(fz_lost == 0 && refused == 0,
+	  "%s: memrace: %u memory-table/ring changes with requests in flight: all acked (%u "
+	  "refused), every chain answered (%u lost)",
+	  tag, rounds, refused, fz_lost);
+	munmap(xmap, 1 << 20);
+	close(extra);
+}
+
+static void test_fuzz(unsigned rounds)
+{
+	char p[700];
+
+	/* Something to find: files, a dir, a symlink, a FIFO. */
+	snprintf(p, sizeof(p), "cd '%s' && echo hi >a && echo there >f && mkdir -p dir && "
+	                       "ln -sf /etc/passwd sl && mkfifo fifo 2>/dev/null; true",
+	         share);
+	(void)!system(p);
+	for (unsigned r = 0; r < rounds && !fz_lost; r++) {
+		fz_batch(1, 1 + rnd() % FZ_BATCH);
+		if (r % 4 == 0)
+			fz_batch(0, 1 + rnd() % 4);
+		if (r % 50 == 0) {
+			/* Make sure the session is up again after a DESTROY. */
+			fuse_init();
+		}
+	}
+	T(fz_lost == 0, "%s: fuzz: every chain of %u rounds answered (%u lost, %u used, %u "
+	                "successful replies)",
+	  tag, rounds, fz_lost, fz_done, fz_ok);
+	T(fz_bad_len == 0, "%s: fuzz: no used length beyond the chain's room (%u)", tag,
+	  fz_bad_len);
+	T(fuse_init().error == 0, "%s: fuzz: vfsd still answers INIT afterwards", tag);
+}
+
 /* --- memshrink (VMM) ------------------------------------------------------ */
 
 /*
@@ -719,8 +1070,17 @@ int main(int argc, char **argv)
 		test_cred_dir();
 	if (outside && WANT("moved-out"))
 		test_moved_out(outside);
+	if (outside && WANT("symlink-attr"))
+		test_symlink_attr(outside);
 	if (only && strstr(only, "readonly"))
 		test_readonly();
+	if (only && strstr(only, "fuzz")) {
+		const char *e = getenv("RT_FUZZ_ROUNDS");
+
+		test_fuzz(e ? (unsigned)atoi(e) : 1500);
+	}
+	if (only && strstr(only, "memrace"))
+		test_memrace(400);
 	if (only && strstr(only, "memshrink")) /* last: it may kill vfsd */
 		test_memshrink();
 	else

@@ -2,8 +2,10 @@
 # Red-team attacks on vfsd (tests/security/vfsd_redteam.c): a hostile guest
 # sending requests as a non-root guest user (uid 1000) against root's files
 # in the share, in every sandbox, with and without file handles; and the
-# --readonly share against every modifying request.  See the C file for the
-# list.  Tests that fail document holes (see the report on branch rv).
+# --readonly share against every modifying request; a directory moved out
+# of the share by the host; symlink attributes; a FUSE fuzz and memory-table
+# races; the VMM shrinking guest memory.  See the C file for the list.
+# Tests that fail document holes (commit messages on branch rv).
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -29,7 +31,7 @@ run() { # run TAG SANDBOX ONLY [vfsd options...]
 	cp "$work/share.$tag.log" "$MV_TMP/" 2>/dev/null
 }
 
-CRED=cred-open,cred-setattr,cred-xattr,cred-dir,moved-out
+CRED=cred-open,cred-setattr,cred-xattr,cred-dir,moved-out,symlink-attr
 run cred-namespace namespace "$CRED"
 run cred-chroot chroot "$CRED"
 run cred-none none "$CRED"
@@ -38,5 +40,10 @@ run cred-pool none "$CRED" --thread-pool-size=4
 run ro-namespace namespace readonly --readonly
 run ro-none none readonly --readonly
 run ro-handles none readonly --readonly --inode-file-handles=mandatory
+# Random requests in concurrent batches (run from build-asan for ASan), and
+# memory-table changes with requests in flight (VMM).
+RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-pool namespace fuzz,memrace --thread-pool-size=4
+RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-handles none fuzz --inode-file-handles=mandatory
+RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-chroot chroot fuzz,memrace
 # The front-end (VMM) shrinks guest memory under vfsd.
 run memshrink none memshrink

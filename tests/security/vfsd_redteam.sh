@@ -47,3 +47,49 @@ RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-handles none fuzz --inode-file-h
 RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-chroot chroot fuzz,memrace
 # The front-end (VMM) shrinks guest memory under vfsd.
 run memshrink none memshrink
+
+# --- vhost-user-fs-mount against a back-end whose reply /dev/fuse refuses ----
+# A reply header with error +1 passes the tool's checks (len and unique are
+# right) but the kernel rejects the write; the request must still end (EIO),
+# not hang the host process that made the call.
+MOUNT=$MV_BUILD/vhost-user-fs-mount
+EVIL=$MV_BUILD/tests/helpers/vu_evil_backend
+if [ -x "$MOUNT" ] && [ -x "$EVIL" ]; then
+	d=$MV_TMP/evil-badheader
+	mkdir -p "$d/mnt"
+	"$EVIL" "$d/s" badheader 2>"$d/evil.log" &
+	ep=$!
+	defer "kill $ep 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do [ -S "$d/s" ] && break; sleep 0.05; done
+	"$MOUNT" "$d/s" "$d/mnt" 2>"$d/mount.log" &
+	mp=$!
+	defer "kill $mp 2>/dev/null; umount -l '$d/mnt' 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		grep -q " $d/mnt " /proc/self/mountinfo && break
+		sleep 0.05
+	done
+	# The caller sits in an uninterruptible wait (the request was read from
+	# /dev/fuse): no timeout(1) can end it, only an answer or the connection
+	# going away, so it runs in the background and the tool is killed after.
+	stat "$d/mnt/x" >"$d/stat.out" 2>&1 &
+	sp=$!
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$sp" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$sp" 2>/dev/null; then
+		t_fail "evil back-end, badheader: the call ends within 10 s" \
+			"stat still blocked ($(awk '{print $3}' "/proc/$sp/stat" 2>/dev/null) state)" \
+			"mount.log: $(head -c 300 "$d/mount.log")"
+		kill "$mp" 2>/dev/null # closing /dev/fuse aborts the connection
+		wait "$sp" 2>/dev/null
+	else
+		wait "$sp"
+		t_check "evil back-end, badheader: the call ends, with EIO ($(cat "$d/stat.out"))" \
+			grep -qi 'input/output' "$d/stat.out"
+	fi
+	kill "$mp" 2>/dev/null
+	umount -l "$d/mnt" 2>/dev/null
+else
+	t_skip "vhost-user-fs-mount against a bad reply header" "not built"
+fi

@@ -202,6 +202,38 @@ static void test_cred_open(void)
 	  "%s: cred-open: uid 1000 cannot truncate root's 0644 file with OPEN O_TRUNC (%s, file %s)",
 	  tag, err_name(e), host_has("root-ro", "ROOT-CONTENT") ? "unchanged" : "TRUNCATED");
 
+	/* Root's 0700 directory: neither listed nor searched by uid 1000. */
+	{
+		struct fuse_open_in oi = {.flags = O_RDONLY};
+		struct reply r;
+		uint64_t priv;
+		bool listed = false;
+		int fd;
+
+		mkdir(hpath("root-private"), 0700);
+		chmod(hpath("root-private"), 0700);
+		fd = open(hpath("root-private/diary"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0)
+			close(fd);
+		priv = lk(1, "root-private");
+		r = CALL(FUSE_OPENDIR, priv, &oi, sizeof(oi));
+		if (r.error == 0) {
+			uint64_t dfh = ((struct fuse_open_out *)r.data)->fh;
+			struct fuse_read_in rd = {.fh = dfh, .size = 4096};
+			struct fuse_release_in rel = {.fh = dfh};
+
+			r = CALL(FUSE_READDIR, priv, &rd, sizeof(rd));
+			listed = r.error == 0 && r.len && memmem(r.data, r.len, "diary", 5);
+			CALL(FUSE_RELEASEDIR, priv, &rel, sizeof(rel));
+		}
+		T(!listed, "%s: cred-open: uid 1000 cannot list root's 0700 directory", tag);
+		e = 0;
+		lookup(priv, "diary", &e);
+		T(e == -EACCES,
+		  "%s: cred-open: uid 1000 cannot LOOKUP in root's 0700 directory: EACCES (%s)", tag,
+		  err_name(e));
+	}
+
 	/* Writing into root's setuid binary, without KILL_SUIDGID: a trojan that stays setuid. */
 	node = lk(1, "root-suid");
 	as_user();

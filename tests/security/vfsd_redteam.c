@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -140,16 +141,47 @@ static struct reply setattr(uint64_t node, uint32_t valid, uint32_t mode, uint32
 	return CALL(FUSE_SETATTR, node, &in, sizeof(in));
 }
 
+/*
+ * --- cred-* : the virtio-fs permission model ---------------------------------
+ *
+ * The red team sent these requests as guest uid 1000 against root's files and
+ * expected what a kernel answers a uid-1000 process.  vfsd does not check
+ * that, by design, as neither QEMU's C virtiofsd nor the Rust virtiofsd does
+ * (both answer these cases exactly as vfsd does; QEMU's was run through this
+ * program): a virtio-fs guest kernel mounts with default_permissions
+ * (fs/fuse/virtio_fs.c, and no_mount_options so it cannot be turned off)
+ * and checks permissions among guest users itself; the uid in a FUSE header
+ * is whatever the guest kernel says, so a hostile guest kernel (the threat)
+ * sends uid 0 whenever it likes, and a per-request check in vfsd would stop
+ * nothing.  The request's uid/gid only set the owner of what MKNOD, MKDIR,
+ * SYMLINK and CREATE make.  The boundary vfsd enforces is the share, and the
+ * rights of the uid and capabilities it runs with (--modcaps, a user
+ * namespace).  See vfsd(8) SECURITY and docs/security.md, "The guest's
+ * users".
+ *
+ * So the assertions that a uid-1000 request is refused were dropped: they
+ * contradict the model.  What is asserted instead is what the model
+ * guarantees and documents:
+ *  - new entries belong to the request's uid/gid;
+ *  - the request's uid takes no right from vfsd (documented: a guest reads
+ *    and writes whatever vfsd can, can make setuid-root files, chown, give
+ *    file capabilities);
+ *  - --modcaps=-setfcap refuses security.capability; --modcaps=-fsetid makes
+ *    every write clear setuid/setgid, but does not stop chmod u+s (vfsd is
+ *    the owner of root's files);
+ *  - nothing outside the share is touched (checked in main()).
+ */
+static bool no_fsetid, no_setfcap; /* from --vfsd-opt --modcaps=... */
+
 /* --- cred-open ------------------------------------------------------------ */
 
 static void test_cred_open(void)
 {
-	uint64_t node, fh = 0;
+	uint64_t node, fh = 0, priv;
 	struct stat st;
 	int e;
 
 	host_file("root-secret", 0600, "ROOT-ONLY-SECRET");
-	host_file("root-ro", 0644, "ROOT-CONTENT");
 	host_file("root-suid", 04755, "ROOT-SUID-BINARY");
 	host_file("mine-o", 0600, "MINE");
 	(void)!chown(hpath("mine-o"), 1000, 1000);
@@ -162,6 +194,7 @@ static void test_cred_open(void)
 	if (e == 0)
 		release_fh(node, fh);
 
+	/* Model: a request reads what vfsd can read, whatever uid it names. */
 	node = lk(1, "root-secret");
 	as_user();
 	e = open_node(node, O_RDONLY, &fh);
@@ -169,73 +202,28 @@ static void test_cred_open(void)
 		struct fuse_read_in rd = {.fh = fh, .size = 64};
 		struct reply r = CALL(FUSE_READ, node, &rd, sizeof(rd));
 
-		T(!(r.error == 0 && r.len >= 16 && !memcmp(r.data, "ROOT-ONLY-SECRET", 16)),
-		  "%s: cred-open: uid 1000 cannot READ root's 0600 file (OPEN %s, READ %s)", tag,
-		  err_name(e), r.error == 0 ? "returned the secret" : err_name(r.error));
+		e = r.error == 0 && r.len >= 16 && !memcmp(r.data, "ROOT-ONLY-SECRET", 16) ? 0
+		                                                                           : -EIO;
 		release_fh(node, fh);
-	} else {
-		T(e == -EACCES, "%s: cred-open: OPEN of root's 0600 file by uid 1000: EACCES (%s)",
-		  tag, err_name(e));
 	}
-
-	node = lk(1, "root-ro");
+	T(e == 0,
+	  "%s: cred-open: a uid-1000 request reads root's 0600 file with vfsd's rights "
+	  "(documented: permissions are the guest kernel's; %s)",
+	  tag, err_name(e));
+	mkdir(hpath("root-private"), 0700);
+	host_file("root-private/diary", 0600, "DIARY");
+	priv = lk(1, "root-private");
 	as_user();
-	e = open_node(node, O_WRONLY, &fh);
-	if (e == 0) {
-		struct fuse_write_in wr = {.fh = fh, .offset = 0, .size = 12};
+	e = 0;
+	T(priv && lookup(priv, "diary", &e) && e == 0,
+	  "%s: cred-open: ... and searches root's 0700 directory (documented; %s)", tag,
+	  err_name(e));
 
-		fuse_call(1, FUSE_WRITE, node, &wr, sizeof(wr), "GUEST-WROTE!", 12, 256);
-		release_fh(node, fh);
-	}
-	T(e == -EACCES && host_has("root-ro", "ROOT-CONTENT"),
-	  "%s: cred-open: uid 1000 cannot write root's 0644 file (OPEN O_WRONLY %s, file %s)", tag,
-	  err_name(e), host_has("root-ro", "ROOT-CONTENT") ? "unchanged" : "OVERWRITTEN");
-
-	/* O_TRUNC through OPEN: the truncation happens in open itself. */
-	host_file("root-ro", 0644, "ROOT-CONTENT");
-	node = lk(1, "root-ro");
-	as_user();
-	e = open_node(node, O_RDONLY | O_TRUNC, &fh);
-	if (e == 0)
-		release_fh(node, fh);
-	T(host_has("root-ro", "ROOT-CONTENT"),
-	  "%s: cred-open: uid 1000 cannot truncate root's 0644 file with OPEN O_TRUNC (%s, file "
-	  "%s)",
-	  tag, err_name(e), host_has("root-ro", "ROOT-CONTENT") ? "unchanged" : "TRUNCATED");
-
-	/* Root's 0700 directory: neither listed nor searched by uid 1000. */
-	{
-		struct fuse_open_in oi = {.flags = O_RDONLY};
-		struct reply r;
-		uint64_t priv;
-		bool listed = false;
-		int fd;
-
-		mkdir(hpath("root-private"), 0700);
-		chmod(hpath("root-private"), 0700);
-		fd = open(hpath("root-private/diary"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0)
-			close(fd);
-		priv = lk(1, "root-private");
-		r = CALL(FUSE_OPENDIR, priv, &oi, sizeof(oi));
-		if (r.error == 0) {
-			uint64_t dfh = ((struct fuse_open_out *)r.data)->fh;
-			struct fuse_read_in rd = {.fh = dfh, .size = 4096};
-			struct fuse_release_in rel = {.fh = dfh};
-
-			r = CALL(FUSE_READDIR, priv, &rd, sizeof(rd));
-			listed = r.error == 0 && r.len && memmem(r.data, r.len, "diary", 5);
-			CALL(FUSE_RELEASEDIR, priv, &rel, sizeof(rel));
-		}
-		T(!listed, "%s: cred-open: uid 1000 cannot list root's 0700 directory", tag);
-		e = 0;
-		lookup(priv, "diary", &e);
-		T(e == -EACCES,
-		  "%s: cred-open: uid 1000 cannot LOOKUP in root's 0700 directory: EACCES (%s)",
-		  tag, err_name(e));
-	}
-
-	/* Writing into root's setuid binary, without KILL_SUIDGID: a trojan that stays setuid. */
+	/*
+	 * Writing root's setuid binary without KILL_SUIDGID (a hostile guest
+	 * kernel does not set it): the bit stays, unless vfsd runs without
+	 * CAP_FSETID, when the host kernel clears it on every write.
+	 */
 	node = lk(1, "root-suid");
 	as_user();
 	e = open_node(node, O_WRONLY, &fh);
@@ -245,11 +233,17 @@ static void test_cred_open(void)
 		fuse_call(1, FUSE_WRITE, node, &wr, sizeof(wr), "TROJAN-BY-GUEST!", 16, 256);
 		release_fh(node, fh);
 	}
-	T(stat(hpath("root-suid"), &st) == 0 && !(host_has("root-suid", "TROJAN-BY-GUEST!") &&
-	                                          (st.st_mode & S_ISUID) && st.st_uid == 0),
-	  "%s: cred-open: uid 1000 cannot write root's setuid binary and leave it setuid-root "
-	  "(OPEN %s, mode %o uid %u)",
-	  tag, err_name(e), (unsigned)st.st_mode & 07777, (unsigned)st.st_uid);
+	stat(hpath("root-suid"), &st);
+	if (no_fsetid)
+		T(host_has("root-suid", "TROJAN-BY-GUEST!") && !(st.st_mode & S_ISUID),
+		  "%s: cred-open: with --modcaps=-fsetid a write clears root's setuid bit (mode "
+		  "%o)",
+		  tag, (unsigned)st.st_mode & 07777);
+	else
+		T(host_has("root-suid", "TROJAN-BY-GUEST!") && (st.st_mode & S_ISUID),
+		  "%s: cred-open: without KILL_SUIDGID a write leaves the setuid bit (documented; "
+		  "mode %o)",
+		  tag, (unsigned)st.st_mode & 07777);
 	as_root();
 }
 
@@ -261,7 +255,6 @@ static void test_cred_setattr(void)
 	struct stat st;
 	struct reply r;
 
-	/* uid 1000's own file, made by the host so CREATE's behaviour does not matter. */
 	host_file("mine", 0755, "#!/bin/sh\nid\n");
 	(void)!chown(hpath("mine"), 1000, 1000);
 	node = lk(1, "mine");
@@ -271,57 +264,19 @@ static void test_cred_setattr(void)
 	T(r.error == 0 && (st.st_mode & 07777) == 0700,
 	  "%s: cred-setattr: uid 1000 may chmod its own file (%s, mode %o)", tag, err_name(r.error),
 	  (unsigned)st.st_mode & 07777);
+	/*
+	 * Model: chown to root, then chmod u+s, makes a setuid-root file on the
+	 * host; --modcaps=-fsetid does not prevent it (vfsd, as root, owns the
+	 * file).  The host must not run share content (nosuid), or bound vfsd
+	 * with a user namespace: documented.
+	 */
 	r = setattr(node, FATTR_UID | FATTR_GID, 0, 0, 0, 0);
-	stat(hpath("mine"), &st);
-	T(r.error == -EPERM && st.st_uid == 1000,
-	  "%s: cred-setattr: uid 1000 cannot chown its file to root: EPERM (%s, owner now %u)", tag,
-	  err_name(r.error), (unsigned)st.st_uid);
-	/* ... and so make it setuid-root: chown (which clears S_ISUID), then chmod. */
 	r = setattr(node, FATTR_MODE, S_IFREG | 04755, 0, 0, 0);
 	stat(hpath("mine"), &st);
-	T(!((st.st_mode & S_ISUID) && st.st_uid == 0),
-	  "%s: cred-setattr: uid 1000 cannot make a setuid-root file by chown+chmod "
-	  "(chmod %s, mode %o uid %u)",
+	T(r.error == 0 && (st.st_mode & S_ISUID) && st.st_uid == 0,
+	  "%s: cred-setattr: a guest makes a setuid-root file by chown+chmod, also with "
+	  "--modcaps=-fsetid (documented; %s, mode %o uid %u)",
 	  tag, err_name(r.error), (unsigned)st.st_mode & 07777, (unsigned)st.st_uid);
-
-	/* Setgid for a group the caller is not in: the kernel clears S_ISGID (no EPERM). */
-	host_file("mine-g", 0755, "x");
-	(void)!chown(hpath("mine-g"), 1000, 0);
-	node = lk(1, "mine-g");
-	as_user();
-	r = setattr(node, FATTR_MODE, S_IFREG | 02755, 0, 0, 0);
-	stat(hpath("mine-g"), &st);
-	T(!(st.st_mode & S_ISGID),
-	  "%s: cred-setattr: uid 1000's chmod g+s of its file in group 0 makes no setgid-root "
-	  "file (%s, mode %o)",
-	  tag, err_name(r.error), (unsigned)st.st_mode & 07777);
-
-	/* Root's files. */
-	host_file("root-f", 0644, "ROOT-CONTENT");
-	node = lk(1, "root-f");
-	as_user();
-	r = setattr(node, FATTR_MODE, S_IFREG | 04777, 0, 0, 0);
-	stat(hpath("root-f"), &st);
-	T(r.error == -EPERM && (st.st_mode & 07777) == 0644,
-	  "%s: cred-setattr: uid 1000 cannot chmod root's file: EPERM (%s, mode now %o)", tag,
-	  err_name(r.error), (unsigned)st.st_mode & 07777);
-	host_file("root-f", 0644, "ROOT-CONTENT");
-	r = setattr(node, FATTR_UID | FATTR_GID, 0, 1000, 1000, 0);
-	stat(hpath("root-f"), &st);
-	T(r.error == -EPERM && st.st_uid == 0,
-	  "%s: cred-setattr: uid 1000 cannot chown root's file to itself: EPERM (%s, owner %u)",
-	  tag, err_name(r.error), (unsigned)st.st_uid);
-	host_file("root-f", 0644, "ROOT-CONTENT");
-	r = setattr(node, FATTR_ATIME | FATTR_MTIME, 0, 0, 0, 0);
-	stat(hpath("root-f"), &st);
-	T(r.error == -EPERM && st.st_mtime != 12345,
-	  "%s: cred-setattr: uid 1000 cannot set times of root's file: EPERM (%s, mtime %s)", tag,
-	  err_name(r.error), st.st_mtime == 12345 ? "CHANGED" : "kept");
-	host_file("root-f", 0644, "ROOT-CONTENT");
-	r = setattr(node, FATTR_SIZE, 0, 0, 0, 0);
-	T(r.error == -EACCES && host_has("root-f", "ROOT-CONTENT"),
-	  "%s: cred-setattr: uid 1000 cannot truncate root's 0644 file: EACCES (%s, file %s)", tag,
-	  err_name(r.error), host_has("root-f", "ROOT-CONTENT") ? "unchanged" : "TRUNCATED");
 	as_root();
 }
 
@@ -346,17 +301,9 @@ static void test_cred_xattr(void)
 	uint64_t node;
 	struct reply r;
 	char buf[64];
-	/* user::rwx group::r-- other::r-- plus user:1000:rwx, mask rwx */
-	struct {
-		uint32_t version;
-		struct {
-			uint16_t tag, perm;
-			uint32_t id;
-		} e[5];
-	} acl = {2,
-	         {{0x01, 7, ~0u}, {0x02, 7, 1000}, {0x04, 4, ~0u}, {0x10, 7, ~0u}, {0x20, 4, ~0u}}};
+	bool has;
 
-	/* security.capability: cap_setuid+ep on uid 1000's own program. */
+	/* security.capability: cap_setuid+ep.  Needs CAP_SETFCAP on the host. */
 	host_file("mine-cap", 0755, "#!/bin/sh\n");
 	(void)!chown(hpath("mine-cap"), 1000, 1000);
 	node = lk(1, "mine-cap");
@@ -364,90 +311,130 @@ static void test_cred_xattr(void)
 	cap.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
 	cap.data[0].permitted = 1u << CAP_SETUID;
 	r = setxattr_req(node, "security.capability", &cap, XATTR_CAPS_SZ_2);
-	T(r.error != 0 && getxattr(hpath("mine-cap"), "security.capability", buf, sizeof(buf)) < 0,
-	  "%s: cred-xattr: uid 1000 cannot give its file capabilities (security.capability: %s)",
-	  tag, err_name(r.error));
-
-	/* An ACL granting uid 1000 write on root's 0644 file. */
-	host_file("root-acl", 0644, "ROOT-CONTENT");
-	node = lk(1, "root-acl");
-	as_user();
-	r = setxattr_req(node, "system.posix_acl_access", &acl, sizeof(acl));
-	T(r.error == -EPERM &&
-	      getxattr(hpath("root-acl"), "system.posix_acl_access", buf, sizeof(buf)) < 0,
-	  "%s: cred-xattr: uid 1000 cannot set an ACL on root's file: EPERM (%s)", tag,
-	  err_name(r.error));
-	/* trusted.* is CAP_SYS_ADMIN's; vfsd has not got it, so only the errno is checked. */
+	has = getxattr(hpath("mine-cap"), "security.capability", buf, sizeof(buf)) > 0;
+	if (no_setfcap)
+		T(r.error == -EPERM && !has,
+		  "%s: cred-xattr: with --modcaps=-setfcap no file capability can be set (%s)", tag,
+		  err_name(r.error));
+	else
+		T(r.error == 0 && has,
+		  "%s: cred-xattr: with CAP_SETFCAP a guest sets file capabilities (documented; "
+		  "%s)",
+		  tag, err_name(r.error));
+	/* trusted.* is CAP_SYS_ADMIN's, which vfsd never keeps. */
 	r = setxattr_req(node, "trusted.redteam", "x", 1);
-	T(r.error != 0, "%s: cred-xattr: uid 1000 cannot set trusted.* (%s)", tag,
-	  err_name(r.error));
+	T(r.error != 0, "%s: cred-xattr: nobody sets trusted.* (%s)", tag, err_name(r.error));
 	as_root();
 }
 
 /* --- cred-dir ------------------------------------------------------------- */
 
+/*
+ * What the request's uid/gid are for: the owner of new entries.  vfsd makes
+ * them with fsuid/fsgid switched, which also drops its file-system
+ * capabilities for that request, so the host checks the new entry's parent
+ * as that uid: "mine-d" is uid 1000's, root's "rootdir" is not writable by
+ * it.  (UNLINK, LINK and RENAME in root's directory by uid 1000 run with
+ * vfsd's rights and succeed under the model: those assertions were dropped.)
+ */
 static void test_cred_dir(void)
 {
-	uint64_t dir, mine;
-	struct reply r;
+	struct {
+		struct fuse_create_in in;
+		char name[16];
+	} cr = {.in = {.flags = O_RDWR, .mode = S_IFREG | 0644}, .name = "u-file"};
+	struct {
+		struct fuse_mkdir_in in;
+		char name[16];
+	} md = {.in = {.mode = 0755}, .name = "u-dir"};
+	struct stat sf = {0}, sd = {0};
+	struct reply r, r2;
+	uint64_t mine, rootdir;
 	char p[700];
 
+	(void)!system(strcat(strcpy(p, "rm -rf "), hpath("mine-d")));
+	mkdir(hpath("mine-d"), 0755);
+	(void)!chown(hpath("mine-d"), 1000, 1000);
 	mkdir(hpath("rootdir"), 0755);
-	chmod(hpath("rootdir"), 0755);
-	snprintf(p, sizeof(p), "%s/victim", hpath("rootdir"));
-	{
-		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0)
-			close(fd);
-	}
-	host_file("mine2", 0644, "x");
-	(void)!chown(hpath("mine2"), 1000, 1000);
-	dir = lk(1, "rootdir");
-	mine = lk(1, "mine2");
+	mine = lk(1, "mine-d");
+	rootdir = lk(1, "rootdir");
 	as_user();
-	r = CALL(FUSE_UNLINK, dir, "victim", 7);
-	T(r.error == -EACCES && access(p, F_OK) == 0,
-	  "%s: cred-dir: uid 1000 cannot UNLINK in root's 0755 directory: EACCES (%s)", tag,
-	  err_name(r.error));
-	{
-		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0)
-			close(fd);
-	}
-	{
-		struct {
-			struct fuse_link_in in;
-			char name[16];
-		} ln = {.in = {.oldnodeid = mine}, .name = "planted"};
-
-		r = CALL(FUSE_LINK, dir, &ln, sizeof(ln.in) + 8);
-		snprintf(p, sizeof(p), "%s/planted", hpath("rootdir"));
-		T(r.error == -EACCES && access(p, F_OK) < 0,
-		  "%s: cred-dir: uid 1000 cannot LINK into root's 0755 directory: EACCES (%s)", tag,
-		  err_name(r.error));
-	}
-	{
-		struct {
-			struct fuse_rename_in in;
-			char names[32];
-		} rn = {.in = {.newdir = 1}};
-
-		memcpy(rn.names, "victim\0stolen", 14);
-		r = CALL(FUSE_RENAME, dir, &rn, sizeof(rn.in) + 14);
-		T(r.error == -EACCES && access(hpath("stolen"), F_OK) < 0,
-		  "%s: cred-dir: uid 1000 cannot RENAME out of root's 0755 directory: EACCES (%s)",
-		  tag, err_name(r.error));
-	}
+	r = CALL(FUSE_CREATE, mine, &cr, sizeof(cr.in) + 7);
+	if (r.error == 0)
+		release_fh(((struct fuse_entry_out *)r.data)->nodeid,
+		           ((struct fuse_open_out *)(r.data + sizeof(struct fuse_entry_out)))->fh);
+	r2 = CALL(FUSE_MKDIR, mine, &md, sizeof(md.in) + 6);
+	stat(hpath("mine-d/u-file"), &sf);
+	stat(hpath("mine-d/u-dir"), &sd);
+	T(r.error == 0 && r2.error == 0 && sf.st_uid == 1000 && sf.st_gid == 1000 &&
+	      sd.st_uid == 1000 && sd.st_gid == 1000,
+	  "%s: cred-dir: CREATE and MKDIR by uid 1000 make entries owned by 1000:1000 (%s %u:%u, "
+	  "%s %u:%u)",
+	  tag, err_name(r.error), (unsigned)sf.st_uid, (unsigned)sf.st_gid, err_name(r2.error),
+	  (unsigned)sd.st_uid, (unsigned)sd.st_gid);
+	memcpy(cr.name, "planted", 8);
+	r = CALL(FUSE_CREATE, rootdir, &cr, sizeof(cr.in) + 8);
+	snprintf(p, sizeof(p), "%s/planted", hpath("rootdir"));
+	T(r.error == -EACCES && access(p, F_OK) < 0,
+	  "%s: cred-dir: CREATE by uid 1000 in root's 0755 directory: EACCES, as the host checks "
+	  "it as uid 1000 (%s)",
+	  tag, err_name(r.error));
 	as_root();
+}
+
+/* Nothing outside the share changes, whatever the cred-* requests did. */
+static void outside_sentinel(const char *outside, bool check)
+{
+	char p[700];
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	unsigned others = 0;
+
+	snprintf(p, sizeof(p), "%s/sentinel", outside);
+	if (!check) {
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			(void)!write(fd, "OUTSIDE", 7);
+			close(fd);
+		}
+		return;
+	}
+	d = opendir(outside);
+	while (d && (de = readdir(d)))
+		others += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		          strcmp(de->d_name, "sentinel");
+	if (d)
+		closedir(d);
+	T(stat(p, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 7 &&
+	      others == 0,
+	  "%s: cred: nothing outside the share was touched (%u new entries)", tag, others);
 }
 
 /* --- moved-out ------------------------------------------------------------ */
 
 /*
  * A directory the guest holds, moved out of the share by a host process
- * (e.g. "mv share/d /root/d"): the guest's node still names it, and
- * everything relative to it is outside the share.  '..' is checked
- * (dir_in_share); nothing else is.
+ * (e.g. "mv share/d /root/d").  The red team found that the guest's node
+ * still reaches everything below it (LOOKUP+READ of a file now outside,
+ * CREATE, READDIR); only ".." is checked (dir_in_share()).  That is the
+ * documented residual risk, the same in QEMU's C virtiofsd (run through this
+ * program: identical answers, all sandboxes) and not fixable cheaply or
+ * wholly:
+ *  - checking every directory used as a parent means walking up to the
+ *    share's root per request in the chroot and none sandboxes (3 syscalls
+ *    per level: 18 us at depth 20, 130 us at depth 100, against a 22 us
+ *    GETATTR round trip), racy against a host rename right after the walk;
+ *  - a file (or a directory's files) the guest already holds needs no
+ *    parent at all: READ/WRITE/SETATTR on its node keep working after the
+ *    host moves it out, and a file has no unique ".." to check;
+ *  - the namespace sandbox's bind mount stops only ".." (the kernel's
+ *    path_connected()), not lookups below a disconnected directory.
+ * So the rule is on the host: no host process moves anything out of a live
+ * share (vfsd(8) SECURITY, docs/security.md).  Asserted: ".." of the moved
+ * directory is refused with ENOENT in every sandbox, and, as documented,
+ * its contents stay reachable through the node the guest held.
  */
 static void test_moved_out(const char *outside)
 {
@@ -463,60 +450,30 @@ static void test_moved_out(const char *outside)
 	as_root();
 	T(d != 0 && rename(in, away) == 0, "%s: moved-out: host moves box/ (held by the guest) out",
 	  tag);
+	e = 0;
+	n = lookup(d, "..", &e);
+	T(n == 0 && e == -ENOENT,
+	  "%s: moved-out: '..' of the moved directory is refused: ENOENT (%s)", tag,
+	  n ? "success" : err_name(e));
 	snprintf(p, sizeof(p), "%s/hostfile", away);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd >= 0) {
-		(void)!write(fd, "OUTSIDE-SECRET", 14);
+		(void)!write(fd, "OUTSIDE", 7);
 		close(fd);
 	}
 	n = lookup(d, "hostfile", &e);
-	if (n) {
-		e = open_node(n, O_RDWR, &fh);
-		if (e == 0) {
-			struct fuse_read_in rd = {.fh = fh, .size = 64};
+	e = n ? open_node(n, O_RDONLY, &fh) : e;
+	if (n && e == 0) {
+		struct fuse_read_in rd = {.fh = fh, .size = 64};
 
-			r = CALL(FUSE_READ, n, &rd, sizeof(rd));
-			if (r.error == 0 && r.len >= 14 && !memcmp(r.data, "OUTSIDE-SECRET", 14))
-				e = 1;
-			release_fh(n, fh);
-		}
+		r = CALL(FUSE_READ, n, &rd, sizeof(rd));
+		e = r.error == 0 && r.len == 7 && !memcmp(r.data, "OUTSIDE", 7) ? 0 : -EIO;
+		release_fh(n, fh);
 	}
-	T(n == 0,
-	  "%s: moved-out: a file outside the share is not looked up / read through the "
-	  "moved directory (LOOKUP %s, %s)",
-	  tag, n ? "success" : err_name(e), e == 1 ? "READ returned it" : "not read");
-	{
-		struct {
-			struct fuse_create_in in;
-			char name[16];
-		} cr = {.in = {.flags = O_RDWR, .mode = S_IFREG | 0644}, .name = "planted"};
-
-		r = CALL(FUSE_CREATE, d, &cr, sizeof(cr.in) + 8);
-		snprintf(p, sizeof(p), "%s/planted", away);
-		T(access(p, F_OK) < 0,
-		  "%s: moved-out: CREATE through the moved directory makes nothing outside (%s)",
-		  tag, err_name(r.error));
-		if (r.error == 0)
-			release_fh(
-			    ((struct fuse_entry_out *)r.data)->nodeid,
-			    ((struct fuse_open_out *)(r.data + sizeof(struct fuse_entry_out)))->fh);
-	}
-	{
-		struct fuse_open_in oi = {.flags = O_RDONLY};
-		bool listed = false;
-
-		r = CALL(FUSE_OPENDIR, d, &oi, sizeof(oi));
-		if (r.error == 0) {
-			uint64_t dfh = ((struct fuse_open_out *)r.data)->fh;
-			struct fuse_read_in rd = {.fh = dfh, .size = 4096};
-			struct fuse_release_in rel = {.fh = dfh};
-
-			r = CALL(FUSE_READDIR, d, &rd, sizeof(rd));
-			listed = r.error == 0 && r.len && memmem(r.data, r.len, "hostfile", 8);
-			CALL(FUSE_RELEASEDIR, d, &rel, sizeof(rel));
-		}
-		T(!listed, "%s: moved-out: the moved directory's contents are not listed", tag);
-	}
+	T(e == 0,
+	  "%s: moved-out: what lies below the moved directory stays reachable through the "
+	  "guest's node (documented residual risk, as in QEMU's virtiofsd; %s)",
+	  tag, err_name(e));
 	snprintf(p, sizeof(p), "rm -rf '%s'", away);
 	(void)!system(p);
 }
@@ -1187,6 +1144,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 #define WANT(name) (!only || strstr(only, name))
+	for (unsigned i = 0; i < nargs; i++) {
+		no_fsetid |= !strncmp(args[i], "--modcaps=", 10) && strstr(args[i], "-fsetid");
+		no_setfcap |= !strncmp(args[i], "--modcaps=", 10) && strstr(args[i], "-setfcap");
+	}
+	if (outside)
+		outside_sentinel(outside, false);
 	if (WANT("cred-open"))
 		test_cred_open();
 	if (WANT("cred-setattr"))
@@ -1195,6 +1158,8 @@ int main(int argc, char **argv)
 		test_cred_xattr();
 	if (WANT("cred-dir"))
 		test_cred_dir();
+	if (outside && WANT("cred"))
+		outside_sentinel(outside, true);
 	if (outside && WANT("moved-out"))
 		test_moved_out(outside);
 	if (outside && WANT("symlink-attr"))

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Red-team attacks on vfsd (tests/security/vfsd_redteam.c): a hostile guest
 # sending requests as a non-root guest user (uid 1000) against root's files
-# in the share, in every sandbox, with and without file handles; and the
-# --readonly share against every modifying request; a directory moved out
-# of the share by the host; symlink attributes; a FUSE fuzz and memory-table
-# races; the VMM shrinking guest memory.  See the C file for the list.
-# Tests that fail document holes (commit messages on branch rv).
+# in the share (asserting the documented virtio-fs permission model, and what
+# --modcaps takes away), in every sandbox, with and without file handles; the
+# --readonly share against every modifying request and atime; a directory
+# moved out of the share by the host (the documented residual); symlink
+# attributes; a FUSE fuzz and memory-table races; the VMM shrinking guest
+# memory.  See the C file for the list and why each case expects what it does.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -37,6 +38,9 @@ run cred-chroot chroot "$CRED"
 run cred-none none "$CRED"
 run cred-handles none "$CRED" --inode-file-handles=mandatory
 run cred-pool none "$CRED" --thread-pool-size=4
+# What --modcaps can take away from a hostile guest (vfsd(8) SECURITY).
+run cred-modcaps none cred-open,cred-setattr,cred-xattr --modcaps=-setfcap:-fsetid
+run cred-modcaps-ns namespace cred-xattr --modcaps=-setfcap
 run ro-namespace namespace readonly --readonly
 run ro-none none readonly --readonly
 run ro-handles none readonly --readonly --inode-file-handles=mandatory

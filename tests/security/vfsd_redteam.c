@@ -922,10 +922,34 @@ static void test_memshrink(void)
 	  "%s: memshrink: an unsealable region is accepted", tag);
 	T(ftruncate(plain, 0) == 0,
 	  "%s: memshrink: the front-end can shrink an unsealable region (documented)", tag);
+	struct stat lst = {0};
+	bool sigbus;
+
+	stat(log_path, &lst); /* where this part's log lines start */
 	r = memshrink_getattr(0x40000000);
 	usleep(200000);
 	w = waitpid(vfsd_pid, &st, WNOHANG);
-	T(w == 0 || (w == vfsd_pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS),
+	/* The namespace sandbox's waiting parent exits 128 + the child's signal. */
+	sigbus = w == vfsd_pid && ((WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS) ||
+	                           (WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGBUS));
+	/*
+	 * Under ASan (build-asan) the sanitizer catches the SIGBUS, reports
+	 * "AddressSanitizer: BUS" and aborts (or exits, without abort_on_error):
+	 * that is the same documented death.
+	 * Its report is moved out of the log (to LOG.sigbus), so the final
+	 * sanitizer check still sees everything else.
+	 */
+	if (w == vfsd_pid && !sigbus) {
+		char cmd[1400];
+
+		snprintf(cmd, sizeof(cmd),
+		         "tail -c +%lld '%s' >'%s.sigbus' && grep -q 'AddressSanitizer: BUS' "
+		         "'%s.sigbus' && truncate -s %lld '%s'",
+		         (long long)lst.st_size + 1, log_path, log_path, log_path,
+		         (long long)lst.st_size, log_path);
+		sigbus = system(cmd) == 0;
+	}
+	T(w == 0 || sigbus,
 	  "%s: memshrink: with unsealable memory shrunk, vfsd survives or dies of SIGBUS only "
 	  "(documented: the front-end's own device; request %s, vfsd %s)",
 	  tag, r == 0 ? "answered" : "unanswered", exit_how(w, st));

@@ -51,6 +51,7 @@ RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-handles none fuzz --inode-file-h
 RT_FUZZ_ROUNDS=${RT_FUZZ_ROUNDS:-3000} run fuzz-chroot chroot fuzz,memrace
 # The front-end (VMM) shrinks guest memory under vfsd.
 run memshrink none memshrink
+run memshrink-ns namespace memshrink
 
 # --- vhost-user-fs-mount against a back-end whose reply /dev/fuse refuses ----
 # A reply header with error +1 passes the tool's checks (len and unique are

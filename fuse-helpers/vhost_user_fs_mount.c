@@ -432,8 +432,10 @@ static void write_init_reply(struct queue *qu, const struct slot *st, const uint
 	if (!r.oh.error && len >= sizeof(r.oh) + offsetof(struct fuse_init_out, max_pages) + 2 &&
 	    r.io.max_pages > 256)
 		r.io.max_pages = 256;
-	if (write(qu->devfd, &r, len) < 0 && errno != ENOENT)
+	if (write(qu->devfd, &r, len) < 0 && errno != ENOENT) {
 		perror("vhost-user-fs-mount: INIT reply refused by the kernel");
+		reply_error(qu->devfd, st->unique, EIO);
+	}
 }
 
 /* Replies the back-end has finished: copy each to /dev/fuse, free its slot. */
@@ -466,12 +468,15 @@ static void complete(struct queue *qu)
 			struct iovec iov[2] = {{&oh, sizeof(oh)},
 			                       {rep + sizeof(oh), e.len - sizeof(oh)}};
 
-			if (writev(qu->devfd, iov, 2) < 0 && errno != ENOENT)
+			if (writev(qu->devfd, iov, 2) < 0 && errno != ENOENT) {
 				fprintf(stderr,
 				        "vhost-user-fs-mount: reply to opcode %u (%u bytes, error "
 				        "%d) refused by the kernel: %s (in %u, read size %u)\n",
 				        st->opcode, e.len, oh.error, strerror(errno), st->inlen,
 				        st->read_size);
+				/* A refused header leaves the request pending: end it. */
+				reply_error(qu->devfd, st->unique, EIO);
+			}
 		}
 		qu->free_slot[qu->nfree++] = (uint16_t)slot;
 	}

@@ -88,3 +88,9 @@ $(UMOUNT_SWAP): tests/security/umount_swap.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(UMOUNT_SWAP)
+
+# Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
+$(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_redteam

@@ -31,7 +31,20 @@ int vfsd_inode_open(struct vfsd_fs *fs, struct vfsd_inode *ino, int flags)
 	if (ino->type != S_IFREG && ino->type != S_IFDIR)
 		return -EPERM;
 	vfsd_fd_name(ino->fd, name);
-	fd = openat(fs->proc_self_fd, name, (flags & ~O_CREAT) | O_CLOEXEC | O_NOCTTY);
+	flags = (flags & ~O_CREAT) | O_CLOEXEC | O_NOCTTY;
+	/*
+	 * --readonly promises the host's files stay as they are, atime
+	 * included; only the namespace sandbox has a read-only mount to
+	 * enforce that, so reads and READDIR go through O_NOATIME fds.
+	 * O_NOATIME needs CAP_FOWNER or ownership of the file: without
+	 * either (an unprivileged vfsd, --modcaps=-fowner) open normally.
+	 */
+	if (fs->cfg.readonly) {
+		fd = openat(fs->proc_self_fd, name, flags | O_NOATIME);
+		if (fd >= 0 || errno != EPERM)
+			return fd < 0 ? -errno : fd;
+	}
+	fd = openat(fs->proc_self_fd, name, flags);
 	return fd < 0 ? -errno : fd;
 }
 

@@ -8,6 +8,7 @@
 #include "vfsd/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,6 +22,27 @@ static bool add_ok(uint64_t a, uint64_t b, uint64_t *ret)
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
+}
+
+/*
+ * seal_shrink() - keep the front-end from shrinking a memfd under our mapping.
+ * A front-end that truncated guest memory after we mapped it would kill us
+ * with SIGBUS on the next access.  Any holder of a memfd may add seals unless
+ * F_SEAL_SEAL is set, so we add F_SEAL_SHRINK ourselves (QEMU's
+ * memory-backend-memfd has usually done so already; growing stays allowed).
+ * Files that cannot be sealed (not a memfd, a memfd made without
+ * MFD_ALLOW_SEALING, or one sealed with F_SEAL_SEAL but not F_SEAL_SHRINK)
+ * are accepted as they are: the front-end is the first peer and trusted with
+ * its own device, so shrinking them is a denial of service of its own
+ * back-end only (vfsd(8), SECURITY).
+ */
+static void seal_shrink(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_SEAL)))
+		return;
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
 }
 
 int vfsd_mem_add(struct vfsd_mem *m, const struct vfsd_mem_desc *d, int fd)
@@ -39,12 +61,13 @@ int vfsd_mem_add(struct vfsd_mem *m, const struct vfsd_mem_desc *d, int fd)
 		if (ranges_overlap(d->gpa, d->size, m->r[i].d.gpa, m->r[i].d.size) ||
 		    ranges_overlap(d->uva, d->size, m->r[i].d.uva, m->r[i].d.size))
 			return -EINVAL;
+	/* Seal before the size check, so the size checked is the size kept. */
+	seal_shrink(fd);
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	/*
 	 * Touching a page past the end of a file raises SIGBUS, so a regular
-	 * file or memfd must cover the whole region.  (A front-end could still
-	 * shrink it later; memfd seals would be the fix when QEMU sets them.)
+	 * file or memfd must cover the whole region.
 	 */
 	if ((S_ISREG(st.st_mode) && (uint64_t)st.st_size < map_len) ||
 	    !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
@@ -143,4 +166,4 @@ int vfsd_mem_gpa_iov(const struct vfsd_mem *m, uint64_t gpa, uint64_t len, struc
 }
 
 /* seccomp allowlist for this file (see seccomp.h) */
-const char *const vfsd_syscalls_guest_mem[] = {"mmap", "munmap", "madvise", "fstat", NULL};
+const char *const vfsd_syscalls_guest_mem[] = {"mmap", "munmap", "madvise", "fstat", "fcntl", NULL};

@@ -41,6 +41,8 @@ struct vfsd_mem {
 /*
  * vfsd_mem_add() - map fd and add the region described by d.
  * The fd is not taken; the caller closes it (the mapping keeps the memory).
+ * A memfd that allows sealing gets F_SEAL_SHRINK first, so the front-end
+ * cannot shrink it under the mapping (SIGBUS); other fds are taken as they are.
  * Return: 0, -EINVAL (empty, wrapping or overlapping range, fd too small),
  * -ENOSPC (too many regions), or -errno from fstat/mmap.
  */

@@ -458,10 +458,13 @@ static inline int vfsd_fds(void)
 	return n;
 }
 
-/* Guest RAM: a memfd of MEMSZ bytes mapped at g.  Return 0 or -1. */
+/*
+ * Guest RAM: a memfd of MEMSZ bytes mapped at g, made as QEMU's
+ * memory-backend-memfd makes it (sealing allowed).  Return 0 or -1.
+ */
 static inline int fe_guest_mem_init(void)
 {
-	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
 		return -1;
 	g = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);

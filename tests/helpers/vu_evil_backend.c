@@ -15,6 +15,9 @@
  *                the same on the hiprio queue, when the first FORGET comes
  *   shrink       at the first LOOKUP, try to truncate guest memory (the
  *                front-end would then die of SIGBUS), then go on honestly
+ *   badheader    request queue: a well-formed used entry whose reply header
+ *                has an error the kernel refuses (+1), so /dev/fuse rejects
+ *                the write (tests/security/vfsd_redteam.sh)
  *
  *   vu_evil_backend SOCKET MODE
  *
@@ -216,6 +219,11 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 	} else if (!strcmp(m, "dup")) {
 		push(qi, head, 0);
 		push(qi, head, 0);
+	} else if (!strcmp(m, "badheader")) {
+		if (!oh)
+			return false;
+		*oh = (struct fuse_out_header){.len = sizeof(*oh), .error = 1, .unique = unique};
+		push(qi, head, sizeof(*oh));
 	} else if (!strcmp(m, "biglen") || !strcmp(m, "len")) {
 		if (oh)
 			*oh = (struct fuse_out_header){.len = 1u << 28, .unique = unique};

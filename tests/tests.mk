@@ -77,3 +77,10 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCKED_FLAGS)
+
+# Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).
+UMOUNT_SWAP := $(BUILD)/tests/helpers/umount_swap
+$(UMOUNT_SWAP): tests/security/umount_swap.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(UMOUNT_SWAP)

@@ -3,10 +3,32 @@
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/loop_device.h"
 #include "common/cleanup.h"
+#include "common/nsutil.h"
 
 #include <errno.h>
+#include <linux/nsfs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Not in this system's (6.1) uapi headers; the same numbers on every architecture. */
+#ifndef __NR_statmount
+#define __NR_statmount 457
+#endif
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
+#endif
+#ifndef PIDFD_GET_MNT_NAMESPACE
+#define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
+#endif
+#define MV_STATMOUNT_MNT_BASIC 0x2u
+
+struct mv_mnt_id_req { /* struct mnt_id_req, MNT_ID_REQ_SIZE_VER1 (Linux 6.11) */
+	uint32_t size, spare;
+	uint64_t mnt_id, param, mnt_ns_id;
+};
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct container *registry;
@@ -52,16 +74,21 @@ void container_ref(struct container *c)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+static void record_free(struct mount_record *m)
+{
+	free(m->type);
+	free(m->source);
+	free(m->target);
+	free(m);
+}
+
 static void container_free(struct container *c)
 {
 	struct mount_record *m, *next;
 
 	for (m = c->mounts; m; m = next) {
 		next = m->next;
-		free(m->type);
-		free(m->source);
-		free(m->target);
-		free(m);
+		record_free(m);
 	}
 	safe_close(c->notify_fd);
 	safe_close(c->lxc_sock);
@@ -116,6 +143,95 @@ unsigned container_count(void)
 	return n;
 }
 
+int container_mount_present(uint64_t mnt_id, uint64_t mntns_id)
+{
+	struct mv_mnt_id_req req = {
+	    .size = sizeof(req),
+	    .mnt_id = mnt_id,
+	    .param = MV_STATMOUNT_MNT_BASIC,
+	    .mnt_ns_id = mntns_id,
+	};
+	uint64_t buf[512]; /* struct statmount: fixed part only, no strings asked for */
+
+	if (syscall(__NR_statmount, &req, buf, sizeof(buf), 0) == 0)
+		return 1;
+	/* ENOENT: no such mount in that namespace, or the namespace is gone with its mounts. */
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int container_mntns_id(int nsfd, uint64_t *ret)
+{
+	uint64_t id = 0;
+
+	if (ioctl(nsfd, NS_GET_MNTNS_ID, &id) < 0)
+		return -errno;
+	if (id == 0)
+		return -EOPNOTSUPP;
+	*ret = id;
+	return 0;
+}
+
+/*
+ * The namespace a new record's mount is in, when the kernel can tell: the
+ * container's init's (the common case; a mount made from a namespace the
+ * container created later is learnt when notifyd meets it there, see
+ * container_mounts_prune()).  0 when unknown.
+ */
+static uint64_t init_mntns_id(struct container *c, uint64_t mnt_id)
+{
+	_cleanup_close_ int nsfd = -EBADF;
+	uint64_t id = 0;
+
+	if (c->pidfd < 0)
+		return 0;
+	nsfd = ioctl(c->pidfd, PIDFD_GET_MNT_NAMESPACE, 0);
+	if (nsfd < 0 || container_mntns_id(nsfd, &id) < 0)
+		return 0;
+	return container_mount_present(mnt_id, id) == 1 ? id : 0;
+}
+
+int container_mounts_prune(struct container *c, uint64_t mntns_id)
+{
+	struct mount_record *gone = NULL, *m;
+	int n = 0, r;
+
+	if (mntns_id == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	for (struct mount_record **p = &c->mounts; (m = *p);) {
+		r = container_mount_present(m->mnt_id, m->mntns_id ? m->mntns_id : mntns_id);
+		if (r == 1 && !m->mntns_id)
+			m->mntns_id = mntns_id;
+		if (r == 0 && m->mntns_id) {
+			*p = m->next;
+			m->next = gone;
+			gone = m;
+			c->n_mounts--;
+			n++;
+			continue;
+		}
+		p = &m->next;
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (; gone; gone = m) {
+		m = gone->next;
+		record_free(gone);
+	}
+	return n;
+}
+
+int container_mounts_prune_at(struct container *c, int procfd)
+{
+	_cleanup_close_ int nsfd = ns_open_at(procfd, "mnt");
+	uint64_t id = 0;
+	int r;
+
+	if (nsfd < 0)
+		return nsfd;
+	r = container_mntns_id(nsfd, &id);
+	return r < 0 ? r : container_mounts_prune(c, id);
+}
+
 int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
                         const char *target)
 {
@@ -124,6 +240,7 @@ int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, 
 	if (!m)
 		return -ENOMEM;
 	m->mnt_id = mnt_id;
+	m->mntns_id = init_mntns_id(c, mnt_id);
 	m->type = strdup(type);
 	m->source = strdup(source);
 	m->target = strdup(target);
@@ -168,10 +285,7 @@ bool container_remove_mount(struct container *c, uint64_t mnt_id)
 	pthread_mutex_unlock(&c->lock);
 	if (!m)
 		return false;
-	free(m->type);
-	free(m->source);
-	free(m->target);
-	free(m);
+	record_free(m);
 	return true;
 }
 

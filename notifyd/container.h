@@ -17,7 +17,8 @@
 
 struct mount_record {
 	struct mount_record *next;
-	uint64_t mnt_id; /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
+	uint64_t mnt_id;   /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
+	uint64_t mntns_id; /* id of the mount namespace it was seen in; 0 until known */
 	char *type, *source, *target;
 };
 
@@ -64,6 +65,31 @@ int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, 
                         const char *target);
 bool container_owns_mount(struct container *c, uint64_t mnt_id);
 bool container_remove_mount(struct container *c, uint64_t mnt_id);
+
+/*
+ * Where records meet the kernel (statmount(2), Linux 6.8; namespace ids 6.11).
+ * container_mount_present(): is mount mnt_id in mount namespace mntns_id
+ * (0: the calling thread's)?  1 yes, 0 no, -errno when the kernel cannot say.
+ * A unique mount id is never reused and a mount never changes namespace, so
+ * "no" for a mount that was there means it is gone for good.
+ */
+int container_mount_present(uint64_t mnt_id, uint64_t mntns_id);
+/* The id of the mount namespace nsfd (an ns/mnt fd), or -errno. */
+int container_mntns_id(int nsfd, uint64_t *ret);
+/*
+ * Reconcile c's records with mount namespace mntns_id (an id from
+ * container_mntns_id(), not 0): a record whose namespace is not known
+ * yet learns mntns_id if its mount is there; a record of a known namespace
+ * whose mount is no longer there is dropped.  A record is never dropped on
+ * the kernel's silence.  Returns the number dropped, or -errno.
+ */
+int container_mounts_prune(struct container *c, uint64_t mntns_id);
+/*
+ * The same against the mount namespace of the thread whose /proc/<tid> is
+ * procfd (a caller's): for the max-mounts check, so records of mounts that
+ * went by other means do not count.  Returns the number dropped, or -errno.
+ */
+int container_mounts_prune_at(struct container *c, int procfd);
 
 /* Calls fn for every live container with the registry locked (for the control socket). */
 void container_foreach(void (*fn)(struct container *c, void *userdata), void *userdata);

@@ -9,10 +9,12 @@
 #include "notifyd/mount_kernel.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
+#include "common/nsutil.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -23,6 +25,73 @@ static void umount_continue(struct request *rq, const char *why)
 	rq->action = "continue";
 	request_set_rule(rq, "%s", why);
 	rq->answer = ANSWER_CONTINUE;
+}
+
+/*
+ * Unmount the notifyd mount mnt_id the caller's path named when it was
+ * checked, and keep the records true.
+ *
+ * The check (view_open() + statx) and umount2(2) are two lookups of the
+ * caller's string: a second thread of the caller can mount something over
+ * the target in between, and then the kernel unmounts that topmost mount,
+ * not ours.  notifyd cannot unmount exactly the mount it checked: only an fd
+ * names it, and that fd is itself a reference that makes a non-lazy
+ * umount2() fail with EBUSY.  So notifyd does what the caller asked, by path,
+ * and lets the kernel say afterwards what is gone: a record is dropped only
+ * when statmount(2) no longer finds its unique mount id in the namespace it
+ * was seen in (unique ids are never reused, a mount never changes namespace;
+ * container_mounts_prune()).  If the path named another mount by then, that
+ * one was unmounted -- which is what the caller's own umount2() would have
+ * done at that moment: it holds CAP_SYS_ADMIN over its mount namespace
+ * (checked), the kernel refuses locked mounts to notifyd as to anybody, and
+ * MNT_FORCE is refused -- and the record of ours stays with its mount.  Any
+ * other record of this namespace whose mount went (it was under the path, or
+ * a parent was detached earlier) is dropped on the way.
+ *
+ * Without statmount (before Linux 6.8) or mount namespace ids (6.11) the
+ * record is dropped when umount2() succeeds, as before: the race stays open
+ * there (docs/security.md).
+ */
+static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64_t mnt_id)
+{
+	_cleanup_close_ int nsfd = -EBADF;
+	uint64_t ns_id = 0;
+	bool exact;
+	int r;
+
+	nsfd = ns_open_at(rq->t.procfd, "mnt");
+	exact = nsfd >= 0 && container_mntns_id(nsfd, &ns_id) == 0 &&
+	        (r = container_mount_present(mnt_id, ns_id)) >= 0;
+	if (exact && r == 0) {
+		/* Reached through a cwd or root outside the caller's namespace: not ours to do. */
+		umount_continue(rq, "notifyd mount outside the caller's mount namespace");
+		return;
+	}
+	/* Learn this namespace for records not placed yet, before anything goes. */
+	if (exact)
+		container_mounts_prune(rq->c, ns_id);
+	if ((r = target_valid(&rq->t)) < 0) {
+		request_deny(rq, ENOENT, "caller gave up the request");
+		return;
+	}
+	if (umount2(rq->target, (int)flags) < 0) {
+		request_deny(rq, errno, "%s", strerror(errno));
+		return;
+	}
+	rq->answer = ANSWER_ERRNO;
+	rq->err = 0;
+	if (!exact) {
+		container_remove_mount(rq->c, mnt_id);
+		return;
+	}
+	r = container_mounts_prune(rq->c, ns_id);
+	if (container_mount_present(mnt_id, ns_id) == 1)
+		snprintf(rq->detail, sizeof(rq->detail),
+		         "the path named another mount by the time of umount2; mnt_id=%llu stays "
+		         "recorded",
+		         (unsigned long long)mnt_id);
+	else if (r > 1)
+		snprintf(rq->detail, sizeof(rq->detail), "%d records of mounts gone dropped", r);
 }
 
 void umount_request_handle(struct request *rq)
@@ -75,15 +144,8 @@ void umount_request_handle(struct request *rq)
 		else if (flags & MNT_FORCE)
 			/* The kernel wants CAP_SYS_ADMIN in the initial namespace for this. */
 			request_deny(rq, EPERM, "MNT_FORCE needs host privilege");
-		else if ((r = target_valid(&rq->t)) < 0)
-			request_deny(rq, ENOENT, "caller gave up the request");
-		else if (umount2(rq->target, (int)flags) < 0)
-			request_deny(rq, errno, "%s", strerror(errno));
-		else {
-			rq->answer = ANSWER_ERRNO;
-			rq->err = 0;
-			container_remove_mount(rq->c, mnt_id);
-		}
+		else
+			umount_notifyd_mount(rq, flags, mnt_id);
 	} else {
 		umount_continue(rq, "not a notifyd mount: the kernel decides");
 	}

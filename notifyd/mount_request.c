@@ -73,6 +73,14 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 	pthread_mutex_lock(&rq->c->lock);
 	n_mounts = rq->c->n_mounts;
 	pthread_mutex_unlock(&rq->c->lock);
+	/* At the limit: records of mounts gone by other means (a lazily detached
+	 * parent) do not count. */
+	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
+	    container_mounts_prune_at(rq->c, rq->t.procfd) > 0) {
+		pthread_mutex_lock(&rq->c->lock);
+		n_mounts = rq->c->n_mounts;
+		pthread_mutex_unlock(&rq->c->lock);
+	}
 	if (n_mounts >= p->max_mounts) {
 		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",
 		             n_mounts, p->max_mounts);

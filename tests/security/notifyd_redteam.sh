@@ -560,6 +560,33 @@ EOF
 	fi
 }
 
+# test_umount_limit : the same at the limit, with no notifyd umount2 in
+# between: max-mounts = 1, A under a lazily detached parent, then B must fit
+# (mount_request_prepare() prunes records of gone mounts at the limit).
+test_umount_limit() {
+	local id=$MV_IDP-$RT-umount-limit R="$RT/umount-limit"
+	cat >"$ROOTFS/umount_limit.sh" <<'EOS'
+mkdir -p /mnt/p /mnt/b
+mount --bind /mnt/p /mnt/p
+mkdir -p /mnt/p/x
+mvstep mountA mount -t tmpfs -o size=64k none /mnt/p/x
+mvstep detach umount -l /mnt/p
+mvstep mountB mount -t tmpfs -o size=64k none /mnt/b
+mvstep mountC mount -t tmpfs -o size=64k none /mnt/p
+EOS
+	mv_oci_bundle --profile tswap "$MV_TMP/$id" "$ROOTFS" sh /umount_limit.sh ||
+		mv_bail "cannot write the bundle"
+	run "$id" || t_fail "$R: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	if [ "$(mv_step_rc "$id" mountA)/$(mv_step_rc "$id" detach)" != 0/0 ]; then
+		t_fail "$R: set-up: a notifyd mount under a lazily unmounted parent" \
+			"$(cat "$(mv_out "$id")")"
+		return
+	fi
+	t_step_ok "$R: at max-mounts = 1, the record of a mount gone with its parent does not count" \
+		"$id" mountB
+	t_step_errno "$R: the next mount past max-mounts = 1 still gets ENOSPC" "$id" mountC ENOSPC
+}
+
 # test_bind_copy : what max-mounts counts.  A bind copy of a notifyd mount
 # is the kernel's (the rule file traps only new superblocks; notifyd never
 # sees it),
@@ -765,6 +792,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	fi
 	want swap && test_umount_swap
 	want swap && test_umount_stale
+	want swap && test_umount_limit
 	want swap && test_bind_copy
 	want lock && test_loop_lock
 	if want journal; then

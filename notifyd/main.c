@@ -192,10 +192,15 @@ static void probe_features(void)
 	bool setattr = syscall(SYS_mount_setattr, -1, NULL, 0, NULL, 0) < 0 && errno != ENOSYS;
 	bool uniq = statx(AT_FDCWD, "/", 0, STATX_MNT_ID_UNIQUE, &stx) == 0 &&
 	            (stx.stx_mask & STATX_MNT_ID_UNIQUE);
+	_cleanup_close_ int mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	uint64_t mntns_id = 0;
+	/* Records follow the mounts (container_mounts_prune()) where both work. */
+	bool records = uniq && mntns >= 0 && container_mntns_id(mntns, &mntns_id) >= 0 &&
+	               container_mount_present(stx.stx_mnt_id, mntns_id) == 1;
 
 	snprintf(features, sizeof(features),
-	         "mount_setattr=%s statx-mnt-id-unique=%s sync-wake-up=%s", setattr ? "yes" : "no",
-	         uniq ? "yes" : "no",
+	         "mount_setattr=%s statx-mnt-id-unique=%s statmount-records=%s sync-wake-up=%s",
+	         setattr ? "yes" : "no", uniq ? "yes" : "no", records ? "yes" : "no",
 	         sync_wake_state < 0 ? "untried"
 	         : sync_wake_state   ? "yes"
 	                             : "no");

@@ -379,6 +379,7 @@ EOF2
 # hierarchy's root and finds none), then the plain cgroup2 comes back.
 test_v1_only() {
 	local R="crun/kernel/no-cgroup2" hide=/sys/fs/cgroup/mvhide-$$ view=$MV_TMP/cg2view
+	defer "rmdir '$hide' 2>/dev/null"
 	mkdir -p "$hide" "$view" && mount --bind "$hide" "$view" &&
 		umount -l /sys/fs/cgroup && mount --bind "$view" /sys/fs/cgroup ||
 		{ t_fail "$R: hide cgroup2 from notifyd"; return; }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -196,4 +197,39 @@ int caller_cgroup_v2_procs(int procfd)
 	if (root < 0)
 		return -ENOMEDIUM;
 	return cgroup_open_beneath(root, strcmp(v2, "/") ? v2 : "", "cgroup.procs", O_WRONLY);
+}
+
+/* See caller_cgroup.h. */
+int caller_cgroup_transient_dir(bool v1_devices)
+{
+	char buf[8192], rel[PATH_MAX], *v2, *v1, *own, *slash;
+	_cleanup_close_ int root = -EBADF, parent = -EBADF;
+	int fd;
+
+	if (fd_read_file_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof(buf)) < 0)
+		return -ESRCH;
+	parse_cgroups(buf, &v2, &v1);
+	own = v1_devices ? v1 : v2;
+	/* No line for a mounted hierarchy: notifyd is in its root. */
+	if (!own)
+		own = "/";
+	root = cgroup_root_open(v1_devices);
+	if (root < 0)
+		return -ENOMEDIUM;
+	/*
+	 * Beside notifyd's own cgroup, never beneath it: in cgroup v2 a cgroup
+	 * with processes may not enable controllers for its children, and a
+	 * service manager may have delegated notifyd's own cgroup to it.
+	 */
+	snprintf(rel, sizeof(rel), "%s", own);
+	slash = strrchr(rel, '/');
+	if (slash)
+		*slash = '\0';
+	parent = cgroup_open_beneath(root, rel, NULL, O_RDONLY | O_DIRECTORY);
+	if (parent < 0)
+		return parent;
+	if (mkdirat(parent, CALLER_CGROUP_TRANSIENT, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = cgroup_open_beneath(parent, "/" CALLER_CGROUP_TRANSIENT, NULL, O_RDONLY | O_DIRECTORY);
+	return fd;
 }

@@ -16,6 +16,8 @@
 #ifndef MV_CALLER_CGROUP_H
 #define MV_CALLER_CGROUP_H
 
+#include <stdbool.h>
+
 /*
  * The caller's (/proc/<tid> procfd) cgroup v2 directory (O_RDONLY, for
  * CLONE_INTO_CGROUP) and its v1 devices group's cgroup.procs (O_WRONLY, for
@@ -33,5 +35,18 @@ int caller_cgroup_open(int procfd, int *v2_dir, int *v1_procs, const char **why)
  * notifyd can see; any other -errno is a failure to confine.
  */
 int caller_cgroup_v2_procs(int procfd);
+
+/* The directory notifyd makes its transient cgroups in (device_allow.c). */
+#define CALLER_CGROUP_TRANSIENT "mountvisor-create"
+
+/*
+ * notifyd's directory for transient cgroups of its own in the cgroup2
+ * hierarchy (v1_devices false) or the cgroup v1 `devices` hierarchy:
+ * CALLER_CGROUP_TRANSIENT in the parent of notifyd's own cgroup (in the
+ * root when notifyd is in the root), made on first use.  An O_RDONLY
+ * directory fd, -ENOMEDIUM when no such hierarchy is mounted where notifyd
+ * sees it, or another -errno.
+ */
+int caller_cgroup_transient_dir(bool v1_devices);
 
 #endif

@@ -2,6 +2,7 @@
 #include "notifyd/source_open.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/caller_cgroup.h"
+#include "notifyd/device_allow.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
@@ -18,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +51,7 @@ enum {
 	STEP_OPEN,
 	STEP_CHECKER,
 	STEP_REOPEN,
+	STEP_ALLOW,
 	STEP_CREATE,
 };
 
@@ -60,7 +63,8 @@ static const char *const step_names[] = {
     [STEP_OPEN] = "opening the source as the caller",
     [STEP_CHECKER] = "starting the source check in the caller's cgroup",
     [STEP_REOPEN] = "keeping the source open read-only",
-    [STEP_CREATE] = "creating the superblock in the caller's cgroup",
+    [STEP_ALLOW] = "moving into the cgroup that allows only the source device",
+    [STEP_CREATE] = "creating the superblock with only the source device allowed",
 };
 
 struct open_args {
@@ -254,6 +258,7 @@ static void fd_path(char *buf, int fd)
 struct create_args {
 	struct open_args open;
 	int fsfd;
+	int allow_procs; /* device_allow.h: the cgroup that allows only the source */
 	pid_t helper;
 	/* Written by the checker, which shares the helper's memory. */
 	int open_fd, open_err, open_step;
@@ -282,10 +287,11 @@ static int checker_main(void *p)
 /*
  * The create helper: host root, in the caller's cgroup v2 directory since
  * its clone.  Joins the v1 devices group, lets the checker open the source
- * as the caller, then runs FSCONFIG_CMD_CREATE with host privilege: every
- * device the kernel opens for the new superblock (the source, an external
- * journal, another btrfs member, an xfs log device) is checked against the
- * caller's device cgroup, not notifyd's.  Async-signal-safe.
+ * as the caller, then moves into the cgroup that allows only the source
+ * device and runs FSCONFIG_CMD_CREATE with host privilege: the kernel may
+ * open the source for the new superblock and no other device (an external
+ * journal, another btrfs member, an xfs log device), even one the caller's
+ * rules allow.  Async-signal-safe.
  */
 static __attribute__((noreturn)) void create_child(void *arg, int sock)
 {
@@ -340,6 +346,15 @@ static __attribute__((noreturn)) void create_child(void *arg, int sock)
 			ns_child_report(sock, errno, STEP_REOPEN, 0, -1);
 		close(c->open_fd);
 	}
+	/*
+	 * The source passed the caller's rules; from here on the kernel may
+	 * open nothing else for this superblock: an external journal, another
+	 * member or a log device the image names is refused even where the
+	 * caller's own rules would allow it (`b 7:* rwm` reaches every host
+	 * loop device).  Our v1 devices group stays the caller's.
+	 */
+	if (write(c->allow_procs, "0", 1) != 1)
+		ns_child_report(sock, errno, STEP_ALLOW, 0, -1);
 	if (fsconfig(c->fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		ns_child_report(sock, errno, STEP_CREATE, 0, -1);
 	ns_child_report(sock, 0, 0, 0, -1);
@@ -350,16 +365,29 @@ int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd
 {
 	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF;
 	struct create_args args = {.fsfd = fsfd};
+	struct device_allow allow = DEVICE_ALLOW_INIT;
 	struct ns_child_msg m = {0};
+	struct stat st;
 	int r;
 
 	*in_create = false;
 	r = prepare(procfd, cr, path_fd, oflags, &args.open, &v2_dir, &v1_procs, &userns, why);
 	if (r < 0)
 		return r;
-	const int keep[] = {v1_procs, userns, path_fd, fsfd};
+	if (fstat(path_fd, &st) < 0) {
+		*why = "reading the source";
+		return -errno;
+	}
+	/* An image file as source: no block device at all (0:0 never exists). */
+	r = device_allow_make(S_ISBLK(st.st_mode) ? st.st_rdev : makedev(0, 0), &allow, why);
+	if (r < 0)
+		return r;
+	args.allow_procs = allow.procs;
+	const int keep[] = {v1_procs, userns, path_fd, fsfd, allow.procs};
 	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), create_child, &args, CREATE_TIMEOUT_MS, &m,
 	                 NULL);
+	/* The helper is reaped (or was never made): its cgroup is empty. */
+	device_allow_remove(&allow);
 	r = helper_result(r, &m, why);
 	if (r < 0 && m.step == STEP_CREATE)
 		*in_create = true;

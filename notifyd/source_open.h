@@ -35,17 +35,19 @@ int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, 
  * The kernel action for a block filesystem: check the source as
  * source_open_as_caller() does (the fd is not returned), then run
  * FSCONFIG_CMD_CREATE on the prepared fs context fsfd with host privilege
- * in the caller's cgroups, so that every device the kernel opens while
- * creating the superblock (the source, an external journal named by the
- * image, other members of a multi-device filesystem, a log device) passes
- * the caller's device cgroup.  One helper process: it joins the cgroups,
- * a vfork-style child of it takes the caller's credentials and opens the
- * source (irreversible, so not in the helper itself), and only when that
- * succeeded the helper, still host root, creates the superblock.  Returns 0
- * or -errno with *why; *in_create says the creation failed (the
- * filesystem's messages are then in fsfd), not the check or the set-up.
- * -EPERM when the caller's cgroup cannot be found or joined.  Call it in
- * the host's view.
+ * in a transient cgroup that allows the source device and nothing else
+ * (device_allow.h), so that no other device the kernel would open while
+ * creating the superblock (an external journal named by the image, other
+ * members of a multi-device filesystem, a log device) is opened, whatever
+ * the caller's own device rules allow.  One helper process: it joins the
+ * caller's cgroups, a vfork-style child of it takes the caller's
+ * credentials and opens the source (irreversible, so not in the helper
+ * itself), and only when that succeeded the helper, still host root, moves
+ * into the allowlist cgroup (keeping the caller's v1 devices group) and
+ * creates the superblock.  Returns 0 or -errno with *why; *in_create says
+ * the creation failed (the filesystem's messages are then in fsfd), not the
+ * check or the set-up.  -EPERM when the caller's cgroup cannot be found or
+ * joined, or no allowlist cgroup can be made.  Call it in the host's view.
  */
 int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
                             int fsfd, const char **why, bool *in_create);

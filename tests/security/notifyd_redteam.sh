@@ -27,15 +27,17 @@
 # would replay the victim's transactions into its own image (reads) and
 # overwrite the victim's journal (writes).
 #
-# RESULT (Linux 6.18): BROKEN under trusted-images, lxd-compatible and an
-# `action = kernel` ext4 profile with notifyd's loop devices, runc and crun:
-# the mount succeeds, the host journal device is read and written, and the
-# "replay" image gets the victim's pending block replayed into it, which the
-# container then reads from its own device.  These checks fail on purpose
-# until notifyd makes the kernel open everything a mount opens with the
-# caller's device cgroup (e.g. FSCONFIG_CMD_CREATE run by a helper in the
-# caller's cgroup: bdev_permission() checks the current task's cgroup), or
-# refuses such superblocks race-free.
+# RESULT (Linux 6.18): was BROKEN under trusted-images, lxd-compatible and
+# an `action = kernel` ext4 profile with notifyd's loop devices, runc and
+# crun: the mount succeeded, the host journal device was read and written,
+# and the "replay" image got the victim's pending block replayed into it.
+# Held since FSCONFIG_CMD_CREATE runs in a helper in the caller's cgroup
+# (bdev_permission() checks the current task's cgroup) -- which alone did
+# not cover the `kloop` cases: a container using notifyd's loop devices
+# needs `b 7:* rwm`, which allows the host journal loop device too.  Held
+# since the helper creates the superblock in a transient cgroup of
+# notifyd's that allows only the source device (device_allow.c): EPERM,
+# no I/O on the journal device, nothing replayed.
 #
 # Also (held, regression): the image's stored default "errors=continue" in
 # s_mount_opts does not beat the profile's forced errors=remount-ro (a proxy

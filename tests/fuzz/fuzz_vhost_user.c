@@ -22,7 +22,8 @@
  *                 0xfe write guest memory: u8 memfd index, u32 offset,
  *                      u16 len, len bytes
  *                 0xff kick: u8 eventfd index (writes 1 to it)
- *                 0xfd settle: wait up to 2 ms for any eventfd to fire
+ *                 0xfd settle: wait up to 3 ms for an eventfd the harness
+ *                      did not kick to fire (a call from vfsd)
  *     u8 flags    the header's flags field
  *     u8 fds      bits 0-3 how many fds to attach (at most 10), bits 4-7
  *                 their kind (fd_kind())
@@ -67,6 +68,7 @@ static struct {
 static unsigned n_memfds;
 static int efds[MAX_EFDS];
 static unsigned n_efds;
+static uint32_t kicked; /* efds[] the harness wrote to: not what settle() waits for */
 
 struct server {
 	int sock;
@@ -277,14 +279,19 @@ static bool send_msg(int sock, uint32_t request, uint32_t flags, uint32_t size, 
 	return n >= 0;
 }
 
+/* Gives the queue threads time: until vfsd signals an eventfd, at most 3 ms. */
 static void settle(void)
 {
 	struct pollfd p[MAX_EFDS];
+	nfds_t n = 0;
 
 	for (unsigned i = 0; i < n_efds; i++)
-		p[i] = (struct pollfd){.fd = efds[i], .events = POLLIN};
-	if (n_efds)
-		(void)poll(p, n_efds, 2);
+		if (!(kicked & (1u << i)))
+			p[n++] = (struct pollfd){.fd = efds[i], .events = POLLIN};
+	if (n)
+		(void)poll(p, n, 3);
+	else
+		usleep(1000);
 }
 
 static void cleanup_input(void)
@@ -306,6 +313,7 @@ static void cleanup_input(void)
 	for (unsigned i = 0; i < n_efds; i++)
 		close(efds[i]);
 	n_efds = 0;
+	kicked = 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -350,8 +358,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (req == 0xff) {
 			take(&s, &idx, 1);
-			if (n_efds)
+			if (n_efds) {
 				(void)!eventfd_write(efds[idx % n_efds], 1);
+				kicked |= 1u << (idx % n_efds);
+			}
 			continue;
 		}
 		if (req == 0xfd) {

@@ -8,7 +8,8 @@
 # (tests/fuzz/corpus/TARGET, read only) and the inputs earlier runs kept in
 # BUILD/fuzz-corpus/TARGET, where new ones go.  A crash, leak, sanitizer
 # report, canary leak or hang (-timeout) leaves its input in
-# BUILD/fuzz-artifacts/ and makes the exit status 1.  Full output:
+# BUILD/fuzz-artifacts/ and makes the exit status 1.  tests/fuzz/TARGET.dict,
+# if there is one, is the target's libFuzzer dictionary.  Full output:
 # BUILD/fuzz-logs/TARGET.log.
 set -u
 BUILD=${1:?usage: run.sh BUILD SECONDS [TARGET...]}
@@ -30,11 +31,13 @@ for t in "${targets[@]}"; do
 	art=$BUILD/fuzz-artifacts
 	log=$BUILD/fuzz-logs/$t.log
 	mkdir -p "$work" "$art" "$(dirname "$log")"
+	dict=()
+	[ -f "$SRC/tests/fuzz/$t.dict" ] && dict=(-dict="$SRC/tests/fuzz/$t.dict")
 	# -timeout: one input may not take 20 s (a hang is a finding too).
 	# Leak checking stays on: vfsd must not leak per request or connection.
 	timeout -k 10 $((SECONDS_EACH + 120)) "$bin" -max_total_time="$SECONDS_EACH" \
 		-print_final_stats=1 -timeout=20 -rss_limit_mb=4096 -max_len=16384 \
-		-artifact_prefix="$art/$t-" "$work" "$SRC/tests/fuzz/corpus/$t" >"$log" 2>&1
+		-artifact_prefix="$art/$t-" "${dict[@]}" "$work" "$SRC/tests/fuzz/corpus/$t" >"$log" 2>&1
 	status=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
 	last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -n1)

@@ -72,7 +72,7 @@ static uint8_t *g;
 static struct vfsd_vq vq;
 static struct vfsd_vq_elem *elem;
 static uint16_t avail_idx;
-static uint64_t unique;
+static uint64_t next_unique;
 static int cwd_fd = -1;
 
 static struct vfsd_fs fs[2];
@@ -380,7 +380,7 @@ static bool one_request(unsigned srv, uint32_t opcode, uint64_t nodeid, uint8_t 
 	struct fuse_in_header in = {
 	    .len = (uint32_t)sizeof(in) + arglen,
 	    .opcode = opcode,
-	    .unique = ++unique,
+	    .unique = ++next_unique,
 	    .nodeid = nodeid,
 	    .uid = caller[shape >> 6][0],
 	    .gid = caller[shape >> 6][1],

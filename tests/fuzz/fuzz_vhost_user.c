@@ -230,7 +230,7 @@ static bool send_msg(int sock, uint32_t request, uint32_t flags, uint32_t size, 
 	struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)payload, plen}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = plen ? 2 : 1};
 	int fds[10];
-	bool own[10];
+	bool own[10] = {false};
 	ssize_t n;
 
 	if (nfds > 10)

@@ -16,6 +16,9 @@
  *    error, nothing written for FORGET/BATCH_FORGET/INTERRUPT;
  *  - after each input nothing outside the share changed.
  *
+ * VFSD_FUZZ_SELFTEST=1 makes vfsd serve the directory above the share
+ * instead: the seeds must then trip the canary (tests/security/vfsd_fuzz.sh).
+ *
  * Input format (tests/fuzz/README.md, tests/fuzz/gen_corpus.py):
  *   byte 0      bit 0: which server (0: O_PATH inodes, cache auto;
  *               1: --inode-file-handles, cache always, writeback)
@@ -119,7 +122,10 @@ static void init_server(unsigned i)
 	    /* Small budgets, so the EMFILE and fd-cache paths are reached. */
 	    .max_fds = i ? 32 : 64,
 	};
-	int root = open(fuzz_fx.share, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Self-test of the harness: serve the directory above the share, so the canary must fire.
+	 */
+	const char *dir = getenv("VFSD_FUZZ_SELFTEST") ? fuzz_fx.base : fuzz_fx.share;
+	int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int proc = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int r;
 

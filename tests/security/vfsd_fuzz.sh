@@ -20,6 +20,20 @@ if [ "$rc" -ne 0 ]; then
 fi
 t_ok "fuzz targets build (make fuzz-build)"
 
+# The harness's own check: with vfsd serving the directory above the share,
+# a READDIR of it must trip the marker and a LOOKUP the outside-inode check.
+for seed in readdir:"canary marker" escape:"outside the share"; do
+	out=$(VFSD_FUZZ_SELFTEST=1 "$FUZZ_BUILD/tests/fuzz/fuzz_fuse" -artifact_prefix="${MV_TMP:-/tmp}/" \
+		"$MV_SRC/tests/fuzz/corpus/fuzz_fuse/${seed%%:*}" 2>&1)
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "vfsd fuzz: .*${seed#*:}" <<<"$out"; then
+		t_ok "canary self-test: seed ${seed%%:*} out of a too-wide share is caught (${seed#*:})"
+	else
+		t_fail "canary self-test: seed ${seed%%:*} out of a too-wide share is caught (${seed#*:})" \
+			"exit $rc" "$(grep -E 'vfsd fuzz|ERROR' <<<"$out")"
+	fi
+done
+
 for t in fuzz_fuse fuzz_vhost_user; do
 	out=$("$MV_SRC/tests/fuzz/run.sh" "$FUZZ_BUILD" "$FUZZ_SECONDS" "$t" 2>&1)
 	rc=$?

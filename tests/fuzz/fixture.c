@@ -232,6 +232,48 @@ void fuzz_fixture_check_outside(void)
 	}
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		fuzz_die("cannot list /proc/self/fd: %s", strerror(errno));
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+void fuzz_fixture_check_fds(void)
+{
+	static int baseline = -1;
+	int n = count_fds();
+
+	if (baseline < 0) {
+		baseline = n;
+		return;
+	}
+	if (n <= baseline)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], target[300];
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		l = readlink(path, target, sizeof(target) - 1);
+		if (l > 0)
+			dprintf(fuzz_fx.diag_fd, "vfsd fuzz: open fd %s -> %.*s\n", e->d_name,
+			        (int)l, target);
+	}
+	if (d)
+		closedir(d);
+	fuzz_die("fd leak: %d fds open after this input, %d after set-up", n - 3, baseline - 3);
+}
+
 bool fuzz_fixture_is_outside(uint64_t ino)
 {
 	for (unsigned i = 0; i < 4; i++)

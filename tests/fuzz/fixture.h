@@ -48,6 +48,12 @@ void fuzz_fixture_rebuild(void);
 void fuzz_fixture_check_outside(void);
 /* Is ino one of the inodes outside the share? */
 bool fuzz_fixture_is_outside(uint64_t ino);
+/*
+ * Traps if more fds are open than after set-up: what an input opened (vfsd's
+ * inode and handle fds, guest memory, eventfds, sockets) must be closed once
+ * the guest or front-end went away.  The first call takes the baseline.
+ */
+void fuzz_fixture_check_fds(void);
 /* Writes a diagnostic line to the saved stderr, then traps. */
 void fuzz_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -463,6 +463,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The guest goes away: every inode and handle is dropped. */
 	vfsd_fs_reset(&fs[srv]);
 	fuzz_fixture_check_outside();
+	fuzz_fixture_check_fds();
 	if (dirty)
 		fuzz_fixture_rebuild();
 	return 0;

@@ -134,7 +134,8 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static int new_memfd(size_t size)
+/* A memfd the harness keeps (to write guest memory and scan it) if there is room. */
+static int new_memfd(size_t size, bool *own)
 {
 	int fd = memfd_create("guest-ram", MFD_CLOEXEC);
 
@@ -150,11 +151,13 @@ static int new_memfd(size_t size)
 		if (memfds[n_memfds].map == MAP_FAILED)
 			fuzz_die("mmap: %s", strerror(errno));
 		n_memfds++;
+	} else {
+		*own = true;
 	}
 	return fd;
 }
 
-static int new_eventfd(void)
+static int new_eventfd(bool *own)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -162,6 +165,8 @@ static int new_eventfd(void)
 		fuzz_die("eventfd: %s", strerror(errno));
 	if (n_efds < MAX_EFDS)
 		efds[n_efds++] = fd;
+	else
+		*own = true;
 	return fd;
 }
 
@@ -180,13 +185,17 @@ static int fd_kind(unsigned kind, bool *own)
 	case 2:
 	case 3:
 		*own = false;
-		return new_memfd(kind == 0 ? 65536 : kind == 1 ? 262144 : kind == 2 ? 4096 : 0);
+		return new_memfd(kind == 0   ? 65536
+		                 : kind == 1 ? 262144
+		                 : kind == 2 ? 4096
+		                             : 0,
+		                 own);
 	case 4:
 	case 5:
 	case 6:
 	case 7:
 		*own = false;
-		return new_eventfd();
+		return new_eventfd(own);
 	case 8:
 		if (pipe2(p, O_CLOEXEC) < 0)
 			fuzz_die("pipe: %s", strerror(errno));
@@ -203,7 +212,7 @@ static int fd_kind(unsigned kind, bool *own)
 		break;
 	default:
 		*own = false;
-		return new_eventfd();
+		return new_eventfd(own);
 	}
 	if (fd < 0)
 		fuzz_die("fd kind %u: %s", kind, strerror(errno));
@@ -388,6 +397,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[1]);
 	cleanup_input();
 	fuzz_fixture_check_outside();
+	fuzz_fixture_check_fds();
 	if (dirty)
 		fuzz_fixture_rebuild();
 	return 0;

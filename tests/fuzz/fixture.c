@@ -29,6 +29,7 @@
 struct fuzz_fixture fuzz_fx = {.share_fd = -1, .diag_fd = 2};
 
 static char marker[64];
+static dev_t share_dev;
 static char canary_dir[320];
 static bool on_tmpfs;
 
@@ -232,29 +233,47 @@ void fuzz_fixture_check_outside(void)
 	}
 }
 
-static int count_fds(void)
+/*
+ * Open fds, pipes left out: the sanitizers start llvm-symbolizer on demand
+ * and keep pipes to it (neither vfsd nor the harness keeps a pipe).
+ */
+static int count_fds(bool skip_pipes)
 {
 	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
 	int n = 0;
 
 	if (!d)
 		fuzz_die("cannot list /proc/self/fd: %s", strerror(errno));
-	while (readdir(d))
+	while ((e = readdir(d))) {
+		char path[300], target[64];
+		ssize_t l;
+
+		if (!skip_pipes) {
+			n++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		l = readlink(path, target, sizeof(target) - 1);
+		if (l > 5 && !strncmp(target, "pipe:", 5))
+			continue;
 		n++;
+	}
 	closedir(d);
 	return n;
 }
 
 void fuzz_fixture_check_fds(void)
 {
-	static int baseline = -1;
-	int n = count_fds();
+	static int baseline = -1, baseline_all;
+	int n = count_fds(false);
 
 	if (baseline < 0) {
-		baseline = n;
-		return;
+		baseline_all = n;
+		baseline = count_fds(true);
 	}
-	if (n <= baseline)
+	/* Readlink of every fd only when the cheap count grew. */
+	if (n <= baseline_all || (n = count_fds(true)) <= baseline)
 		return;
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -272,6 +291,73 @@ void fuzz_fixture_check_fds(void)
 	if (d)
 		closedir(d);
 	fuzz_die("fd leak: %d fds open after this input, %d after set-up", n - 3, baseline - 3);
+}
+
+#define MAX_KNOWN_FD 4096
+static uint8_t known_fd[MAX_KNOWN_FD / 8];
+
+static bool fd_known(int fd)
+{
+	return fd < MAX_KNOWN_FD && (known_fd[fd / 8] & (1u << (fd % 8)));
+}
+
+/* Is fd open with O_PATH?  From the flags line of /proc/self/fdinfo/FD. */
+static bool fd_is_opath(int fd)
+{
+	char path[64], buf[512];
+	unsigned long flags = 0;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return true; /* closed meanwhile */
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	char *p = strstr(buf, "flags:");
+	if (p)
+		flags = strtoul(p + 6, NULL, 8);
+	return flags & O_PATH;
+}
+
+void fuzz_fixture_check_open_kinds(void)
+{
+	static bool have_baseline;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		fuzz_die("cannot list /proc/self/fd: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		struct stat st;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		if (!have_baseline) {
+			if (fd < MAX_KNOWN_FD)
+				known_fd[fd / 8] |= (uint8_t)(1u << (fd % 8));
+			continue;
+		}
+		/* Only the share's file system: pipes (the sanitizers' symbolizer) are FIFOs too.
+		 */
+		if (fd_known(fd) || fstat(fd, &st) < 0 || st.st_dev != share_dev ||
+		    S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || fd_is_opath(fd))
+			continue;
+		fuzz_die("fd %d is open on a %s inside the share: a guest request opened "
+		         "something that is neither a regular file nor a directory",
+		         fd,
+		         S_ISFIFO(st.st_mode)   ? "FIFO"
+		         : S_ISSOCK(st.st_mode) ? "socket"
+		         : S_ISLNK(st.st_mode)  ? "symlink"
+		                                : "device");
+	}
+	closedir(d);
+	have_baseline = true;
 }
 
 bool fuzz_fixture_is_outside(uint64_t ino)
@@ -325,6 +411,7 @@ void fuzz_fixture_init(void)
 	fuzz_fx.share_fd = open(fuzz_fx.share, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fuzz_fx.share_fd < 0)
 		setup_fail("open share");
+	share_dev = outside_st[0].st_dev;
 	fuzz_fixture_rebuild();
 	dprintf(fuzz_fx.diag_fd, "vfsd fuzz: share %s (%s), canary outside it\n", fuzz_fx.share,
 	        on_tmpfs ? "private tmpfs" : "plain directory");

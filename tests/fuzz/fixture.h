@@ -54,6 +54,15 @@ bool fuzz_fixture_is_outside(uint64_t ino);
  * the guest or front-end went away.  The first call takes the baseline.
  */
 void fuzz_fixture_check_fds(void);
+/*
+ * Traps if the process holds a real (not O_PATH) fd of anything but a
+ * regular file or a directory on the share's file system that it did not
+ * hold after set-up: no guest
+ * request may open a FIFO, socket or device.  (Devices cannot be opened on
+ * the nodev tmpfs at all; FIFOs and sockets can.)  Call while vfsd still holds
+ * the input's handles.
+ */
+void fuzz_fixture_check_open_kinds(void);
 /* Writes a diagnostic line to the saved stderr, then traps. */
 void fuzz_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -14,7 +14,9 @@
  *  - the reply is well formed: out header length equal to what vfsd says it
  *    wrote, the request's unique, an errno in range, no payload after an
  *    error, nothing written for FORGET/BATCH_FORGET/INTERRUPT;
- *  - after each input nothing outside the share changed.
+ *  - after each input nothing outside the share changed, no fd is open
+ *    (other than O_PATH) on a FIFO, socket or device, and no fd is left
+ *    open once the server dropped its inodes and handles.
  *
  * VFSD_FUZZ_SELFTEST=1 makes vfsd serve the directory above the share
  * instead: the seeds must then trip the canary (tests/security/vfsd_fuzz.sh).
@@ -106,7 +108,7 @@ static void ring_setup(void)
 		fuzz_die("cannot map the ring");
 }
 
-static void init_server(unsigned i)
+static void start_server(unsigned i)
 {
 	struct vfsd_fs_config cfg = {
 	    .shared_dir = fuzz_fx.share,
@@ -134,6 +136,25 @@ static void init_server(unsigned i)
 	r = vfsd_fs_init(&fs[i], &cfg, root, proc);
 	if (r < 0)
 		fuzz_die("vfsd_fs_init(%u): %s", i, strerror(-r));
+}
+
+/*
+ * A fresh server for every input: node ids and fh values then depend on the
+ * input alone (a reset table hands out freed ids in the order of earlier
+ * inputs), so a crash reproduces from its input file.
+ */
+static void restart_server(unsigned i)
+{
+	int proc = fs[i].proc_self_fd;
+
+	vfsd_fs_destroy(&fs[i]);
+	close(proc);
+	start_server(i);
+}
+
+static void init_server(unsigned i)
+{
+	start_server(i);
 	for (unsigned h = 0; h < 2; h++) {
 		if (vfsd_fs_thread_init(&thr[i][h], &fs[i]) < 0)
 			fuzz_die("out of memory");
@@ -163,6 +184,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ring_setup();
 	init_server(0);
 	init_server(1);
+	fuzz_fixture_check_open_kinds(); /* the baseline */
 	/* What vfsd's main() does before serving; no sandbox (--sandbox=none). */
 	r = vfsd_drop_caps(NULL, true);
 	if (r < 0)
@@ -460,9 +482,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = (uint16_t)take(&s, arg, len);
 		dirty |= one_request(srv, opcode, nodeid, shape, reply, arg, len);
 	}
+	fuzz_fixture_check_open_kinds();
 	/* The guest goes away: every inode and handle is dropped. */
 	vfsd_fs_reset(&fs[srv]);
 	fuzz_fixture_check_outside();
+	restart_server(srv);
 	fuzz_fixture_check_fds();
 	if (dirty)
 		fuzz_fixture_rebuild();

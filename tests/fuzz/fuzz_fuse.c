@@ -63,9 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define USED      0x2000u
 #define INDIRECT  0x3000u
 #define RD_AREA   0x4000u
-#define RD_MAX    0xfc000u
 #define WR_AREA   0x100000u
 #define MAX_REQS  64
+
+/* A request (header + up to 64 KiB of arguments) fits below the reply area. */
+_Static_assert(RD_AREA + sizeof(struct fuse_in_header) + UINT16_MAX <= WR_AREA, "guest layout");
 
 static const uint32_t wr_sizes[16] = {
     0,   8,    16,   24,   40,    96,     136,      256,

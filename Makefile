@@ -6,6 +6,7 @@
 #   make bench      install, build, print benchmark tables
 #   make asan       rebuild with -fsanitize=address,undefined into build-asan/ and run the tests
 #   make lint       clang-format check + cppcheck
+#   make fuzz       libFuzzer targets for vfsd into build-fuzz/, each run FUZZ_SECONDS (default 60)
 #   make install    programs and man pages under $(PREFIX), profiles also in /etc/mountvisor
 
 PREFIX  ?= /usr/local
@@ -32,6 +33,7 @@ include notifyd/notifyd.mk
 -include vfsd/vfsd.mk
 -include fuse-helpers/fuse-helpers.mk
 include tests/tests.mk
+-include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
 all: $(PROGRAMS)
@@ -89,7 +91,7 @@ install: all
 	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 .PHONY: all deps check demo bench asan lint install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

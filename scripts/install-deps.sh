@@ -24,6 +24,8 @@ PACKAGES=(
 	util-linux      # unshare, losetup, setpriv --pdeathsig, mount
 	clang-format    # make lint
 	cppcheck        # make lint
+	clang           # make fuzz and tests/security/vfsd_fuzz.sh: libFuzzer targets (tests/fuzz/)
+	libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang 14
 	iproute2
 	procps          # pgrep/ps in tests
 	psmisc          # fuser, pstree when a test needs to look at processes

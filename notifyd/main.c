@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -497,6 +498,16 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
+	/*
+	 * Never dumpable: helpers that share our memory enter containers' user
+	 * namespaces (mount_lock.c), and a dumpable memory would then let a
+	 * container's CAP_SYS_PTRACE read and write it (ptrace checks the
+	 * task's user namespace, and the memory's dumpable flag and owner).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		log_error("cannot make notifyd non-dumpable: %m");
+		return EXIT_FAILURE;
+	}
 	if (reload_profiles(o.profiles_dir) < 0)
 		return EXIT_FAILURE;
 	r = view_init();

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -101,7 +102,8 @@ static void staging_make(void)
 {
 	struct ns_child_msg m;
 	int fd = -EBADF;
-	int r = ns_child_run(-1, NULL, 0, staging_child, NULL, -1, &m, &fd);
+	int r = ns_child_run(-1, NS_CHILD_SHARE_MM, NULL, 0, staging_child, NULL, LOCK_TIMEOUT_MS,
+	                     &m, &fd);
 
 	if (r >= 0 && m.err)
 		r = -m.err;
@@ -134,6 +136,9 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 		ns_child_report(sock, errno, STEP_STAGE, 0, -1);
 	if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
 		ns_child_report(sock, errno, STEP_USERNS, 0, -1);
+	/* The credential change may have reset the shared memory's dumpable flag
+	 * to fs.suid_dumpable: never let the container's CAP_SYS_PTRACE in. */
+	prctl(PR_SET_DUMPABLE, 0);
 	/* The copy belongs to the container's user namespace: the kernel locks
 	 * nodev, nosuid, noexec, ro and the atime flags of every mount in it. */
 	if (unshare(CLONE_NEWNS) < 0)
@@ -198,7 +203,8 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	    .target_fd = target_fd,
 	};
 	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
-	r = ns_child_run(-1, keep, ARRAY_SIZE(keep), lock_child, &a, -1, &m, NULL);
+	r = ns_child_run(-1, NS_CHILD_SHARE_MM, keep, ARRAY_SIZE(keep), lock_child, &a,
+	                 LOCK_TIMEOUT_MS, &m, NULL);
 	if (r < 0)
 		return r;
 	if (m.err) {

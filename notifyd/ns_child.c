@@ -91,21 +91,18 @@ static int child_main(void *p)
 	/* Dies with the worker. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/*
-	 * A copy that may take the caller's credentials: nothing in the
-	 * container may ptrace it or read its /proc.  (Not in vfork mode: the
-	 * flag belongs to the memory, notifyd's own, and that child keeps host
-	 * root's ids.)
+	 * Nothing in the container may ptrace it or read its /proc (a copy that
+	 * may take the caller's credentials, or notifyd's own memory).
 	 */
-	if (!cs->shares_mm)
-		prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_DUMPABLE, 0);
 	cs->fn(cs->arg, cs->sock);
 	_exit(127);
 }
 
 #define VFORK_STACK (256 * 1024)
 
-int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn, void *arg,
-                 int timeout_ms, struct ns_child_msg *msg, int *ret_fd)
+int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep, ns_child_fn fn,
+                 void *arg, int timeout_ms, struct ns_child_msg *msg, int *ret_fd)
 {
 	_cleanup_close_ int sock = -EBADF, child_sock = -EBADF, pidfd = -EBADF;
 	_cleanup_free_ char *stack = NULL;
@@ -123,29 +120,30 @@ int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn
 
 	if (ret_fd)
 		*ret_fd = -EBADF;
-	if (n_keep > NS_CHILD_MAX_KEEP || (timeout_ms < 0 && cgroup_fd >= 0))
+	if (n_keep > NS_CHILD_MAX_KEEP || timeout_ms <= 0 ||
+	    ((flags & NS_CHILD_SHARE_MM) && cgroup_fd >= 0))
 		return -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	sock = sv[0];
 	child_sock = cs.sock = sv[1];
 
-	if (timeout_ms < 0) {
+	if (flags & NS_CHILD_SHARE_MM) {
 		/*
-		 * A child that cannot block: share our memory and stay suspended
-		 * until it exits (vfork), which spares copying notifyd's page tables
-		 * (the largest part of a fork here).  Nothing of ours runs meanwhile,
-		 * so the thread state it shares (errno) is not disturbed.
+		 * Share our memory, which spares copying notifyd's page tables (the
+		 * largest part of a fork here).  Not CLONE_VFORK: this thread waits
+		 * with the timeout below, since a child in a container's user
+		 * namespace can be stopped by that container.  It keeps its own fd
+		 * table, so closing child_sock below leaves the child's copy.
 		 */
 		cs.shares_mm = true;
 		stack = malloc(VFORK_STACK);
 		if (!stack)
 			return -ENOMEM;
-		pid = clone(child_main, stack + VFORK_STACK,
-		            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &cs, &child_pidfd);
+		pid = clone(child_main, stack + VFORK_STACK, CLONE_VM | CLONE_PIDFD | SIGCHLD, &cs,
+		            &child_pidfd);
 		if (pid < 0)
 			return -errno;
-		timeout_ms = 0; /* it has exited: its report is queued or never will be */
 	} else {
 		pid = syscall(SYS_clone3, &ca, sizeof(ca));
 		if (pid < 0)
@@ -162,7 +160,7 @@ int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn
 	while (r < 0 && errno == EINTR);
 	if (r <= 0) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		r = r == 0 ? (timeout_ms ? -ETIMEDOUT : -ECHILD) : -errno;
+		r = r == 0 ? -ETIMEDOUT : -errno;
 	} else {
 		memset(msg, 0, sizeof(*msg));
 		n = fd_recv_with_fds(sock, msg, sizeof(*msg), fds, &nfds, 0);

@@ -9,7 +9,9 @@
  * logging).  It reports one ns_child_msg, optionally with one fd, over a
  * SOCK_SEQPACKET socket and exits; the parent waits for it with a timeout
  * and kills it past the timeout, so a child stuck on a frozen cgroup or a
- * hung FUSE file never stalls a worker for long.
+ * hung FUSE file never stalls a worker for long.  A child that has entered a
+ * container's user namespace can be signalled (SIGSTOP) by that container's
+ * root when it shares notifyd's pid namespace: the timeout bounds that too.
  */
 #ifndef MV_NS_CHILD_H
 #define MV_NS_CHILD_H
@@ -36,13 +38,18 @@ typedef void (*ns_child_fn)(void *arg, int sock);
  * report.  Returns 0 with *msg filled (msg->err says whether fn succeeded),
  * and *ret_fd (if given) the fd it sent or -EBADF; or -errno if the child
  * could not be made, did not report in time (-ETIMEDOUT) or died (-ECHILD).
- * timeout_ms < 0 (only with cgroup_fd < 0): fn cannot block on anything a
- * container controls, so it runs vfork-style (CLONE_VM|CLONE_VFORK, a stack
- * of its own): no copy of notifyd's page tables, no timeout.  fn must then
- * change no credentials and write no memory but its own stack.
+ *
+ * NS_CHILD_SHARE_MM (only with cgroup_fd < 0): the child shares notifyd's
+ * memory (CLONE_VM, a stack of its own), which spares copying notifyd's page
+ * tables.  fn must then change no uid/gid and write no memory but its own
+ * stack.  Such a child may still enter a container's user namespace, so
+ * notifyd's memory is never dumpable (main() clears the flag at start, and fn
+ * clears it again after a setns(CLONE_NEWUSER), which may reset it to
+ * fs.suid_dumpable): a container's CAP_SYS_PTRACE must never reach it.
  */
-int ns_child_run(int cgroup_fd, const int *keep, unsigned n_keep, ns_child_fn fn, void *arg,
-                 int timeout_ms, struct ns_child_msg *msg, int *ret_fd);
+enum { NS_CHILD_SHARE_MM = 1 };
+int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep, ns_child_fn fn,
+                 void *arg, int timeout_ms, struct ns_child_msg *msg, int *ret_fd);
 
 /* In the child: send the report (and fd, if >= 0) and _exit(). */
 __attribute__((noreturn)) void ns_child_report(int sock, int err, int step, uint64_t value, int fd);

@@ -217,7 +217,7 @@ int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, 
 	if (r < 0)
 		return r;
 	const int keep[] = {v1_procs, userns, path_fd};
-	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), open_child, &args, OPEN_TIMEOUT_MS, &m,
+	r = ns_child_run(v2_dir, 0, keep, ARRAY_SIZE(keep), open_child, &args, OPEN_TIMEOUT_MS, &m,
 	                 &fd);
 	r = helper_result(r, &m, why);
 	if (r < 0) {
@@ -384,8 +384,8 @@ int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd
 		return r;
 	args.allow_procs = allow.procs;
 	const int keep[] = {v1_procs, userns, path_fd, fsfd, allow.procs};
-	r = ns_child_run(v2_dir, keep, ARRAY_SIZE(keep), create_child, &args, CREATE_TIMEOUT_MS, &m,
-	                 NULL);
+	r = ns_child_run(v2_dir, 0, keep, ARRAY_SIZE(keep), create_child, &args, CREATE_TIMEOUT_MS,
+	                 &m, NULL);
 	/* The helper is reaped (or was never made): its cgroup is empty. */
 	device_allow_remove(&allow);
 	r = helper_result(r, &m, why);

@@ -1,0 +1,239 @@
+#!/bin/bash
+# Second red-team round against notifyd: the code that fixed the first round's
+# holes (tests/security/notifyd_redteam.sh) -- ns_child.c's helpers,
+# mount_lock.c, mount_verify.c, fuse_confine.c.  Real containers (runc, crun),
+# user namespace 0 -> 100000.
+#
+# Groups (REDTEAM2_ONLY="g1 g2 ..." picks some; RUNTIMES="crun runc"):
+#
+#   fuseabi   (held; runs by default)  A hostile container's /etc/ld.so.preload
+#             runs tests/security/fuse_preload_abi.c inside the fuse2fs notifyd
+#             starts for it (default profile).  It tries the mount and
+#             namespace calls through the doors a denylist by name can miss:
+#             the i386 ABI (int $0x80 from the 64-bit fuse2fs: mount, umount,
+#             umount2, chroot, pivot_root, unshare, setns, clone(CLONE_NEWNS),
+#             fsopen, open_tree, mount_setattr, open_tree_attr, clone3, loop
+#             ioctl, keyctl, io_uring_setup), the x32 ABI (nr | 0x40000000),
+#             io_uring, clone3, calls newer than libseccomp (listmount,
+#             open_tree_attr), fsconfig on an fd, setns into the owner user
+#             namespace from NS_GET_USERNS.  Every one must fail with EPERM
+#             or ENOSYS (stopped by notifyd's filter), not reach the kernel.
+#
+#   broken_lockptrace  (BROKEN; not run by default)  mount_lock.c's
+#             lock_child() runs in ns_child_run()'s vfork mode (CLONE_VM:
+#             notifyd's own memory, which is dumpable) and setns()es into the
+#             container's user namespace.  From then on its credentials
+#             belong to that user namespace (full capabilities in it), so
+#             __ptrace_may_access() grants PTRACE_MODE_ATTACH to any task with
+#             CAP_SYS_PTRACE in the container's user namespace: host root ids
+#             do not protect it (ptrace_has_cap(tcred->user_ns, ...)), and
+#             the dumpable check passes (SUID_DUMP_USER).  A container that
+#             can name the helper's pid -- one that shares the host pid
+#             namespace (no "pid" entry in its OCI namespaces) -- reads (and
+#             could write: process_vm_writev, PTRACE_ATTACH) notifyd's memory
+#             by racing each kernel-action mount's attach (lock_grab.c).
+#             Fault: ns_child.c child_main() skips PR_SET_DUMPABLE(0) in
+#             vfork mode ("the flag belongs to the memory ... that child keeps
+#             host root's ids"), and mount_lock.c lock_child() calls
+#             setns(CLONE_NEWUSER) in that mode.
+#
+#   broken_ext4late  (BROKEN; not run by default)  mount_verify.c checks the
+#             options the new ext4 superblock got only AFTER
+#             FSCONFIG_CMD_CREATE (mount_request.c -> mount_verify_effective),
+#             but the image's stored s_mount_opts are in force during the
+#             creation itself: journal replay and orphan processing run with
+#             noblock_validity, an ext4_error() during the mount WARNs under
+#             warn_on_error (a panic with panic_on_warn) and panics under
+#             errors=panic if a profile does not force errors=.  Shown
+#             harmlessly with s_mount_opts=debug: notifyd refuses the mount
+#             (EPERM, held), yet the kernel printed ext4's debug line for the
+#             superblock notifyd created ("[EXT4 FS bs=...]" in dmesg).
+#
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+DEFAULT_GROUPS="fuseabi"
+ALL_GROUPS="fuseabi broken_lockptrace broken_ext4late"
+GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
+want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
+t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
+
+LOCK_GRAB=$MV_BUILD/tests/helpers/lock_grab
+PRELOAD_ABI=$MV_BUILD/tests/helpers/fuse_preload_abi.so
+[ -x "$LOCK_GRAB" ] || mv_bail "$LOCK_GRAB not built (make all)"
+[ -f "$PRELOAD_ABI" ] || mv_bail "$PRELOAD_ABI not built (make all)"
+
+PROFILES=$MV_TMP/profiles
+mkdir -p "$PROFILES"
+cp "$MV_SRC/profiles/default.conf" "$MV_SRC/profiles/trusted-images.conf" "$PROFILES/"
+# Kernel-action tmpfs: every mount goes through mount_lock_attach().
+printf '%s\n' '[profile]' 'default-action = deny' 'max-mounts = 8' '' \
+	'[fs tmpfs]' 'action = kernel' 'idmap = no' 'allowed-options = size' >"$PROFILES/klock.conf"
+
+ROOTFS=$MV_TMP/rootfs
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+cp "$LOCK_GRAB" "$ROOTFS/bin/lock_grab"
+chown 100000:100000 "$ROOTFS/bin/lock_grab"
+
+mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
+
+# ---------------------------------------------------------------------------
+# fuseabi
+# ---------------------------------------------------------------------------
+HOSTILE=$MV_TMP/hostile
+setup_hostile() {
+	[ -d "$HOSTILE" ] && return 0
+	command -v fuse2fs >/dev/null || return 1
+	mv_make_rootfs "$HOSTILE" || return 1
+	mkdir -p "$HOSTILE/usr" "$HOSTILE/lib" "$HOSTILE/lib64" "$HOSTILE/tmp/preload-out"
+	cp "$PRELOAD_ABI" "$HOSTILE/preload_abi.so"
+	echo /preload_abi.so >"$HOSTILE/etc/ld.so.preload"
+	printf '%s\n' 'mvstep mount mount -t ext4 "$1" /mnt/a' 'mvstep read cat /mnt/a/hello.txt' \
+		'mvstep umount umount /mnt/a' >"$HOSTILE/abi.sh"
+	chmod 1777 "$HOSTILE/tmp/preload-out"
+	chown -R 100000:100000 "$HOSTILE"
+	mv_make_ext4 "$MV_TMP/abi.img" 8M || return 1
+	mv_loop_attach "$MV_TMP/abi.img" ABIDEV || return 1
+}
+
+test_fuseabi() {
+	local id=$MV_IDP-$RT-abi out k v
+	if ! setup_hostile; then
+		t_skip "$RT: fuseabi" "fuse2fs missing or no hostile rootfs"
+		return
+	fi
+	rm -f "$HOSTILE"/tmp/preload-out/*
+	mv_oci_bundle --device "$ABIDEV" "$MV_TMP/$id" "$HOSTILE" sh /abi.sh "$ABIDEV" ||
+		mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 90
+	t_step_ok "$RT: fuseabi: mount -t ext4 through fuse2fs works with the preload" "$id" mount
+	out=$(ls "$HOSTILE"/tmp/preload-out/abi-* 2>/dev/null | head -n1)
+	if [ -z "$out" ] || ! grep -q '^done$' "$out"; then
+		t_fail "$RT: fuseabi: the preload library ran inside fuse2fs" \
+			"$(ls -l "$HOSTILE/tmp/preload-out/")" "$(cat "$out" 2>/dev/null)"
+		mv_explain "$id"
+		return
+	fi
+	t_ok "$RT: fuseabi: the preload library ran inside fuse2fs"
+	t_diag "$(tr '\n' ' ' <"$out")"
+	while read -r k v; do
+		case $k in
+		comm | done | ns_get_userns | personality) continue ;;
+		esac
+		if [ "$v" = EPERM ] || [ "$v" = ENOSYS ]; then
+			t_ok "$RT: fuseabi: $k is stopped in fuse2fs ($v)"
+		else
+			t_fail "$RT: fuseabi: $k is stopped in fuse2fs" \
+				"got $v: the call reached the kernel past notifyd's seccomp filter"
+		fi
+	done <"$out"
+}
+
+# ---------------------------------------------------------------------------
+# broken_lockptrace
+# ---------------------------------------------------------------------------
+test_lockptrace() {
+	local id=$MV_IDP-$RT-lockgrab addr rwaddr out
+	addr=$(awk -F- 'NR == 1 {print $1}' "/proc/$NOTIFYD_PID/maps")
+	# notifyd's first writable mapping of its own executable (.data): written back unchanged.
+	rwaddr=$(awk -v exe="$(readlink "/proc/$NOTIFYD_PID/exe")" \
+		'$2 ~ /^rw/ && $6 == exe {split($1, a, "-"); print a[1]; exit}' "/proc/$NOTIFYD_PID/maps")
+	t_diag "notifyd $NOTIFYD_PID maps its executable at 0x$addr, writable at 0x$rwaddr"
+	printf '%s\n' \
+		'lock_grab "$1" "$2" 40 "$3" >/tmp/grab.out 2>&1 &' \
+		'g=$!' \
+		'i=0' \
+		'while [ $i -lt 3000 ] && kill -0 $g 2>/dev/null; do' \
+		'	mount -t tmpfs -o size=64k t /mnt/a 2>/dev/null && umount /mnt/a 2>/dev/null' \
+		'	i=$((i + 1))' \
+		'done' \
+		'kill $g 2>/dev/null' \
+		'wait $g' \
+		'echo "mounts tried: $i" >>/tmp/grab.out' \
+		'mvstep grab cat /tmp/grab.out' \
+		'mvstep plain mount -t tmpfs -o size=64k t /mnt/b' >"$ROOTFS/lockgrab.sh"
+	chown 100000:100000 "$ROOTFS/lockgrab.sh"
+	mv_oci_bundle --profile klock "$MV_TMP/$id" "$ROOTFS" sh /lockgrab.sh "$NOTIFYD_PID" "$addr" "$rwaddr" ||
+		mv_bail "cannot write the bundle"
+	# No pid namespace (the host's: its /proc bound in), CAP_SYS_PTRACE in its
+	# own user namespace -- a right any user namespace's root may hold.
+	jq '.linux.namespaces |= map(select(.type != "pid"))
+	  | .mounts |= map(if .destination == "/proc"
+	                   then {destination: "/proc", type: "bind", source: "/proc", options: ["rbind"]}
+	                   else . end)
+	  | .process.capabilities |= with_entries(.value += ["CAP_SYS_PTRACE"])' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/config.tmp" &&
+		mv "$MV_TMP/$id/config.tmp" "$MV_TMP/$id/config.json"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 120
+	out=$(mv_step_out "$id" grab)
+	t_diag "$out"
+	t_step_ok "$RT: lockptrace: the container's kernel-action tmpfs mounts work" "$id" plain
+	if grep -q '^GRABBED' <<<"$out"; then
+		t_fail "$RT: lockptrace: no container task can read notifyd's memory through mount_lock's helper" \
+			"a task of the container (CAP_SYS_PTRACE in its user namespace, host pid namespace)" \
+			"read notifyd's memory with process_vm_readv() on lock_child() (vfork helper in the" \
+			"container's user namespace): $(grep '^GRABBED' <<<"$out")"
+		if grep -q '^WROTE' <<<"$out"; then
+			t_fail "$RT: lockptrace: no container task can write notifyd's memory" \
+				"process_vm_writev() into notifyd's .data (same bytes back): $(grep '^WROTE' <<<"$out")"
+		else
+			t_ok "$RT: lockptrace: no container task can write notifyd's memory"
+		fi
+	elif grep -q '^nothing' <<<"$out"; then
+		t_ok "$RT: lockptrace: no container task can read notifyd's memory through mount_lock's helper"
+	else
+		t_fail "$RT: lockptrace: the attack ran" "$(cat "$(mv_out "$id")")"
+	fi
+	t_check "$RT: lockptrace: notifyd is alive" mv_notifyd_alive
+}
+
+# ---------------------------------------------------------------------------
+# broken_ext4late
+# ---------------------------------------------------------------------------
+test_ext4late() {
+	local id=$MV_IDP-$RT-ext4late before after d
+	if [ -z "${LATEDEV:-}" ]; then
+		truncate -s 16M "$MV_TMP/late.img"
+		mkfs.ext4 -q -F "$MV_TMP/late.img" >/dev/null 2>&1 &&
+			tune2fs -E mount_opts=debug "$MV_TMP/late.img" >/dev/null 2>&1 ||
+			mv_bail "cannot build the debug image"
+		mv_loop_attach "$MV_TMP/late.img" LATEDEV || mv_bail "cannot attach the image"
+	fi
+	if ! dmesg >/dev/null 2>&1; then
+		t_skip "$RT: ext4late" "dmesg not readable"
+		return
+	fi
+	printf '%s\n' 'mvstep mount mount -t ext4 -o ro "$1" /mnt/a' >"$ROOTFS/late.sh"
+	mv_oci_bundle --profile trusted-images --device "$LATEDEV" "$MV_TMP/$id" "$ROOTFS" \
+		sh /late.sh "$LATEDEV" || mv_bail "cannot write the bundle"
+	before=$(dmesg | grep -c 'EXT4 FS bs=')
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	sleep 0.5
+	after=$(dmesg | grep -c 'EXT4 FS bs=')
+	t_step_errno "$RT: ext4late: an image with s_mount_opts=debug is refused (EPERM)" "$id" mount EPERM
+	d=$(mv_decisions "$id" | grep 'syscall=mount ' | tail -n 1)
+	t_diag "decision: $d"
+	if [ "$after" -gt "$before" ]; then
+		t_fail "$RT: ext4late: a refused image's stored options never take effect" \
+			"the kernel printed ext4's 'debug' line $((after - before)) time(s) for the superblock" \
+			"notifyd created and then refused: s_mount_opts are in force during FSCONFIG_CMD_CREATE," \
+			"before mount_verify_effective() looks (journal replay with noblock_validity," \
+			"warn_on_error WARNs, errors=panic where no errors= is forced)" \
+			"$(dmesg | grep 'EXT4 FS bs=' | tail -n 1)"
+	else
+		t_ok "$RT: ext4late: a refused image's stored options never take effect"
+	fi
+}
+
+for RT in ${RUNTIMES:-crun runc}; do
+	if ! command -v "$RT" >/dev/null; then
+		t_skip "$RT tests" "$RT not installed"
+		continue
+	fi
+	want fuseabi && test_fuseabi
+	want broken_lockptrace && test_lockptrace
+	want broken_ext4late && test_ext4late
+done
+exit 0

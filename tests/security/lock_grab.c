@@ -20,7 +20,14 @@
  * writable mapping), it also writes the 8 bytes it reads there back,
  * unchanged, through process_vm_writev() on the same helper:
  *   WROTE pid=P addr=RWADDR                     (notifyd's memory written)
+ *
+ * lock_grab NOTIFYD_PID stop SECONDS : instead, SIGSTOP the first child of
+ * notifyd's threads that is in our user namespace (the kill() permission
+ * check also goes by the target's user namespace: CAP_KILL in ours):
+ *   STOPPED pid=P                                (notifyd's worker now waits
+ *                                                 for it forever: vfork)
  */
+#include <signal.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +52,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int npid = atoi(argv[1]);
-	unsigned long addr = strtoul(argv[2], NULL, 16);
+	int stop = !strcmp(argv[2], "stop");
+	unsigned long addr = stop ? 0 : strtoul(argv[2], NULL, 16);
 	double end = now() + atof(argv[3]);
 	unsigned long rwaddr = argc > 4 ? strtoul(argv[4], NULL, 16) : 0;
 	char own[128] = "", path[128], buf[4096];
@@ -81,6 +89,21 @@ int main(int argc, char **argv)
 				long c = strtol(p, &q, 10);
 				if (q == p)
 					break;
+				if (stop) {
+					/* kill() itself is the check: only a child in our user namespace lets us. */
+					seen++;
+					if (kill((pid_t)c, SIGSTOP) == 0) {
+						char ns[128] = "";
+						snprintf(path, sizeof(path), "/proc/%ld/ns/user", c);
+						ssize_t m = readlink(path, ns, sizeof(ns) - 1);
+						ns[m > 0 ? m : 0] = '\0';
+						printf("STOPPED pid=%ld ns=%s\n", c, ns);
+						return 0;
+					}
+					denied++;
+					lasterr = errno;
+					continue;
+				}
 				unsigned char data[4] = {0};
 				struct iovec l = {data, 4}, r = {(void *)addr, 4};
 				seen++;

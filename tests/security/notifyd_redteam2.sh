@@ -37,6 +37,20 @@
 #             host root's ids"), and mount_lock.c lock_child() calls
 #             setns(CLONE_NEWUSER) in that mode.
 #
+#   broken_lockstall  (BROKEN; not run by default)  The same helper, the same
+#             container (host pid namespace; CAP_KILL in its user namespace is
+#             enough: kill_ok_by_cred() also goes by the target's user
+#             namespace): SIGSTOP it.  Its parent, a notifyd worker, waits for
+#             a vfork child with no timeout (ns_child_run(timeout -1)), so the
+#             worker is gone for good, and it stays gone after the container
+#             is deleted (the helper is in no cgroup or pid namespace of the
+#             container).  Four short-lived attacker containers take all four
+#             default workers: another, ordinary container's mount is never
+#             answered (busybox timeout 15 s), and notifyd no longer exits on
+#             SIGTERM.  Fault: ns_child.c ns_child_run() vfork mode ("a child
+#             that cannot block") + mount_lock.c lock_child() in the
+#             container's user namespace.
+#
 #   broken_ext4late  (BROKEN; not run by default)  mount_verify.c checks the
 #             options the new ext4 superblock got only AFTER
 #             FSCONFIG_CMD_CREATE (mount_request.c -> mount_verify_effective),
@@ -54,7 +68,7 @@
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
 DEFAULT_GROUPS="fuseabi"
-ALL_GROUPS="fuseabi broken_lockptrace broken_ext4late"
+ALL_GROUPS="fuseabi broken_lockptrace broken_lockstall broken_ext4late"
 GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
@@ -190,6 +204,69 @@ test_lockptrace() {
 }
 
 # ---------------------------------------------------------------------------
+# broken_lockstall
+# ---------------------------------------------------------------------------
+# kill_stopped_helpers : SIGKILL every stopped child of notifyd's threads.
+kill_stopped_helpers() {
+	local f c
+	[ -n "$NOTIFYD_PID" ] || return 0
+	for f in /proc/"$NOTIFYD_PID"/task/*/children; do
+		for c in $(cat "$f" 2>/dev/null); do
+			[ "$(awk '{print $3}' "/proc/$c/stat" 2>/dev/null)" = T ] && kill -KILL "$c"
+		done
+	done
+	return 0
+}
+
+test_lockstall() {
+	local n id out stopped=0 v=$MV_IDP-$RT-victim took
+	defer kill_stopped_helpers
+	printf '%s\n' \
+		'lock_grab "$1" stop 30 >/tmp/grab.out 2>&1 &' \
+		'g=$!' \
+		'( while :; do mount -t tmpfs -o size=64k t /mnt/a 2>/dev/null & echo $! >/tmp/mpid; wait $!;' \
+		'  umount /mnt/a 2>/dev/null; done ) &' \
+		'm=$!' \
+		'wait $g' \
+		'sleep 1' \
+		'kill -9 $m $(cat /tmp/mpid) 2>/dev/null' \
+		'mvstep grab cat /tmp/grab.out' >"$ROOTFS/lockstall.sh"
+	chown 100000:100000 "$ROOTFS/lockstall.sh"
+	for n in 1 2 3 4; do
+		id=$MV_IDP-$RT-stall$n
+		mv_oci_bundle --profile klock "$MV_TMP/$id" "$ROOTFS" sh /lockstall.sh "$NOTIFYD_PID" ||
+			mv_bail "cannot write the bundle"
+		jq '.linux.namespaces |= map(select(.type != "pid"))
+		  | .mounts |= map(if .destination == "/proc"
+		                   then {destination: "/proc", type: "bind", source: "/proc", options: ["rbind"]}
+		                   else . end)' \
+			"$MV_TMP/$id/config.json" >"$MV_TMP/$id/config.tmp" &&
+			mv "$MV_TMP/$id/config.tmp" "$MV_TMP/$id/config.json"
+		mv_run "$RT" "$MV_TMP/$id" "$id" 60
+		out=$(mv_step_out "$id" grab)
+		t_diag "attacker $n: $out"
+		grep -q '^STOPPED' <<<"$out" && stopped=$((stopped + 1))
+	done
+	t_diag "$stopped helper(s) stopped by 4 deleted attacker containers"
+	printf '%s\n' 'start=$(date +%s)' \
+		'mvstep mount timeout 15 mount -t tmpfs -o size=64k t /mnt/a' \
+		'mvstep took sh -c "echo \$(( \$(date +%s) - $start ))"' >"$ROOTFS/victim.sh"
+	chown 100000:100000 "$ROOTFS/victim.sh"
+	mv_oci_bundle --profile klock "$MV_TMP/$v" "$ROOTFS" sh /victim.sh || mv_bail "cannot write the bundle"
+	mv_run "$RT" "$MV_TMP/$v" "$v" 60
+	took=$(mv_step_out "$v" took)
+	if [ "$(mv_step_rc "$v" mount)" = 0 ]; then
+		t_ok "$RT: lockstall: another container's mount is served after 4 attackers stopped helpers (${took}s)"
+	else
+		t_fail "$RT: lockstall: another container's mount is served after 4 attackers stopped helpers" \
+			"victim's mount: exit $(mv_step_rc "$v" mount) after ${took:-?} s: $(mv_step_out "$v" mount)" \
+			"notifyd threads' stopped children: $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr '\n' ' ')"
+	fi
+	kill_stopped_helpers
+	sleep 1
+}
+
+# ---------------------------------------------------------------------------
 # broken_ext4late
 # ---------------------------------------------------------------------------
 test_ext4late() {
@@ -234,6 +311,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	fi
 	want fuseabi && test_fuseabi
 	want broken_lockptrace && test_lockptrace
+	want broken_lockstall && test_lockstall
 	want broken_ext4late && test_ext4late
 done
 exit 0

@@ -248,6 +248,8 @@ test_lockstall() {
 		grep -q '^STOPPED' <<<"$out" && stopped=$((stopped + 1))
 	done
 	t_diag "$stopped helper(s) stopped by 4 deleted attacker containers"
+	t_diag "notifyd's children now: $(for c in $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null); do
+		printf '%s:%s ' "$c" "$(awk '{print $3}' "/proc/$c/stat" 2>/dev/null)"; done)"
 	printf '%s\n' 'start=$(date +%s)' \
 		'mvstep mount timeout 15 mount -t tmpfs -o size=64k t /mnt/a' \
 		'mvstep took sh -c "echo \$(( \$(date +%s) - $start ))"' >"$ROOTFS/victim.sh"

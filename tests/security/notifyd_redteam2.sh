@@ -63,12 +63,19 @@
 #             (EPERM, held), yet the kernel printed ext4's debug line for the
 #             superblock notifyd created ("[EXT4 FS bs=...]" in dmesg).
 #
+#   leaks     (held; runs by default)  One container (trusted-images, kernel
+#             ext4 on its device) mounts 15 times an image that mount_verify
+#             refuses (s_mount_opts=debug) and 15 times a good one (mount +
+#             umount), in parallel pairs: every request is answered, notifyd
+#             keeps the same number of fds, has no children left, and leaves
+#             no directory under its transient cgroup dir (mountvisor-create).
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="fuseabi"
-ALL_GROUPS="fuseabi broken_lockptrace broken_lockstall broken_ext4late"
+DEFAULT_GROUPS="fuseabi leaks"
+ALL_GROUPS="fuseabi leaks broken_lockptrace broken_lockstall broken_ext4late"
 GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
@@ -273,13 +280,7 @@ test_lockstall() {
 # ---------------------------------------------------------------------------
 test_ext4late() {
 	local id=$MV_IDP-$RT-ext4late before after d
-	if [ -z "${LATEDEV:-}" ]; then
-		truncate -s 16M "$MV_TMP/late.img"
-		mkfs.ext4 -q -F "$MV_TMP/late.img" >/dev/null 2>&1 &&
-			tune2fs -E mount_opts=debug "$MV_TMP/late.img" >/dev/null 2>&1 ||
-			mv_bail "cannot build the debug image"
-		mv_loop_attach "$MV_TMP/late.img" LATEDEV || mv_bail "cannot attach the image"
-	fi
+	make_late_dev
 	if ! dmesg >/dev/null 2>&1; then
 		t_skip "$RT: ext4late" "dmesg not readable"
 		return
@@ -306,12 +307,73 @@ test_ext4late() {
 	fi
 }
 
+# ---------------------------------------------------------------------------
+# leaks
+# ---------------------------------------------------------------------------
+make_late_dev() {
+	[ -n "${LATEDEV:-}" ] && return 0
+	truncate -s 16M "$MV_TMP/late.img"
+	mkfs.ext4 -q -F "$MV_TMP/late.img" >/dev/null 2>&1 &&
+		tune2fs -E mount_opts=debug "$MV_TMP/late.img" >/dev/null 2>&1 ||
+		mv_bail "cannot build the debug image"
+	mv_loop_attach "$MV_TMP/late.img" LATEDEV || mv_bail "cannot attach the image"
+}
+
+test_leaks() {
+	local id=$MV_IDP-$RT-leaks fds0 fds1 kids dirs n
+	make_late_dev
+	if [ -z "${GOODDEV:-}" ]; then
+		mv_make_ext4 "$MV_TMP/good.img" 16M || mv_bail "cannot build the good image"
+		mv_loop_attach "$MV_TMP/good.img" GOODDEV || mv_bail "cannot attach the image"
+	fi
+	printf '%s\n' 'bad=0 good=0 i=0' \
+		'while [ $i -lt 15 ]; do' \
+		'	mount -t ext4 -o ro "$1" /mnt/a 2>/dev/null || bad=$((bad + 1)) &' \
+		'	if mount -t ext4 -o ro "$2" /mnt/b; then umount /mnt/b && good=$((good + 1)); fi' \
+		'	wait' \
+		'	i=$((i + 1))' \
+		'done' \
+		'mvstep good sh -c "mount -t ext4 -o ro $2 /mnt/b && cat /mnt/b/hello.txt && umount /mnt/b"' \
+		'mvstep bad mount -t ext4 -o ro "$1" /mnt/a' >"$ROOTFS/leaks.sh"
+	chown 100000:100000 "$ROOTFS/leaks.sh"
+	mv_oci_bundle --profile trusted-images --device "$LATEDEV" --device "$GOODDEV" "$MV_TMP/$id" \
+		"$ROOTFS" sh /leaks.sh "$LATEDEV" "$GOODDEV" || mv_bail "cannot write the bundle"
+	fds0=$(mv_notifyd_fds)
+	ls -l /proc/"$NOTIFYD_PID"/fd/ | awk 'NR > 1 {print $9, $11}' >"$MV_TMP/fds0"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 120
+	sleep 1
+	fds1=$(mv_notifyd_fds)
+	# mount_lock.c's staging mount namespace: made at the first locked attach, kept open.
+	if [ -z "${STAGING_SEEN:-}" ] && [ "$fds1" = $((fds0 + 1)) ] &&
+		ls -l /proc/"$NOTIFYD_PID"/fd/ | awk 'NR > 1 {print $9, $11}' | diff "$MV_TMP/fds0" - |
+		grep -q '^> [0-9]* mnt:\['; then
+		t_diag "one new mnt: fd, the staging namespace (made once, kept)"
+		fds1=$fds0
+	fi
+	STAGING_SEEN=1
+	t_step_ok "$RT: leaks: the good image still mounts after 30 attempts" "$id" good
+	t_step_errno "$RT: leaks: the refused image is still refused (EPERM)" "$id" bad EPERM
+	n=$(mv_decisions "$id" | grep -c 'syscall=mount ')
+	t_check "$RT: leaks: every mount request has a decision line (32: $n)" [ "$n" = 32 ]
+	if [ "$fds0" = "$fds1" ]; then
+		t_ok "$RT: leaks: notifyd's fds: $fds0 before, $fds1 after"
+	else
+		t_fail "$RT: leaks: notifyd's fds: $fds0 before, $fds1 after" \
+			"$(ls -l /proc/"$NOTIFYD_PID"/fd/ | awk 'NR > 1 {print $9, $11}' | diff "$MV_TMP/fds0" -)"
+	fi
+	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	t_check "$RT: leaks: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
+	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path '*mountvisor-create/*' -type d 2>/dev/null)
+	t_check "$RT: leaks: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
 		continue
 	fi
 	want fuseabi && test_fuseabi
+	want leaks && test_leaks
 	want broken_lockptrace && test_lockptrace
 	want broken_lockstall && test_lockstall
 	want broken_ext4late && test_ext4late

@@ -70,12 +70,24 @@
 #             keeps the same number of fds, has no children left, and leaves
 #             no directory under its transient cgroup dir (mountvisor-create).
 #
+#   cgfreeze  (held expected; runs by default, runc only)  A container with a
+#             cgroup namespace and its cgroup delegated to its root (what
+#             systemd's Delegate=yes chowns: the directory, cgroup.procs,
+#             cgroup.subtree_control, cgroup.threads) makes sub-cgroups a and
+#             b; a process in a loops kernel-action ext4 mounts (trusted-
+#             images), b freezes a (cgroup.freeze) until a task it cannot see
+#             (pid 0 in cgroup.procs: notifyd's create helper, cloned into the
+#             caller's cgroup) is caught, and keeps it frozen 40 s.  Another
+#             container's ext4 mount must be served meanwhile, the frozen
+#             request must be answered with an errno by the 30 s helper
+#             timeout, and no helper, fd or transient cgroup may stay.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="fuseabi leaks"
-ALL_GROUPS="fuseabi leaks broken_lockptrace broken_lockstall broken_ext4late"
+DEFAULT_GROUPS="fuseabi leaks cgfreeze"
+ALL_GROUPS="fuseabi leaks cgfreeze broken_lockptrace broken_lockstall broken_ext4late"
 GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
@@ -367,6 +379,114 @@ test_leaks() {
 	t_check "$RT: leaks: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
 }
 
+# ---------------------------------------------------------------------------
+# cgfreeze
+# ---------------------------------------------------------------------------
+test_cgfreeze() {
+	local id=$MV_IDP-$RT-freezer v=$MV_IDP-$RT-fvictim pid cg i out took d kids dirs
+	if [ "$RT" != runc ]; then
+		t_skip "$RT: cgfreeze" "crun runs here with --cgroup-manager=disabled (no cgroup of its own)"
+		return
+	fi
+	make_late_dev
+	if [ -z "${GOODDEV:-}" ]; then
+		mv_make_ext4 "$MV_TMP/good.img" 16M || mv_bail "cannot build the good image"
+		mv_loop_attach "$MV_TMP/good.img" GOODDEV || mv_bail "cannot attach the image"
+	fi
+	rm -f "$ROOTFS"/tmp/sync/*
+	printf '%s\n' \
+		'mvsync deleg' \
+		'mkdir -p /cg && mount -t cgroup2 none /cg || exit 1' \
+		'mkdir /cg/a /cg/b && echo $$ >/cg/b/cgroup.procs || exit 1' \
+		'sh -c "echo \$\$ >/cg/a/cgroup.procs; while :; do mount -t ext4 -o ro $1 /mnt/a 2>/dev/null && umount /mnt/a; done" &' \
+		'm=$!' \
+		'end=$(($(date +%s) + 60)) caught=0 n=0' \
+		'while [ "$caught" = 0 ] && [ "$(date +%s)" -lt "$end" ]; do' \
+		'	echo 1 >/cg/a/cgroup.freeze' \
+		'	while read -r p; do [ "$p" = 0 ] && caught=1; done </cg/a/cgroup.procs' \
+		'	[ "$caught" = 1 ] && break' \
+		'	echo 0 >/cg/a/cgroup.freeze' \
+		'	n=$((n + 1))' \
+		'done' \
+		'echo "caught=$caught after $n freezes" >/tmp/freeze.out' \
+		'cat /cg/a/cgroup.events >>/tmp/freeze.out' \
+		'[ "$caught" = 1 ] && mvsync frozen' \
+		'sleep 40' \
+		'echo "procs of a after 40 s: $(tr "\n" " " </cg/a/cgroup.procs)" >>/tmp/freeze.out' \
+		'echo 0 >/cg/a/cgroup.freeze' \
+		'kill -9 $m' \
+		'mvstep freeze cat /tmp/freeze.out' >"$ROOTFS/freezer.sh"
+	chown 100000:100000 "$ROOTFS/freezer.sh"
+	mkdir -p "$ROOTFS/cg" && chown 100000:100000 "$ROOTFS/cg"
+	mv_oci_bundle --profile trusted-images --device "$GOODDEV" "$MV_TMP/$id" "$ROOTFS" \
+		sh /freezer.sh "$GOODDEV" || mv_bail "cannot write the bundle"
+	jq '.linux.namespaces += [{type: "cgroup"}]' "$MV_TMP/$id/config.json" >"$MV_TMP/$id/config.tmp" &&
+		mv "$MV_TMP/$id/config.tmp" "$MV_TMP/$id/config.json"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 150
+	if ! mv_sync_wait "$ROOTFS" deleg 30; then
+		t_fail "$RT: cgfreeze: the attacker started" "$(cat "$(mv_out "$id")")"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+	t_diag "attacker's cgroup: $cg"
+	if [ -z "$cg" ] || [ "$cg" = / ]; then
+		t_skip "$RT: cgfreeze" "the container has no cgroup2 directory of its own"
+		mv_sync_go "$ROOTFS" deleg
+		mv_wait "$id"
+		return
+	fi
+	# systemd-style delegation of the container's cgroup to its root.
+	for f in "" /cgroup.procs /cgroup.subtree_control /cgroup.threads; do
+		chown 100000:100000 "/sys/fs/cgroup$cg$f"
+	done
+	mv_sync_go "$ROOTFS" deleg
+	if ! mv_sync_wait "$ROOTFS" frozen 70; then
+		mv_wait "$id"
+		t_skip "$RT: cgfreeze: a helper frozen" "never caught one: $(mv_step_out "$id" freeze)"
+		return
+	fi
+	t_ok "$RT: cgfreeze: the attacker froze a task it cannot see in its cgroup (notifyd's helper)"
+	printf '%s\n' 'start=$(date +%s)' \
+		'mvstep mount timeout 20 mount -t ext4 -o ro "$1" /mnt/a' \
+		'mvstep took sh -c "echo \$(( \$(date +%s) - $start ))"' >"$ROOTFS/fvictim.sh"
+	chown 100000:100000 "$ROOTFS/fvictim.sh"
+	mv_oci_bundle --profile trusted-images --device "$LATEDEV" "$MV_TMP/$v" "$ROOTFS" \
+		sh /fvictim.sh "$LATEDEV" || mv_bail "cannot write the bundle"
+	mv_run "$RT" "$MV_TMP/$v" "$v" 60
+	took=$(mv_step_out "$v" took)
+	# The late image is refused (EPERM) -- what matters is that it is answered, and soon.
+	if [ "$(mv_step_rc "$v" mount)" != missing ] && mv_decisions "$v" | grep -q 'syscall=mount '; then
+		t_check "$RT: cgfreeze: another container's mount is answered while the helper is frozen (${took}s)" \
+			[ "${took:-99}" -lt 5 ]
+	else
+		t_fail "$RT: cgfreeze: another container's mount is answered while the helper is frozen" \
+			"$(cat "$(mv_out "$v")")"
+	fi
+	mv_wait "$id"
+	out=$(mv_step_out "$id" freeze)
+	t_diag "$out"
+	d=$(mv_decisions "$id" | grep -E 'result=E[A-Z]+' | grep -v 'result=EPERM' | tail -n 1)
+	t_diag "attacker's timed-out decision: ${d:-none}"
+	if mv_decisions "$id" | grep -q 'did not answer in time'; then
+		t_ok "$RT: cgfreeze: the frozen request was answered with an errno (helper timeout)"
+	else
+		t_fail "$RT: cgfreeze: the frozen request was answered with an errno (helper timeout)" \
+			"$(mv_decisions "$id" | tail -n 3)"
+	fi
+	if grep -o 'after 40 s: .*' <<<"$out" | grep -qw 0; then
+		t_fail "$RT: cgfreeze: the frozen helper is gone after the timeout" "$out"
+	else
+		t_ok "$RT: cgfreeze: the frozen helper is gone after the timeout"
+	fi
+	sleep 1
+	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	t_check "$RT: cgfreeze: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
+	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path '*mountvisor-create/*' -type d 2>/dev/null)
+	t_check "$RT: cgfreeze: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
+	t_check "$RT: cgfreeze: notifyd is alive" mv_notifyd_alive
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -374,6 +494,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	fi
 	want fuseabi && test_fuseabi
 	want leaks && test_leaks
+	want cgfreeze && test_cgfreeze
 	want broken_lockptrace && test_lockptrace
 	want broken_lockstall && test_lockstall
 	want broken_ext4late && test_ext4late

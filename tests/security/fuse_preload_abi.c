@@ -129,6 +129,15 @@ __attribute__((constructor)) static void attack(void)
 	say("open_tree_attr %s", res(sys64(467, -1, 0, 0, 0, 0)));
 	say("fsconfig %s", res(sys64(SYS_fsconfig, -1, 0, 0, 0, 0)));
 	say("personality %s", res(sys64(SYS_personality, 0xffffffff, 0, 0, 0, 0)));
+	/* Calls a stricter caller filter may refuse (group broken_callerfilter). */
+	r = sys64(SYS_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0, 0, 0);
+	say("caller_socket %s", res(r));
+	if (r >= 0)
+		close((int)r);
+	r = sys64(SYS_pidfd_open, getpid(), 0, 0, 0, 0);
+	say("caller_pidfd_open %s", res(r));
+	if (r >= 0)
+		close((int)r);
 	say("done");
 	close(out);
 }

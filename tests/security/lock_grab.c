@@ -93,6 +93,18 @@ int main(int argc, char **argv)
 					/* kill() itself is the check: only a child in our user namespace lets us. */
 					seen++;
 					if (kill((pid_t)c, SIGSTOP) == 0) {
+						/* A zombie (exited, not yet reaped) takes the signal too: check. */
+						char st[256] = "", *rp;
+						usleep(20000);
+						snprintf(path, sizeof(path), "/proc/%ld/stat", c);
+						int sfd = open(path, O_RDONLY | O_CLOEXEC);
+						ssize_t sn = sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
+						if (sfd >= 0)
+							close(sfd);
+						st[sn > 0 ? sn : 0] = '\0';
+						rp = strrchr(st, ')');
+						if (!rp || rp[1] != ' ' || rp[2] != 'T')
+							continue;
 						char ns[128] = "";
 						snprintf(path, sizeof(path), "/proc/%ld/ns/user", c);
 						ssize_t m = readlink(path, ns, sizeof(ns) - 1);

@@ -46,8 +46,8 @@
 #             is deleted (the helper is in no cgroup or pid namespace of the
 #             container).  Four short-lived attacker containers take all four
 #             default workers: another, ordinary container's mount is never
-#             answered (busybox timeout 15 s), and notifyd no longer exits on
-#             SIGTERM.  Fault: ns_child.c ns_child_run() vfork mode ("a child
+#             answered (busybox timeout 15 s); whether notifyd still exits on
+#             SIGTERM is checked too.  Fault: ns_child.c ns_child_run() vfork mode ("a child
 #             that cannot block") + mount_lock.c lock_child() in the
 #             container's user namespace.
 #
@@ -336,8 +336,16 @@ test_lockstall() {
 			"victim's mount: exit $(mv_step_rc "$v" mount) after ${took:-?} s: $(mv_step_out "$v" mount)" \
 			"notifyd threads' stopped children: $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr '\n' ' ')"
 	fi
-	kill_stopped_helpers
+	# Property 4: notifyd still goes on SIGTERM (mv_stop_notifyd: 137 = it had to be SIGKILLed).
+	mv_stop_notifyd
+	if [ "$MV_NOTIFYD_RC" = 137 ]; then
+		t_fail "$RT: lockstall: notifyd exits on SIGTERM with stopped helpers" \
+			"it did not exit within 10 s (workers wait for their vfork children); SIGKILLed"
+	else
+		t_ok "$RT: lockstall: notifyd exits on SIGTERM with stopped helpers (exit $MV_NOTIFYD_RC)"
+	fi
 	sleep 1
+	mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start again"
 }
 
 # ---------------------------------------------------------------------------

@@ -94,3 +94,16 @@ $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_redteam
+
+# tests/security/notifyd_redteam2.sh: the second red-team round.  lock_grab runs
+# in the busybox container (static); fuse_preload_abi.so loads into the host's
+# fuse2fs through the container's /etc/ld.so.preload (no sanitizers).
+LOCK_GRAB := $(BUILD)/tests/helpers/lock_grab
+$(LOCK_GRAB): tests/security/lock_grab.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+FUSE_PRELOAD_ABI := $(BUILD)/tests/helpers/fuse_preload_abi.so
+$(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)

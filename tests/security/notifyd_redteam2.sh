@@ -19,7 +19,7 @@
 #             namespace from NS_GET_USERNS.  Every one must fail with EPERM
 #             or ENOSYS (stopped by notifyd's filter), not reach the kernel.
 #
-#   broken_lockptrace  (BROKEN; not run by default)  mount_lock.c's
+#   lockptrace  (was BROKEN, fixed; runs by default)  mount_lock.c's
 #             lock_child() runs in ns_child_run()'s vfork mode (CLONE_VM:
 #             notifyd's own memory, which is dumpable) and setns()es into the
 #             container's user namespace.  From then on its credentials
@@ -36,8 +36,12 @@
 #             vfork mode ("the flag belongs to the memory ... that child keeps
 #             host root's ids"), and mount_lock.c lock_child() calls
 #             setns(CLONE_NEWUSER) in that mode.
+#             Fixed: notifyd is never dumpable (main() clears the flag at
+#             start; lock_child() clears it again after its setns, which may
+#             reset it to fs.suid_dumpable), so __ptrace_may_access() wants
+#             CAP_SYS_PTRACE in the memory's own (initial) user namespace.
 #
-#   broken_lockstall  (BROKEN; not run by default)  The same helper, the same
+#   lockstall  (was BROKEN, fixed; runs by default)  The same helper, the same
 #             container (host pid namespace; CAP_KILL in its user namespace is
 #             enough: kill_ok_by_cred() also goes by the target's user
 #             namespace): SIGSTOP it.  Its parent, a notifyd worker, waits for
@@ -50,6 +54,8 @@
 #             SIGTERM is checked too.  Fault: ns_child.c ns_child_run() vfork mode ("a child
 #             that cannot block") + mount_lock.c lock_child() in the
 #             container's user namespace.
+#             Fixed: the helper shares memory without CLONE_VFORK and its
+#             worker waits at most 10 s (LOCK_TIMEOUT_MS), then kills it.
 #
 #   broken_callerfilter  (BROKEN; not run by default)  The FUSE program gets
 #             notifyd's fixed denylist instead of the caller's own seccomp
@@ -76,6 +82,12 @@
 #             harmlessly with s_mount_opts=debug: notifyd refuses the mount
 #             (EPERM, held), yet the kernel printed ext4's debug line for the
 #             superblock notifyd created ("[EXT4 FS bs=...]" in dmesg).
+#             Answer (documented in docs/security.md, "Options an image
+#             carries"): the shipped kernel-action ext* profiles force
+#             errors=remount-ro, barrier, block_validity and nowarn_on_error,
+#             which the kernel applies after the stored options and before
+#             the journal is loaded, so the harmful ones never hold during
+#             creation; debug (this test) has no opposite and only logs.
 #
 #   leaks     (held; runs by default)  One container (trusted-images, kernel
 #             ext4 on its device) mounts 15 times an image that mount_verify
@@ -100,8 +112,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="fuseabi leaks cgfreeze"
-ALL_GROUPS="fuseabi leaks cgfreeze broken_lockptrace broken_lockstall broken_callerfilter broken_ext4late"
+DEFAULT_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall"
+ALL_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall broken_callerfilter broken_ext4late"
 GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
@@ -218,7 +230,7 @@ test_callerfilter() {
 }
 
 # ---------------------------------------------------------------------------
-# broken_lockptrace
+# lockptrace
 # ---------------------------------------------------------------------------
 test_lockptrace() {
 	local id=$MV_IDP-$RT-lockgrab addr rwaddr out
@@ -267,7 +279,9 @@ test_lockptrace() {
 		else
 			t_ok "$RT: lockptrace: no container task can write notifyd's memory"
 		fi
-	elif grep -q '^nothing' <<<"$out"; then
+	elif grep -q '^nothing' <<<"$out" || grep -Eq '^mounts tried: [1-9]' <<<"$out"; then
+		# lock_grab watched every helper of the container's mounts and is
+		# stopped when they are done: no GRABBED line means none let it in.
 		t_ok "$RT: lockptrace: no container task can read notifyd's memory through mount_lock's helper"
 	else
 		t_fail "$RT: lockptrace: the attack ran" "$(cat "$(mv_out "$id")")"
@@ -276,7 +290,7 @@ test_lockptrace() {
 }
 
 # ---------------------------------------------------------------------------
-# broken_lockstall
+# lockstall
 # ---------------------------------------------------------------------------
 # kill_stopped_helpers : SIGKILL every stopped child of notifyd's threads.
 kill_stopped_helpers() {
@@ -556,8 +570,8 @@ for RT in ${RUNTIMES:-crun runc}; do
 	want fuseabi && test_fuseabi
 	want leaks && test_leaks
 	want cgfreeze && test_cgfreeze
-	want broken_lockptrace && test_lockptrace
-	want broken_lockstall && test_lockstall
+	want lockptrace && test_lockptrace
+	want lockstall && test_lockstall
 	want broken_callerfilter && test_callerfilter
 	want broken_ext4late && test_ext4late
 done

@@ -26,6 +26,7 @@
  * syscalls but wait4, exit and kill of the child.
  */
 #include "vfsd/sandbox.h"
+#include "vfsd/seccomp.h"
 
 #include <cap-ng.h>
 #include <errno.h>
@@ -72,7 +73,6 @@ static int parent_harden(enum vfsd_seccomp action, pid_t child)
 	    SCMP_SYS(exit),  SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
 	};
 	scmp_filter_ctx ctx;
-	uint32_t def;
 	int r = 0;
 
 	/* The listening socket, the share and anything else: the child has them. */
@@ -84,21 +84,9 @@ static int parent_harden(enum vfsd_seccomp action, pid_t child)
 		return -EPERM;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	switch (action) {
-	case VFSD_SECCOMP_NONE:
+	if (action == VFSD_SECCOMP_NONE)
 		return 0;
-	case VFSD_SECCOMP_LOG:
-		def = SCMP_ACT_LOG;
-		break;
-	case VFSD_SECCOMP_TRAP:
-		def = SCMP_ACT_TRAP;
-		break;
-	case VFSD_SECCOMP_KILL:
-	default:
-		def = SCMP_ACT_KILL_PROCESS;
-		break;
-	}
-	ctx = seccomp_init(def);
+	ctx = seccomp_init(vfsd_seccomp_default_action(action));
 	if (!ctx)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(allowed) && r >= 0; i++)

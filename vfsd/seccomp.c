@@ -119,25 +119,25 @@ static int add_thread_rules(scmp_filter_ctx ctx)
 	                        SCMP_A0(SCMP_CMP_EQ, CLONE_FS));
 }
 
+uint32_t vfsd_seccomp_default_action(enum vfsd_seccomp action)
+{
+	switch (action) {
+	case VFSD_SECCOMP_LOG:
+		return SCMP_ACT_LOG;
+	case VFSD_SECCOMP_TRAP:
+		return SCMP_ACT_TRAP;
+	case VFSD_SECCOMP_KILL:
+	default:
+		return SCMP_ACT_KILL_PROCESS;
+	}
+}
+
 int vfsd_seccomp_build(enum vfsd_seccomp action, bool file_handles, scmp_filter_ctx *ret)
 {
-	uint32_t def;
 	scmp_filter_ctx ctx;
 	int r = 0;
 
-	switch (action) {
-	case VFSD_SECCOMP_LOG:
-		def = SCMP_ACT_LOG;
-		break;
-	case VFSD_SECCOMP_TRAP:
-		def = SCMP_ACT_TRAP;
-		break;
-	case VFSD_SECCOMP_KILL:
-	default:
-		def = SCMP_ACT_KILL_PROCESS;
-		break;
-	}
-	ctx = seccomp_init(def);
+	ctx = seccomp_init(vfsd_seccomp_default_action(action));
 	if (!ctx)
 		return -ENOMEM;
 	for (size_t l = 0; l < sizeof(all_lists) / sizeof(all_lists[0]) && r >= 0; l++)

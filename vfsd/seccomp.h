@@ -37,6 +37,8 @@ void vfsd_seccomp_allow_file_handles(void);
  * Return: 0 with *ret to seccomp_release(), or -errno.
  */
 int vfsd_seccomp_build(enum vfsd_seccomp action, bool file_handles, scmp_filter_ctx *ret);
+/* libseccomp's action for what --seccomp names (NONE counts as KILL). */
+uint32_t vfsd_seccomp_default_action(enum vfsd_seccomp action);
 /* Load the filter with the given action for everything not allowed. */
 int vfsd_seccomp_load(enum vfsd_seccomp action);
 

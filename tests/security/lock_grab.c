@@ -90,15 +90,18 @@ int main(int argc, char **argv)
 				if (q == p)
 					break;
 				if (stop) {
-					/* kill() itself is the check: only a child in our user namespace lets us. */
+					/* kill() itself is the check: only a child in our user
+					 * namespace lets us. */
 					seen++;
 					if (kill((pid_t)c, SIGSTOP) == 0) {
-						/* A zombie (exited, not yet reaped) takes the signal too: check. */
+						/* A zombie (exited, not yet reaped) takes the
+						 * signal too: check. */
 						char st[256] = "", *rp;
 						usleep(20000);
 						snprintf(path, sizeof(path), "/proc/%ld/stat", c);
 						int sfd = open(path, O_RDONLY | O_CLOEXEC);
-						ssize_t sn = sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
+						ssize_t sn =
+						    sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
 						if (sfd >= 0)
 							close(sfd);
 						st[sn > 0 ? sn : 0] = '\0';
@@ -106,7 +109,8 @@ int main(int argc, char **argv)
 						if (!rp || rp[1] != ' ' || rp[2] != 'T')
 							continue;
 						char ns[128] = "";
-						snprintf(path, sizeof(path), "/proc/%ld/ns/user", c);
+						snprintf(path, sizeof(path), "/proc/%ld/ns/user",
+						         c);
 						ssize_t m = readlink(path, ns, sizeof(ns) - 1);
 						ns[m > 0 ? m : 0] = '\0';
 						printf("STOPPED pid=%ld ns=%s\n", c, ns);
@@ -124,16 +128,20 @@ int main(int argc, char **argv)
 					snprintf(path, sizeof(path), "/proc/%ld/ns/user", c);
 					ssize_t m = readlink(path, ns, sizeof(ns) - 1);
 					ns[m > 0 ? m : 0] = '\0';
-					printf("GRABBED pid=%ld ns=%s bytes=%02x%02x%02x%02x\n", c, ns,
-					       data[0], data[1], data[2], data[3]);
+					printf("GRABBED pid=%ld ns=%s bytes=%02x%02x%02x%02x\n", c,
+					       ns, data[0], data[1], data[2], data[3]);
 					if (rwaddr) {
 						unsigned char w[8];
 						struct iovec lw = {w, 8}, rw = {(void *)rwaddr, 8};
-						if (process_vm_readv((pid_t)c, &lw, 1, &rw, 1, 0) == 8 &&
-						    process_vm_writev((pid_t)c, &lw, 1, &rw, 1, 0) == 8)
-							printf("WROTE pid=%ld addr=%lx\n", c, rwaddr);
+						if (process_vm_readv((pid_t)c, &lw, 1, &rw, 1, 0) ==
+						        8 &&
+						    process_vm_writev((pid_t)c, &lw, 1, &rw, 1,
+						                      0) == 8)
+							printf("WROTE pid=%ld addr=%lx\n", c,
+							       rwaddr);
 						else
-							printf("write refused: %s\n", strerror(errno));
+							printf("write refused: %s\n",
+							       strerror(errno));
 					}
 					return 0;
 				}

@@ -39,6 +39,7 @@ PACKAGES=(
 	squashfuse      # fuse action: squashfs served in user space
 	fuse-overlayfs  # fuse action: overlay for containers without kernel overlay rights
 	squashfs-tools  # mksquashfs: squashfs images for tests/integration/fuse_oci.sh
+	btrfs-progs     # mkfs.btrfs: a two-device btrfs in tests/security/notifyd_devices.sh
 	fio             # make bench: vfsd vs virtiofsd I/O figures (bench/vfsd.sh)
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
 )

@@ -430,14 +430,15 @@ test_leaks() {
 	mv_run "$RT" "$MV_TMP/$id" "$id" 120
 	sleep 1
 	fds1=$(mv_notifyd_fds)
-	# mount_lock.c's staging mount namespace: made at the first locked attach, kept open.
-	if [ -z "${STAGING_SEEN:-}" ] && [ "$fds1" = $((fds0 + 1)) ] &&
+	# mount_lock.c's staging mount namespace: made at the first locked attach
+	# of each notifyd (one per runtime here), kept open.
+	if [ "${STAGING_SEEN:-}" != "$NOTIFYD_PID" ] && [ "$fds1" = $((fds0 + 1)) ] &&
 		ls -l /proc/"$NOTIFYD_PID"/fd/ | awk 'NR > 1 {print $9, $11}' | diff "$MV_TMP/fds0" - |
 		grep -q '^> [0-9]* mnt:\['; then
 		t_diag "one new mnt: fd, the staging namespace (made once, kept)"
 		fds1=$fds0
 	fi
-	STAGING_SEEN=1
+	STAGING_SEEN=$NOTIFYD_PID
 	t_step_ok "$RT: leaks: the good image still mounts after 30 attempts" "$id" good
 	t_step_errno "$RT: leaks: the refused image is still refused (EPERM)" "$id" bad EPERM
 	n=$(mv_decisions "$id" | grep -c 'syscall=mount ')

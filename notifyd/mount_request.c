@@ -211,8 +211,12 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	}
 	/* Last look before the mount becomes visible: is the caller still waiting? */
 	r = target_valid(&rq->t);
-	if (r >= 0)
-		r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, &mnt_id, &step);
+	if (r < 0) {
+		request_deny(rq, ENOENT, "caller gave up before the mount at %s was attached",
+		             rq->target);
+		goto out;
+	}
+	r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, &mnt_id, &step);
 	if (r < 0) {
 		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;

@@ -91,6 +91,14 @@ static int child_main(void *p)
 	/* Dies with the worker. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/*
+	 * A process group of its own, so a timeout kills whatever it started
+	 * too (source_open.c's checker, which a frozen cgroup may stop before
+	 * it could ask for PR_SET_PDEATHSIG).  Not for a child sharing our
+	 * memory: it starts nothing.
+	 */
+	if (!cs->shares_mm)
+		setpgid(0, 0);
+	/*
 	 * Nothing in the container may ptrace it or read its /proc (a copy that
 	 * may take the caller's credentials, or notifyd's own memory).
 	 */
@@ -159,6 +167,9 @@ int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep
 		r = poll(&pfd, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0) {
+		/* Its group first: the child is not reaped yet, so the id is still its. */
+		if (!cs.shares_mm)
+			kill(-(pid_t)pid, SIGKILL);
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		r = r == 0 ? -ETIMEDOUT : -errno;
 	} else {

@@ -19,6 +19,26 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * umount2(), tried again for a few milliseconds on EBUSY.  Our own check of
+ * the mount held an fd of it (closed just before), and a helper process
+ * another worker clones at that moment (ns_child.c) gets a copy of that fd
+ * until it closes what it does not need: a mount busy only because of that
+ * is free again within microseconds.  A mount the container really keeps
+ * busy still gets EBUSY.
+ */
+static int umount_retrying_busy(const char *target, int flags)
+{
+	for (int i = 0;; i++) {
+		if (umount2(target, flags) == 0)
+			return 0;
+		if (errno != EBUSY || (flags & MNT_DETACH) || i == 10)
+			return -1;
+		usleep(1000);
+	}
+}
 
 static void umount_continue(struct request *rq, const char *why)
 {
@@ -74,7 +94,7 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 		request_deny(rq, ENOENT, "caller gave up the request");
 		return;
 	}
-	if (umount2(rq->target, (int)flags) < 0) {
+	if (umount_retrying_busy(rq->target, (int)flags) < 0) {
 		request_deny(rq, errno, "%s", strerror(errno));
 		return;
 	}

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 /*
- * umount2(), tried again for a few milliseconds on EBUSY.  Our own check of
+ * umount2(), tried again for up to 50 ms on EBUSY.  Our own check of
  * the mount held an fd of it (closed just before), and a helper process
  * another worker clones at that moment (ns_child.c) gets a copy of that fd
  * until it closes what it does not need: a mount busy only because of that
@@ -34,7 +34,7 @@ static int umount_retrying_busy(const char *target, int flags)
 	for (int i = 0;; i++) {
 		if (umount2(target, flags) == 0)
 			return 0;
-		if (errno != EBUSY || (flags & MNT_DETACH) || i == 10)
+		if (errno != EBUSY || (flags & MNT_DETACH) || i == 50)
 			return -1;
 		usleep(1000);
 	}

@@ -198,8 +198,16 @@ int device_allow_make(dev_t rdev, struct device_allow *da, const char **why)
 void device_allow_remove(struct device_allow *da)
 {
 	da->procs = safe_close(da->procs);
-	if (da->parent >= 0 && da->name[0])
-		(void)unlinkat(da->parent, da->name, AT_REMOVEDIR);
+	/*
+	 * The helper has been reaped, but the kernel may count an exited task
+	 * in its cgroup a little longer (EBUSY): try for up to 50 ms.  A
+	 * directory still left is removed by the next notifyd's first mount.
+	 */
+	for (int i = 0; da->parent >= 0 && da->name[0] && i < 50; i++) {
+		if (unlinkat(da->parent, da->name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+			break;
+		usleep(1000);
+	}
 	da->parent = safe_close(da->parent);
 	da->name[0] = '\0';
 }

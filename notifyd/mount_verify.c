@@ -108,6 +108,7 @@ static int sb_device_name(dev_t dev, char *buf, size_t size)
 {
 	char link[64], target[512];
 	ssize_t n;
+	size_t len;
 	const char *name;
 
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
@@ -117,9 +118,10 @@ static int sb_device_name(dev_t dev, char *buf, size_t size)
 	target[n] = '\0';
 	name = strrchr(target, '/');
 	name = name ? name + 1 : target;
-	if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..") || strlen(name) >= size)
+	len = strlen(name);
+	if (!len || !strcmp(name, ".") || !strcmp(name, "..") || len >= size)
 		return -ENOENT;
-	snprintf(buf, size, "%s", name);
+	memcpy(buf, name, len + 1);
 	return 0;
 }
 

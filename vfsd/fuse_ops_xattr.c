@@ -19,7 +19,7 @@
 /* fchdir to /proc/self/fd and fill the name of ino there. */
 static int xattr_prepare(struct vfsd_req *req, struct vfsd_inode **ret, char name[16])
 {
-	struct vfsd_inode *ino;
+	struct vfsd_inode *ino = NULL;
 
 	if (!req->fs->cfg.xattr)
 		return -ENOSYS;
@@ -42,7 +42,7 @@ int vfsd_op_setxattr(struct vfsd_req *req)
 	const struct fuse_setxattr_in *in = (const void *)req->arg;
 	size_t off = FUSE_COMPAT_SETXATTR_IN_SIZE;
 	const char *xname = vfsd_req_str(req, &off);
-	struct vfsd_inode *ino;
+	struct vfsd_inode *ino = NULL;
 	char name[16];
 	int r;
 
@@ -78,7 +78,7 @@ int vfsd_op_getxattr(struct vfsd_req *req)
 	size_t off = sizeof(*in);
 	const char *xname = vfsd_req_str(req, &off);
 	size_t cap = in->size < VFSD_FUSE_ARG_MAX ? in->size : VFSD_FUSE_ARG_MAX;
-	struct vfsd_inode *ino;
+	struct vfsd_inode *ino = NULL;
 	char name[16];
 	ssize_t n;
 	int r;
@@ -98,7 +98,7 @@ int vfsd_op_listxattr(struct vfsd_req *req)
 {
 	const struct fuse_getxattr_in *in = (const void *)req->arg;
 	size_t cap = in->size < VFSD_FUSE_ARG_MAX ? in->size : VFSD_FUSE_ARG_MAX;
-	struct vfsd_inode *ino;
+	struct vfsd_inode *ino = NULL;
 	char name[16];
 	ssize_t n;
 	int r;
@@ -116,7 +116,7 @@ int vfsd_op_removexattr(struct vfsd_req *req)
 {
 	size_t off = 0;
 	const char *xname = vfsd_req_str(req, &off);
-	struct vfsd_inode *ino;
+	struct vfsd_inode *ino = NULL;
 	char name[16];
 	int r;
 

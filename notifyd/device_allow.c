@@ -200,13 +200,15 @@ void device_allow_remove(struct device_allow *da)
 	da->procs = safe_close(da->procs);
 	/*
 	 * The helper has been reaped, but the kernel may count an exited task
-	 * in its cgroup a little longer (EBUSY): try for up to 50 ms.  A
-	 * directory still left is removed by the next notifyd's first mount.
+	 * in its cgroup a little longer (EBUSY; seen past 50 ms on a loaded
+	 * two-core machine): retry with a growing pause, up to about 2 s in
+	 * all.  A directory still left is removed by the next notifyd's first
+	 * mount (sweep()).
 	 */
-	for (int i = 0; da->parent >= 0 && da->name[0] && i < 50; i++) {
+	for (unsigned us = 500; da->parent >= 0 && da->name[0] && us <= 1024000; us *= 2) {
 		if (unlinkat(da->parent, da->name, AT_REMOVEDIR) == 0 || errno != EBUSY)
 			break;
-		usleep(1000);
+		usleep(us);
 	}
 	da->parent = safe_close(da->parent);
 	da->name[0] = '\0';

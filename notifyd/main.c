@@ -9,6 +9,7 @@
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/lxc_proxy.h"
+#include "notifyd/ns_child.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/supervise.h"
@@ -510,6 +511,7 @@ int main(int argc, char **argv)
 	}
 	if (reload_profiles(o.profiles_dir) < 0)
 		return EXIT_FAILURE;
+	ns_child_init();
 	r = view_init();
 	if (r < 0) {
 		log_error("cannot open our own mount namespace: %s", strerror(-r));
@@ -606,6 +608,7 @@ int main(int argc, char **argv)
 			expire_handovers();
 	}
 	log_info("shutting down");
+	ns_child_cancel_all(); /* workers waiting on a helper return now */
 	loop_device_shutdown();
 	worker_pool_stop();
 	fuse_daemon_shutdown();

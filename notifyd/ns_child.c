@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -109,6 +112,37 @@ static int child_main(void *p)
 
 #define VFORK_STACK (256 * 1024)
 
+/*
+ * Shutdown: an eventfd every waiting ns_child_run() polls besides its
+ * child's socket.  Once written it stays readable, so every helper still
+ * running is killed at once and no new one starts: a helper stopped by a
+ * container (SIGSTOP) never holds notifyd's exit up to its timeout.
+ */
+static int cancel_fd = -EBADF;
+static atomic_bool cancelled;
+static pthread_once_t cancel_once = PTHREAD_ONCE_INIT;
+
+static void cancel_init(void)
+{
+	cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+void ns_child_init(void)
+{
+	pthread_once(&cancel_once, cancel_init);
+}
+
+void ns_child_cancel_all(void)
+{
+	uint64_t one = 1;
+
+	pthread_once(&cancel_once, cancel_init);
+	atomic_store(&cancelled, true);
+	if (cancel_fd >= 0 && write(cancel_fd, &one, sizeof(one)) < 0) {
+		/* cannot fail for an eventfd far from its maximum */
+	}
+}
+
 int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep, ns_child_fn fn,
                  void *arg, int timeout_ms, struct ns_child_msg *msg, int *ret_fd)
 {
@@ -131,6 +165,9 @@ int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep
 	if (n_keep > NS_CHILD_MAX_KEEP || timeout_ms <= 0 ||
 	    ((flags & NS_CHILD_SHARE_MM) && cgroup_fd >= 0))
 		return -EINVAL;
+	pthread_once(&cancel_once, cancel_init);
+	if (atomic_load(&cancelled))
+		return -ECANCELED;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	sock = sv[0];
@@ -162,16 +199,19 @@ int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep
 	pidfd = child_pidfd;
 	child_sock = safe_close(child_sock);
 
-	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	struct pollfd pfd[2] = {{.fd = sock, .events = POLLIN},
+	                        {.fd = cancel_fd, .events = POLLIN}};
 	do
-		r = poll(&pfd, 1, timeout_ms);
+		r = poll(pfd, cancel_fd >= 0 ? 2 : 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
+	if (r > 0 && !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		r = -ECANCELED; /* only the shutdown fd woke us */
 	if (r <= 0) {
 		/* Its group first: the child is not reaped yet, so the id is still its. */
 		if (!cs.shares_mm)
 			kill(-(pid_t)pid, SIGKILL);
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		r = r == 0 ? -ETIMEDOUT : -errno;
+		r = r == 0 ? -ETIMEDOUT : r == -ECANCELED ? r : -errno;
 	} else {
 		memset(msg, 0, sizeof(*msg));
 		n = fd_recv_with_fds(sock, msg, sizeof(*msg), fds, &nfds, 0);

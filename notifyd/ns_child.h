@@ -51,6 +51,15 @@ enum { NS_CHILD_SHARE_MM = 1 };
 int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep, ns_child_fn fn,
                  void *arg, int timeout_ms, struct ns_child_msg *msg, int *ret_fd);
 
+/* At start, so the shutdown eventfd is among the fds notifyd keeps for good. */
+void ns_child_init(void);
+
+/*
+ * At shutdown: kill every helper still running (its ns_child_run() returns
+ * -ECANCELED) and refuse new ones.
+ */
+void ns_child_cancel_all(void);
+
 /* In the child: send the report (and fd, if >= 0) and _exit(). */
 __attribute__((noreturn)) void ns_child_report(int sock, int err, int step, uint64_t value, int fd);
 

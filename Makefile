@@ -20,9 +20,13 @@ WERROR  := $(if $(CI),-Werror,)
 OPTFLAGS ?= -O2 -g
 SANITIZE ?=
 # Project flags live in MV_CFLAGS so a CFLAGS given on the command line adds to them.
-MV_CFLAGS := $(OPTFLAGS) $(SANITIZE) -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
-           -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR) -D_GNU_SOURCE -I. \
+MV_WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+           -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR)
+MV_CFLAGS := $(OPTFLAGS) $(SANITIZE) $(MV_WARN) -D_GNU_SOURCE -I. \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -MMD -MP
+# Programs that cannot take the sanitizers: static binaries run inside test
+# containers, and libraries loaded into other programs.  Same warnings.
+MV_PLAIN_CFLAGS := -O2 -g $(MV_WARN) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 LDFLAGS += $(SANITIZE)
 LDLIBS  += -lpthread
 

@@ -2,5 +2,5 @@
 METABENCH := $(BUILD)/bench/metabench
 $(METABENCH): bench/metabench.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(METABENCH)

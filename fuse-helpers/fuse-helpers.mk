@@ -8,7 +8,7 @@ PROGRAMS_FUSE_HELPERS := $(FUSE_SHIM)
 
 $(FUSE_SHIM): fuse-helpers/fusermount_shim.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -o $@ $<
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 
 # vhost-user-fs-mount: a host-side front-end for vhost-user-fs back-ends.
 VUFS_MOUNT := $(BUILD)/vhost-user-fs-mount

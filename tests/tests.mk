@@ -26,23 +26,23 @@ $(BUILD)/tests/helpers/lxc_proxy_client: $(OBJ)/tests/helpers/lxc_proxy_client.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/helpers/mountloop: tests/helpers/mountloop.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -D_GNU_SOURCE -static -o $@ $<
+	$(CC) $(MV_PLAIN_CFLAGS) -static -o $@ $<
 
 # Static helper run inside test containers, whose root file system has only busybox.
 MOUNT_RACE := $(BUILD)/tests/helpers/mount_race
 $(MOUNT_RACE): tests/helpers/mount_race.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(MOUNT_RACE)
 POSIX_SUITE := $(BUILD)/tests/posix/posix_suite
 $(POSIX_SUITE): tests/posix/posix_suite.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(POSIX_SUITE)
 LOOP_HOSTILE := $(BUILD)/tests/helpers/loop_hostile
 $(LOOP_HOSTILE): tests/helpers/loop_hostile.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOOP_HOSTILE)
 
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
@@ -61,7 +61,7 @@ all: $(VU_EVIL)
 FUSE_PRELOAD := $(BUILD)/tests/helpers/fuse_preload.so
 $(FUSE_PRELOAD): tests/security/fuse_preload.c
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -shared -fPIC $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(FUSE_PRELOAD)
 
 # vfsd's seccomp filter loaded in forked children (every vfsd module for the allowlists).
@@ -79,14 +79,14 @@ all: $(BUILD)/tests/helpers/vfsd_guest_attack
 LOCKED_FLAGS := $(BUILD)/tests/helpers/locked_flags
 $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
 # Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).
 UMOUNT_SWAP := $(BUILD)/tests/helpers/umount_swap
 $(UMOUNT_SWAP): tests/security/umount_swap.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UMOUNT_SWAP)
 
 # Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
@@ -101,9 +101,9 @@ all: $(BUILD)/tests/helpers/vfsd_redteam
 LOCK_GRAB := $(BUILD)/tests/helpers/lock_grab
 $(LOCK_GRAB): tests/security/lock_grab.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 FUSE_PRELOAD_ABI := $(BUILD)/tests/helpers/fuse_preload_abi.so
 $(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
+	$(CC) -shared -fPIC $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)

@@ -38,6 +38,13 @@ static void out(const char *name, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* A set-up step: its failure is printed, so both sides' outputs differ there. */
+static void setup(const char *what, long r)
+{
+	if (r < 0)
+		out(what, "set-up failed: %s", strerror(errno));
+}
+
 static const char *en(int r)
 {
 	return r < 0 ? (strerrorname_np(errno) ?: "?") : "ok";
@@ -170,9 +177,9 @@ static void cases_files(void)
 	close(fd);
 	out("o_append", "%s (%d bytes)", buf, r);
 	out("o_directory-on-file", "%s", en(open("f", O_RDONLY | O_DIRECTORY)));
-	symlink("f", "lnk");
+	setup("symlink-lnk", symlink("f", "lnk"));
 	out("o_nofollow-symlink", "%s", en(open("lnk", O_RDONLY | O_NOFOLLOW)));
-	symlink("nowhere", "dangle");
+	setup("symlink-dangle", symlink("nowhere", "dangle"));
 	out("o_creat-excl-dangling-symlink", "%s",
 	    en(open("dangle", O_WRONLY | O_CREAT | O_EXCL, 0644)));
 
@@ -189,15 +196,15 @@ static void cases_files(void)
 	out("fallocate-keep-size", "%s size=%lld", en(r), (long long)size_of("sparse"));
 	r = fallocate(fd, 0, 0, 4 << 20);
 	out("fallocate-extend", "%s size=%lld", en(r), (long long)size_of("sparse"));
-	pwrite(fd, "yyyy", 4, 100);
+	setup("pwrite-100", pwrite(fd, "yyyy", 4, 100));
 	r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
 	memset(buf, 'x', 4);
-	pread(fd, buf, 4, 100);
+	setup("pread-100", pread(fd, buf, 4, 100));
 	out("punch-hole", "%s zeros=%d", en(r), !memcmp(buf, "\0\0\0\0", 4));
 	r = ftruncate(fd, 10);
 	out("ftruncate-shrink", "%s size=%lld", en(r), (long long)size_of("sparse"));
 	r = truncate("sparse", 20000);
-	pread(fd, buf, 4, 15000);
+	setup("pread-15000", pread(fd, buf, 4, 15000));
 	out("truncate-extend", "%s size=%lld zeros=%d", en(r), (long long)size_of("sparse"),
 	    !memcmp(buf, "\0\0\0\0", 4));
 	close(fd);
@@ -248,14 +255,14 @@ static void cases_perms(void)
 	const char *res = ename(as_user(1000, u_append, "owned"));
 	out("write-as-owner-clears-setuid", "%s mode=%o", res, mode_of("owned"));
 	chmod("owned", 02775);
-	chown("owned", 1000, 1000);
+	setup("chown-owned", chown("owned", 1000, 1000));
 	out("chown-by-root-clears-setgid", "mode=%o", mode_of("owned"));
 
 	/* sticky directory */
 	mkdir("sticky", 0777);
 	chmod("sticky", 01777);
 	put("sticky/theirs", "x", 0666);
-	chown("sticky/theirs", 1001, 1001);
+	setup("chown-theirs", chown("sticky/theirs", 1001, 1001));
 	out("sticky-unlink-others", "%s", ename(as_user(1000, u_unlink, "sticky/theirs")));
 	out("sticky-unlink-own", "%s", ename(as_user(1001, u_unlink, "sticky/theirs")));
 	out("uid1000-create-owner", "%s", ename(as_user(1000, u_create, "sticky/mine")));
@@ -263,7 +270,7 @@ static void cases_perms(void)
 	out("uid1000-created-file", "%u:%u %o", st.st_uid, st.st_gid, st.st_mode & 07777);
 	mkdir("sgid", 02777);
 	chmod("sgid", 02777);
-	chown("sgid", 0, 1234);
+	setup("chown-sgid", chown("sgid", 0, 1234));
 	as_user(1000, u_create, "sgid/f");
 	stat("sgid/f", &st);
 	out("setgid-dir-inherits-group", "%u", st.st_gid);
@@ -324,9 +331,9 @@ static void cases_names(void)
 	stat("s1", &b);
 	out("symlink", "%s target=%.*s lstat-link=%d stat-file=%d size=%lld", en(r), (int)n, t,
 	    S_ISLNK(a.st_mode), S_ISREG(b.st_mode), (long long)a.st_size);
-	symlink("/nonexistent/x", "s2");
+	setup("symlink-s2", symlink("/nonexistent/x", "s2"));
 	out("symlink-dangling-stat", "%s", en(stat("s2", &a)));
-	symlink("s3", "s3");
+	setup("symlink-s3", symlink("s3", "s3"));
 	out("symlink-loop", "%s", en(open("s3", O_RDONLY)));
 
 	/* readdir */

@@ -385,12 +385,15 @@ static void expire_handovers(void)
 	}
 }
 
-static int reload_profiles(const char *dir)
+/* At start (initial) a broken profile keeps notifyd from starting; on SIGHUP the old set stays. */
+static int reload_profiles(const char *dir, bool initial)
 {
 	char err[512];
 	int r = profile_store_load(dir, err, sizeof(err));
 
-	if (r < 0)
+	if (r < 0 && initial)
+		log_error("profiles in %s not loaded, not starting: %s", dir, err);
+	else if (r < 0)
 		log_error("profiles in %s not loaded, keeping the ones in force: %s", dir, err);
 	else
 		log_info("profiles loaded from %s", dir);
@@ -509,7 +512,7 @@ int main(int argc, char **argv)
 		log_error("cannot make notifyd non-dumpable: %m");
 		return EXIT_FAILURE;
 	}
-	if (reload_profiles(o.profiles_dir) < 0)
+	if (reload_profiles(o.profiles_dir, true) < 0)
 		return EXIT_FAILURE;
 	ns_child_init();
 	r = view_init();
@@ -596,7 +599,7 @@ int main(int argc, char **argv)
 				struct signalfd_siginfo si;
 				while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP)
-						reload_profiles(o.profiles_dir);
+						reload_profiles(o.profiles_dir, false);
 					else
 						running = false;
 				}

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Profile files, parsed with libinih.  The handler returns 0 on any semantic
- * error so ini_parse() reports the line; the message itself is kept in the
- * parse state and joined to "FILE:LINE: " at the end.
+ * Profile files, parsed with libinih.  Every key is one row of keys[]: its
+ * name, its section, its type, where it is stored, its bounds and a line of
+ * documentation; one parser per type fills it in.  What needs several keys
+ * (a fuse rule needs a program; arguments must fit source =) is checked when
+ * a section ends.
+ *
+ * The handler returns 0 on any semantic error so ini_parse_stream() stops
+ * counting it as a success; the message and its line (counted by our own
+ * reader, physical lines) are kept in the parse state and joined to
+ * "FILE:LINE: " at the end.
  */
 #include "notifyd/profile.h"
 #include "common/cleanup.h"
@@ -11,10 +18,14 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const action_names[_PROFILE_ACTION_MAX] = {
     [PROFILE_ACTION_DENY] = "deny",         [PROFILE_ACTION_CONTINUE] = "continue",
@@ -32,70 +43,234 @@ static const struct {
     {"EBUSY", EBUSY},   {"ENOSPC", ENOSPC}, {"ENXIO", ENXIO},           {"ENOTBLK", ENOTBLK},
 };
 
+/* Index = the value stored (enum fuse_handover in mount_fuse.h). */
+static const char *const handover_names[] = {"auto", "fd", "fusermount", NULL};
+/* Index = the value stored in source_none. */
+static const char *const source_names[] = {"image", "none", NULL};
+
+/* The placeholders of arguments =, each a whole word. */
+#define PH_SOURCE     "{source}"
+#define PH_MOUNTPOINT "{mountpoint}"
+#define PH_OPTIONS    "{options}"
+
+#define MAX_ARGUMENTS 32
+
+#define IN_PROFILE(m) false, offsetof(struct profile, m), sizeof(((struct profile *)0)->m)
+#define IN_FS(m)      true, offsetof(struct profile_fs, m), sizeof(((struct profile_fs *)0)->m)
+
+/* Every key a profile may hold.  docs/man/mountvisor-profile.5 documents each. */
+static const struct profile_key keys[] = {
+    {"description", IN_PROFILE(description), PROFILE_KEY_TEXT, .doc = "free text for the admin"},
+    {"default-action", IN_PROFILE(default_action), PROFILE_KEY_ACTION, .min = 1,
+     .doc = "action for a type without a section: kernel|continue|deny (default deny)"},
+    {"default-errno", IN_PROFILE(default_errno), PROFILE_KEY_ERRNO,
+     .doc = "errno of default-action = deny (default EPERM)"},
+    {"max-mounts", IN_PROFILE(max_mounts), PROFILE_KEY_UINT, .min = 1, .max = 100000,
+     .doc = "notifyd mounts per container (default 64)"},
+    {"max-fuse-daemons", IN_PROFILE(max_fuse_daemons), PROFILE_KEY_UINT, .min = 0, .max = 10000,
+     .doc = "FUSE programs per container, running or starting (default 8)"},
+    {"max-fuse-starting", IN_PROFILE(max_fuse_starting), PROFILE_KEY_UINT, .min = 1, .max = 16,
+     .doc = "FUSE start-ups in progress per container (default 1)"},
+    {"max-loop-devices", IN_PROFILE(max_loop_devices), PROFILE_KEY_UINT, .min = 0, .max = 256,
+     .doc = "loop devices per container (default 8; 0: none)"},
+    {"action", IN_FS(action), PROFILE_KEY_ACTION, .doc = "kernel|fuse|continue|deny (required)"},
+    {"errno", IN_FS(deny_errno), PROFILE_KEY_ERRNO,
+     .doc = "errno of action = deny (default EPERM)"},
+    {"options", IN_FS(options), PROFILE_KEY_LIST, .doc = "mount options always added"},
+    {"allowed-options", IN_FS(allowed_options), PROFILE_KEY_LIST,
+     .doc = "mount options (keys or key=value) the caller may give"},
+    {"idmap", IN_FS(idmap), PROFILE_KEY_BOOL,
+     .doc = "kernel action: idmap the mount into the container (default no)"},
+    {"program", IN_FS(program), PROFILE_KEY_PROGRAM,
+     .doc = "fuse action: absolute path of the host's program, or container:/PATH"},
+    {"arguments", IN_FS(arguments), PROFILE_KEY_WORDS,
+     .doc = "fuse action: the program's arguments with {source} {mountpoint} {options}"},
+    {"fuse-options", IN_FS(fuse_options), PROFILE_KEY_LIST,
+     .doc = "fuse action: kernel-side FUSE options (default allow_other, default_permissions)"},
+    {"handover", IN_FS(handover), PROFILE_KEY_ENUM, .names = handover_names,
+     .doc = "fuse action: auto|fd|fusermount (default auto)"},
+    {"source", IN_FS(source_none), PROFILE_KEY_ENUM, .names = source_names,
+     .doc = "fuse action: image|none (default image)"},
+    {"startup-timeout", IN_FS(startup_timeout_ms), PROFILE_KEY_UINT, .min = 1, .max = 600,
+     .scale = 1000, .unit = "seconds",
+     .doc = "fuse action: seconds to answer FUSE_INIT (default 10)"},
+};
+
+#define N_KEYS ARRAY_SIZE(keys)
+
 struct parse_state {
+	const char *path;
+	FILE *f;
 	struct profile *p;
-	struct profile_fs *cur; /* NULL while in [profile] */
-	bool in_profile;
-	bool cur_has_action;
-	unsigned lists_seen; /* list keys already given in the current section */
+	struct profile_fs *cur; /* NULL while in [profile] or before any section */
+	char section[80];       /* the section the last key came in */
+	unsigned line;          /* physical line the reader last returned */
+	bool partial;           /* the last chunk read did not end its line */
+	unsigned long_line;     /* first line longer than libinih reads at once */
+	uint32_t seen_profile;  /* [profile] keys given (bit = index in keys[]) */
+	uint32_t seen_fs;       /* keys given in the current [fs TYPE] */
+	unsigned seen_line[N_KEYS];
+	unsigned err_line;
 	char msg[256];
 };
+
+_Static_assert(N_KEYS <= 32, "seen masks are 32 bits");
+
+const struct profile_key *profile_keys(size_t *n)
+{
+	*n = N_KEYS;
+	return keys;
+}
 
 const char *profile_action_name(enum profile_action a)
 {
 	return (unsigned)a < _PROFILE_ACTION_MAX ? action_names[a] : "?";
 }
 
-static int fail(struct parse_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct parse_state *s, const char *fmt, ...)
+static int fail_at(struct parse_state *s, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct parse_state *s, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* ini_parse() reports the line of the first error but goes on parsing: keep its message. */
+	/* ini_parse_stream() goes on after an error: keep the first message. */
 	if (s->msg[0])
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
 	va_end(ap);
-	return 0; /* makes ini_parse() return this line */
+	s->err_line = line;
+	return 0; /* makes ini_parse_stream() fail */
 }
 
-static int parse_action(struct parse_state *s, const char *v, enum profile_action *ret)
+#define fail(s, ...) fail_at((s), (s)->line, __VA_ARGS__)
+
+/* ------------------------------------------------------------------------ */
+/* One parser per type.  Each returns 1 or fail()'s 0. */
+
+static void store_uint(void *dst, size_t size, unsigned v)
 {
-	for (int i = 0; i < _PROFILE_ACTION_MAX; i++)
-		if (strcmp(v, action_names[i]) == 0) {
-			if (i == PROFILE_ACTION_VIRTIOFS)
-				return fail(s,
-				            "action '%s' is not supported yet by this notifyd "
-				            "(use kernel, fuse, continue or deny)",
-				            v);
-			*ret = (enum profile_action)i;
-			return 1;
-		}
-	return fail(s, "unknown action '%s' (kernel, fuse, continue, deny)", v);
+	if (size == sizeof(bool))
+		*(bool *)dst = v != 0;
+	else
+		*(unsigned *)dst = v;
 }
 
-static int parse_errno(struct parse_state *s, const char *v, int *ret)
+/* Decimal digits only: no sign, no blanks, no junk, no overflow, within bounds. */
+static int parse_uint(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
-		if (strcmp(v, errno_names[i].name) == 0) {
-			*ret = errno_names[i].value;
-			return 1;
-		}
-	return fail(s, "unknown errno name '%s'", v);
+	unsigned long long n = 0;
+	const char *c = v;
+
+	for (; *c >= '0' && *c <= '9'; c++) {
+		n = n * 10 + (unsigned)(*c - '0');
+		if (n > k->max)
+			break;
+	}
+	if (!*v || *c || n < k->min || n > k->max)
+		return fail(s, "%s must be %u..%u%s%s, not '%s'", k->name, k->min, k->max,
+		            k->unit ? " " : "", k->unit ? k->unit : "", v);
+	store_uint(dst, k->size, (unsigned)n * (k->scale ? k->scale : 1));
+	return 1;
 }
 
-static int parse_bool(struct parse_state *s, const char *v, bool *ret)
+static int parse_bool(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
 	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1")) {
-		*ret = true;
+		*(bool *)dst = true;
 		return 1;
 	}
 	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0")) {
-		*ret = false;
+		*(bool *)dst = false;
 		return 1;
 	}
-	return fail(s, "'%s' is not yes or no", v);
+	return fail(s, "%s must be yes or no, not '%s'", k->name, v);
+}
+
+static int parse_enum(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
+{
+	char all[128];
+	size_t len = 0;
+
+	for (unsigned i = 0; k->names[i]; i++)
+		if (!strcmp(v, k->names[i])) {
+			store_uint(dst, k->size, i);
+			return 1;
+		}
+	all[0] = '\0';
+	for (unsigned i = 0; k->names[i] && len < sizeof(all); i++)
+		len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%s", i ? ", " : "",
+		                        k->names[i]);
+	return fail(s, "%s must be one of %s, not '%s'", k->name, all, v);
+}
+
+/* .min = 1: the action of types without a section, which cannot be fuse. */
+static int parse_action(struct parse_state *s, const struct profile_key *k, const char *v,
+                        void *dst)
+{
+	for (int i = 0; i < _PROFILE_ACTION_MAX; i++) {
+		if (strcmp(v, action_names[i]) != 0)
+			continue;
+		if (i == PROFILE_ACTION_VIRTIOFS)
+			return fail(s,
+			            "action '%s' is not supported yet by this notifyd "
+			            "(use kernel, fuse, continue or deny)",
+			            v);
+		if (i == PROFILE_ACTION_FUSE && k->min)
+			return fail(s,
+			            "%s cannot be fuse: a fuse rule needs a program, give the "
+			            "type its own [fs TYPE] section",
+			            k->name);
+		*(enum profile_action *)dst = (enum profile_action)i;
+		return 1;
+	}
+	return fail(s, "unknown %s '%s' (kernel, fuse, continue, deny)", k->name, v);
+}
+
+static int parse_errno(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (strcmp(v, errno_names[i].name) == 0) {
+			*(int *)dst = errno_names[i].value;
+			return 1;
+		}
+	return fail(s, "unknown errno name '%s' for %s", v, k->name);
+}
+
+static int parse_text(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
+{
+	char **p = dst;
+
+	(void)k;
+	free(*p);
+	*p = strdup(v);
+	return *p ? 1 : fail(s, "out of memory");
+}
+
+/*
+ * The program must be there, now: a profile whose program cannot run is
+ * refused at load rather than at the first mount.  container:/PATH is the
+ * container's own binary, looked up at mount time in its root.
+ */
+static int parse_program(struct parse_state *s, const struct profile_key *k, const char *v,
+                         void *dst)
+{
+	bool container = !strncmp(v, "container:", 10);
+	const char *path = container ? v + 10 : v;
+	struct stat st;
+
+	if (path[0] != '/')
+		return fail(s, "%s must be an absolute path%s, not '%s'", k->name,
+		            container ? " after container:" : " (or container:/PATH)", v);
+	if (!container) {
+		if (stat(path, &st) < 0)
+			return fail(s, "%s %s: %s", k->name, path, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return fail(s, "%s %s is not a regular file", k->name, path);
+		if (!(st.st_mode & 0111) || access(path, X_OK) < 0)
+			return fail(s, "%s %s is not executable", k->name, path);
+	}
+	return parse_text(s, k, v, dst);
 }
 
 static void free_list(char **l)
@@ -105,18 +280,33 @@ static void free_list(char **l)
 	free(l);
 }
 
-/* "a, b=c" into the NULL-terminated *ret (never NULL); empty items are an error. */
-static int parse_list(struct parse_state *s, const char *v, char ***ret, unsigned key_bit)
+/* Append n strings (taken) to the NULL-terminated *list. */
+static int list_append(char ***list, char **items, size_t n)
+{
+	size_t old = 0;
+	char **merged;
+
+	while ((*list)[old])
+		old++;
+	merged = realloc(*list, (old + n + 1) * sizeof(*merged));
+	if (!merged)
+		return -ENOMEM;
+	memcpy(merged + old, items, n * sizeof(*merged));
+	merged[old + n] = NULL;
+	*list = merged;
+	return 0;
+}
+
+/* "a, b=c" onto the NULL-terminated list (never NULL); empty items are an error. */
+static int parse_list(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
 	_cleanup_free_ char *copy = strdup(v);
-	char **list = NULL;
+	char **items = NULL;
 	size_t n = 0;
 	char *p, *item;
+	int r = 1;
 
 	if (!copy)
-		return fail(s, "out of memory");
-	list = calloc(1, sizeof(*list));
-	if (!list)
 		return fail(s, "out of memory");
 	for (p = copy; p;) {
 		item = strsep(&p, ",");
@@ -128,71 +318,94 @@ static int parse_list(struct parse_state *s, const char *v, char ***ret, unsigne
 		if (!*item && !p && n > 0)
 			break; /* "a, b," before a continuation line */
 		if (!*item) {
-			free_list(list);
-			return fail(s, "empty item in list '%s'", v);
+			r = fail(s, "empty item in %s list '%s'", k->name, v);
+			break;
 		}
-		char **nl = realloc(list, (n + 2) * sizeof(*nl));
-		if (!nl || !(nl[n] = strdup(item))) {
-			free_list(nl ? nl : list);
-			return fail(s, "out of memory");
+		char **ni = realloc(items, (n + 1) * sizeof(*ni));
+		if (!ni || !(ni[n] = strdup(item))) {
+			items = ni ? ni : items;
+			r = fail(s, "out of memory");
+			break;
 		}
-		list = nl;
-		list[++n] = NULL;
+		items = ni;
+		n++;
 	}
-	/*
-	 * The first assignment in a section replaces the default; a repeated key,
-	 * or an indented continuation line (libinih hands it to us as the same key
-	 * again), adds to it, so long lists can span lines.
-	 */
-	size_t old = 0;
-	if (!(s->lists_seen & key_bit)) {
-		s->lists_seen |= key_bit;
-		for (size_t i = 0; (*ret)[i]; i++)
-			free((*ret)[i]);
-		(*ret)[0] = NULL;
-	}
-	while ((*ret)[old])
-		old++;
-	char **merged = realloc(*ret, (old + n + 1) * sizeof(*merged));
-	if (!merged) {
-		free_list(list);
-		return fail(s, "out of memory");
-	}
-	memcpy(merged + old, list, (n + 1) * sizeof(*merged));
-	free(list); /* the strings now belong to merged */
-	*ret = merged;
-	return 1;
+	if (r && list_append(dst, items, n) < 0)
+		r = fail(s, "out of memory");
+	if (!r)
+		for (size_t i = 0; i < n; i++)
+			free(items[i]);
+	free(items);
+	return r;
 }
 
 /* "-f {options} {source}" -> {"-f", "{options}", "{source}", NULL}: split on blanks. */
-static int parse_words(struct parse_state *s, const char *v, char ***ret)
+static int parse_words(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
 	_cleanup_free_ char *copy = strdup(v);
-	char **list = NULL, *save = NULL;
-	size_t n = 0;
+	char **items = NULL, *save = NULL, ***list = dst;
+	size_t n = 0, old = 0;
+	int r = 1;
 
 	if (!copy)
 		return fail(s, "out of memory");
-	list = calloc(1, sizeof(*list));
-	if (!list)
-		return fail(s, "out of memory");
+	while ((*list)[old])
+		old++;
 	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		char **nl = realloc(list, (n + 2) * sizeof(*nl));
-		if (!nl || !(nl[n] = strdup(w))) {
-			free_list(nl ? nl : list);
-			return fail(s, "out of memory");
+		size_t len = strlen(w);
+		if (w[0] == '{' && w[len - 1] == '}' && strcmp(w, PH_SOURCE) &&
+		    strcmp(w, PH_MOUNTPOINT) && strcmp(w, PH_OPTIONS)) {
+			r = fail(s,
+			         "unknown placeholder '%s' in %s (" PH_SOURCE ", " PH_MOUNTPOINT
+			         ", " PH_OPTIONS ")",
+			         w, k->name);
+			break;
 		}
-		list = nl;
-		list[++n] = NULL;
+		if (old + n >= MAX_ARGUMENTS) {
+			r = fail(s, "%s has more than %d words", k->name, MAX_ARGUMENTS);
+			break;
+		}
+		char **ni = realloc(items, (n + 1) * sizeof(*ni));
+		if (!ni || !(ni[n] = strdup(w))) {
+			items = ni ? ni : items;
+			r = fail(s, "out of memory");
+			break;
+		}
+		items = ni;
+		n++;
 	}
-	if (n > 32) {
-		free_list(list);
-		return fail(s, "more than 32 arguments");
-	}
-	free_list(*ret);
-	*ret = list;
-	return 1;
+	if (r && list_append(list, items, n) < 0)
+		r = fail(s, "out of memory");
+	if (!r)
+		for (size_t i = 0; i < n; i++)
+			free(items[i]);
+	free(items);
+	return r;
 }
+
+typedef int (*key_parser)(struct parse_state *s, const struct profile_key *k, const char *v,
+                          void *dst);
+
+static const key_parser parsers[_PROFILE_KEY_TYPE_MAX] = {
+    [PROFILE_KEY_UINT] = parse_uint,   [PROFILE_KEY_BOOL] = parse_bool,
+    [PROFILE_KEY_ENUM] = parse_enum,   [PROFILE_KEY_ACTION] = parse_action,
+    [PROFILE_KEY_ERRNO] = parse_errno, [PROFILE_KEY_LIST] = parse_list,
+    [PROFILE_KEY_WORDS] = parse_words, [PROFILE_KEY_PROGRAM] = parse_program,
+    [PROFILE_KEY_TEXT] = parse_text,
+};
+
+/* A list key given for the first time in a section starts empty (its default goes). */
+static int list_reset(struct parse_state *s, void *dst)
+{
+	char ***list = dst;
+
+	free_list(*list);
+	*list = calloc(1, sizeof(**list));
+	return *list ? 1 : fail(s, "out of memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sections */
 
 static bool valid_type(const char *t)
 {
@@ -201,6 +414,82 @@ static bool valid_type(const char *t)
 	if (n == 0 || n > 63)
 		return false;
 	return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* Line of the "[fs TYPE]" header, for messages about a whole section. */
+static unsigned header_line(const char *path, const char *type)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char buf[1024], want[96];
+	unsigned line = 0;
+
+	snprintf(want, sizeof(want), "[fs %s]", type);
+	while (f && fgets(buf, sizeof(buf), f)) {
+		line++;
+		char *b = buf + strspn(buf, " \t");
+		if (strncmp(b, want, strlen(want)) == 0)
+			return line;
+	}
+	return 0;
+}
+
+static const struct profile_key *key_by_name(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+static size_t count_word(char **words, const char *w)
+{
+	size_t n = 0;
+
+	for (char **p = words; p && *p; p++)
+		n += !strcmp(*p, w);
+	return n;
+}
+
+/*
+ * The [fs TYPE] section that just ended: what needs several keys.  Messages
+ * name the header's line, or the line of the key they are about.
+ */
+static int end_fs(struct parse_state *s)
+{
+	struct profile_fs *fs = s->cur;
+	const struct profile_key *args = key_by_name("arguments");
+	unsigned args_line = s->seen_line[args - keys];
+
+	if (!fs)
+		return 1;
+	fs->line = header_line(s->path, fs->type);
+	if (!(s->seen_fs & (1u << (key_by_name("action") - keys))))
+		return fail_at(s, fs->line, "[fs %s] has no action", fs->type);
+	if (fs->action != PROFILE_ACTION_FUSE)
+		return 1;
+	if (!fs->program)
+		return fail_at(s, fs->line, "[fs %s] has action = fuse but no program", fs->type);
+	if (!fs->arguments) /* the defaults fit both sources */
+		return 1;
+	if (count_word(fs->arguments, PH_MOUNTPOINT) != 1)
+		return fail_at(s, args_line,
+		               "arguments of [fs %s] must name " PH_MOUNTPOINT
+		               " once: the program would not find its connection",
+		               fs->type);
+	if (fs->source_none && count_word(fs->arguments, PH_SOURCE))
+		return fail_at(s, args_line,
+		               "arguments of [fs %s] name " PH_SOURCE
+		               " but the section has source = none",
+		               fs->type);
+	if (!fs->source_none && count_word(fs->arguments, PH_SOURCE) != 1)
+		return fail_at(s, args_line,
+		               "arguments of [fs %s] must name " PH_SOURCE
+		               " once (or set source = none): the program would not get the image",
+		               fs->type);
+	if (count_word(fs->arguments, PH_OPTIONS) > 1)
+		return fail_at(s, args_line, "arguments of [fs %s] name " PH_OPTIONS " twice",
+		               fs->type);
+	return 1;
 }
 
 static int begin_fs(struct parse_state *s, const char *type)
@@ -229,161 +518,96 @@ static int begin_fs(struct parse_state *s, const char *type)
 		s->cur->fuse_options[0] = strdup("allow_other");
 		s->cur->fuse_options[1] = strdup("default_permissions");
 	}
-	s->cur_has_action = false;
-	s->lists_seen = 0;
 	if (!s->cur->type || !s->cur->options || !s->cur->allowed_options ||
 	    !s->cur->fuse_options || !s->cur->fuse_options[0] || !s->cur->fuse_options[1])
 		return fail(s, "out of memory");
 	return 1;
 }
 
-/* A section ended: check what must be there. */
-static int end_section(struct parse_state *s)
+/* The first key of a section we were not in: close the last one, open this one. */
+static int enter_section(struct parse_state *s, const char *section)
 {
-	if (s->cur && !s->cur_has_action)
-		return fail(s, "[fs %s] has no action", s->cur->type);
-	if (s->cur && s->cur->action == PROFILE_ACTION_FUSE && !s->cur->program)
-		return fail(s, "[fs %s] has action = fuse but no program", s->cur->type);
-	return 1;
+	bool is_fs = !strncmp(section, "fs ", 3);
+
+	if (!is_fs && strcmp(section, "profile") != 0)
+		return fail(s, "unknown section [%s] (expected [profile] or [fs TYPE])", section);
+	if (!end_fs(s))
+		return 0;
+	s->cur = NULL;
+	s->seen_fs = 0;
+	snprintf(s->section, sizeof(s->section), "%s", section);
+	return is_fs ? begin_fs(s, section + 3) : 1;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *s = user;
-	struct profile *p = s->p;
+	const struct profile_key *k;
+	uint32_t *seen, bit;
+	size_t i;
 
+	if (s->partial)
+		return fail(s, "line longer than %d characters", INI_MAX_LINE - 2);
 	/* Debian's libinih does not call us on a bare section header, so a section
 	 * starts when its first key arrives under a new name. */
-	bool is_profile = strcmp(section, "profile") == 0;
-	bool is_fs = strncmp(section, "fs ", 3) == 0;
-	const char *type = is_fs ? section + 3 : NULL;
-
-	if (is_profile) {
-		if (!end_section(s))
-			return 0;
-		s->cur = NULL;
-		s->in_profile = true;
-		if (!strcmp(name, "default-action")) {
-			if (!parse_action(s, value, &p->default_action))
-				return 0;
-			if (p->default_action == PROFILE_ACTION_FUSE)
-				return fail(s, "default-action cannot be fuse: a fuse rule needs a "
-				               "program, give the type its own [fs TYPE] section");
-			return 1;
-		}
-		if (!strcmp(name, "default-errno"))
-			return parse_errno(s, value, &p->default_errno);
-		if (!strcmp(name, "description"))
-			return 1;
-		if (!strcmp(name, "max-mounts")) {
-			char *end;
-			unsigned long v = strtoul(value, &end, 10);
-			if (*end || v < 1 || v > 100000)
-				return fail(s, "max-mounts must be 1..100000, not '%s'", value);
-			p->max_mounts = (unsigned)v;
-			return 1;
-		}
-		if (!strcmp(name, "max-fuse-daemons")) {
-			char *end;
-			unsigned long v = strtoul(value, &end, 10);
-			if (*end || v > 10000)
-				return fail(s, "max-fuse-daemons must be 0..10000, not '%s'",
-				            value);
-			p->max_fuse_daemons = (unsigned)v;
-			return 1;
-		}
-		if (!strcmp(name, "max-fuse-starting")) {
-			char *end;
-			unsigned long v = strtoul(value, &end, 10);
-			if (!*value || *end || v < 1 || v > 16)
-				return fail(s, "max-fuse-starting must be 1..16, not '%s'", value);
-			p->max_fuse_starting = (unsigned)v;
-			return 1;
-		}
-		if (!strcmp(name, "max-loop-devices")) {
-			char *end;
-			unsigned long v = strtoul(value, &end, 10);
-			if (!*value || *end || v > 256)
-				return fail(s, "max-loop-devices must be 0..256, not '%s'", value);
-			p->max_loop_devices = (unsigned)v;
-			return 1;
-		}
-		return fail(s, "unknown key '%s' in [profile]", name);
-	}
-	if (!is_fs)
-		return fail(s, "unknown section [%s] (expected [profile] or [fs TYPE])", section);
-	if (!s->cur || strcmp(s->cur->type, type) != 0) {
-		if (!end_section(s) || !begin_fs(s, type))
+	if (!section[0])
+		return fail(s, "key before any section ([profile] or [fs TYPE])");
+	if (strcmp(section, s->section) != 0 && !enter_section(s, section))
+		return 0;
+	k = key_by_name(name);
+	if (!k)
+		return s->cur ? fail(s, "unknown key '%s' in [fs %s]", name, s->cur->type)
+		              : fail(s, "unknown key '%s' in [profile]", name);
+	if (k->fs != (s->cur != NULL))
+		return k->fs ? fail(s, "%s belongs in an [fs TYPE] section, not [profile]", name)
+		             : fail(s, "%s belongs in [profile], not [fs %s]", name, s->cur->type);
+	if (!value[0])
+		return fail(s, "%s has no value", name);
+	i = (size_t)(k - keys);
+	bit = 1u << i;
+	seen = k->fs ? &s->seen_fs : &s->seen_profile;
+	/*
+	 * A list given again adds to it: libinih hands an indented continuation
+	 * line to us as the same key again, so long lists can span lines.  Any
+	 * other key given twice is a mistake whichever one was meant.
+	 */
+	if (*seen & bit) {
+		if (k->type != PROFILE_KEY_LIST && k->type != PROFILE_KEY_WORDS)
+			return fail(s, "%s given twice in [%s] (first at line %u)", name,
+			            s->section, s->seen_line[i]);
+	} else {
+		*seen |= bit;
+		s->seen_line[i] = s->line;
+		if ((k->type == PROFILE_KEY_LIST || k->type == PROFILE_KEY_WORDS) &&
+		    !list_reset(s, (char *)(k->fs ? (void *)s->cur : (void *)s->p) + k->off))
 			return 0;
 	}
-	if (!strcmp(name, "action")) {
-		s->cur_has_action = true;
-		return parse_action(s, value, &s->cur->action);
-	}
-	if (!strcmp(name, "errno"))
-		return parse_errno(s, value, &s->cur->deny_errno);
-	if (!strcmp(name, "options"))
-		return parse_list(s, value, &s->cur->options, 1u << 0);
-	if (!strcmp(name, "allowed-options"))
-		return parse_list(s, value, &s->cur->allowed_options, 1u << 1);
-	if (!strcmp(name, "idmap"))
-		return parse_bool(s, value, &s->cur->idmap);
-	if (!strcmp(name, "program")) {
-		free(s->cur->program);
-		s->cur->program = strdup(value);
-		return s->cur->program ? 1 : fail(s, "out of memory");
-	}
-	if (!strcmp(name, "arguments"))
-		return parse_words(s, value, &s->cur->arguments);
-	if (!strcmp(name, "fuse-options"))
-		return parse_list(s, value, &s->cur->fuse_options, 1u << 2);
-	if (!strcmp(name, "handover")) {
-		static const char *const names[] = {"auto", "fd", "fusermount"};
-		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-			if (!strcmp(value, names[i])) {
-				s->cur->handover = (int)i;
-				return 1;
-			}
-		return fail(s, "handover must be auto, fd or fusermount, not '%s'", value);
-	}
-	if (!strcmp(name, "source")) {
-		if (strcmp(value, "image") && strcmp(value, "none"))
-			return fail(s, "source must be image or none, not '%s'", value);
-		s->cur->source_none = !strcmp(value, "none");
-		return 1;
-	}
-	if (!strcmp(name, "startup-timeout")) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-		if (*end || v < 1 || v > 600)
-			return fail(s, "startup-timeout must be 1..600 seconds, not '%s'", value);
-		s->cur->startup_timeout_ms = (unsigned)v * 1000;
-		return 1;
-	}
-	return fail(s, "unknown key '%s' in [fs %s]", name, s->cur->type);
+	return parsers[k->type](s, k, value,
+	                        (char *)(k->fs ? (void *)s->cur : (void *)s->p) + k->off);
 }
 
-/* Line of the "[fs TYPE]" header, for messages about a whole section. */
-static unsigned header_line(const char *path, const char *type)
+/* ini_reader over a FILE that counts physical lines for the handler's messages. */
+static char *reader(char *str, int num, void *stream)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char buf[1024], want[96];
-	unsigned line = 0;
+	struct parse_state *s = stream;
+	size_t len;
 
-	snprintf(want, sizeof(want), "[fs %s]", type);
-	while (f && fgets(buf, sizeof(buf), f)) {
-		line++;
-		char *b = buf + strspn(buf, " \t");
-		if (strncmp(b, want, strlen(want)) == 0)
-			return line;
-	}
-	return 0;
+	if (!fgets(str, num, s->f))
+		return NULL;
+	if (!s->partial)
+		s->line++;
+	len = strlen(str);
+	/* A chunk that does not end its line: libinih would read the rest as a line of its own. */
+	s->partial = len > 0 && str[len - 1] != '\n' && !feof(s->f);
+	if (s->partial && !s->long_line)
+		s->long_line = s->line;
+	return str;
 }
 
 int profile_load_file(const char *path, const char *name, struct profile **ret, char *err,
                       size_t errlen)
 {
-	struct parse_state s = {0};
+	struct parse_state s = {.path = path};
 	struct profile *p = calloc(1, sizeof(*p));
 	int line;
 
@@ -402,39 +626,35 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 		profile_free(p);
 		return -ENOMEM;
 	}
-	line = ini_parse(path, handler, &s);
-	/* header lines for messages about sections */
+	s.f = fopen(path, "re");
+	if (!s.f) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		profile_free(p);
+		return -EINVAL;
+	}
+	line = ini_parse_stream(reader, &s, handler, &s);
+	fclose(s.f);
+	if (line == 0)
+		end_fs(&s); /* the last section */
 	for (size_t i = 0; i < p->n_fs; i++)
-		p->fs[i].line = header_line(path, p->fs[i].type);
-	if (line == 0 && s.cur && !s.cur_has_action) {
-		snprintf(err, errlen, "%s:%u: [fs %s] has no action", path,
-		         header_line(path, s.cur->type), s.cur->type);
-		profile_free(p);
-		return -EINVAL;
+		if (!p->fs[i].line)
+			p->fs[i].line = header_line(path, p->fs[i].type);
+	if (line == 0 && !s.msg[0]) {
+		*ret = p;
+		return 0;
 	}
-	if (line == 0 && s.cur && s.cur->action == PROFILE_ACTION_FUSE && !s.cur->program) {
-		snprintf(err, errlen, "%s:%u: [fs %s] has action = fuse but no program", path,
-		         header_line(path, s.cur->type), s.cur->type);
-		profile_free(p);
-		return -EINVAL;
-	}
-	if (line != 0) {
-		if (line < 0)
-			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		else if (s.msg[0] &&
-		         (strstr(s.msg, "has no action") || strstr(s.msg, "but no program")) &&
-		         s.cur)
-			snprintf(err, errlen, "%s:%u: %s", path, header_line(path, s.cur->type),
-			         s.msg);
-		else
-			snprintf(err, errlen, "%s:%d: %s", path, line,
-			         s.msg[0] ? s.msg
-			                  : "syntax error (expected [section] or key = value)");
-		profile_free(p);
-		return -EINVAL;
-	}
-	*ret = p;
-	return 0;
+	if (s.msg[0])
+		snprintf(err, errlen, "%s:%u: %s", path, s.err_line, s.msg);
+	else if (s.long_line)
+		snprintf(err, errlen, "%s:%u: line longer than %d characters", path, s.long_line,
+		         INI_MAX_LINE - 2);
+	else if (line < 0)
+		snprintf(err, errlen, "%s: cannot read", path);
+	else
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
+		         path, line);
+	profile_free(p);
+	return -EINVAL;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -557,6 +777,7 @@ void profile_free(struct profile *p)
 	free(p->fs);
 	free(p->name);
 	free(p->path);
+	free(p->description);
 	free(p);
 }
 

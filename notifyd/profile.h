@@ -40,6 +40,7 @@ struct profile_fs {
 struct profile {
 	char *name; /* file name without .conf */
 	char *path;
+	char *description;                  /* [profile] description =, NULL if unset */
 	enum profile_action default_action; /* [profile] default-action =, default deny */
 	int default_errno;                  /* [profile] default-errno =, default EPERM */
 	unsigned max_mounts;                /* [profile] max-mounts = per container, default 64 */
@@ -54,6 +55,36 @@ struct profile_set {
 	struct profile **v;
 	size_t n;
 };
+
+/* The types of profile keys; profile.c has one parser per type. */
+enum profile_key_type {
+	PROFILE_KEY_UINT,    /* decimal digits only, .min...max, stored times .scale */
+	PROFILE_KEY_BOOL,    /* yes|no|true|false|1|0 */
+	PROFILE_KEY_ENUM,    /* one of .names, stored as its index */
+	PROFILE_KEY_ACTION,  /* kernel|fuse|continue|deny; .min = 1: not fuse */
+	PROFILE_KEY_ERRNO,   /* an errno name (EPERM, ENODEV, ...) */
+	PROFILE_KEY_LIST,    /* a, b=c: comma-separated; given again, adds */
+	PROFILE_KEY_WORDS,   /* blank-separated words with {placeholders}; given again, adds */
+	PROFILE_KEY_PROGRAM, /* absolute path of an executable file, or container:/PATH */
+	PROFILE_KEY_TEXT,    /* free text */
+	_PROFILE_KEY_TYPE_MAX,
+};
+
+/* One row of the key table: every key a profile may hold. */
+struct profile_key {
+	const char *name;
+	bool fs;          /* belongs in [fs TYPE] (else in [profile]) */
+	size_t off, size; /* where it is stored in struct profile_fs or struct profile */
+	enum profile_key_type type;
+	unsigned min, max;        /* PROFILE_KEY_UINT bounds (and PROFILE_KEY_ACTION's flag) */
+	unsigned scale;           /* PROFILE_KEY_UINT: stored value = given * scale (0: 1) */
+	const char *unit;         /* PROFILE_KEY_UINT: for messages */
+	const char *const *names; /* PROFILE_KEY_ENUM: NULL-terminated */
+	const char *doc;          /* one line */
+};
+
+/* The key table (for documentation and tests). */
+const struct profile_key *profile_keys(size_t *n);
 
 /*
  * Parse one profile file.  On error returns -errno and writes

@@ -11,7 +11,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-ALL_TESTS="ext4 squashfs overlay kill corrupt exit limit"
+ALL_TESTS="ext4 squashfs overlay kill corrupt exit limit progonly nonempty"
 FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
 SQUASHFUSE=$(command -v squashfuse) || mv_bail "squashfuse not installed"
 FUSE_OVERLAYFS=$(command -v fuse-overlayfs) || mv_bail "fuse-overlayfs not installed"
@@ -57,6 +57,20 @@ max-fuse-daemons = 1
 action = fuse
 program = $FUSE2FS
 arguments = {source} {mountpoint} -f -o auto_unmount {options}
+EOF
+# Profiles that name only the program: the default arguments must work for
+# libfuse2 (fuse2fs) and libfuse3 (squashfuse) programs alike.
+cat >"$PROFILES/progonly.conf" <<EOF
+[profile]
+default-action = deny
+
+[fs ext4]
+action = fuse
+program = $FUSE2FS
+
+[fs squashfs]
+action = fuse
+program = $SQUASHFUSE
 EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
@@ -313,6 +327,70 @@ EOF
 	t_step_ok "$RT: limit: first FUSE mount fits max-fuse-daemons = 1" "$id" first
 	t_step_errno "$RT: limit: second gives ENOSPC" "$id" second "ENOSPC|EAGAIN"
 	t_step_ok "$RT: limit: after umount (and the daemon's exit) the slot is free again" "$id" third
+}
+
+# A profile with only action and program, for a libfuse2 and a libfuse3 program.
+test_progonly() {
+	local id=fuse-$RT-progonly
+	cat >"$ROOTFS/progonly.sh" <<'EOF'
+mvstep ext4 mount -t ext4 "$1" /mnt/a
+mvstep ext4read cat /mnt/a/hello.txt
+mvstep ext4umount umount /mnt/a
+mvstep sq mount -t squashfs "$2" /sq
+mvstep sqread cat /sq/dir/hello.txt
+mvstep squmount umount /sq
+EOF
+	fbundle "$id" --profile progonly --device "$DEV" --device "$SQ" -- sh /progonly.sh "$DEV" "$SQ"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_step_ok "$RT: progonly: fuse2fs with the default arguments mounts" "$id" ext4
+	t_check "$RT: progonly: fuse2fs reads" [ "$(mv_step_out "$id" ext4read)" = "hello from ext4" ]
+	t_step_ok "$RT: progonly: fuse2fs unmounts" "$id" ext4umount
+	t_step_ok "$RT: progonly: squashfuse with the default arguments mounts" "$id" sq
+	t_check "$RT: progonly: squashfuse reads" \
+		[ "$(mv_step_out "$id" sqread)" = "hello from squashfs" ]
+	t_step_ok "$RT: progonly: squashfuse unmounts" "$id" squmount
+	wait_gone "fuse2fs /proc/self/fd/3" 10 && wait_gone "squashfuse.*/dev/fd/4" 10
+}
+
+# Over a non-empty directory, as the kernel allows: its files are hidden
+# while mounted and back after umount; libfuse2 (fuse2fs) and libfuse3
+# (squashfuse), with the shipped-style and with the default arguments.
+test_nonempty() {
+	local id prof
+	cat >"$ROOTFS/nonempty.sh" <<'EOF'
+mkdir -p /ne/e /ne/s && echo under-e > /ne/e/under.txt && echo under-s > /ne/s/under.txt
+mvstep ext4 mount -t ext4 "$1" /ne/e
+mvstep ext4read cat /ne/e/hello.txt
+mvstep ext4hidden sh -c 'test ! -e /ne/e/under.txt'
+mvstep ext4umount umount /ne/e
+mvstep ext4back cat /ne/e/under.txt
+mvstep sq mount -t squashfs "$2" /ne/s
+mvstep sqread cat /ne/s/dir/hello.txt
+mvstep sqhidden sh -c 'test ! -e /ne/s/under.txt'
+mvstep squmount umount /ne/s
+mvstep sqback cat /ne/s/under.txt
+EOF
+	for prof in default progonly; do
+		id=fuse-$RT-ne-$prof
+		fbundle "$id" --profile "$prof" --device "$DEV" --device "$SQ" -- \
+			sh /nonempty.sh "$DEV" "$SQ"
+		mv_run "$RT" "$MV_TMP/$id" "$id" 60
+		t_step_ok "$RT: nonempty ($prof): fuse2fs mounts over a non-empty directory" "$id" ext4
+		t_check "$RT: nonempty ($prof): fuse2fs reads the image" \
+			[ "$(mv_step_out "$id" ext4read)" = "hello from ext4" ]
+		t_step_ok "$RT: nonempty ($prof): fuse2fs hides the directory's own files" "$id" ext4hidden
+		t_step_ok "$RT: nonempty ($prof): fuse2fs umount" "$id" ext4umount
+		t_check "$RT: nonempty ($prof): the files are back after fuse2fs's umount" \
+			[ "$(mv_step_out "$id" ext4back)" = under-e ]
+		t_step_ok "$RT: nonempty ($prof): squashfuse mounts over a non-empty directory" "$id" sq
+		t_check "$RT: nonempty ($prof): squashfuse reads the image" \
+			[ "$(mv_step_out "$id" sqread)" = "hello from squashfs" ]
+		t_step_ok "$RT: nonempty ($prof): squashfuse hides the directory's own files" "$id" sqhidden
+		t_step_ok "$RT: nonempty ($prof): squashfuse umount" "$id" squmount
+		t_check "$RT: nonempty ($prof): the files are back after squashfuse's umount" \
+			[ "$(mv_step_out "$id" sqback)" = under-s ]
+		wait_gone "fuse2fs /proc/self/fd/3" 10 && wait_gone "squashfuse.*/dev/fd/4" 10
+	done
 }
 
 for RT in ${RUNTIMES:-crun runc}; do

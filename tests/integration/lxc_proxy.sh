@@ -19,11 +19,12 @@ cat >"$MV_TMP/profiles/default.conf" <<EOF
 default-action = deny
 
 # A FUSE program that never mounts: notifyd waits for it up to startup-timeout.
+# (sh -c: arguments must name {mountpoint}, which sleep would not take.)
 [fs mvtest-slow]
 action = fuse
-program = $(command -v sleep)
+program = $(command -v sh)
 source = none
-arguments = 30
+arguments = -c exec\${IFS}sleep\${IFS}30 {mountpoint}
 startup-timeout = 3
 EOF
 LXC_SOCK=$MV_TMP/run/lxc.sock
@@ -91,7 +92,7 @@ slow=$(sed -n 's/^case=slow .*error=ETIMEDOUT .*ms=\([0-9]*\)\..*/\1/p' <<<"$out
 t_check "a longer FUSE start-up for LXC is answered ETIMEDOUT before LXC's 30 s (${slow:-?} ms)" \
 	test "${slow:-0}" -ge 20000 -a "${slow:-99999}" -lt 29000
 t_check "... and its decision line says so" \
-	mv_wait_log "syscall=mount type=mvtest-slow .*result=ETIMEDOUT why=\"sleep did not answer FUSE_INIT within 2[0-9] s\"" 5
+	mv_wait_log "syscall=mount type=mvtest-slow .*result=ETIMEDOUT why=\"sh did not answer FUSE_INIT within 2[0-9] s\"" 5
 
 for ((i = 0; i < 50; i++)); do
 	[ "$(grep -c "lxc-proxy-client pid=.* closed its LXC proxy connection" "$MV_LOG")" -gt "$closed" ] && break

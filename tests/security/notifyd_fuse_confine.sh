@@ -17,7 +17,7 @@
 #   the decision line says why (the image is opened in the caller's cgroup
 #   first, so that refusal usually comes before the program's).
 # starting: container A's FUSE program never answers FUSE_INIT (profile
-#   "hang": program = container:/bin/sleep); its second mount is refused
+#   "hang": program = container:/bin/sh running sleep); its second mount is refused
 #   EAGAIN (max-fuse-starting = 1), and meanwhile container B's ext4 mount
 #   succeeds in under 5 s with notifyd running a single worker.
 #
@@ -41,10 +41,11 @@ default-action = deny
 max-fuse-starting = 1
 
 # A FUSE "program" that never reads /dev/fuse: FUSE_INIT is never answered.
+# (sh -c: arguments must name {source} and {mountpoint}, which sleep would not take.)
 [fs ext4]
 action = fuse
-program = container:/bin/sleep
-arguments = 600
+program = container:/bin/sh
+arguments = -c exec${IFS}sleep${IFS}600 {source} {mountpoint}
 startup-timeout = 60
 EOF
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/profile.h"
+#include "common/cleanup.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/mv-profile-test.XXXXXX";
@@ -212,6 +214,211 @@ static void test_errors(void)
 	      "with several errors, the first one's line and message (%s)", err);
 }
 
+/* One bad value of one key: refused with t.conf:LINE and a message containing want. */
+static void bad(const char *text, int line, const char *want, const char *what)
+{
+	struct profile *p;
+	char err[512];
+	int r = load(text, &p, err, sizeof(err));
+
+	CHECK(r == -EINVAL && !p && err_at(err, line) && (!want || strstr(err, want)),
+	      "%s: refused at t.conf:%d (%s)", what, line, err);
+	profile_free(p);
+}
+
+/* Every number key: empty, negative, sign, overflow, junk, out of bounds. */
+static void test_numbers(void)
+{
+	size_t n;
+	const struct profile_key *k = profile_keys(&n);
+	static const char *const bad_values[] = {
+	    "",           "-1",  "+1", "1x", "0x10", " 1 1", "1.5", "99999999999999999999",
+	    "4294967297", "1e3", "١",
+	};
+	char text[256], what[128];
+	int tested = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].type != PROFILE_KEY_UINT)
+			continue;
+		tested++;
+		const char *hdr = k[i].fs ? "[fs ext4]\naction = deny\n" : "[profile]\n";
+		int line = k[i].fs ? 3 : 2;
+		for (size_t j = 0; j < ARRAY_SIZE(bad_values); j++) {
+			snprintf(text, sizeof(text), "%s%s = %s\n", hdr, k[i].name, bad_values[j]);
+			snprintf(what, sizeof(what), "%s = '%s'", k[i].name, bad_values[j]);
+			bad(text, line, k[i].name, what);
+		}
+		snprintf(text, sizeof(text), "%s%s = %u\n", hdr, k[i].name, k[i].max + 1);
+		snprintf(what, sizeof(what), "%s one above its maximum", k[i].name);
+		bad(text, line, k[i].name, what);
+		if (k[i].min > 0) {
+			snprintf(text, sizeof(text), "%s%s = %u\n", hdr, k[i].name, k[i].min - 1);
+			snprintf(what, sizeof(what), "%s one below its minimum", k[i].name);
+			bad(text, line, k[i].name, what);
+		}
+		/* The bounds themselves load. */
+		for (unsigned v = k[i].min;; v = k[i].max) {
+			struct profile *p;
+			char err[512];
+			snprintf(text, sizeof(text), "%s%s = %u\n", hdr, k[i].name, v);
+			CHECK(load(text, &p, err, sizeof(err)) == 0, "%s = %u loads (%s)",
+			      k[i].name, v, err);
+			profile_free(p);
+			if (v == k[i].max)
+				break;
+		}
+	}
+	CHECK(tested == 5, "five number keys in the table (%d)", tested);
+}
+
+/* Bad values of every other type. */
+static void test_types(void)
+{
+	struct profile *p;
+	char err[512];
+
+	bad("[fs ext4]\naction = kernel\nidmap =\n", 3, "idmap", "empty bool");
+	bad("[fs ext4]\naction = kernel\nidmap = yess\n", 3, "idmap", "bool with junk");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\nhandover = fds\n", 4,
+	    "auto, fd, fusermount", "unknown enum value");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\nsource =\n", 4, "source",
+	    "empty enum");
+	bad("[fs ext4]\naction =\n", 2, "action", "empty action");
+	bad("[profile]\ndefault-action = fuse\n", 2, "cannot be fuse", "default-action = fuse");
+	bad("[profile]\ndefault-errno = 13\n", 2, "default-errno", "errno as a number");
+	bad("[fs ext4]\naction = kernel\noptions = ,\n", 3, "options", "list of one empty item");
+	bad("[fs ext4]\naction = fuse\nprogram =\n", 3, "program has no value", "empty program");
+	bad("[fs ext4]\naction = fuse\nprogram = fuse2fs\n", 3, "absolute", "relative program");
+	bad("[fs ext4]\naction = fuse\nprogram = container:bin/sleep\n", 3, "absolute",
+	    "relative container: program");
+	bad("[fs ext4]\naction = fuse\nprogram = /nonexistent/fuse2fs\n", 3,
+	    "No such file or directory", "missing program");
+	bad("[fs ext4]\naction = fuse\nprogram = /etc\n", 3, "not a regular file",
+	    "program that is a directory");
+	{
+		char text[512], path[300];
+		snprintf(path, sizeof(path), "%s/not-executable", dir);
+		write_file("not-executable", "#!/bin/sh\n");
+		chmod(path, 0644);
+		snprintf(text, sizeof(text), "[fs ext4]\naction = fuse\nprogram = %s\n", path);
+		bad(text, 3, "not executable", "program without execute permission");
+		unlink(path);
+	}
+	CHECK(load("[fs ext4]\naction = fuse\nprogram = container:/bin/fuse2fs\n", &p, err,
+	           sizeof(err)) == 0,
+	      "container:/PATH is not looked up at load (%s)", err);
+	profile_free(p);
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f {src} "
+	    "{mountpoint}\n",
+	    4, "unknown placeholder", "unknown placeholder");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f {source}\n", 4,
+	    "{mountpoint}", "arguments without {mountpoint}");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f "
+	    "{mountpoint} {options} {mountpoint} {source}\n",
+	    4, "{mountpoint}", "{mountpoint} twice");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f "
+	    "{mountpoint}\n[fs xfs]\naction = deny\n",
+	    4, "{source}", "source = image without {source}, found when the section ends");
+	bad("[fs overlay]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f "
+	    "{source} {mountpoint}\nsource = none\n",
+	    4, "source = none", "{source} with source = none");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f {options} "
+	    "{options} {source} {mountpoint}\n",
+	    4, "{options}", "{options} twice");
+	CHECK(load("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\narguments = -f\n"
+	           "  {source}\n  {mountpoint}\n",
+	           &p, err, sizeof(err)) == 0 &&
+	          p && p->fs[0].arguments[2] && !strcmp(p->fs[0].arguments[2], "{mountpoint}"),
+	      "arguments continue on indented lines (%s)", err);
+	profile_free(p);
+	CHECK(load("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\n", &p, err,
+	           sizeof(err)) == 0 &&
+	          p && !p->fs[0].arguments,
+	      "a fuse rule with only a program loads, default arguments (%s)", err);
+	profile_free(p);
+	CHECK(load("[fs overlay]\naction = fuse\nprogram = /usr/bin/fuse2fs\nsource = none\n", &p,
+	           err, sizeof(err)) == 0 &&
+	          p && p->fs[0].source_none,
+	      "source = none with default arguments (%s)", err);
+	profile_free(p);
+	CHECK(load("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\nhandover = fusermount\n"
+	           "startup-timeout = 3\n",
+	           &p, err, sizeof(err)) == 0 &&
+	          p && p->fs[0].handover == 2 && p->fs[0].startup_timeout_ms == 3000,
+	      "enum stored as its index, seconds as ms (%s)", err);
+	profile_free(p);
+}
+
+/* Structure: unknown keys, keys in the wrong section, duplicates. */
+static void test_structure(void)
+{
+	struct profile *p;
+	char err[512];
+
+	bad("[fs ext4]\naction = deny\nmax-mounts = 3\n", 3, "belongs in [profile]",
+	    "[profile] key in an [fs] section");
+	bad("[profile]\naction = deny\n", 2, "belongs in an [fs TYPE]", "[fs] key in [profile]");
+	bad("[fs ext4]\naction = deny\nbogus = 1\n", 3, "unknown key 'bogus' in [fs ext4]",
+	    "unknown key in [fs]");
+	bad("action = deny\n", 1, "before any section", "key before any section");
+	bad("[profile]\nmax-mounts = 3\nmax-mounts = 4\n", 3, "first at line 2",
+	    "duplicate number key");
+	bad("[profile]\ndefault-action = deny\n\n[fs ext4]\naction = deny\n[profile]\n"
+	    "default-action = continue\n",
+	    7, "given twice", "duplicate key across two [profile] sections");
+	bad("[fs ext4]\naction = deny\naction = kernel\n", 3, "action given twice",
+	    "duplicate action");
+	bad("[fs ext4]\naction = fuse\nprogram = /usr/bin/fuse2fs\nprogram = /usr/bin/fuse2fs\n", 4,
+	    "program given twice", "duplicate program");
+	bad("[fs ext4]\naction = kernel\nidmap = yes\nidmap = no\n", 4, "idmap given twice",
+	    "duplicate bool");
+	CHECK(load("[fs ext4]\naction = deny\n[fs xfs]\naction = deny\n", &p, err, sizeof(err)) ==
+	              0 &&
+	          p && p->fs[1].line == 3,
+	      "the same key in two sections is no duplicate; header lines kept (%s)", err);
+	profile_free(p);
+	{
+		char text[600];
+		snprintf(text, sizeof(text),
+		         "[fs ext4]\naction = kernel\nallowed-options = %0250d\n", 0);
+		bad(text, 3, "longer than", "a line libinih would split");
+	}
+	bad("[fs ext4]\naction = fuse\n\n\n", 1, "no program", "fuse without program at EOF");
+}
+
+/* Every key of the table is documented in the man page. */
+static void test_documented(void)
+{
+	const char *src = getenv("MV_SRC");
+	char path[512], buf[65536];
+	size_t n, len;
+	const struct profile_key *k = profile_keys(&n);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/docs/man/mountvisor-profile.5", src ? src : ".");
+	f = fopen(path, "re");
+	len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[len] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char want[96], want2[128];
+		/* groff escapes the dash: .BI "max\-mounts = " or max\-mounts */
+		size_t o = 0;
+		for (const char *c = k[i].name; *c && o + 2 < sizeof(want); c++) {
+			if (*c == '-')
+				want[o++] = '\\';
+			want[o++] = *c;
+		}
+		want[o] = '\0';
+		snprintf(want2, sizeof(want2), "\"%s = ", want);
+		CHECK(strstr(buf, want2) != NULL, "key %s is documented in mountvisor-profile(5)",
+		      k[i].name);
+		CHECK(k[i].doc && k[i].doc[0], "key %s has a doc line", k[i].name);
+	}
+}
+
 static void test_dir(void)
 {
 	struct profile_set *set = NULL;
@@ -240,6 +447,10 @@ int main(void)
 	test_shipped();
 	test_keys();
 	test_errors();
+	test_numbers();
+	test_types();
+	test_structure();
+	test_documented();
 	test_dir();
 	for (const char *const *n = (const char *const[]){"t.conf", "b.conf", "ignored.txt", NULL};
 	     *n; n++) {

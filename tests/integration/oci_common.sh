@@ -10,7 +10,7 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-OCI_ALL_TESTS="ext4 denied profile bind kill concurrent race fdleak"
+OCI_ALL_TESTS="ext4 denied profile bind kill concurrent pairs race fdleak"
 
 # ---------------------------------------------------------------------------
 # Fixtures
@@ -446,6 +446,80 @@ EOF
 		t_ok "$RT: one kernel decision per concurrent container ($n)"
 	else
 		t_fail "$RT: one kernel decision per concurrent container" "$n decisions for $ok containers"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Rounds of two containers mounting and unmounting at once, with private loop
+# devices: a container that exits with its loop device still mounted makes
+# notifyd free the device a moment later (loop_device.c starts a retry
+# thread from the worker that saw it go), while the other one is unmounting.
+# Every mount and umount must succeed: no spurious errno.
+# ---------------------------------------------------------------------------
+
+test_pairs() {
+	local rounds=${OCI_PAIR_ROUNDS:-20} r i id ids rc bad=0 steps=0 msgs= line
+	if [ ! -x /usr/bin/mount ] || [ ! -x /usr/bin/umount ]; then
+		t_skip "$RT: pairs of containers mounting at once" "util-linux mount not found"
+		return
+	fi
+	mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+	chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+	for i in 0 1; do
+		mv_make_ext4 "$ROOTFS/img/pair$i.img" 8M || mv_bail "cannot build pair image $i"
+	done
+	chown 100000:100000 "$ROOTFS"/img/pair*.img
+	# pairs.sh IMG N : N rounds of mount -o loop + umount, then one mount
+	# left in place at exit.
+	cat >"$ROOTFS/pairs.sh" <<'EOF'
+img=$1 n=$2 i=0
+while [ "$i" -lt "$n" ]; do
+	mvstep "mount$i" /usr/bin/mount -o loop "$img" /mnt/a
+	mvstep "read$i" cat /mnt/a/hello.txt
+	mvstep "umount$i" /usr/bin/umount /mnt/a
+	i=$((i + 1))
+done
+mvstep last /usr/bin/mount -o loop "$img" /mnt/a
+EOF
+	for ((r = 0; r < rounds; r++)); do
+		ids=()
+		for i in 0 1; do
+			id=$MV_IDP-$RT-p$r-$i
+			ids+=("$id")
+			# Uneven lengths, alternating: one exits while the other still works.
+			oci_bundle "$id" --loop -- sh /pairs.sh "/img/pair$i.img" $(((r + i) % 2 ? 2 : 5))
+			mv_bind_host_libs "$MV_TMP/$id"
+		done
+		for id in "${ids[@]}"; do
+			mv_start "$RT" "$MV_TMP/$id" "$id" 120
+		done
+		for id in "${ids[@]}"; do
+			mv_wait "$id"
+			rc=$?
+			while read -r line; do
+				steps=$((steps + 1))
+				[[ $line == *" rc=0" ]] && continue
+				bad=$((bad + 1))
+				msgs+="$id: $line: $(mv_step_out "$id" "$(awk '{print $2}' <<<"$line")")"$'\n'
+			done < <(grep '^@@end ' "$(mv_out "$id")")
+			if [ "$rc" -ne 0 ] || [ "$(mv_step_rc "$id" last)" = missing ]; then
+				bad=$((bad + 1))
+				msgs+="$id: exit $rc, steps unfinished: $(tail -n 5 "$(mv_out "$id")")"$'\n'
+			fi
+		done
+	done
+	if [ "$bad" -eq 0 ]; then
+		t_ok "$RT: $rounds rounds of two containers mounting at once: $steps steps, no errno"
+	else
+		t_fail "$RT: $rounds rounds of two containers mounting at once: no errno" \
+			"$bad of $steps steps failed:" "$msgs"
+		t_diag "$(mv_decisions | grep -E "id=$MV_IDP-$RT-p" | grep -v 'result=ok' | head -n 10)"
+	fi
+	line=$(mv_decisions | grep -E "id=$MV_IDP-$RT-p" | grep -F "cannot enter" | head -n 3)
+	if [ -z "$line" ]; then
+		t_ok "$RT: no request refused for want of entering the caller's mount namespace"
+	else
+		t_fail "$RT: no request refused for want of entering the caller's mount namespace" "$line"
 	fi
 }
 

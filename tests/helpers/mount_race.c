@@ -6,7 +6,8 @@
  *   mount_race race DEV COUNT OKTYPE BADTYPE OKDATA BADDATA
  *	Thread A calls mount(SRC, target, type, 0, data) COUNT times while
  *	thread B keeps rewriting the target ("/mnt/a" <-> "/mnt/b"), type
- *	(OKTYPE <-> BADTYPE) and data (OKDATA <-> BADDATA) buffers that A passes.
+ *	(OKTYPE <-> BADTYPE) and data (OKDATA <-> BADDATA)  buffers that A passes,
+ *	holding each whole state 10 to 50 us (dwell()).
  *	After each call A looks in /proc/self/mountinfo for what, if anything,
  *	got mounted on /mnt/a or /mnt/b, prints one line and unmounts it:
  *	  attempt=N src=SRC rc=R errno=NAME at=/mnt/a|/mnt/b|none|both fstype=T
@@ -57,6 +58,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_open_tree
@@ -209,6 +211,26 @@ static void put(char *dst, const char *src)
 		d[i] = src[i];
 }
 
+/*
+ * Hold state k for 10 to 50 us (varied, so the states do not fall into step
+ * with A's calls).  Rewriting without a pause leaves the buffers torn most
+ * of the time, so a copy notifyd takes is almost never a whole "ok" state
+ * and a loaded machine saw no mount succeed at all; with the pause its
+ * copies land on whole states of every kind as well as on torn ones, while
+ * a kernel mount (hundreds of microseconds in notifyd) still spans rewrites.
+ */
+static void dwell(unsigned long k)
+{
+	long ns = 10000 + (long)((k * 2654435761UL) % 40000);
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns &&
+	       !atomic_load_explicit(&stop, memory_order_relaxed));
+}
+
 static void *flipper(void *arg)
 {
 	unsigned long k = 0;
@@ -219,6 +241,7 @@ static void *flipper(void *arg)
 		put(type_buf, (k & 2) ? bad_type : ok_type);
 		put(data_buf, (k & 4) ? bad_data : ok_data);
 		atomic_store_explicit(&flips, ++k, memory_order_relaxed);
+		dwell(k);
 		if ((k & 63) == 0)
 			sched_yield();
 	}
@@ -324,6 +347,13 @@ static int do_race(int argc, char **argv)
 			i++;
 			break;
 		}
+		/*
+		 * A pause of 0 to 100 us: on a loaded machine B may get a CPU
+		 * only while A sleeps, and would otherwise hand every call the
+		 * same state.  What notifyd copies is still only what B wrote.
+		 */
+		struct timespec pause = {.tv_nsec = (long)((i * 2654435761UL) % 100000)};
+		nanosleep(&pause, NULL);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);

@@ -90,7 +90,6 @@ int kernel_mount_prepare(const struct kernel_mount *km, char *msg, size_t msglen
 {
 	_cleanup_close_ int fsfd = -EBADF;
 	const struct mount_flags *f = km->flags;
-	char src[64];
 	int r = 0;
 
 	if (msg && msglen)
@@ -98,15 +97,12 @@ int kernel_mount_prepare(const struct kernel_mount *km, char *msg, size_t msglen
 	fsfd = fsopen(km->type, FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return -errno;
-	if (km->source_fd >= 0) {
-		/*
-		 * The kernel looks the device up by path when the superblock is
-		 * created: hand it the magic link of our fd, the very node checked
-		 * (the creating helper keeps the fd at the same number).
-		 */
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", km->source_fd);
-		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "source", src, 0) < 0 ? -errno : 0;
-	} else if (km->source && km->source[0]) {
+	/*
+	 * A device source (source_fd) is set by the helper that creates the
+	 * superblock (source_create_as_caller()): the kernel looks it up by
+	 * path then, and the caller's string must name the checked node there.
+	 */
+	if (km->source_fd < 0 && km->source && km->source[0]) {
 		r = fsconfig(fsfd, FSCONFIG_SET_STRING, "source", km->source, 0) < 0 ? -errno : 0;
 	}
 	for (size_t i = 0; r >= 0 && i < km->opts->n; i++)

@@ -43,7 +43,9 @@ int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev);
 int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen);
 /*
  * fsopen() and fsconfig() of the source and options, up to CMD_CREATE.
- * Returns the fs context fd or -errno (msg as above).
+ * With a source_fd the "source" is left unset: source_create_as_caller()
+ * sets it in the helper that runs CMD_CREATE.  Returns the fs context fd or
+ * -errno (msg as above).
  */
 int kernel_mount_prepare(const struct kernel_mount *km, char *msg, size_t msglen);
 /* After a failed CMD_CREATE: the filesystem's messages from fsfd ("; "-joined). */

@@ -155,8 +155,8 @@ int mount_source_create(struct request *rq, const struct proc_creds *cr, int sou
 	const char *why = "";
 	bool in_create = false;
 	char msg[512];
-	int r = source_create_as_caller(rq->t.procfd, cr, source_fd, want_write ? O_RDWR : O_RDONLY,
-	                                fsfd, &why, &in_create);
+	int r = source_create_as_caller(rq->t.procfd, cr, source_fd, rq->source,
+	                                want_write ? O_RDWR : O_RDONLY, fsfd, &why, &in_create);
 
 	if (r >= 0)
 		return 0;

@@ -53,6 +53,7 @@ enum {
 	STEP_REOPEN,
 	STEP_ALLOW,
 	STEP_CREATE,
+	STEP_NAME,
 };
 
 static const char *const step_names[] = {
@@ -65,6 +66,7 @@ static const char *const step_names[] = {
     [STEP_REOPEN] = "keeping the source open read-only",
     [STEP_ALLOW] = "moving into the cgroup that allows only the source device",
     [STEP_CREATE] = "creating the superblock with only the source device allowed",
+    [STEP_NAME] = "naming the source as the caller did",
 };
 
 struct open_args {
@@ -258,7 +260,9 @@ static void fd_path(char *buf, int fd)
 struct create_args {
 	struct open_args open;
 	int fsfd;
-	int allow_procs; /* device_allow.h: the cgroup that allows only the source */
+	int mntns;        /* the caller's mount namespace, where path_fd's mount is */
+	const char *name; /* the caller's source string */
+	int allow_procs;  /* device_allow.h: the cgroup that allows only the source */
 	pid_t helper;
 	/* Written by the checker, which shares the helper's memory. */
 	int open_fd, open_err, open_step;
@@ -282,6 +286,131 @@ static int checker_main(void *p)
 	c->open_err = fd < 0 ? -fd : 0;
 	c->open_fd = fd;
 	return 0;
+}
+
+/*
+ * Walk name from this process's root and cwd (both the root of an empty
+ * tmpfs of its own), making each directory it passes through, and mount the
+ * clone of the checked node (node) on its last component, so that the
+ * kernel's lookup of name at FSCONFIG_CMD_CREATE reaches that node and
+ * nothing else: the tree holds only these directories and the node, no
+ * symlink, no /proc, and ".." stops at the root.  Leaves the cwd at the root.
+ * Async-signal-safe.
+ */
+static int build_name(const char *name, int node)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = name, *e;
+	size_t len;
+	int r = 0;
+
+	for (;;) {
+		while (*p == '/')
+			p++;
+		for (e = p; *e && *e != '/'; e++)
+			;
+		len = (size_t)(e - p);
+		if (len == 0 || len > NAME_MAX) { /* empty or ends in '/': never a device */
+			r = len ? -ENAMETOOLONG : -ENOTDIR;
+			break;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		for (p = e; *p == '/'; p++)
+			;
+		if (*p == '\0') {
+			if (*e == '/' || !strcmp(comp, ".") || !strcmp(comp, "..")) {
+				r = -ENOTDIR;
+				break;
+			}
+			if (mknod(comp, S_IFREG | 0600, 0) < 0 ||
+			    move_mount(node, "", AT_FDCWD, comp, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+				r = -errno;
+			break;
+		}
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if ((strcmp(comp, "..") != 0 && mkdir(comp, 0700) < 0 && errno != EEXIST) ||
+		    chdir(comp) < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	if (chdir("/") < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/*
+ * Give fsfd the caller's own source string, as mount(2) would have: the
+ * kernel records it for mountinfo, findmnt and df, and looks it up at
+ * FSCONFIG_CMD_CREATE.  That lookup must reach the checked node and nothing
+ * else, so it runs in a view made for it: a bind clone of the node (taken in
+ * the caller's mount namespace, where the node's mount is; no path is
+ * looked up there) on that very path in an empty tmpfs this process
+ * chroot()s into.  Where that cannot be done (a string fsconfig refuses:
+ * 256 bytes or more; the caller left the namespace) the source is the
+ * checked fd, /proc/self/fd/N, as before.  Returns 0, or -errno with *step;
+ * the only failure is one that would leave us in the caller's namespace.
+ * Async-signal-safe.
+ */
+static int name_source(const struct create_args *c, int *step)
+{
+	int own = -1, root = -1, node = -1, tmp = -1, fs = -1, r = -EINVAL;
+	bool chrooted = false;
+	struct stat a, b;
+	char path[32];
+
+	*step = STEP_NAME;
+	if (!c->name || !c->name[0] || strnlen(c->name, 256) >= 256 || c->mntns < 0)
+		goto fallback;
+	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (own < 0 || root < 0 || setns(c->mntns, CLONE_NEWNS) < 0)
+		goto fallback;
+	node = open_tree(c->open.path_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	/* setns() also took us to that namespace's root: back to ours, or stop here. */
+	if (setns(own, CLONE_NEWNS) < 0)
+		return -errno;
+	/* The very node the checker opened. */
+	if (node < 0 || fstat(node, &a) < 0 || fstat(c->open.path_fd, &b) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino || ((a.st_mode ^ b.st_mode) & S_IFMT) ||
+	    !(S_ISBLK(a.st_mode) || S_ISREG(a.st_mode)))
+		goto fallback;
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fallback;
+	tmp =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (tmp < 0 || fchdir(tmp) < 0 || chroot(".") < 0)
+		goto fallback;
+	chrooted = true;
+	if (build_name(c->name, node) < 0 ||
+	    fsconfig(c->fsfd, FSCONFIG_SET_STRING, "source", c->name, 0) < 0)
+		goto fallback;
+	r = 0;
+	goto out;
+fallback:
+	/* Back to notifyd's root, where /proc/self/fd/N is the checked node. */
+	if (chrooted && (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
+		r = -errno;
+		goto out;
+	}
+	fd_path(path, c->open.path_fd);
+	r = fsconfig(c->fsfd, FSCONFIG_SET_STRING, "source", path, 0) < 0 ? -errno : 0;
+out:
+	if (own >= 0)
+		close(own);
+	if (root >= 0)
+		close(root);
+	if (node >= 0)
+		close(node);
+	if (tmp >= 0)
+		close(tmp);
+	if (fs >= 0)
+		close(fs);
+	return r;
 }
 
 /*
@@ -353,6 +482,9 @@ static __attribute__((noreturn)) void create_child(void *arg, int sock)
 	 * caller's own rules would allow it (`b 7:* rwm` reaches every host
 	 * loop device).  Our v1 devices group stays the caller's.
 	 */
+	int step, r = name_source(c, &step);
+	if (r < 0)
+		ns_child_report(sock, -r, step, 0, -1);
 	if (write(c->allow_procs, "0", 1) != 1)
 		ns_child_report(sock, errno, STEP_ALLOW, 0, -1);
 	if (fsconfig(c->fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
@@ -360,11 +492,11 @@ static __attribute__((noreturn)) void create_child(void *arg, int sock)
 	ns_child_report(sock, 0, 0, 0, -1);
 }
 
-int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
-                            int fsfd, const char **why, bool *in_create)
+int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, const char *name,
+                            int oflags, int fsfd, const char **why, bool *in_create)
 {
-	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF;
-	struct create_args args = {.fsfd = fsfd};
+	_cleanup_close_ int v2_dir = -EBADF, v1_procs = -EBADF, userns = -EBADF, mntns = -EBADF;
+	struct create_args args = {.fsfd = fsfd, .name = name};
 	struct device_allow allow = DEVICE_ALLOW_INIT;
 	struct ns_child_msg m = {0};
 	struct stat st;
@@ -383,7 +515,10 @@ int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd
 	if (r < 0)
 		return r;
 	args.allow_procs = allow.procs;
-	const int keep[] = {v1_procs, userns, path_fd, fsfd, allow.procs};
+	/* Where path_fd's mount is (name_source()); without it the fd is the name. */
+	mntns = ns_open_at(procfd, "mnt");
+	args.mntns = mntns;
+	const int keep[] = {v1_procs, userns, path_fd, fsfd, allow.procs, mntns};
 	r = ns_child_run(v2_dir, 0, keep, ARRAY_SIZE(keep), create_child, &args, CREATE_TIMEOUT_MS,
 	                 &m, NULL);
 	/* The helper is reaped (or was never made): its cgroup is empty. */

@@ -46,10 +46,15 @@ int source_open_as_caller(int procfd, const struct proc_creds *cr, int path_fd, 
  * into the allowlist cgroup (keeping the caller's v1 devices group) and
  * creates the superblock.  Returns 0 or -errno with *why; *in_create says
  * the creation failed (the filesystem's messages are then in fsfd), not the
- * check or the set-up.  -EPERM when the caller's cgroup cannot be found or
+ * check or the set-up.  The helper also sets fsfd's "source" (which must not
+ * be set yet): name, the caller's own string, as mount(2) would record it for
+ * the container's mountinfo, looked up in a private view where that path is
+ * a bind clone of path_fd's node and nothing else exists (or
+ * /proc/self/fd/N where no such view can be made, e.g. a name of 256 bytes
+ * or more, which fsconfig() refuses).  -EPERM when the caller's cgroup cannot be found or
  * joined, or no allowlist cgroup can be made.  Call it in the host's view.
  */
-int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, int oflags,
-                            int fsfd, const char **why, bool *in_create);
+int source_create_as_caller(int procfd, const struct proc_creds *cr, int path_fd, const char *name,
+                            int oflags, int fsfd, const char **why, bool *in_create);
 
 #endif

@@ -40,7 +40,16 @@ int view_enter(int procfd, int with_root)
 		if (root < 0 || cwd < 0)
 			return -errno;
 	}
-	if (setns(mntns, CLONE_NEWNS) < 0)
+	/*
+	 * setns(CLONE_NEWNS) fails with EINVAL while this thread's fs_struct
+	 * (root, cwd) is shared, and pthread_create() shares it with every
+	 * thread this worker starts (loop_device.c's retry thread, started
+	 * when a container exits, lives for seconds): the next umount2 of
+	 * another container served here then failed with "cannot enter the
+	 * caller's mount namespace".  Take a private copy again; a no-op when
+	 * it is ours alone.
+	 */
+	if (unshare(CLONE_FS) < 0 || setns(mntns, CLONE_NEWNS) < 0)
 		return -errno;
 	if (with_root && (fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0)) {
 		int r = -errno;

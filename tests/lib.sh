@@ -17,6 +17,8 @@
 #   stand-in       mv_start_stub_listener: a python3 listener that takes the
 #                  seccomp fd and answers every request CONTINUE (harness checks)
 #   images         mv_make_ext4 IMG, mv_loop_attach IMG VAR, mv_make_rootfs DIR
+#   other uids     mv_stage PROG: a copy of a built program that a test runs as
+#                  another uid, in $MV_TMP/bin (the clone may be 0700)
 #   containers     mv_oci_bundle, mv_run / mv_run_crun / mv_run_runc,
 #                  mv_start (background), mv_wait, mv_kill, mv_out
 #   steps          containers run /bin/mvstep NAME CMD..., which brackets CMD's
@@ -263,6 +265,16 @@ mv_prog() {
 	done
 	echo "$MV_BUILD/$1"
 	return 1
+}
+
+# mv_stage PROG : copy the built program PROG into $MV_TMP/bin (0755) and
+# print its path there.  For programs a test runs as another uid (a
+# container's root is host uid 100000): the clone, and so $MV_BUILD, may sit
+# where only root can enter (/root is 0700 on Debian), $MV_TMP never does.
+mv_stage() {
+	local dest=$MV_TMP/bin/${1##*/}
+	mkdir -p "$MV_TMP/bin" && chmod 0755 "$MV_TMP/bin" &&
+		cp "$1" "$dest" && chmod 0755 "$dest" && echo "$dest"
 }
 
 # mv_start_notifyd PROFILEDIR [EXTRA ARGS...] : start notifyd in the

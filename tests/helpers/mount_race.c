@@ -6,11 +6,18 @@
  *   mount_race race DEV COUNT OKTYPE BADTYPE OKDATA BADDATA
  *	Thread A calls mount(SRC, target, type, 0, data) COUNT times while
  *	thread B keeps rewriting the target ("/mnt/a" <-> "/mnt/b"), type
- *	(OKTYPE <-> BADTYPE) and data (OKDATA <-> BADDATA) buffers that A passes.
+ *	(OKTYPE <-> BADTYPE) and data (OKDATA <-> BADDATA)  buffers that A passes,
+ *	holding each whole state 10 to 50 us (dwell()).
  *	After each call A looks in /proc/self/mountinfo for what, if anything,
  *	got mounted on /mnt/a or /mnt/b, prints one line and unmounts it:
  *	  attempt=N src=SRC rc=R errno=NAME at=/mnt/a|/mnt/b|none|both fstype=T
- *	  opts=O super=S
+ *	  opts=O super=S flipped=0|1
+ *	(flipped: B rewrote the buffers while the call was in the kernel.)
+ *	COUNT is a minimum: under CPU load the flipper may not run while A's
+ *	calls are in notifyd, so A goes on (up to 10 * COUNT attempts) until
+ *	both outcomes (mounted, refused) were seen and at least one call
+ *	overlapped a rewrite; the last line says how many attempts it made:
+ *	  race done attempts=N
  *	SRC is /tmp/mr/N, a symlink to DEV made for attempt N alone, so the
  *	test can find notifyd's decision line for each attempt by its source
  *	(decision lines are logged after the answer, by whichever worker, so
@@ -51,6 +58,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_open_tree
@@ -192,6 +200,7 @@ static char target_buf[BUFSZ], type_buf[BUFSZ], data_buf[BUFSZ];
 static char ok_type[BUFSZ], bad_type[BUFSZ], ok_data[BUFSZ], bad_data[BUFSZ];
 static char target_a[BUFSZ], target_b[BUFSZ];
 static atomic_int stop;
+static atomic_ulong flips; /* rewrites so far */
 
 static void put(char *dst, const char *src)
 {
@@ -200,6 +209,26 @@ static void put(char *dst, const char *src)
 
 	for (size_t i = 0; i < BUFSZ; i++)
 		d[i] = src[i];
+}
+
+/*
+ * Hold state k for 10 to 50 us (varied, so the states do not fall into step
+ * with A's calls).  Rewriting without a pause leaves the buffers torn most
+ * of the time, so a copy notifyd takes is almost never a whole "ok" state
+ * and a loaded machine saw no mount succeed at all; with the pause its
+ * copies land on whole states of every kind as well as on torn ones, while
+ * a kernel mount (hundreds of microseconds in notifyd) still spans rewrites.
+ */
+static void dwell(unsigned long k)
+{
+	long ns = 10000 + (long)((k * 2654435761UL) % 40000);
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns &&
+	       !atomic_load_explicit(&stop, memory_order_relaxed));
 }
 
 static void *flipper(void *arg)
@@ -211,7 +240,9 @@ static void *flipper(void *arg)
 		put(target_buf, (k & 1) ? target_b : target_a);
 		put(type_buf, (k & 2) ? bad_type : ok_type);
 		put(data_buf, (k & 4) ? bad_data : ok_data);
-		if ((++k & 63) == 0)
+		atomic_store_explicit(&flips, ++k, memory_order_relaxed);
+		dwell(k);
+		if ((k & 63) == 0)
 			sched_yield();
 	}
 	return NULL;
@@ -234,6 +265,7 @@ static int do_race(int argc, char **argv)
 	pthread_t th;
 	struct mnt a, b;
 	int r, stuck = 0;
+	long i, n_ok = 0, n_fail = 0, n_flipped = 0;
 
 	if (argc != 8) {
 		fprintf(stderr, "usage: mount_race race DEV COUNT OKTYPE BADTYPE OKDATA BADDATA\n");
@@ -269,20 +301,30 @@ static int do_race(int argc, char **argv)
 		fprintf(stderr, "mount_race: mkdir /tmp/mr: %s\n", strerror(errno));
 		return 1;
 	}
-	for (long i = 0; i < count; i++) {
+	for (i = 0; i < 10 * count; i++) {
 		const char *at;
 		const struct mnt *m = NULL;
+		unsigned long f0;
 		char src[64];
-		int e;
+		int e, flipped;
 
+		if (i >= count && n_ok && n_fail && n_flipped)
+			break;
 		snprintf(src, sizeof(src), "/tmp/mr/%ld", i);
 		unlink(src);
 		if (symlink(dev, src) < 0) {
 			fprintf(stderr, "mount_race: symlink %s: %s\n", src, strerror(errno));
 			return 1;
 		}
+		f0 = atomic_load(&flips);
 		r = mount(src, target_buf, type_buf, 0, data_buf);
 		e = r < 0 ? errno : 0;
+		flipped = atomic_load(&flips) != f0;
+		n_flipped += flipped;
+		if (r == 0)
+			n_ok++;
+		else
+			n_fail++;
 		unlink(src);
 		scan_mounts(&a, &b);
 		if (a.found && b.found)
@@ -293,20 +335,29 @@ static int do_race(int argc, char **argv)
 			at = "/mnt/b", m = &b;
 		else
 			at = "none";
-		printf("attempt=%ld src=%s rc=%d errno=%s at=%s fstype=%s opts=%s super=%s\n", i,
-		       src, r, errname(e), at, m ? m->fstype : "-", m ? m->opts : "-",
-		       m && m->super[0] ? m->super : "-");
+		printf("attempt=%ld src=%s rc=%d errno=%s at=%s fstype=%s opts=%s super=%s "
+		       "flipped=%d\n",
+		       i, src, r, errname(e), at, m ? m->fstype : "-", m ? m->opts : "-",
+		       m && m->super[0] ? m->super : "-", flipped);
 		fflush(stdout);
 		stuck += umount_all("/mnt/a", a.found);
 		stuck += umount_all("/mnt/b", b.found);
 		if (stuck > 5) {
 			fprintf(stderr, "mount_race: cannot unmount, giving up\n");
+			i++;
 			break;
 		}
+		/*
+		 * A pause of 0 to 100 us: on a loaded machine B may get a CPU
+		 * only while A sleeps, and would otherwise hand every call the
+		 * same state.  What notifyd copies is still only what B wrote.
+		 */
+		struct timespec pause = {.tv_nsec = (long)((i * 2654435761UL) % 100000)};
+		nanosleep(&pause, NULL);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
-	printf("race done\n");
+	printf("race done attempts=%ld\n", i);
 	return 0;
 }
 

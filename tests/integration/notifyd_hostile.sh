@@ -39,7 +39,11 @@ EOF
 
 LAUNCH=$MV_BUILD/tests/helpers/mv_launch
 MOUNTLOOP=$MV_BUILD/tests/helpers/mountloop
-if [ ! -x "$LAUNCH" ] || [ ! -x "$MOUNTLOOP" ]; then
+if [ -x "$LAUNCH" ] && [ -x "$MOUNTLOOP" ]; then
+	# mountloop runs as the container's root (host uid 100000).
+	LAUNCH=$(mv_stage "$LAUNCH") && MOUNTLOOP=$(mv_stage "$MOUNTLOOP") ||
+		mv_bail "cannot copy mv_launch and mountloop into $MV_TMP/bin"
+else
 	mv_bail "tests/helpers/mv_launch or mountloop not built (make all)"
 fi
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"

@@ -79,8 +79,11 @@ userns)
 	chown 65534:65534 "$work/sockdir"
 	sock=$work/sockdir/vfsd.sock
 	args[0]=--socket-path="$sock"
+	# A copy nobody can reach: the clone (and $BUILD) may be where only root
+	# can enter (/root is 0700 on Debian).
+	cp "$VFSD" "$work/vfsd" && chmod 755 "$work/vfsd" || exit 1
 	setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-		unshare --user --map-root-user -- "$VFSD" "${args[@]}" --sandbox=chroot >"$log" 2>&1 &
+		unshare --user --map-root-user -- "$work/vfsd" "${args[@]}" --sandbox=chroot >"$log" 2>&1 &
 	;;
 anchor)
 	[ -x /usr/lib/qemu/virtiofsd ] || { echo "# no /usr/lib/qemu/virtiofsd"; exit 77; }

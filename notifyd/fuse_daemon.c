@@ -2,6 +2,7 @@
 #include "notifyd/fuse_daemon.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +22,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 struct daemon_rec {
 	struct daemon_rec *next;

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_options.h"
 #include "common/cleanup.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-
-#ifndef MOUNT_ATTR_NOSYMFOLLOW
-#define MOUNT_ATTR_NOSYMFOLLOW 0x00200000
-#endif
 
 void mount_opts_free(struct mount_opts *o)
 {

@@ -28,9 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
+#include "common/kernel_compat.h"
 
 static const char *errname(int e)
 {

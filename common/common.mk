@@ -1,1 +1,1 @@
-COMMON_OBJ := $(addprefix $(OBJ)/common/,log.o fdutil.o nsutil.o)
+COMMON_OBJ := $(addprefix $(OBJ)/common/,log.o fdutil.o nsutil.o unix_listener.o)

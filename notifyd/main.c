@@ -16,6 +16,7 @@
 #include "notifyd/worker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/unix_listener.h"
 #include "common/kernel_compat.h"
 
 #include <errno.h>
@@ -153,29 +154,21 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-static int listen_unix(const char *path, int type)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -EBADF;
-	int r;
+/* Listening socket ids, so that shutdown removes only our own files. */
+static struct unix_listener_id oci_id, ctl_id, lxc_id;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = mkdir_parents(path);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(path);
-	/* Created 0600 from the start: only root may hand us containers or ask us things. */
-	mode_t old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 128) < 0)
-		return -errno;
-	return TAKE_FD(fd);
+/* Created 0600 from the start: only root may hand us containers or ask us things. */
+static int listen_unix(const char *path, int type, struct unix_listener_id *id)
+{
+	const struct unix_listener_opts lo = {.type = type,
+	                                      .flags = SOCK_NONBLOCK,
+	                                      .mode = 0600,
+	                                      .uid = (uid_t)-1,
+	                                      .gid = (gid_t)-1,
+	                                      .backlog = 128};
+	int r = mkdir_parents(path);
+
+	return r < 0 ? r : unix_listener_open(path, &lo, id);
 }
 
 static void probe_features(void)
@@ -516,8 +509,8 @@ int main(int argc, char **argv)
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	oci_fd = listen_unix(o.socket_path, SOCK_STREAM);
-	ctl_fd = listen_unix(o.control_path, SOCK_STREAM);
+	oci_fd = listen_unix(o.socket_path, SOCK_STREAM, &oci_id);
+	ctl_fd = listen_unix(o.control_path, SOCK_STREAM, &ctl_id);
 	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
 		          strerror(oci_fd < 0   ? -oci_fd
@@ -526,7 +519,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (o.lxc_socket_path) {
-		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET);
+		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET, &lxc_id);
 		if (lxc_fd < 0) {
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
 			return EXIT_FAILURE;
@@ -601,10 +594,10 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
-	unlink(o.socket_path);
-	unlink(o.control_path);
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
 	if (o.lxc_socket_path)
-		unlink(o.lxc_socket_path);
+		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
 }

@@ -4,7 +4,7 @@ NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o container.o control.o mount_ke
 	caller_cgroup.o source_open.o device_allow.o \
 	mount_resolve.o mount_fuse.o fuse_confine.o fuse_startup.o fuse_daemon.o loop_device.o \
 	loop_request.o lxc_proxy.o lxc_cookie.o)
-NOTIFYD_LIBS := -lseccomp -ljson-c -linih
+NOTIFYD_LIBS := -lseccomp -ljson-c -linih -lmount
 
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
 

@@ -6,7 +6,7 @@ all: $(UNIT_BINS)
 
 $(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
 		$(OBJ)/notifyd/mount_options.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih -lmount $(LDLIBS)
 
 $(BUILD)/tests/unit/test_mount_verify: $(OBJ)/tests/unit/test_mount_verify.o \
 		$(OBJ)/notifyd/mount_verify.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)

@@ -10,7 +10,7 @@ $(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
 
 $(BUILD)/tests/unit/test_mount_verify: $(OBJ)/tests/unit/test_mount_verify.o \
 		$(OBJ)/notifyd/mount_verify.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih -lmount $(LDLIBS)
 
 $(BUILD)/tests/unit/test_oci_state: $(OBJ)/tests/unit/test_oci_state.o \
 		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/lxc_cookie.o $(COMMON_OBJ)

@@ -516,13 +516,13 @@ int main(int argc, char **argv)
 		          strerror(oci_fd < 0   ? -oci_fd
 		                   : ctl_fd < 0 ? -ctl_fd
 		                                : errno));
-		return EXIT_FAILURE;
+		goto fail_sockets;
 	}
 	if (o.lxc_socket_path) {
 		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET, &lxc_id);
 		if (lxc_fd < 0) {
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
-			return EXIT_FAILURE;
+			goto fail_sockets;
 		}
 	}
 	r = worker_pool_start(o.workers, o.max_running);
@@ -600,4 +600,8 @@ int main(int argc, char **argv)
 		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
+fail_sockets: /* a refused start leaves no socket of ours behind */
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
+	return EXIT_FAILURE;
 }

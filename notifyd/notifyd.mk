@@ -4,9 +4,13 @@ NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o container.o control.o mount_ke
 	caller_cgroup.o source_open.o device_allow.o \
 	mount_resolve.o mount_fuse.o fuse_confine.o fuse_startup.o fuse_daemon.o loop_device.o \
 	loop_request.o lxc_proxy.o lxc_cookie.o)
-NOTIFYD_LIBS := -lseccomp -ljson-c -linih -lmount
+NOTIFYD_LIBS := -lseccomp -ljson-c -linih
 
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
+
+# libmount: option strings and mountinfo (mount_options.c, mount_verify.c,
+# caller_cgroup.c, fuse_daemon.c); a test linking any of them needs it too.
+NOTIFYD_LIBS += -lmount
 
 $(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

@@ -107,6 +107,3 @@ $(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)
-
-$(BUILD)/tests/unit/test_unix_listener: $(OBJ)/tests/unit/test_unix_listener.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 /* --- statx (linux/stat.h) --- */
 #ifndef STATX_MNT_ID_UNIQUE
@@ -90,6 +91,14 @@ struct mv_mnt_id_req {
 #endif
 #ifndef PIDFD_GET_MNT_NAMESPACE
 #define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3) /* Linux 6.11 */
+#endif
+
+/* --- waitid (linux/wait.h) ---
+ * glibc 2.36 has P_PIDFD as an idtype_t enumerator, not a macro, so this
+ * defines the macro there too, to the same value; <sys/wait.h> above comes
+ * first, so the enum is already declared when the macro appears. */
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* Linux 5.4 */
 #endif
 
 /* --- clone3 (linux/sched.h) --- */

@@ -22,6 +22,7 @@ EOF
 NOTIFYD=$(mv_prog notifyd) || mv_bail "notifyd is not built"
 LOG=$MV_TMP/notifyd-sockets.log
 PIDS=()
+# shellcheck disable=SC2016 # expanded when the defer runs
 defer 'for p in "${PIDS[@]}"; do kill -KILL "$p"; done'
 
 # start_bg SOCK CTL : notifyd in the background; waits for both sockets.

@@ -30,9 +30,9 @@ $(BUILD)/tests/helpers/mountloop: tests/helpers/mountloop.c
 
 # Static helper run inside test containers, whose root file system has only busybox.
 MOUNT_RACE := $(BUILD)/tests/helpers/mount_race
-$(MOUNT_RACE): tests/helpers/mount_race.c common/kernel_compat.h
+$(MOUNT_RACE): tests/helpers/mount_race.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -pthread -D_GNU_SOURCE -I. -Wall -Wextra -o $@ $<
+	$(CC) -static -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(MOUNT_RACE)
 POSIX_SUITE := $(BUILD)/tests/posix/posix_suite
 $(POSIX_SUITE): tests/posix/posix_suite.c
@@ -77,9 +77,9 @@ all: $(BUILD)/tests/helpers/vfsd_guest_attack
 
 # Static helper for tests/security/notifyd_locked_flags.sh and notifyd_devices.sh.
 LOCKED_FLAGS := $(BUILD)/tests/helpers/locked_flags
-$(LOCKED_FLAGS): tests/helpers/locked_flags.c common/kernel_compat.h
+$(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -D_GNU_SOURCE -I. -Wall -Wextra -o $@ $<
+	$(CC) -static -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCKED_FLAGS)
 
 # Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).

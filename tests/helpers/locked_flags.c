@@ -28,7 +28,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/kernel_compat.h"
+/* By its path from here: static helpers are built without -I. */
+#include "../../common/kernel_compat.h"
 
 static const char *errname(int e)
 {

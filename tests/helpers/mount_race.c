@@ -53,7 +53,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/kernel_compat.h"
+/* By its path from here: static helpers are built without -I. */
+#include "../../common/kernel_compat.h"
 
 #define BUFSZ 64
 

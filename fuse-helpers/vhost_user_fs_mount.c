@@ -58,10 +58,6 @@
 #include "common/fdutil.h"
 #include "vfsd/vhost_user.h"
 
-#ifndef FUSE_DEV_IOC_CLONE
-#define FUSE_DEV_IOC_CLONE _IOR(229, 0, uint32_t)
-#endif
-
 #define MAX_QUEUES   16
 #define REQ_BUF      ((1u << 20) + 8192) /* max_write 1 MiB + header and arguments */
 #define REP_BUF      ((1u << 20) + 4096)

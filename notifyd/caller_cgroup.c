@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libmount/libmount.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
@@ -15,72 +16,47 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /*
  * Where notifyd sees the root of a cgroup hierarchy: the first mount of
  * fstype (cgroup2, or cgroup with the devices controller) whose root is the
- * hierarchy's root.  Returns an O_PATH fd of it or -ENOENT.
+ * hierarchy's root.  Returns an O_PATH fd of it or -ENOENT.  The table is
+ * notifyd's own (libmount parses it and undoes its escapes).
  */
 static int cgroup_root_open(bool v1_devices)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
+	struct libmnt_table *tb = mnt_new_table();
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	int r = -ENOMEM;
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char *save = NULL, *root, *mnt, *sep, *fstype, *opts;
+	if (!tb || !it)
+		goto out;
+	r = mnt_table_parse_file(tb, "/proc/self/mountinfo");
+	if (r < 0)
+		goto out;
+	r = -ENOENT;
+	while (mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *root = mnt_fs_get_root(fs), *target = mnt_fs_get_target(fs);
+		const char *type = mnt_fs_get_fstype(fs), *opts = mnt_fs_get_fs_options(fs);
+		int fd;
 
-		sep = strstr(line, " - ");
-		if (!sep)
+		if (!root || !target || strcmp(root, "/") != 0)
 			continue;
-		*sep = '\0';
-		fstype = strtok_r(sep + 3, " \n", &save);
-		(void)strtok_r(NULL, " \n", &save); /* source */
-		opts = strtok_r(NULL, " \n", &save);
-		if (!fstype || !opts)
+		if (!type || strcmp(type, v1_devices ? "cgroup" : "cgroup2") != 0)
 			continue;
-		if (v1_devices) {
-			if (strcmp(fstype, "cgroup") != 0)
-				continue;
-			char o[512];
-			snprintf(o, sizeof(o), ",%s,", opts);
-			if (!strstr(o, ",devices,"))
-				continue;
-		} else if (strcmp(fstype, "cgroup2") != 0) {
+		if (v1_devices &&
+		    (!opts || mnt_optstr_get_option(opts, "devices", NULL, NULL) != 0))
 			continue;
+		fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			r = fd;
+			break;
 		}
-		save = NULL;
-		(void)strtok_r(line, " ", &save); /* mount id */
-		(void)strtok_r(NULL, " ", &save); /* parent id */
-		(void)strtok_r(NULL, " ", &save); /* major:minor */
-		root = strtok_r(NULL, " ", &save);
-		mnt = strtok_r(NULL, " ", &save);
-		if (!root || !mnt || strcmp(root, "/") != 0)
-			continue;
-		unescape(mnt);
-		int fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
 	}
-	return -ENOENT;
+out:
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+	return r;
 }
 
 /* rel ("/a/b", from /proc/PID/cgroup) beneath the hierarchy root rootfd. */

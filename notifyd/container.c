@@ -4,6 +4,7 @@
 #include "notifyd/loop_device.h"
 #include "common/cleanup.h"
 #include "common/nsutil.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <linux/nsfs.h>
@@ -12,23 +13,6 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* Not in this system's (6.1) uapi headers; the same numbers on every architecture. */
-#ifndef __NR_statmount
-#define __NR_statmount 457
-#endif
-#ifndef NS_GET_MNTNS_ID
-#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
-#endif
-#ifndef PIDFD_GET_MNT_NAMESPACE
-#define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
-#endif
-#define MV_STATMOUNT_MNT_BASIC 0x2u
-
-struct mv_mnt_id_req { /* struct mnt_id_req, MNT_ID_REQ_SIZE_VER1 (Linux 6.11) */
-	uint32_t size, spare;
-	uint64_t mnt_id, param, mnt_ns_id;
-};
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct container *registry;

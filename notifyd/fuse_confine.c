@@ -3,6 +3,7 @@
 #include "notifyd/fuse_confine.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +28,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef SECCOMP_SET_MODE_FILTER
-#define SECCOMP_SET_MODE_FILTER 1
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* The seccomp filter */

@@ -2,9 +2,11 @@
 #include "notifyd/fuse_daemon.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libmount/libmount.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,10 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 struct daemon_rec {
 	struct daemon_rec *next;
@@ -130,20 +128,10 @@ static void flush_output(struct daemon_rec *d, bool all)
 	}
 }
 
-/* Undo "\040"-style escapes of a mountinfo field in place. */
-static void unescape(char *s)
+/* mnt_table_find_next_fs() filter: the mount with the STATX_MNT_ID in data. */
+static int match_id(struct libmnt_fs *fs, void *data)
 {
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
+	return mnt_fs_get_id(fs) >= 0 && (uint64_t)mnt_fs_get_id(fs) == *(const uint64_t *)data;
 }
 
 /*
@@ -154,43 +142,45 @@ static void unescape(char *s)
 static int detach_dead_mount(struct daemon_rec *d)
 {
 	_cleanup_close_ int mi = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	size_t size = 1 << 20, len = 0;
-	ssize_t n;
+	_cleanup_fclose_ FILE *f = NULL;
+	struct libmnt_table *tb = NULL;
+	struct libmnt_iter *it = NULL;
+	struct libmnt_fs *fs = NULL;
+	const char *mp;
 	int r = 0;
 
 	if (d->mntns_fd < 0 || host_mntns < 0 || self_task < 0)
 		return -EBADF;
-	buf = malloc(size);
-	if (!buf)
-		return -ENOMEM;
-	if (setns(d->mntns_fd, CLONE_NEWNS) < 0)
-		return -errno;
-	/* Our own task's mountinfo (procfs opened in the host): now the container's table. */
+	tb = mnt_new_table();
+	it = mnt_new_iter(MNT_ITER_FORWARD);
+	if (!tb || !it || setns(d->mntns_fd, CLONE_NEWNS) < 0) {
+		r = !tb || !it ? -ENOMEM : -errno;
+		mnt_free_iter(it);
+		mnt_unref_table(tb);
+		return r;
+	}
+	/* Our own task's mountinfo (procfs opened in the host): now the container's
+	 * table.  By fd: libmount's "/proc/self" would be the main thread's. */
 	mi = openat(self_task, "mountinfo", O_RDONLY | O_CLOEXEC);
-	while (mi >= 0 && len < size - 1 && (n = read(mi, buf + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	for (char *line = buf, *next; mi >= 0 && line && *line; line = next) {
-		unsigned long long id;
-		char mp[4096];
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (sscanf(line, "%llu %*u %*s %*s %4095s", &id, mp) != 2 || id != d->mnt_id_old)
-			continue;
-		unescape(mp);
+	f = mi >= 0 ? fdopen(mi, "re") : NULL;
+	if (f)
+		mi = -EBADF; /* f owns it now */
+	if (f && mnt_table_parse_stream(tb, f, "mountinfo") == 0)
+		(void)mnt_table_find_next_fs(tb, it, match_id, &d->mnt_id_old, &fs);
+	mp = fs ? mnt_fs_get_target(fs) : NULL;
+	if (mp) {
 		_cleanup_close_ int fd = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		struct statx stx = {0};
 		/* Mask 0: FUSE refuses any attribute to us (not in its user namespace),
 		 * but the VFS still reports which mount the path is on. */
-		if (fd < 0 || statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) < 0 ||
-		    stx.stx_mnt_id != d->mnt_id_old)
-			break; /* not ours (any more) */
-		fd = safe_close(fd);
-		r = umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 1;
-		break;
+		if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0 &&
+		    stx.stx_mnt_id == d->mnt_id_old) { /* else: not ours (any more) */
+			fd = safe_close(fd);
+			r = umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 1;
+		}
 	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
 	if (setns(host_mntns, CLONE_NEWNS) < 0) {
 		log_error(
 		    "FUSE supervisor cannot leave a container's mount namespace: %m; aborting");

@@ -33,6 +33,7 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/log.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,10 +56,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 /*
  * Start-ups in progress: per container (the profile's max-fuse-starting)

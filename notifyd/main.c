@@ -17,6 +17,8 @@
 #include "notifyd/worker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/unix_listener.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,16 +40,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64) /* Linux 6.6 */
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 struct options {
 	const char *socket_path;
@@ -163,29 +155,21 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-static int listen_unix(const char *path, int type)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -EBADF;
-	int r;
+/* Listening socket ids, so that shutdown removes only our own files. */
+static struct unix_listener_id oci_id, ctl_id, lxc_id;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = mkdir_parents(path);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(path);
-	/* Created 0600 from the start: only root may hand us containers or ask us things. */
-	mode_t old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 128) < 0)
-		return -errno;
-	return TAKE_FD(fd);
+/* Created 0600 from the start: only root may hand us containers or ask us things. */
+static int listen_unix(const char *path, int type, struct unix_listener_id *id)
+{
+	const struct unix_listener_opts lo = {.type = type,
+	                                      .flags = SOCK_NONBLOCK,
+	                                      .mode = 0600,
+	                                      .uid = (uid_t)-1,
+	                                      .gid = (gid_t)-1,
+	                                      .backlog = 128};
+	int r = mkdir_parents(path);
+
+	return r < 0 ? r : unix_listener_open(path, &lo, id);
 }
 
 static void probe_features(void)
@@ -530,20 +514,20 @@ int main(int argc, char **argv)
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	oci_fd = listen_unix(o.socket_path, SOCK_STREAM);
-	ctl_fd = listen_unix(o.control_path, SOCK_STREAM);
+	oci_fd = listen_unix(o.socket_path, SOCK_STREAM, &oci_id);
+	ctl_fd = listen_unix(o.control_path, SOCK_STREAM, &ctl_id);
 	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
 		          strerror(oci_fd < 0   ? -oci_fd
 		                   : ctl_fd < 0 ? -ctl_fd
 		                                : errno));
-		return EXIT_FAILURE;
+		goto fail_sockets;
 	}
 	if (o.lxc_socket_path) {
-		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET);
+		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET, &lxc_id);
 		if (lxc_fd < 0) {
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
-			return EXIT_FAILURE;
+			goto fail_sockets;
 		}
 	}
 	r = worker_pool_start(o.workers, o.max_running);
@@ -616,10 +600,14 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
-	unlink(o.socket_path);
-	unlink(o.control_path);
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
 	if (o.lxc_socket_path)
-		unlink(o.lxc_socket_path);
+		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
+fail_sockets: /* a refused start leaves no socket of ours behind */
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
+	return EXIT_FAILURE;
 }

@@ -2,6 +2,7 @@
 #include "notifyd/mount_kernel.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +12,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8 */
-#endif
 
 static int fs_lookup_registered(const char *type, bool *needs_dev)
 {

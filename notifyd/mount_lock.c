@@ -5,6 +5,7 @@
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/nsutil.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 #define LOCK_TIMEOUT_MS 10000
 #define STAGE           "/stage"

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_options.h"
 #include "common/cleanup.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
+#include <libmount/libmount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-
-#ifndef MOUNT_ATTR_NOSYMFOLLOW
-#define MOUNT_ATTR_NOSYMFOLLOW 0x00200000
-#endif
 
 void mount_opts_free(struct mount_opts *o)
 {
@@ -126,29 +124,64 @@ int mount_opts_add(struct mount_opts *o, const char *opt)
 	return 0;
 }
 
+/* Append the n bytes at item as one more entry. */
+static int opts_push(struct mount_opts *o, const char *item, size_t n)
+{
+	char **v = realloc(o->v, (o->n + 2) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	o->v = v;
+	v[o->n] = strndup(item, n);
+	if (!v[o->n])
+		return -ENOMEM;
+	v[++o->n] = NULL;
+	return 0;
+}
+
+/*
+ * Split with libmount's option-string parser.  It agrees with the kernel's
+ * (strsep on commas, empty items skipped, the string ends at its first NUL
+ * as mount(2)'s copy of the data does) except for double quotes, which it
+ * treats as grouping ("a=\"x,y\"" is one item for libmount, two for the
+ * kernel and for libfuse's -o parser).  A quote therefore stays inside the
+ * item libmount hands back and mount_opts_check() refuses that item, so the
+ * difference never reaches a mount.  An unterminated quote makes libmount
+ * stop without an item: the rest is kept as one last item, refused the same
+ * way, rather than dropped unseen.
+ */
 int mount_opts_split(const char *data, struct mount_opts *ret)
 {
 	_cleanup_free_ char *copy = strdup(data ? data : "");
-	char *save = NULL;
+	char *p = copy, *name, *value;
+	size_t namesz, valuesz;
+	int r = 0;
 
 	ret->v = NULL;
 	ret->n = 0;
 	if (!copy)
 		return -ENOMEM;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char **v = realloc(ret->v, (ret->n + 2) * sizeof(*v));
-		if (!v)
-			goto oom;
-		ret->v = v;
-		v[ret->n] = strdup(tok);
-		if (!v[ret->n])
-			goto oom;
-		v[++ret->n] = NULL;
-	}
-	return 0;
-oom:
-	mount_opts_free(ret);
-	return -ENOMEM;
+	while (r >= 0 && mnt_optstr_next_option(&p, &name, &namesz, &value, &valuesz) == 0)
+		r = opts_push(ret, name, value ? (size_t)(value + valuesz - name) : namesz);
+	p += p ? strspn(p, ",") : 0;
+	if (r >= 0 && p && *p)
+		r = opts_push(ret, p, strlen(p));
+	if (r < 0)
+		mount_opts_free(ret);
+	return r;
+}
+
+int mount_opts_join(const struct mount_opts *o, char **ret)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; i < o->n; i++)
+		if (mnt_optstr_append_option(&s, o->v[i], NULL) < 0) {
+			free(s);
+			return -ENOMEM;
+		}
+	*ret = s ? s : strdup("");
+	return *ret ? 0 : -ENOMEM;
 }
 
 /*
@@ -177,9 +210,15 @@ int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, co
 		/*
 		 * A backslash would escape the comma after it for a FUSE program
 		 * (libfuse's -o parser), gluing the next option, a forced one
-		 * included, into this one's value.  No kernel option needs one.
+		 * included, into this one's value.  A double quote groups commas
+		 * for libmount (and SELinux's context= parser) but not for the
+		 * kernel's file systems or libfuse: one string, different items
+		 * to each reader.  No kernel option needs either.  An item with
+		 * no key ("=x") is one the kernel skips and libfuse would hand
+		 * to the program; nothing asks for it.  A comma inside an item
+		 * (only a quoted group can hold one) would split it again.
 		 */
-		if (strchr(o->v[i], '\\') || names_a_device(o->v[i]) ||
+		if (strpbrk(o->v[i], "\\\",") || o->v[i][0] == '=' || names_a_device(o->v[i]) ||
 		    !profile_option_allowed(fs, o->v[i])) {
 			*bad = o->v[i];
 			return -EINVAL;

@@ -17,8 +17,15 @@ struct mount_opts {
 	size_t n;
 };
 
-/* Split data on commas (empty items are skipped, as the kernel does). */
+/*
+ * Split data on commas (libmount's parser; empty items are skipped, as the
+ * kernel does).  Items are kept as written ("key" or "key=value"); an item
+ * libmount would group by double quotes is kept whole, for
+ * mount_opts_check() to refuse.  0 or -ENOMEM.
+ */
 int mount_opts_split(const char *data, struct mount_opts *ret);
+/* The options joined with commas, in order, into a new string *ret ("" for none). */
+int mount_opts_join(const struct mount_opts *o, char **ret);
 void mount_opts_free(struct mount_opts *o);
 /*
  * Force opt ("key" or "key=value"): every option already there for the same
@@ -31,9 +38,10 @@ int mount_opts_add(struct mount_opts *o, const char *opt);
 /* Do options a and b set the same thing ("dax" and "dax=never", "acl" and "noacl")? */
 bool mount_opts_same_setting(const char *a, const char *b);
 /*
- * Every option allowed by fs (and free of backslashes, and none that names
- * another device: journal_path, journal_dev, logdev, rtdev, device)?  0, or
- * -EINVAL with *bad pointing at the first refused one.
+ * Every option allowed by fs (and free of backslashes and double quotes,
+ * with a key, and none that names another device: journal_path,
+ * journal_dev, logdev, rtdev, device)?  0, or -EINVAL with *bad pointing at
+ * the first refused one.
  */
 int mount_opts_check(const struct mount_opts *o, const struct profile_fs *fs, const char **bad);
 

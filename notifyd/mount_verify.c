@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libmount/libmount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,14 +89,36 @@ static bool guard_matches(size_t g, const char *item)
 
 int mount_verify_ext4_text(char *text, const struct profile_fs *fs, const char **bad)
 {
-	char *save = NULL;
+	char *p = text, *quote, *item, *value, *end;
+	size_t itemsz, valuesz;
 
-	for (char *item = strtok_r(text, "\n,", &save); item; item = strtok_r(NULL, "\n,", &save))
+	/* One option a line, some lines comma-separated: one option string. */
+	for (char *nl = strchr(text, '\n'); nl; nl = strchr(nl + 1, '\n'))
+		*nl = ',';
+	/*
+	 * libmount groups commas inside double quotes; the kernel's display
+	 * does not quote (a value from the image, say a quota file name, could
+	 * hold a '"').  Grouped, a guarded option after such a quote would
+	 * hide inside one item and go unchecked: refuse the item with the
+	 * quote instead (no ordinary ext* option shows one).
+	 */
+	quote = strchr(text, '"');
+	if (quote) {
+		while (quote > text && quote[-1] != ',')
+			quote--;
+		quote[strcspn(quote, ",")] = '\0';
+		*bad = quote;
+		return -EPERM;
+	}
+	while (mnt_optstr_next_option(&p, &item, &itemsz, &value, &valuesz) == 0) {
+		end = value ? value + valuesz : item + itemsz;
+		*end = '\0'; /* a ',' or the end: p is already past it */
 		for (size_t g = 0; g < ARRAY_SIZE(ext_guard); g++)
 			if (guard_matches(g, item) && !guard_lets_through(g, item, fs)) {
 				*bad = item;
 				return -EPERM;
 			}
+	}
 	return 0;
 }
 

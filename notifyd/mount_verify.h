@@ -28,8 +28,9 @@ int mount_verify_effective(int mntfd, const struct profile_fs *fs, char *bad, si
 /*
  * The rule itself, on the text of /proc/fs/ext4/DEV/options (one option a
  * line; commas are accepted too).  0, or -EPERM with *bad pointing into
- * text at the first guarded option the profile neither allows nor forces.
- * text is modified (split in place).  For unit tests and
+ * text at the first guarded option the profile neither allows nor forces,
+ * or at an item holding a double quote (libmount, which splits the text,
+ * would group commas inside quotes).  text is modified (split in place).  For unit tests and
  * mount_verify_effective().
  */
 int mount_verify_ext4_text(char *text, const struct profile_fs *fs, const char **bad);

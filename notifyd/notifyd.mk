@@ -8,6 +8,10 @@ NOTIFYD_LIBS := -lseccomp -ljson-c -linih
 
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
 
+# libmount: option strings and mountinfo (mount_options.c, mount_verify.c,
+# caller_cgroup.c, fuse_daemon.c); a test linking any of them needs it too.
+NOTIFYD_LIBS += -lmount
+
 $(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
 

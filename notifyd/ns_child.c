@@ -2,6 +2,7 @@
 #include "notifyd/ns_child.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -20,10 +21,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
 
 #define NS_CHILD_MAX_KEEP 8
 

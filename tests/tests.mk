@@ -6,11 +6,11 @@ all: $(UNIT_BINS)
 
 $(BUILD)/tests/unit/test_mount_options: $(OBJ)/tests/unit/test_mount_options.o \
 		$(OBJ)/notifyd/mount_options.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih -lmount $(LDLIBS)
 
 $(BUILD)/tests/unit/test_mount_verify: $(OBJ)/tests/unit/test_mount_verify.o \
 		$(OBJ)/notifyd/mount_verify.o $(OBJ)/notifyd/profile.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -linih $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -linih -lmount $(LDLIBS)
 
 $(BUILD)/tests/unit/test_oci_state: $(OBJ)/tests/unit/test_oci_state.o \
 		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/lxc_cookie.o $(COMMON_OBJ)

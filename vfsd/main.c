@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/unix_listener.h"
 #include "vfsd/fs_device.h"
 #include "vfsd/fuse_creds.h"
 #include "vfsd/options.h"
@@ -28,80 +29,26 @@
 
 /*
  * listen_socket() - create the vhost-user socket at path: mode 0600, or 0660
- * and owned by group, whatever the caller's umask.
- *
- * The socket is bound in a fresh 0700 directory beside path, given its group
- * and mode there, where nobody else can reach it, and only then renamed onto
- * path; so at no moment is a more open socket reachable (a chmod after a bind
- * at path would leave a window).  A stale socket at path is replaced;
- * anything else there is left alone (-EEXIST).
+ * and owned by group, whatever the caller's umask, by the rule of
+ * common/unix_listener.h (a stale socket is replaced; a live one, or
+ * anything else, is left alone).
  */
 static int listen_socket(const char *path, const char *group)
 {
-	_cleanup_close_ int fd = -EBADF, dirfd = -EBADF, cwd = -EBADF;
-	_cleanup_free_ char *tmp = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "s"};
-	const char *base = strrchr(path, '/');
-	gid_t gid = (gid_t)-1;
-	bool stale = false;
-	struct stat st;
-	mode_t old;
-	int r = 0;
+	struct unix_listener_opts lo = {.type = SOCK_STREAM,
+	                                .mode = group ? 0660 : 0600,
+	                                .uid = (uid_t)-1,
+	                                .gid = (gid_t)-1,
+	                                .backlog = 1};
 
-	/* Front-ends connect by this path, so it must fit sun_path. */
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	base = base ? base + 1 : path;
-	if (!*base)
-		return -EINVAL;
 	if (group) {
 		struct group *g = getgrnam(group);
 
 		if (!g)
 			return -ENOENT;
-		gid = g->gr_gid;
+		lo.gid = g->gr_gid;
 	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		stale = true;
-	}
-	if (asprintf(&tmp, "%.*s.vfsd-XXXXXX", (int)(base - path), path) < 0) {
-		tmp = NULL;
-		return -ENOMEM;
-	}
-	if (!mkdtemp(tmp))
-		return -errno;
-	dirfd = open(tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (dirfd < 0 || cwd < 0 || fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* Relative bind: the private directory's path may not fit sun_path. */
-	if (fchdir(dirfd) < 0) {
-		r = -errno;
-		goto out;
-	}
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		r = -errno;
-	umask(old);
-	if (fchdir(cwd) < 0 && r == 0)
-		r = -errno;
-	if (r < 0)
-		goto out;
-	/* Listening before the rename: once the path exists, connecting works. */
-	if ((group && fchownat(dirfd, "s", (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
-	    fchmodat(dirfd, "s", group ? 0660 : 0600, 0) < 0 || listen(fd, 1) < 0 ||
-	    renameat2(dirfd, "s", AT_FDCWD, path, stale ? 0 : RENAME_NOREPLACE) < 0)
-		r = -errno;
-out:
-	if (dirfd >= 0)
-		(void)unlinkat(dirfd, "s", 0);
-	(void)rmdir(tmp);
-	return r < 0 ? r : TAKE_FD(fd);
+	return unix_listener_open(path, &lo, NULL);
 }
 
 static void print_capabilities(void)

@@ -28,9 +28,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
+/* By its path from here: static helpers are built without -I. */
+#include "../../common/kernel_compat.h"
 
 static const char *errname(int e)
 {

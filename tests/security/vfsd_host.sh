@@ -4,7 +4,9 @@
 #  - the socket is 0600 under umask 000, 0660 and the group's with
 #    --socket-group; another uid cannot connect, before or after the first
 #    front-end left, and a front-end with other credentials than the first is
-#    turned away even when the socket's mode would let it in;
+#    turned away even when the socket's mode would let it in; a stale socket
+#    at the path is replaced, a live one (another vfsd), a file or a symlink
+#    is not;
 #  - namespace mode: the waiting parent has no capability, NO_NEW_PRIVS and a
 #    seccomp filter, and still forwards SIGTERM; the child has a reduced
 #    capability set, an empty bounding set, seccomp and NO_NEW_PRIVS;
@@ -177,7 +179,20 @@ for ((i = 0; i < 100; i++)); do
 done
 t_check "a stale socket at --socket-path is replaced, mode 0600" \
 	bash -c "[ $i -lt 100 ] && [ \"\$(stat -c %a '$W/a.sock')\" = 600 ]"
+# A live one is not (common/unix_listener.c): a second vfsd must not steal
+# the first one's front-ends.
+ino=$(stat -c %i "$W/a.sock")
+t_check "a socket another vfsd listens on is not replaced (EADDRINUSE)" \
+	bash -c "! timeout 10 '$VFSD' --socket-path='$W/a.sock' --shared-dir='$W/share' \
+		--sandbox=none --seccomp=none 2>'$MV_TMP/vfsd-live.log' &&
+		grep -q 'Address already in use' '$MV_TMP/vfsd-live.log' &&
+		[ \"\$(stat -c %i '$W/a.sock')\" = $ino ]"
+t_check "... and the first vfsd still serves it" test "$(probe "$W/a.sock")" = features
 kill "$S" && wait "$S"
+ln -s "$W/a.sock" "$W/link.sock"
+t_check "a symlink at --socket-path is left alone, even one to a socket" \
+	bash -c "! '$VFSD' --socket-path='$W/link.sock' --shared-dir='$W/share' 2>/dev/null &&
+		[ -L '$W/link.sock' ]"
 t_check "a non-socket at --socket-path is left alone" \
 	bash -c "echo keep >'$W/file' && ! '$VFSD' --socket-path='$W/file' --shared-dir='$W/share' 2>/dev/null && grep -q keep '$W/file'"
 

@@ -165,6 +165,114 @@ static void test_shipped(void)
 	profile_set_free(set);
 }
 
+/* Split, then check against fs: 0, or -EINVAL with the refused item in bad (copied). */
+static int split_check(const char *data, const struct profile_fs *fs, char *bad, size_t size,
+                       size_t *n)
+{
+	struct mount_opts o;
+	const char *b = NULL;
+	int r = mount_opts_split(data, &o);
+
+	bad[0] = '\0';
+	*n = o.n;
+	if (r == 0) {
+		r = mount_opts_check(&o, fs, &b);
+		if (b)
+			snprintf(bad, size, "%s", b);
+	}
+	mount_opts_free(&o);
+	return r;
+}
+
+/*
+ * Hostile data strings (issue 15): libmount splits them now; every one is
+ * refused or handled exactly as the kernel's own comma split would.
+ */
+static void test_hostile(const struct profile_fs *fs)
+{
+	char bad[8192], data[8192];
+	struct mount_opts o;
+	size_t n;
+
+	/* Quotes group commas for libmount, not for the kernel or libfuse. */
+	CHECK(split_check("noatime,errors=\"continue,dax\"", fs, bad, sizeof(bad), &n) == -EINVAL &&
+	          !strcmp(bad, "errors=\"continue,dax\""),
+	      "a quoted value with a comma inside is refused whole (%s)", bad);
+	CHECK(split_check("errors=\"continue\"", fs, bad, sizeof(bad), &n) == -EINVAL,
+	      "a quoted value without a comma is refused too");
+	CHECK(split_check("noatime,errors=\"x,dax", fs, bad, sizeof(bad), &n) == -EINVAL &&
+	          !strcmp(bad, "errors=\"x,dax"),
+	      "an unterminated quote is not dropped unseen: the rest is refused (%s)", bad);
+	CHECK(split_check("\"", fs, bad, sizeof(bad), &n) == -EINVAL && n == 1,
+	      "a lone quote is refused");
+	CHECK(split_check("noatime,\"errors=continue,dax\",errors=continue", fs, bad, sizeof(bad),
+	                  &n) == -EINVAL,
+	      "a quoted group hiding a refused option between allowed ones is refused");
+	/* Empty items, as the kernel: skipped. */
+	CHECK(split_check(",,noatime,,errors=continue,", fs, bad, sizeof(bad), &n) == 0 && n == 2,
+	      "empty items are skipped (%zu items)", n);
+	CHECK(split_check(",", fs, bad, sizeof(bad), &n) == 0 && n == 0 &&
+	          split_check("", fs, bad, sizeof(bad), &n) == 0 && n == 0,
+	      "only commas, or nothing, give no options");
+	/* "=" without a key: the kernel skips it, libfuse would not. */
+	CHECK(split_check("=x", fs, bad, sizeof(bad), &n) == -EINVAL && !strcmp(bad, "=x"),
+	      "an item with a value but no key is refused");
+	CHECK(split_check("noatime,=", fs, bad, sizeof(bad), &n) == -EINVAL && !strcmp(bad, "="),
+	      "a bare '=' is refused");
+	CHECK(split_check("noatime,=errors", fs, bad, sizeof(bad), &n) == -EINVAL,
+	      "'=key' does not pass for the allowed key");
+	CHECK(split_check("errors==panic", fs, bad, sizeof(bad), &n) == 0 && n == 1,
+	      "'key==v' is key 'errors', value '=panic' (the kernel's reading; its own parser "
+	      "refuses the value)");
+	/* Very long items. */
+	memset(data, 'k', 5000);
+	data[5000] = '\0';
+	CHECK(split_check(data, fs, bad, sizeof(bad), &n) == -EINVAL && n == 1 &&
+	          strlen(bad) == 5000,
+	      "a 5000-byte key is one item, refused");
+	memcpy(data, "errors=", 7);
+	CHECK(split_check(data, fs, bad, sizeof(bad), &n) == 0 && n == 1,
+	      "a 5000-byte value of an allowed key stays one item");
+	CHECK(mount_opts_same_setting(data, "errors=continue"),
+	      "a long value does not hide its key from the forced-option match");
+	memset(data, 'k', 300);
+	data[300] = '\0';
+	CHECK(!mount_opts_same_setting(data, "k") && mount_opts_same_setting(data, data),
+	      "a key longer than the setting buffers is compared whole");
+	/* NUL: mount(2)'s data is a C string for the comma parser; so is ours. */
+	CHECK(split_check("noatime\0errors=panic", fs, bad, sizeof(bad), &n) == 0 && n == 1,
+	      "nothing after a NUL is an option");
+	/* Spaces and newlines are part of the key, as for the kernel. */
+	CHECK(split_check(" noatime", fs, bad, sizeof(bad), &n) == -EINVAL &&
+	          !strcmp(bad, " noatime"),
+	      "a key with a leading space is not the allowed key");
+	CHECK(split_check("noatime\nerrors=panic", fs, bad, sizeof(bad), &n) == -EINVAL,
+	      "a newline does not separate options");
+	/* A comma can only be inside an item by a quoted group; refused either way. */
+	{
+		char *items[] = {"errors=continue,dax", NULL};
+		struct mount_opts raw = {.v = items, .n = 1};
+		const char *b = NULL;
+		CHECK(mount_opts_check(&raw, fs, &b) == -EINVAL,
+		      "an item holding a comma is refused");
+	}
+	/* Joining (the FUSE -o string) gives back what was split. */
+	{
+		char *s = NULL;
+		CHECK(mount_opts_split("a,b=c,,d", &o) == 0 && mount_opts_add(&o, "e=f") == 0 &&
+		          mount_opts_join(&o, &s) == 0 && !strcmp(s, "a,b=c,d,e=f"),
+		      "join gives the options in order (%s)", s ? s : "");
+		free(s);
+		mount_opts_free(&o);
+		s = NULL;
+		CHECK(mount_opts_split("", &o) == 0 && mount_opts_join(&o, &s) == 0 && s &&
+		          !strcmp(s, ""),
+		      "join of no options is the empty string");
+		free(s);
+		mount_opts_free(&o);
+	}
+}
+
 int main(void)
 {
 	struct mount_opts o;
@@ -188,6 +296,7 @@ int main(void)
 
 	test_forced();
 	test_shipped();
+	test_hostile(&fs);
 
 	CHECK(mount_opts_split(NULL, &o) == 0 && o.n == 0, "NULL data gives no options");
 	mount_opts_free(&o);

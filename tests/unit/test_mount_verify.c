@@ -166,5 +166,13 @@ int main(void)
 	VERDICT("rw,barrier,data=ordered", &bare, "");
 	VERDICT("rw,nobarrier", &bare, "nobarrier");
 	VERDICT("rw\nnobarrierx\nxdebug\n", &bare, "");
+	/* libmount parses the text now (issue 15): its quote grouping must not hide a
+	 * guarded option, so an item with a quote is refused. */
+	VERDICT("rw\nusrjquota=a\"\nnobarrier\nx\"\n", &bare, "usrjquota=a\"");
+	VERDICT("rw\ncommit=5\"\n", &bare, "commit=5\"");
+	VERDICT("rw,\"debug,dax\",barrier", &bare, "\"debug");
+	/* Empty lines and items are skipped. */
+	VERDICT("\n\nrw\n\n,,\ndebug\n", &bare, "debug");
+	VERDICT("", &bare, "");
 	TAP_EXIT();
 }

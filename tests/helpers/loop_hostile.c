@@ -227,7 +227,9 @@ static int race_main(unsigned rounds, const char *image)
 
 			snprintf(path, sizeof(path), "/dev/loop%d", k ? nr2 : nr1);
 			close(*slot);
-			for (int tries = 0; fresh < 0 && tries < 100; tries++) {
+			/* notifyd revokes the node until it has the detached device back (EACCES).
+			 */
+			for (int tries = 0; fresh < 0 && tries < 1000; tries++) {
 				fresh = open(path, O_RDWR | O_CLOEXEC);
 				if (fresh < 0)
 					usleep(1000);

@@ -119,7 +119,7 @@ static void inspect(int fd, ino_t img_ino, dev_t img_dev, unsigned *partscan, un
 static int race_main(unsigned rounds, const char *image)
 {
 	unsigned calls = 0, ok = 0, partscan = 0, nonreg = 0, unexpected = 0, errs[200] = {0};
-	unsigned op_ok[4] = {0};
+	unsigned op_ok[4] = {0}, reopen_waits = 0, reopen_max = 0;
 	int ctl, nr1, nr2, dev1, dev2, img, dir, fifo, sv[2];
 	char path[64], fifo_path[] = "/tmp/loop_hostile.fifo";
 	struct loop_config cfg;
@@ -229,11 +229,16 @@ static int race_main(unsigned rounds, const char *image)
 			close(*slot);
 			/* notifyd revokes the node until it has the detached device back (EACCES).
 			 */
-			for (int tries = 0; fresh < 0 && tries < 1000; tries++) {
+			int tries = 0;
+
+			for (; fresh < 0 && tries < 1000; tries++) {
 				fresh = open(path, O_RDWR | O_CLOEXEC);
 				if (fresh < 0)
 					usleep(1000);
 			}
+			reopen_waits += (unsigned)tries - 1;
+			reopen_max =
+			    (unsigned)tries - 1 > reopen_max ? (unsigned)tries - 1 : reopen_max;
 			if (fresh < 0) {
 				printf("race2 cannot reopen %s: %s\n", path, strerror(errno));
 				return 1;
@@ -299,6 +304,7 @@ static int race_main(unsigned rounds, const char *image)
 	unlink(fifo_path);
 	printf("race2 rounds=%u calls=%u ok=%u partscan=%u nonregular=%u unexpected=%u\n", rounds,
 	       calls, ok, partscan, nonreg, unexpected);
+	printf("reopen waits=%u max=%u (1 ms each)\n", reopen_waits, reopen_max);
 	printf("ok-per-op configure=%u set-fd=%u set-status=%u clr-fd=%u\n", op_ok[0], op_ok[1],
 	       op_ok[2], op_ok[3]);
 	printf("errnos");

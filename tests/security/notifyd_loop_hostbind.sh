@@ -149,7 +149,7 @@ EOF
 	[ -n "$line" ] || t_diag "$(cat "$(mv_out "$hold")")"
 
 	line=$(grep '^race2 ' "$(mv_out "$race")")
-	t_diag "$RT: $line"
+	t_diag "$RT: $line; $(grep '^reopen ' "$(mv_out "$race")")"
 	t_check "$RT: race: ran" grep -q '^race2 rounds=300 ' <<<"$line"
 	t_check "$RT: race: no device of the container was bound to anything but its image" \
 		grep -q ' nonregular=0 ' <<<"$line"

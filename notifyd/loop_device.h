@@ -9,7 +9,9 @@
  * block devices but only the container's own loops, so util-linux (which
  * enumerates loops through sysfs) shows nothing else.  When the container is
  * gone its devices are detached and deleted; one still held open somewhere
- * is kept out of use until it can be deleted.
+ * is kept out of use until it can be deleted.  No device the container can
+ * open is ever unbound without notifyd holding it with O_EXCL, so nobody
+ * else (a host losetup -f) can bind it (docs/loop.md "States").
  */
 #ifndef MV_LOOP_DEVICE_H
 #define MV_LOOP_DEVICE_H

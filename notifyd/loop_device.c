@@ -457,7 +457,8 @@ static unsigned maintain(void)
  * (threads exiting, deferred fput), for up to 5 s.  One thread, started at
  * the first use, sleeping on `kick` when there is nothing to look at.
  */
-static pthread_cond_t kick;
+static pthread_cond_t kick; /* timed on CLOCK_MONOTONIC; made once, under lock */
+static bool kick_ready;
 
 static void *maintain_thread(void *arg)
 {
@@ -505,10 +506,13 @@ static void schedule_maintenance(void)
 	}
 	if (shutting_down)
 		return;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&kick, &ca);
-	pthread_condattr_destroy(&ca);
+	if (!kick_ready) {
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&kick, &ca);
+		pthread_condattr_destroy(&ca);
+		kick_ready = true;
+	}
 	sem_init(&started, 0, 0);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

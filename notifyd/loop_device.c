@@ -13,21 +13,44 @@
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
+/*
+ * A device's state (docs/loop.md "States of a container's loop device"):
+ *   fresh     unbound; hold is notifyd's O_EXCL fd, so no LOOP_CONFIGURE or
+ *             LOOP_SET_FD but notifyd's own (on hold) can bind it (EBUSY);
+ *   bound     bound to the container's file; pin is a plain fd of notifyd's,
+ *             so the device is detached only at a close notifyd makes;
+ *   clearing  the container detached it (or its autoclear is due): its node
+ *             is revoked (host root, mode 0) before notifyd let go of it, and
+ *             it becomes fresh again (hold taken, node given back) once the
+ *             kernel has detached it at the last close;
+ *   gone      owner NULL: given up, node unlinked, waiting to be deleted.
+ * The container can open or hold a device only while it is fresh or bound.
+ */
 struct loop_entry {
 	struct loop_entry *next;
 	int nr;
 	char *owner; /* container id; NULL while waiting to be deleted */
 	int backing; /* our copy of the file given to LOOP_CONFIGURE/SET_FD, or -EBADF */
+	int hold;    /* fresh: O_EXCL fd of the unbound device, else -EBADF */
+	int pin;     /* bound: plain fd of the bound device, else -EBADF */
+	bool clearing;
+	unsigned clear_ticks; /* maintenance ticks spent clearing */
+	uid_t uid;            /* the container's root: owner of the node */
+	gid_t gid;
 };
 
 /* A container's /sys/block: a tmpfs of symlinks, kept writable through fd. */
@@ -92,6 +115,32 @@ static void node_neutralize(int nr)
 	unlinkat(nodes, name, 0);
 }
 
+/*
+ * Revoke the node, keeping its inode (clearing): a bind the container has
+ * stays, but opens nothing until node_restore().  An open that passed the
+ * permission check before this still reaches the device; see
+ * docs/loop.md on why that is harmless.
+ */
+static void node_revoke(int nr)
+{
+	char name[24];
+
+	node_name(nr, name, sizeof(name));
+	if (fchownat(nodes, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(nodes, name, 0, 0) < 0)
+		log_warn("loop%d: cannot revoke the node from its container: %m", nr);
+}
+
+static int node_restore(const struct loop_entry *e)
+{
+	char name[24];
+
+	node_name(e->nr, name, sizeof(name));
+	if (fchownat(nodes, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(nodes, name, 0660, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 /* A new inode per hand-out, so a container's stale bind never names the next owner's. */
 static int node_make(int nr, uid_t uid, gid_t gid)
 {
@@ -129,6 +178,46 @@ static bool dev_bound(int nr, struct loop_info64 *info)
 	struct loop_info64 tmp;
 
 	return fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, info ? info : &tmp) == 0;
+}
+
+/*
+ * Take the O_EXCL hold of an unbound device (fresh).  -EBUSY if it is bound:
+ * between LOOP_CTL_ADD (or the detach) and this open, somebody else (the
+ * host) bound it, and it is theirs.
+ */
+static int hold_take(struct loop_entry *e)
+{
+	struct loop_info64 info;
+	char name[24];
+	int fd;
+
+	node_name(e->nr, name, sizeof(name));
+	fd = openat(nodes, name, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (fd < 0) /* EBUSY: claimed (a LOOP_CONFIGURE or mount running); ENXIO: detaching */
+		return errno == EBUSY ? -EAGAIN : -errno;
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0) {
+		close(fd);
+		return -EBUSY;
+	}
+	e->hold = fd;
+	return 0;
+}
+
+/*
+ * Give up a fresh device the container may still have open: bind it
+ * (through the hold) to an empty read-only file of notifyd's with autoclear,
+ * so that until the container's last close it is bound to nothing of anyone,
+ * and unbound only when nobody holds it.  Then drop the hold.
+ */
+static void hold_park(struct loop_entry *e)
+{
+	struct loop_config cfg = {.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR};
+	int m = (int)syscall(SYS_memfd_create, "notifyd-parked-loop", MFD_CLOEXEC);
+
+	if (m < 0 || (cfg.fd = (uint32_t)m, ioctl(e->hold, LOOP_CONFIGURE, &cfg) < 0))
+		log_warn("loop%d: cannot park the device being given up: %m", e->nr);
+	safe_close(m);
+	e->hold = safe_close(e->hold);
 }
 
 static struct loop_entry *entry_find(int nr)
@@ -169,16 +258,26 @@ static void view_link(const char *owner, int nr, bool add)
  */
 static void entry_release(struct loop_entry *e)
 {
-	_cleanup_close_ int fd = node_open(e->nr);
+	_cleanup_close_ int fd = -EBADF;
 	int r;
 
 	if (e->owner) {
 		view_link(e->owner, e->nr, false);
-		if (fd >= 0)
-			ioctl(fd, LOOP_CLR_FD, 0); /* busy: the kernel detaches at last close */
+		/* Clearing: no fd of ours; one to mark it for detaching (it may still be bound). */
+		if (e->hold < 0 && e->pin < 0)
+			fd = node_open(e->nr);
+		/* The node first: from here the container opens nothing new. */
 		node_neutralize(e->nr);
+		if (e->hold >= 0)
+			hold_park(e);
+		if (e->pin >= 0)
+			ioctl(e->pin, LOOP_CLR_FD, 0); /* busy: the kernel detaches at last close */
+		else if (fd >= 0)
+			ioctl(fd, LOOP_CLR_FD, 0);
+		e->pin = safe_close(e->pin);
 		free(e->owner);
 		e->owner = NULL;
+		e->clearing = false;
 	}
 	e->backing = safe_close(e->backing);
 	fd = safe_close(fd);
@@ -194,6 +293,103 @@ static void entry_release(struct loop_entry *e)
 			}
 		free(e);
 	}
+}
+
+/*
+ * The device is not ours any more: somebody else bound it while it was
+ * unbound and the container could not open it (between LOOP_CTL_ADD and the
+ * hold, or between the detach and the hold).  Forget it, never touch it.
+ */
+static void entry_forget(struct loop_entry *e)
+{
+	log_info("loop%d: bound by someone else while unbound and not the container's to open; "
+	         "no longer notifyd's",
+	         e->nr);
+	if (e->owner)
+		view_link(e->owner, e->nr, false);
+	node_neutralize(e->nr);
+	safe_close(e->hold);
+	safe_close(e->pin);
+	safe_close(e->backing);
+	for (struct loop_entry **p = &devices; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	free(e->owner);
+	free(e);
+}
+
+/* Is the device still bound (the kernel's sysfs, without opening it)? */
+static bool sysfs_bound(int nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/virtual/block/loop%d/loop", nr);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Clearing -> fresh once the kernel has detached the device: take the hold,
+ * then give the node back.  Nobody could open the device in between (node
+ * revoked); if somebody bound it meanwhile it is theirs.  Returns true if the
+ * entry still exists.
+ */
+static bool entry_settle(struct loop_entry *e)
+{
+	int r;
+
+	if (!e->owner || !e->clearing)
+		return true;
+	if (sysfs_bound(e->nr))
+		return true;
+	r = hold_take(e);
+	if (r == -EBUSY) {
+		entry_forget(e);
+		return false;
+	}
+	if (r < 0)
+		return true; /* ENXIO: its last close is still detaching it; next tick */
+	r = node_restore(e);
+	if (r < 0) {
+		log_warn("loop%d: cannot give the node back to %s: %s", e->nr, e->owner,
+		         strerror(-r));
+		return true; /* stays fresh with the node revoked: useless, but safe */
+	}
+	e->clearing = false;
+	e->clear_ticks = 0;
+	return true;
+}
+
+/*
+ * Bound with autoclear: is notifyd's pin the last opener?  LOOP_CLR_FD by
+ * the sole opener puts the device in rundown, where every new open fails
+ * with ENXIO; with other openers it only sets autoclear, which is set
+ * already.  So an ENXIO from a probe open means: nobody else has it, the
+ * kernel would have detached it at that last close.  Revoke the node, then
+ * let go of the pin (the kernel detaches now), and settle.
+ */
+static bool entry_reap(struct loop_entry *e)
+{
+	struct loop_info64 info;
+	char name[24];
+	int probe;
+
+	if (!e->owner || e->pin < 0 || ioctl(e->pin, LOOP_GET_STATUS64, &info) < 0 ||
+	    !(info.lo_flags & LO_FLAGS_AUTOCLEAR))
+		return true;
+	ioctl(e->pin, LOOP_CLR_FD, 0);
+	node_name(e->nr, name, sizeof(name));
+	probe = openat(nodes, name, O_RDONLY | O_CLOEXEC);
+	if (probe >= 0 || errno != ENXIO) {
+		safe_close(probe);
+		return true;
+	}
+	node_revoke(e->nr);
+	e->pin = safe_close(e->pin);
+	e->backing = safe_close(e->backing);
+	e->clearing = true;
+	return entry_settle(e);
 }
 
 /* Retries deleting devices given up; true if some are still waiting. */
@@ -212,43 +408,122 @@ static bool retry_draining(void)
 	return left;
 }
 
-static bool retrying; /* a retry thread runs; under lock */
+static bool maintaining; /* the maintenance thread runs; under lock */
+static long drain_until; /* ms (CLOCK_MONOTONIC) until which deletions are retried */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
- * A container's last fds may close a moment after its notify fd hangs up
- * (threads exiting, deferred fput), so a device it used can be busy right
- * then.  Try again for a few seconds instead of waiting for the next
- * hand-out, which may never come.
+ * One pass over the table, with the lock held: settle clearing devices, reap
+ * bound ones whose autoclear is due, retry deletions.  Returns the delay in
+ * ms until the next pass is useful, 0 if none is.
  */
-static void *retry_thread(void *arg)
+static unsigned maintain(void)
 {
-	bool left = true;
+	struct loop_entry *e, *next;
+	unsigned delay = 0;
 
-	(void)arg;
-	for (int i = 0; i < 50 && left; i++) {
-		usleep(100 * 1000);
-		pthread_mutex_lock(&lock);
-		left = retry_draining();
-		pthread_mutex_unlock(&lock);
+	for (e = devices; e; e = next) {
+		next = e->next;
+		if (!e->owner || !(e->clearing ? entry_settle(e) : entry_reap(e)))
+			continue;
+		if (e->clearing && e->owner) {
+			/* The container's last close comes any moment: look often, then less. */
+			unsigned d = e->clear_ticks++ < 100 ? 2 : 50;
+
+			delay = delay && delay < d ? delay : d;
+		} else if (e->pin >= 0 && !delay) {
+			delay = 50; /* its autoclear may come due */
+		}
 	}
+	if (retry_draining() && now_ms() < drain_until)
+		delay = delay && delay < 100 ? delay : 100;
+	return delay;
+}
+
+/*
+ * The kernel tells nobody when a container's last close detaches a device,
+ * or when notifyd's pin became the last opener of an autoclear device:
+ * look, every few milliseconds while a detach is pending (so util-linux's
+ * `losetup -d` then `losetup -f` finds the same device free again), every
+ * 50 ms while devices are bound.  Also retries the deletion of devices given
+ * up: a container's last fds may close a moment after its notify fd hangs up
+ * (threads exiting, deferred fput), for up to 5 s.  One thread, started at
+ * the first use, sleeping on `kick` when there is nothing to look at.
+ */
+static pthread_cond_t kick; /* timed on CLOCK_MONOTONIC; made once, under lock */
+static bool kick_ready;
+
+static void *maintain_thread(void *arg)
+{
+	struct timespec ts;
+	unsigned delay;
+
+	/*
+	 * Created by a worker, this thread shares its fs_struct, and while it
+	 * does the worker's setns(CLONE_NEWNS) fails with EINVAL (mounts then
+	 * failed "cannot enter the caller's mount namespace").  Stop sharing
+	 * before the creator goes on.
+	 */
+	if (unshare(CLONE_FS) < 0)
+		log_warn("loop maintenance: unshare(CLONE_FS): %m");
+	sem_post(arg);
 	pthread_mutex_lock(&lock);
-	retrying = false;
+	while (!shutting_down) {
+		delay = maintain();
+		if (!delay) {
+			pthread_cond_wait(&kick, &lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)delay * 1000000;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&kick, &lock, &ts);
+	}
+	maintaining = false;
 	pthread_mutex_unlock(&lock);
 	return NULL;
 }
 
-/* With the lock held. */
-static void schedule_retry(void)
+/* With the lock held: something changed, have a look. */
+static void schedule_maintenance(void)
 {
-	pthread_t t;
+	pthread_condattr_t ca;
 	pthread_attr_t a;
+	pthread_t t;
+	sem_t started;
 
-	if (retrying)
+	if (maintaining) {
+		pthread_cond_signal(&kick);
 		return;
+	}
+	if (shutting_down)
+		return;
+	if (!kick_ready) {
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&kick, &ca);
+		pthread_condattr_destroy(&ca);
+		kick_ready = true;
+	}
+	sem_init(&started, 0, 0);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	retrying = pthread_create(&t, &a, retry_thread, NULL) == 0;
+	maintaining = pthread_create(&t, &a, maintain_thread, &started) == 0;
 	pthread_attr_destroy(&a);
+	if (!maintaining)
+		log_warn("cannot start the loop maintenance thread; detached devices stay revoked "
+		         "until the next hand-out");
+	while (maintaining && sem_wait(&started) < 0 && errno == EINTR)
+		;
+	sem_destroy(&started);
 }
 
 enum loop_access loop_device_access(const char *container_id, dev_t rdev)
@@ -407,9 +682,14 @@ static int view_install(struct request *rq)
 	return 0;
 }
 
-/* Node in the caller's /dev, entry in its /sys/block. */
-static int place(struct request *rq, int nr)
+/*
+ * A new device: its node (for the caller's root), notifyd's hold on it, the
+ * node in the caller's /dev, its entry in the caller's /sys/block.  -EAGAIN
+ * if somebody else bound it before the hold was taken.
+ */
+static int place(struct request *rq, struct loop_entry *e)
 {
+	int nr = e->nr;
 	_cleanup_close_ int tree = -EBADF;
 	unsigned uid, gid;
 	char name[24];
@@ -423,11 +703,19 @@ static int place(struct request *rq, int nr)
 		return r;
 	}
 	node_name(nr, name, sizeof(name));
+	e->uid = uid;
+	e->gid = gid;
 	r = node_make(nr, uid, gid);
 	if (r < 0) {
 		snprintf(rq->detail, sizeof(rq->detail), "making the node of %s: %s", name,
 		         strerror(-r));
 		return r;
+	}
+	/* Before the container can open it: from now on nobody else can bind it. */
+	r = hold_take(e);
+	if (r < 0) {
+		snprintf(rq->detail, sizeof(rq->detail), "holding %s: %s", name, strerror(-r));
+		return r == -EBUSY || r == -EAGAIN ? -EAGAIN : r;
 	}
 	tree = (int)syscall(SYS_open_tree, nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0) {
@@ -453,15 +741,21 @@ static int place(struct request *rq, int nr)
 int loop_device_get(struct request *rq, int want, unsigned max)
 {
 	const char *id = rq->c->id;
-	struct loop_entry *e;
+	struct loop_entry *e, *next;
 	unsigned owned = 0;
-	int nr = -1, r;
+	int nr = -1, r, tries = 0;
 
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&lock);
 	retry_draining();
+	/* Its devices detached or due to be (autoclear) are free again first. */
+	for (e = devices; e; e = next) {
+		next = e->next;
+		if (e->owner && !strcmp(e->owner, id))
+			e->clearing ? entry_settle(e) : entry_reap(e);
+	}
 	for (e = devices; e; e = e->next) {
 		if (!e->owner || strcmp(e->owner, id))
 			continue;
@@ -470,10 +764,8 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 			r = -EEXIST;
 			goto out;
 		}
-		if (want < 0 && nr < 0 && !dev_bound(e->nr, NULL)) {
+		if (want < 0 && nr < 0 && e->hold >= 0)
 			nr = e->nr; /* GET_FREE: one of its own that is free */
-			e->backing = safe_close(e->backing);
-		}
 	}
 	if (nr >= 0) {
 		r = nr;
@@ -486,13 +778,14 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 		r = max ? -ENOSPC : -EPERM;
 		goto out;
 	}
+again:
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->owner = strdup(id))) {
 		free(e);
 		r = -ENOMEM;
 		goto out;
 	}
-	e->backing = -EBADF;
+	e->backing = e->hold = e->pin = -EBADF;
 	r = loop_ctl(LOOP_CTL_ADD, want);
 	if (r < 0) {
 		snprintf(rq->detail, sizeof(rq->detail), "LOOP_CTL_ADD on the host: %s",
@@ -504,12 +797,23 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	e->nr = r;
 	e->next = devices;
 	devices = e;
-	r = place(rq, e->nr);
-	if (r < 0)
+	r = place(rq, e);
+	if (r == -EAGAIN) {
+		/* The host bound it first (its LOOP_CTL_GET_FREE found it): theirs. */
+		entry_forget(e);
+		if (want < 0 && ++tries < 3) {
+			rq->detail[0] = '\0';
+			goto again;
+		}
+		r = want < 0 ? -EAGAIN : -EEXIST;
+	} else if (r < 0) {
 		entry_release(e);
-	else
+	} else {
 		r = e->nr;
+	}
 out:
+	if (devices)
+		schedule_maintenance();
 	pthread_mutex_unlock(&lock);
 	return r;
 }
@@ -528,10 +832,14 @@ int loop_device_remove(struct request *rq, int nr)
 	if (!e || !e->owner || strcmp(e->owner, rq->c->id)) {
 		snprintf(rq->detail, sizeof(rq->detail), "loop%d is not this container's", nr);
 		r = -EPERM;
-	} else if (dev_bound(nr, NULL)) {
-		r = -EBUSY;
+	} else if (e->clearing && (entry_settle(e), e->clearing)) {
+		r = -EBUSY; /* still bound: its last close has not come */
+	} else if (e->hold < 0) {
+		r = -EBUSY; /* bound */
 	} else {
 		entry_release(e);
+		drain_until = now_ms() + 5000;
+		schedule_maintenance();
 	}
 	pthread_mutex_unlock(&lock);
 	if (r < 0)
@@ -544,6 +852,95 @@ int loop_device_remove(struct request *rq, int nr)
 		view_leave();
 	}
 	return 0;
+}
+
+/*
+ * The hold is closed, but a helper process another worker cloned (without
+ * CLONE_FILES) while it was open has a copy, and the exclusive claim lasts
+ * until that copy is closed too: a mount of the device would fail with EBUSY
+ * meanwhile.  Such helpers live for milliseconds; wait (up to 200 ms) until
+ * an exclusive open works, before the container is told the device is bound.
+ */
+static void claim_wait(int nr)
+{
+	char name[24];
+	int fd;
+
+	node_name(nr, name, sizeof(name));
+	for (int i = 0; i < 200; i++) {
+		fd = openat(nodes, name, O_RDONLY | O_EXCL | O_CLOEXEC);
+		if (fd >= 0 || errno != EBUSY)
+			break;
+		usleep(1000);
+	}
+	safe_close(fd);
+}
+
+int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, int backing,
+                     bool ro)
+{
+	struct loop_entry *e;
+	char name[24];
+	int r = -EPERM;
+
+	pthread_mutex_lock(&lock);
+	e = entry_find(nr);
+	if (!e || !e->owner || strcmp(e->owner, container_id))
+		goto out; /* given up while the ioctl that binds it ran */
+	if (e->clearing && !entry_settle(e))
+		goto out;
+	r = -EBUSY; /* bound, or still being detached: the kernel's answer */
+	if (e->hold < 0)
+		goto out;
+	/* The kernel's rule for the caller's own open: read-only gives a read-only device. */
+	if (ro)
+		cfg->info.lo_flags |= LO_FLAGS_READ_ONLY;
+	cfg->fd = (uint32_t)backing;
+	if (ioctl(e->hold, LOOP_CONFIGURE, cfg) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* Bound: the pin keeps the detach ours; drop the hold so that mounts can claim it. */
+	node_name(nr, name, sizeof(name));
+	e->pin = openat(nodes, name, O_RDONLY | O_CLOEXEC);
+	if (e->pin < 0) {
+		r = -errno;
+		log_warn("loop%d: cannot keep the bound device open: %m; given up", nr);
+		entry_release(e);
+		goto out;
+	}
+	e->hold = safe_close(e->hold);
+	safe_close(e->backing);
+	e->backing = backing;
+	backing = -EBADF;
+	r = 0;
+	schedule_maintenance();
+out:
+	pthread_mutex_unlock(&lock);
+	safe_close(backing);
+	if (r == 0)
+		claim_wait(nr);
+	return r;
+}
+
+void loop_device_cleared(const char *container_id, int nr)
+{
+	struct loop_entry *e;
+
+	pthread_mutex_lock(&lock);
+	e = entry_find(nr);
+	if (e && e->owner && !strcmp(e->owner, container_id) && e->pin >= 0) {
+		/* Revoked first: once the pin is gone the container's last close detaches it. */
+		node_revoke(nr);
+		ioctl(e->pin, LOOP_CLR_FD, 0);
+		e->pin = safe_close(e->pin);
+		e->backing = safe_close(e->backing);
+		e->clearing = true;
+		e->clear_ticks = 0;
+		entry_settle(e);
+		schedule_maintenance();
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 int loop_device_set_backing(const char *container_id, int nr, int fd)
@@ -603,9 +1000,16 @@ void loop_device_container_gone(const char *container_id)
 		next = e->next;
 		if (!e->owner || strcmp(e->owner, container_id))
 			continue;
-		/* notifyd stopping: a running container keeps the devices it uses. */
-		if (shutting_down && dev_bound(e->nr, NULL))
+		/*
+		 * notifyd stopping: a running container keeps the devices it uses
+		 * (open fds, mounts), but cannot open them anew: once notifyd is
+		 * gone nothing keeps their detach from leaving an unbound device
+		 * behind a node of the container's.
+		 */
+		if (shutting_down && (e->pin >= 0 || e->clearing)) {
+			node_revoke(e->nr);
 			continue;
+		}
 		n++;
 		entry_release(e);
 	}
@@ -618,8 +1022,10 @@ void loop_device_container_gone(const char *container_id)
 			free(v);
 			break;
 		}
-	if (retry_draining() && !shutting_down)
-		schedule_retry();
+	if (retry_draining() && !shutting_down) {
+		drain_until = now_ms() + 5000;
+		schedule_maintenance();
+	}
 	pthread_mutex_unlock(&lock);
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
@@ -630,5 +1036,7 @@ void loop_device_shutdown(void)
 {
 	pthread_mutex_lock(&lock);
 	shutting_down = true;
+	if (maintaining)
+		pthread_cond_signal(&kick);
 	pthread_mutex_unlock(&lock);
 }

@@ -9,7 +9,9 @@
  * block devices but only the container's own loops, so util-linux (which
  * enumerates loops through sysfs) shows nothing else.  When the container is
  * gone its devices are detached and deleted; one still held open somewhere
- * is kept out of use until it can be deleted.
+ * is kept out of use until it can be deleted.  No device the container can
+ * open is ever unbound without notifyd holding it with O_EXCL, so nobody
+ * else (a host losetup -f) can bind it (docs/loop.md "States").
  */
 #ifndef MV_LOOP_DEVICE_H
 #define MV_LOOP_DEVICE_H
@@ -40,9 +42,27 @@ int loop_device_get(struct request *rq, int nr, unsigned max);
 /* LOOP_CTL_REMOVE of a device the container owns. */
 int loop_device_remove(struct request *rq, int nr);
 
+struct loop_config;
+
 /*
- * The backing file notifyd gave the device (our copy, taken over); fd < 0
- * forgets it.  -EPERM (fd closed) if the device is no longer the
+ * LOOP_CONFIGURE (or LOOP_SET_FD: cfg zero but for the fd) of the container's
+ * fresh device nr with backing (our copy of the caller's file, taken over),
+ * done on notifyd's exclusive hold, not on the caller's file: read-only if
+ * ro (the caller opened the device read-only).  -EBUSY if it is bound or
+ * still being detached, -EPERM if it is no longer the container's (given
+ * up while the ioctl ran), else the kernel's answer.
+ */
+int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, int backing,
+                     bool ro);
+/*
+ * The container's LOOP_CLR_FD on its bound device nr succeeded: its node is
+ * revoked until the kernel has detached it (at the container's last close),
+ * then it is free for the container again.
+ */
+void loop_device_cleared(const char *container_id, int nr);
+/*
+ * LOOP_CHANGE_FD: the backing file notifyd gave the device (our copy, taken
+ * over); fd < 0 forgets it.  -EPERM (fd closed) if the device is no longer the
  * container's: it was given up while the ioctl that bound it ran.
  */
 int loop_device_set_backing(const char *container_id, int nr, int fd);

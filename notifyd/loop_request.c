@@ -238,26 +238,35 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 	r = target_valid(&rq->t);
 	if (r < 0)
 		return r;
+	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD) {
+		/*
+		 * Bound on notifyd's exclusive hold of the unbound device, which
+		 * keeps everybody else (the host's losetup -f) from binding it
+		 * (docs/loop.md "States of a container's loop device").  LOOP_SET_FD
+		 * is LOOP_CONFIGURE with nothing but the fd in the kernel too.
+		 */
+		if (cmd == LOOP_SET_FD)
+			memset(&u.cfg, 0, sizeof(u.cfg));
+		r = loop_device_bind(rq->c->id, nr, &u.cfg, TAKE_FD(backing),
+		                     (fcntl(dev, F_GETFL) & O_ACCMODE) == O_RDONLY);
+		if (r == -EPERM)
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "loop%d was given up while it was being bound", nr);
+		return r;
+	}
 	if (ioctl(dev, cmd, size ? (unsigned long)&u : (unsigned long)arg) < 0)
 		return -errno;
 	if (out)
 		return target_write_mem(&rq->t, arg, &u, size);
-	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD) {
-		/*
-		 * Another thread of the caller's may have given the device up
-		 * (LOOP_CTL_REMOVE) since it was found to be the container's; its
-		 * deletion failed while this open file held it.  Leave it unbound
-		 * (at its last close: it is still open) so the retries can delete it.
-		 */
+	if (cmd == LOOP_CHANGE_FD) {
 		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
 		if (r < 0) {
-			ioctl(dev, LOOP_CLR_FD, 0);
 			snprintf(rq->detail, sizeof(rq->detail),
-			         "loop%d was given up while it was being bound", nr);
+			         "loop%d was given up while its file was being changed", nr);
 			return r;
 		}
 	} else if (cmd == LOOP_CLR_FD) {
-		loop_device_set_backing(rq->c->id, nr, -EBADF);
+		loop_device_cleared(rq->c->id, nr);
 	}
 	return 0;
 }

@@ -30,6 +30,17 @@
  *	"race2 rounds=N calls=C ok=O partscan=P nonregular=Q unexpected=U" and
  *	"errnos NAME=COUNT...".  Before the race, one "case=" line per file
  *	kind, as above, for the answers that need no race.
+ *
+ *   loop_hostile --hold SECONDS IMAGE
+ *	Keeps loop devices of its own unbound, or lets them become unbound,
+ *	while the host binds files of its own with losetup -f, for SECONDS in
+ *	three phases: (fresh) a device from LOOP_CTL_GET_FREE opened and never
+ *	bound; (cleared) bound to IMAGE, LOOP_CLR_FD, the fd kept, the node
+ *	reopened again and again; (autoclear) bound with LO_FLAGS_AUTOCLEAR,
+ *	closed, the node reopened again and again.  Every open fd is read at
+ *	offset 0 and asked LOOP_GET_STATUS64: data or a backing inode that is
+ *	not IMAGE's is a foreign file reached through a device of its own.
+ *	Prints "hold fresh=A cleared=B autoclear=C reads=R bound=N foreign=F".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +56,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void report(const char *name, long rc)
@@ -107,7 +119,7 @@ static void inspect(int fd, ino_t img_ino, dev_t img_dev, unsigned *partscan, un
 static int race_main(unsigned rounds, const char *image)
 {
 	unsigned calls = 0, ok = 0, partscan = 0, nonreg = 0, unexpected = 0, errs[200] = {0};
-	unsigned op_ok[4] = {0};
+	unsigned op_ok[4] = {0}, reopen_waits = 0, reopen_max = 0;
 	int ctl, nr1, nr2, dev1, dev2, img, dir, fifo, sv[2];
 	char path[64], fifo_path[] = "/tmp/loop_hostile.fifo";
 	struct loop_config cfg;
@@ -215,11 +227,18 @@ static int race_main(unsigned rounds, const char *image)
 
 			snprintf(path, sizeof(path), "/dev/loop%d", k ? nr2 : nr1);
 			close(*slot);
-			for (int tries = 0; fresh < 0 && tries < 100; tries++) {
+			/* notifyd revokes the node until it has the detached device back (EACCES).
+			 */
+			int tries = 0;
+
+			for (; fresh < 0 && tries < 1000; tries++) {
 				fresh = open(path, O_RDWR | O_CLOEXEC);
 				if (fresh < 0)
 					usleep(1000);
 			}
+			reopen_waits += (unsigned)tries - 1;
+			reopen_max =
+			    (unsigned)tries - 1 > reopen_max ? (unsigned)tries - 1 : reopen_max;
 			if (fresh < 0) {
 				printf("race2 cannot reopen %s: %s\n", path, strerror(errno));
 				return 1;
@@ -285,6 +304,7 @@ static int race_main(unsigned rounds, const char *image)
 	unlink(fifo_path);
 	printf("race2 rounds=%u calls=%u ok=%u partscan=%u nonregular=%u unexpected=%u\n", rounds,
 	       calls, ok, partscan, nonreg, unexpected);
+	printf("reopen waits=%u max=%u (1 ms each)\n", reopen_waits, reopen_max);
 	printf("ok-per-op configure=%u set-fd=%u set-status=%u clr-fd=%u\n", op_ok[0], op_ok[1],
 	       op_ok[2], op_ok[3]);
 	printf("errnos");
@@ -292,6 +312,91 @@ static int race_main(unsigned rounds, const char *image)
 		if (errs[e])
 			printf(" %s=%u", strerrorname_np(e) ?: "?", errs[e]);
 	printf("\n");
+	return 0;
+}
+
+/* --hold: one look through fd; 1 if it reaches a file that is not the image. */
+static int hold_look(int fd, const struct stat *img, unsigned *reads, unsigned *bound)
+{
+	struct loop_info64 info;
+	char buf[512];
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n > 0)
+		++*reads;
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0) {
+		++*bound;
+		if (info.lo_inode != img->st_ino || info.lo_device != img->st_dev)
+			return 1;
+	}
+	/* The images here start with zeros; the host's file starts with HOSTBIND. */
+	return n >= 8 && !memcmp(buf, "HOSTBIND", 8);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int hold_main(double seconds, const char *image)
+{
+	unsigned reads = 0, bound = 0, foreign = 0, opens[3] = {0};
+	struct loop_config cfg;
+	struct stat st;
+	char path[64];
+	int ctl, nr, dev, img;
+	double end;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	img = open(image, O_RDWR | O_CLOEXEC);
+	if (ctl < 0 || img < 0 || fstat(img, &st) < 0) {
+		printf("hold setup failed: %s\n", strerror(errno));
+		return 1;
+	}
+	for (int phase = 0; phase < 3; phase++) {
+		nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+		snprintf(path, sizeof(path), "/dev/loop%d", nr);
+		dev = nr < 0 ? -1 : open(path, O_RDWR | O_CLOEXEC);
+		if (dev < 0) {
+			printf("hold phase %d: no device: %s\n", phase, strerror(errno));
+			return 1;
+		}
+		printf("phase=%d device=%d\n", phase, nr);
+		fflush(stdout);
+		if (phase > 0) {
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.fd = (uint32_t)img;
+			cfg.info.lo_flags = phase == 2 ? LO_FLAGS_AUTOCLEAR : 0;
+			if (ioctl(dev, LOOP_CONFIGURE, &cfg) < 0)
+				printf("phase=%d configure: %s\n", phase, strerror(errno));
+			if (phase == 1)
+				ioctl(dev, LOOP_CLR_FD, 0);
+			else
+				dev = (close(dev), -1);
+		}
+		end = now() + seconds / 3;
+		while (now() < end) {
+			int fd = dev >= 0 ? dev : open(path, O_RDWR | O_CLOEXEC);
+
+			if (fd >= 0) {
+				opens[phase]++;
+				foreign += (unsigned)hold_look(fd, &st, &reads, &bound);
+				if (fd != dev)
+					close(fd);
+			}
+			if (phase == 1 && dev >= 0 && opens[1] > 50) /* then reopen the node */
+				dev = (close(dev), -1);
+			usleep(1000);
+		}
+		if (dev >= 0)
+			close(dev);
+	}
+	printf("hold fresh=%u cleared=%u autoclear=%u reads=%u bound=%u foreign=%u\n", opens[0],
+	       opens[1], opens[2], reads, bound, foreign);
 	return 0;
 }
 
@@ -306,8 +411,11 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--race"))
 		return race_main((unsigned)strtoul(argv[2], NULL, 10), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--hold"))
+		return hold_main(strtod(argv[2], NULL), argv[3]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: loop_hostile IMAGE | loop_hostile --race N IMAGE\n");
+		fprintf(stderr,
+		        "usage: loop_hostile IMAGE | --race N IMAGE | --hold SECONDS IMAGE\n");
 		return 2;
 	}
 	hole = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -6,12 +6,20 @@
  * notify fd is live, every queued request holds one.  When the filter has no
  * users left the kernel reports POLLHUP, the entry leaves the registry and is
  * freed with its last request: no fd and no memory stay behind.
+ *
+ * What notifyd holds for a container besides its mount records -- FUSE
+ * daemons, loop devices, later vfsd shares -- hangs off the entry as a list
+ * of `struct container_resource`, each with the ops table of the module that
+ * keeps it.  This file knows only that interface: it tells the resources
+ * when their entry goes and frees them with it, and never calls into a
+ * resource module (the modules call in here, not the other way round).
  */
 #ifndef MV_CONTAINER_H
 #define MV_CONTAINER_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,6 +32,36 @@ struct mount_record {
 
 struct container_counters {
 	uint64_t requests, kernel, continued, denied, enosys, failed;
+};
+
+struct container;
+struct container_resource;
+
+/* One kind of per-container state, as its module describes it to container.c. */
+struct container_resource_ops {
+	const char *name; /* in `notifyctl list` and `stats`: "fuse-daemons", "loop-devices" */
+	/*
+	 * An entry of the container hung up (c->gone is set).  last: no other
+	 * entry with the same id is left, the container itself is gone (not
+	 * only a `runc exec`).  Called with no lock held.
+	 */
+	void (*gone)(struct container *c, struct container_resource *res, bool last);
+	/* How many the container holds now, for the control socket; may be NULL. */
+	unsigned (*count)(struct container *c, const struct container_resource *res);
+	/* Frees res with its entry (the entry's last reference went). */
+	void (*release)(struct container_resource *res);
+	/*
+	 * The state belongs to the container (by id), not to this entry: when a
+	 * `runc exec` entry hangs up while another entry of the container is
+	 * left, res moves there (or is released if that entry has its own).
+	 */
+	bool follows_id;
+};
+
+/* Embedded first in a module's own per-container struct. */
+struct container_resource {
+	struct container_resource *next; /* the entry's list, under its lock */
+	const struct container_resource_ops *ops;
 };
 
 struct container {
@@ -43,8 +81,8 @@ struct container {
 	struct mount_record *mounts;
 	unsigned n_mounts;
 	unsigned pending; /* requests being handled by workers */
-	unsigned n_fuse;  /* FUSE daemons running or starting (fuse_daemon.c) */
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
+	struct container_resource *resources; /* one per kind, see container_resource() */
 };
 
 /*
@@ -59,6 +97,24 @@ void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */
 void container_forget(struct container *c);
 unsigned container_count(void);
+
+/*
+ * c's resource of kind ops: the one attached, or a new zeroed one of size
+ * bytes (the module's struct, container_resource first) attached now.  NULL
+ * when out of memory.  It lives as long as c (or, follows_id, the container).
+ */
+struct container_resource *
+container_resource(struct container *c, const struct container_resource_ops *ops, size_t size);
+/* The same without attaching: NULL if c has none of that kind. */
+struct container_resource *container_resource_find(struct container *c,
+                                                   const struct container_resource_ops *ops);
+/*
+ * Calls fn(name, count) for each resource of c that can count itself (for
+ * the control socket; c's lock is held, fn must not take it).
+ */
+void container_resource_counts(struct container *c,
+                               void (*fn)(const char *name, unsigned n, void *userdata),
+                               void *userdata);
 
 /* Records; each returns -errno. */
 int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,

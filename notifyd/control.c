@@ -14,16 +14,55 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+static void list_resource(const char *name, unsigned n, void *userdata)
+{
+	FILE *out = userdata;
+
+	fprintf(out, " %s=%u", name, n);
+}
+
 static void list_one(struct container *c, void *userdata)
 {
 	FILE *out = userdata;
 
 	pthread_mutex_lock(&c->lock);
-	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu\n", c->id,
+	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu", c->id,
 	        (int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
 	        (unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
 	        (unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
 	        (unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
+	container_resource_counts(c, list_resource, out);
+	fputc('\n', out);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Totals of each kind of resource over every entry, for `stats`. */
+struct resource_totals {
+	size_t n;
+	struct {
+		const char *name; /* the ops table's: static */
+		unsigned long long sum;
+	} v[8];
+};
+
+static void total_resource(const char *name, unsigned n, void *userdata)
+{
+	struct resource_totals *t = userdata;
+	size_t i;
+
+	for (i = 0; i < t->n && strcmp(t->v[i].name, name); i++)
+		;
+	if (i == ARRAY_SIZE(t->v))
+		return;
+	if (i == t->n)
+		t->v[t->n++].name = name;
+	t->v[i].sum += n;
+}
+
+static void total_one(struct container *c, void *userdata)
+{
+	pthread_mutex_lock(&c->lock);
+	container_resource_counts(c, total_resource, userdata);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -45,7 +84,7 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 	} else if (strcmp(cmd, "list") == 0) {
 		fprintf(out, "%-24s %8s %-16s %-7s %6s %7s %8s %6s %8s %6s %6s %6s\n", "ID", "PID",
 		        "PROFILE", "RUNTIME", "MOUNTS", "PENDING", "REQUESTS", "KERNEL", "CONTINUE",
-		        "DENIED", "ENOSYS", "FAILED");
+		        "DENIED", "ENOSYS", "FAILED RESOURCES");
 		container_foreach(list_one, out);
 	} else if (strcmp(cmd, "mounts") == 0) {
 		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE",
@@ -63,6 +102,10 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		        (unsigned long long)t.continued, (unsigned long long)t.denied,
 		        (unsigned long long)t.enosys, (unsigned long long)t.failed,
 		        (unsigned long long)t.callers_gone);
+		struct resource_totals rt = {0};
+		container_foreach(total_one, &rt);
+		for (size_t i = 0; i < rt.n; i++)
+			fprintf(out, "%s: %llu\n", rt.v[i].name, rt.v[i].sum);
 		fprintf(out, "open-fds: %d\n", fd_count_open());
 		fprintf(out, "profiles-dir: %s\nprofiles:", info->profiles_dir);
 		for (size_t i = 0; set && i < set->n; i++)

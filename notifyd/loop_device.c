@@ -37,11 +37,35 @@ struct loop_view {
 	int fd;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct loop_entry *devices;
-static struct loop_view *views;
-static int nodes = -EBADF; /* detached tmpfs: one block node per device, "loopN" */
-static bool shutting_down;
+/* The module's state. */
+static struct {
+	pthread_mutex_t lock; /* protects everything here; taken after a container's lock */
+	struct loop_entry *devices;
+	struct loop_view *views;
+	int nodes;          /* detached tmpfs: one block node per device, "loopN" */
+	bool shutting_down; /* bound devices now outlive their container */
+	bool retrying;      /* a retry thread runs */
+} state = {.lock = PTHREAD_MUTEX_INITIALIZER, .nodes = -EBADF};
+
+static void loop_res_gone(struct container *c, struct container_resource *res, bool last);
+static unsigned loop_res_count(struct container *c, const struct container_resource *res);
+static void loop_res_release(struct container_resource *res)
+{
+	free(res);
+}
+
+/*
+ * A container that asked for a loop device carries this resource; the
+ * devices themselves are in state.devices by container id: they belong to
+ * the container (a `runc exec` may create them), not to one entry.
+ */
+static const struct container_resource_ops loop_res_ops = {
+    .name = "loop-devices",
+    .gone = loop_res_gone,
+    .count = loop_res_count,
+    .release = loop_res_release,
+    .follows_id = true,
+};
 
 static int loop_ctl(unsigned long cmd, long arg)
 {
@@ -85,11 +109,11 @@ static void node_neutralize(int nr)
 	char name[24];
 
 	node_name(nr, name, sizeof(name));
-	if ((fchownat(nodes, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
-	     fchmodat(nodes, name, 0, 0) < 0) &&
+	if ((fchownat(state.nodes, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     fchmodat(state.nodes, name, 0, 0) < 0) &&
 	    errno != ENOENT)
 		log_warn("loop%d: cannot take the node back from its container: %m", nr);
-	unlinkat(nodes, name, 0);
+	unlinkat(state.nodes, name, 0);
 }
 
 /* A new inode per hand-out, so a container's stale bind never names the next owner's. */
@@ -97,15 +121,15 @@ static int node_make(int nr, uid_t uid, gid_t gid)
 {
 	char name[24];
 
-	if (nodes < 0) {
-		nodes = tmpfs_new("0700");
-		if (nodes < 0)
-			return nodes;
+	if (state.nodes < 0) {
+		state.nodes = tmpfs_new("0700");
+		if (state.nodes < 0)
+			return state.nodes;
 	}
 	node_neutralize(nr);
 	node_name(nr, name, sizeof(name));
-	if (mknodat(nodes, name, S_IFBLK | 0660, makedev(LOOP_MAJOR_NR, nr)) < 0 ||
-	    fchownat(nodes, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (mknodat(state.nodes, name, S_IFBLK | 0660, makedev(LOOP_MAJOR_NR, nr)) < 0 ||
+	    fchownat(state.nodes, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
@@ -115,10 +139,10 @@ static int node_open(int nr)
 	char name[24];
 	int fd;
 
-	if (nodes < 0)
+	if (state.nodes < 0)
 		return -ENOENT;
 	node_name(nr, name, sizeof(name));
-	fd = openat(nodes, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(state.nodes, name, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -133,7 +157,7 @@ static bool dev_bound(int nr, struct loop_info64 *info)
 
 static struct loop_entry *entry_find(int nr)
 {
-	for (struct loop_entry *e = devices; e; e = e->next)
+	for (struct loop_entry *e = state.devices; e; e = e->next)
 		if (e->nr == nr)
 			return e;
 	return NULL;
@@ -141,7 +165,7 @@ static struct loop_entry *entry_find(int nr)
 
 static struct loop_view *view_find(const char *owner)
 {
-	for (struct loop_view *v = views; v; v = v->next)
+	for (struct loop_view *v = state.views; v; v = v->next)
 		if (!strcmp(v->owner, owner))
 			return v;
 	return NULL;
@@ -187,7 +211,7 @@ static void entry_release(struct loop_entry *e)
 		log_debug("loop%d: not deleted yet (%s); kept out of use until it can be", e->nr,
 		          strerror(-r));
 	if (r >= 0 || r == -ENODEV) { /* ENODEV: somebody else deleted it already */
-		for (struct loop_entry **p = &devices; *p; p = &(*p)->next)
+		for (struct loop_entry **p = &state.devices; *p; p = &(*p)->next)
 			if (*p == e) {
 				*p = e->next;
 				break;
@@ -199,7 +223,7 @@ static void entry_release(struct loop_entry *e)
 /* Retries deleting devices given up; true if some are still waiting. */
 static bool retry_draining(void)
 {
-	struct loop_entry *e = devices, *next;
+	struct loop_entry *e = state.devices, *next;
 	bool left = false;
 
 	for (; e; e = next) {
@@ -207,12 +231,10 @@ static bool retry_draining(void)
 		if (!e->owner)
 			entry_release(e);
 	}
-	for (e = devices; e && !left; e = e->next)
+	for (e = state.devices; e && !left; e = e->next)
 		left = !e->owner;
 	return left;
 }
-
-static bool retrying; /* a retry thread runs; under lock */
 
 /*
  * A container's last fds may close a moment after its notify fd hangs up
@@ -227,13 +249,13 @@ static void *retry_thread(void *arg)
 	(void)arg;
 	for (int i = 0; i < 50 && left; i++) {
 		usleep(100 * 1000);
-		pthread_mutex_lock(&lock);
+		pthread_mutex_lock(&state.lock);
 		left = retry_draining();
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&state.lock);
 	}
-	pthread_mutex_lock(&lock);
-	retrying = false;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&state.lock);
+	state.retrying = false;
+	pthread_mutex_unlock(&state.lock);
 	return NULL;
 }
 
@@ -243,11 +265,11 @@ static void schedule_retry(void)
 	pthread_t t;
 	pthread_attr_t a;
 
-	if (retrying)
+	if (state.retrying)
 		return;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	retrying = pthread_create(&t, &a, retry_thread, NULL) == 0;
+	state.retrying = pthread_create(&t, &a, retry_thread, NULL) == 0;
 	pthread_attr_destroy(&a);
 }
 
@@ -258,11 +280,11 @@ enum loop_access loop_device_access(const char *container_id, dev_t rdev)
 
 	if (major(rdev) != LOOP_MAJOR_NR)
 		return LOOP_UNMANAGED;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&state.lock);
 	e = entry_find((int)minor(rdev));
 	if (e)
 		a = e->owner && !strcmp(e->owner, container_id) ? LOOP_OWNED : LOOP_FOREIGN;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	return a;
 }
 
@@ -402,8 +424,8 @@ static int view_install(struct request *rq)
 		return -ENOMEM;
 	}
 	v->fd = TAKE_FD(m);
-	v->next = views;
-	views = v;
+	v->next = state.views;
+	state.views = v;
 	return 0;
 }
 
@@ -429,7 +451,7 @@ static int place(struct request *rq, int nr)
 		         strerror(-r));
 		return r;
 	}
-	tree = (int)syscall(SYS_open_tree, nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	tree = (int)syscall(SYS_open_tree, state.nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0) {
 		r = -errno;
 		snprintf(rq->detail, sizeof(rq->detail), "cloning the node of %s: %s", name,
@@ -460,9 +482,12 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&lock);
+	/* So that the devices go when the container does. */
+	if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
+		return -ENOMEM;
+	pthread_mutex_lock(&state.lock);
 	retry_draining();
-	for (e = devices; e; e = e->next) {
+	for (e = state.devices; e; e = e->next) {
 		if (!e->owner || strcmp(e->owner, id))
 			continue;
 		owned++;
@@ -502,15 +527,15 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 		goto out;
 	}
 	e->nr = r;
-	e->next = devices;
-	devices = e;
+	e->next = state.devices;
+	state.devices = e;
 	r = place(rq, e->nr);
 	if (r < 0)
 		entry_release(e);
 	else
 		r = e->nr;
 out:
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	return r;
 }
 
@@ -523,7 +548,7 @@ int loop_device_remove(struct request *rq, int nr)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&state.lock);
 	e = entry_find(nr);
 	if (!e || !e->owner || strcmp(e->owner, rq->c->id)) {
 		snprintf(rq->detail, sizeof(rq->detail), "loop%d is not this container's", nr);
@@ -533,7 +558,7 @@ int loop_device_remove(struct request *rq, int nr)
 	} else {
 		entry_release(e);
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	if (r < 0)
 		return r;
 	/* Its node goes from the container's /dev, as devtmpfs would do. */
@@ -551,7 +576,7 @@ int loop_device_set_backing(const char *container_id, int nr, int fd)
 	struct loop_entry *e;
 	int r = -EPERM;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&state.lock);
 	e = entry_find(nr);
 	if (e && e->owner && !strcmp(e->owner, container_id)) {
 		safe_close(e->backing);
@@ -559,7 +584,7 @@ int loop_device_set_backing(const char *container_id, int nr, int fd)
 		fd = -EBADF;
 		r = 0;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	safe_close(fd);
 	return r;
 }
@@ -572,7 +597,7 @@ int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw)
 	char path[64];
 	int r = -ENXIO, fl;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&state.lock);
 	e = entry_find((int)minor(rdev));
 	if (!e || !e->owner || strcmp(e->owner, container_id)) {
 		r = -EPERM;
@@ -588,28 +613,33 @@ int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw)
 				r = -errno;
 		}
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	return r;
 }
 
-void loop_device_container_gone(const char *container_id)
+/* The container's last entry hung up: its devices are detached and deleted. */
+static void loop_res_gone(struct container *c, struct container_resource *res, bool last)
 {
+	const char *container_id = c->id;
 	struct loop_entry *e, *next;
 	struct loop_view *v;
 	unsigned n = 0;
 
-	pthread_mutex_lock(&lock);
-	for (e = devices; e; e = next) {
+	(void)res;
+	if (!last)
+		return; /* a `runc exec` ended: the container keeps them (moved to another entry) */
+	pthread_mutex_lock(&state.lock);
+	for (e = state.devices; e; e = next) {
 		next = e->next;
 		if (!e->owner || strcmp(e->owner, container_id))
 			continue;
 		/* notifyd stopping: a running container keeps the devices it uses. */
-		if (shutting_down && dev_bound(e->nr, NULL))
+		if (state.shutting_down && dev_bound(e->nr, NULL))
 			continue;
 		n++;
 		entry_release(e);
 	}
-	for (struct loop_view **p = &views; *p; p = &(*p)->next)
+	for (struct loop_view **p = &state.views; *p; p = &(*p)->next)
 		if (!strcmp((*p)->owner, container_id)) {
 			v = *p;
 			*p = v->next;
@@ -618,17 +648,29 @@ void loop_device_container_gone(const char *container_id)
 			free(v);
 			break;
 		}
-	if (retry_draining() && !shutting_down)
+	if (retry_draining() && !state.shutting_down)
 		schedule_retry();
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
 		         n, n == 1 ? "" : "s");
 }
 
+static unsigned loop_res_count(struct container *c, const struct container_resource *res)
+{
+	unsigned n = 0;
+
+	(void)res;
+	pthread_mutex_lock(&state.lock);
+	for (struct loop_entry *e = state.devices; e; e = e->next)
+		n += e->owner && !strcmp(e->owner, c->id);
+	pthread_mutex_unlock(&state.lock);
+	return n;
+}
+
 void loop_device_shutdown(void)
 {
-	pthread_mutex_lock(&lock);
-	shutting_down = true;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&state.lock);
+	state.shutting_down = true;
+	pthread_mutex_unlock(&state.lock);
 }

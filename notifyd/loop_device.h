@@ -8,8 +8,9 @@
  * is overmounted with a notifyd tmpfs of symlinks that lists the host's other
  * block devices but only the container's own loops, so util-linux (which
  * enumerates loops through sysfs) shows nothing else.  When the container is
- * gone its devices are detached and deleted; one still held open somewhere
- * is kept out of use until it can be deleted.
+ * gone (its "loop-devices" resource, container.h, is told that the last
+ * handed-over notify fd hung up) its devices are detached and deleted; one
+ * still held open somewhere is kept out of use until it can be deleted.
  */
 #ifndef MV_LOOP_DEVICE_H
 #define MV_LOOP_DEVICE_H
@@ -53,8 +54,6 @@ int loop_device_set_backing(const char *container_id, int nr, int fd);
  */
 int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw);
 
-/* The last handed-over notify fd of container id hung up. */
-void loop_device_container_gone(const char *container_id);
 /*
  * notifyd is stopping: from now on a container's bound devices are left as
  * they are (it may still run and use them); unbound ones are deleted.

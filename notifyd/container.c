@@ -256,7 +256,11 @@ unsigned container_count(void)
 	return n;
 }
 
-int container_mount_present(uint64_t mnt_id, uint64_t mntns_id)
+/*
+ * statmount(STATMOUNT_MNT_BASIC) of mount mnt_id in namespace mntns_id (0:
+ * the calling thread's): 1 and its old id in *old_id, 0 not there, -errno.
+ */
+static int statmount_basic(uint64_t mnt_id, uint64_t mntns_id, uint32_t *old_id)
 {
 	struct mv_mnt_id_req req = {
 	    .size = sizeof(req),
@@ -266,10 +270,20 @@ int container_mount_present(uint64_t mnt_id, uint64_t mntns_id)
 	};
 	uint64_t buf[512]; /* struct statmount: fixed part only, no strings asked for */
 
-	if (syscall(__NR_statmount, &req, buf, sizeof(buf), 0) == 0)
+	if (syscall(__NR_statmount, &req, buf, sizeof(buf), 0) == 0) {
+		/* struct statmount's mnt_id_old: a __u32 at byte 56 (uapi, Linux 6.8). */
+		memcpy(old_id, (const char *)buf + 56, sizeof(*old_id));
 		return 1;
+	}
 	/* ENOENT: no such mount in that namespace, or the namespace is gone with its mounts. */
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int container_mount_present(uint64_t mnt_id, uint64_t mntns_id)
+{
+	uint32_t old_id;
+
+	return statmount_basic(mnt_id, mntns_id, &old_id);
 }
 
 int container_mntns_id(int nsfd, uint64_t *ret)
@@ -345,14 +359,15 @@ int container_mounts_prune_at(struct container *c, int procfd)
 	return r < 0 ? r : container_mounts_prune(c, id);
 }
 
-int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
-                        const char *target)
+int container_add_mount(struct container *c, uint64_t mnt_id, uint64_t mnt_id_old, const char *type,
+                        const char *source, const char *target)
 {
 	struct mount_record *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return -ENOMEM;
 	m->mnt_id = mnt_id;
+	m->mnt_id_old = mnt_id_old;
 	m->mntns_id = init_mntns_id(c, mnt_id);
 	m->type = strdup(type);
 	m->source = strdup(source);
@@ -381,6 +396,30 @@ bool container_owns_mount(struct container *c, uint64_t mnt_id)
 		found = m->mnt_id == mnt_id;
 	pthread_mutex_unlock(&c->lock);
 	return found;
+}
+
+bool container_owns_mount_old(struct container *c, uint64_t mnt_id_old, uint64_t *mnt_id)
+{
+	uint64_t id = 0;
+	uint32_t now_old = 0;
+	int r;
+
+	if (mnt_id_old == 0)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	for (struct mount_record *m = c->mounts; m && !id; m = m->next)
+		if (m->mnt_id_old == mnt_id_old)
+			id = m->mnt_id;
+	pthread_mutex_unlock(&c->lock);
+	if (!id)
+		return false;
+	r = statmount_basic(id, 0, &now_old);
+	if (r == -ENOSYS && id == mnt_id_old) /* before 6.8: the record holds the old id */
+		r = 1, now_old = (uint32_t)mnt_id_old;
+	if (r != 1 || now_old != mnt_id_old)
+		return false;
+	*mnt_id = id;
+	return true;
 }
 
 bool container_remove_mount(struct container *c, uint64_t mnt_id)

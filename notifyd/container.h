@@ -25,8 +25,9 @@
 
 struct mount_record {
 	struct mount_record *next;
-	uint64_t mnt_id;   /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
-	uint64_t mntns_id; /* id of the mount namespace it was seen in; 0 until known */
+	uint64_t mnt_id;     /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
+	uint64_t mnt_id_old; /* its STATX_MNT_ID (as in mountinfo), 0 if not known */
+	uint64_t mntns_id;   /* id of the mount namespace it was seen in; 0 until known */
 	char *type, *source, *target;
 };
 
@@ -116,10 +117,21 @@ void container_resource_counts(struct container *c,
                                void (*fn)(const char *name, unsigned n, void *userdata),
                                void *userdata);
 
-/* Records; each returns -errno. */
-int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
-                        const char *target);
+/* Records; each returns -errno.  mnt_id_old: 0 if not known. */
+int container_add_mount(struct container *c, uint64_t mnt_id, uint64_t mnt_id_old, const char *type,
+                        const char *source, const char *target);
 bool container_owns_mount(struct container *c, uint64_t mnt_id);
+/*
+ * The record of the mount whose old id (STATX_MNT_ID, what statx() gives
+ * anybody, also with an empty mask) is mnt_id_old, in the calling thread's
+ * mount namespace: its unique id in *mnt_id and true, or false.  For mounts
+ * that refuse notifyd their unique id: a FUSE mount answers no statx()
+ * attribute to a process outside its daemon's user namespace.  Old ids are
+ * reused, so the match is confirmed with statmount(2): the recorded unique
+ * mount must be there and still carry that old id.  (Before Linux 6.8
+ * records hold old ids only, and the match is taken as it is.)
+ */
+bool container_owns_mount_old(struct container *c, uint64_t mnt_id_old, uint64_t *mnt_id);
 bool container_remove_mount(struct container *c, uint64_t mnt_id);
 
 /*

@@ -221,7 +221,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;
 	}
-	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
+	r = container_add_mount(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
 		         strerror(-r));

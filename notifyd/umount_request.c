@@ -114,6 +114,21 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 		snprintf(rq->detail, sizeof(rq->detail), "%d records of mounts gone dropped", r);
 }
 
+/*
+ * Is the mount fd is on (a mount root, stx from statx() with an empty mask)
+ * one of c's records?  Its unique id answers for most file systems; a FUSE
+ * mount refuses every statx() attribute, the unique id too, to notifyd (not
+ * in its daemon's user namespace) but the empty-mask statx() still gave its
+ * old id (stx_mnt_id), which the record of a FUSE mount carries as well.
+ */
+static bool own_mount(struct container *c, int fd, const struct statx *stx, uint64_t *mnt_id)
+{
+	if (kernel_mount_id(fd, mnt_id) == 0)
+		return container_owns_mount(c, *mnt_id);
+	return (stx->stx_mask & STATX_MNT_ID) &&
+	       container_owns_mount_old(c, stx->stx_mnt_id, mnt_id);
+}
+
 void umount_request_handle(struct request *rq)
 {
 	unsigned long flags = rq->notif.data.args[1];
@@ -151,8 +166,7 @@ void umount_request_handle(struct request *rq)
 	fd = view_open(rq->target, O_PATH | ((flags & UMOUNT_NOFOLLOW) ? O_NOFOLLOW : 0));
 	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && kernel_mount_id(fd, &mnt_id) == 0 &&
-	    container_owns_mount(rq->c, mnt_id)) {
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && own_mount(rq->c, fd, &stx, &mnt_id)) {
 		fd = safe_close(fd); /* our own reference would keep the mount busy */
 		rq->action = "umount";
 		request_set_rule(rq, "mount made by notifyd (mnt_id=%llu)",

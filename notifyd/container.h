@@ -7,8 +7,8 @@
  * users left the kernel reports POLLHUP, the entry leaves the registry and is
  * freed with its last request: no fd and no memory stay behind.
  *
- * What notifyd holds for a container besides its mount records -- FUSE
- * daemons, loop devices, later vfsd shares -- hangs off the entry as a list
+ * What notifyd holds for a container -- mount records, FUSE daemons, loop
+ * devices, later vfsd shares -- hangs off the entry as a list
  * of `struct container_resource`, each with the ops table of the module that
  * keeps it.  This file knows only that interface: it tells the resources
  * when their entry goes and frees them with it, and never calls into a
@@ -22,14 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-struct mount_record {
-	struct mount_record *next;
-	uint64_t mnt_id;     /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
-	uint64_t mnt_id_old; /* its STATX_MNT_ID (as in mountinfo), 0 if not known */
-	uint64_t mntns_id;   /* id of the mount namespace it was seen in; 0 until known */
-	char *type, *source, *target;
-};
 
 struct container_counters {
 	uint64_t requests, kernel, continued, denied, enosys, failed;
@@ -77,10 +69,8 @@ struct container {
 	int lxc_sock;  /* LXC proxy connection (watched instead), or -EBADF */
 	bool gone;     /* notify fd hung up */
 
-	pthread_mutex_t lock; /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below, and the resources' data that say so */
 	struct container_counters counters;
-	struct mount_record *mounts;
-	unsigned n_mounts;
 	unsigned pending; /* requests being handled by workers */
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
 	struct container_resource *resources; /* one per kind, see container_resource() */
@@ -116,48 +106,6 @@ struct container_resource *container_resource_find(struct container *c,
 void container_resource_counts(struct container *c,
                                void (*fn)(const char *name, unsigned n, void *userdata),
                                void *userdata);
-
-/* Records; each returns -errno.  mnt_id_old: 0 if not known. */
-int container_add_mount(struct container *c, uint64_t mnt_id, uint64_t mnt_id_old, const char *type,
-                        const char *source, const char *target);
-bool container_owns_mount(struct container *c, uint64_t mnt_id);
-/*
- * The record of the mount whose old id (STATX_MNT_ID, what statx() gives
- * anybody, also with an empty mask) is mnt_id_old, in the calling thread's
- * mount namespace: its unique id in *mnt_id and true, or false.  For mounts
- * that refuse notifyd their unique id: a FUSE mount answers no statx()
- * attribute to a process outside its daemon's user namespace.  Old ids are
- * reused, so the match is confirmed with statmount(2): the recorded unique
- * mount must be there and still carry that old id.  (Before Linux 6.8
- * records hold old ids only, and the match is taken as it is.)
- */
-bool container_owns_mount_old(struct container *c, uint64_t mnt_id_old, uint64_t *mnt_id);
-bool container_remove_mount(struct container *c, uint64_t mnt_id);
-
-/*
- * Where records meet the kernel (statmount(2), Linux 6.8; namespace ids 6.11).
- * container_mount_present(): is mount mnt_id in mount namespace mntns_id
- * (0: the calling thread's)?  1 yes, 0 no, -errno when the kernel cannot say.
- * A unique mount id is never reused and a mount never changes namespace, so
- * "no" for a mount that was there means it is gone for good.
- */
-int container_mount_present(uint64_t mnt_id, uint64_t mntns_id);
-/* The id of the mount namespace nsfd (an ns/mnt fd), or -errno. */
-int container_mntns_id(int nsfd, uint64_t *ret);
-/*
- * Reconcile c's records with mount namespace mntns_id (an id from
- * container_mntns_id(), not 0): a record whose namespace is not known
- * yet learns mntns_id if its mount is there; a record of a known namespace
- * whose mount is no longer there is dropped.  A record is never dropped on
- * the kernel's silence.  Returns the number dropped, or -errno.
- */
-int container_mounts_prune(struct container *c, uint64_t mntns_id);
-/*
- * The same against the mount namespace of the thread whose /proc/<tid> is
- * procfd (a caller's): for the max-mounts check, so records of mounts that
- * went by other means do not count.  Returns the number dropped, or -errno.
- */
-int container_mounts_prune_at(struct container *c, int procfd);
 
 /* Calls fn for every live container with the registry locked (for the control socket). */
 void container_foreach(void (*fn)(struct container *c, void *userdata), void *userdata);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/control.h"
 #include "notifyd/container.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/supervise.h"
 #include "common/cleanup.h"
@@ -24,10 +25,11 @@ static void list_resource(const char *name, unsigned n, void *userdata)
 static void list_one(struct container *c, void *userdata)
 {
 	FILE *out = userdata;
+	unsigned n_mounts = mount_record_count(c);
 
 	pthread_mutex_lock(&c->lock);
 	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu", c->id,
-	        (int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
+	        (int)c->init_pid, c->profile, c->runtime, n_mounts, c->pending,
 	        (unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
 	        (unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
 	        (unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
@@ -66,15 +68,24 @@ static void total_one(struct container *c, void *userdata)
 	pthread_mutex_unlock(&c->lock);
 }
 
+struct mounts_out {
+	const struct container *c;
+	FILE *out;
+};
+
+static void mount_one(const struct mount_record *m, void *userdata)
+{
+	const struct mounts_out *mo = userdata;
+
+	fprintf(mo->out, "%-24s %10llu %-10s %-24s %s\n", mo->c->id, (unsigned long long)m->mnt_id,
+	        m->type, m->source[0] ? m->source : "-", m->target);
+}
+
 static void mounts_one(struct container *c, void *userdata)
 {
-	FILE *out = userdata;
+	struct mounts_out mo = {c, userdata};
 
-	pthread_mutex_lock(&c->lock);
-	for (struct mount_record *m = c->mounts; m; m = m->next)
-		fprintf(out, "%-24s %10llu %-10s %-24s %s\n", c->id, (unsigned long long)m->mnt_id,
-		        m->type, m->source[0] ? m->source : "-", m->target);
-	pthread_mutex_unlock(&c->lock);
+	mount_record_foreach(c, mount_one, &mo);
 }
 
 static void answer(FILE *out, const char *cmd, const struct control_info *info)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/mount_record.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -274,14 +275,14 @@ static void on_exit_of(struct daemon_rec *d)
 	else
 		snprintf(how, sizeof(how), "was killed by signal %s",
 		         sigabbrev_np(si.si_status) ?: "?");
-	mounted = container_owns_mount(d->c, d->mnt_id);
+	mounted = mount_record_owns(d->c, d->mnt_id);
 	if (!mounted) {
 		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted",
 		         d->c->id, d->program, (int)d->pid, how, d->target);
 		return;
 	}
 	r = detach_dead_mount(d);
-	container_remove_mount(d->c, d->mnt_id);
+	mount_record_remove(d->c, d->mnt_id);
 	if (r > 0)
 		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; its mount was detached",
 		         d->c->id, d->program, (int)d->pid, how, d->target);

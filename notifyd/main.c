@@ -8,6 +8,7 @@
 #include "notifyd/control.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/loop_device.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/lxc_proxy.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
@@ -203,9 +204,9 @@ static void probe_features(void)
 	            (stx.stx_mask & STATX_MNT_ID_UNIQUE);
 	_cleanup_close_ int mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	uint64_t mntns_id = 0;
-	/* Records follow the mounts (container_mounts_prune()) where both work. */
-	bool records = uniq && mntns >= 0 && container_mntns_id(mntns, &mntns_id) >= 0 &&
-	               container_mount_present(stx.stx_mnt_id, mntns_id) == 1;
+	/* Records follow the mounts (mount_record_prune()) where both work. */
+	bool records = uniq && mntns >= 0 && mount_record_ns_id(mntns, &mntns_id) >= 0 &&
+	               mount_record_present(stx.stx_mnt_id, mntns_id) == 1;
 
 	snprintf(notifyd.features, sizeof(notifyd.features),
 	         "mount_setattr=%s statx-mnt-id-unique=%s statmount-records=%s sync-wake-up=%s",

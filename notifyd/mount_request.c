@@ -8,6 +8,7 @@
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_verify.h"
 #include "notifyd/mount_fuse.h"
@@ -71,14 +72,14 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 	int r;
 
 	pthread_mutex_lock(&rq->c->lock);
-	n_mounts = rq->c->n_mounts;
+	n_mounts = mount_record_count(rq->c);
 	pthread_mutex_unlock(&rq->c->lock);
 	/* At the limit: records of mounts gone by other means (a lazily detached
 	 * parent) do not count. */
 	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
-	    container_mounts_prune_at(rq->c, rq->t.procfd) > 0) {
+	    mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
 		pthread_mutex_lock(&rq->c->lock);
-		n_mounts = rq->c->n_mounts;
+		n_mounts = mount_record_count(rq->c);
 		pthread_mutex_unlock(&rq->c->lock);
 	}
 	if (n_mounts >= p->max_mounts) {
@@ -221,7 +222,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;
 	}
-	r = container_add_mount(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
+	r = mount_record_add(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
 		         strerror(-r));

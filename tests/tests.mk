@@ -108,7 +108,8 @@ $(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
 	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)
 
-# fuse_daemon.c's reservations from threads (links with container.c alone).
+# fuse_daemon.c's reservations from threads (links with container.c and mount_record.c alone).
 $(BUILD)/tests/unit/test_fuse_daemon: $(OBJ)/tests/unit/test_fuse_daemon.o \
-		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(COMMON_OBJ)
+		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(OBJ)/notifyd/mount_record.o \
+		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -8,11 +8,11 @@
  * freed with its last request: no fd and no memory stay behind.
  *
  * What notifyd holds for a container -- mount records, FUSE daemons, loop
- * devices, later vfsd shares -- hangs off the entry as a list
- * of `struct container_resource`, each with the ops table of the module that
- * keeps it.  This file knows only that interface: it tells the resources
- * when their entry goes and frees them with it, and never calls into a
- * resource module (the modules call in here, not the other way round).
+ * devices, later vfsd shares -- hangs off the entry as a list of `struct
+ * container_resource`, each with the ops table of the module that keeps it.
+ * This file knows only that interface: it tells the resources when their
+ * entry goes and frees them with it, and never calls into a resource module
+ * (the modules call in here, not the other way round).
  */
 #ifndef MV_CONTAINER_H
 #define MV_CONTAINER_H

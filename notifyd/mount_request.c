@@ -71,16 +71,12 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 	unsigned n_mounts;
 	int r;
 
-	pthread_mutex_lock(&rq->c->lock);
 	n_mounts = mount_record_count(rq->c);
-	pthread_mutex_unlock(&rq->c->lock);
 	/* At the limit: records of mounts gone by other means (a lazily detached
 	 * parent) do not count. */
 	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
 	    mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
-		pthread_mutex_lock(&rq->c->lock);
 		n_mounts = mount_record_count(rq->c);
-		pthread_mutex_unlock(&rq->c->lock);
 	}
 	if (n_mounts >= p->max_mounts) {
 		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",

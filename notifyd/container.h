@@ -6,24 +6,55 @@
  * notify fd is live, every queued request holds one.  When the filter has no
  * users left the kernel reports POLLHUP, the entry leaves the registry and is
  * freed with its last request: no fd and no memory stay behind.
+ *
+ * What notifyd holds for a container -- mount records, FUSE daemons, loop
+ * devices, later vfsd shares -- hangs off the entry as a list of `struct
+ * container_resource`, each with the ops table of the module that keeps it.
+ * This file knows only that interface: it tells the resources when their
+ * entry goes and frees them with it, and never calls into a resource module
+ * (the modules call in here, not the other way round).
  */
 #ifndef MV_CONTAINER_H
 #define MV_CONTAINER_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct mount_record {
-	struct mount_record *next;
-	uint64_t mnt_id;   /* STATX_MNT_ID_UNIQUE of the mount notifyd attached */
-	uint64_t mntns_id; /* id of the mount namespace it was seen in; 0 until known */
-	char *type, *source, *target;
-};
-
 struct container_counters {
 	uint64_t requests, kernel, continued, denied, enosys, failed;
+};
+
+struct container;
+struct container_resource;
+
+/* One kind of per-container state, as its module describes it to container.c. */
+struct container_resource_ops {
+	const char *name; /* in `notifyctl list` and `stats`: "fuse-daemons", "loop-devices" */
+	/*
+	 * An entry of the container hung up (c->gone is set).  last: no other
+	 * entry with the same id is left, the container itself is gone (not
+	 * only a `runc exec`).  Called with no lock held.
+	 */
+	void (*gone)(struct container *c, struct container_resource *res, bool last);
+	/* How many the container holds now, for the control socket; may be NULL. */
+	unsigned (*count)(struct container *c, const struct container_resource *res);
+	/* Frees res with its entry (the entry's last reference went). */
+	void (*release)(struct container_resource *res);
+	/*
+	 * The state belongs to the container (by id), not to this entry: when a
+	 * `runc exec` entry hangs up while another entry of the container is
+	 * left, res moves there (or is released if that entry has its own).
+	 */
+	bool follows_id;
+};
+
+/* Embedded first in a module's own per-container struct. */
+struct container_resource {
+	struct container_resource *next; /* the entry's list, under its lock */
+	const struct container_resource_ops *ops;
 };
 
 struct container {
@@ -38,13 +69,11 @@ struct container {
 	int lxc_sock;  /* LXC proxy connection (watched instead), or -EBADF */
 	bool gone;     /* notify fd hung up */
 
-	pthread_mutex_t lock; /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below, and the resources' data that say so */
 	struct container_counters counters;
-	struct mount_record *mounts;
-	unsigned n_mounts;
 	unsigned pending; /* requests being handled by workers */
-	unsigned n_fuse;  /* FUSE daemons running or starting (fuse_daemon.c) */
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
+	struct container_resource *resources; /* one per kind, see container_resource() */
 };
 
 /*
@@ -60,36 +89,23 @@ void container_unref(struct container *c);
 void container_forget(struct container *c);
 unsigned container_count(void);
 
-/* Records; each returns -errno. */
-int container_add_mount(struct container *c, uint64_t mnt_id, const char *type, const char *source,
-                        const char *target);
-bool container_owns_mount(struct container *c, uint64_t mnt_id);
-bool container_remove_mount(struct container *c, uint64_t mnt_id);
-
 /*
- * Where records meet the kernel (statmount(2), Linux 6.8; namespace ids 6.11).
- * container_mount_present(): is mount mnt_id in mount namespace mntns_id
- * (0: the calling thread's)?  1 yes, 0 no, -errno when the kernel cannot say.
- * A unique mount id is never reused and a mount never changes namespace, so
- * "no" for a mount that was there means it is gone for good.
+ * c's resource of kind ops: the one attached, or a new zeroed one of size
+ * bytes (the module's struct, container_resource first) attached now.  NULL
+ * when out of memory.  It lives as long as c (or, follows_id, the container).
  */
-int container_mount_present(uint64_t mnt_id, uint64_t mntns_id);
-/* The id of the mount namespace nsfd (an ns/mnt fd), or -errno. */
-int container_mntns_id(int nsfd, uint64_t *ret);
+struct container_resource *
+container_resource(struct container *c, const struct container_resource_ops *ops, size_t size);
+/* The same without attaching: NULL if c has none of that kind. */
+struct container_resource *container_resource_find(struct container *c,
+                                                   const struct container_resource_ops *ops);
 /*
- * Reconcile c's records with mount namespace mntns_id (an id from
- * container_mntns_id(), not 0): a record whose namespace is not known
- * yet learns mntns_id if its mount is there; a record of a known namespace
- * whose mount is no longer there is dropped.  A record is never dropped on
- * the kernel's silence.  Returns the number dropped, or -errno.
+ * Calls fn(name, count) for each resource of c that can count itself (for
+ * the control socket; c's lock is held, fn must not take it).
  */
-int container_mounts_prune(struct container *c, uint64_t mntns_id);
-/*
- * The same against the mount namespace of the thread whose /proc/<tid> is
- * procfd (a caller's): for the max-mounts check, so records of mounts that
- * went by other means do not count.  Returns the number dropped, or -errno.
- */
-int container_mounts_prune_at(struct container *c, int procfd);
+void container_resource_counts(struct container *c,
+                               void (*fn)(const char *name, unsigned n, void *userdata),
+                               void *userdata);
 
 /* Calls fn for every live container with the registry locked (for the control socket). */
 void container_foreach(void (*fn)(struct container *c, void *userdata), void *userdata);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/control.h"
 #include "notifyd/container.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/supervise.h"
 #include "common/cleanup.h"
@@ -14,28 +15,77 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-static void list_one(struct container *c, void *userdata)
+static void list_resource(const char *name, unsigned n, void *userdata)
 {
 	FILE *out = userdata;
 
+	fprintf(out, " %s=%u", name, n);
+}
+
+static void list_one(struct container *c, void *userdata)
+{
+	FILE *out = userdata;
+	unsigned n_mounts = mount_record_count(c);
+
 	pthread_mutex_lock(&c->lock);
-	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu\n", c->id,
-	        (int)c->init_pid, c->profile, c->runtime, c->n_mounts, c->pending,
+	fprintf(out, "%-24s %8d %-16s %-7s %6u %7u %8llu %6llu %8llu %6llu %6llu %6llu", c->id,
+	        (int)c->init_pid, c->profile, c->runtime, n_mounts, c->pending,
 	        (unsigned long long)c->counters.requests, (unsigned long long)c->counters.kernel,
 	        (unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
 	        (unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
+	container_resource_counts(c, list_resource, out);
+	fputc('\n', out);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Totals of each kind of resource over every entry, for `stats`. */
+struct resource_totals {
+	size_t n;
+	struct {
+		const char *name; /* the ops table's: static */
+		unsigned long long sum;
+	} v[8];
+};
+
+static void total_resource(const char *name, unsigned n, void *userdata)
+{
+	struct resource_totals *t = userdata;
+	size_t i;
+
+	for (i = 0; i < t->n && strcmp(t->v[i].name, name); i++)
+		;
+	if (i == ARRAY_SIZE(t->v))
+		return;
+	if (i == t->n)
+		t->v[t->n++].name = name;
+	t->v[i].sum += n;
+}
+
+static void total_one(struct container *c, void *userdata)
+{
+	pthread_mutex_lock(&c->lock);
+	container_resource_counts(c, total_resource, userdata);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct mounts_out {
+	const struct container *c;
+	FILE *out;
+};
+
+static void mount_one(const struct mount_record *m, void *userdata)
+{
+	const struct mounts_out *mo = userdata;
+
+	fprintf(mo->out, "%-24s %10llu %-10s %-24s %s\n", mo->c->id, (unsigned long long)m->mnt_id,
+	        m->type, m->source[0] ? m->source : "-", m->target);
 }
 
 static void mounts_one(struct container *c, void *userdata)
 {
-	FILE *out = userdata;
+	struct mounts_out mo = {c, userdata};
 
-	pthread_mutex_lock(&c->lock);
-	for (struct mount_record *m = c->mounts; m; m = m->next)
-		fprintf(out, "%-24s %10llu %-10s %-24s %s\n", c->id, (unsigned long long)m->mnt_id,
-		        m->type, m->source[0] ? m->source : "-", m->target);
-	pthread_mutex_unlock(&c->lock);
+	mount_record_foreach(c, mount_one, &mo);
 }
 
 static void answer(FILE *out, const char *cmd, const struct control_info *info)
@@ -45,7 +95,7 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 	} else if (strcmp(cmd, "list") == 0) {
 		fprintf(out, "%-24s %8s %-16s %-7s %6s %7s %8s %6s %8s %6s %6s %6s\n", "ID", "PID",
 		        "PROFILE", "RUNTIME", "MOUNTS", "PENDING", "REQUESTS", "KERNEL", "CONTINUE",
-		        "DENIED", "ENOSYS", "FAILED");
+		        "DENIED", "ENOSYS", "FAILED RESOURCES");
 		container_foreach(list_one, out);
 	} else if (strcmp(cmd, "mounts") == 0) {
 		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE",
@@ -63,6 +113,10 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		        (unsigned long long)t.continued, (unsigned long long)t.denied,
 		        (unsigned long long)t.enosys, (unsigned long long)t.failed,
 		        (unsigned long long)t.callers_gone);
+		struct resource_totals rt = {0};
+		container_foreach(total_one, &rt);
+		for (size_t i = 0; i < rt.n; i++)
+			fprintf(out, "%s: %llu\n", rt.v[i].name, rt.v[i].sum);
 		fprintf(out, "open-fds: %d\n", fd_count_open());
 		fprintf(out, "profiles-dir: %s\nprofiles:", info->profiles_dir);
 		for (size_t i = 0; set && i < set->n; i++)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/mount_record.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/kernel_compat.h"
@@ -38,51 +39,111 @@ struct daemon_rec {
 /* epoll data: the record pointer, low bit set for its stderr pipe. */
 #define TAG_ERR 1UL
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct daemon_rec *recs;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_t thread;
-static bool thread_running;
-static int epfd = -EBADF, stop_fd = -EBADF, host_mntns = -EBADF, self_task = -EBADF;
+/* What fuse_daemon.c keeps for one container entry (its container_resource). */
+struct fuse_res {
+	struct container_resource base;
+	unsigned n; /* daemons running or starting: reserved, under state.lock */
+};
 
-static pthread_cond_t freed = PTHREAD_COND_INITIALIZER; /* with `lock` */
+/* The module's state.  Lock order: a container's lock, then state.lock. */
+static struct {
+	pthread_mutex_t lock; /* protects recs, every fuse_res's n, and pairs with freed */
+	pthread_cond_t freed; /* some fuse_res's n went down */
+	struct daemon_rec *recs;
+	pthread_once_t once; /* starts the supervisor thread on the first daemon */
+	int start_error;     /* why it could not start: -errno, written once */
+	pthread_t thread;    /* the supervisor: owns epfd and every record's fds */
+	bool thread_running;
+	int epfd, stop_fd; /* the supervisor's epoll set and its stop eventfd */
+	int host_mntns;    /* to come back from a container's mount namespace */
+	int self_task;     /* the supervisor's own /proc/thread-self */
+} state = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .freed = PTHREAD_COND_INITIALIZER,
+    .once = PTHREAD_ONCE_INIT,
+    .epfd = -EBADF,
+    .stop_fd = -EBADF,
+    .host_mntns = -EBADF,
+    .self_task = -EBADF,
+};
+
+static void fuse_res_gone(struct container *c, struct container_resource *res, bool last);
+static unsigned fuse_res_count(struct container *c, const struct container_resource *res);
+static void fuse_res_release(struct container_resource *res)
+{
+	free(res); /* its daemons held references on the entry: none is left */
+}
+
+static const struct container_resource_ops fuse_res_ops = {
+    .name = "fuse-daemons",
+    .gone = fuse_res_gone,
+    .count = fuse_res_count,
+    .release = fuse_res_release,
+};
+
+static struct fuse_res *fuse_res_of(struct container *c)
+{
+	return (struct fuse_res *)container_resource(c, &fuse_res_ops, sizeof(struct fuse_res));
+}
+
+static unsigned fuse_res_count(struct container *c, const struct container_resource *res)
+{
+	unsigned n;
+
+	(void)c;
+	pthread_mutex_lock(&state.lock);
+	n = ((const struct fuse_res *)res)->n;
+	pthread_mutex_unlock(&state.lock);
+	return n;
+}
 
 int fuse_daemon_reserve(struct container *c, unsigned max)
 {
+	struct fuse_res *fr = fuse_res_of(c);
 	struct timespec until;
 	int r = -ENOSPC;
 
+	if (!fr)
+		return -ENOMEM;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
-	pthread_mutex_lock(&lock);
-	for (;;) {
-		pthread_mutex_lock(&c->lock);
-		if (c->n_fuse < max) {
-			c->n_fuse++;
+	/*
+	 * The count and the condition variable are under one mutex: an
+	 * unreserve between our test and our wait cannot be missed.
+	 */
+	pthread_mutex_lock(&state.lock);
+	for (bool timed_out = false;;) {
+		if (fr->n < max) {
+			fr->n++;
 			r = 0;
+			break;
 		}
-		pthread_mutex_unlock(&c->lock);
 		/*
 		 * "umount; mount" must not fail because the first daemon is still
 		 * flushing: wait (bounded) for one of the container's daemons to
 		 * exit.  Not only for those whose mount notifyd saw go: the kernel
 		 * may have unmounted one itself (a umount2 notifyd did not
 		 * recognise as its own is left to the kernel), and its record stays
-		 * until the daemon exits.
+		 * until the daemon exits.  After the deadline the count is looked
+		 * at once more: a daemon that exited just then still counts as gone.
 		 */
-		if (r == 0 || pthread_cond_timedwait(&freed, &lock, &until) == ETIMEDOUT)
+		if (timed_out)
 			break;
+		timed_out = pthread_cond_timedwait(&state.freed, &state.lock, &until) == ETIMEDOUT;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	return r;
 }
 
 void fuse_daemon_unreserve(struct container *c)
 {
-	pthread_mutex_lock(&c->lock);
-	c->n_fuse--;
-	pthread_mutex_unlock(&c->lock);
-	pthread_cond_broadcast(&freed);
+	struct fuse_res *fr =
+	    (struct fuse_res *)container_resource_find(c, &fuse_res_ops); /* reserved: there */
+
+	pthread_mutex_lock(&state.lock);
+	fr->n--;
+	pthread_cond_broadcast(&state.freed);
+	pthread_mutex_unlock(&state.lock);
 }
 
 static void rec_free(struct daemon_rec *d)
@@ -123,7 +184,7 @@ static void flush_output(struct daemon_rec *d, bool all)
 		d->line_len = 0;
 	}
 	if (n == 0) { /* every writer closed it */
-		epoll_ctl(epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
+		epoll_ctl(state.epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
 		d->stderr_fd = safe_close(d->stderr_fd);
 	}
 }
@@ -149,7 +210,7 @@ static int detach_dead_mount(struct daemon_rec *d)
 	const char *mp;
 	int r = 0;
 
-	if (d->mntns_fd < 0 || host_mntns < 0 || self_task < 0)
+	if (d->mntns_fd < 0 || state.host_mntns < 0 || state.self_task < 0)
 		return -EBADF;
 	tb = mnt_new_table();
 	it = mnt_new_iter(MNT_ITER_FORWARD);
@@ -161,7 +222,7 @@ static int detach_dead_mount(struct daemon_rec *d)
 	}
 	/* Our own task's mountinfo (procfs opened in the host): now the container's
 	 * table.  By fd: libmount's "/proc/self" would be the main thread's. */
-	mi = openat(self_task, "mountinfo", O_RDONLY | O_CLOEXEC);
+	mi = openat(state.self_task, "mountinfo", O_RDONLY | O_CLOEXEC);
 	f = mi >= 0 ? fdopen(mi, "re") : NULL;
 	if (f)
 		mi = -EBADF; /* f owns it now */
@@ -181,7 +242,7 @@ static int detach_dead_mount(struct daemon_rec *d)
 	}
 	mnt_free_iter(it);
 	mnt_unref_table(tb);
-	if (setns(host_mntns, CLONE_NEWNS) < 0) {
+	if (setns(state.host_mntns, CLONE_NEWNS) < 0) {
 		log_error(
 		    "FUSE supervisor cannot leave a container's mount namespace: %m; aborting");
 		abort();
@@ -204,14 +265,14 @@ static void on_exit_of(struct daemon_rec *d)
 	else
 		snprintf(how, sizeof(how), "was killed by signal %s",
 		         sigabbrev_np(si.si_status) ?: "?");
-	mounted = container_owns_mount(d->c, d->mnt_id);
+	mounted = mount_record_owns(d->c, d->mnt_id);
 	if (!mounted) {
 		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted",
 		         d->c->id, d->program, (int)d->pid, how, d->target);
 		return;
 	}
 	r = detach_dead_mount(d);
-	container_remove_mount(d->c, d->mnt_id);
+	mount_record_remove(d->c, d->mnt_id);
 	if (r > 0)
 		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; its mount was detached",
 		         d->c->id, d->program, (int)d->pid, how, d->target);
@@ -229,10 +290,10 @@ static void *supervisor_main(void *arg)
 	if (unshare(CLONE_FS) < 0)
 		log_warn("FUSE supervisor: unshare(CLONE_FS): %m; dead mounts stay attached");
 	else
-		self_task = open("/proc/thread-self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		state.self_task = open("/proc/thread-self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(epfd, evs, 16, -1);
+		int n = epoll_wait(state.epfd, evs, 16, -1);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("FUSE supervisor: epoll_wait: %m");
@@ -247,41 +308,40 @@ static void *supervisor_main(void *arg)
 				flush_output(d, false);
 				continue;
 			}
-			epoll_ctl(epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
+			epoll_ctl(state.epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
 			if (d->stderr_fd >= 0)
-				epoll_ctl(epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
+				epoll_ctl(state.epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
 			on_exit_of(d);
-			pthread_mutex_lock(&lock);
-			for (struct daemon_rec **p = &recs; *p; p = &(*p)->next)
+			pthread_mutex_lock(&state.lock);
+			for (struct daemon_rec **p = &state.recs; *p; p = &(*p)->next)
 				if (*p == d) {
 					*p = d->next;
 					break;
 				}
-			pthread_mutex_unlock(&lock);
+			pthread_mutex_unlock(&state.lock);
 			rec_free(d);
 		}
 	}
 }
 
-static int start_error;
 static void start_thread(void)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	sigset_t all, old;
 
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	host_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (epfd < 0 || stop_fd < 0 || host_mntns < 0 ||
-	    epoll_ctl(epfd, EPOLL_CTL_ADD, stop_fd, &ev) < 0) {
-		start_error = -errno;
+	state.epfd = epoll_create1(EPOLL_CLOEXEC);
+	state.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	state.host_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (state.epfd < 0 || state.stop_fd < 0 || state.host_mntns < 0 ||
+	    epoll_ctl(state.epfd, EPOLL_CTL_ADD, state.stop_fd, &ev) < 0) {
+		state.start_error = -errno;
 		return;
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	start_error = -pthread_create(&thread, NULL, supervisor_main, NULL);
+	state.start_error = -pthread_create(&state.thread, NULL, supervisor_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	thread_running = start_error == 0;
+	state.thread_running = state.start_error == 0;
 }
 
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
@@ -289,12 +349,12 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	struct daemon_rec *d;
 	struct epoll_event ev = {.events = EPOLLIN};
 
-	pthread_once(&once, start_thread);
+	pthread_once(&state.once, start_thread);
 	d = calloc(1, sizeof(*d));
-	if (start_error < 0 || !d) {
+	if (state.start_error < 0 || !d) {
 		free(d);
 		fuse_daemon_unreserve(c);
-		return start_error < 0 ? start_error : -ENOMEM;
+		return state.start_error < 0 ? state.start_error : -ENOMEM;
 	}
 	container_ref(c);
 	d->c = c;
@@ -311,37 +371,44 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 		rec_free(d);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&lock);
-	d->next = recs;
-	recs = d;
+	pthread_mutex_lock(&state.lock);
+	d->next = state.recs;
+	state.recs = d;
 	/* Registered under the lock: the thread cannot free d before we are done. */
 	ev.data.ptr = d;
-	int r = epoll_ctl(epfd, EPOLL_CTL_ADD, d->pidfd, &ev);
+	int r = epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->pidfd, &ev);
 	if (r == 0 && d->stderr_fd >= 0) {
 		ev.data.ptr = (void *)((uintptr_t)d | TAG_ERR);
-		epoll_ctl(epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
+		epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	return r < 0 ? -errno : 0;
 }
 
-void fuse_daemon_container_gone(struct container *c)
+/*
+ * An entry of c hung up.  If its init has exited, its daemons are killed now
+ * (normally the kernel already did so with the container's pid namespace),
+ * also those started through another entry of the same container.
+ */
+static void fuse_res_gone(struct container *c, struct container_resource *res, bool last)
 {
 	struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
 	/* A pidfd is readable once its process exited; no pidfd: assume it did. */
 	bool init_dead = c->pidfd < 0 || poll(&pfd, 1, 0) > 0;
 	int n = 0;
 
+	(void)res;
+	(void)last;
 	if (!init_dead)
 		return; /* e.g. a `runc exec` ended; its mounts belong to the running container */
-	pthread_mutex_lock(&lock);
-	for (struct daemon_rec *d = recs; d; d = d->next)
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d; d = d->next)
 		if (d->c == c || (d->c->id && c->id && !strcmp(d->c->id, c->id) &&
 		                  d->c->init_pid == c->init_pid)) {
 			syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
 			n++;
 		}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state.lock);
 	if (n)
 		log_info("container %s is gone: killed its %d FUSE daemon(s)", c->id, n);
 }
@@ -350,19 +417,19 @@ void fuse_daemon_shutdown(void)
 {
 	uint64_t one = 1;
 
-	if (thread_running) {
-		if (write(stop_fd, &one, sizeof(one)) < 0)
+	if (state.thread_running) {
+		if (write(state.stop_fd, &one, sizeof(one)) < 0)
 			log_warn("cannot stop the FUSE supervisor: %m");
-		pthread_join(thread, NULL);
-		thread_running = false;
+		pthread_join(state.thread, NULL);
+		state.thread_running = false;
 	}
-	while (recs) {
-		struct daemon_rec *d = recs;
-		recs = d->next;
+	while (state.recs) {
+		struct daemon_rec *d = state.recs;
+		state.recs = d->next;
 		rec_free(d);
 	}
-	epfd = safe_close(epfd);
-	stop_fd = safe_close(stop_fd);
-	host_mntns = safe_close(host_mntns);
-	self_task = safe_close(self_task);
+	state.epfd = safe_close(state.epfd);
+	state.stop_fd = safe_close(state.stop_fd);
+	state.host_mntns = safe_close(state.host_mntns);
+	state.self_task = safe_close(state.self_task);
 }

@@ -26,18 +26,16 @@ struct fuse_daemon_info {
 
 /*
  * Count a daemon about to start against c's limit: 0, or -ENOSPC when c
- * already has max daemons.  Every successful reserve is followed by
- * fuse_daemon_add() or fuse_daemon_unreserve().
+ * still has max daemons after waiting up to 2 s for one to exit (-ENOMEM).
+ * Every successful reserve is followed by fuse_daemon_add() or
+ * fuse_daemon_unreserve().  The count is c's "fuse-daemons" resource
+ * (container.h): it goes down when a daemon exits, and its entry's hang-up
+ * kills the daemons if the container's init is gone.
  */
 int fuse_daemon_reserve(struct container *c, unsigned max);
 void fuse_daemon_unreserve(struct container *c);
 /* Supervise a started daemon (takes its fds, holds a reference on c). */
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info);
-/*
- * c left the registry.  If its init has exited, its daemons are killed now
- * (normally the kernel already did so with the container's pid namespace).
- */
-void fuse_daemon_container_gone(struct container *c);
 /* At exit: stop the thread and release every record (daemons keep running). */
 void fuse_daemon_shutdown(void);
 

@@ -28,6 +28,7 @@
  * startup-timeout into ETIMEDOUT; all leave nothing.
  */
 #include "notifyd/fuse_startup.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -624,7 +625,7 @@ static void job_run(struct fuse_job *job, bool deferred)
 	info.program = job->prog_name;
 	info.target = rq->target;
 	info.mntns_fd = TAKE_FD(job->mntns_fd);
-	r = container_add_mount(rq->c, info.mnt_id, rq->type, rq->source, rq->target);
+	r = mount_record_add(rq->c, info.mnt_id, info.mnt_id_old, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: FUSE mount at %s made but not recorded: %s", rq->c->id, rq->target,
 		         strerror(-r));

@@ -66,6 +66,26 @@ static struct loop_view *views;
 static int nodes = -EBADF; /* detached tmpfs: one block node per device, "loopN" */
 static bool shutting_down;
 
+static void loop_res_gone(struct container *c, struct container_resource *res, bool last);
+static unsigned loop_res_count(struct container *c, const struct container_resource *res);
+static void loop_res_release(struct container_resource *res)
+{
+	free(res);
+}
+
+/*
+ * A container that asked for a loop device carries this resource; the
+ * devices themselves are in `devices` by container id: they belong to the
+ * container (a `runc exec` may create them), not to one entry.
+ */
+static const struct container_resource_ops loop_res_ops = {
+    .name = "loop-devices",
+    .gone = loop_res_gone,
+    .count = loop_res_count,
+    .release = loop_res_release,
+    .follows_id = true,
+};
+
 static int loop_ctl(unsigned long cmd, long arg)
 {
 	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
@@ -748,6 +768,9 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
+	/* So that the devices go when the container does. */
+	if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
+		return -ENOMEM;
 	pthread_mutex_lock(&lock);
 	retry_draining();
 	/* Its devices detached or due to be (autoclear) are free again first. */
@@ -989,12 +1012,17 @@ int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw)
 	return r;
 }
 
-void loop_device_container_gone(const char *container_id)
+/* The container's last entry hung up: its devices are detached and deleted. */
+static void loop_res_gone(struct container *c, struct container_resource *res, bool last)
 {
+	const char *container_id = c->id;
 	struct loop_entry *e, *next;
 	struct loop_view *v;
 	unsigned n = 0;
 
+	(void)res;
+	if (!last)
+		return; /* a `runc exec` ended: the container keeps them (moved to another entry) */
 	pthread_mutex_lock(&lock);
 	for (e = devices; e; e = next) {
 		next = e->next;
@@ -1030,6 +1058,18 @@ void loop_device_container_gone(const char *container_id)
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
 		         n, n == 1 ? "" : "s");
+}
+
+static unsigned loop_res_count(struct container *c, const struct container_resource *res)
+{
+	unsigned n = 0;
+
+	(void)res;
+	pthread_mutex_lock(&lock);
+	for (struct loop_entry *e = devices; e; e = e->next)
+		n += e->owner && !strcmp(e->owner, c->id);
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 void loop_device_shutdown(void)

@@ -8,10 +8,12 @@
  * is overmounted with a notifyd tmpfs of symlinks that lists the host's other
  * block devices but only the container's own loops, so util-linux (which
  * enumerates loops through sysfs) shows nothing else.  When the container is
- * gone its devices are detached and deleted; one still held open somewhere
- * is kept out of use until it can be deleted.  No device the container can
- * open is ever unbound without notifyd holding it with O_EXCL, so nobody
- * else (a host losetup -f) can bind it (docs/loop.md "States").
+ * gone (its "loop-devices" resource, container.h, is told that the last
+ * handed-over notify fd hung up) its devices are detached and deleted; one
+ * still held open somewhere is kept out of use until it can be deleted.  No
+ * device the container can open is ever unbound without notifyd holding it
+ * with O_EXCL, so nobody else (a host losetup -f) can bind it (docs/loop.md
+ * "States").
  */
 #ifndef MV_LOOP_DEVICE_H
 #define MV_LOOP_DEVICE_H
@@ -73,8 +75,6 @@ int loop_device_set_backing(const char *container_id, int nr, int fd);
  */
 int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw);
 
-/* The last handed-over notify fd of container id hung up. */
-void loop_device_container_gone(const char *container_id);
 /*
  * notifyd is stopping: from now on a container's bound devices are left as
  * they are (it may still run and use them); unbound ones are deleted.

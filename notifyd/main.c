@@ -8,6 +8,7 @@
 #include "notifyd/control.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/loop_device.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/lxc_proxy.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/oci_listener.h"
@@ -67,16 +68,27 @@ struct watch {
  */
 #define OCI_HANDOVER_TIMEOUT_MS 10000
 #define OCI_MAX_HANDOVERS       64
-static unsigned n_handovers;
 /*
  * An LXC monitor connects when its container starts but sends its first
  * message only at the first trapped syscall, so waiting connections have no
  * deadline, only a cap.
  */
 #define LXC_MAX_WAITING 1024
-static unsigned n_lxc_waiting;
 
-static int epfd = -EBADF;
+/*
+ * The main thread's state: only the main thread touches it, except features
+ * and info, written before the control socket is served and read by the
+ * threads that serve it.
+ */
+static struct {
+	int epfd;               /* the event loop's set: listeners, hand-overs, control, signals */
+	struct watch *watches;  /* everything in epfd, so shutdown can release it all */
+	unsigned n_handovers;   /* OCI connections whose state is not complete yet */
+	unsigned n_lxc_waiting; /* LXC connections before their first message */
+	char features[256];     /* kernel features probed at start, for the log and stats */
+	int sync_wake_state;    /* SYNC_WAKE_UP: -1 not tried yet, 0 unavailable, 1 active */
+	struct control_info info;
+} notifyd = {.epfd = -EBADF, .sync_wake_state = -1};
 
 static uint64_t now_ms(void)
 {
@@ -85,9 +97,6 @@ static uint64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
-static struct watch *watches;
-static char features[256];
-static int sync_wake_state = -1; /* -1 unknown, 0 unavailable, 1 active */
 
 static int watch_add(enum watch_kind kind, int fd, void *obj)
 {
@@ -100,22 +109,22 @@ static int watch_add(enum watch_kind kind, int fd, void *obj)
 	w->fd = fd;
 	w->obj = obj;
 	ev.data.ptr = w;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(notifyd.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int r = -errno;
 		free(w);
 		return r;
 	}
-	w->next = watches;
-	if (watches)
-		watches->prevp = &w->next;
-	w->prevp = &watches;
-	watches = w;
+	w->next = notifyd.watches;
+	if (notifyd.watches)
+		notifyd.watches->prevp = &w->next;
+	w->prevp = &notifyd.watches;
+	notifyd.watches = w;
 	return 0;
 }
 
 static void watch_del(struct watch *w)
 {
-	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	epoll_ctl(notifyd.epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	*w->prevp = w->next;
 	if (w->next)
 		w->next->prevp = w->prevp;
@@ -125,8 +134,8 @@ static void watch_del(struct watch *w)
 /* At exit: drop every half-read hand-over (containers belong to the worker pool). */
 static void watch_release_all(void)
 {
-	while (watches) {
-		struct watch *w = watches;
+	while (notifyd.watches) {
+		struct watch *w = notifyd.watches;
 		if (w->kind == W_OCI_CONN)
 			oci_conn_free(w->obj);
 		if (w->kind == W_LXC_CONN)
@@ -180,30 +189,30 @@ static void probe_features(void)
 	            (stx.stx_mask & STATX_MNT_ID_UNIQUE);
 	_cleanup_close_ int mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	uint64_t mntns_id = 0;
-	/* Records follow the mounts (container_mounts_prune()) where both work. */
-	bool records = uniq && mntns >= 0 && container_mntns_id(mntns, &mntns_id) >= 0 &&
-	               container_mount_present(stx.stx_mnt_id, mntns_id) == 1;
+	/* Records follow the mounts (mount_record_prune()) where both work. */
+	bool records = uniq && mntns >= 0 && mount_record_ns_id(mntns, &mntns_id) >= 0 &&
+	               mount_record_present(stx.stx_mnt_id, mntns_id) == 1;
 
-	snprintf(features, sizeof(features),
+	snprintf(notifyd.features, sizeof(notifyd.features),
 	         "mount_setattr=%s statx-mnt-id-unique=%s statmount-records=%s sync-wake-up=%s",
 	         setattr ? "yes" : "no", uniq ? "yes" : "no", records ? "yes" : "no",
-	         sync_wake_state < 0 ? "untried"
-	         : sync_wake_state   ? "yes"
-	                             : "no");
+	         notifyd.sync_wake_state < 0 ? "untried"
+	         : notifyd.sync_wake_state   ? "yes"
+	                                     : "no");
 }
 
 static void try_sync_wake_up(int notify_fd)
 {
-	int was = sync_wake_state;
+	int was = notifyd.sync_wake_state;
 
-	if (sync_wake_state == 0)
+	if (notifyd.sync_wake_state == 0)
 		return;
-	sync_wake_state = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-	                        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
-	if (was != sync_wake_state) {
+	notifyd.sync_wake_state = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	                                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+	if (was != notifyd.sync_wake_state) {
 		probe_features();
 		log_info("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP %s",
-		         sync_wake_state ? "active" : "unavailable");
+		         notifyd.sync_wake_state ? "active" : "unavailable");
 	}
 }
 
@@ -258,7 +267,7 @@ static void on_oci_conn(struct watch *w)
 		adopt_container(&st, notify_fd);
 	watch_del(w);
 	oci_conn_free(conn);
-	n_handovers--;
+	notifyd.n_handovers--;
 }
 
 static void accept_handover(int listen_fd)
@@ -268,8 +277,9 @@ static void accept_handover(int listen_fd)
 
 	if (fd < 0)
 		return;
-	if (n_handovers >= OCI_MAX_HANDOVERS) {
-		log_warn("OCI hand-over rejected: %u hand-overs already in progress", n_handovers);
+	if (notifyd.n_handovers >= OCI_MAX_HANDOVERS) {
+		log_warn("OCI hand-over rejected: %u hand-overs already in progress",
+		         notifyd.n_handovers);
 		safe_close(fd);
 		return;
 	}
@@ -281,8 +291,9 @@ static void accept_handover(int listen_fd)
 		oci_conn_free(conn);
 		return;
 	}
-	watches->deadline_ms = now_ms() + OCI_HANDOVER_TIMEOUT_MS; /* watch_add puts it first */
-	n_handovers++;
+	notifyd.watches->deadline_ms =
+	    now_ms() + OCI_HANDOVER_TIMEOUT_MS; /* watch_add puts it first */
+	notifyd.n_handovers++;
 }
 
 /* An LXC monitor's first message names its container: adopt it, give it to the workers. */
@@ -307,7 +318,7 @@ static void on_lxc_conn(struct watch *w)
 	if (r < 0) {
 		safe_close(w->fd);
 		watch_del(w);
-		n_lxc_waiting--;
+		notifyd.n_lxc_waiting--;
 		return;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
@@ -331,7 +342,7 @@ static void on_lxc_conn(struct watch *w)
 		}
 	}
 	watch_del(w);
-	n_lxc_waiting--;
+	notifyd.n_lxc_waiting--;
 }
 
 static void accept_lxc(int listen_fd)
@@ -343,13 +354,13 @@ static void accept_lxc(int listen_fd)
 	/* Without send times, answers LXC no longer waits for cannot be held back. */
 	if (lxc_proxy_conn_init(fd) < 0)
 		log_debug("LXC proxy connection: SO_TIMESTAMPNS: %m");
-	if (n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
+	if (notifyd.n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
 		log_warn("LXC proxy connection rejected: %u connections wait for a first message",
-		         n_lxc_waiting);
+		         notifyd.n_lxc_waiting);
 		safe_close(fd);
 		return;
 	}
-	n_lxc_waiting++;
+	notifyd.n_lxc_waiting++;
 }
 
 /* Drop hand-overs that did not complete in time. */
@@ -357,7 +368,7 @@ static void expire_handovers(void)
 {
 	uint64_t now = now_ms();
 
-	for (struct watch *w = watches, *next; w; w = next) {
+	for (struct watch *w = notifyd.watches, *next; w; w = next) {
 		next = w->next;
 		if (w->kind != W_OCI_CONN || w->deadline_ms > now)
 			continue;
@@ -365,7 +376,7 @@ static void expire_handovers(void)
 		         OCI_HANDOVER_TIMEOUT_MS / 1000);
 		oci_conn_free(w->obj);
 		watch_del(w);
-		n_handovers--;
+		notifyd.n_handovers--;
 	}
 }
 
@@ -468,8 +479,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static struct control_info info; /* read by control threads until exit */
-
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -513,10 +522,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	epfd = epoll_create1(EPOLL_CLOEXEC);
+	notifyd.epfd = epoll_create1(EPOLL_CLOEXEC);
 	oci_fd = listen_unix(o.socket_path, SOCK_STREAM, &oci_id);
 	ctl_fd = listen_unix(o.control_path, SOCK_STREAM, &ctl_id);
-	if (sig_fd < 0 || epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
+	if (sig_fd < 0 || notifyd.epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
 		          strerror(oci_fd < 0   ? -oci_fd
 		                   : ctl_fd < 0 ? -ctl_fd
@@ -542,15 +551,16 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	probe_features();
-	info.profiles_dir = o.profiles_dir;
-	info.features = features;
+	notifyd.info.profiles_dir = o.profiles_dir;
+	notifyd.info.features = notifyd.features;
 	log_info("listening on %s%s%s (control %s), %u workers; %s", o.socket_path,
 	         o.lxc_socket_path ? ", LXC proxy on " : "",
-	         o.lxc_socket_path ? o.lxc_socket_path : "", o.control_path, o.workers, features);
+	         o.lxc_socket_path ? o.lxc_socket_path : "", o.control_path, o.workers,
+	         notifyd.features);
 
 	while (running) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(epfd, evs, 32, n_handovers ? 1000 : -1);
+		int n = epoll_wait(notifyd.epfd, evs, 32, notifyd.n_handovers ? 1000 : -1);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %m");
@@ -577,7 +587,7 @@ int main(int argc, char **argv)
 				fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd >= 0)
 					control_serve_async(
-					    fd, &info); /* a silent client stalls nothing */
+					    fd, &notifyd.info); /* a silent client stalls nothing */
 				break;
 			case W_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -591,7 +601,7 @@ int main(int argc, char **argv)
 			}
 			}
 		}
-		if (n_handovers)
+		if (notifyd.n_handovers)
 			expire_handovers();
 	}
 	log_info("shutting down");

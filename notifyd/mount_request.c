@@ -8,6 +8,7 @@
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_lock.h"
 #include "notifyd/mount_options.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_verify.h"
 #include "notifyd/mount_fuse.h"
@@ -70,16 +71,12 @@ int mount_request_prepare(struct request *rq, const struct profile *p, const str
 	unsigned n_mounts;
 	int r;
 
-	pthread_mutex_lock(&rq->c->lock);
-	n_mounts = rq->c->n_mounts;
-	pthread_mutex_unlock(&rq->c->lock);
+	n_mounts = mount_record_count(rq->c);
 	/* At the limit: records of mounts gone by other means (a lazily detached
 	 * parent) do not count. */
 	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
-	    container_mounts_prune_at(rq->c, rq->t.procfd) > 0) {
-		pthread_mutex_lock(&rq->c->lock);
-		n_mounts = rq->c->n_mounts;
-		pthread_mutex_unlock(&rq->c->lock);
+	    mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
+		n_mounts = mount_record_count(rq->c);
 	}
 	if (n_mounts >= p->max_mounts) {
 		request_deny(rq, ENOSPC, "container has %u mounts, profile max-mounts = %u",
@@ -221,7 +218,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 		request_deny(rq, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
 		goto out;
 	}
-	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
+	r = mount_record_add(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
 		         strerror(-r));

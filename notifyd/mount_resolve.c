@@ -2,6 +2,7 @@
 #include "notifyd/mount_resolve.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_kernel.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/source_open.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -111,7 +112,7 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 		 */
 		uint64_t src_mnt;
 		if (S_ISBLK(st.st_mode) && kernel_mount_id(sfd, &src_mnt) >= 0 &&
-		    container_owns_mount(rq->c, src_mnt)) {
+		    mount_record_owns(rq->c, src_mnt)) {
 			r = -EPERM;
 			request_deny(rq, EPERM,
 			             "%s is a device node on a file system notifyd mounted for "

@@ -2,6 +2,7 @@
 #include "notifyd/supervise.h"
 #include "notifyd/request.h"
 #include "notifyd/lxc_proxy.h"
+#include "notifyd/mount_record.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -337,8 +338,9 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 	 * reading anything of the caller's.
 	 */
 	pthread_mutex_lock(&c->lock);
-	idle = c->n_mounts == 0 && c->pending == 0;
+	idle = c->pending == 0;
 	pthread_mutex_unlock(&c->lock);
+	idle = idle && mount_record_count(c) == 0;
 	if (!idle)
 		return false;
 	if (target_open(&rq.t, c->notify_fd, notif) < 0)

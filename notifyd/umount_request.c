@@ -7,6 +7,7 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/nsutil.h"
@@ -60,7 +61,7 @@ static void umount_continue(struct request *rq, const char *why)
  * and lets the kernel say afterwards what is gone: a record is dropped only
  * when statmount(2) no longer finds its unique mount id in the namespace it
  * was seen in (unique ids are never reused, a mount never changes namespace;
- * container_mounts_prune()).  If the path named another mount by then, that
+ * mount_record_prune()).  If the path named another mount by then, that
  * one was unmounted -- which is what the caller's own umount2() would have
  * done at that moment: it holds CAP_SYS_ADMIN over its mount namespace
  * (checked), the kernel refuses locked mounts to notifyd as to anybody, and
@@ -80,8 +81,8 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	int r;
 
 	nsfd = ns_open_at(rq->t.procfd, "mnt");
-	exact = nsfd >= 0 && container_mntns_id(nsfd, &ns_id) == 0 &&
-	        (r = container_mount_present(mnt_id, ns_id)) >= 0;
+	exact = nsfd >= 0 && mount_record_ns_id(nsfd, &ns_id) == 0 &&
+	        (r = mount_record_present(mnt_id, ns_id)) >= 0;
 	if (exact && r == 0) {
 		/* Reached through a cwd or root outside the caller's namespace: not ours to do. */
 		umount_continue(rq, "notifyd mount outside the caller's mount namespace");
@@ -89,7 +90,7 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	}
 	/* Learn this namespace for records not placed yet, before anything goes. */
 	if (exact)
-		container_mounts_prune(rq->c, ns_id);
+		mount_record_prune(rq->c, ns_id);
 	if ((r = target_valid(&rq->t)) < 0) {
 		request_deny(rq, ENOENT, "caller gave up the request");
 		return;
@@ -101,17 +102,31 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	rq->answer = ANSWER_ERRNO;
 	rq->err = 0;
 	if (!exact) {
-		container_remove_mount(rq->c, mnt_id);
+		mount_record_remove(rq->c, mnt_id);
 		return;
 	}
-	r = container_mounts_prune(rq->c, ns_id);
-	if (container_mount_present(mnt_id, ns_id) == 1)
+	r = mount_record_prune(rq->c, ns_id);
+	if (mount_record_present(mnt_id, ns_id) == 1)
 		snprintf(rq->detail, sizeof(rq->detail),
 		         "the path named another mount by the time of umount2; mnt_id=%llu stays "
 		         "recorded",
 		         (unsigned long long)mnt_id);
 	else if (r > 1)
 		snprintf(rq->detail, sizeof(rq->detail), "%d records of mounts gone dropped", r);
+}
+
+/*
+ * Is the mount fd is on (a mount root, stx from statx() with an empty mask)
+ * one of c's records?  Its unique id answers for most file systems; a FUSE
+ * mount refuses every statx() attribute, the unique id too, to notifyd (not
+ * in its daemon's user namespace) but the empty-mask statx() still gave its
+ * old id (stx_mnt_id), which the record of a FUSE mount carries as well.
+ */
+static bool own_mount(struct container *c, int fd, const struct statx *stx, uint64_t *mnt_id)
+{
+	if (kernel_mount_id(fd, mnt_id) == 0)
+		return mount_record_owns(c, *mnt_id);
+	return (stx->stx_mask & STATX_MNT_ID) && mount_record_owns_old(c, stx->stx_mnt_id, mnt_id);
 }
 
 void umount_request_handle(struct request *rq)
@@ -151,8 +166,7 @@ void umount_request_handle(struct request *rq)
 	fd = view_open(rq->target, O_PATH | ((flags & UMOUNT_NOFOLLOW) ? O_NOFOLLOW : 0));
 	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && kernel_mount_id(fd, &mnt_id) == 0 &&
-	    container_owns_mount(rq->c, mnt_id)) {
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && own_mount(rq->c, fd, &stx, &mnt_id)) {
 		fd = safe_close(fd); /* our own reference would keep the mount busy */
 		rq->action = "umount";
 		request_set_rule(rq, "mount made by notifyd (mnt_id=%llu)",

@@ -23,13 +23,20 @@ struct watched {
 	struct container *c;
 };
 
-static int pool_epfd = -EBADF;
-static int stop_fd = -EBADF; /* eventfd: readable (level) = every worker leaves */
-static unsigned pool_max_running;
-static pthread_t *threads;
-static unsigned n_threads_started;
-static pthread_mutex_t watched_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct watched *watched_list;
+/*
+ * The pool's state.  epfd, stop_fd, max_running and threads are written
+ * before the workers start and after they stopped; the list of watched
+ * containers is under watched_lock (never held with another lock).
+ */
+static struct {
+	int epfd;             /* every watched notify fd / LXC connection, EPOLLONESHOT */
+	int stop_fd;          /* eventfd: readable (level) = every worker leaves */
+	unsigned max_running; /* --max-running: requests of one container in workers */
+	pthread_t *threads;
+	unsigned n_started;
+	pthread_mutex_t watched_lock;
+	struct watched *watched;
+} pool = {.epfd = -EBADF, .stop_fd = -EBADF, .watched_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* What the pool waits on: the notify fd, or the LXC proxy connection. */
 static int watch_fd(const struct container *c)
@@ -42,7 +49,7 @@ static void arm(struct container *c)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
 
 	/* ENOENT: the container was forgotten meanwhile; nothing to arm. */
-	if (epoll_ctl(pool_epfd, EPOLL_CTL_MOD, watch_fd(c), &ev) < 0 && errno != ENOENT)
+	if (epoll_ctl(pool.epfd, EPOLL_CTL_MOD, watch_fd(c), &ev) < 0 && errno != ENOENT)
 		log_warn("container %s: re-arming its notify fd: %m", c->id);
 }
 
@@ -51,14 +58,14 @@ static bool unlist(struct container *c)
 {
 	struct watched *w = NULL;
 
-	pthread_mutex_lock(&watched_lock);
-	for (struct watched **p = &watched_list; *p; p = &(*p)->next)
+	pthread_mutex_lock(&pool.watched_lock);
+	for (struct watched **p = &pool.watched; *p; p = &(*p)->next)
 		if ((*p)->c == c) {
 			w = *p;
 			*p = w->next;
 			break;
 		}
-	pthread_mutex_unlock(&watched_lock);
+	pthread_mutex_unlock(&pool.watched_lock);
 	free(w);
 	return w != NULL;
 }
@@ -68,7 +75,7 @@ static void forget(struct container *c)
 {
 	log_info("container %s pid=%d %s; forgetting it", c->id, (int)c->init_pid,
 	         c->lxc_sock >= 0 ? "closed its LXC proxy connection" : "exited");
-	epoll_ctl(pool_epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
+	epoll_ctl(pool.epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
 	if (unlist(c))
 		container_forget(c);
 }
@@ -83,7 +90,7 @@ static void serve_lxc(struct container *c, uint32_t events)
 	int r = 0;
 
 	if (events & EPOLLIN)
-		r = lxc_proxy_serve(c);
+		r = lxc_proxy_serve(c, supervise_handle_via);
 	if (r == -EPIPE || (!(events & EPOLLIN) && (events & (EPOLLHUP | EPOLLERR)))) {
 		forget(c);
 		return;
@@ -124,7 +131,7 @@ static void serve(struct container *c, uint32_t events)
 	pthread_mutex_lock(&c->lock);
 	if (r == 0)
 		c->pending++;
-	rearm = c->pending < pool_max_running;
+	rearm = c->pending < pool.max_running;
 	c->armed = rearm;
 	pthread_mutex_unlock(&c->lock);
 	if (rearm)
@@ -155,7 +162,7 @@ static void *worker_main(void *arg)
 	}
 	for (;;) {
 		struct epoll_event ev;
-		int n = epoll_wait(pool_epfd, &ev, 1, -1);
+		int n = epoll_wait(pool.epfd, &ev, 1, -1);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("worker: epoll_wait: %m");
@@ -173,21 +180,22 @@ int worker_pool_start(unsigned n, unsigned max_running)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
-	pool_max_running = max_running;
-	pool_epfd = epoll_create1(EPOLL_CLOEXEC);
-	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (pool_epfd < 0 || stop_fd < 0 || epoll_ctl(pool_epfd, EPOLL_CTL_ADD, stop_fd, &ev) < 0)
+	pool.max_running = max_running;
+	pool.epfd = epoll_create1(EPOLL_CLOEXEC);
+	pool.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pool.epfd < 0 || pool.stop_fd < 0 ||
+	    epoll_ctl(pool.epfd, EPOLL_CTL_ADD, pool.stop_fd, &ev) < 0)
 		return -errno;
-	threads = calloc(n, sizeof(*threads));
-	if (!threads)
+	pool.threads = calloc(n, sizeof(*pool.threads));
+	if (!pool.threads)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		int r = pthread_create(&threads[i], NULL, worker_main, NULL);
+		int r = pthread_create(&pool.threads[i], NULL, worker_main, NULL);
 		if (r != 0) {
 			worker_pool_stop();
 			return -r;
 		}
-		n_threads_started++;
+		pool.n_started++;
 	}
 	return 0;
 }
@@ -201,12 +209,12 @@ int worker_watch(struct container *c)
 		return -ENOMEM;
 	w->c = c;
 	c->armed = true;
-	pthread_mutex_lock(&watched_lock);
-	w->next = watched_list;
-	watched_list = w;
-	pthread_mutex_unlock(&watched_lock);
+	pthread_mutex_lock(&pool.watched_lock);
+	w->next = pool.watched;
+	pool.watched = w;
+	pthread_mutex_unlock(&pool.watched_lock);
 	ev.data.ptr = c;
-	if (epoll_ctl(pool_epfd, EPOLL_CTL_ADD, watch_fd(c), &ev) < 0) {
+	if (epoll_ctl(pool.epfd, EPOLL_CTL_ADD, watch_fd(c), &ev) < 0) {
 		int r = -errno;
 		unlist(c);
 		return r;
@@ -218,19 +226,19 @@ void worker_pool_stop(void)
 {
 	uint64_t one = 1;
 
-	if (stop_fd >= 0 && write(stop_fd, &one, sizeof(one)) < 0)
+	if (pool.stop_fd >= 0 && write(pool.stop_fd, &one, sizeof(one)) < 0)
 		log_warn("cannot wake the workers: %m");
-	for (unsigned i = 0; i < n_threads_started; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
-	threads = NULL;
-	n_threads_started = 0;
-	while (watched_list) {
-		struct container *c = watched_list->c;
-		epoll_ctl(pool_epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
+	for (unsigned i = 0; i < pool.n_started; i++)
+		pthread_join(pool.threads[i], NULL);
+	free(pool.threads);
+	pool.threads = NULL;
+	pool.n_started = 0;
+	while (pool.watched) {
+		struct container *c = pool.watched->c;
+		epoll_ctl(pool.epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);
 		unlist(c);
 		container_forget(c);
 	}
-	stop_fd = safe_close(stop_fd);
-	pool_epfd = safe_close(pool_epfd);
+	pool.stop_fd = safe_close(pool.stop_fd);
+	pool.epfd = safe_close(pool.epfd);
 }

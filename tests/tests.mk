@@ -107,3 +107,9 @@ $(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)
+
+# fuse_daemon.c's reservations from threads (links with container.c and mount_record.c alone).
+$(BUILD)/tests/unit/test_fuse_daemon: $(OBJ)/tests/unit/test_fuse_daemon.o \
+		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(OBJ)/notifyd/mount_record.o \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmount $(LDLIBS)

@@ -11,7 +11,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-ALL_TESTS="ext4 squashfs overlay kill corrupt exit limit progonly nonempty"
+ALL_TESTS="ext4 squashfs overlay kill corrupt exit limit progonly nonempty umount"
 FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
 SQUASHFUSE=$(command -v squashfuse) || mv_bail "squashfuse not installed"
 FUSE_OVERLAYFS=$(command -v fuse-overlayfs) || mv_bail "fuse-overlayfs not installed"
@@ -391,6 +391,72 @@ EOF
 			[ "$(mv_step_out "$id" sqback)" = under-s ]
 		wait_gone "fuse2fs /proc/self/fd/3" 10 && wait_gone "squashfuse.*/dev/fd/4" 10
 	done
+}
+
+# fuse_count ID : the fuse-daemons count of ID in `notifyctl list` ("" if none).
+fuse_count() {
+	mv_ctl list 2>/dev/null | awk -v id="$1" '$1 == id' |
+		sed -n 's/.* fuse-daemons=\([0-9]*\).*/\1/p' | head -n1
+}
+
+# wait_fuse_count ID N : until notifyctl list shows fuse-daemons=N for ID (10 s).
+wait_fuse_count() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(fuse_count "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# umount of a FUSE mount notifyd made is notifyd's (its record and its
+# daemon's reservation follow), though the FUSE mount refuses notifyd its
+# unique mount id: max-fuse-daemons = 1 fits a new mount right after.
+test_umount() {
+	local id=fuse-$RT-umount recs
+	cat >"$ROOTFS/umount.sh" <<'EOF'
+mvstep first mount -t ext4 "$1" /mnt/a
+mvsync "$3.mounted"
+mvstep umount umount /mnt/a
+mvsync "$3.unmounted"
+mvstep again mount -t ext4 "$2" /mnt/b
+mvstep read cat /mnt/b/hello.txt
+mvstep umount2 umount /mnt/b
+EOF
+	fbundle "$id" --profile one --device "$DEV" --device "$DEV2" -- \
+		sh /umount.sh "$DEV" "$DEV2" "$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		recs=$(mv_ctl mounts 2>&1 | awk -v id="$id" '$1 == id')
+		t_check "$RT: umount: notifyctl mounts lists the FUSE mount" grep -q ' /mnt/a$' <<<"$recs"
+		t_check "$RT: umount: notifyctl list shows fuse-daemons=1" [ "$(fuse_count "$id")" = 1 ]
+		mv_sync_go "$ROOTFS" "$id.mounted"
+	else
+		t_fail "$RT: umount: container reached the mounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	if mv_sync_wait "$ROOTFS" "$id.unmounted" 60; then
+		t_decision "$RT: umount: the decision says it is notifyd's FUSE mount" "$id" \
+			'syscall=umount2' 'target=/mnt/a' 'action=umount' 'mount made by notifyd' 'result=ok'
+		recs=$(mv_ctl mounts 2>&1 | awk -v id="$id" '$1 == id')
+		t_check "$RT: umount: its record is gone from notifyctl mounts" \
+			[ -z "$(grep ' /mnt/a$' <<<"$recs")" ]
+		if wait_fuse_count "$id" 0; then
+			t_ok "$RT: umount: fuse-daemons goes back to 0 (the daemon exited)"
+		else
+			t_fail "$RT: umount: fuse-daemons goes back to 0 (the daemon exited)" \
+				"$(mv_ctl list 2>&1)"
+		fi
+		mv_sync_go "$ROOTFS" "$id.unmounted"
+	else
+		t_fail "$RT: umount: container reached the unmounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
+	t_step_ok "$RT: umount: umount of the FUSE mount succeeds" "$id" umount
+	t_step_ok "$RT: umount: a new FUSE mount fits max-fuse-daemons = 1 again" "$id" again
+	t_check "$RT: umount: and reads" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT: umount: and unmounts" "$id" umount2
+	t_decision "$RT: umount: the second umount is notifyd's too" "$id" \
+		'syscall=umount2' 'target=/mnt/b' 'action=umount' 'result=ok'
 }
 
 for RT in ${RUNTIMES:-crun runc}; do

@@ -530,7 +530,7 @@ test_umount_swap() {
 # test_umount_stale : a record whose mount went by other means (here: the
 # container lazily unmounts a parent of it, which is the kernel's business)
 # is dropped at the next umount2 notifyd performs for the container
-# (container_mounts_prune(): the record's unique mount id is no longer in its
+# (mount_record_prune(): the record's unique mount id is no longer in its
 # mount namespace).  max-mounts = 2: A under a detached parent, B unmounted
 # by notifyd; then C and D both fit (with A's record kept, D got ENOSPC).
 test_umount_stale() {

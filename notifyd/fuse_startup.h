@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Starting a FUSE program for one mount request (docs/fuse.md,
- * docs/architecture.md "FUSE start-ups").  mount_fuse.c checks the request
+ * docs/architecture.md "FUSE start-ups").  fuse_action.c checks the request
  * and fills a plan in the worker; a thread of the start-up's own then forks
  * the mounter, waits for the program to answer FUSE_INIT, attaches the mount
  * and answers the request (supervise_finish()), so a slow or hostile FUSE

@@ -10,7 +10,7 @@
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_verify.h"
-#include "notifyd/mount_fuse.h"
+#include "notifyd/fuse_action.h"
 #include "notifyd/profile_store.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"

@@ -7,8 +7,8 @@
  * ids, hands it the mounted /dev/fuse fd, and answers mount(2) when the
  * filesystem answers (docs/fuse.md).
  */
-#ifndef MV_MOUNT_FUSE_H
-#define MV_MOUNT_FUSE_H
+#ifndef MV_FUSE_ACTION_H
+#define MV_FUSE_ACTION_H
 
 #include "notifyd/profile.h"
 #include "notifyd/request.h"

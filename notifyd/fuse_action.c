@@ -13,7 +13,8 @@
  *      runs in a thread of its own, which answers the request
  *      (fuse_startup.c), so the worker is free at once.
  */
-#include "notifyd/mount_fuse.h"
+#include "notifyd/fuse_action.h"
+#include "notifyd/fuse_plan.h"
 #include "notifyd/caller_cgroup.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/lxc_proxy.h"
@@ -42,144 +43,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Preparation in the worker. */
-
-/* host id -> id inside a user namespace, from /proc/PID/{uid,gid}_map text. */
-static int map_to_ns(const char *map, unsigned long host, unsigned *ret)
-{
-	for (const char *p = map; p && *p;) {
-		unsigned long inside, outside, count;
-		if (sscanf(p, "%lu %lu %lu", &inside, &outside, &count) == 3 && host >= outside &&
-		    host - outside < count) {
-			*ret = (unsigned)(inside + (host - outside));
-			return 0;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return -ERANGE;
-}
-
-/* Which hand-over does this program need?  libfuse2 programs: the stand-in. */
-static bool links_libfuse2(int prog)
-{
-	char path[64], buf[65536];
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t n;
-	off_t off = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", prog);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	/* DT_NEEDED names sit in .dynstr, near the start of the file. */
-	while (off < (off_t)(4 * sizeof(buf)) && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		if (memmem(buf, (size_t)n, "libfuse.so.2", 12))
-			return true;
-		if (memmem(buf, (size_t)n, "libfuse3.so", 11))
-			return false;
-		off += n > 16 ? n - 16 : n;
-	}
-	return false;
-}
-
-/* Where the fusermount stand-in lives: $MOUNTVISOR_FUSE_SHIM_DIR, else next to notifyd. */
-/* Append s to the plan's argument buffer; returns the copy or NULL when full. */
-static char *plan_str(struct fuse_plan *pl, size_t *used, const char *s)
-{
-	size_t len = strlen(s) + 1;
-	char *p;
-
-	if (*used + len > sizeof(pl->argbuf))
-		return NULL;
-	p = pl->argbuf + *used;
-	memcpy(p, s, len);
-	*used += len;
-	return p;
-}
-
-static const char *const default_args_image[] = {"-f", "{options}", "{source}", "{mountpoint}",
-                                                 NULL};
-static const char *const default_args_none[] = {"-f", "{options}", "{mountpoint}", NULL};
-
-/* argv from the rule's arguments with {source} {mountpoint} {options} filled in. */
-static int plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const char *prog_name,
-                     const struct mount_opts *opts, bool has_image, const char *mountpoint)
-{
-	const char *const *words = fs->arguments
-	                               ? (const char *const *)fs->arguments
-	                               : (fs->source_none ? default_args_none : default_args_image);
-	char optstr[4096];
-	size_t used = 0, len = 0;
-	int n = 0;
-
-	optstr[0] = '\0';
-	for (size_t i = 0; i < opts->n; i++)
-		len +=
-		    (size_t)snprintf(optstr + len, len < sizeof(optstr) ? sizeof(optstr) - len : 0,
-		                     "%s%s", i ? "," : "", opts->v[i]);
-	if (len >= sizeof(optstr))
-		return -E2BIG;
-	pl->argv[n++] = plan_str(pl, &used, prog_name);
-	for (size_t i = 0; words[i]; i++) {
-		if (n + 3 >= (int)ARRAY_SIZE(pl->argv))
-			return -E2BIG;
-		if (!strcmp(words[i], "{options}")) {
-			if (!optstr[0])
-				continue;
-			pl->argv[n++] = plan_str(pl, &used, "-o");
-			pl->argv[n++] = plan_str(pl, &used, optstr);
-		} else if (!strcmp(words[i], "{source}")) {
-			if (!has_image)
-				return -EINVAL;
-			pl->argv[n++] = plan_str(pl, &used, "/proc/self/fd/3");
-		} else if (!strcmp(words[i], "{mountpoint}")) {
-			pl->argv[n++] = plan_str(pl, &used, mountpoint);
-		} else {
-			pl->argv[n++] = plan_str(pl, &used, words[i]);
-		}
-		if (!pl->argv[n - 1])
-			return -E2BIG;
-	}
-	/* libfuse2 checks its mountpoint is empty; its placeholder holds the stand-in. */
-	if (pl->fusermount) {
-		pl->argv[n++] = plan_str(pl, &used, "-o");
-		pl->argv[n++] = plan_str(pl, &used, "nonempty");
-		if (!pl->argv[n - 1])
-			return -E2BIG;
-	}
-	pl->argv[n] = NULL;
-	return pl->argv[0] ? 0 : -E2BIG;
-}
-
-/*
- * The program's environment.  A libfuse2 program finds the fusermount
- * stand-in through PATH: the daemon mounts it over the placeholder
- * mountpoint in its private view (fuse_confine_shim()), named first here.
- */
-static void plan_env(struct fuse_plan *pl)
-{
-	static const char std_path[] =
-	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	size_t used = 0;
-	int n = 0;
-	char path[sizeof(pl->mountpoint) + sizeof(std_path) + 8];
-	const char *env[] = {path, "MOUNTVISOR_FUSE_FD=4", "HOME=/", NULL};
-
-	if (pl->fusermount && !strchr(pl->mountpoint, ':'))
-		snprintf(path, sizeof(path), "PATH=%s:%s", pl->mountpoint, std_path);
-	else
-		snprintf(path, sizeof(path), "PATH=%s", std_path);
-	for (int i = 0; env[i]; i++) {
-		size_t len = strlen(env[i]) + 1;
-		if (used + len > sizeof(pl->envbuf))
-			break;
-		memcpy(pl->envbuf + used, env[i], len);
-		pl->envp[n++] = pl->envbuf + used;
-		used += len;
-	}
-	pl->envp[n] = NULL;
-}
 
 /* Is the resolved source a loop device notifyd gave this container? */
 static bool is_own_loop(const struct request *rq, int source_fd, dev_t *rdev)
@@ -319,7 +182,7 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	}
 	pl->target = TAKE_FD(target_fd);
 	pl->fusermount = fs->handover == FUSE_HANDOVER_FUSERMOUNT ||
-	                 (fs->handover == FUSE_HANDOVER_AUTO && links_libfuse2(pl->prog));
+	                 (fs->handover == FUSE_HANDOVER_AUTO && fuse_plan_links_libfuse2(pl->prog));
 	if (pl->fusermount) {
 		pl->shim = fuse_confine_shim_memfd();
 		if (pl->shim < 0) {
@@ -340,25 +203,25 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		request_deny(rq, ENAMETOOLONG, "target too long for %s", prog_name);
 		goto out;
 	}
-	r = plan_argv(pl, fs, prog_name, &opts, pl->image >= 0, pl->mountpoint);
+	r = fuse_plan_argv(pl, fs, prog_name, &opts, pl->image >= 0, pl->mountpoint);
 	if (r < 0) {
 		request_deny(rq, EINVAL, "arguments of [fs %s] do not fit this mount (%s)",
 		             fs->type, strerror(-r));
 		goto out;
 	}
-	plan_env(pl);
+	fuse_plan_env(pl);
 
 	/* The caller's ids as its user namespace sees them. */
 	if (fd_read_file_at(rq->t.procfd, "uid_map", map, sizeof(map)) < 0 ||
-	    map_to_ns(map, cr.fsuid, &pl->uid) < 0 ||
+	    fuse_plan_map_to_ns(map, cr.fsuid, &pl->uid) < 0 ||
 	    fd_read_file_at(rq->t.procfd, "gid_map", map, sizeof(map)) < 0 ||
-	    map_to_ns(map, cr.fsgid, &pl->gid) < 0) {
+	    fuse_plan_map_to_ns(map, cr.fsgid, &pl->gid) < 0) {
 		request_deny(rq, EPERM, "the caller's ids are not mapped in its user namespace");
 		goto out;
 	}
 	for (unsigned i = 0; i < cr.n_groups && pl->n_groups < (int)ARRAY_SIZE(pl->groups); i++) {
 		unsigned g;
-		if (map_to_ns(map, cr.groups[i], &g) == 0)
+		if (fuse_plan_map_to_ns(map, cr.groups[i], &g) == 0)
 			pl->groups[pl->n_groups++] = g;
 	}
 	pl->userns = ns_open_at(rq->t.procfd, "user");

@@ -55,7 +55,8 @@ static bool is_own_loop(const struct request *rq, int source_fd, dev_t *rdev)
 	return loop_device_access(rq->c->id, st.st_rdev) == LOOP_OWNED;
 }
 
-void mount_fuse_action(struct request *rq, const struct profile *p, const struct profile_fs *fs)
+void fuse_action_mount(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                       struct decision *d)
 {
 	dev_t loop_rdev = 0;
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF;
@@ -69,9 +70,9 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	bool from_container, global;
 	int r;
 
-	rq->action = "fuse";
+	d->action = DECISION_FUSE;
 	if (!fs || !fs->program) {
-		request_deny(rq, EPERM, "fuse rule without a program");
+		decision_fail(d, EPERM, "fuse rule without a program");
 		return;
 	}
 	from_container = strncmp(fs->program, "container:", 10) == 0;
@@ -79,19 +80,19 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	snprintf(prog_name, sizeof(prog_name), "%s",
 	         strrchr(prog_path, '/') ? strrchr(prog_path, '/') + 1 : prog_path);
 
-	r = mount_request_prepare(rq, p, fs, &mf, &opts, &cr);
+	r = mount_request_prepare(rq, p, fs, &mf, &opts, &cr, d);
 	if (r < 0)
 		goto out;
 	if (mf.sb_ro) /* FUSE programs learn read-only from their options */
 		r = mount_opts_add(&opts, "ro");
 	if (r < 0) {
-		request_deny(rq, -r, "%s", strerror(-r));
+		decision_fail(d, -r, "%s", strerror(-r));
 		goto out;
 	}
 	pl = calloc(1, sizeof(*pl));
 	job = calloc(1, sizeof(*job));
 	if (!pl || !job) {
-		request_deny(rq, ENOMEM, "out of memory");
+		decision_fail(d, ENOMEM, "out of memory");
 		goto out;
 	}
 	fuse_plan_init(pl);
@@ -104,8 +105,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		int left = lxc_reply_ms_left(rq->t.lxc) - FUSE_LXC_ATTACH_MS;
 
 		if (left < 1000) {
-			request_deny(rq, ETIMEDOUT,
-			             "LXC stops waiting for the answer before a FUSE start-up");
+			decision_fail(d, ETIMEDOUT,
+			              "LXC stops waiting for the answer before a FUSE start-up");
 			goto out;
 		}
 		if ((unsigned)left < job->startup_timeout_ms)
@@ -120,19 +121,19 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 
 	r = fuse_daemon_reserve(rq->c, p->max_fuse_daemons);
 	if (r < 0) {
-		request_deny(rq, -r, "container runs its max-fuse-daemons = %u FUSE daemons",
-		             p->max_fuse_daemons);
+		decision_fail(d, -r, "container runs its max-fuse-daemons = %u FUSE daemons",
+		              p->max_fuse_daemons);
 		goto out;
 	}
 	job->reserved = true;
 	r = fuse_startup_reserve(rq->c, p->max_fuse_starting, &global);
 	if (r < 0) {
 		if (global)
-			request_deny(rq, -r, "%d FUSE start-ups in progress across all containers",
-			             FUSE_MAX_STARTING_ALL);
+			decision_fail(d, -r, "%d FUSE start-ups in progress across all containers",
+			              FUSE_MAX_STARTING_ALL);
 		else
-			request_deny(
-			    rq, -r,
+			decision_fail(
+			    d, -r,
 			    "container has max-fuse-starting = %u FUSE start-ups in progress",
 			    p->max_fuse_starting);
 		goto out;
@@ -143,13 +144,13 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	if (!from_container) {
 		pl->prog = open(prog_path, O_PATH | O_CLOEXEC);
 		if (pl->prog < 0) {
-			request_deny(rq, EOPNOTSUPP, "program %s: %s (fix the profile)", prog_path,
-			             strerror(errno));
+			decision_fail(d, EOPNOTSUPP, "program %s: %s (fix the profile)", prog_path,
+			              strerror(errno));
 			goto out;
 		}
 	}
 	if (mount_resolve_paths(rq, fs->source_none ? MOUNT_SOURCE_NONE : MOUNT_SOURCE_BLOCK_FILE,
-	                        !pl->ro, &cr, &target_fd, &source_fd) < 0)
+	                        !pl->ro, &cr, &target_fd, &source_fd, d) < 0)
 		goto out;
 	if (from_container) {
 		r = view_enter(rq->t.procfd, 1);
@@ -159,8 +160,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 			r = pl->prog < 0 ? pl->prog : 0;
 		}
 		if (r < 0) {
-			request_deny(rq, -r, "program %s in the container: %s", prog_path,
-			             strerror(-r));
+			decision_fail(d, -r, "program %s in the container: %s", prog_path,
+			              strerror(-r));
 			goto out;
 		}
 	}
@@ -168,15 +169,15 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		/* The program gets the image file itself: no kernel loop on the data path. */
 		pl->image = loop_device_open_backing(rq->c->id, loop_rdev, !pl->ro);
 		if (pl->image < 0) {
-			request_deny(rq, -pl->image, "%s: %s", rq->source,
-			             pl->image == -EACCES  ? "loop device is read-only"
-			             : pl->image == -ENXIO ? "loop device has no backing file"
-			                                   : strerror(-pl->image));
+			decision_fail(d, -pl->image, "%s: %s", rq->source,
+			              pl->image == -EACCES  ? "loop device is read-only"
+			              : pl->image == -ENXIO ? "loop device has no backing file"
+			                                    : strerror(-pl->image));
 			goto out;
 		}
 	} else if (source_fd >= 0) {
 		/* Opened as the caller, in its cgroup: its device policy applies. */
-		pl->image = mount_source_open(rq, &cr, source_fd, !pl->ro);
+		pl->image = mount_source_open(rq, &cr, source_fd, !pl->ro, d);
 		if (pl->image < 0)
 			goto out;
 	}
@@ -186,10 +187,10 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	if (pl->fusermount) {
 		pl->shim = fuse_confine_shim_memfd();
 		if (pl->shim < 0) {
-			request_deny(rq, EOPNOTSUPP,
-			             "%s needs the fusermount stand-in, not found next to notifyd "
-			             "(fuse-shim/) or in MOUNTVISOR_FUSE_SHIM_DIR",
-			             prog_name);
+			decision_fail(d, EOPNOTSUPP,
+			              "%s needs the fusermount stand-in, not found next to notifyd "
+			              "(fuse-shim/) or in MOUNTVISOR_FUSE_SHIM_DIR",
+			              prog_name);
 			goto out;
 		}
 	}
@@ -200,13 +201,13 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	else
 		r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "/dev/fd/%d", DFD_FUSE);
 	if (r < 0 || (size_t)r >= sizeof(pl->mountpoint)) {
-		request_deny(rq, ENAMETOOLONG, "target too long for %s", prog_name);
+		decision_fail(d, ENAMETOOLONG, "target too long for %s", prog_name);
 		goto out;
 	}
 	r = fuse_plan_argv(pl, fs, prog_name, &opts, pl->image >= 0, pl->mountpoint);
 	if (r < 0) {
-		request_deny(rq, EINVAL, "arguments of [fs %s] do not fit this mount (%s)",
-		             fs->type, strerror(-r));
+		decision_fail(d, EINVAL, "arguments of [fs %s] do not fit this mount (%s)",
+		              fs->type, strerror(-r));
 		goto out;
 	}
 	fuse_plan_env(pl);
@@ -216,7 +217,7 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	    fuse_plan_map_to_ns(map, cr.fsuid, &pl->uid) < 0 ||
 	    fd_read_file_at(rq->t.procfd, "gid_map", map, sizeof(map)) < 0 ||
 	    fuse_plan_map_to_ns(map, cr.fsgid, &pl->gid) < 0) {
-		request_deny(rq, EPERM, "the caller's ids are not mapped in its user namespace");
+		decision_fail(d, EPERM, "the caller's ids are not mapped in its user namespace");
 		goto out;
 	}
 	for (unsigned i = 0; i < cr.n_groups && pl->n_groups < (int)ARRAY_SIZE(pl->groups); i++) {
@@ -237,13 +238,13 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 	job->mntns_fd = ns_open_at(rq->t.procfd, "mnt");
 	if (pl->userns < 0 || pl->mntns < 0 || pl->pidns < 0 || pl->root < 0 || pl->cwd < 0 ||
 	    pl->devnull < 0 || job->mntns_fd < 0) {
-		request_deny(rq, ESRCH, "the caller's namespaces are gone");
+		decision_fail(d, ESRCH, "the caller's namespaces are gone");
 		goto out;
 	}
 	/* What confines the program: the caller's capabilities, no_new_privs, cgroup. */
 	r = fuse_confine_prepare(rq->t.procfd, &pl->confine, why, sizeof(why));
 	if (r < 0) {
-		request_deny(rq, EPERM, "cannot confine %s: %s", prog_name, why);
+		decision_fail(d, EPERM, "cannot confine %s: %s", prog_name, why);
 		goto out;
 	}
 	pl->cgroup_procs = caller_cgroup_v2_procs(rq->t.procfd);
@@ -253,13 +254,13 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		          rq->c->id, prog_name);
 		pl->cgroup_procs = -EBADF;
 	} else if (pl->cgroup_procs < 0) {
-		request_deny(rq, EPERM, "cannot confine %s: opening the caller's cgroup.procs: %s",
-		             prog_name, strerror(-pl->cgroup_procs));
+		decision_fail(d, EPERM, "cannot confine %s: opening the caller's cgroup.procs: %s",
+		              prog_name, strerror(-pl->cgroup_procs));
 		goto out;
 	}
 	/* Everything above was read through /proc/<tid>: was it still the caller? */
 	if (target_valid(&rq->t) < 0) {
-		request_deny(rq, ENOENT, "caller gave up the request");
+		decision_fail(d, ENOENT, "caller gave up the request");
 		goto out;
 	}
 	log_debug("%s: %s gets CapBnd=%llx CapInh=%llx CapAmb=%llx NoNewPrivs=%d (caller: "
@@ -276,7 +277,8 @@ void mount_fuse_action(struct request *rq, const struct profile *p, const struct
 		         fs->fuse_options[i]);
 
 	/* The start-up answers the request, from a thread of its own. */
-	fuse_startup_run(TAKE_PTR(job));
+	job->d = *d;
+	fuse_startup_run(TAKE_PTR(job), d);
 	pl = NULL;
 out:
 	if (job) {

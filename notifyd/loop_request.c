@@ -87,31 +87,29 @@ static const char *cmd_name(uint32_t cmd)
 	}
 }
 
-static void fail(struct request *rq, int err)
+/* A failed emulation: err, and why as a helper said it (rq->detail) or strerror. */
+static void fail(const struct request *rq, int err, struct decision *d)
 {
-	if (!rq->detail[0])
-		snprintf(rq->detail, sizeof(rq->detail), "%s", strerror(err));
-	rq->answer = ANSWER_ERRNO;
-	rq->err = err;
+	decision_fail(d, err, "%s", rq->detail[0] ? rq->detail : strerror(err));
 }
 
-static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg)
+static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg, struct decision *d)
 {
 	struct profile_set *set = profile_store_get();
 	const struct profile *p = set ? profile_set_find(set, rq->c->profile) : NULL;
 	int r;
 
 	if (!p) {
-		request_set_rule(rq, "profile '%s' is not loaded", rq->c->profile);
-		request_deny(rq, EPERM, "unknown profile");
+		decision_rule(d, "profile '%s' is not loaded", rq->c->profile);
+		decision_fail(d, EPERM, "unknown profile");
 		goto out;
 	}
-	request_set_rule(rq, "%s max-loop-devices=%u", p->name, p->max_loop_devices);
+	decision_rule(d, "%s max-loop-devices=%u", p->name, p->max_loop_devices);
 	if (!p->max_loop_devices) {
-		request_deny(rq, EPERM, "the profile gives no loop devices");
+		decision_fail(d, EPERM, "the profile gives no loop devices");
 		goto out;
 	}
-	rq->action = "loop";
+	d->action = DECISION_LOOP;
 	switch (cmd) {
 	case LOOP_CTL_GET_FREE:
 		r = loop_device_get(rq, -1, p->max_loop_devices);
@@ -129,12 +127,10 @@ static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg)
 		break;
 	}
 	if (r < 0) {
-		fail(rq, -r);
+		fail(rq, -r, d);
 	} else {
 		snprintf(rq->target, sizeof(rq->target), "/dev/loop%d", r);
-		rq->answer = ANSWER_ERRNO;
-		rq->err = 0;
-		rq->val = cmd == LOOP_CTL_REMOVE ? 0 : r;
+		decision_ok(d, cmd == LOOP_CTL_REMOVE ? 0 : r);
 	}
 out:
 	profile_store_put(set);
@@ -268,15 +264,18 @@ static bool is_ctl_cmd(uint32_t cmd)
 }
 
 /* Refused without touching anything, with the errno the kernel gives for it. */
-static void refuse(struct request *rq, int err, const char *rule, const char *why)
+static struct decision refuse(int err, const char *rule, const char *why)
 {
-	rq->action = "deny";
-	request_set_rule(rq, "%s", rule);
-	request_deny(rq, err, "%s", why);
+	struct decision d = {.action = DECISION_DENY};
+
+	decision_rule(&d, "%s", rule);
+	decision_fail(&d, err, "%s", why);
+	return d;
 }
 
-void loop_request_handle(struct request *rq)
+struct decision loop_request_handle(struct request *rq)
 {
+	struct decision d = {0};
 	uint32_t cmd = (uint32_t)rq->notif.data.args[1]; /* the kernel reads an unsigned int */
 	uint64_t arg = rq->notif.data.args[2];
 	_cleanup_close_ int fd = -EBADF;
@@ -287,70 +286,62 @@ void loop_request_handle(struct request *rq)
 	snprintf(rq->type, sizeof(rq->type), "%s", cmd_name(cmd));
 	fd = target_getfd(&rq->t, (int)rq->notif.data.args[0]);
 	if (fd < 0) {
-		rq->action = "error";
-		request_deny(rq, fd == -ENOENT ? ENOENT : EBADF, "fd %d: %s",
-		             (int)rq->notif.data.args[0], strerror(-fd));
-		return;
+		d.action = DECISION_ERROR;
+		decision_fail(&d, fd == -ENOENT ? ENOENT : EBADF, "fd %d: %s",
+		              (int)rq->notif.data.args[0], strerror(-fd));
+		return d;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fstat(fd, &st) < 0) {
-		rq->action = "error";
-		request_deny(rq, errno, "fstat: %s", strerror(errno));
-		return;
+		d.action = DECISION_ERROR;
+		decision_fail(&d, errno, "fstat: %s", strerror(errno));
+		return d;
 	}
 	/* From here on every answer is about this open file, whatever the fd number names now. */
-	if (fl & O_PATH) {
-		refuse(rq, EBADF, "an O_PATH fd", "ioctl(2) on an O_PATH fd is EBADF");
-		return;
-	}
+	if (fl & O_PATH)
+		return refuse(EBADF, "an O_PATH fd", "ioctl(2) on an O_PATH fd is EBADF");
 	loop_dev = S_ISBLK(st.st_mode) && major(st.st_rdev) == LOOP_MAJOR_NR;
 	if (is_ctl_cmd(cmd)) {
-		if (is_control(&st))
-			control_ioctl(rq, cmd, arg);
-		else if (loop_dev)
-			refuse(rq, EINVAL, "LOOP_CTL_* on a loop device",
-			       "a loop device answers control commands with EINVAL");
-		else
-			refuse(rq, ENOTTY, "LOOP_CTL_* on a file that is not /dev/loop-control",
-			       "not /dev/loop-control or its /dev/null stand-in");
-		return;
+		if (is_control(&st)) {
+			control_ioctl(rq, cmd, arg, &d);
+			return d;
+		}
+		if (loop_dev)
+			return refuse(EINVAL, "LOOP_CTL_* on a loop device",
+			              "a loop device answers control commands with EINVAL");
+		return refuse(ENOTTY, "LOOP_CTL_* on a file that is not /dev/loop-control",
+		              "not /dev/loop-control or its /dev/null stand-in");
 	}
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(10, 237)) {
-		refuse(rq, ENOSYS, "device command on /dev/loop-control",
-		       "/dev/loop-control answers device commands with ENOSYS");
-		return;
-	}
-	if (!loop_dev) {
-		refuse(rq, ENOTTY, "not a loop device: ENOTTY, as the kernel answers",
-		       "the fd is not a loop device");
-		return;
-	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(10, 237))
+		return refuse(ENOSYS, "device command on /dev/loop-control",
+		              "/dev/loop-control answers device commands with ENOSYS");
+	if (!loop_dev)
+		return refuse(ENOTTY, "not a loop device: ENOTTY, as the kernel answers",
+		              "the fd is not a loop device");
 	snprintf(rq->target, sizeof(rq->target), "/dev/loop%u", minor(st.st_rdev));
 	get = cmd == LOOP_GET_STATUS || cmd == LOOP_GET_STATUS64;
 	switch (loop_device_access(rq->c->id, st.st_rdev)) {
 	case LOOP_UNMANAGED:
-		if (!get) {
-			refuse(rq, EPERM, "loop device not handed out by notifyd: status only",
-			       "changes to a loop device notifyd did not hand out are refused");
-			return;
-		}
-		request_set_rule(rq, "loop device not handed out by notifyd: status only");
+		if (!get)
+			return refuse(
+			    EPERM, "loop device not handed out by notifyd: status only",
+			    "changes to a loop device notifyd did not hand out are refused");
+		decision_rule(&d, "loop device not handed out by notifyd: status only");
 		break;
 	case LOOP_FOREIGN:
-		rq->action = "deny";
-		request_set_rule(rq, "loop devices belong to the container they were made for");
-		request_deny(rq, EPERM, "loop%u is not this container's", minor(st.st_rdev));
-		return;
+		d.action = DECISION_DENY;
+		decision_rule(&d, "loop devices belong to the container they were made for");
+		decision_fail(&d, EPERM, "loop%u is not this container's", minor(st.st_rdev));
+		return d;
 	case LOOP_OWNED:
-		request_set_rule(rq, "the container's own loop device");
+		decision_rule(&d, "the container's own loop device");
 		break;
 	}
-	rq->action = "loop";
+	d.action = DECISION_LOOP;
 	r = device_ioctl(rq, fd, (int)minor(st.st_rdev), cmd, arg);
-	if (r < 0) {
-		fail(rq, -r);
-		return;
-	}
-	rq->answer = ANSWER_ERRNO;
-	rq->err = 0;
+	if (r < 0)
+		fail(rq, -r, &d);
+	else
+		decision_ok(&d, 0);
+	return d;
 }

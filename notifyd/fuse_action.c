@@ -21,6 +21,7 @@
 #include "notifyd/fuse_confine.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/fuse_startup.h"
+#include "notifyd/mount_check.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/mount_resolve.h"
@@ -80,7 +81,7 @@ void fuse_action_mount(struct request *rq, const struct profile *p, const struct
 	snprintf(prog_name, sizeof(prog_name), "%s",
 	         strrchr(prog_path, '/') ? strrchr(prog_path, '/') + 1 : prog_path);
 
-	r = mount_request_prepare(rq, p, fs, &mf, &opts, &cr, d);
+	r = mount_check_prepare(rq, p, fs, &mf, &opts, &cr, d);
 	if (r < 0)
 		goto out;
 	if (mf.sb_ro) /* FUSE programs learn read-only from their options */

@@ -2,7 +2,6 @@
 /* LXC's seccomp notify proxy protocol (lxc_proxy.h). */
 #include "notifyd/lxc_proxy.h"
 #include "notifyd/oci_listener.h"
-#include "notifyd/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -286,7 +285,7 @@ int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, 
 	return 1;
 }
 
-int lxc_proxy_serve(struct container *c)
+int lxc_proxy_serve(struct container *c, lxc_proxy_handler *handle)
 {
 	_cleanup_free_ struct lxc_msg *m = calloc(1, sizeof(*m));
 	_cleanup_free_ struct lxc_reply *rep = calloc(1, sizeof(*rep));
@@ -311,7 +310,7 @@ int lxc_proxy_serve(struct container *c)
 	m->fds[1] = safe_close(m->fds[1]);
 	reply_init(rep, c->lxc_sock, m);
 	memcpy(&n, m->buf + sizeof(struct lxc_proxy_hdr), sizeof(n));
-	supervise_handle_via(c, &n, m->fds[2], rep);
+	handle(c, &n, m->fds[2], rep);
 	m->fds[2] = safe_close(m->fds[2]);
 	return 0;
 }

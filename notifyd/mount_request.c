@@ -4,6 +4,7 @@
  * and deny, continue, or perform the mount with host privilege (`kernel`).
  */
 #include "notifyd/request.h"
+#include "notifyd/mount_check.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_lock.h"
@@ -63,46 +64,6 @@ static int copy_arg(struct request *rq, unsigned idx, char *buf, size_t size, in
 	return r;
 }
 
-int mount_request_prepare(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                          struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr,
-                          struct decision *d)
-{
-	const char *bad = NULL;
-	unsigned n_mounts;
-	int r;
-
-	pthread_mutex_lock(&rq->c->lock);
-	n_mounts = rq->c->n_mounts;
-	pthread_mutex_unlock(&rq->c->lock);
-	/* At the limit: records of mounts gone by other means (a lazily detached
-	 * parent) do not count. */
-	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
-	    container_mounts_prune_at(rq->c, rq->t.procfd) > 0) {
-		pthread_mutex_lock(&rq->c->lock);
-		n_mounts = rq->c->n_mounts;
-		pthread_mutex_unlock(&rq->c->lock);
-	}
-	if (n_mounts >= p->max_mounts)
-		return decision_fail(d, ENOSPC, "container has %u mounts, profile max-mounts = %u",
-		                     n_mounts, p->max_mounts);
-	r = target_check_admin(&rq->t, cr);
-	if (r < 0)
-		return decision_fail(d, r == -EPERM ? EPERM : -r,
-		                     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
-	r = mount_flags_translate(rq->notif.data.args[3], mf);
-	if (r < 0)
-		return decision_fail(d, EINVAL, "mount flags %s not supported for a new mount",
-		                     rq->flags);
-	r = mount_opts_split(rq->data, opts);
-	if (r >= 0 && mount_opts_check(opts, fs, &bad) < 0)
-		return decision_fail(d, EINVAL, "option '%s' is not in allowed-options", bad);
-	for (size_t i = 0; r >= 0 && fs->options[i]; i++)
-		r = mount_opts_add(opts, fs->options[i]);
-	if (r < 0)
-		return decision_fail(d, -r, "%s", strerror(-r));
-	return r;
-}
-
 /* Is the resolved source a loop device notifyd gave this container? */
 static bool is_own_loop(const struct request *rq, int source_fd)
 {
@@ -128,7 +89,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	int r;
 
 	d->action = DECISION_KERNEL;
-	if (mount_request_prepare(rq, p, fs, &mf, &opts, &cr, d) < 0)
+	if (mount_check_prepare(rq, p, fs, &mf, &opts, &cr, d) < 0)
 		goto out;
 	if (kernel_fs_lookup(rq->type, true, &needs_dev) < 0) {
 		decision_fail(d, ENODEV, "this kernel has no filesystem '%s'", rq->type);

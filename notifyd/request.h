@@ -70,17 +70,6 @@ struct decision mount_request_handle(struct request *rq);
 struct decision umount_request_handle(struct request *rq);
 struct decision loop_request_handle(struct request *rq);
 
-/*
- * What every emulated mount checks first: the container's max-mounts, the
- * caller's CAP_SYS_ADMIN over its own mount namespace (fills *cr), the
- * mount flags (fills *mf) and the options against the profile (fills *opts
- * with the caller's options plus the forced ones; the caller frees it, also
- * on failure).  0, or -errno with the refusal in *d.
- */
-int mount_request_prepare(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                          struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr,
-                          struct decision *d);
-
 /* The decision line's name of an action. */
 const char *decision_action_name(enum decision_action action);
 /* Set the rule, in words. */

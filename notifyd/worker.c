@@ -83,7 +83,7 @@ static void serve_lxc(struct container *c, uint32_t events)
 	int r = 0;
 
 	if (events & EPOLLIN)
-		r = lxc_proxy_serve(c);
+		r = lxc_proxy_serve(c, supervise_handle_via);
 	if (r == -EPIPE || (!(events & EPOLLIN) && (events & (EPOLLHUP | EPOLLERR)))) {
 		forget(c);
 		return;

@@ -107,3 +107,13 @@ $(FUSE_PRELOAD_ABI): tests/security/fuse_preload_abi.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -D_GNU_SOURCE -Wall -Wextra -o $@ $<
 all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)
+
+# The dispatcher and target.c with a real notify fd (a child that installs a
+# SCMP_ACT_NOTIFY filter): every notifyd module but main.o.
+NOTIFYD_LIB_OBJ := $(filter-out $(OBJ)/notifyd/main.o,$(NOTIFYD_OBJ))
+$(BUILD)/tests/unit/test_supervise: $(OBJ)/tests/unit/test_supervise.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/test_target: $(OBJ)/tests/unit/test_target.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

@@ -490,14 +490,14 @@ static void deny_exited(struct decision *d, const char *prog_name, int status,
 	              su->out_len ? ": " : "", su->out);
 }
 
-/* Run the start-up: 0 with *info filled, or -errno with the refusal in *d.  Takes pl's fds. */
-static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
-                      unsigned timeout_ms, struct fuse_daemon_info *info, struct decision *d)
+/*
+ * Fork the mounter with the plan (the control socket and the program's
+ * output pipe added), and close our copies of what it holds.  0, or -errno
+ * with the refusal in *d.
+ */
+static int startup_spawn(struct startup *su, struct fuse_plan *pl, struct decision *d)
 {
-	int sp[2], pp[2], status = -1, r;
-	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
-	struct mounter_msg m;
-	uint64_t deadline;
+	int sp[2], pp[2], r;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -508,25 +508,74 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 		close(sp[1]);
 		return r;
 	}
-	su.ctl = sp[0];
+	su->ctl = sp[0];
 	pl->ctl = sp[1];
-	su.err_r = pp[0];
+	su->err_r = pp[0];
 	pl->err_w = pp[1];
-	fd_set_nonblock(su.err_r, 1);
+	fd_set_nonblock(su->err_r, 1);
 
 	pid = fork();
 	if (pid < 0) {
 		r = decision_fail(d, EAGAIN, "fork: %s", strerror(errno));
-		su.ctl = safe_close(su.ctl);
-		su.err_r = safe_close(su.err_r);
+		su->ctl = safe_close(su->ctl);
+		su->err_r = safe_close(su->err_r);
 		return r;
 	}
 	if (pid == 0)
 		mounter_child(pl);
-	su.mounter = pid;
+	su->mounter = pid;
 	/* Our copies of what the children hold. */
 	fuse_plan_close(pl);
+	return 0;
+}
 
+/*
+ * The refusal for a start-up that ended without MSG_ATTACHED: r and *m from
+ * startup_wait(), status of a daemon that exited.  Returns -errno.
+ */
+static int startup_failed(struct startup *su, int r, const struct mounter_msg *m, int status,
+                          const char *prog_name, unsigned timeout_ms, struct decision *d)
+{
+	if (r == -ETIMEDOUT)
+		return decision_fail(d, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
+		                     prog_name, timeout_ms / 1000, su->out_len ? ": " : "",
+		                     su->out);
+	if (r == -ECHILD ||
+	    (r == 0 && m->kind == MSG_FAILED && m->err == ENOTCONN && su->pidfd < 0)) {
+		deny_exited(d, prog_name, status, su);
+		return -d->err;
+	}
+	if (r == 0 && m->kind == MSG_FAILED) {
+		/*
+		 * statfs saw the connection die: the daemon is exiting.  Wait for
+		 * its status on its pidfd alone (the mounter's socket hangs up
+		 * too, and must not win that race).
+		 */
+		if (su->pidfd >= 0 && m->err == ENOTCONN &&
+		    daemon_exit_status(su, 1000, &status) == 0) {
+			deny_exited(d, prog_name, status, su);
+			return -d->err;
+		}
+		return decision_fail(d, m->err, "%s: %s%s%s", m->text, strerror(m->err),
+		                     su->out_len ? "; program said: " : "", su->out);
+	}
+	return decision_fail(d, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
+	                     prog_name, strerror(r < 0 ? -r : EPROTO),
+	                     su->out_len ? "; program said: " : "", su->out);
+}
+
+/* Run the start-up: 0 with *info filled, or -errno with the refusal in *d.  Takes pl's fds. */
+static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
+                      unsigned timeout_ms, struct fuse_daemon_info *info, struct decision *d)
+{
+	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
+	struct mounter_msg m;
+	uint64_t deadline;
+	int status = -1, r;
+
+	r = startup_spawn(&su, pl, d);
+	if (r < 0)
+		return r;
 	deadline = now_ms() + timeout_ms;
 	for (;;) {
 		r = startup_wait(&su, deadline, &m, &status);
@@ -545,35 +594,8 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 		}
 		r = startup_wait(&su, deadline, &m, &status);
 	}
-	if (r == -ETIMEDOUT) {
-		decision_fail(d, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
-		              prog_name, timeout_ms / 1000, su.out_len ? ": " : "", su.out);
-		goto fail;
-	}
-	if (r == -ECHILD || (r == 0 && m.kind == MSG_FAILED && m.err == ENOTCONN && su.pidfd < 0)) {
-		deny_exited(d, prog_name, status, &su);
-		goto fail;
-	}
-	if (r == 0 && m.kind == MSG_FAILED) {
-		if (su.pidfd >= 0 && m.err == ENOTCONN) {
-			/*
-			 * statfs saw the connection die: the daemon is exiting.  Wait
-			 * for its status on its pidfd alone (the mounter's socket
-			 * hangs up too, and must not win that race).
-			 */
-			if (daemon_exit_status(&su, 1000, &status) == 0) {
-				deny_exited(d, prog_name, status, &su);
-				goto fail;
-			}
-		}
-		decision_fail(d, m.err, "%s: %s%s%s", m.text, strerror(m.err),
-		              su.out_len ? "; program said: " : "", su.out);
-		goto fail;
-	}
 	if (r < 0 || m.kind != MSG_ATTACHED) {
-		decision_fail(d, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
-		              prog_name, strerror(r < 0 ? -r : EPROTO),
-		              su.out_len ? "; program said: " : "", su.out);
+		startup_failed(&su, r, &m, status, prog_name, timeout_ms, d);
 		goto fail;
 	}
 	(void)waitpid(su.mounter, NULL, 0);

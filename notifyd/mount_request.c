@@ -73,19 +73,85 @@ static bool is_own_loop(const struct request *rq, int source_fd)
 	       loop_device_access(rq->c->id, st.st_rdev) == LOOP_OWNED;
 }
 
+/*
+ * The new mount, detached: for a block filesystem the source is checked as
+ * the caller and the superblock created as host root, both in the caller's
+ * cgroup (source_open.c), because creating it opens devices (the source,
+ * and what the image names: an external journal, other btrfs members, a log
+ * device) as whoever creates it, and the caller's device cgroup must apply
+ * to every one of those opens.  The mount fd, or -errno with the refusal in *d.
+ */
+static int kernel_make(struct request *rq, const struct kernel_mount *km, bool needs_dev,
+                       const struct proc_creds *cr, bool want_write, struct decision *d)
+{
+	_cleanup_close_ int fs_fd = -EBADF;
+	char msg[512];
+	int mnt_fd, r;
+
+	if (!needs_dev) {
+		mnt_fd = kernel_mount_create(km, msg, sizeof(msg));
+	} else {
+		fs_fd = kernel_mount_prepare(km, msg, sizeof(msg));
+		if (fs_fd < 0)
+			return decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd),
+			                     msg[0] ? ": " : "", msg);
+		r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd, d);
+		if (r < 0)
+			return r;
+		msg[0] = '\0';
+		mnt_fd = kernel_mount_finish(fs_fd, km);
+	}
+	if (mnt_fd < 0)
+		return decision_fail(d, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "",
+		                     msg);
+	return mnt_fd;
+}
+
+/*
+ * Check what the kernel applied (the image's stored default options
+ * included, mount_verify.c), that the caller still waits, and attach the
+ * mount locked at the target (mount_lock.c).  0 with *mnt_id, or -errno
+ * with the refusal in *d.
+ */
+static int kernel_verify_attach(struct request *rq, const struct profile_fs *fs, int mnt_fd,
+                                int target_fd, uint64_t *mnt_id, struct decision *d)
+{
+	const char *step = "";
+	char msg[512];
+	int r;
+
+	r = mount_verify_effective(mnt_fd, fs, msg, sizeof(msg));
+	if (r == -EPERM)
+		return decision_fail(
+		    d, EPERM,
+		    "the new superblock has option '%s' from the image's stored "
+		    "default mount options, which the profile neither allows nor forces",
+		    msg);
+	if (r < 0)
+		return decision_fail(d, EPERM, "cannot check the new superblock's options: %s: %s",
+		                     msg, strerror(-r));
+	/* Last look before the mount becomes visible: is the caller still waiting? */
+	if (target_valid(&rq->t) < 0)
+		return decision_fail(
+		    d, ENOENT, "caller gave up before the mount at %s was attached", rq->target);
+	r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, mnt_id, &step);
+	if (r < 0)
+		return decision_fail(d, -r, "attaching at %s: %s: %s", rq->target, step,
+		                     strerror(-r));
+	return 0;
+}
+
 /* The `kernel` action: notifyd creates the mount and attaches it, locked, in the caller's view. */
 static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs,
                           struct decision *d)
 {
 	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
-	                    mnt_fd = -EBADF, fs_fd = -EBADF;
+	                    mnt_fd = -EBADF;
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
 	struct proc_creds cr;
 	bool needs_dev = false;
 	uint64_t mnt_id = 0;
-	const char *step = "";
-	char msg[512];
 	int r;
 
 	d->action = DECISION_KERNEL;
@@ -126,58 +192,9 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	    .flags = &mf,
 	    .userns_fd = userns_fd,
 	};
-	if (!needs_dev) {
-		mnt_fd = kernel_mount_create(&km, msg, sizeof(msg));
-	} else {
-		/*
-		 * A block filesystem: creating its superblock opens devices (the
-		 * source, and what the image names: an external journal, other
-		 * btrfs members, a log device), as whoever creates it.  So the
-		 * source is checked as the caller and the superblock created as
-		 * host root, both in the caller's cgroup (source_open.c): its
-		 * device cgroup applies to every one of those opens.
-		 */
-		fs_fd = kernel_mount_prepare(&km, msg, sizeof(msg));
-		if (fs_fd < 0) {
-			decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd), msg[0] ? ": " : "",
-			              msg);
-			goto out;
-		}
-		if (mount_source_create(rq, &cr, source_fd, !mf.sb_ro, fs_fd, d) < 0)
-			goto out;
-		msg[0] = '\0';
-		mnt_fd = kernel_mount_finish(fs_fd, &km);
-	}
-	if (mnt_fd < 0) {
-		decision_fail(d, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "", msg);
+	mnt_fd = kernel_make(rq, &km, needs_dev, &cr, !mf.sb_ro, d);
+	if (mnt_fd < 0 || kernel_verify_attach(rq, fs, mnt_fd, target_fd, &mnt_id, d) < 0)
 		goto out;
-	}
-	/* What the kernel applied, the image's stored defaults included (mount_verify.c). */
-	r = mount_verify_effective(mnt_fd, fs, msg, sizeof(msg));
-	if (r < 0) {
-		if (r == -EPERM)
-			decision_fail(
-			    d, EPERM,
-			    "the new superblock has option '%s' from the image's stored "
-			    "default mount options, which the profile neither allows nor forces",
-			    msg);
-		else
-			decision_fail(d, EPERM, "cannot check the new superblock's options: %s: %s",
-			              msg, strerror(-r));
-		goto out;
-	}
-	/* Last look before the mount becomes visible: is the caller still waiting? */
-	r = target_valid(&rq->t);
-	if (r < 0) {
-		decision_fail(d, ENOENT, "caller gave up before the mount at %s was attached",
-		              rq->target);
-		goto out;
-	}
-	r = mount_lock_attach(mnt_fd, rq->t.procfd, target_fd, &mnt_id, &step);
-	if (r < 0) {
-		decision_fail(d, -r, "attaching at %s: %s: %s", rq->target, step, strerror(-r));
-		goto out;
-	}
 	r = container_add_mount(rq->c, mnt_id, rq->type, rq->source, rq->target);
 	if (r < 0)
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
@@ -189,6 +206,31 @@ out:
 	mount_opts_free(&opts);
 }
 
+/*
+ * Copy mount(2)'s arguments, in its own order: type, source and data, then
+ * the target; one ID_VALID after all copies, before anything is decided on
+ * them.  0, or -errno with the refusal in *d.
+ */
+static int copy_args(struct request *rq, struct decision *d)
+{
+	int type_null, target_null;
+
+	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &type_null, d) < 0 ||
+	    copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL, d) < 0 ||
+	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL, d) < 0 ||
+	    copy_arg(rq, 1, rq->target, sizeof(rq->target), &target_null, d) < 0)
+		return -d->err;
+	if (target_valid(&rq->t) < 0)
+		return decision_fail(d, ENOENT, "caller gave up the request");
+	if (target_null) /* a NULL path is an unreadable one, to mount(2) too */
+		return decision_fail(d, EFAULT, "argument 1 is not readable");
+	if (!rq->target[0])
+		return decision_fail(d, ENOENT, "empty target");
+	if (type_null || !rq->type[0])
+		return decision_fail(d, EINVAL, "no filesystem type");
+	return 0;
+}
+
 struct decision mount_request_handle(struct request *rq)
 {
 	struct decision d = {0};
@@ -197,7 +239,6 @@ struct decision mount_request_handle(struct request *rq)
 	const struct profile *p;
 	const struct profile_fs *fs;
 	enum profile_action action;
-	int type_null, target_null;
 
 	mount_flags_format(flags, rq->flags, sizeof(rq->flags));
 	if (flags & MS_NOT_NEW) {
@@ -205,29 +246,8 @@ struct decision mount_request_handle(struct request *rq)
 		decision_continue(&d, "not a new mount (bind/remount/move/propagation)");
 		return d;
 	}
-	/* In mount(2)'s own order: type, source and data are copied, then the target looked up. */
-	if (copy_arg(rq, 2, rq->type, sizeof(rq->type), &type_null, &d) < 0 ||
-	    copy_arg(rq, 0, rq->source, sizeof(rq->source), NULL, &d) < 0 ||
-	    copy_arg(rq, 4, rq->data, sizeof(rq->data), NULL, &d) < 0 ||
-	    copy_arg(rq, 1, rq->target, sizeof(rq->target), &target_null, &d) < 0)
+	if (copy_args(rq, &d) < 0)
 		return d;
-	/* One check after all copies, before anything is decided on them. */
-	if (target_valid(&rq->t) < 0) {
-		decision_fail(&d, ENOENT, "caller gave up the request");
-		return d;
-	}
-	if (target_null) { /* a NULL path is an unreadable one, to mount(2) too */
-		decision_fail(&d, EFAULT, "argument 1 is not readable");
-		return d;
-	}
-	if (!rq->target[0]) {
-		decision_fail(&d, ENOENT, "empty target");
-		return d;
-	}
-	if (type_null || !rq->type[0]) {
-		decision_fail(&d, EINVAL, "no filesystem type");
-		return d;
-	}
 
 	set = profile_store_get();
 	p = set ? profile_set_find(set, rq->c->profile) : NULL;

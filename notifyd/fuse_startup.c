@@ -236,18 +236,15 @@ static int fs_set(int fsfd, const char *opt)
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
 }
 
-static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
+/*
+ * The mounter's way into the container: the daemon's namespaces (joined
+ * while still host root), /dev/fuse, the caller's cgroup, root of the
+ * user namespace, the mount namespace, root and cwd.  Returns the /dev/fuse
+ * fd; reports and exits on failure.
+ */
+static int mounter_enter(struct fuse_plan *pl)
 {
-	int ctl = pl->ctl, fusefd, fsfd, mntfd, pidfd = -1;
-	struct statfs sfs;
-	struct statx stx;
-	char num[32], go;
-	struct clone_args ca = {
-	    .flags = CLONE_PIDFD | CLONE_PARENT,
-	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
-	    .exit_signal = 0,
-	};
-	long pid;
+	int ctl = pl->ctl, fusefd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Host root's supplementary groups must not follow us into the container. */
@@ -287,6 +284,14 @@ static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
 		child_fail(ctl, errno, "setns(mnt)");
 	if (fchdir(pl->root) < 0 || chroot(".") < 0 || fchdir(pl->cwd) < 0)
 		child_fail(ctl, errno, "entering the caller's root");
+	return fusefd;
+}
+
+/* The FUSE superblock on fusefd, mounted detached.  Returns the mount fd; exits on failure. */
+static int mounter_fsmount(struct fuse_plan *pl, int fusefd)
+{
+	int ctl = pl->ctl, fsfd, mntfd;
+	char num[32];
 
 	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
@@ -314,6 +319,24 @@ static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
 	if (mntfd < 0)
 		child_fail(ctl, errno, "fsmount");
 	close(fsfd);
+	return mntfd;
+}
+
+static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
+{
+	int ctl = pl->ctl, fusefd, mntfd, pidfd = -1;
+	struct statfs sfs;
+	struct statx stx;
+	char go;
+	struct clone_args ca = {
+	    .flags = CLONE_PIDFD | CLONE_PARENT,
+	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	    .exit_signal = 0,
+	};
+	long pid;
+
+	fusefd = mounter_enter(pl);
+	mntfd = mounter_fsmount(pl, fusefd);
 
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)

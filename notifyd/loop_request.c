@@ -163,15 +163,73 @@ static bool needs_write(uint32_t cmd)
 	       cmd == LOOP_SET_DIRECT_IO || cmd == LOOP_SET_BLOCK_SIZE;
 }
 
+/* The argument of the LOOP_* commands that take a struct. */
+union loop_arg {
+	struct loop_config cfg;
+	struct loop_info64 info64;
+	struct loop_info info;
+};
+
+/*
+ * The caller's struct for a command that passes one in: copied once, its
+ * backing fd taken from the caller (LOOP_CONFIGURE), partition scanning
+ * refused.  *backing is the taken file.  0 or -errno.
+ */
+static int read_arg(struct request *rq, uint32_t cmd, uint64_t arg, union loop_arg *u, size_t size,
+                    int *backing)
+{
+	int r = target_read_mem(&rq->t, arg, u, size);
+
+	if (r < 0)
+		return r;
+	if (cmd == LOOP_CONFIGURE) {
+		*backing = take_backing(rq, (int)u->cfg.fd);
+		if (*backing < 0)
+			return *backing;
+		u->cfg.fd = (uint32_t)*backing;
+	}
+	if ((cmd == LOOP_CONFIGURE && (u->cfg.info.lo_flags & LO_FLAGS_PARTSCAN)) ||
+	    (cmd == LOOP_SET_STATUS64 && (u->info64.lo_flags & LO_FLAGS_PARTSCAN)) ||
+	    (cmd == LOOP_SET_STATUS && (u->info.lo_flags & LO_FLAGS_PARTSCAN))) {
+		snprintf(rq->detail, sizeof(rq->detail),
+		         "partition scanning is not offered: partition nodes would not "
+		         "appear in the container");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
+ * After a successful bind or unbind of loop device nr (open as dev): the
+ * backing file it now has, in loop_device.c's records.  Another thread of
+ * the caller's may have given the device up (LOOP_CTL_REMOVE) since it was
+ * found to be the container's; its deletion failed while this open file
+ * held it.  Then it is left unbound (at its last close: it is still open)
+ * so the retries can delete it.  0 or -errno.
+ */
+static int record_backing(struct request *rq, int dev, int nr, uint32_t cmd, int *backing)
+{
+	int r;
+
+	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD) {
+		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(*backing));
+		if (r < 0) {
+			ioctl(dev, LOOP_CLR_FD, 0);
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "loop%d was given up while it was being bound", nr);
+			return r;
+		}
+	} else if (cmd == LOOP_CLR_FD) {
+		loop_device_set_backing(rq->c->id, nr, -EBADF);
+	}
+	return 0;
+}
+
 /* ioctl on the caller's own open loop device (dev), which this container owns. */
 static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint64_t arg)
 {
 	_cleanup_close_ int backing = -EBADF;
-	union {
-		struct loop_config cfg;
-		struct loop_info64 info64;
-		struct loop_info info;
-	} u = {0};
+	union loop_arg u = {0};
 	size_t size = 0;
 	bool out = false;
 	int r;
@@ -212,23 +270,9 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -EINVAL; /* lo_ioctl's answer to a command it does not know */
 	}
 	if (size && !out) {
-		r = target_read_mem(&rq->t, arg, &u, size);
+		r = read_arg(rq, cmd, arg, &u, size, &backing);
 		if (r < 0)
 			return r;
-		if (cmd == LOOP_CONFIGURE) {
-			backing = take_backing(rq, (int)u.cfg.fd);
-			if (backing < 0)
-				return backing;
-			u.cfg.fd = (uint32_t)backing;
-		}
-		if ((cmd == LOOP_CONFIGURE && (u.cfg.info.lo_flags & LO_FLAGS_PARTSCAN)) ||
-		    (cmd == LOOP_SET_STATUS64 && (u.info64.lo_flags & LO_FLAGS_PARTSCAN)) ||
-		    (cmd == LOOP_SET_STATUS && (u.info.lo_flags & LO_FLAGS_PARTSCAN))) {
-			snprintf(rq->detail, sizeof(rq->detail),
-			         "partition scanning is not offered: partition nodes would not "
-			         "appear in the container");
-			return -EOPNOTSUPP;
-		}
 	}
 	/* Everything read; is the caller still the one waiting? */
 	r = target_valid(&rq->t);
@@ -238,24 +282,7 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -errno;
 	if (out)
 		return target_write_mem(&rq->t, arg, &u, size);
-	if (cmd == LOOP_CONFIGURE || cmd == LOOP_SET_FD || cmd == LOOP_CHANGE_FD) {
-		/*
-		 * Another thread of the caller's may have given the device up
-		 * (LOOP_CTL_REMOVE) since it was found to be the container's; its
-		 * deletion failed while this open file held it.  Leave it unbound
-		 * (at its last close: it is still open) so the retries can delete it.
-		 */
-		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
-		if (r < 0) {
-			ioctl(dev, LOOP_CLR_FD, 0);
-			snprintf(rq->detail, sizeof(rq->detail),
-			         "loop%d was given up while it was being bound", nr);
-			return r;
-		}
-	} else if (cmd == LOOP_CLR_FD) {
-		loop_device_set_backing(rq->c->id, nr, -EBADF);
-	}
-	return 0;
+	return record_backing(rq, dev, nr, cmd, &backing);
 }
 
 static bool is_ctl_cmd(uint32_t cmd)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one answer of a request (request.h): the decision helpers handlers
- * use, and request_answer(), the only place that sends an answer, counts it
- * and logs the decision line -- for requests answered by their worker and
- * for deferred ones (FUSE start-ups) alike.
+ * The one answer of a request (request.h): request_answer() is the only
+ * place that sends an answer, counts it and logs the decision line -- for
+ * requests answered by their worker and for deferred ones (FUSE start-ups)
+ * alike.
  */
 #include "notifyd/request.h"
 #include "notifyd/lxc_proxy.h"
@@ -13,7 +13,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,71 +20,6 @@
 
 static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct request_totals totals;
-
-static const char *const action_names[] = {
-    [DECISION_NONE] = "error",  [DECISION_KERNEL] = "kernel",
-    [DECISION_FUSE] = "fuse",   [DECISION_UMOUNT] = "umount",
-    [DECISION_LOOP] = "loop",   [DECISION_CONTINUE] = "continue",
-    [DECISION_DENY] = "deny",   [DECISION_ENOSYS] = "enosys",
-    [DECISION_ERROR] = "error", [DECISION_DEFERRED] = "deferred",
-};
-
-const char *decision_action_name(enum decision_action action)
-{
-	if ((unsigned)action >= ARRAY_SIZE(action_names) || !action_names[action])
-		return "error";
-	return action_names[action];
-}
-
-void decision_rule(struct decision *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->rule, sizeof(d->rule), fmt, ap);
-	va_end(ap);
-}
-
-void decision_why(struct decision *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->why, sizeof(d->why), fmt, ap);
-	va_end(ap);
-}
-
-int decision_fail(struct decision *d, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d->action == DECISION_NONE)
-		d->action = DECISION_DENY;
-	d->err = err;
-	d->val = 0;
-	va_start(ap, fmt);
-	vsnprintf(d->why, sizeof(d->why), fmt, ap);
-	va_end(ap);
-	return -err;
-}
-
-void decision_ok(struct decision *d, int64_t val)
-{
-	d->err = 0;
-	d->val = val;
-}
-
-void decision_continue(struct decision *d, const char *rule_fmt, ...)
-{
-	va_list ap;
-
-	d->action = DECISION_CONTINUE;
-	d->err = 0;
-	d->val = 0;
-	va_start(ap, rule_fmt);
-	vsnprintf(d->rule, sizeof(d->rule), rule_fmt, ap);
-	va_end(ap);
-}
 
 /* Append key=value, quoting values a reader or a script could misparse. */
 static size_t put_kv(char *buf, size_t len, size_t size, const char *key, const char *val)

@@ -103,6 +103,8 @@ static struct decision ioctl_dispatch(struct request *rq)
  * The table slot of (arch, nr), or TRAP_COUNT; *name is the syscall's name
  * for the log.  Per architecture the numbers of the table's syscalls are
  * resolved once; names of other syscalls (a filter that traps more) too.
+ * A filter covers one or two architectures (native, compat); past four,
+ * calls get ENOSYS rather than an unbounded cache.
  */
 static enum trap trap_of(uint32_t arch, int nr, const char **name)
 {

@@ -451,7 +451,7 @@ test_leaks() {
 	fi
 	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
 	t_check "$RT: leaks: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
-	# Only this notifyd's (named PID-N, device_allow.c): other notifyds may run meanwhile.
+	# Only this notifyd's (PID-N): another notifyd on the host may be mid-mount.
 	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path "*mountvisor-create/$NOTIFYD_PID-*" -type d 2>/dev/null)
 	t_check "$RT: leaks: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
 }
@@ -559,7 +559,7 @@ test_cgfreeze() {
 	sleep 1
 	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
 	t_check "$RT: cgfreeze: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
-	# Only this notifyd's (named PID-N, device_allow.c): other notifyds may run meanwhile.
+	# Only this notifyd's (PID-N): another notifyd on the host may be mid-mount.
 	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path "*mountvisor-create/$NOTIFYD_PID-*" -type d 2>/dev/null)
 	t_check "$RT: cgfreeze: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
 	t_check "$RT: cgfreeze: notifyd is alive" mv_notifyd_alive

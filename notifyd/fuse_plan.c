@@ -111,10 +111,20 @@ int fuse_plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const char
 		if (!pl->argv[n - 1])
 			return -E2BIG;
 	}
-	/* libfuse2 checks its mountpoint is empty; its placeholder holds the stand-in. */
+	/*
+	 * libfuse2, whatever the rule's arguments: auto_unmount, because only
+	 * then does it always run fusermount (our stand-in) rather than open
+	 * /dev/fuse and mount a connection of its own (the container usually
+	 * has no /dev/fuse; one that has would get a mount nobody sees);
+	 * nonempty, because it refuses a mountpoint with files in it, and in
+	 * its view the mountpoint is the placeholder holding the stand-in (the
+	 * caller's directory may hold files too: the kernel allows that, so do
+	 * we).  libfuse2 takes -o anywhere on the line; a repeated option is
+	 * harmless, so a rule that gives them itself still works.
+	 */
 	if (pl->fusermount) {
 		pl->argv[n++] = plan_str(pl, &used, "-o");
-		pl->argv[n++] = plan_str(pl, &used, "nonempty");
+		pl->argv[n++] = plan_str(pl, &used, "auto_unmount,nonempty");
 		if (!pl->argv[n - 1])
 			return -E2BIG;
 	}

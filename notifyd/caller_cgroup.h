@@ -2,7 +2,7 @@
 /*
  * Finding the caller's cgroups, for the helpers notifyd runs on its behalf:
  * the source helper and the superblock-creating helper (source_open.c) and
- * the FUSE program (mount_fuse.c).  notifyd runs as host root in the host's
+ * the FUSE program (fuse_action.c).  notifyd runs as host root in the host's
  * cgroup; whatever it does there passes every device rule the caller is
  * subject to, so work that opens devices for the caller runs in the caller's
  * cgroup v2 directory (a BPF device program there applies) and its cgroup v1

@@ -3,7 +3,7 @@
 #include "notifyd/container.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/profile_store.h"
-#include "notifyd/supervise.h"
+#include "notifyd/request.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
@@ -102,9 +102,9 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		        "TARGET");
 		container_foreach(mounts_one, out);
 	} else if (strcmp(cmd, "stats") == 0) {
-		struct supervise_totals t;
+		struct request_totals t;
 		struct profile_set *set = profile_store_get();
-		supervise_totals(&t);
+		request_totals(&t);
 		fprintf(out, "containers: %u\n", container_count());
 		fprintf(out,
 		        "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"

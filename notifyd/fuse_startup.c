@@ -21,7 +21,7 @@
  *      is attached only after INIT, nothing the daemon does while starting
  *      (libfuse2 stat()s its mountpoint) can deadlock on it;
  *   4. the thread records the mount, hands the daemon to its supervisor
- *      (fuse_daemon.c) and answers the request (supervise_finish()).
+ *      (fuse_daemon.c) and answers the request (request_finish()).
  *
  * A daemon that dies first turns into EINVAL (its stderr goes to the log),
  * one that could not be confined into EPERM, a start-up longer than
@@ -29,7 +29,6 @@
  */
 #include "notifyd/fuse_startup.h"
 #include "notifyd/mount_record.h"
-#include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -235,18 +234,15 @@ static int fs_set(int fsfd, const char *opt)
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
 }
 
-static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
+/*
+ * The mounter's way into the container: the daemon's namespaces (joined
+ * while still host root), /dev/fuse, the caller's cgroup, root of the
+ * user namespace, the mount namespace, root and cwd.  Returns the /dev/fuse
+ * fd; reports and exits on failure.
+ */
+static int mounter_enter(struct fuse_plan *pl)
 {
-	int ctl = pl->ctl, fusefd, fsfd, mntfd, pidfd = -1;
-	struct statfs sfs;
-	struct statx stx;
-	char num[32], go;
-	struct clone_args ca = {
-	    .flags = CLONE_PIDFD | CLONE_PARENT,
-	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
-	    .exit_signal = 0,
-	};
-	long pid;
+	int ctl = pl->ctl, fusefd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Host root's supplementary groups must not follow us into the container. */
@@ -286,6 +282,14 @@ static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
 		child_fail(ctl, errno, "setns(mnt)");
 	if (fchdir(pl->root) < 0 || chroot(".") < 0 || fchdir(pl->cwd) < 0)
 		child_fail(ctl, errno, "entering the caller's root");
+	return fusefd;
+}
+
+/* The FUSE superblock on fusefd, mounted detached.  Returns the mount fd; exits on failure. */
+static int mounter_fsmount(struct fuse_plan *pl, int fusefd)
+{
+	int ctl = pl->ctl, fsfd, mntfd;
+	char num[32];
 
 	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
@@ -313,6 +317,24 @@ static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
 	if (mntfd < 0)
 		child_fail(ctl, errno, "fsmount");
 	close(fsfd);
+	return mntfd;
+}
+
+static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
+{
+	int ctl = pl->ctl, fusefd, mntfd, pidfd = -1;
+	struct statfs sfs;
+	struct statx stx;
+	char go;
+	struct clone_args ca = {
+	    .flags = CLONE_PIDFD | CLONE_PARENT,
+	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	    .exit_signal = 0,
+	};
+	long pid;
+
+	fusefd = mounter_enter(pl);
+	mntfd = mounter_fsmount(pl, fusefd);
 
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
@@ -476,58 +498,105 @@ static int daemon_exit_status(struct startup *su, int timeout_ms, int *status)
 }
 
 /* The decision for a daemon that exited with status before serving the mount. */
-static void deny_exited(struct request *rq, const char *prog_name, int status,
+static void deny_exited(struct decision *d, const char *prog_name, int status,
                         const struct startup *su)
 {
 	if (status == FUSE_CONFINE_EXIT) {
-		request_deny(rq, EPERM, "%s not started: %s", prog_name, su->out);
+		decision_fail(d, EPERM, "%s not started: %s", prog_name, su->out);
 		return;
 	}
 	/* The program refused the image (or could not run): what mount(8) would say. */
-	request_deny(rq, status == 127 || status == 126 ? ENOEXEC : EINVAL,
-	             "%s exited with status %d before serving the mount%s%s", prog_name, status,
-	             su->out_len ? ": " : "", su->out);
+	decision_fail(d, status == 127 || status == 126 ? ENOEXEC : EINVAL,
+	              "%s exited with status %d before serving the mount%s%s", prog_name, status,
+	              su->out_len ? ": " : "", su->out);
 }
 
-/* Run the start-up; fills the decision and, on success, *info.  Takes pl's fds. */
-static void fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
-                       unsigned timeout_ms, struct fuse_daemon_info *info)
+/*
+ * Fork the mounter with the plan (the control socket and the program's
+ * output pipe added), and close our copies of what it holds.  0, or -errno
+ * with the refusal in *d.
+ */
+static int startup_spawn(struct startup *su, struct fuse_plan *pl, struct decision *d)
 {
-	int sp[2], pp[2], status = -1, r;
-	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
-	struct mounter_msg m;
-	uint64_t deadline;
+	int sp[2], pp[2], r;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		request_deny(rq, errno, "socketpair: %s", strerror(errno));
-		return;
-	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return decision_fail(d, errno, "socketpair: %s", strerror(errno));
 	if (pipe2(pp, O_CLOEXEC) < 0) {
-		request_deny(rq, errno, "pipe: %s", strerror(errno));
+		r = decision_fail(d, errno, "pipe: %s", strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
-		return;
+		return r;
 	}
-	su.ctl = sp[0];
+	su->ctl = sp[0];
 	pl->ctl = sp[1];
-	su.err_r = pp[0];
+	su->err_r = pp[0];
 	pl->err_w = pp[1];
-	fd_set_nonblock(su.err_r, 1);
+	fd_set_nonblock(su->err_r, 1);
 
 	pid = fork();
 	if (pid < 0) {
-		request_deny(rq, EAGAIN, "fork: %s", strerror(errno));
-		su.ctl = safe_close(su.ctl);
-		su.err_r = safe_close(su.err_r);
-		return;
+		r = decision_fail(d, EAGAIN, "fork: %s", strerror(errno));
+		su->ctl = safe_close(su->ctl);
+		su->err_r = safe_close(su->err_r);
+		return r;
 	}
 	if (pid == 0)
 		mounter_child(pl);
-	su.mounter = pid;
+	su->mounter = pid;
 	/* Our copies of what the children hold. */
 	fuse_plan_close(pl);
+	return 0;
+}
 
+/*
+ * The refusal for a start-up that ended without MSG_ATTACHED: r and *m from
+ * startup_wait(), status of a daemon that exited.  Returns -errno.
+ */
+static int startup_failed(struct startup *su, int r, const struct mounter_msg *m, int status,
+                          const char *prog_name, unsigned timeout_ms, struct decision *d)
+{
+	if (r == -ETIMEDOUT)
+		return decision_fail(d, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
+		                     prog_name, timeout_ms / 1000, su->out_len ? ": " : "",
+		                     su->out);
+	if (r == -ECHILD ||
+	    (r == 0 && m->kind == MSG_FAILED && m->err == ENOTCONN && su->pidfd < 0)) {
+		deny_exited(d, prog_name, status, su);
+		return -d->err;
+	}
+	if (r == 0 && m->kind == MSG_FAILED) {
+		/*
+		 * statfs saw the connection die: the daemon is exiting.  Wait for
+		 * its status on its pidfd alone (the mounter's socket hangs up
+		 * too, and must not win that race).
+		 */
+		if (su->pidfd >= 0 && m->err == ENOTCONN &&
+		    daemon_exit_status(su, 1000, &status) == 0) {
+			deny_exited(d, prog_name, status, su);
+			return -d->err;
+		}
+		return decision_fail(d, m->err, "%s: %s%s%s", m->text, strerror(m->err),
+		                     su->out_len ? "; program said: " : "", su->out);
+	}
+	return decision_fail(d, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
+	                     prog_name, strerror(r < 0 ? -r : EPROTO),
+	                     su->out_len ? "; program said: " : "", su->out);
+}
+
+/* Run the start-up: 0 with *info filled, or -errno with the refusal in *d.  Takes pl's fds. */
+static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
+                      unsigned timeout_ms, struct fuse_daemon_info *info, struct decision *d)
+{
+	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
+	struct mounter_msg m;
+	uint64_t deadline;
+	int status = -1, r;
+
+	r = startup_spawn(&su, pl, d);
+	if (r < 0)
+		return r;
 	deadline = now_ms() + timeout_ms;
 	for (;;) {
 		r = startup_wait(&su, deadline, &m, &status);
@@ -537,44 +606,17 @@ static void fuse_start(struct request *rq, struct fuse_plan *pl, const char *pro
 	if (r == 0 && m.kind == MSG_READY) {
 		/* Last look before the mount becomes visible: is the caller still waiting? */
 		if (target_valid(&rq->t) < 0) {
-			request_deny(rq, ENOENT, "caller gave up while %s started", prog_name);
+			decision_fail(d, ENOENT, "caller gave up while %s started", prog_name);
 			goto fail;
 		}
 		if (write(su.ctl, "G", 1) != 1) {
-			request_deny(rq, EIO, "mounter went away");
+			decision_fail(d, EIO, "mounter went away");
 			goto fail;
 		}
 		r = startup_wait(&su, deadline, &m, &status);
 	}
-	if (r == -ETIMEDOUT) {
-		request_deny(rq, ETIMEDOUT, "%s did not answer FUSE_INIT within %u s%s%s",
-		             prog_name, timeout_ms / 1000, su.out_len ? ": " : "", su.out);
-		goto fail;
-	}
-	if (r == -ECHILD || (r == 0 && m.kind == MSG_FAILED && m.err == ENOTCONN && su.pidfd < 0)) {
-		deny_exited(rq, prog_name, status, &su);
-		goto fail;
-	}
-	if (r == 0 && m.kind == MSG_FAILED) {
-		if (su.pidfd >= 0 && m.err == ENOTCONN) {
-			/*
-			 * statfs saw the connection die: the daemon is exiting.  Wait
-			 * for its status on its pidfd alone (the mounter's socket
-			 * hangs up too, and must not win that race).
-			 */
-			if (daemon_exit_status(&su, 1000, &status) == 0) {
-				deny_exited(rq, prog_name, status, &su);
-				goto fail;
-			}
-		}
-		request_deny(rq, m.err, "%s: %s%s%s", m.text, strerror(m.err),
-		             su.out_len ? "; program said: " : "", su.out);
-		goto fail;
-	}
 	if (r < 0 || m.kind != MSG_ATTACHED) {
-		request_deny(rq, r < 0 ? -r : EPROTO, "FUSE start-up of %s failed: %s%s%s",
-		             prog_name, strerror(r < 0 ? -r : EPROTO),
-		             su.out_len ? "; program said: " : "", su.out);
+		startup_failed(&su, r, &m, status, prog_name, timeout_ms, d);
 		goto fail;
 	}
 	(void)waitpid(su.mounter, NULL, 0);
@@ -584,14 +626,16 @@ static void fuse_start(struct request *rq, struct fuse_plan *pl, const char *pro
 	info->stderr_fd = TAKE_FD(su.err_r);
 	info->mnt_id = m.mnt_id;
 	info->mnt_id_old = m.mnt_id_old;
-	rq->answer = ANSWER_ERRNO;
-	rq->err = 0;
+	decision_ok(d, 0);
 	if (su.out_len)
 		log_info("%s: %s said while starting: %s", rq->c->id, prog_name, su.out);
-	return;
+	return 0;
 fail:
 	startup_abort(&su);
 	su.err_r = safe_close(su.err_r);
+	if (!d->err) /* a mounter that failed without an errno: never a success */
+		d->err = EIO;
+	return -d->err;
 }
 
 /* Pid (in our namespace) of a pidfd, from its fdinfo. */
@@ -608,17 +652,19 @@ static pid_t pidfd_pid(int pidfd)
 }
 
 /*
- * The whole start-up of a job.  Frees the job; a deferred request is then
- * answered here (otherwise the worker answers it on return).
+ * The whole start-up of a job, with its outcome in job->d.  Frees the job;
+ * a deferred request is then answered here (request_finish()), otherwise
+ * the outcome goes to *ret for the worker to answer.
  */
-static void job_run(struct fuse_job *job, bool deferred)
+static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 {
 	struct request *rq = job->rq;
 	struct fuse_daemon_info info = {.pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
+	struct decision *d = &job->d;
 	int r;
 
-	fuse_start(rq, job->pl, job->prog_name, job->startup_timeout_ms, &info);
-	if (rq->err || rq->answer != ANSWER_ERRNO)
+	r = fuse_start(rq, job->pl, job->prog_name, job->startup_timeout_ms, &info, d);
+	if (r < 0)
 		goto out;
 
 	info.pid = pidfd_pid(info.pidfd);
@@ -634,9 +680,9 @@ static void job_run(struct fuse_job *job, bool deferred)
 	if (r < 0)
 		log_warn("%s: %s pid=%d is not supervised: %s", rq->c->id, job->prog_name,
 		         (int)info.pid, strerror(-r));
-	snprintf(rq->detail, sizeof(rq->detail), "mnt_id=%llu program=%s pid=%d handover=%s",
-	         (unsigned long long)info.mnt_id, job->prog_name, (int)info.pid,
-	         job->pl->fusermount ? "fusermount" : "fd");
+	decision_why(d, "mnt_id=%llu program=%s pid=%d handover=%s",
+	             (unsigned long long)info.mnt_id, job->prog_name, (int)info.pid,
+	             job->pl->fusermount ? "fusermount" : "fd");
 out:
 	if (job->starting)
 		fuse_startup_release(rq->c);
@@ -648,9 +694,11 @@ out:
 	safe_close(info.pidfd);
 	safe_close(info.stderr_fd);
 	safe_close(info.mntns_fd);
-	free(job);
 	if (deferred)
-		supervise_finish(rq);
+		request_finish(rq, d);
+	else
+		*ret = *d;
+	free(job);
 }
 
 struct job_start {
@@ -671,24 +719,26 @@ static void *job_thread(void *arg)
 	 */
 	js->err = view_thread_init();
 	sem_post(&js->ready); /* js is gone after this */
-	job_run(job, true);
+	job_run(job, true, NULL);
 	return NULL;
 }
 
-void fuse_startup_run(struct fuse_job *job)
+void fuse_startup_run(struct fuse_job *job, struct decision *d)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
 	int r;
 
-	r = supervise_defer(job->rq);
+	r = request_defer(job->rq);
 	if (r < 0) {
 		/* Cannot keep the request past the worker: start up right here. */
 		log_warn("%s: FUSE start-up runs in the worker: %s", job->rq->c->id, strerror(-r));
-		job_run(job, false);
+		job_run(job, false, d);
 		return;
 	}
+	/* From here on the request is the start-up's: the worker must not answer it. */
+	d->action = DECISION_DEFERRED;
 	/* Signals stay with the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -713,6 +763,6 @@ void fuse_startup_run(struct fuse_job *job)
 	if (r != 0) {
 		log_warn("%s: no thread for a FUSE start-up (%s); it runs in the worker",
 		         job->rq->c->id, strerror(r));
-		job_run(job, true); /* answers through supervise_finish() all the same */
+		job_run(job, true, NULL); /* answers through request_finish() all the same */
 	}
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Starting a FUSE program for one mount request (docs/fuse.md,
- * docs/architecture.md "FUSE start-ups").  mount_fuse.c checks the request
+ * docs/architecture.md "FUSE start-ups").  fuse_action.c checks the request
  * and fills a plan in the worker; a thread of the start-up's own then forks
  * the mounter, waits for the program to answer FUSE_INIT, attaches the mount
- * and answers the request (supervise_finish()), so a slow or hostile FUSE
+ * and answers the request (request_finish()), so a slow or hostile FUSE
  * program holds no worker.
  */
 #ifndef MV_FUSE_STARTUP_H
@@ -61,8 +61,9 @@ struct fuse_job {
 	int mntns_fd; /* the container's mount namespace, for the daemon's supervisor */
 	char prog_name[64];
 	unsigned startup_timeout_ms;
-	bool reserved; /* a max-fuse-daemons slot (fuse_daemon_reserve) */
-	bool starting; /* a start-up slot (fuse_startup_reserve) */
+	bool reserved;     /* a max-fuse-daemons slot (fuse_daemon_reserve) */
+	bool starting;     /* a start-up slot (fuse_startup_reserve) */
+	struct decision d; /* the rule it runs under; then its outcome */
 };
 
 /*
@@ -74,11 +75,13 @@ int fuse_startup_reserve(struct container *c, unsigned max_per_c, bool *global);
 void fuse_startup_release(struct container *c);
 
 /*
- * Run the job: the request is deferred (supervise_defer) and answered from a
- * thread of the start-up's own, which also frees the job and releases its
- * slots.  Should the thread not start, the job runs here.  Always consumes
- * the job.
+ * Run the job: the request is deferred (request_defer), *d becomes
+ * DECISION_DEFERRED, and a thread of the start-up's own answers it
+ * (request_finish()), frees the job and releases its slots.  Should the
+ * thread not start, the job runs here (answered the same way).  Should the
+ * request not be deferrable, the job runs here and its outcome is left in
+ * *d for the worker to answer.  Always consumes the job.
  */
-void fuse_startup_run(struct fuse_job *job);
+void fuse_startup_run(struct fuse_job *job, struct decision *d);
 
 #endif

@@ -87,31 +87,29 @@ static const char *cmd_name(uint32_t cmd)
 	}
 }
 
-static void fail(struct request *rq, int err)
+/* A failed emulation: err, and why as a helper said it (rq->detail) or strerror. */
+static void fail(const struct request *rq, int err, struct decision *d)
 {
-	if (!rq->detail[0])
-		snprintf(rq->detail, sizeof(rq->detail), "%s", strerror(err));
-	rq->answer = ANSWER_ERRNO;
-	rq->err = err;
+	decision_fail(d, err, "%s", rq->detail[0] ? rq->detail : strerror(err));
 }
 
-static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg)
+static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg, struct decision *d)
 {
 	struct profile_set *set = profile_store_get();
 	const struct profile *p = set ? profile_set_find(set, rq->c->profile) : NULL;
 	int r;
 
 	if (!p) {
-		request_set_rule(rq, "profile '%s' is not loaded", rq->c->profile);
-		request_deny(rq, EPERM, "unknown profile");
+		decision_rule(d, "profile '%s' is not loaded", rq->c->profile);
+		decision_fail(d, EPERM, "unknown profile");
 		goto out;
 	}
-	request_set_rule(rq, "%s max-loop-devices=%u", p->name, p->max_loop_devices);
+	decision_rule(d, "%s max-loop-devices=%u", p->name, p->max_loop_devices);
 	if (!p->max_loop_devices) {
-		request_deny(rq, EPERM, "the profile gives no loop devices");
+		decision_fail(d, EPERM, "the profile gives no loop devices");
 		goto out;
 	}
-	rq->action = "loop";
+	d->action = DECISION_LOOP;
 	switch (cmd) {
 	case LOOP_CTL_GET_FREE:
 		r = loop_device_get(rq, -1, p->max_loop_devices);
@@ -129,12 +127,10 @@ static void control_ioctl(struct request *rq, uint32_t cmd, uint64_t arg)
 		break;
 	}
 	if (r < 0) {
-		fail(rq, -r);
+		fail(rq, -r, d);
 	} else {
 		snprintf(rq->target, sizeof(rq->target), "/dev/loop%d", r);
-		rq->answer = ANSWER_ERRNO;
-		rq->err = 0;
-		rq->val = cmd == LOOP_CTL_REMOVE ? 0 : r;
+		decision_ok(d, cmd == LOOP_CTL_REMOVE ? 0 : r);
 	}
 out:
 	profile_store_put(set);
@@ -167,15 +163,71 @@ static bool needs_write(uint32_t cmd)
 	       cmd == LOOP_SET_DIRECT_IO || cmd == LOOP_SET_BLOCK_SIZE;
 }
 
+/* The argument of the LOOP_* commands that take a struct. */
+union loop_arg {
+	struct loop_config cfg;
+	struct loop_info64 info64;
+	struct loop_info info;
+};
+
+/*
+ * The caller's struct for a command that passes one in: copied once, its
+ * backing fd taken from the caller (LOOP_CONFIGURE), partition scanning
+ * refused.  *backing is the taken file.  0 or -errno.
+ */
+static int read_arg(struct request *rq, uint32_t cmd, uint64_t arg, union loop_arg *u, size_t size,
+                    int *backing)
+{
+	int r = target_read_mem(&rq->t, arg, u, size);
+
+	if (r < 0)
+		return r;
+	if (cmd == LOOP_CONFIGURE) {
+		*backing = take_backing(rq, (int)u->cfg.fd);
+		if (*backing < 0)
+			return *backing;
+		u->cfg.fd = (uint32_t)*backing;
+	}
+	if ((cmd == LOOP_CONFIGURE && (u->cfg.info.lo_flags & LO_FLAGS_PARTSCAN)) ||
+	    (cmd == LOOP_SET_STATUS64 && (u->info64.lo_flags & LO_FLAGS_PARTSCAN)) ||
+	    (cmd == LOOP_SET_STATUS && (u->info.lo_flags & LO_FLAGS_PARTSCAN))) {
+		snprintf(rq->detail, sizeof(rq->detail),
+		         "partition scanning is not offered: partition nodes would not "
+		         "appear in the container");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
+ * After a successful LOOP_CHANGE_FD or LOOP_CLR_FD of loop device nr (binds
+ * go through loop_device_bind()): the backing file it now has, or that it is
+ * being detached, in loop_device.c's records.  Another thread of the
+ * caller's may have given the device up (LOOP_CTL_REMOVE) since it was
+ * found to be the container's.  0 or -errno.
+ */
+static int record_backing(struct request *rq, int nr, uint32_t cmd, int *backing)
+{
+	int r;
+
+	if (cmd == LOOP_CHANGE_FD) {
+		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(*backing));
+		if (r < 0) {
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "loop%d was given up while its file was being changed", nr);
+			return r;
+		}
+	} else if (cmd == LOOP_CLR_FD) {
+		loop_device_cleared(rq->c->id, nr);
+	}
+	return 0;
+}
+
 /* ioctl on the caller's own open loop device (dev), which this container owns. */
 static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint64_t arg)
 {
 	_cleanup_close_ int backing = -EBADF;
-	union {
-		struct loop_config cfg;
-		struct loop_info64 info64;
-		struct loop_info info;
-	} u = {0};
+	union loop_arg u = {0};
 	size_t size = 0;
 	bool out = false;
 	int r;
@@ -216,23 +268,9 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -EINVAL; /* lo_ioctl's answer to a command it does not know */
 	}
 	if (size && !out) {
-		r = target_read_mem(&rq->t, arg, &u, size);
+		r = read_arg(rq, cmd, arg, &u, size, &backing);
 		if (r < 0)
 			return r;
-		if (cmd == LOOP_CONFIGURE) {
-			backing = take_backing(rq, (int)u.cfg.fd);
-			if (backing < 0)
-				return backing;
-			u.cfg.fd = (uint32_t)backing;
-		}
-		if ((cmd == LOOP_CONFIGURE && (u.cfg.info.lo_flags & LO_FLAGS_PARTSCAN)) ||
-		    (cmd == LOOP_SET_STATUS64 && (u.info64.lo_flags & LO_FLAGS_PARTSCAN)) ||
-		    (cmd == LOOP_SET_STATUS && (u.info.lo_flags & LO_FLAGS_PARTSCAN))) {
-			snprintf(rq->detail, sizeof(rq->detail),
-			         "partition scanning is not offered: partition nodes would not "
-			         "appear in the container");
-			return -EOPNOTSUPP;
-		}
 	}
 	/* Everything read; is the caller still the one waiting? */
 	r = target_valid(&rq->t);
@@ -258,17 +296,7 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 		return -errno;
 	if (out)
 		return target_write_mem(&rq->t, arg, &u, size);
-	if (cmd == LOOP_CHANGE_FD) {
-		r = loop_device_set_backing(rq->c->id, nr, TAKE_FD(backing));
-		if (r < 0) {
-			snprintf(rq->detail, sizeof(rq->detail),
-			         "loop%d was given up while its file was being changed", nr);
-			return r;
-		}
-	} else if (cmd == LOOP_CLR_FD) {
-		loop_device_cleared(rq->c->id, nr);
-	}
-	return 0;
+	return record_backing(rq, nr, cmd, &backing);
 }
 
 static bool is_ctl_cmd(uint32_t cmd)
@@ -277,15 +305,18 @@ static bool is_ctl_cmd(uint32_t cmd)
 }
 
 /* Refused without touching anything, with the errno the kernel gives for it. */
-static void refuse(struct request *rq, int err, const char *rule, const char *why)
+static struct decision refuse(int err, const char *rule, const char *why)
 {
-	rq->action = "deny";
-	request_set_rule(rq, "%s", rule);
-	request_deny(rq, err, "%s", why);
+	struct decision d = {.action = DECISION_DENY};
+
+	decision_rule(&d, "%s", rule);
+	decision_fail(&d, err, "%s", why);
+	return d;
 }
 
-void loop_request_handle(struct request *rq)
+struct decision loop_request_handle(struct request *rq)
 {
+	struct decision d = {0};
 	uint32_t cmd = (uint32_t)rq->notif.data.args[1]; /* the kernel reads an unsigned int */
 	uint64_t arg = rq->notif.data.args[2];
 	_cleanup_close_ int fd = -EBADF;
@@ -296,70 +327,62 @@ void loop_request_handle(struct request *rq)
 	snprintf(rq->type, sizeof(rq->type), "%s", cmd_name(cmd));
 	fd = target_getfd(&rq->t, (int)rq->notif.data.args[0]);
 	if (fd < 0) {
-		rq->action = "error";
-		request_deny(rq, fd == -ENOENT ? ENOENT : EBADF, "fd %d: %s",
-		             (int)rq->notif.data.args[0], strerror(-fd));
-		return;
+		d.action = DECISION_ERROR;
+		decision_fail(&d, fd == -ENOENT ? ENOENT : EBADF, "fd %d: %s",
+		              (int)rq->notif.data.args[0], strerror(-fd));
+		return d;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fstat(fd, &st) < 0) {
-		rq->action = "error";
-		request_deny(rq, errno, "fstat: %s", strerror(errno));
-		return;
+		d.action = DECISION_ERROR;
+		decision_fail(&d, errno, "fstat: %s", strerror(errno));
+		return d;
 	}
 	/* From here on every answer is about this open file, whatever the fd number names now. */
-	if (fl & O_PATH) {
-		refuse(rq, EBADF, "an O_PATH fd", "ioctl(2) on an O_PATH fd is EBADF");
-		return;
-	}
+	if (fl & O_PATH)
+		return refuse(EBADF, "an O_PATH fd", "ioctl(2) on an O_PATH fd is EBADF");
 	loop_dev = S_ISBLK(st.st_mode) && major(st.st_rdev) == LOOP_MAJOR_NR;
 	if (is_ctl_cmd(cmd)) {
-		if (is_control(&st))
-			control_ioctl(rq, cmd, arg);
-		else if (loop_dev)
-			refuse(rq, EINVAL, "LOOP_CTL_* on a loop device",
-			       "a loop device answers control commands with EINVAL");
-		else
-			refuse(rq, ENOTTY, "LOOP_CTL_* on a file that is not /dev/loop-control",
-			       "not /dev/loop-control or its /dev/null stand-in");
-		return;
+		if (is_control(&st)) {
+			control_ioctl(rq, cmd, arg, &d);
+			return d;
+		}
+		if (loop_dev)
+			return refuse(EINVAL, "LOOP_CTL_* on a loop device",
+			              "a loop device answers control commands with EINVAL");
+		return refuse(ENOTTY, "LOOP_CTL_* on a file that is not /dev/loop-control",
+		              "not /dev/loop-control or its /dev/null stand-in");
 	}
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(10, 237)) {
-		refuse(rq, ENOSYS, "device command on /dev/loop-control",
-		       "/dev/loop-control answers device commands with ENOSYS");
-		return;
-	}
-	if (!loop_dev) {
-		refuse(rq, ENOTTY, "not a loop device: ENOTTY, as the kernel answers",
-		       "the fd is not a loop device");
-		return;
-	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(10, 237))
+		return refuse(ENOSYS, "device command on /dev/loop-control",
+		              "/dev/loop-control answers device commands with ENOSYS");
+	if (!loop_dev)
+		return refuse(ENOTTY, "not a loop device: ENOTTY, as the kernel answers",
+		              "the fd is not a loop device");
 	snprintf(rq->target, sizeof(rq->target), "/dev/loop%u", minor(st.st_rdev));
 	get = cmd == LOOP_GET_STATUS || cmd == LOOP_GET_STATUS64;
 	switch (loop_device_access(rq->c->id, st.st_rdev)) {
 	case LOOP_UNMANAGED:
-		if (!get) {
-			refuse(rq, EPERM, "loop device not handed out by notifyd: status only",
-			       "changes to a loop device notifyd did not hand out are refused");
-			return;
-		}
-		request_set_rule(rq, "loop device not handed out by notifyd: status only");
+		if (!get)
+			return refuse(
+			    EPERM, "loop device not handed out by notifyd: status only",
+			    "changes to a loop device notifyd did not hand out are refused");
+		decision_rule(&d, "loop device not handed out by notifyd: status only");
 		break;
 	case LOOP_FOREIGN:
-		rq->action = "deny";
-		request_set_rule(rq, "loop devices belong to the container they were made for");
-		request_deny(rq, EPERM, "loop%u is not this container's", minor(st.st_rdev));
-		return;
+		d.action = DECISION_DENY;
+		decision_rule(&d, "loop devices belong to the container they were made for");
+		decision_fail(&d, EPERM, "loop%u is not this container's", minor(st.st_rdev));
+		return d;
 	case LOOP_OWNED:
-		request_set_rule(rq, "the container's own loop device");
+		decision_rule(&d, "the container's own loop device");
 		break;
 	}
-	rq->action = "loop";
+	d.action = DECISION_LOOP;
 	r = device_ioctl(rq, fd, (int)minor(st.st_rdev), cmd, arg);
-	if (r < 0) {
-		fail(rq, -r);
-		return;
-	}
-	rq->answer = ANSWER_ERRNO;
-	rq->err = 0;
+	if (r < 0)
+		fail(rq, -r, &d);
+	else
+		decision_ok(&d, 0);
+	return d;
 }

@@ -79,17 +79,16 @@ int lxc_cookie_parse(const char *cookie, size_t len, char *profile, size_t psize
 int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, size_t errlen);
 
 /*
- * What handles a notification that came through the proxy: the notify fd
- * for ID_VALID checks, rep carries the answer (supervise_handle_via()).
+ * What handles one notification that came through LXC's proxy: the notify
+ * fd for ID_VALID checks, rep carries the answer (supervise_handle_via()).
+ * Passed in, so this protocol module does not call up into the dispatcher.
  */
 typedef void lxc_proxy_handler(struct container *c, const struct seccomp_notif *notif,
                                int notify_fd, const struct lxc_reply *rep);
 
 /*
- * Worker: take one message from c's connection and hand it to handle.  0
- * when done (or nothing was there), -EPIPE when LXC hung up.  The handler is
- * passed in: the transport (also used by target.c to answer) does not call
- * up into the supervisor.
+ * Worker: take one message from c's connection and handle it with handle.
+ * 0 when done (or nothing was there), -EPIPE when LXC hung up.
  */
 int lxc_proxy_serve(struct container *c, lxc_proxy_handler *handle);
 

@@ -59,7 +59,8 @@ static int caller_may_open(const struct request *rq, int fd, const struct stat *
 }
 
 int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
-                        const struct proc_creds *cr, int *target_fd, int *source_fd)
+                        const struct proc_creds *cr, int *target_fd, int *source_fd,
+                        struct decision *d)
 {
 	_cleanup_close_ int tfd = -EBADF, sfd = -EBADF;
 	struct stat st;
@@ -67,41 +68,41 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 
 	r = view_enter(rq->t.procfd, 1);
 	if (r < 0) {
-		request_deny(rq, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
+		decision_fail(d, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
 		return r;
 	}
 	tfd = view_open(rq->target, O_PATH | O_DIRECTORY);
 	if (tfd < 0) {
 		r = tfd;
-		request_deny(rq, -r, "target %s: %s", rq->target, strerror(-r));
+		decision_fail(d, -r, "target %s: %s", rq->target, strerror(-r));
 		goto out;
 	}
 	if (kind != MOUNT_SOURCE_NONE) {
 		if (!rq->source[0]) {
 			r = -EINVAL;
-			request_deny(rq, EINVAL, "no source device given");
+			decision_fail(d, EINVAL, "no source device given");
 			goto out;
 		}
 		sfd = view_open(rq->source, O_PATH);
 		if (sfd < 0) {
 			r = sfd;
-			request_deny(rq, -r, "source %s is not in the container: %s", rq->source,
-			             strerror(-r));
+			decision_fail(d, -r, "source %s is not in the container: %s", rq->source,
+			              strerror(-r));
 			goto out;
 		}
 		if (fstat(sfd, &st) < 0 ||
 		    !(S_ISBLK(st.st_mode) ||
 		      (kind == MOUNT_SOURCE_BLOCK_FILE && S_ISREG(st.st_mode)))) {
 			r = -ENOTBLK;
-			request_deny(rq, ENOTBLK, "source %s is not a block device%s", rq->source,
-			             kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
+			decision_fail(d, ENOTBLK, "source %s is not a block device%s", rq->source,
+			              kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
 			goto out;
 		}
 		if (S_ISBLK(st.st_mode) &&
 		    loop_device_access(rq->c->id, st.st_rdev) == LOOP_FOREIGN) {
 			r = -EPERM;
-			request_deny(rq, EPERM, "%s is another container's loop device",
-			             rq->source);
+			decision_fail(d, EPERM, "%s is another container's loop device",
+			              rq->source);
 			goto out;
 		}
 		/*
@@ -114,16 +115,16 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 		if (S_ISBLK(st.st_mode) && kernel_mount_id(sfd, &src_mnt) >= 0 &&
 		    mount_record_owns(rq->c, src_mnt)) {
 			r = -EPERM;
-			request_deny(rq, EPERM,
-			             "%s is a device node on a file system notifyd mounted for "
-			             "the container",
-			             rq->source);
+			decision_fail(d, EPERM,
+			              "%s is a device node on a file system notifyd mounted for "
+			              "the container",
+			              rq->source);
 			goto out;
 		}
 		r = caller_may_open(rq, sfd, &st, cr, want_write);
 		if (r < 0) {
-			request_deny(rq, -r, "the caller may not open %s%s", rq->source,
-			             want_write ? " for writing" : "");
+			decision_fail(d, -r, "the caller may not open %s%s", rq->source,
+			              want_write ? " for writing" : "");
 			goto out;
 		}
 	}
@@ -138,20 +139,20 @@ out:
 }
 
 int mount_source_open(struct request *rq, const struct proc_creds *cr, int source_fd,
-                      bool want_write)
+                      bool want_write, struct decision *d)
 {
 	const char *why = "";
 	int fd = source_open_as_caller(rq->t.procfd, cr, source_fd, want_write ? O_RDWR : O_RDONLY,
 	                               &why);
 
 	if (fd < 0)
-		request_deny(rq, -fd, "the caller may not open %s%s (%s: %s)", rq->source,
-		             want_write ? " for writing" : "", why, strerror(-fd));
+		decision_fail(d, -fd, "the caller may not open %s%s (%s: %s)", rq->source,
+		              want_write ? " for writing" : "", why, strerror(-fd));
 	return fd;
 }
 
 int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
-                        bool want_write, int fsfd)
+                        bool want_write, int fsfd, struct decision *d)
 {
 	const char *why = "";
 	bool in_create = false;
@@ -163,10 +164,10 @@ int mount_source_create(struct request *rq, const struct proc_creds *cr, int sou
 		return 0;
 	if (in_create) {
 		kernel_mount_messages(fsfd, msg, sizeof(msg));
-		request_deny(rq, -r, "%s%s%s (%s)", strerror(-r), msg[0] ? ": " : "", msg, why);
+		decision_fail(d, -r, "%s%s%s (%s)", strerror(-r), msg[0] ? ": " : "", msg, why);
 	} else {
-		request_deny(rq, -r, "the caller may not open %s%s (%s: %s)", rq->source,
-		             want_write ? " for writing" : "", why, strerror(-r));
+		decision_fail(d, -r, "the caller may not open %s%s (%s: %s)", rq->source,
+		              want_write ? " for writing" : "", why, strerror(-r));
 	}
 	return r;
 }

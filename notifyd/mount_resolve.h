@@ -21,31 +21,31 @@ enum mount_source_kind {
 /*
  * Resolve target (and source) as the caller sees them.  On success
  * *target_fd and *source_fd (-EBADF when kind is NONE) are O_PATH fds.  On
- * failure the request is denied with the errno the kernel would give
- * (ENOENT, ENOTBLK, EACCES, ...) and -errno is returned.
+ * failure *d holds the refusal, with the errno the kernel would give
+ * (ENOENT, ENOTBLK, EACCES, ...), and -errno is returned.
  */
 int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
-                        const struct proc_creds *cr, int *target_fd, int *source_fd);
+                        const struct proc_creds *cr, int *target_fd, int *source_fd,
+                        struct decision *d);
 
 /*
  * Open the resolved source (O_PATH source_fd) as the caller would, in its
  * cgroup (device policy) with its credentials (source_open.c).  Returns the
- * fd, or denies the request (EPERM when the device cgroup refuses, or when
+ * fd, or -errno with the refusal in *d (EPERM when the device cgroup refuses, or when
  * the caller's cgroup cannot be joined) and returns -errno.
  */
 int mount_source_open(struct request *rq, const struct proc_creds *cr, int source_fd,
-                      bool want_write);
+                      bool want_write, struct decision *d);
 
 /*
  * The kernel action for a block filesystem: check the source as
  * mount_source_open() does, then create the superblock of the prepared fs
  * context fsfd in the caller's cgroup (source_create_as_caller()).  Returns
- * 0, or denies the request (as mount_source_open() for the check; with the
+ * 0, or -errno with the refusal in *d (as mount_source_open() for the check; with the
  * kernel's errno and the filesystem's messages when the creation failed,
- * e.g. EPERM when its device cgroup denies an external journal) and returns
- * -errno.
+ * e.g. EPERM when its device cgroup denies an external journal).
  */
 int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
-                        bool want_write, int fsfd);
+                        bool want_write, int fsfd, struct decision *d);
 
 #endif

@@ -43,7 +43,7 @@ static const struct {
     {"EBUSY", EBUSY},   {"ENOSPC", ENOSPC}, {"ENXIO", ENXIO},           {"ENOTBLK", ENOTBLK},
 };
 
-/* Index = the value stored (enum fuse_handover in mount_fuse.h). */
+/* Index = the value stored (enum fuse_handover in fuse_action.h). */
 static const char *const handover_names[] = {"auto", "fd", "fusermount", NULL};
 /* Index = the value stored in source_none. */
 static const char *const source_names[] = {"image", "none", NULL};

@@ -14,7 +14,7 @@ enum profile_action {
 	PROFILE_ACTION_DENY,
 	PROFILE_ACTION_CONTINUE,
 	PROFILE_ACTION_KERNEL,
-	PROFILE_ACTION_FUSE,     /* mount_fuse.c: a FUSE program serves the mount */
+	PROFILE_ACTION_FUSE,     /* fuse_action.c: a FUSE program serves the mount */
 	PROFILE_ACTION_VIRTIOFS, /* parsed but refused at load time until implemented */
 	_PROFILE_ACTION_MAX,
 };
@@ -27,11 +27,11 @@ struct profile_fs {
 	char **allowed_options; /* allowed-options = ro,noatime,errors  (keys); NULL-terminated */
 	bool idmap;             /* idmap = yes|no, default no */
 	char *program;          /* program = (fuse action), NULL if unset */
-	/* fuse action (mount_fuse.c, docs/fuse.md): */
+	/* fuse action (fuse_action.c, docs/fuse.md): */
 	char *
 	    *arguments; /* arguments = words with {source} {mountpoint} {options}; NULL = default */
 	char **fuse_options; /* fuse-options = kernel-side FUSE mount options; never NULL */
-	int handover;     /* handover = auto|fd|fusermount (enum fuse_handover in mount_fuse.h) */
+	int handover;     /* handover = auto|fd|fusermount (enum fuse_handover in fuse_action.h) */
 	bool source_none; /* source = none: nothing to open (overlay); default image */
 	unsigned startup_timeout_ms; /* startup-timeout = seconds, default 10 */
 	unsigned line;               /* line of the section header, for messages */

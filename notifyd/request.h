@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One trapped syscall on its way through notifyd: who asked, the private
- * copy of its arguments, and the answer being built.  Handlers fill in
- * `answer` and the decision fields; supervise.c sends the answer exactly
- * once and logs one line.
+ * One trapped syscall on its way through notifyd: who asked and the private
+ * copy of its arguments (struct request), and the one answer it gets
+ * (struct decision).  A handler returns its decision; request_answer() is
+ * the only place that answers the kernel (or LXC), counts and logs the
+ * decision line -- for deferred requests too (request_defer() /
+ * request_finish()).  As libfuse's lowlevel layer has one reply per request.
  */
 #ifndef MV_REQUEST_H
 #define MV_REQUEST_H
@@ -11,21 +13,19 @@
 #include <limits.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "notifyd/container.h"
+#include "notifyd/decision.h"
 #include "notifyd/mount_options.h"
 #include "notifyd/profile.h"
 #include "notifyd/target.h"
-
-enum answer_kind {
-	ANSWER_ERRNO,    /* fail with err (or succeed when err == 0) */
-	ANSWER_CONTINUE, /* let the kernel run the syscall with the caller's own rights */
-};
 
 struct request {
 	struct container *c;
 	struct seccomp_notif notif;
 	struct target t;
+	const char *syscall; /* its name, as the decision line gives it */
 
 	/* Private copies of the caller's arguments. */
 	char source[PATH_MAX];
@@ -34,39 +34,43 @@ struct request {
 	char data[4096];
 	char flags[160]; /* formatted for the log */
 
-	/* The decision. */
-	const char *syscall;
-	const char *action; /* kernel | continue | deny | enosys | error */
-	char rule[160];     /* which rule decided, in words */
-	char detail[512];   /* why, when it failed */
-	enum answer_kind answer;
-	int err;     /* positive errno for ANSWER_ERRNO, 0 = success */
-	int64_t val; /* the syscall's return value on success (LOOP_CTL_GET_FREE) */
+	/* What a helper that returns -errno says about it (loop_device.c); the handler
+	 * puts it into its decision. */
+	char detail[512];
 
-	/* Deferred (supervise_defer): answered later by supervise_finish(). */
+	/* Deferred (request_defer): answered later by request_finish(). */
 	int own_notify_fd;           /* dup of the notify fd, or -EBADF */
 	struct lxc_reply *own_reply; /* copy of LXC's reply, or NULL */
 };
 
-/* Handlers: each fills the decision; none answers the caller itself. */
-void mount_request_handle(struct request *rq);
-void umount_request_handle(struct request *rq);
-void loop_request_handle(struct request *rq);
+/* Handlers: each returns its decision; none answers the caller itself. */
+struct decision mount_request_handle(struct request *rq);
+struct decision umount_request_handle(struct request *rq);
+struct decision loop_request_handle(struct request *rq);
 
 /*
- * What every emulated mount checks first: the container's max-mounts, the
- * caller's CAP_SYS_ADMIN over its own mount namespace (fills *cr), the
- * mount flags (fills *mf) and the options against the profile (fills *opts
- * with the caller's options plus the forced ones; the caller frees it, also
- * on failure).  On failure the request is denied and -errno returned.
+ * Answer rq with d exactly once (SECCOMP_IOCTL_NOTIF_SEND or LXC's reply),
+ * close what rq holds of its caller, count it and log its decision line.
+ * The caller still owns rq's memory.
  */
-int mount_request_prepare(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                          struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr);
+void request_answer(struct request *rq, const struct decision *d);
+/*
+ * A handler that finishes a request in another thread (a FUSE start-up)
+ * calls request_defer(rq) before handing rq over, and returns a decision
+ * with action DECISION_DEFERRED: the worker then neither answers nor
+ * touches rq again (its new owner may have freed it already).  The new
+ * owner later calls request_finish(rq, d) exactly once, which answers,
+ * counts, logs and frees rq.  A deferred request holds a reference on its
+ * container, keeps counting in its `pending`, and owns a copy of what it is
+ * answered through (the notify fd; LXC's reply).  0, or -errno with nothing
+ * changed.
+ */
+int request_defer(struct request *rq);
+void request_finish(struct request *rq, const struct decision *d);
 
-/* Helpers shared by handlers. */
-void request_deny(struct request *rq, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void request_set_rule(struct request *rq, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+struct request_totals {
+	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;
+};
+void request_totals(struct request_totals *ret);
 
 #endif

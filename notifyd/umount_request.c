@@ -41,13 +41,6 @@ static int umount_retrying_busy(const char *target, int flags)
 	}
 }
 
-static void umount_continue(struct request *rq, const char *why)
-{
-	rq->action = "continue";
-	request_set_rule(rq, "%s", why);
-	rq->answer = ANSWER_CONTINUE;
-}
-
 /*
  * Unmount the notifyd mount mnt_id the caller's path named when it was
  * checked, and keep the records true.
@@ -73,7 +66,8 @@ static void umount_continue(struct request *rq, const char *why)
  * record is dropped when umount2() succeeds, as before: the race stays open
  * there (docs/security.md).
  */
-static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64_t mnt_id)
+static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64_t mnt_id,
+                                 struct decision *d)
 {
 	_cleanup_close_ int nsfd = -EBADF;
 	uint64_t ns_id = 0;
@@ -85,34 +79,34 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	        (r = mount_record_present(mnt_id, ns_id)) >= 0;
 	if (exact && r == 0) {
 		/* Reached through a cwd or root outside the caller's namespace: not ours to do. */
-		umount_continue(rq, "notifyd mount outside the caller's mount namespace");
+		decision_continue(d, "notifyd mount outside the caller's mount namespace");
 		return;
 	}
 	/* Learn this namespace for records not placed yet, before anything goes. */
 	if (exact)
 		mount_record_prune(rq->c, ns_id);
 	if ((r = target_valid(&rq->t)) < 0) {
-		request_deny(rq, ENOENT, "caller gave up the request");
+		decision_fail(d, ENOENT, "caller gave up the request");
 		return;
 	}
 	if (umount_retrying_busy(rq->target, (int)flags) < 0) {
-		request_deny(rq, errno, "%s", strerror(errno));
+		decision_fail(d, errno, "%s", strerror(errno));
 		return;
 	}
-	rq->answer = ANSWER_ERRNO;
-	rq->err = 0;
+	decision_ok(d, 0);
 	if (!exact) {
 		mount_record_remove(rq->c, mnt_id);
 		return;
 	}
 	r = mount_record_prune(rq->c, ns_id);
 	if (mount_record_present(mnt_id, ns_id) == 1)
-		snprintf(rq->detail, sizeof(rq->detail),
-		         "the path named another mount by the time of umount2; mnt_id=%llu stays "
-		         "recorded",
-		         (unsigned long long)mnt_id);
+		decision_why(
+		    d,
+		    "the path named another mount by the time of umount2; mnt_id=%llu stays "
+		    "recorded",
+		    (unsigned long long)mnt_id);
 	else if (r > 1)
-		snprintf(rq->detail, sizeof(rq->detail), "%d records of mounts gone dropped", r);
+		decision_why(d, "%d records of mounts gone dropped", r);
 }
 
 /*
@@ -129,8 +123,9 @@ static bool own_mount(struct container *c, int fd, const struct statx *stx, uint
 	return (stx->stx_mask & STATX_MNT_ID) && mount_record_owns_old(c, stx->stx_mnt_id, mnt_id);
 }
 
-void umount_request_handle(struct request *rq)
+struct decision umount_request_handle(struct request *rq)
 {
+	struct decision d = {0};
 	unsigned long flags = rq->notif.data.args[1];
 	_cleanup_close_ int fd = -EBADF;
 	struct proc_creds cr;
@@ -140,48 +135,49 @@ void umount_request_handle(struct request *rq)
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%lx", flags);
 	if (flags & ~(unsigned long)(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) {
-		umount_continue(rq, "unknown flags: the kernel answers");
-		return;
+		decision_continue(&d, "unknown flags: the kernel answers");
+		return d;
 	}
 	r = target_read_string(&rq->t, rq->notif.data.args[0], rq->target, sizeof(rq->target),
 	                       NULL);
 	if (r >= 0)
 		r = target_valid(&rq->t);
 	if (r < 0) {
-		request_deny(rq,
-		             r == -ENAMETOOLONG ? ENAMETOOLONG
-		             : r == -ENOENT     ? ENOENT
-		                                : EFAULT,
-		             "cannot read target");
-		return;
+		decision_fail(&d,
+		              r == -ENAMETOOLONG ? ENAMETOOLONG
+		              : r == -ENOENT     ? ENOENT
+		                                 : EFAULT,
+		              "cannot read target");
+		return d;
 	}
 
 	r = target_open_proc(&rq->t);
 	if (r >= 0)
 		r = view_enter(rq->t.procfd, 1);
 	if (r < 0) {
-		request_deny(rq, -r, "cannot enter the caller's mount namespace");
-		return;
+		decision_fail(&d, -r, "cannot enter the caller's mount namespace");
+		return d;
 	}
 	fd = view_open(rq->target, O_PATH | ((flags & UMOUNT_NOFOLLOW) ? O_NOFOLLOW : 0));
 	if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && own_mount(rq->c, fd, &stx, &mnt_id)) {
 		fd = safe_close(fd); /* our own reference would keep the mount busy */
-		rq->action = "umount";
-		request_set_rule(rq, "mount made by notifyd (mnt_id=%llu)",
-		                 (unsigned long long)mnt_id);
+		d.action = DECISION_UMOUNT;
+		decision_rule(&d, "mount made by notifyd (mnt_id=%llu)",
+		              (unsigned long long)mnt_id);
 		r = target_check_admin(&rq->t, &cr);
 		if (r < 0)
-			request_deny(rq, EPERM,
-			             "caller lacks CAP_SYS_ADMIN over its mount namespace");
+			decision_fail(&d, EPERM,
+			              "caller lacks CAP_SYS_ADMIN over its mount namespace");
 		else if (flags & MNT_FORCE)
 			/* The kernel wants CAP_SYS_ADMIN in the initial namespace for this. */
-			request_deny(rq, EPERM, "MNT_FORCE needs host privilege");
+			decision_fail(&d, EPERM, "MNT_FORCE needs host privilege");
 		else
-			umount_notifyd_mount(rq, flags, mnt_id);
+			umount_notifyd_mount(rq, flags, mnt_id, &d);
 	} else {
-		umount_continue(rq, "not a notifyd mount: the kernel decides");
+		decision_continue(&d, "not a notifyd mount: the kernel decides");
 	}
 	view_leave();
+	return d;
 }

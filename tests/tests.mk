@@ -113,3 +113,12 @@ $(BUILD)/tests/unit/test_fuse_daemon: $(OBJ)/tests/unit/test_fuse_daemon.o \
 		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(OBJ)/notifyd/mount_record.o \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmount $(LDLIBS)
+# The dispatcher and target.c with a real notify fd (a child that installs a
+# SCMP_ACT_NOTIFY filter): every notifyd module but main.o.
+NOTIFYD_LIB_OBJ := $(filter-out $(OBJ)/notifyd/main.o,$(NOTIFYD_OBJ))
+$(BUILD)/tests/unit/test_supervise: $(OBJ)/tests/unit/test_supervise.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/test_target: $(OBJ)/tests/unit/test_target.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

@@ -564,7 +564,7 @@ EOF
 
 # test_umount_limit : the same at the limit, with no notifyd umount2 in
 # between: max-mounts = 1, A under a lazily detached parent, then B must fit
-# (mount_request_prepare() prunes records of gone mounts at the limit).
+# (mount_check_prepare() in mount_check.c prunes records of gone mounts at the limit).
 test_umount_limit() {
 	local id=$MV_IDP-$RT-umount-limit R="$RT/umount-limit"
 	cat >"$ROOTFS/umount_limit.sh" <<'EOS'

@@ -66,7 +66,7 @@
 #             fuse2fs notifyd starts for it opens an AF_INET socket and a
 #             pidfd.  Fault: fuse_confine.c (fuse_confine_apply installs only
 #             filter_prog + newer_prog; the caller's Seccomp: mode is read
-#             into caller_seccomp and only logged, mount_fuse.c).  A known
+#             into caller_seccomp and only logged, fuse_action.c).  A known
 #             limitation (docs/security.md, "What it does not reproduce"),
 #             kept here because it breaks property 5 as stated ("no more
 #             rights than the caller").

@@ -7,8 +7,8 @@
  * ids, hands it the mounted /dev/fuse fd, and answers mount(2) when the
  * filesystem answers (docs/fuse.md).
  */
-#ifndef MV_MOUNT_FUSE_H
-#define MV_MOUNT_FUSE_H
+#ifndef MV_FUSE_ACTION_H
+#define MV_FUSE_ACTION_H
 
 #include "notifyd/profile.h"
 #include "notifyd/request.h"
@@ -20,7 +20,12 @@ enum fuse_handover {
 	FUSE_HANDOVER_FUSERMOUNT, /* libfuse2: fusermount stand-in answers _FUSE_COMMFD */
 };
 
-/* Handle a mount(2) whose rule says action = fuse; fills the decision in rq. */
-void mount_fuse_action(struct request *rq, const struct profile *p, const struct profile_fs *fs);
+/*
+ * A mount(2) whose rule says action = fuse.  *d comes with the rule; it
+ * leaves with the refusal, or with DECISION_DEFERRED once the start-up
+ * thread owns rq (it answers it, fuse_startup_run()).
+ */
+void fuse_action_mount(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                       struct decision *d);
 
 #endif

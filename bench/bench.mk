@@ -1,6 +1,10 @@
 # Benchmark helpers (make bench).
 METABENCH := $(BUILD)/bench/metabench
+NOTIFY_ANCHOR := $(BUILD)/bench/notify_anchor
 $(METABENCH): bench/metabench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
-all: $(METABENCH)
+$(NOTIFY_ANCHOR): bench/notify_anchor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MV_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+all: $(METABENCH) $(NOTIFY_ANCHOR)

@@ -166,6 +166,9 @@ jios() { awk '{print $1 + $5}' "/sys/block/$JNAME/stat"; }
 # restore_journal : the victim's pending transaction back on the journal
 # device (every mount of a file system without needs_recovery wipes it).
 restore_journal() {
+	# Never write through a path that is no longer a block device: dd would
+	# create a regular file in /dev that breaks later losetup calls.
+	[ -b "$JDEV" ] || mv_bail "$JDEV is no longer a block device"
 	dd if="$MV_TMP/hostjournal.crafted" of="$JDEV" bs=1M oflag=direct conv=fsync status=none
 }
 
@@ -246,6 +249,7 @@ mv_loop_attach "$MV_TMP/nobarrier.img" DEV_NOBARRIER || mv_bail "cannot attach a
 # the container's file, and the victim's journal as it crashed.
 restore() {
 	local var=DEV_${1^^}
+	[ -b "${!var}" ] || mv_bail "${!var} is no longer a block device"
 	dd if="$MV_TMP/$1.orig" of="${!var}" bs=1M oflag=direct conv=fsync status=none
 	cp "$MV_TMP/$1.orig" "$ROOTFS/img/$1.img"
 	chown 100000:100000 "$ROOTFS/img/$1.img"

@@ -42,12 +42,21 @@
 #             bytes after a NUL.  Each must be refused or give a mount
 #             with nosuid,nodev and no errors=panic.  Held.
 #
+#   flood     One container starts 120 mount(2) calls of its ext4 device at
+#             once (kernel action: each goes through the create helper), on
+#             120 targets, and SIGKILLs every other caller 0-90 ms after it
+#             started, mid-request.  Every caller that lives must get an
+#             answer (a success or a real errno, never a hang: each runs under
+#             a 60 s kill timer), while a second container's mount started
+#             meanwhile is answered; afterwards notifyd is alive, has no
+#             children and no more fds than before.  Held.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="source srcrace options"
-ALL_GROUPS="source srcrace options"
+DEFAULT_GROUPS="source srcrace options flood"
+ALL_GROUPS="source srcrace options flood"
 GROUPS_RUN=${REDTEAM3_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS)"
@@ -58,7 +67,7 @@ mkdir -p "$PROFILES"
 cat >"$PROFILES/default.conf" <<EOF
 [profile]
 default-action = deny
-max-mounts = 64
+max-mounts = 200
 
 [fs ext4]
 action = kernel
@@ -302,6 +311,84 @@ EOF
 	t_after "$RT: options"
 }
 
+# ---------------------------------------------------------------------------
+# flood
+# ---------------------------------------------------------------------------
+cat >"$ROOTFS/flood.sh" <<'EOF'
+dev=$1
+mkdir -p /tmp/res
+i=0
+while [ $i -lt 120 ]; do
+	mkdir -p "/tmp/m$i"
+	timeout -s KILL 60 /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("$ARGV[0]", "$ARGV[1]", "ext4", "");
+		if (syscall(165, $s, $t, $f, 0, $d) == 0) { print "ok\n"; syscall(166, $t, 2); } else { print 0 + $!, "\n"; }' \
+		"$dev" "/tmp/m$i" >"/tmp/res/$i" 2>&1 &
+	pid=$!
+	if [ $((i % 2)) = 1 ]; then
+		( sleep "0.0$((i % 10))"; kill -KILL $pid ) &
+	fi
+	i=$((i + 1))
+done
+wait
+i=0 answered=0 killed=0 hung=0
+while [ $i -lt 120 ]; do
+	r=$(cat "/tmp/res/$i")
+	case $r in
+	ok | [0-9]*) answered=$((answered + 1)) ;;
+	"") if [ $((i % 2)) = 1 ]; then killed=$((killed + 1)); else hung=$((hung + 1)); echo "hung $i"; fi ;;
+	*) echo "odd $i: $r" ;;
+	esac
+	i=$((i + 1))
+done
+echo "answered=$answered killed=$killed hung=$hung"
+cat /tmp/res/* | sort | uniq -c | sed 's/^/dist /'
+grep -c /tmp/m /proc/self/mountinfo | sed 's/^/left=/'
+EOF
+cat >"$ROOTFS/other.sh" <<'EOF'
+mvstep other timeout -s KILL 40 /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("$ARGV[0]", "/mnt/a", "ext4", ""); syscall(165, $s, $t, $f, 0, $d) == 0 or die "mount: $!\n"' "$1"
+mvstep mi grep " /mnt/a " /proc/self/mountinfo
+EOF
+
+test_flood() {
+	local id=$MV_IDP-$RT-flood oid=$MV_IDP-$RT-flood2 fds0 fds1 out kids t0 t1
+	mv_oci_bundle --device "$DEV" "$MV_TMP/$id" "$ROOTFS" sh /flood.sh "$DEV" ||
+		mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_oci_bundle --device "$DEV" "$MV_TMP/$oid" "$ROOTFS" sh /other.sh "$DEV" ||
+		mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$oid"
+	# A first run of the small container: fds notifyd keeps for good are open.
+	mv_run "$RT" "$MV_TMP/$oid" "$oid" 60
+	sleep 1
+	fds0=$(mv_notifyd_fds)
+	t0=$(date +%s)
+	mv_start "$RT" "$MV_TMP/$id" "$id" 150
+	sleep 2
+	mv_run "$RT" "$MV_TMP/$oid" "$oid" 60
+	t1=$(date +%s)
+	t_step_ok "$RT: flood: another container's mount is answered meanwhile ($((t1 - t0 - 2)) s)" "$oid" other
+	mv_wait "$id" || t_fail "$RT: flood: the flooding container exits 0" "exit $?"
+	out=$(cat "$(mv_out "$id")")
+	t_diag "$(grep -E '^(answered|dist|left|odd|hung)' <<<"$out")"
+	if grep -q '^answered=.* hung=0$' <<<"$out" && ! grep -q '^odd ' <<<"$out" &&
+		[ "$(sed -n 's/^answered=\([0-9]*\).*/\1/p' <<<"$out")" -ge 60 ]; then
+		t_ok "$RT: flood: every caller that lived got one answer ($(grep '^answered=' <<<"$out"))"
+	else
+		t_fail "$RT: flood: every caller that lived got one answer" "$out"
+	fi
+	if grep -E '^dist ' <<<"$out" | grep -vE '^dist +[0-9]+ (ok|[0-9]+)$' | grep -q .; then
+		t_fail "$RT: flood: every answer is a success or an errno" "$out"
+	else
+		t_ok "$RT: flood: every answer is a success or an errno"
+	fi
+	sleep 2
+	fds1=$(mv_notifyd_fds)
+	t_check "$RT: flood: notifyd has no more fds than before ($fds0 -> $fds1)" [ "$fds1" -le "$fds0" ]
+	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	t_check "$RT: flood: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
+	t_check "$RT: flood: notifyd is alive" mv_notifyd_alive
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -310,5 +397,6 @@ for RT in ${RUNTIMES:-crun runc}; do
 	want source && test_source
 	want srcrace && test_srcrace
 	want options && test_options
+	want flood && test_flood
 done
 exit 0

@@ -51,12 +51,26 @@
 #             meanwhile is answered; afterwards notifyd is alive, has no
 #             children and no more fds than before.  Held.
 #
+#   umount    The runtime's /proc/timer_list mask (maskedPaths, a /dev/null
+#             bind): umount and umount -l of it must be left to the kernel
+#             (decision continue), never done with notifyd's privilege.  (The
+#             mask is made inside the container's user namespace, so it is
+#             not locked: the kernel lets the container remove it -- a
+#             runtime matter, not notifyd's.)  Then umount_request.c's two
+#             lookups (check, then umount2 by path) are raced: /tmp/l flips
+#             between /mnt/x (notifyd's ext4 mount on /mnt/x/timer_list) and
+#             /mnt/p (an rbind of /proc) while the container calls umount and
+#             umount -l of /tmp/l/timer_list 300 times each and remounts
+#             notifyd's ext4 when it is gone.  Every umount notifyd does is
+#             of a path it checked as its own mount; how many hit the other
+#             mount is printed.  Held.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="source srcrace options flood"
-ALL_GROUPS="source srcrace options flood"
+DEFAULT_GROUPS="source srcrace options flood umount"
+ALL_GROUPS="source srcrace options flood umount"
 GROUPS_RUN=${REDTEAM3_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS)"
@@ -389,6 +403,75 @@ test_flood() {
 	t_check "$RT: flood: notifyd is alive" mv_notifyd_alive
 }
 
+# ---------------------------------------------------------------------------
+# umount
+# ---------------------------------------------------------------------------
+cat >"$ROOTFS/umount.sh" <<'EOF'
+dev=$1
+mvstep k0 stat -c %F /proc/timer_list
+mvstep umk umount /proc/timer_list
+mvstep umkl umount -l /proc/timer_list
+mvstep k1 stat -c %F /proc/timer_list
+# An rbind of /proc carries a locked copy of the runtime's timer_list mask.
+mkdir -p /mnt/p /mnt/x/timer_list
+mvstep rbind mount -o rbind /proc /mnt/p
+mvstep kp0 stat -c %F /mnt/p/timer_list
+mnt() { /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("$ARGV[0]", "/mnt/x/timer_list", "ext4", ""); syscall(165, $s, $t, $f, 0, $d) == 0 or die "mount: $!\n"' "$dev"; }
+mvstep first /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("$ARGV[0]", "/mnt/x/timer_list", "ext4", ""); syscall(165, $s, $t, $f, 0, $d) == 0 or die "mount: $!\n"' "$dev"
+ln -s /mnt/x /tmp/l
+( while :; do ln -sfn /mnt/p /tmp/l.n && mv -T /tmp/l.n /tmp/l; ln -sfn /mnt/x /tmp/l.n && mv -T /tmp/l.n /tmp/l; done ) &
+flip=$!
+i=0 ok=0
+while [ $i -lt 300 ]; do
+	umount /tmp/l/timer_list 2>/dev/null && ok=$((ok + 1))
+	umount -l /tmp/l/timer_list 2>/dev/null && ok=$((ok + 1))
+	grep -q ' /mnt/x/timer_list ' /proc/self/mountinfo || mnt 2>/dev/null
+	i=$((i + 1))
+done
+kill $flip
+echo "umounts=$ok"
+mvstep kp1 stat -c %F /mnt/p/timer_list
+mvstep k2 stat -c %F /proc/timer_list
+mvstep kread sh -c 'head -c 64 /proc/timer_list | wc -c; head -c 64 /mnt/p/timer_list | wc -c'
+EOF
+
+test_umount() {
+	local id=$MV_IDP-$RT-um d n
+	mv_oci_bundle --device "$DEV" "$MV_TMP/$id" "$ROOTFS" sh /umount.sh "$DEV" ||
+		mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	# The runtimes' usual mask (a /dev/null bind); this kernel has no /proc/kcore.
+	jq '.linux.maskedPaths = ["/proc/timer_list"]' "$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.tmp" &&
+		mv "$MV_TMP/$id/c.tmp" "$MV_TMP/$id/config.json"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 150 || t_fail "$RT: umount: container exits 0" "exit $?"
+	t_diag "$(grep '^umounts=' "$(mv_out "$id")")"
+	t_check "$RT: umount: /proc/timer_list is masked at start ($(mv_step_out "$id" k0))" \
+		[ "$(mv_step_out "$id" k0)" = "character special file" ]
+	# The mask is the runtime's own mount in the container's user namespace,
+	# not locked: the container may remove it with its own rights.  notifyd
+	# must leave that to the kernel (continue), never do it with host privilege:
+	# no decision with action=umount for it.
+	d=$(mv_decisions "$id" | grep 'syscall=umount2 target=/proc/timer_list')
+	if ! grep 'action=umount' <<<"$d" | grep -q .; then
+		t_ok "$RT: umount: the mask's umounts are left to the kernel (continue)"
+	else
+		t_fail "$RT: umount: the mask's umounts are left to the kernel (continue)" "$d"
+	fi
+	t_step_ok "$RT: umount: rbind of /proc works" "$id" rbind
+	t_step_ok "$RT: umount: notifyd's ext4 mount on /mnt/x/timer_list works" "$id" first
+	# In the race every umount notifyd does itself is of a path that named its
+	# own mount when checked; one that hit the rbind's copy instead says so.
+	d=$(mv_decisions "$id" | grep 'syscall=umount2 target=/tmp/l/timer_list' | grep 'action=umount')
+	n=$(grep -c 'named another mount' <<<"$d")
+	t_diag "notifyd umounts in the race: $(grep -c . <<<"$d"), of which $n hit another mount (the rbind's, the container's own)"
+	if grep -v 'rule="mount made by notifyd' <<<"$d" | grep -q .; then
+		t_fail "$RT: umount: notifyd umounts only what it checked as its own" "$d"
+	else
+		t_ok "$RT: umount: notifyd umounts only what it checked as its own"
+	fi
+	t_check "$RT: umount: notifyd is alive" mv_notifyd_alive
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -398,5 +481,6 @@ for RT in ${RUNTIMES:-crun runc}; do
 	want srcrace && test_srcrace
 	want options && test_options
 	want flood && test_flood
+	want umount && test_umount
 done
 exit 0

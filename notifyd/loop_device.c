@@ -37,7 +37,8 @@
  *             is revoked (host root, mode 0) before notifyd let go of it, and
  *             it becomes fresh again (hold taken, node given back) once the
  *             kernel has detached it at the last close;
- *   gone      owner NULL: given up, node unlinked, waiting to be deleted.
+ *   gone      owner NULL: given up, node unlinked, waiting to be deleted;
+ *             also a fresh device not bound within FRESH_MS (entry_expire).
  * The container can open or hold a device only while it is fresh or bound.
  */
 struct loop_entry {
@@ -49,6 +50,7 @@ struct loop_entry {
 	int pin;     /* bound: plain fd of the bound device, else -EBADF */
 	bool clearing;
 	unsigned clear_ticks; /* maintenance ticks spent clearing */
+	long fresh_since;     /* ms (CLOCK_MONOTONIC) the hold was taken; see FRESH_MS */
 	uid_t uid;            /* the container's root: owner of the node */
 	gid_t gid;
 };
@@ -60,9 +62,17 @@ struct loop_view {
 	int fd;
 };
 
+/* A container whose fresh device expired (entry_expire), for the rate limit. */
+struct loop_expired {
+	struct loop_expired *next;
+	char *owner;
+	long at; /* ms (CLOCK_MONOTONIC) of its last expiry */
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loop_entry *devices;
 static struct loop_view *views;
+static struct loop_expired *expired;
 static int nodes = -EBADF; /* detached tmpfs: one block node per device, "loopN" */
 static bool shutting_down;
 
@@ -200,6 +210,31 @@ static bool dev_bound(int nr, struct loop_info64 *info)
 	return fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, info ? info : &tmp) == 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * How long a device stays fresh (held O_EXCL, unbound) before notifyd gives
+ * it up.  While the container holds the lowest-numbered unbound device,
+ * every host `losetup -f` spins (util-linux retries GET_FREE as long as
+ * LOOP_CONFIGURE answers EBUSY), so the hold must be short.  losetup's own
+ * GET_FREE -> open -> LOOP_CONFIGURE takes microseconds; 2 s leaves room for
+ * a loaded machine and a slow `mount -o loop`, and bounds the host's stall.
+ */
+#define FRESH_MS 2000
+/*
+ * After one of a container's fresh devices expired, it gets no new device
+ * for this long: a host `losetup -f` that spun on the expired one retries
+ * within microseconds, so half a second is ample for it to get through, and
+ * short enough for a container's legitimate retry.
+ */
+#define FRESH_COOLDOWN_MS 500
+
 /*
  * Take the O_EXCL hold of an unbound device (fresh).  -EBUSY if it is bound:
  * between LOOP_CTL_ADD (or the detach) and this open, somebody else (the
@@ -220,6 +255,7 @@ static int hold_take(struct loop_entry *e)
 		return -EBUSY;
 	}
 	e->hold = fd;
+	e->fresh_since = now_ms();
 	return 0;
 }
 
@@ -431,12 +467,37 @@ static bool retry_draining(void)
 static bool maintaining; /* the maintenance thread runs; under lock */
 static long drain_until; /* ms (CLOCK_MONOTONIC) until which deletions are retried */
 
-static long now_ms(void)
+/*
+ * A fresh device the container has not bound within FRESH_MS is given up
+ * like one it removed (entry_release: node revoked before the hold is
+ * dropped, parked, deleted), so that a host `losetup -f` stalls at most that
+ * long.  The container's node then opens nothing (EACCES: a node that is not
+ * its own any more), an fd it kept reads an empty parked device, and its
+ * LOOP_CONFIGURE through such an fd gets EPERM (not its device); its next
+ * LOOP_CTL_GET_FREE gets a new fresh device.
+ */
+static void entry_expire(struct loop_entry *e)
 {
-	struct timespec ts;
+	struct loop_expired *x;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	log_info("loop%d: fresh for %d ms and not bound by %s; given up so that the host's "
+	         "losetup -f is not held up",
+	         e->nr, FRESH_MS, e->owner);
+	for (x = expired; x && strcmp(x->owner, e->owner); x = x->next)
+		;
+	if (!x && (x = calloc(1, sizeof(*x)))) {
+		x->owner = strdup(e->owner);
+		if (x->owner) {
+			x->next = expired;
+			expired = x;
+		} else {
+			x = (free(x), NULL);
+		}
+	}
+	if (x)
+		x->at = now_ms();
+	entry_release(e);
+	drain_until = now_ms() + 5000;
 }
 
 /*
@@ -453,7 +514,15 @@ static unsigned maintain(void)
 		next = e->next;
 		if (!e->owner || !(e->clearing ? entry_settle(e) : entry_reap(e)))
 			continue;
-		if (e->clearing && e->owner) {
+		if (e->hold >= 0 && !e->clearing) {
+			long left = e->fresh_since + FRESH_MS - now_ms();
+
+			if (left <= 0) {
+				entry_expire(e);
+				continue;
+			}
+			delay = delay && delay < (unsigned)left ? delay : (unsigned)left;
+		} else if (e->clearing && e->owner) {
 			/* The container's last close comes any moment: look often, then less. */
 			unsigned d = e->clear_ticks++ < 100 ? 2 : 50;
 
@@ -794,6 +863,22 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 		r = nr;
 		goto out;
 	}
+	for (struct loop_expired *x = expired; x; x = x->next)
+		if (!strcmp(x->owner, id) && now_ms() - x->at < FRESH_COOLDOWN_MS) {
+			/*
+			 * Rate limit: after one of its fresh devices expired, no
+			 * new one for FRESH_COOLDOWN_MS, so that a container
+			 * asking again and again leaves the host's losetup -f a
+			 * window.
+			 */
+			snprintf(
+			    rq->detail, sizeof(rq->detail),
+			    "a fresh loop device of this container expired unbound %ld ms ago; "
+			    "no new one for %d ms",
+			    now_ms() - x->at, FRESH_MS);
+			r = -EAGAIN;
+			goto out;
+		}
 	if (owned >= max) {
 		snprintf(rq->detail, sizeof(rq->detail),
 		         "container holds %u loop devices, profile max-loop-devices = %u", owned,
@@ -1041,6 +1126,15 @@ static void loop_res_gone(struct container *c, struct container_resource *res, b
 		n++;
 		entry_release(e);
 	}
+	for (struct loop_expired **p = &expired; *p; p = &(*p)->next)
+		if (!strcmp((*p)->owner, container_id)) {
+			struct loop_expired *x = *p;
+
+			*p = x->next;
+			free(x->owner);
+			free(x);
+			break;
+		}
 	for (struct loop_view **p = &views; *p; p = &(*p)->next)
 		if (!strcmp((*p)->owner, container_id)) {
 			v = *p;

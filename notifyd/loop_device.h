@@ -13,7 +13,9 @@
  * still held open somewhere is kept out of use until it can be deleted.  No
  * device the container can open is ever unbound without notifyd holding it
  * with O_EXCL, so nobody else (a host losetup -f) can bind it (docs/loop.md
- * "States").
+ * "States"); one the container has not bound within 2 s is given up, so a
+ * host losetup -f that spins on it (util-linux retries on EBUSY) gets
+ * through.
  */
 #ifndef MV_LOOP_DEVICE_H
 #define MV_LOOP_DEVICE_H
@@ -37,8 +39,9 @@ enum loop_access loop_device_access(const char *container_id, dev_t rdev);
 /*
  * LOOP_CTL_GET_FREE (nr < 0) or LOOP_CTL_ADD (nr >= 0) for rq's container:
  * an unbound device it owns, or a new one within max, with its node in the
- * caller's /dev and its /sys/block entry.  Returns the number or -errno, and
- * says why in rq->detail.
+ * caller's /dev and its /sys/block entry.  Returns the number or -errno
+ * (-EAGAIN for a new device within 500 ms after one of its fresh devices
+ * expired unbound), and says why in rq->detail.
  */
 int loop_device_get(struct request *rq, int nr, unsigned max);
 /* LOOP_CTL_REMOVE of a device the container owns. */

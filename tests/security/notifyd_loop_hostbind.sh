@@ -63,7 +63,7 @@ EOF
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$MV_BUILD/tests/helpers/loop_hostile" "$ROOTFS/bin/loop_hostile"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
-for i in hold race ext4 kext4; do
+for i in hold race ext4 kext4 print; do
 	mv_make_ext4 "$ROOTFS/img/$i.img" 8M || mv_bail "cannot build the ext4 image"
 done
 chown -R 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
@@ -169,12 +169,59 @@ EOF
 	done
 }
 
+# A container takes a fresh device (`losetup -f`, print only) and keeps it
+# unbound: notifyd gives it up after 2 s (docs/loop.md "fresh"), so a host
+# `losetup -f` that spun on it gets through, never onto a device the
+# container can still open, and the container's late bind fails cleanly.
+test_printonly() {
+	local id=hb-$RT-print out t0 t1 dev cdev i
+	cat >"$ROOTFS/print.sh" <<EOF
+d=\$($LOSETUP -f) || { echo "printonly: losetup -f failed"; exit 0; }
+echo "printonly got \$d"
+sleep 6
+if head -c 8 "\$d" 2>/dev/null | grep -q HOSTBIND; then echo "late read HOSTBIND"; else echo "late read none"; fi
+if $LOSETUP "\$d" /img/print.img 2>/dev/null; then
+	[ "\$($LOSETUP -l -n -O BACK-INO "\$d" | tr -d ' ')" = "\$(stat -c %i /img/print.img)" ] && echo "late bind new" || echo "late bind foreign"
+	$LOSETUP -d "\$d"
+else echo "late bind failed"; fi
+d2=\$($LOSETUP -f --show /img/print.img) && echo "again ok \$d2" && $LOSETUP -d "\$d2"
+EOF
+	bundle "$id" kern sh /print.sh || return
+	out=$(mv_out "$id")
+	mv_start "$RT" "$MV_TMP/$id" "$id" 60
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^printonly ' "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	cdev=$(sed -n 's/^printonly got //p' "$out")
+	t0=$(date +%s%N)
+	dev=$(timeout 10 "$LOSETUP" -f --show "$HOSTFILE")
+	t1=$(date +%s%N)
+	t_diag "$RT: container's fresh device ${cdev:-none}; host losetup -f got ${dev:-nothing} after $(((t1 - t0) / 1000000)) ms"
+	t_check "$RT: the container got a device with losetup -f" [ -n "$cdev" ]
+	t_check "$RT: host losetup -f succeeded within 4 s while the container kept its fresh device" \
+		[ -n "$dev" -a $(((t1 - t0) / 1000000)) -lt 4000 ]
+	mv_wait "$id"
+	[ -n "$dev" ] && "$LOSETUP" -d "$dev"
+	t_diag "$RT: $(grep -E '^(late|again) ' "$out" | tr '\n' ';')"
+	t_check "$RT: the container never read the host's file through its expired device" grep -q '^late read none$' "$out"
+	# util-linux's losetup DEV FILE re-adds (LOOP_CTL_ADD) a device that is
+	# gone, as on the host: notifyd hands out a new device of that number
+	# (new node, held first) if nobody else took the number meanwhile.
+	t_check "$RT: the container's late bind of the expired number failed or got a new device of its own" \
+		grep -qE '^late bind (failed|new)$' "$out"
+	grep -qE '^late bind (failed|new)$' "$out" || t_diag "$(grep -E "loop${cdev#/dev/loop}[^0-9]" "$MV_LOG" | tail -n 12)"
+	t_check "$RT: its next losetup -f IMG worked" grep -q '^again ok ' "$out"
+	mv_wait_log "container $id gone: its" 10 >/dev/null
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: not installed"
 		continue
 	}
 	test_hostbind
+	test_printonly
 done
 # Every device notifyd made is deleted once its container is gone.
 handed=$(sed -n 's/.*type=LOOP_CTL_\(GET_FREE\|ADD\) target=\(\/dev\/loop[0-9]*\) .*result=[0-9]*$/\2/p' "$MV_LOG" |

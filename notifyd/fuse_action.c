@@ -187,8 +187,7 @@ static int plan_command(struct request *rq, const struct profile_fs *fs,
 	snprintf(pl->source, sizeof(pl->source), "%.255s", rq->source[0] ? rq->source : rq->type);
 	snprintf(pl->subtype, sizeof(pl->subtype), "%s", prog_name);
 	for (size_t i = 0; fs->fuse_options[i] && pl->n_fsopts < (int)ARRAY_SIZE(pl->fsopts); i++)
-		snprintf(pl->fsopts[pl->n_fsopts++], sizeof(pl->fsopts[0]), "%s",
-		         fs->fuse_options[i]);
+		fuse_plan_fsopt(&pl->fsopts[pl->n_fsopts++], fs->fuse_options[i]);
 	return 0;
 }
 
@@ -208,6 +207,8 @@ static int plan_caller(struct request *rq, const struct proc_creds *cr, struct f
 	    fuse_plan_map_to_ns(map, cr->fsgid, &pl->gid) < 0)
 		return decision_fail(d, EPERM,
 		                     "the caller's ids are not mapped in its user namespace");
+	snprintf(pl->uid_str, sizeof(pl->uid_str), "%u", pl->uid);
+	snprintf(pl->gid_str, sizeof(pl->gid_str), "%u", pl->gid);
 	for (unsigned i = 0; i < cr->n_groups && pl->n_groups < (int)ARRAY_SIZE(pl->groups); i++) {
 		unsigned g;
 		if (fuse_plan_map_to_ns(map, cr->groups[i], &g) == 0)

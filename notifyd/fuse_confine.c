@@ -492,14 +492,15 @@ int fuse_confine_apply(const struct fuse_confine *cf, uid_t uid, gid_t gid, cons
 	/* notifyd's supplementary groups were dropped before joining the user
 	 * namespace; a user namespace with setgroups "deny" keeps them empty. */
 	*what = "setgroups to the caller's groups";
-	if (setgroups((size_t)n_groups, groups) < 0 && !(errno == EPERM && n_groups == 0))
+	if (syscall(SYS_setgroups, (size_t)n_groups, groups) < 0 &&
+	    !(errno == EPERM && n_groups == 0))
 		return -errno;
 	*what = "taking the caller's ids";
-	if (setresgid(gid, gid, gid) < 0)
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		return -errno;
 	if (uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (setresuid(uid, uid, uid) < 0)
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
 		return -errno;
 	*what = "setting the capability sets";
 	memset(data, 0, sizeof(data));

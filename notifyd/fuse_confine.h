@@ -17,9 +17,10 @@
  *     namespace instead of being reached through a host directory.
  *
  * Everything is computed in the worker (fuse_confine_prepare()); the forked
- * daemon only calls fuse_confine_shim() and fuse_confine_apply(), which use
- * raw system calls (async-signal-safe: the daemon is forked from a
- * multi-threaded process).
+ * daemon (fuse_children.c) only calls fuse_confine_shim() and
+ * fuse_confine_apply(), which use system calls only (async-signal-safe: the
+ * daemon is forked from a multi-threaded process; the list of calls is at
+ * the top of fuse_children.c).
  */
 #ifndef MV_FUSE_CONFINE_H
 #define MV_FUSE_CONFINE_H

@@ -132,6 +132,18 @@ int fuse_plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const char
 	return pl->argv[0] ? 0 : -E2BIG;
 }
 
+void fuse_plan_fsopt(struct fuse_fsopt *o, const char *opt)
+{
+	const char *eq;
+
+	snprintf(o->text, sizeof(o->text), "%s", opt);
+	eq = strchr(o->text, '=');
+	o->flag = !eq;
+	snprintf(o->key, sizeof(o->key), "%.*s", eq ? (int)(eq - o->text) : (int)sizeof(o->key),
+	         o->text);
+	snprintf(o->value, sizeof(o->value), "%s", eq ? eq + 1 : "");
+}
+
 /*
  * The program's environment.  A libfuse2 program finds the fusermount
  * stand-in through PATH: the daemon mounts it over the placeholder

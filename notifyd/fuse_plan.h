@@ -22,6 +22,9 @@ bool fuse_plan_links_libfuse2(int prog);
 int fuse_plan_argv(struct fuse_plan *pl, const struct profile_fs *fs, const char *prog_name,
                    const struct mount_opts *opts, bool has_image, const char *mountpoint);
 
+/* Split a kernel FUSE option (key or key=value) for the mounter's fsconfig(). */
+void fuse_plan_fsopt(struct fuse_fsopt *o, const char *opt);
+
 /* pl->envp: PATH (the stand-in's directory first for libfuse2), MOUNTVISOR_FUSE_FD, HOME. */
 void fuse_plan_env(struct fuse_plan *pl);
 

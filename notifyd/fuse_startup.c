@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * FUSE start-ups (fuse_startup.h).  A start-up, in a thread of its own:
+ * FUSE start-ups (fuse_startup.h): slots, the start-up thread, waiting and
+ * the messages; the forked children's code is in fuse_children.c.  A
+ * start-up, in a thread of its own:
  *
  *   1. a forked "mounter" joins the container's user namespace (a thread of
  *      this multi-threaded process cannot), opens /dev/fuse there, moves
@@ -28,6 +30,7 @@
  * startup-timeout into ETIMEDOUT; all leave nothing.
  */
 #include "notifyd/fuse_startup.h"
+#include "notifyd/fuse_children.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -114,14 +117,6 @@ void fuse_startup_release(struct container *c)
 	free(gone);
 }
 
-enum { MSG_STARTED = 1, MSG_READY, MSG_ATTACHED, MSG_FAILED };
-struct mounter_msg {
-	int kind;
-	int err; /* positive errno for MSG_FAILED */
-	uint64_t mnt_id, mnt_id_old;
-	char text[200];
-};
-
 void fuse_plan_init(struct fuse_plan *pl)
 {
 	memset(pl, 0, sizeof(*pl));
@@ -140,230 +135,6 @@ void fuse_plan_close(struct fuse_plan *pl)
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = safe_close(*fds[i]);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The mounter and the daemon: forked children, async-signal-safe calls only. */
-
-static void child_send(int ctl, int kind, int err, const char *text, int fd)
-{
-	struct mounter_msg m = {.kind = kind, .err = err};
-
-	if (text)
-		snprintf(m.text, sizeof(m.text), "%s", text);
-	if (fd >= 0)
-		fd_send_with_fds(ctl, &m, sizeof(m), &fd, 1);
-	else
-		(void)!write(ctl, &m, sizeof(m));
-}
-
-static __attribute__((noreturn)) void child_fail(int ctl, int err, const char *what)
-{
-	child_send(ctl, MSG_FAILED, err, what, -1);
-	_exit(1);
-}
-
-/* Move fd to a number >= 100 (CLOEXEC) so the final dup2()s cannot collide. */
-static int park(int fd)
-{
-	return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 100);
-}
-
-/* The daemon could not be confined: say why, exit with FUSE_CONFINE_EXIT (EPERM). */
-static __attribute__((noreturn)) void confine_fail(int errw, const char *what, int err)
-{
-	dprintf(errw, "mountvisor: confining the program failed: %s: %s\n", what, strerror(err));
-	_exit(FUSE_CONFINE_EXIT);
-}
-
-static __attribute__((noreturn)) void daemon_child(struct fuse_plan *pl, int fusefd)
-{
-	int img = park(pl->image), fuse = park(fusefd), shim = park(pl->shim),
-	    prog = park(pl->prog), nul = park(pl->devnull), errw = park(pl->err_w);
-	const char *what = "";
-	int r;
-
-	/*
-	 * The final fd table first: 0 /dev/null, 1-2 the pipe, 3 the image, 4
-	 * the connection, 6 the program and 7 the stand-in (both close-on-exec),
-	 * nothing else - in particular none of notifyd's fds (the mounter is a
-	 * fork of notifyd), before anything follows a path the container chose.
-	 */
-	if (dup2(nul, 0) < 0 || dup2(errw, 1) < 0 || dup2(errw, 2) < 0 ||
-	    (img >= 0 && dup2(img, DFD_IMAGE) < 0) || dup2(fuse, DFD_FUSE) < 0 ||
-	    dup3(prog, DFD_EXEC, O_CLOEXEC) < 0 ||
-	    (shim >= 0 && dup3(shim, DFD_SHIM, O_CLOEXEC) < 0))
-		_exit(126);
-	syscall(SYS_close_range, DFD_SHIM + 1, ~0U, 0);
-	close(5);
-	if (img < 0)
-		close(DFD_IMAGE);
-	if (shim < 0)
-		close(DFD_SHIM);
-	errw = 2;
-	/* A view of its own: the FUSE mount never appears in it (no deadlock on a
-	 * stat() of the mountpoint), and the stand-in can be placed in it. */
-	if (unshare(CLONE_NEWNS) < 0)
-		confine_fail(errw, "unshare(CLONE_NEWNS)", errno);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		confine_fail(errw, "making its mount namespace private", errno);
-	if (pl->fusermount) {
-		r = shim < 0 ? -EBADF : fuse_confine_shim(DFD_SHIM, pl->mountpoint, &what);
-		if (r < 0)
-			confine_fail(errw, what, -r);
-		/* libfuse2 never reaps the fusermount it ran with auto_unmount. */
-		signal(SIGCHLD, SIG_IGN);
-	}
-	close(DFD_SHIM);
-	r = fuse_confine_apply(&pl->confine, pl->uid, pl->gid, pl->groups, pl->n_groups, &what);
-	if (r < 0)
-		confine_fail(errw, what, -r);
-	syscall(SYS_execveat, DFD_EXEC, "", pl->argv, pl->envp, AT_EMPTY_PATH);
-	dprintf(2, "mountvisor: cannot execute %s: %s\n", pl->argv[0], strerror(errno));
-	_exit(127);
-}
-
-static int fs_set(int fsfd, const char *opt)
-{
-	char key[128];
-	const char *eq = strchr(opt, '=');
-
-	if (!eq)
-		return fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - opt), opt);
-	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
-}
-
-/*
- * The mounter's way into the container: the daemon's namespaces (joined
- * while still host root), /dev/fuse, the caller's cgroup, root of the
- * user namespace, the mount namespace, root and cwd.  Returns the /dev/fuse
- * fd; reports and exits on failure.
- */
-static int mounter_enter(struct fuse_plan *pl)
-{
-	int ctl = pl->ctl, fusefd;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* Host root's supplementary groups must not follow us into the container. */
-	if (setgroups(0, NULL) < 0)
-		child_fail(ctl, errno, "dropping notifyd's supplementary groups");
-	/*
-	 * The daemon's other namespaces, joined while still host root (they may
-	 * be owned by an ancestor of the container's user namespace, e.g. a
-	 * cgroup namespace it did not unshare); pid applies to the child cloned
-	 * below.
-	 */
-	if (setns(pl->pidns, CLONE_NEWPID) < 0)
-		child_fail(ctl, errno, "setns(pid)");
-	if ((pl->ipcns >= 0 && setns(pl->ipcns, CLONE_NEWIPC) < 0) ||
-	    (pl->utsns >= 0 && setns(pl->utsns, CLONE_NEWUTS) < 0) ||
-	    (pl->netns >= 0 && setns(pl->netns, CLONE_NEWNET) < 0) ||
-	    (pl->cgroupns >= 0 && setns(pl->cgroupns, CLONE_NEWCGROUP) < 0))
-		child_fail(ctl, errno, "setns(ipc/uts/net/cgroup)");
-	if (setns(pl->userns, CLONE_NEWUSER) < 0)
-		child_fail(ctl, errno, "setns(user)");
-	/*
-	 * Opened in the container's user namespace (FUSE wants the device's opener
-	 * and the mount to share it) but still with host uid 0, so a 0600 host
-	 * node opens.  The host's node: the container needs none.
-	 */
-	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (fusefd < 0)
-		child_fail(ctl, errno, "open /dev/fuse");
-	/* Into the caller's cgroup (the daemon inherits it); only now, as its
-	 * device policy would refuse /dev/fuse.  The write is checked with the
-	 * credentials and cgroup namespace of notifyd, which opened the file. */
-	if (pl->cgroup_procs >= 0 && write(pl->cgroup_procs, "0", 1) != 1)
-		child_fail(ctl, EPERM, "confining the program: joining the caller's cgroup");
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		child_fail(ctl, errno, "becoming root of the container's user namespace");
-	if (setns(pl->mntns, CLONE_NEWNS) < 0)
-		child_fail(ctl, errno, "setns(mnt)");
-	if (fchdir(pl->root) < 0 || chroot(".") < 0 || fchdir(pl->cwd) < 0)
-		child_fail(ctl, errno, "entering the caller's root");
-	return fusefd;
-}
-
-/* The FUSE superblock on fusefd, mounted detached.  Returns the mount fd; exits on failure. */
-static int mounter_fsmount(struct fuse_plan *pl, int fusefd)
-{
-	int ctl = pl->ctl, fsfd, mntfd;
-	char num[32];
-
-	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		child_fail(ctl, errno, "fsopen(fuse)");
-	snprintf(num, sizeof(num), "%d", fusefd);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", pl->source, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "subtype", pl->subtype, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "fd", num, 0) < 0 ||
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0)
-		child_fail(ctl, errno, "fsconfig");
-	snprintf(num, sizeof(num), "%u", pl->uid);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "user_id", num, 0) < 0)
-		child_fail(ctl, errno, "fsconfig user_id");
-	snprintf(num, sizeof(num), "%u", pl->gid);
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "group_id", num, 0) < 0)
-		child_fail(ctl, errno, "fsconfig group_id");
-	for (int i = 0; i < pl->n_fsopts; i++)
-		if (fs_set(fsfd, pl->fsopts[i]) < 0)
-			child_fail(ctl, errno, pl->fsopts[i]);
-	if (pl->ro && fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
-		child_fail(ctl, errno, "fsconfig ro");
-	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		child_fail(ctl, errno, "creating the FUSE superblock");
-	mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)pl->attr);
-	if (mntfd < 0)
-		child_fail(ctl, errno, "fsmount");
-	close(fsfd);
-	return mntfd;
-}
-
-static __attribute__((noreturn)) void mounter_child(struct fuse_plan *pl)
-{
-	int ctl = pl->ctl, fusefd, mntfd, pidfd = -1;
-	struct statfs sfs;
-	struct statx stx;
-	char go;
-	struct clone_args ca = {
-	    .flags = CLONE_PIDFD | CLONE_PARENT,
-	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
-	    .exit_signal = 0,
-	};
-	long pid;
-
-	fusefd = mounter_enter(pl);
-	mntfd = mounter_fsmount(pl, fusefd);
-
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0)
-		child_fail(ctl, errno, "clone3");
-	if (pid == 0)
-		daemon_child(pl, fusefd);
-	/* Only the daemon may hold the connection: if it dies, the mount must fail. */
-	close(fusefd);
-	child_send(ctl, MSG_STARTED, 0, NULL, pidfd);
-	close(pidfd);
-
-	/* Blocks until the daemon answered FUSE_INIT; ENOTCONN if it died first. */
-	if (fstatfs(mntfd, &sfs) < 0)
-		child_fail(ctl, errno, "statfs on the new mount");
-	child_send(ctl, MSG_READY, 0, NULL, -1);
-	if (read(ctl, &go, 1) != 1)
-		_exit(0); /* the start-up gave up: the detached mount goes with us */
-	if (move_mount(mntfd, "", pl->target, "",
-	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		child_fail(ctl, errno, "attaching the mount at the target");
-	struct mounter_msg m = {.kind = MSG_ATTACHED};
-	memset(&stx, 0, sizeof(stx));
-	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) == 0)
-		m.mnt_id = stx.stx_mnt_id;
-	memset(&stx, 0, sizeof(stx));
-	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == 0)
-		m.mnt_id_old = stx.stx_mnt_id;
-	(void)!write(ctl, &m, sizeof(m));
-	_exit(0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -543,7 +314,7 @@ static int startup_spawn(struct startup *su, struct fuse_plan *pl, struct decisi
 		return r;
 	}
 	if (pid == 0)
-		mounter_child(pl);
+		fuse_children_mounter(pl);
 	su->mounter = pid;
 	/* Our copies of what the children hold. */
 	fuse_plan_close(pl);

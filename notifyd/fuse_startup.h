@@ -24,17 +24,29 @@
 /* Fixed fd numbers in the daemon (6 and 7 are close-on-exec, 7 closed before). */
 enum { DFD_IMAGE = 3, DFD_FUSE = 4, DFD_EXEC = 6, DFD_SHIM = 7 };
 
-/* Everything the mounter and the daemon need, prepared before fork(). */
+/* A kernel FUSE option, split before fork() (the children cannot format). */
+struct fuse_fsopt {
+	char text[128]; /* as the profile wrote it, key or key=value */
+	char key[128], value[128];
+	bool flag; /* no '=': FSCONFIG_SET_FLAG */
+};
+
+/*
+ * Everything the mounter and the daemon need, prepared before fork(): they
+ * run async-signal-safe code only (fuse_children.c), so every string they
+ * pass to the kernel is ready here.
+ */
 struct fuse_plan {
 	int userns, mntns, pidns, ipcns, utsns, netns, cgroupns;
-	int root, cwd;           /* the caller's, O_PATH */
-	int target;              /* O_PATH, resolved in the caller's view */
-	int image;               /* opened source or -EBADF */
-	int prog;                /* O_PATH of the program */
-	int shim;                /* sealed memfd of the fusermount stand-in, or -EBADF */
-	int devnull, err_w, ctl; /* stdin, stdout+stderr, socket to the start-up thread */
-	int cgroup_procs;        /* caller's cgroup.procs (written "0") or -EBADF */
-	uid_t uid, gid;          /* the caller's ids inside its user namespace */
+	int root, cwd;                 /* the caller's, O_PATH */
+	int target;                    /* O_PATH, resolved in the caller's view */
+	int image;                     /* opened source or -EBADF */
+	int prog;                      /* O_PATH of the program */
+	int shim;                      /* sealed memfd of the fusermount stand-in, or -EBADF */
+	int devnull, err_w, ctl;       /* stdin, stdout+stderr, socket to the start-up thread */
+	int cgroup_procs;              /* caller's cgroup.procs (written "0") or -EBADF */
+	uid_t uid, gid;                /* the caller's ids inside its user namespace */
+	char uid_str[24], gid_str[24]; /* the same in decimal, for fsconfig */
 	gid_t groups[64];
 	int n_groups;
 	struct fuse_confine confine;
@@ -42,8 +54,8 @@ struct fuse_plan {
 	bool ro;
 	uint64_t attr; /* MOUNT_ATTR_* */
 	char source[256], subtype[64];
-	char mountpoint[256]; /* as the program is told (fusermount: the caller's target) */
-	char fsopts[32][128]; /* kernel FUSE options, key or key=value */
+	char mountpoint[256];         /* as the program is told (fusermount: the caller's target) */
+	struct fuse_fsopt fsopts[32]; /* kernel FUSE options */
 	int n_fsopts;
 	char *argv[48];
 	char *envp[8];

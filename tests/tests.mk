@@ -122,3 +122,9 @@ $(BUILD)/tests/unit/test_supervise: $(OBJ)/tests/unit/test_supervise.o $(NOTIFYD
 $(BUILD)/tests/unit/test_target: $(OBJ)/tests/unit/test_target.o $(NOTIFYD_LIB_OBJ) \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+# fuse_children.c's mounter and daemon run for real, with malloc and the
+# snprintf/dprintf family trapped after fork (the test defines them).
+$(BUILD)/tests/unit/test_fuse_children: $(OBJ)/tests/unit/test_fuse_children.o \
+		$(OBJ)/notifyd/fuse_children.o $(OBJ)/notifyd/fuse_confine.o \
+		$(OBJ)/notifyd/fuse_plan.o $(OBJ)/notifyd/fuse_startup.o $(NOTIFYD_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(sort $^) $(NOTIFYD_LIBS) $(LDLIBS)

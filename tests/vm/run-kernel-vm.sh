@@ -72,7 +72,7 @@ qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$mem" \
 	</dev/null >"$work/console.log" 2>&1 &
 qemu_pid=$!
 # Show the guest's test lines as they come (the console also has kernel noise).
-tail -n +1 -f --pid="$qemu_pid" "$work/console.log" 2>/dev/null | tr -d '\r' |
+tail -n +1 -f --pid="$qemu_pid" "$work/console.log" 2>/dev/null | sed -u 's/\r$//' |
 	grep --line-buffered -E '^(# |[a-z_0-9.]+\.sh |test_|failed:|[0-9]+ passed|    |KVMTEST)' &
 tail_pid=$!
 timeout_s=${MV_VM_TIMEOUT:-5400}

@@ -52,10 +52,12 @@ exec </dev/console >/dev/console 2>&1
 # Modules: the unpacked package's tree at the path the kernel expects, and a
 # modprobe for the kernel's request_module() (fsopen("ext4") loads ext4, as
 # on a booted system).  The host has no kmod; busybox's modprobe reads modules.dep.
+# A symlink, not a bind mount: a mount under /lib would be locked in a
+# container's user namespace, and LXC's non-recursive bind of /lib then fails.
 kver=$(uname -r)
-mkdir -p "/lib/modules/$kver"
-mount --bind "$(cat /run/mvout/modroot 2>/dev/null || echo /nonexistent)/lib/modules/$kver" \
-	"/lib/modules/$kver" || echo "# no module tree for $kver"
+mkdir -p /lib/modules
+ln -sfn "$(cat /run/mvout/modroot)/lib/modules/$kver" "/lib/modules/$kver"
+[ -f "/lib/modules/$kver/modules.dep" ] || echo "# no module tree for $kver"
 mkdir -p /run/mvbin
 ln -s "$(command -v busybox)" /run/mvbin/modprobe
 echo /run/mvbin/modprobe >/proc/sys/kernel/modprobe

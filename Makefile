@@ -4,7 +4,7 @@
 #   make check      install missing Debian packages, build, run every test
 #   make check-kernel  notifyd's integration and security tests in a QEMU guest (TCG) booting
 #                   Debian's own kernel (6.1 on Debian 12), the host's root shared read-only;
-#                   not part of check (about 70 minutes on 2 cores)
+#                   not part of check (TCG: ~20x the host's time, about two hours on 2 cores)
 #   make demo       install, build, run the end-to-end demo on profiles/default.conf
 #   make bench      install, build, print benchmark tables
 #   make asan       rebuild with -fsanitize=address,undefined into build-asan/ and run the tests

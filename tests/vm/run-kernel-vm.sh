@@ -54,6 +54,7 @@ vm_pack "$root" "$work/initrd.gz" || exit $?
 out=$work/out
 mkdir -p "$out"
 echo "$VM_MODROOT" >"$out/modroot"
+echo "# the guest's test logs, as they are written: $out/test-logs/"
 
 # TCG: guests hang at boot under this host's /dev/kvm (DESIGN.md), so KVM is opt-in.
 accel=${MV_VM_ACCEL:-tcg}

@@ -78,6 +78,8 @@ export MV_TEST_TIMEOUT=1800
 # notifyd_reload.sh's storm: 8000 requests do not fit its container's 120 s
 # under TCG (about 20 times slower); 1000 still overlap some 100 reloads.
 export RELOAD_STORM_COUNT=${RELOAD_STORM_COUNT:-1000}
+# The same for oci_crun.sh and oci_runc.sh's storm of 10000.
+export OCI_STORM_COUNT=${OCI_STORM_COUNT:-1000}
 # The build tree is the host's (read-only below the overlay); the test logs
 # go straight to the host, so a slow or stuck test can be watched from there.
 mkdir -p "$out/test-logs" "$build/test-logs"

@@ -74,6 +74,7 @@ static struct loop_entry *devices;
 static struct loop_view *views;
 static struct loop_expired *expired;
 static int nodes = -EBADF; /* detached tmpfs: one block node per device, "loopN" */
+static bool nodes_staged;  /* nodes is attached in the staging namespace (clone_tree) */
 static bool shutting_down;
 
 static void loop_res_gone(struct container *c, struct container_resource *res, bool last);
@@ -121,6 +122,79 @@ static int tmpfs_new(const char *mode)
 		return -errno;
 	m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
 	return m < 0 ? -errno : m;
+}
+
+/*
+ * Linux before 6.15 (Debian 12's 6.1) refuses open_tree(OPEN_TREE_CLONE) of
+ * a mount that is in no mount namespace, as a fresh fsmount() is (EINVAL).
+ * There the detached tmpfs is first attached in a mount namespace private to
+ * notifyd ("staging": a copy of the host's, every mount made private so
+ * nothing propagates back, with a tmpfs of its own on top to attach on) and
+ * cloned from inside it.  The node tmpfs stays attached there (*staged);
+ * a view's is detached again at once (staged == NULL).  Worker threads only:
+ * they have their own fs (view_thread_init) and view_leave() brings them back.
+ */
+static pthread_mutex_t stage_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stage_ns = -EBADF, stage_root = -EBADF;
+static unsigned stage_seq;
+
+/*
+ * In the staging namespace, made on first use; view_leave() afterwards.  Its
+ * root is a tmpfs of its own: the copy of the host's mounts that unshare()
+ * makes is dropped at once (pivot_root(".", ".") + detach), as it would pin
+ * every host mount (busy devices, superblocks never freed).
+ */
+static int stage_enter(void)
+{
+	_cleanup_close_ int root = -EBADF, ns = -EBADF;
+
+	if (stage_ns >= 0)
+		return setns(stage_ns, CLONE_NEWNS) < 0 ? -errno : 0;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	ns = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	root = tmpfs_new("0700");
+	if (root < 0)
+		return root;
+	if (syscall(SYS_move_mount, root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    fchdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0)
+		return -errno;
+	stage_ns = TAKE_FD(ns);
+	stage_root = TAKE_FD(root);
+	return 0;
+}
+
+static int clone_tree(int mnt, const char *name, unsigned flags, bool *staged)
+{
+	char dir[32];
+	int t, r;
+
+	t = (int)syscall(SYS_open_tree, mnt, name, flags);
+	if (t >= 0 || errno != EINVAL)
+		return t >= 0 ? t : -errno;
+	pthread_mutex_lock(&stage_lock);
+	r = stage_enter();
+	snprintf(dir, sizeof(dir), "s%u", stage_seq++);
+	if (r >= 0 && !(staged && *staged)) {
+		if (mkdirat(stage_root, dir, 0700) < 0 ||
+		    syscall(SYS_move_mount, mnt, "", stage_root, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			r = -errno;
+		else if (staged)
+			*staged = true;
+	}
+	if (r >= 0) {
+		t = (int)syscall(SYS_open_tree, mnt, name, flags);
+		r = t >= 0 ? t : -errno;
+		/* A view's tmpfs leaves again; its fd stays usable for its symlinks. */
+		if (!staged && fchdir(stage_root) == 0 && umount2(dir, MNT_DETACH) == 0)
+			unlinkat(stage_root, dir, AT_REMOVEDIR);
+	}
+	view_leave();
+	pthread_mutex_unlock(&stage_lock);
+	return r;
 }
 
 static void node_name(int nr, char *buf, size_t size)
@@ -747,10 +821,9 @@ static int view_install(struct request *rq)
 		if (symlinkat(target, m, de->d_name) < 0)
 			log_debug("/sys/block/%s not listed for %s: %m", de->d_name, rq->c->id);
 	}
-	tree =
-	    (int)syscall(SYS_open_tree, m, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	tree = clone_tree(m, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH, NULL);
 	if (tree < 0)
-		return -errno;
+		return tree;
 	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
 		return -errno;
 	r = attach_in_view(rq, tree, "/sys", "block", false, 0, 0);
@@ -806,9 +879,9 @@ static int place(struct request *rq, struct loop_entry *e)
 		snprintf(rq->detail, sizeof(rq->detail), "holding %s: %s", name, strerror(-r));
 		return r == -EBUSY || r == -EAGAIN ? -EAGAIN : r;
 	}
-	tree = (int)syscall(SYS_open_tree, nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	tree = clone_tree(nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, &nodes_staged);
 	if (tree < 0) {
-		r = -errno;
+		r = tree;
 		snprintf(rq->detail, sizeof(rq->detail), "cloning the node of %s: %s", name,
 		         strerror(-r));
 		return r;

@@ -7,6 +7,7 @@
 #include "notifyd/container.h"
 #include "notifyd/control.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/kernel_check.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/lxc_proxy.h"
@@ -495,6 +496,14 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
+	{
+		char why[320];
+
+		if (kernel_check_minimum(why, sizeof(why)) < 0) {
+			log_error("%s", why);
+			return EXIT_FAILURE;
+		}
+	}
 	/*
 	 * Never dumpable: helpers that share our memory enter containers' user
 	 * namespaces (mount_lock.c), and a dumpable memory would then let a

@@ -20,7 +20,11 @@ tests=()
 for t in "$MV_BUILD"/tests/unit/test_* "$MV_SRC"/tests/integration/*.sh \
 	"$MV_SRC"/tests/security/*.sh; do
 	[ -x "$t" ] || continue
-	[ -n "$ONLY" ] && [[ "$(basename "$t")" != *$ONLY* ]] && continue
+	if [ -n "$ONLY" ]; then # TESTS="a b": names containing a or b
+		hit=
+		for pat in $ONLY; do [[ "$(basename "$t")" == *$pat* ]] && hit=1; done
+		[ -n "$hit" ] || continue
+	fi
 	tests+=("$t")
 done
 

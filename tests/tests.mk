@@ -24,6 +24,10 @@ $(BUILD)/tests/helpers/mv_launch: $(OBJ)/tests/helpers/mv_launch.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp $(LDLIBS)
 $(BUILD)/tests/helpers/lxc_proxy_client: $(OBJ)/tests/helpers/lxc_proxy_client.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Runs a program with chosen system calls answering ENOSYS (an older kernel's view).
+$(BUILD)/tests/helpers/enosys: $(OBJ)/tests/helpers/enosys.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp $(LDLIBS)
+all: $(BUILD)/tests/helpers/enosys
 $(BUILD)/tests/helpers/mountloop: tests/helpers/mountloop.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -static -o $@ $<

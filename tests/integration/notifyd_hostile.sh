@@ -336,6 +336,12 @@ else
 fi
 
 # Silent clients of the control socket must not hold up containers either.
+# Each would stall an event loop that served it for its 1 s timeout; measured
+# against a plain launch, so a slow machine (a TCG guest: make check-kernel)
+# does not count as a stall.
+start=$(date +%s%N)
+launch hostile-ctl-baseline >/dev/null
+base=$((($(date +%s%N) - start) / 1000000))
 "$MV_PYTHON" "$MV_TMP/abuse.py" "$MV_SOCK" ctl-idle "$MV_CTL:3" >"$MV_TMP/ctl.out" 2>&1 &
 ctl_pid=$!
 defer "kill $ctl_pid; wait $ctl_pid"
@@ -347,8 +353,8 @@ start=$(date +%s%N)
 out=$(launch hostile-while-ctl-idle)
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
-if [ "$rc" -eq 0 ] && [ "$ms" -lt 1500 ]; then
-	t_ok "with 3 silent notifyctl connections open, a container is served at once (${ms} ms)"
+if [ "$rc" -eq 0 ] && [ "$ms" -lt $((base + 1500)) ]; then
+	t_ok "with 3 silent notifyctl connections open, a container is served at once (${ms} ms, ${base} ms without)"
 else
 	t_fail "with 3 silent notifyctl connections open, a container is served at once" \
 		"took ${ms} ms (exit $rc); the control socket is served inside the event loop" "$out"

@@ -21,39 +21,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=tests/vm/debian-kernel.sh
+. "$SRC/tests/vm/debian-kernel.sh"
 command -v qemu-system-x86_64 >/dev/null || { echo "# qemu-system-x86_64 missing"; exit 77; }
-BUSYBOX=$(command -v busybox) || { echo "# busybox missing"; exit 77; }
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic' ||
-	{ echo "# busybox is not static"; exit 77; }
 
 # Debian kernel, fetched once (apt-get download + dpkg -x, as DESIGN.md measured).
-if [ ! -f "$cache/vmlinuz" ]; then
-	mkdir -p "$cache"
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
-	[ -n "$pkg" ] || { echo "# cannot resolve linux-image-amd64"; exit 77; }
-	(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) || { echo "# apt-get download $pkg failed"; exit 77; }
-	dpkg -x "$cache"/"$pkg"_*.deb "$cache/x" || exit 77
-	cp "$cache"/x/boot/vmlinuz-* "$cache/vmlinuz"
-	mkdir -p "$cache/modules"
-	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci fuse virtiofs; do
-		find "$cache/x/lib/modules" -name "$m.ko*" -exec cp {} "$cache/modules/" \;
-	done
-	rm -rf "$cache/x" "$cache"/*.deb
-fi
+vm_kernel_fetch "$cache" || exit $?
 
 # initramfs: static busybox, the modules, the workload as /init
 root=$work/initramfs
-mkdir -p "$root"/{bin,lib/modules,etc,proc,sys,dev,mnt}
-cp "$BUSYBOX" "$root/bin/busybox"
-cp "$cache"/modules/* "$root/lib/modules/"
+vm_initramfs "$root" || exit $?
+for f in $(vm_modules virtio_pci virtiofs); do cp "$f" "$root/lib/modules/"; done
 cp "$SRC/tests/vm/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 echo guest-only >"$root/etc/vfsd-target"
 printf 'root:x:0:0::/:/bin/sh\nu1000:x:1000:1000::/:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\nu1000:x:1000:\n' >"$root/etc/group"
-command -v cpio >/dev/null || { echo "# cpio missing (scripts/install-deps.sh installs it)"; exit 77; }
-(set -o pipefail; cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz" ||
-	{ echo "# packing the initramfs failed"; exit 1; }
+vm_pack "$root" "$work/initrd.gz" || { r=$?; echo "# packing the initramfs failed"; exit $r; }
 
 # the share, as the host sees it
 share=$work/share
@@ -104,7 +88,7 @@ timeout 600 qemu-system-x86_64 -accel tcg -m 256M -smp 1 -nographic -no-reboot -
 	-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 	-chardev socket,id=char0,path="$sock" \
 	-device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=share \
-	-kernel "$cache/vmlinuz" -initrd "$work/initrd.gz" \
+	-kernel "$VM_VMLINUZ" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1 vfsdmode=$gmode" >"$work/console.log" 2>&1
 qrc=$?
 end=$(date +%s.%N)

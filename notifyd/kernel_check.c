@@ -6,6 +6,7 @@
  * nothing is ever created.
  */
 #include "notifyd/kernel_check.h"
+#include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +21,6 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 /* The call exists: it failed, but not with ENOSYS. */
 static bool exists(long rc)

@@ -43,7 +43,7 @@ int view_enter(int procfd, int with_root)
 	/*
 	 * setns(CLONE_NEWNS) fails with EINVAL while this thread's fs_struct
 	 * (root, cwd) is shared, and pthread_create() shares it with every
-	 * thread this worker starts (loop_device.c's retry thread, started
+	 * thread this worker starts (loop_state.c's retry thread, started
 	 * when a container exits, lives for seconds): the next umount2 of
 	 * another container served here then failed with "cannot enter the
 	 * caller's mount namespace".  Take a private copy again; a no-op when

@@ -458,7 +458,7 @@ EOF
 # ---------------------------------------------------------------------------
 # Rounds of two containers mounting and unmounting at once, with private loop
 # devices: a container that exits with its loop device still mounted makes
-# notifyd free the device a moment later (loop_device.c starts a retry
+# notifyd free the device a moment later (loop_state.c starts a retry
 # thread from the worker that saw it go), while the other one is unmounting.
 # Every mount and umount must succeed: no spurious errno.
 # ---------------------------------------------------------------------------

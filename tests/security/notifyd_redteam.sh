@@ -684,9 +684,10 @@ EOF
 }
 
 # test_loop_lock : one container blocks every other container's loop devices.
-# loop_device_get() (loop_device.c) holds the global `lock` while place()
-# works in the caller's view: view_install() -> attach_in_view(rq, tree,
-# "/sys", "block") looks up /sys/block as the container sees it.  The
+# loop_device_get() (loop_device.c) holds the global `loop_state.lock` while
+# place() works in the caller's view: loop_view_install() ->
+# loop_attach_in_view(rq, tree, "/sys", "block") (loop_node.c) looks up
+# /sys/block as the container sees it.  The
 # container binds a directory of a FUSE mount notifyd made for it (ext4 via
 # fuse2fs, shipped default profile) over /sys and SIGSTOPs the fuse2fs (it
 # runs in the container's pid namespace with the container root's ids), then
@@ -702,7 +703,7 @@ test_loop_lock() {
 	local R="$RT/default/loop-lock"
 	local lockdev
 	# The FUSE image comes as a block device from the runtime, so that the
-	# stalled losetup is the container's first loop request (view_install()).
+	# stalled losetup is the container's first loop request (loop_view_install()).
 	mv_make_ext4 "$MV_TMP/lock.img" 8M || mv_bail "cannot build the ext4 image"
 	mv_loop_attach "$MV_TMP/lock.img" lockdev || mv_bail "cannot attach a loop device"
 	mv_make_ext4 "$ROOTFS/img/victim.img" 8M || mv_bail "cannot build the ext4 image"

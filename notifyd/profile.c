@@ -297,6 +297,36 @@ static int list_append(char ***list, char **items, size_t n)
 	return 0;
 }
 
+/* A copy of str at the end of the growing array items[0..n) (not NULL-terminated). */
+static int items_push(char ***items, size_t *n, const char *str)
+{
+	char **grown = realloc(*items, (*n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	*items = grown;
+	grown[*n] = strdup(str);
+	if (!grown[*n])
+		return -ENOMEM;
+	++*n;
+	return 0;
+}
+
+/*
+ * The end of a list parser: with r still 1 (no error), the items go onto the
+ * list; otherwise, or if that fails, they are freed.  Returns r.
+ */
+static int items_finish(struct parse_state *s, char ***list, char **items, size_t n, int r)
+{
+	if (r && list_append(list, items, n) < 0)
+		r = fail(s, "out of memory");
+	if (!r)
+		for (size_t i = 0; i < n; i++)
+			free(items[i]);
+	free(items);
+	return r;
+}
+
 /* "a, b=c" onto the NULL-terminated list (never NULL); empty items are an error. */
 static int parse_list(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
@@ -321,22 +351,12 @@ static int parse_list(struct parse_state *s, const struct profile_key *k, const 
 			r = fail(s, "empty item in %s list '%s'", k->name, v);
 			break;
 		}
-		char **ni = realloc(items, (n + 1) * sizeof(*ni));
-		if (!ni || !(ni[n] = strdup(item))) {
-			items = ni ? ni : items;
+		if (items_push(&items, &n, item) < 0) {
 			r = fail(s, "out of memory");
 			break;
 		}
-		items = ni;
-		n++;
 	}
-	if (r && list_append(dst, items, n) < 0)
-		r = fail(s, "out of memory");
-	if (!r)
-		for (size_t i = 0; i < n; i++)
-			free(items[i]);
-	free(items);
-	return r;
+	return items_finish(s, dst, items, n, r);
 }
 
 /* "-f {options} {source}" -> {"-f", "{options}", "{source}", NULL}: split on blanks. */
@@ -365,22 +385,12 @@ static int parse_words(struct parse_state *s, const struct profile_key *k, const
 			r = fail(s, "%s has more than %d words", k->name, MAX_ARGUMENTS);
 			break;
 		}
-		char **ni = realloc(items, (n + 1) * sizeof(*ni));
-		if (!ni || !(ni[n] = strdup(w))) {
-			items = ni ? ni : items;
+		if (items_push(&items, &n, w) < 0) {
 			r = fail(s, "out of memory");
 			break;
 		}
-		items = ni;
-		n++;
 	}
-	if (r && list_append(list, items, n) < 0)
-		r = fail(s, "out of memory");
-	if (!r)
-		for (size_t i = 0; i < n; i++)
-			free(items[i]);
-	free(items);
-	return r;
+	return items_finish(s, list, items, n, r);
 }
 
 typedef int (*key_parser)(struct parse_state *s, const struct profile_key *k, const char *v,

@@ -570,6 +570,20 @@ mv_disk_uid() {
 	debugfs -R "stat $2" "$1" 2>/dev/null | sed -n 's/.*User: *\([0-9]*\).*/\1/p' | head -n1
 }
 
+# mv_devnum DEV [VAR_MAJ VAR_MIN] : the device number of node DEV (symlinks
+# followed), into the two variables, or printed as MAJ:MIN (mountinfo's form).
+mv_devnum() {
+	local t maj min
+	t=$(stat -L -c '%t %T' "$1") || return 1
+	read -r maj min <<<"$t"
+	if [ $# -ge 3 ]; then
+		printf -v "$2" '%d' "$((16#$maj))"
+		printf -v "$3" '%d' "$((16#$min))"
+	else
+		echo "$((16#$maj)):$((16#$min))"
+	fi
+}
+
 # mv_loop_attach IMG VAR : attach IMG to a free loop device, store its path in
 # VAR, defer the detach.  The node is handed to the container's root (host uid
 # 100000): a device a container may mount is one its root can open, and in a

@@ -83,14 +83,6 @@ mkdir -p "$ROOTFS/mnt/f" "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
 chown -R 100000:100000 "$ROOTFS/bin/locked_flags" "$ROOTFS/mnt" "$ROOTFS/usr" "$ROOTFS/lib" \
 	"$ROOTFS/lib64"
 
-devnum() { # devnum DEV VAR_MAJ VAR_MIN
-	local t maj min
-	t=$(stat -c '%t %T' "$1")
-	read -r maj min <<<"$t"
-	printf -v "$2" '%d' "$((16#$maj))"
-	printf -v "$3" '%d' "$((16#$min))"
-}
-
 # The secret: a valid ext4 on a host loop device the container's cgroup denies.
 SECRET="mv-secret-$$-$RANDOM"
 mkdir -p "$MV_TMP/secretsrc"
@@ -98,7 +90,7 @@ echo "$SECRET" >"$MV_TMP/secretsrc/secret.txt"
 mkfs.ext4 -q -F -d "$MV_TMP/secretsrc" "$MV_TMP/secret.img" 8M >/dev/null 2>&1 ||
 	mv_bail "cannot build the secret image"
 mv_loop_attach "$MV_TMP/secret.img" SECRET_DEV || mv_bail "cannot attach the secret loop device"
-devnum "$SECRET_DEV" SMAJ SMIN
+mv_devnum "$SECRET_DEV" SMAJ SMIN
 mknod -m 0660 "$ROOTFS/secretdev" b "$SMAJ" "$SMIN" || mv_bail "mknod in the rootfs failed"
 chown 100000:100000 "$ROOTFS/secretdev"
 
@@ -108,7 +100,7 @@ mv_loop_attach "$MV_TMP/ok.img" DEV_OK || mv_bail "cannot attach a loop device"
 # Inner: allowed by the cgroup too, but reached only through a node in an image.
 mv_make_ext4 "$MV_TMP/inner.img" 8M || mv_bail "cannot build the ext4 image"
 mv_loop_attach "$MV_TMP/inner.img" DEV_INNER || mv_bail "cannot attach a loop device"
-devnum "$DEV_INNER" IMAJ IMIN
+mv_devnum "$DEV_INNER" IMAJ IMIN
 # Outer: a squashfs image "made by the container" with a node for the inner device.
 mkdir -p "$MV_TMP/outersrc"
 mknod -m 0666 "$MV_TMP/outersrc/inner" b "$IMAJ" "$IMIN"
@@ -124,7 +116,7 @@ truncate -s 8M "$MV_TMP/journal.img"
 mkfs.ext4 -q -F -O journal_dev -b 4096 "$MV_TMP/journal.img" >/dev/null 2>&1 ||
 	mv_bail "cannot build the external journal"
 mv_loop_attach "$MV_TMP/journal.img" JDEV || mv_bail "cannot attach the journal device"
-devnum "$JDEV" JMAJ JMIN
+mv_devnum "$JDEV" JMAJ JMIN
 truncate -s 32M "$MV_TMP/extj.img"
 mkfs.ext4 -q -F -b 4096 -J device="$JDEV" "$MV_TMP/extj.img" >/dev/null 2>&1 ||
 	mv_bail "cannot build the image with an external journal"
@@ -138,7 +130,7 @@ if command -v mkfs.btrfs >/dev/null && grep -qw btrfs /proc/filesystems; then
 	if mv_loop_attach "$MV_TMP/btr1.img" BDEV1 && mv_loop_attach "$MV_TMP/btr2.img" BDEV2 &&
 		mkfs.btrfs -q -f -d single -m raid1 "$BDEV1" "$BDEV2" >/dev/null 2>&1 &&
 		btrfs device scan "$BDEV1" "$BDEV2" >/dev/null 2>&1; then
-		devnum "$BDEV2" B2MAJ B2MIN
+		mv_devnum "$BDEV2" B2MAJ B2MIN
 		defer "btrfs device scan --forget '$BDEV1' '$BDEV2' >/dev/null 2>&1"
 		BTRFS_OK=1
 	fi

@@ -115,14 +115,6 @@ chown 100000:100000 "$ROOTFS/bin/umount_swap"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
-devnum() { # devnum DEV VAR_MAJ VAR_MIN
-	local t maj min
-	t=$(stat -c '%t %T' "$1")
-	read -r maj min <<<"$t"
-	printf -v "$2" '%d' "$((16#$maj))"
-	printf -v "$3" '%d' "$((16#$min))"
-}
-
 
 # The host's external journal: NOT given to the container.  It belongs to a
 # victim file system (victim.img: another tenant's or the host's) that
@@ -158,7 +150,7 @@ grep -q "$SECRET" "$MV_TMP/hostjournal.img" || mv_bail "cannot write the victim'
 cp "$MV_TMP/hostjournal.img" "$MV_TMP/hostjournal.crafted"
 JDEV=$(losetup --find --show "$MV_TMP/hostjournal.img") || mv_bail "cannot attach the journal"
 defer "losetup -d '$JDEV'"
-devnum "$JDEV" JMAJ JMIN
+mv_devnum "$JDEV" JMAJ JMIN
 JNUM=$((JMAJ * 256 + JMIN)) # old-style dev_t as ext4 stores it (minor < 256 here)
 [ "$JMIN" -lt 256 ] || mv_bail "journal loop minor $JMIN >= 256"
 JNAME=${JDEV#/dev/}

@@ -104,14 +104,8 @@ chown 0:disk "$OTHER"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-devnum() {
-	local t
-	t=$(stat -L -c '%t %T' "$1") || return 1
-	read -r maj min <<<"$t"
-	echo "$((16#$maj)):$((16#$min))"
-}
-DEVNUM=$(devnum "$DEV")
-OTHERNUM=$(devnum "$OTHER")
+DEVNUM=$(mv_devnum "$DEV")
+OTHERNUM=$(mv_devnum "$OTHER")
 N=${DEV#/dev/}
 
 # The container side: "try NAME SOURCE DATA" mounts with mount(2) and

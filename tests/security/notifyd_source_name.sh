@@ -47,14 +47,7 @@ chown 0:disk "$OTHER"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-# major:minor of a device node, as mountinfo's third field shows it.
-devnum() {
-	local t
-	t=$(stat -L -c '%t %T' "$1") || return 1
-	read -r maj min <<<"$t"
-	echo "$((16#$maj)):$((16#$min))"
-}
-DEVNUM=$(devnum "$DEV")
+DEVNUM=$(mv_devnum "$DEV")
 N=${DEV#/dev/}
 LONG=/dev
 for ((i = 0; i < 130; i++)); do LONG+=/.; done

@@ -421,6 +421,16 @@ mv_notifyd_fds() { # number of open fds of notifyd
 	echo "$n"
 }
 
+mv_notifyd_children() { # pids of notifyd's live children (helpers, FUSE daemons), one line
+	cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n'
+}
+
+# Transient allowlist cgroups (PID-N) of this notifyd still there; another
+# notifyd on the host may be mid-mount, so only ours count.
+mv_notifyd_transient_cgroups() {
+	find /sys/fs/cgroup -maxdepth 3 -path "*mountvisor-create/$NOTIFYD_PID-*" -type d 2>/dev/null
+}
+
 # Show what helps when a check on container $1 fails.
 mv_explain() {
 	local id=$1

@@ -449,10 +449,9 @@ test_leaks() {
 		t_fail "$RT: leaks: notifyd's fds: $fds0 before, $fds1 after" \
 			"$(ls -l /proc/"$NOTIFYD_PID"/fd/ | awk 'NR > 1 {print $9, $11}' | diff "$MV_TMP/fds0" -)"
 	fi
-	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	kids=$(mv_notifyd_children)
 	t_check "$RT: leaks: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
-	# Only this notifyd's (PID-N): another notifyd on the host may be mid-mount.
-	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path "*mountvisor-create/$NOTIFYD_PID-*" -type d 2>/dev/null)
+	dirs=$(mv_notifyd_transient_cgroups)
 	t_check "$RT: leaks: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
 }
 
@@ -557,10 +556,9 @@ test_cgfreeze() {
 		t_ok "$RT: cgfreeze: the frozen helper is gone after the timeout"
 	fi
 	sleep 1
-	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	kids=$(mv_notifyd_children)
 	t_check "$RT: cgfreeze: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
-	# Only this notifyd's (PID-N): another notifyd on the host may be mid-mount.
-	dirs=$(find /sys/fs/cgroup -maxdepth 3 -path "*mountvisor-create/$NOTIFYD_PID-*" -type d 2>/dev/null)
+	dirs=$(mv_notifyd_transient_cgroups)
 	t_check "$RT: cgfreeze: no transient cgroup left (${dirs:-none})" [ -z "$dirs" ]
 	t_check "$RT: cgfreeze: notifyd is alive" mv_notifyd_alive
 }

@@ -392,7 +392,7 @@ test_flood() {
 	sleep 2
 	fds1=$(mv_notifyd_fds)
 	t_check "$RT: flood: notifyd has no more fds than before ($fds0 -> $fds1)" [ "$fds1" -le "$fds0" ]
-	kids=$(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null | tr -d ' \n')
+	kids=$(mv_notifyd_children)
 	t_check "$RT: flood: notifyd has no children left (${kids:-none})" [ -z "$kids" ]
 	t_check "$RT: flood: notifyd is alive" mv_notifyd_alive
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/control.h"
 #include "notifyd/container.h"
+#include "notifyd/fuse_daemon.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/request.h"
@@ -88,6 +89,53 @@ static void mounts_one(struct container *c, void *userdata)
 	mount_record_foreach(c, mount_one, &mo);
 }
 
+/*
+ * What vfsd moved for a share: its I/O counters (/proc/PID/io) summed over
+ * the process and its children (the namespace sandbox serves from a child).
+ */
+static void share_io(pid_t pid, unsigned long long *rchar, unsigned long long *wchar)
+{
+	char path[64], buf[1024], *p;
+	pid_t pids[4] = {pid};
+	size_t n = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (fd_read_file_at(-EBADF, path, buf, sizeof(buf)) >= 0)
+		for (p = buf; *p && n < ARRAY_SIZE(pids);
+		     p = strchr(p, ' ') ? strchr(p, ' ') + 1 : "")
+			pids[n++] = (pid_t)atoi(p);
+	*rchar = *wchar = 0;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/io", (int)pids[i]);
+		if (pids[i] <= 0 || fd_read_file_at(-EBADF, path, buf, sizeof(buf)) < 0)
+			continue;
+		if ((p = strstr(buf, "rchar: ")))
+			*rchar += strtoull(p + 7, NULL, 10);
+		if ((p = strstr(buf, "wchar: ")))
+			*wchar += strtoull(p + 7, NULL, 10);
+	}
+}
+
+static void share_one(const struct fuse_daemon_share *sh, void *userdata)
+{
+	const struct mounts_out *mo = userdata;
+	unsigned long long rchar, wchar;
+
+	share_io(sh->pid, &rchar, &wchar);
+	fprintf(mo->out,
+	        "%-24s pid=%d source=%s target=%s options=%s started=%llu read-bytes=%llu "
+	        "written-bytes=%llu\n",
+	        mo->c->id, (int)sh->pid, sh->source, sh->target, sh->options[0] ? sh->options : "-",
+	        (unsigned long long)sh->started, rchar, wchar);
+}
+
+static void shares_one(struct container *c, void *userdata)
+{
+	struct mounts_out mo = {c, userdata};
+
+	fuse_daemon_foreach_share(c, share_one, &mo);
+}
+
 static void answer(FILE *out, const char *cmd, const struct control_info *info)
 {
 	if (strcmp(cmd, "ping") == 0) {
@@ -101,6 +149,8 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		fprintf(out, "%-24s %10s %-10s %-24s %s\n", "ID", "MNT_ID", "TYPE", "SOURCE",
 		        "TARGET");
 		container_foreach(mounts_one, out);
+	} else if (strcmp(cmd, "shares") == 0) {
+		container_foreach(shares_one, out);
 	} else if (strcmp(cmd, "stats") == 0) {
 		struct request_totals t;
 		struct profile_set *set = profile_store_get();
@@ -124,7 +174,8 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		fprintf(out, "\nfeatures: %s\n", info->features);
 		profile_store_put(set);
 	} else {
-		fprintf(out, "error: unknown command '%s' (list, mounts, stats, ping)\n", cmd);
+		fprintf(out, "error: unknown command '%s' (list, mounts, shares, stats, ping)\n",
+		        cmd);
 	}
 }
 

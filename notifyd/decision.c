@@ -7,11 +7,12 @@
 #include <stdio.h>
 
 static const char *const action_names[] = {
-    [DECISION_NONE] = "error",  [DECISION_KERNEL] = "kernel",
-    [DECISION_FUSE] = "fuse",   [DECISION_UMOUNT] = "umount",
-    [DECISION_LOOP] = "loop",   [DECISION_CONTINUE] = "continue",
-    [DECISION_DENY] = "deny",   [DECISION_ENOSYS] = "enosys",
-    [DECISION_ERROR] = "error", [DECISION_DEFERRED] = "deferred",
+    [DECISION_NONE] = "error",        [DECISION_KERNEL] = "kernel",
+    [DECISION_FUSE] = "fuse",         [DECISION_UMOUNT] = "umount",
+    [DECISION_LOOP] = "loop",         [DECISION_CONTINUE] = "continue",
+    [DECISION_DENY] = "deny",         [DECISION_ENOSYS] = "enosys",
+    [DECISION_ERROR] = "error",       [DECISION_DEFERRED] = "deferred",
+    [DECISION_VIRTIOFS] = "virtiofs",
 };
 
 const char *decision_action_name(enum decision_action action)

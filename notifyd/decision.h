@@ -16,6 +16,7 @@ enum decision_action {
 	DECISION_NONE = 0, /* not decided (logged as "error") */
 	DECISION_KERNEL,   /* notifyd made the mount with host privilege */
 	DECISION_FUSE,     /* a FUSE program serves the mount */
+	DECISION_VIRTIOFS, /* vfsd serves the source; its socket is bound at the target */
 	DECISION_UMOUNT,   /* notifyd unmounted one of its own mounts */
 	DECISION_LOOP,     /* notifyd did the LOOP_* ioctl on the caller's file */
 	DECISION_CONTINUE, /* the kernel runs the syscall with the caller's own rights */

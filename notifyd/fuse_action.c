@@ -77,7 +77,7 @@ static int job_reserve(struct request *rq, const struct profile *p, struct fuse_
 		if ((unsigned)left < job->startup_timeout_ms)
 			job->startup_timeout_ms = (unsigned)left;
 	}
-	r = fuse_daemon_reserve(rq->c, p->max_fuse_daemons);
+	r = fuse_daemon_reserve(rq->c, FUSE_DAEMON_PROGRAM, p->max_fuse_daemons);
 	if (r < 0)
 		return decision_fail(d, -r, "container runs its max-fuse-daemons = %u FUSE daemons",
 		                     p->max_fuse_daemons);
@@ -328,7 +328,7 @@ out:
 		if (job->starting)
 			fuse_startup_release(rq->c);
 		if (job->reserved)
-			fuse_daemon_unreserve(rq->c);
+			fuse_daemon_unreserve(rq->c, FUSE_DAEMON_PROGRAM);
 		safe_close(job->mntns_fd);
 		free(job);
 	}

@@ -27,11 +27,14 @@
 
 struct daemon_rec {
 	struct daemon_rec *next;
+	enum fuse_daemon_kind kind;
 	struct container *c; /* referenced */
 	int pidfd, stderr_fd, mntns_fd;
 	pid_t pid;
 	uint64_t mnt_id, mnt_id_old;
 	char *program, *target;
+	char *source, *options; /* vfsd shares only */
+	uint64_t started;
 	char line[512]; /* partial output line */
 	size_t line_len;
 };
@@ -74,16 +77,34 @@ static void fuse_res_release(struct container_resource *res)
 	free(res); /* its daemons held references on the entry: none is left */
 }
 
-static const struct container_resource_ops fuse_res_ops = {
-    .name = "fuse-daemons",
-    .gone = fuse_res_gone,
-    .count = fuse_res_count,
-    .release = fuse_res_release,
+/* One resource per kind: each has its own count under its own name. */
+static const struct container_resource_ops fuse_res_ops[_FUSE_DAEMON_KIND_MAX] = {
+    [FUSE_DAEMON_PROGRAM] =
+        {
+            .name = "fuse-daemons",
+            .gone = fuse_res_gone,
+            .count = fuse_res_count,
+            .release = fuse_res_release,
+        },
+    [FUSE_DAEMON_VFSD] =
+        {
+            .name = "vfsd-shares",
+            .gone = fuse_res_gone,
+            .count = fuse_res_count,
+            .release = fuse_res_release,
+        },
 };
 
-static struct fuse_res *fuse_res_of(struct container *c)
+/* What the log calls a daemon of each kind. */
+static const char *const kind_noun[_FUSE_DAEMON_KIND_MAX] = {
+    [FUSE_DAEMON_PROGRAM] = "FUSE daemon",
+    [FUSE_DAEMON_VFSD] = "share daemon",
+};
+
+static struct fuse_res *fuse_res_of(struct container *c, enum fuse_daemon_kind kind)
 {
-	return (struct fuse_res *)container_resource(c, &fuse_res_ops, sizeof(struct fuse_res));
+	return (struct fuse_res *)container_resource(c, &fuse_res_ops[kind],
+	                                             sizeof(struct fuse_res));
 }
 
 static unsigned fuse_res_count(struct container *c, const struct container_resource *res)
@@ -97,9 +118,9 @@ static unsigned fuse_res_count(struct container *c, const struct container_resou
 	return n;
 }
 
-int fuse_daemon_reserve(struct container *c, unsigned max)
+int fuse_daemon_reserve(struct container *c, enum fuse_daemon_kind kind, unsigned max)
 {
-	struct fuse_res *fr = fuse_res_of(c);
+	struct fuse_res *fr = fuse_res_of(c, kind);
 	struct timespec until;
 	int r = -ENOSPC;
 
@@ -135,10 +156,10 @@ int fuse_daemon_reserve(struct container *c, unsigned max)
 	return r;
 }
 
-void fuse_daemon_unreserve(struct container *c)
+void fuse_daemon_unreserve(struct container *c, enum fuse_daemon_kind kind)
 {
-	struct fuse_res *fr =
-	    (struct fuse_res *)container_resource_find(c, &fuse_res_ops); /* reserved: there */
+	struct fuse_res *fr = (struct fuse_res *)container_resource_find(
+	    c, &fuse_res_ops[kind]); /* reserved: there */
 
 	pthread_mutex_lock(&state.lock);
 	fr->n--;
@@ -151,10 +172,12 @@ static void rec_free(struct daemon_rec *d)
 	safe_close(d->pidfd);
 	safe_close(d->stderr_fd);
 	safe_close(d->mntns_fd);
-	fuse_daemon_unreserve(d->c);
+	fuse_daemon_unreserve(d->c, d->kind);
 	container_unref(d->c);
 	free(d->program);
 	free(d->target);
+	free(d->source);
+	free(d->options);
 	free(d);
 }
 
@@ -267,18 +290,18 @@ static void on_exit_of(struct daemon_rec *d)
 		         sigabbrev_np(si.si_status) ?: "?");
 	mounted = mount_record_owns(d->c, d->mnt_id);
 	if (!mounted) {
-		log_info("%s: FUSE daemon %s pid=%d %s after its mount at %s was unmounted",
-		         d->c->id, d->program, (int)d->pid, how, d->target);
+		log_info("%s: %s %s pid=%d %s after its mount at %s was unmounted", d->c->id,
+		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target);
 		return;
 	}
 	r = detach_dead_mount(d);
 	mount_record_remove(d->c, d->mnt_id);
 	if (r > 0)
-		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; its mount was detached",
-		         d->c->id, d->program, (int)d->pid, how, d->target);
+		log_warn("%s: %s %s pid=%d %s while serving %s; its mount was detached", d->c->id,
+		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target);
 	else
-		log_warn("%s: FUSE daemon %s pid=%d %s while serving %s; mount %s", d->c->id,
-		         d->program, (int)d->pid, how, d->target,
+		log_warn("%s: %s %s pid=%d %s while serving %s; mount %s", d->c->id,
+		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target,
 		         r == 0 ? "already gone" : strerror(-r));
 }
 
@@ -353,10 +376,12 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	d = calloc(1, sizeof(*d));
 	if (state.start_error < 0 || !d) {
 		free(d);
-		fuse_daemon_unreserve(c);
+		fuse_daemon_unreserve(c, info->kind);
 		return state.start_error < 0 ? state.start_error : -ENOMEM;
 	}
 	container_ref(c);
+	d->kind = info->kind;
+	d->started = (uint64_t)time(NULL);
 	d->c = c;
 	d->pidfd = TAKE_FD(info->pidfd);
 	d->stderr_fd = TAKE_FD(info->stderr_fd);
@@ -366,7 +391,10 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	d->mnt_id_old = info->mnt_id_old;
 	d->program = strdup(info->program);
 	d->target = strdup(info->target);
-	if (!d->program || !d->target) {
+	d->source = info->source ? strdup(info->source) : NULL;
+	d->options = info->options ? strdup(info->options) : NULL;
+	if (!d->program || !d->target || (info->source && !d->source) ||
+	    (info->options && !d->options)) {
 		syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
 		rec_free(d);
 		return -ENOMEM;
@@ -386,9 +414,11 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 }
 
 /*
- * An entry of c hung up.  If its init has exited, its daemons are killed now
- * (normally the kernel already did so with the container's pid namespace),
- * also those started through another entry of the same container.
+ * An entry of c hung up.  If the container is gone (its init has exited, or
+ * no entry of it is left), its daemons are killed now, also those started
+ * through another entry of the same container.  FUSE programs normally went
+ * already with the container's pid namespace; vfsd runs outside it and goes
+ * only here.
  */
 static void fuse_res_gone(struct container *c, struct container_resource *res, bool last)
 {
@@ -398,8 +428,7 @@ static void fuse_res_gone(struct container *c, struct container_resource *res, b
 	int n = 0;
 
 	(void)res;
-	(void)last;
-	if (!init_dead)
+	if (!init_dead && !last)
 		return; /* e.g. a `runc exec` ended; its mounts belong to the running container */
 	pthread_mutex_lock(&state.lock);
 	for (struct daemon_rec *d = state.recs; d; d = d->next)
@@ -410,7 +439,55 @@ static void fuse_res_gone(struct container *c, struct container_resource *res, b
 		}
 	pthread_mutex_unlock(&state.lock);
 	if (n)
-		log_info("container %s is gone: killed its %d FUSE daemon(s)", c->id, n);
+		log_info("container %s is gone: killed its %d FUSE and share daemon(s)", c->id, n);
+}
+
+int fuse_daemon_stop_unmounted(struct container *c)
+{
+	struct {
+		int pidfd;
+		uint64_t mnt_id;
+	} v[64];
+	unsigned n = 0;
+	int stopped = 0;
+
+	/* Lock order: c's lock (mount_record_owns) comes before state.lock, so
+	 * collect under state.lock and look at the records after. */
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d && n < ARRAY_SIZE(v); d = d->next)
+		if (d->c == c && d->kind == FUSE_DAEMON_VFSD) {
+			v[n].pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
+			v[n].mnt_id = d->mnt_id;
+			n += v[n].pidfd >= 0;
+		}
+	pthread_mutex_unlock(&state.lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (!mount_record_owns(c, v[i].mnt_id) &&
+		    syscall(SYS_pidfd_send_signal, v[i].pidfd, SIGTERM, NULL, 0) == 0)
+			stopped++;
+		close(v[i].pidfd);
+	}
+	return stopped;
+}
+
+void fuse_daemon_foreach_share(struct container *c,
+                               void (*fn)(const struct fuse_daemon_share *s, void *userdata),
+                               void *userdata)
+{
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d; d = d->next) {
+		if (d->c != c || d->kind != FUSE_DAEMON_VFSD)
+			continue;
+		struct fuse_daemon_share sh = {
+		    .pid = d->pid,
+		    .source = d->source ? d->source : "",
+		    .target = d->target,
+		    .options = d->options ? d->options : "",
+		    .started = d->started,
+		};
+		fn(&sh, userdata);
+	}
+	pthread_mutex_unlock(&state.lock);
 }
 
 void fuse_daemon_shutdown(void)

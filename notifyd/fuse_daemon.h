@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Supervision of running FUSE daemons.  One thread owns an epoll set with
- * each daemon's pidfd and stderr pipe: it logs what the program writes,
- * reaps it when it exits (daemons are notifyd's children through
- * CLONE_PARENT) and, if its mount is still attached, detaches it in the
- * container's mount namespace so the container sees no dead ENOTCONN mount.
+ * Supervision of the FUSE servers notifyd starts for containers: the FUSE
+ * programs of the `fuse` action and the vfsd processes of the `virtiofs`
+ * action (vfsd serves the FUSE protocol to a guest).  One thread owns an
+ * epoll set with each daemon's pidfd and stderr pipe: it logs what the
+ * daemon writes, reaps it when it exits (daemons are notifyd's children)
+ * and, if its mount is still attached, detaches it in the container's mount
+ * namespace so the container sees no dead mount (a FUSE mount answering
+ * ENOTCONN, a share's socket nobody serves).
  */
 #ifndef MV_FUSE_DAEMON_H
 #define MV_FUSE_DAEMON_H
@@ -14,7 +17,15 @@
 
 #include "notifyd/container.h"
 
+/* What a daemon is; each kind has its own per-container count and limit. */
+enum fuse_daemon_kind {
+	FUSE_DAEMON_PROGRAM, /* a FUSE program (max-fuse-daemons), exits when unmounted */
+	FUSE_DAEMON_VFSD,    /* vfsd for a share (max-shares), stopped when unmounted */
+	_FUSE_DAEMON_KIND_MAX,
+};
+
 struct fuse_daemon_info {
+	enum fuse_daemon_kind kind;
 	int pidfd;           /* taken over */
 	int stderr_fd;       /* read end of the program's stdout/stderr, taken over */
 	int mntns_fd;        /* the container's mount namespace, taken over */
@@ -22,20 +33,40 @@ struct fuse_daemon_info {
 	uint64_t mnt_id;     /* STATX_MNT_ID_UNIQUE of the FUSE mount */
 	uint64_t mnt_id_old; /* STATX_MNT_ID (as in mountinfo) */
 	const char *program, *target;
+	const char *source, *options; /* for `notifyctl shares`; NULL for FUSE programs */
 };
 
 /*
- * Count a daemon about to start against c's limit: 0, or -ENOSPC when c
- * still has max daemons after waiting up to 2 s for one to exit (-ENOMEM).
- * Every successful reserve is followed by fuse_daemon_add() or
- * fuse_daemon_unreserve().  The count is c's "fuse-daemons" resource
- * (container.h): it goes down when a daemon exits, and its entry's hang-up
- * kills the daemons if the container's init is gone.
+ * Count a daemon of kind about to start against c's limit: 0, or -ENOSPC
+ * when c still has max daemons of that kind after waiting up to 2 s for one
+ * to exit (-ENOMEM).  Every successful reserve is followed by
+ * fuse_daemon_add() or fuse_daemon_unreserve().  The count is c's
+ * "fuse-daemons" or "vfsd-shares" resource (container.h): it goes down when
+ * a daemon exits, and its entry's hang-up kills the daemons if the
+ * container's init is gone.
  */
-int fuse_daemon_reserve(struct container *c, unsigned max);
-void fuse_daemon_unreserve(struct container *c);
+int fuse_daemon_reserve(struct container *c, enum fuse_daemon_kind kind, unsigned max);
+void fuse_daemon_unreserve(struct container *c, enum fuse_daemon_kind kind);
 /* Supervise a started daemon (takes its fds, holds a reference on c). */
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info);
+/*
+ * After c's mounts changed (a umount2 notifyd did): stop (SIGTERM) each of
+ * c's vfsd daemons whose mount has no record any more.  FUSE programs see
+ * their unmount themselves.  Returns how many were signalled.
+ */
+int fuse_daemon_stop_unmounted(struct container *c);
+
+/* One running vfsd share, for the control socket. */
+struct fuse_daemon_share {
+	pid_t pid;
+	const char *source, *target, *options;
+	uint64_t started; /* CLOCK_REALTIME seconds */
+};
+/* Calls fn for each of c's vfsd shares (a lock is held: fn must not call in here). */
+void fuse_daemon_foreach_share(struct container *c,
+                               void (*fn)(const struct fuse_daemon_share *s, void *userdata),
+                               void *userdata);
+
 /* At exit: stop the thread and release every record (daemons keep running). */
 void fuse_daemon_shutdown(void);
 

@@ -430,7 +430,8 @@ static pid_t pidfd_pid(int pidfd)
 static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 {
 	struct request *rq = job->rq;
-	struct fuse_daemon_info info = {.pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
+	struct fuse_daemon_info info = {
+	    .kind = FUSE_DAEMON_PROGRAM, .pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
 	struct decision *d = &job->d;
 	int r;
 
@@ -458,7 +459,7 @@ out:
 	if (job->starting)
 		fuse_startup_release(rq->c);
 	if (job->reserved)
-		fuse_daemon_unreserve(rq->c);
+		fuse_daemon_unreserve(rq->c, FUSE_DAEMON_PROGRAM);
 	fuse_plan_close(job->pl);
 	free(job->pl);
 	safe_close(job->mntns_fd);

@@ -20,11 +20,12 @@
 
 #define LOCK_TIMEOUT_MS 10000
 #define STAGE           "/stage"
+#define STAGE_FILE      "/stage-file" /* for a mount of a file (a virtiofs share's socket) */
 
 /*
  * A mount namespace whose whole tree is one small tmpfs with an empty
- * directory /stage.  Each attach copies it twice (unshare), so its cost does
- * not grow with the host's mount table.  Made once, kept open.
+ * directory /stage and an empty file /stage-file.  Each attach copies it twice (unshare), so its
+ * cost does not grow with the host's mount table.  Made once, kept open.
  */
 static pthread_once_t staging_once = PTHREAD_ONCE_INIT;
 static int staging_ns = -EBADF;
@@ -69,7 +70,7 @@ static const char *step_name(int step)
 
 static __attribute__((noreturn)) void staging_child(void *arg, int sock)
 {
-	int nsfd, fsfd, mfd;
+	int nsfd, fsfd, mfd, fd;
 
 	(void)arg;
 	if (unshare(CLONE_NEWNS) < 0)
@@ -88,6 +89,10 @@ static __attribute__((noreturn)) void staging_child(void *arg, int sock)
 	              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (mfd < 0 || mkdirat(mfd, STAGE + 1, 0700) < 0)
 		ns_child_report(sock, errno, STEP_TMPFS, 0, -1);
+	fd = openat(mfd, STAGE_FILE + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		ns_child_report(sock, errno, STEP_TMPFS, 0, -1);
+	close(fd);
 	/* Over "/", then make it the root and drop the host's tree underneath. */
 	if (move_mount(mfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 || fchdir(mfd) < 0 ||
 	    syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
@@ -116,6 +121,7 @@ static void staging_make(void)
 
 struct lock_args {
 	int staging_ns, mnt_fd, userns_fd, mntns_fd, target_fd;
+	const char *stage; /* STAGE, or STAGE_FILE for the mount of a file */
 };
 
 /* The recipe of the header comment; async-signal-safe. */
@@ -129,7 +135,7 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 		ns_child_report(sock, errno, STEP_ENTER_STAGING, 0, -1);
 	if (unshare(CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_UNSHARE, 0, -1);
-	if (move_mount(a->mnt_fd, "", AT_FDCWD, STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (move_mount(a->mnt_fd, "", AT_FDCWD, a->stage, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		ns_child_report(sock, errno, STEP_STAGE, 0, -1);
 	if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
 		ns_child_report(sock, errno, STEP_USERNS, 0, -1);
@@ -140,7 +146,7 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	 * nodev, nosuid, noexec, ro and the atime flags of every mount in it. */
 	if (unshare(CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_LOCK, 0, -1);
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, STAGE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, a->stage, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		ns_child_report(sock, errno, STEP_CLONE, 0, -1);
 	if (setns(a->mntns_fd, CLONE_NEWNS) < 0)
@@ -192,7 +198,11 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 			*step = "making the staging mount namespace";
 		return staging_err ? staging_err : -EIO;
 	}
+	struct stat st;
+	if (fstat(mnt_fd, &st) < 0)
+		return -errno;
 	struct lock_args a = {
+	    .stage = S_ISDIR(st.st_mode) ? STAGE : STAGE_FILE,
 	    .staging_ns = staging_ns,
 	    .mnt_fd = mnt_fd,
 	    .userns_fd = userns,

@@ -103,6 +103,15 @@ static int statmount_basic(uint64_t mnt_id, uint64_t mntns_id, uint32_t *old_id)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+int mount_record_old_id(uint64_t mnt_id, uint64_t mntns_id, uint64_t *old_id)
+{
+	uint32_t old = 0;
+	int r = statmount_basic(mnt_id, mntns_id, &old);
+
+	*old_id = old;
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
 int mount_record_present(uint64_t mnt_id, uint64_t mntns_id)
 {
 	uint32_t old_id;

@@ -54,6 +54,11 @@ bool mount_record_remove(struct container *c, uint64_t mnt_id);
  * "no" for a mount that was there means it is gone for good.
  */
 int mount_record_present(uint64_t mnt_id, uint64_t mntns_id);
+/*
+ * The old id (STATX_MNT_ID, as in mountinfo) of mount mnt_id in mount
+ * namespace mntns_id (0: the calling thread's): 0, or -errno (-ENOENT: not there).
+ */
+int mount_record_old_id(uint64_t mnt_id, uint64_t mntns_id, uint64_t *old_id);
 /* The id of the mount namespace nsfd (an ns/mnt fd), or -errno. */
 int mount_record_ns_id(int nsfd, uint64_t *ret);
 /*

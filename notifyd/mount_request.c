@@ -13,6 +13,7 @@
 #include "notifyd/mount_resolve.h"
 #include "notifyd/mount_verify.h"
 #include "notifyd/fuse_action.h"
+#include "notifyd/virtiofs_action.h"
 #include "notifyd/profile_store.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -276,6 +277,9 @@ struct decision mount_request_handle(struct request *rq)
 		break;
 	case PROFILE_ACTION_FUSE:
 		fuse_action_mount(rq, p, fs, &d);
+		break;
+	case PROFILE_ACTION_VIRTIOFS:
+		virtiofs_action_mount(rq, p, fs, &d);
 		break;
 	case PROFILE_ACTION_DENY: {
 		bool needs_dev;

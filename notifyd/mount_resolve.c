@@ -26,7 +26,8 @@
 static int caller_may_open(const struct request *rq, int fd, const struct stat *st,
                            const struct proc_creds *cr, bool want_write)
 {
-	unsigned need = want_write ? 06 : 04, bits;
+	/* A directory is read by listing and searching it. */
+	unsigned need = (want_write ? 06 : 04) | (S_ISDIR(st->st_mode) ? 01 : 0), bits;
 	struct statvfs sfs;
 	char map[4096];
 	bool in_group = st->st_gid == cr->fsgid;
@@ -35,7 +36,8 @@ static int caller_may_open(const struct request *rq, int fd, const struct stat *
 		return -errno;
 	if (S_ISBLK(st->st_mode) && (sfs.f_flag & ST_NODEV))
 		return -EACCES;
-	if (want_write && S_ISREG(st->st_mode) && (sfs.f_flag & ST_RDONLY))
+	if (want_write && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) &&
+	    (sfs.f_flag & ST_RDONLY))
 		return -EROFS;
 	for (unsigned i = 0; i < cr->n_groups && !in_group; i++)
 		in_group = st->st_gid == cr->groups[i];
@@ -58,6 +60,59 @@ static int caller_may_open(const struct request *rq, int fd, const struct stat *
 	return 0;
 }
 
+int mount_resolve_may_access(const struct request *rq, int fd, const struct proc_creds *cr,
+                             bool want_write)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return caller_may_open(rq, fd, &st, cr, want_write);
+}
+
+/*
+ * The target: a directory to mount on, or for the virtiofs action an
+ * existing file the socket is bound over (a directory there is ENOTDIR,
+ * as for a bind mount of a file onto a directory).
+ */
+static int open_target(const struct request *rq, enum mount_source_kind kind, struct decision *d)
+{
+	struct stat st;
+	int fd;
+
+	if (kind != MOUNT_SOURCE_DIR) {
+		fd = view_open(rq->target, O_PATH | O_DIRECTORY);
+		if (fd < 0)
+			decision_fail(d, -fd, "target %s: %s", rq->target, strerror(-fd));
+		return fd;
+	}
+	fd = view_open(rq->target, O_PATH);
+	if (fd < 0)
+		return decision_fail(d, -fd, "target %s: %s", rq->target, strerror(-fd));
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		close(fd);
+		return decision_fail(d, ENOTDIR,
+		                     "target %s is a directory: the socket is bound over an "
+		                     "existing file",
+		                     rq->target);
+	}
+	return fd;
+}
+
+/* Is the node's type right for kind?  0, or -errno with the refusal in *d. */
+static int check_source_type(const struct request *rq, enum mount_source_kind kind,
+                             const struct stat *st, struct decision *d)
+{
+	if (kind == MOUNT_SOURCE_DIR)
+		return S_ISDIR(st->st_mode)
+		           ? 0
+		           : decision_fail(d, ENOTDIR, "source %s is not a directory", rq->source);
+	if (S_ISBLK(st->st_mode) || (kind == MOUNT_SOURCE_BLOCK_FILE && S_ISREG(st->st_mode)))
+		return 0;
+	return decision_fail(d, ENOTBLK, "source %s is not a block device%s", rq->source,
+	                     kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
+}
+
 int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
                         const struct proc_creds *cr, int *target_fd, int *source_fd,
                         struct decision *d)
@@ -71,16 +126,15 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 		decision_fail(d, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
 		return r;
 	}
-	tfd = view_open(rq->target, O_PATH | O_DIRECTORY);
+	tfd = open_target(rq, kind, d);
 	if (tfd < 0) {
 		r = tfd;
-		decision_fail(d, -r, "target %s: %s", rq->target, strerror(-r));
 		goto out;
 	}
 	if (kind != MOUNT_SOURCE_NONE) {
 		if (!rq->source[0]) {
 			r = -EINVAL;
-			decision_fail(d, EINVAL, "no source device given");
+			decision_fail(d, EINVAL, "no source given");
 			goto out;
 		}
 		sfd = view_open(rq->source, O_PATH);
@@ -90,14 +144,14 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 			              strerror(-r));
 			goto out;
 		}
-		if (fstat(sfd, &st) < 0 ||
-		    !(S_ISBLK(st.st_mode) ||
-		      (kind == MOUNT_SOURCE_BLOCK_FILE && S_ISREG(st.st_mode)))) {
-			r = -ENOTBLK;
-			decision_fail(d, ENOTBLK, "source %s is not a block device%s", rq->source,
-			              kind == MOUNT_SOURCE_BLOCK_FILE ? " or an image file" : "");
+		if (fstat(sfd, &st) < 0) {
+			r = -errno;
+			decision_fail(d, -r, "source %s: %s", rq->source, strerror(-r));
 			goto out;
 		}
+		r = check_source_type(rq, kind, &st, d);
+		if (r < 0)
+			goto out;
 		if (S_ISBLK(st.st_mode) &&
 		    loop_device_access(rq->c->id, st.st_rdev) == LOOP_FOREIGN) {
 			r = -EPERM;

@@ -16,6 +16,7 @@ enum mount_source_kind {
 	MOUNT_SOURCE_NONE,       /* no source to open (tmpfs, overlay) */
 	MOUNT_SOURCE_BLOCK,      /* a block device node (kernel action) */
 	MOUNT_SOURCE_BLOCK_FILE, /* a block device node or a regular file (fuse action) */
+	MOUNT_SOURCE_DIR,        /* a directory, and the target a file (virtiofs action) */
 };
 
 /*
@@ -27,6 +28,13 @@ enum mount_source_kind {
 int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool want_write,
                         const struct proc_creds *cr, int *target_fd, int *source_fd,
                         struct decision *d);
+
+/*
+ * Could the caller itself read (and search) or, want_write, write the
+ * resolved node fd, by its fs ids and CAP_DAC_OVERRIDE?  0 or -EACCES/-EROFS.
+ */
+int mount_resolve_may_access(const struct request *rq, int fd, const struct proc_creds *cr,
+                             bool want_write);
 
 /*
  * Open the resolved source (O_PATH source_fd) as the caller would, in its

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * notifyctl: ask a running notifyd what it is doing.
- *   notifyctl [--control PATH] list|mounts|stats|ping
+ *   notifyctl [--control PATH] list|mounts|shares|stats|ping
  */
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -17,9 +17,10 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|stats|ping\n"
+	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|shares|stats|ping\n"
 	             "  list    containers notifyd supervises, their profile and counters\n"
 	             "  mounts  mounts notifyd made for containers\n"
+	             "  shares  virtiofs shares: vfsd pid, source, target, options, I/O\n"
 	             "  stats   totals, open fds, profiles, kernel features in use\n");
 }
 

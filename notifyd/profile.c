@@ -73,14 +73,19 @@ static const struct profile_key keys[] = {
      .doc = "FUSE start-ups in progress per container (default 1)"},
     {"max-loop-devices", IN_PROFILE(max_loop_devices), PROFILE_KEY_UINT, .min = 0, .max = 256,
      .doc = "loop devices per container (default 8; 0: none)"},
-    {"action", IN_FS(action), PROFILE_KEY_ACTION, .doc = "kernel|fuse|continue|deny (required)"},
+    {"max-shares", IN_PROFILE(max_shares), PROFILE_KEY_UINT, .min = 0, .max = 64,
+     .doc = "virtiofs shares (vfsd processes) per container (default 4)"},
+    {"action", IN_FS(action), PROFILE_KEY_ACTION,
+     .doc = "kernel|fuse|virtiofs|continue|deny (required)"},
     {"errno", IN_FS(deny_errno), PROFILE_KEY_ERRNO,
      .doc = "errno of action = deny (default EPERM)"},
     {"options", IN_FS(options), PROFILE_KEY_LIST, .doc = "mount options always added"},
     {"allowed-options", IN_FS(allowed_options), PROFILE_KEY_LIST,
      .doc = "mount options (keys or key=value) the caller may give"},
-    {"idmap", IN_FS(idmap), PROFILE_KEY_BOOL,
-     .doc = "kernel action: idmap the mount into the container (default no)"},
+    {"idmap", IN_FS(idmap), PROFILE_KEY_IDMAP,
+     .doc = "kernel: yes|no (default no); virtiofs: container|squash:UID:GID (default container)"},
+    {"devices", IN_FS(devices), PROFILE_KEY_BOOL,
+     .doc = "virtiofs action: the guest may create device nodes (default no)"},
     {"program", IN_FS(program), PROFILE_KEY_PROGRAM,
      .doc = "fuse action: absolute path of the host's program, or container:/PATH"},
     {"arguments", IN_FS(arguments), PROFILE_KEY_WORDS,
@@ -187,6 +192,47 @@ static int parse_bool(struct parse_state *s, const struct profile_key *k, const 
 	return fail(s, "%s must be yes or no, not '%s'", k->name, v);
 }
 
+/*
+ * idmap: yes|no for the kernel action; for virtiofs "container" (= yes) or
+ * "squash:UID:GID", every guest id onto one id of the container's.
+ * Which action allows which form is checked at the end of the section.
+ */
+static int parse_idmap(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
+{
+	struct profile_fs *fs = s->cur;
+	unsigned long u, g;
+	char *end;
+
+	(void)dst;
+	if (!strcmp(v, "container")) {
+		fs->idmap = true;
+		return 1;
+	}
+	if (!strncmp(v, "squash:", 7)) {
+		errno = 0;
+		u = strtoul(v + 7, &end, 10);
+		if (*end == ':' && end > v + 7 && end[1] >= '0' && end[1] <= '9' && !errno &&
+		    u < UINT32_MAX) {
+			const char *gs = end + 1;
+			g = strtoul(gs, &end, 10);
+			if (!*end && !errno && g < UINT32_MAX && v[7] >= '0' && v[7] <= '9') {
+				fs->idmap = true;
+				fs->squash = true;
+				fs->squash_uid = (unsigned)u;
+				fs->squash_gid = (unsigned)g;
+				return 1;
+			}
+		}
+		return fail(s,
+		            "%s = squash:UID:GID needs two decimal ids below 4294967295, not '%s'",
+		            k->name, v);
+	}
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+		return parse_bool(s, k, v, &fs->idmap);
+	return fail(s, "%s must be yes, no, container or squash:UID:GID, not '%s'", k->name, v);
+}
+
 static int parse_enum(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
 {
 	char all[128];
@@ -211,20 +257,20 @@ static int parse_action(struct parse_state *s, const struct profile_key *k, cons
 	for (int i = 0; i < _PROFILE_ACTION_MAX; i++) {
 		if (strcmp(v, action_names[i]) != 0)
 			continue;
-		if (i == PROFILE_ACTION_VIRTIOFS)
-			return fail(s,
-			            "action '%s' is not supported yet by this notifyd "
-			            "(use kernel, fuse, continue or deny)",
-			            v);
 		if (i == PROFILE_ACTION_FUSE && k->min)
 			return fail(s,
 			            "%s cannot be fuse: a fuse rule needs a program, give the "
 			            "type its own [fs TYPE] section",
 			            k->name);
+		if (i == PROFILE_ACTION_VIRTIOFS && k->min)
+			return fail(s,
+			            "%s cannot be virtiofs: give the type (vhost-user-fs) its own "
+			            "[fs TYPE] section",
+			            k->name);
 		*(enum profile_action *)dst = (enum profile_action)i;
 		return 1;
 	}
-	return fail(s, "unknown %s '%s' (kernel, fuse, continue, deny)", k->name, v);
+	return fail(s, "unknown %s '%s' (kernel, fuse, virtiofs, continue, deny)", k->name, v);
 }
 
 static int parse_errno(struct parse_state *s, const struct profile_key *k, const char *v, void *dst)
@@ -401,7 +447,7 @@ static const key_parser parsers[_PROFILE_KEY_TYPE_MAX] = {
     [PROFILE_KEY_ENUM] = parse_enum,   [PROFILE_KEY_ACTION] = parse_action,
     [PROFILE_KEY_ERRNO] = parse_errno, [PROFILE_KEY_LIST] = parse_list,
     [PROFILE_KEY_WORDS] = parse_words, [PROFILE_KEY_PROGRAM] = parse_program,
-    [PROFILE_KEY_TEXT] = parse_text,
+    [PROFILE_KEY_TEXT] = parse_text,   [PROFILE_KEY_IDMAP] = parse_idmap,
 };
 
 /* A list key given for the first time in a section starts empty (its default goes). */
@@ -460,6 +506,26 @@ static size_t count_word(char **words, const char *w)
 	return n;
 }
 
+/* A virtiofs section always maps ids: container unless squash was given. */
+static int end_virtiofs(struct parse_state *s)
+{
+	struct profile_fs *fs = s->cur;
+	unsigned idmap_line = s->seen_line[key_by_name("idmap") - keys];
+
+	if (!(s->seen_fs & (1u << (key_by_name("idmap") - keys))))
+		fs->idmap = true;
+	if (!fs->idmap)
+		return fail_at(s, idmap_line,
+		               "[fs %s] has action = virtiofs: idmap must be container or "
+		               "squash:UID:GID (the guest's ids are always mapped)",
+		               fs->type);
+	if (fs->program)
+		return fail_at(s, s->seen_line[key_by_name("program") - keys],
+		               "[fs %s] has action = virtiofs: vfsd serves it, program is for fuse",
+		               fs->type);
+	return 1;
+}
+
 /*
  * The [fs TYPE] section that just ended: what needs several keys.  Messages
  * name the header's line, or the line of the key they are about.
@@ -475,6 +541,16 @@ static int end_fs(struct parse_state *s)
 	fs->line = header_line(s->path, fs->type);
 	if (!(s->seen_fs & (1u << (key_by_name("action") - keys))))
 		return fail_at(s, fs->line, "[fs %s] has no action", fs->type);
+	if (fs->action == PROFILE_ACTION_VIRTIOFS)
+		return end_virtiofs(s);
+	if (fs->squash)
+		return fail_at(s, s->seen_line[key_by_name("idmap") - keys],
+		               "idmap = squash:UID:GID is for action = virtiofs; [fs %s] has %s",
+		               fs->type, profile_action_name(fs->action));
+	if (fs->devices)
+		return fail_at(s, s->seen_line[key_by_name("devices") - keys],
+		               "devices is for action = virtiofs; [fs %s] has %s", fs->type,
+		               profile_action_name(fs->action));
 	if (fs->action != PROFILE_ACTION_FUSE)
 		return 1;
 	if (!fs->program)
@@ -631,6 +707,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	p->max_fuse_daemons = 8;
 	p->max_fuse_starting = 1;
 	p->max_loop_devices = 8;
+	p->max_shares = 4;
 	s.p = p;
 	if (!p->name || !p->path) {
 		profile_free(p);

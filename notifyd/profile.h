@@ -15,7 +15,7 @@ enum profile_action {
 	PROFILE_ACTION_CONTINUE,
 	PROFILE_ACTION_KERNEL,
 	PROFILE_ACTION_FUSE,     /* fuse_action.c: a FUSE program serves the mount */
-	PROFILE_ACTION_VIRTIOFS, /* parsed but refused at load time until implemented */
+	PROFILE_ACTION_VIRTIOFS, /* virtiofs_action.c: vfsd serves the source to a VM */
 	_PROFILE_ACTION_MAX,
 };
 
@@ -25,8 +25,12 @@ struct profile_fs {
 	int deny_errno;             /* errno = EPERM|EACCES|ENODEV|... (positive), default EPERM */
 	char **options;         /* options = a,b=c   always added; NULL-terminated, never NULL */
 	char **allowed_options; /* allowed-options = ro,noatime,errors  (keys); NULL-terminated */
-	bool idmap;             /* idmap = yes|no, default no */
-	char *program;          /* program = (fuse action), NULL if unset */
+	bool idmap;  /* idmap = yes|no (kernel), container|squash:UID:GID (virtiofs, default
+	                container) */
+	bool squash; /* idmap = squash:UID:GID given */
+	unsigned squash_uid, squash_gid; /* ids inside the container's user namespace */
+	bool devices;  /* devices = yes|no (virtiofs: guest may make device nodes), default no */
+	char *program; /* program = (fuse action), NULL if unset */
 	/* fuse action (fuse_action.c, docs/fuse.md): */
 	char *
 	    *arguments; /* arguments = words with {source} {mountpoint} {options}; NULL = default */
@@ -47,6 +51,7 @@ struct profile {
 	unsigned max_fuse_daemons;  /* [profile] max-fuse-daemons = per container, default 8 */
 	unsigned max_fuse_starting; /* [profile] max-fuse-starting = per container, default 1 */
 	unsigned max_loop_devices;  /* [profile] max-loop-devices = per container, default 8 */
+	unsigned max_shares; /* [profile] max-shares = vfsd shares per container, default 4 */
 	struct profile_fs *fs;
 	size_t n_fs;
 };
@@ -61,7 +66,8 @@ enum profile_key_type {
 	PROFILE_KEY_UINT,    /* decimal digits only, .min...max, stored times .scale */
 	PROFILE_KEY_BOOL,    /* yes|no|true|false|1|0 */
 	PROFILE_KEY_ENUM,    /* one of .names, stored as its index */
-	PROFILE_KEY_ACTION,  /* kernel|fuse|continue|deny; .min = 1: not fuse */
+	PROFILE_KEY_ACTION,  /* kernel|fuse|virtiofs|continue|deny; .min = 1: not fuse, virtiofs */
+	PROFILE_KEY_IDMAP,   /* yes|no, or container|squash:UID:GID */
 	PROFILE_KEY_ERRNO,   /* an errno name (EPERM, ENODEV, ...) */
 	PROFILE_KEY_LIST,    /* a, b=c: comma-separated; given again, adds */
 	PROFILE_KEY_WORDS,   /* blank-separated words with {placeholders}; given again, adds */

@@ -8,6 +8,7 @@
 #include "notifyd/request.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_record.h"
+#include "notifyd/fuse_daemon.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/nsutil.h"
@@ -96,9 +97,12 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	decision_ok(d, 0);
 	if (!exact) {
 		mount_record_remove(rq->c, mnt_id);
+		fuse_daemon_stop_unmounted(rq->c);
 		return;
 	}
 	r = mount_record_prune(rq->c, ns_id);
+	/* A share whose socket went stops serving (its vfsd exits). */
+	fuse_daemon_stop_unmounted(rq->c);
 	if (mount_record_present(mnt_id, ns_id) == 1)
 		decision_why(
 		    d,

@@ -56,9 +56,9 @@ static void *contender(void *arg)
 			continue;
 		}
 		round = atomic_load(&go);
-		int r = fuse_daemon_reserve(c, 1);
+		int r = fuse_daemon_reserve(c, FUSE_DAEMON_PROGRAM, 1);
 		if (r == 0)
-			fuse_daemon_unreserve(c);
+			fuse_daemon_unreserve(c, FUSE_DAEMON_PROGRAM);
 		atomic_store(&result, r);
 		atomic_store(&done, round);
 	}
@@ -89,7 +89,7 @@ static void *hammer(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 20000; i++) {
-		if (fuse_daemon_reserve(c, hammer_max) < 0) {
+		if (fuse_daemon_reserve(c, FUSE_DAEMON_PROGRAM, hammer_max) < 0) {
 			atomic_fetch_add(&spurious, 1);
 			continue;
 		}
@@ -99,7 +99,7 @@ static void *hammer(void *arg)
 			;
 		sched_yield();
 		atomic_fetch_sub(&holding, 1);
-		fuse_daemon_unreserve(c);
+		fuse_daemon_unreserve(c, FUSE_DAEMON_PROGRAM);
 	}
 	return NULL;
 }
@@ -119,14 +119,14 @@ int main(void)
 	start = now_us();
 	while (rounds < 40000 && now_us() - start < 4000000 && !failed) {
 		uint64_t t0;
-		if (fuse_daemon_reserve(c, 1) < 0) {
+		if (fuse_daemon_reserve(c, FUSE_DAEMON_PROGRAM, 1) < 0) {
 			failed++;
 			break;
 		}
 		rounds++;
 		atomic_store(&go, rounds);
 		spin((rounds * 37) % 1500); /* sweep the release across the contender's check */
-		fuse_daemon_unreserve(c);
+		fuse_daemon_unreserve(c, FUSE_DAEMON_PROGRAM);
 		t0 = now_us();
 		while (atomic_load(&done) != rounds)
 			sched_yield();
@@ -158,13 +158,14 @@ int main(void)
 	CHECK(fuse_count() == 0, "count back to 0");
 
 	/* Full: the deadline, then ENOSPC (and the count stays). */
-	CHECK(fuse_daemon_reserve(c, 1) == 0, "reserve the only slot");
+	CHECK(fuse_daemon_reserve(c, FUSE_DAEMON_PROGRAM, 1) == 0, "reserve the only slot");
 	start = now_us();
-	CHECK(fuse_daemon_reserve(c, 1) == -ENOSPC, "a second reserve past max gets ENOSPC");
+	CHECK(fuse_daemon_reserve(c, FUSE_DAEMON_PROGRAM, 1) == -ENOSPC,
+	      "a second reserve past max gets ENOSPC");
 	CHECK(now_us() - start >= 1900000, "after waiting for its deadline (%llu ms)",
 	      (unsigned long long)((now_us() - start) / 1000));
 	CHECK(fuse_count() == 1, "count is 1");
-	fuse_daemon_unreserve(c);
+	fuse_daemon_unreserve(c, FUSE_DAEMON_PROGRAM);
 
 	container_forget(c); /* frees the entry and its resource */
 	fuse_daemon_shutdown();

@@ -160,7 +160,7 @@ static void test_keys(void)
 
 static void test_errors(void)
 {
-	struct profile *p;
+	struct profile *p = NULL;
 	char err[512];
 
 	CHECK(load("[profile]\ndefault-action = deny\nbogus = 1\n", &p, err, sizeof(err)) ==
@@ -174,9 +174,51 @@ static void test_errors(void)
 	CHECK(load("[fs ext4]\naction = explode\n", &p, err, sizeof(err)) == -EINVAL &&
 	          err_at(err, 2),
 	      "bad action reported (%s)", err);
-	CHECK(load("[fs ext4]\naction = virtiofs\n", &p, err, sizeof(err)) == -EINVAL &&
-	          strstr(err, "not supported"),
-	      "the virtiofs action is refused at load time (%s)", err);
+	CHECK(load("[fs vhost-user-fs]\naction = virtiofs\n", &p, err, sizeof(err)) == 0 &&
+	          p->fs[0].action == PROFILE_ACTION_VIRTIOFS && p->fs[0].idmap &&
+	          !p->fs[0].squash && !p->fs[0].devices && p->max_shares == 4,
+	      "virtiofs: idmap defaults to container, devices to no, max-shares to 4 (%s)", err);
+	if (p)
+		profile_free(p);
+	p = NULL;
+	CHECK(load("[fs vhost-user-fs]\naction = virtiofs\nidmap = squash:1000:1001\n", &p, err,
+	           sizeof(err)) == 0 &&
+	          p->fs[0].squash && p->fs[0].squash_uid == 1000 && p->fs[0].squash_gid == 1001,
+	      "virtiofs: idmap = squash:1000:1001 (%s)", err);
+	if (p)
+		profile_free(p);
+	p = NULL;
+	CHECK(load("[fs vhost-user-fs]\naction = virtiofs\nidmap = no\n", &p, err, sizeof(err)) ==
+	              -EINVAL &&
+	          err_at(err, 3) && strstr(err, "always mapped"),
+	      "virtiofs: idmap = no refused at its line (%s)", err);
+	CHECK(load("[fs ext4]\naction = kernel\nidmap = squash:0:0\n", &p, err, sizeof(err)) ==
+	              -EINVAL &&
+	          err_at(err, 3),
+	      "kernel: idmap = squash refused (%s)", err);
+	CHECK(load("[fs ext4]\naction = kernel\nidmap = container\n", &p, err, sizeof(err)) == 0 &&
+	          p->fs[0].idmap,
+	      "kernel: idmap = container is yes (%s)", err);
+	if (p)
+		profile_free(p);
+	p = NULL;
+	CHECK(load("[fs v]\naction = virtiofs\nidmap = squash:1:x\n", &p, err, sizeof(err)) ==
+	              -EINVAL &&
+	          err_at(err, 3),
+	      "virtiofs: idmap = squash:1:x refused (%s)", err);
+	CHECK(load("[fs v]\naction = virtiofs\nidmap = squash:4294967295:0\n", &p, err,
+	           sizeof(err)) == -EINVAL,
+	      "virtiofs: a squash id of 2^32-1 refused (%s)", err);
+	CHECK(load("[fs ext4]\naction = deny\ndevices = yes\n", &p, err, sizeof(err)) == -EINVAL &&
+	          err_at(err, 3),
+	      "devices outside a virtiofs section refused (%s)", err);
+	CHECK(load("[fs v]\naction = virtiofs\nprogram = /bin/true\n", &p, err, sizeof(err)) ==
+	              -EINVAL &&
+	          err_at(err, 3),
+	      "virtiofs with a program refused (%s)", err);
+	CHECK(load("[profile]\ndefault-action = virtiofs\n", &p, err, sizeof(err)) == -EINVAL &&
+	          err_at(err, 2),
+	      "default-action = virtiofs refused (%s)", err);
 	CHECK(
 	    load("[fs ext4]\naction = deny\n[fs xfs]\naction = deny\n[fs ext4]\naction = kernel\n",
 	         &p, err, sizeof(err)) == -EINVAL &&
@@ -269,7 +311,7 @@ static void test_numbers(void)
 				break;
 		}
 	}
-	CHECK(tested == 5, "five number keys in the table (%d)", tested);
+	CHECK(tested == 6, "six number keys in the table (%d)", tested);
 }
 
 /* Bad values of every other type. */

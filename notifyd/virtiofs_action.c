@@ -213,15 +213,20 @@ static int check_source_fs(const struct request *rq, int source_fd, struct decis
 }
 
 /*
- * The share: a detached copy of the source, taken in the caller's mount
- * namespace (open_tree() copies only from the current one), nosuid, nodev,
- * read-only if asked, and -- when the caller has a user namespace of its
- * own (userns_fd >= 0) -- idmapped so that host-root vfsd sees the files as
- * the caller does (share_idmap.c).  *idmapped says whether that worked;
- * where the file system (or a mount the source is on, already idmapped)
- * refuses, the copy is left unmapped and vfsd runs as root of the caller's
- * user namespace instead: the kernel maps its ids the same way.  Returns
- * the mount fd, or -errno with the refusal in *d.
+ * The share: a detached copy of the source with every mount below it (as
+ * `mount --rbind`: a copy without them would show what the container's
+ * mounts cover, which the kernel refuses to reveal to the container
+ * itself), taken in the caller's mount namespace (open_tree() copies only
+ * from the current one), nosuid, nodev, read-only if asked, and -- when the
+ * caller has a user namespace of its own (userns_fd >= 0) -- idmapped so
+ * that host-root vfsd sees the files as the caller does (share_idmap.c).
+ * *idmapped says whether that worked.  Where some mount of the copy refuses
+ * (a file system that cannot be idmapped: procfs, sysfs, cgroupfs, devpts
+ * the container mounted below the source, or a mount that is idmapped
+ * already), the copy stays unmapped and vfsd runs as root of the caller's
+ * user namespace instead: the kernel then checks every access as it would
+ * for the container, and maps its ids the same way.  Returns the mount fd,
+ * or -errno with the refusal in *d.
  */
 static int share_clone(struct request *rq, int source_fd, bool ro, int userns_fd, bool *idmapped,
                        struct decision *d)
@@ -238,7 +243,7 @@ static int share_clone(struct request *rq, int source_fd, bool ro, int userns_fd
 		return decision_fail(d, -r, "cannot enter the caller's mount namespace: %s",
 		                     strerror(-r));
 	tree = (int)syscall(SYS_open_tree, source_fd, "",
-	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	r = tree < 0 ? -errno : 0;
 	view_leave();
 	if (r < 0)
@@ -254,7 +259,7 @@ static int share_clone(struct request *rq, int source_fd, bool ro, int userns_fd
 			    strerror(-inverse));
 		ai.attr_set |= MOUNT_ATTR_IDMAP;
 		ai.userns_fd = (uint64_t)inverse;
-		if (mount_setattr(tree, "", AT_EMPTY_PATH, &ai, sizeof(ai)) == 0) {
+		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ai, sizeof(ai)) == 0) {
 			*idmapped = true;
 			return TAKE_FD(tree);
 		}
@@ -262,7 +267,7 @@ static int share_clone(struct request *rq, int source_fd, bool ro, int userns_fd
 		          "namespace",
 		          rq->c->id, rq->source);
 	}
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
 		return decision_fail(d, errno, "setting nosuid,nodev on the copy of %s: %s",
 		                     rq->source, strerror(errno));
 	return TAKE_FD(tree);

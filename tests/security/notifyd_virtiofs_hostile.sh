@@ -36,12 +36,18 @@ max-shares = 2
 [fs vhost-user-fs]
 action = virtiofs
 allowed-options = cache, ro, thread-pool-size, bogus
+
+[fs proc]
+action = continue
 EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 mkdir -p "$ROOTFS/srv/data" "$ROOTFS/srv/secret" "$ROOTFS/srv/readonly" "$ROOTFS/run" \
+	"$ROOTFS/srv/sub/covered" "$ROOTFS/srv/sub/proc" \
 	"$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
 echo "container data" >"$ROOTFS/srv/data/hello.txt"
+# Under a mount the runtime puts there (locked): the container never sees it.
+echo "hidden by the runtime's mount" >"$ROOTFS/srv/sub/covered/under.txt"
 ln -s ../../../../../../../../work "$ROOTFS/srv/up"
 ln -s /work "$ROOTFS/srv/abs"
 chown -hR 100000:100000 "$ROOTFS/srv" "$ROOTFS/run" "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
@@ -271,6 +277,49 @@ EOF
 		sh -c "! grep -E 'vfsd pid=$vpid .*signal (SEGV|ABRT|BUS|ILL)' '$MV_LOG'"
 }
 
+# Mounts below the source: what they cover stays covered; a procfs the
+# container mounted there is served with the container's rights only.
+test_submounts() {
+	local id=vfsh-$RT-sub pid before
+	cat >"$ROOTFS/sub.sh" <<'EOF'
+tok=$1
+touch /run/fs0.sock
+mvstep proc mount -t proc proc /srv/sub/proc
+mvstep mount mount -t vhost-user-fs /srv/sub /run/fs0.sock
+mvsync "$tok.mounted"
+EOF
+	bundle "$id" -- sh /sub.sh "$id" || return
+	jq '.mounts += [{destination: "/srv/sub/covered", type: "tmpfs", source: "tmpfs",
+	                 options: ["nosuid", "nodev", "mode=755"]}]' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" && mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		t_fail "$RT: submounts: container mounted its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	t_step_ok "$RT: submounts: the container mounts proc below the source" "$id" proc
+	t_step_ok "$RT: submounts: the share of the source mounts" "$id" mount
+	t_decision "$RT: submounts: procfs below the source: vfsd runs with the container's ids" \
+		"$id" 'action=virtiofs' 'result=ok' 'ids=userns'
+	pid=$(mv_container_pid "$RT" "$id")
+	if front_start "/proc/$pid/root/run/fs0.sock"; then
+		t_check "$RT: submounts: the runtime's mount still covers what is under it" \
+			[ ! -e "$MNT/covered/under.txt" ]
+		t_check "$RT: submounts: the container's procfs is there" [ -d "$MNT/proc/sys/kernel" ]
+		before=$(cat /proc/sys/kernel/core_pattern)
+		t_check "$RT: submounts: writing kernel.core_pattern through it fails" \
+			sh -c "! echo '|/bin/false' > '$MNT/proc/sys/kernel/core_pattern' 2>/dev/null"
+		t_check "$RT: submounts: the host's core_pattern is unchanged" \
+			[ "$(cat /proc/sys/kernel/core_pattern)" = "$before" ]
+		front_stop
+	else
+		t_fail "$RT: submounts: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.mounted"
+	mv_wait "$id"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs hostile cases" "$RT not installed"
@@ -278,6 +327,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	}
 	test_refusals
 	test_confined
+	test_submounts
 	test_garbage
 done
 t_done

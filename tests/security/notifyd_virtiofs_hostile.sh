@@ -54,6 +54,10 @@ chown -hR 100000:100000 "$ROOTFS/srv" "$ROOTFS/run" "$ROOTFS/usr" "$ROOTFS/lib" 
 # Host root's, not mapped in the container: it may not read it.
 chown 0:0 "$ROOTFS/srv/secret"
 chmod 0700 "$ROOTFS/srv/secret"
+# In the shared directory but host root's, mode 0600: the container cannot read it.
+echo "host root's" >"$ROOTFS/srv/data/hostroot.txt"
+chown 0:0 "$ROOTFS/srv/data/hostroot.txt"
+chmod 0600 "$ROOTFS/srv/data/hostroot.txt"
 # Readable, not writable by the container's root.
 chown 0:0 "$ROOTFS/srv/readonly"
 chmod 0755 "$ROOTFS/srv/readonly"
@@ -192,6 +196,12 @@ EOF
 	t_decision "$RT: confined: a source the caller may not write is shared read-only" "$id" \
 		'action=virtiofs' 'result=ok' 'ro \(the caller may not write'
 	if front_start "/proc/$pid/root/run/fs0.sock"; then
+		t_check "$RT: confined: a host-root 0600 file in the share cannot be read through it" \
+			sh -c "! cat '$MNT/hostroot.txt' 2>/dev/null"
+		t_check "$RT: confined: nor written" sh -c "! echo x >> '$MNT/hostroot.txt' 2>/dev/null"
+		t_check "$RT: confined: nor chowned" sh -c "! chown 0 '$MNT/hostroot.txt' 2>/dev/null"
+		t_check "$RT: confined: the host file is unchanged" \
+			[ "$(cat "$ROOTFS/srv/data/hostroot.txt")" = "host root's" ]
 		t_check "$RT: confined: a front-end's mknod of a device node fails" \
 			sh -c "! mknod '$MNT/null' c 1 3 2>/dev/null"
 		t_check "$RT: confined: no device node appeared on the host" \

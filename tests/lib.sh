@@ -954,3 +954,37 @@ t_step_errno() {
 	mv_explain "$2"
 	return 1
 }
+
+# ---------------------------------------------------------------------------
+# virtio-fs shares (the virtiofs action, docs/virtiofs.md)
+# ---------------------------------------------------------------------------
+
+# mv_front_start SOCKET MNT : play the VMM and guest for a share with
+# vhost-user-fs-mount SOCKET MNT in the background (log in
+# $MV_TMP/front.log); 0 once MNT is mounted, 1 after 5 s.  The share of a
+# container is reached through /proc/PID/root/SOCKETFILE.
+MV_FRONT_PID= MV_FRONT_MNT=
+mv_front_start() {
+	local i
+	MV_FRONT_MNT=$2
+	"$MV_BUILD/vhost-user-fs-mount" "$1" "$2" 2>"$MV_TMP/front.log" &
+	MV_FRONT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q " $2 fuse.vhost-user-fs " /proc/self/mounts && stat "$2" >/dev/null 2>&1 &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# mv_front_stop : unmount and stop what mv_front_start started (also as a defer).
+mv_front_stop() {
+	[ -n "$MV_FRONT_MNT" ] && umount "$MV_FRONT_MNT" 2>/dev/null
+	[ -n "$MV_FRONT_PID" ] && kill "$MV_FRONT_PID" 2>/dev/null && wait "$MV_FRONT_PID" 2>/dev/null
+	MV_FRONT_PID= MV_FRONT_MNT=
+}
+
+# mv_share_pids ID : the vfsd pids of container ID's shares, from its decision lines.
+mv_share_pids() {
+	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
+}

@@ -12,8 +12,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-FRONT=$MV_BUILD/vhost-user-fs-mount
-[ -x "$FRONT" ] || mv_bail "$FRONT not built"
+[ -x "$MV_BUILD/vhost-user-fs-mount" ] || mv_bail "vhost-user-fs-mount not built"
 [ -x "$MV_BUILD/vfsd" ] || mv_bail "$MV_BUILD/vfsd not built"
 
 ROOTFS=$MV_TMP/rootfs
@@ -45,38 +44,16 @@ chown -R 100000:100000 "$ROOTFS/srv" "$ROOTFS/run"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-FRONT_PID=
-front_stop() {
-	umount "$MNT" 2>/dev/null
-	[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null && wait "$FRONT_PID" 2>/dev/null
-	FRONT_PID=
-}
-defer front_stop
+defer mv_front_stop
 
-# front_start SOCKET : vhost-user-fs-mount SOCKET $MNT, as a VMM would connect.
-front_start() {
-	local i
-	"$FRONT" "$1" "$MNT" 2>"$MV_TMP/front.log" &
-	FRONT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MNT fuse.vhost-user-fs " /proc/self/mounts && stat "$MNT" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	return 1
-}
 
-# share_pids ID : the vfsd pids of ID's shares, from its decision lines.
-share_pids() {
-	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
-}
 
 # wait_no_vfsd ID [SECONDS] : until none of ID's vfsd processes is left.
 wait_no_vfsd() {
 	local i p left
 	for ((i = 0; i < ${2:-10} * 10; i++)); do
 		left=
-		for p in $(share_pids "$1"); do
+		for p in $(mv_share_pids "$1"); do
 			kill -0 "$p" 2>/dev/null && left+="$p "
 		done
 		[ -z "$left" ] && return 0
@@ -121,13 +98,13 @@ EOF
 		grep -qE "$id .*pid=[0-9]+ .*source=/srv/data .*target=/run/fs0.sock .*options=cache=auto" \
 		<<<"$list"
 	pid=$(mv_container_pid "$RT" "$id")
-	vpid=$(share_pids "$id" | tail -n1)
+	vpid=$(mv_share_pids "$id" | tail -n1)
 	t_check "$RT: share: vfsd runs on the host, in the container's cgroup" \
 		[ -n "$vpid" ] && [ "$(cat "/proc/$vpid/cgroup")" = "$(cat "/proc/$pid/cgroup")" ]
 	t_check "$RT: share: vfsd is not in the container's pid namespace" \
 		[ "$(readlink "/proc/$vpid/ns/pid")" != "$(readlink "/proc/$pid/ns/pid")" ]
 	sock=/proc/$pid/root/run/fs0.sock
-	if front_start "$sock"; then
+	if mv_front_start "$sock" "$MNT"; then
 		t_ok "$RT: share: a front-end connects through the container's socket and mounts"
 		t_check "$RT: share: a file the container made is read through vfsd" \
 			[ "$(cat "$MNT/hello.txt")" = "hello from the container" ]
@@ -140,7 +117,7 @@ EOF
 			[ "$(stat -c %u:%g "$ROOTFS/srv/data/by-1000")" = 101000:101000 ]
 		t_check "$RT: share: chown to an id the container does not map fails" \
 			sh -c "! chown 70000 '$MNT/by-root' 2>/dev/null"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: share: a front-end connects through the container's socket and mounts" \
 			"$(cat "$MV_TMP/front.log")" "$(tail -n 20 "$MV_LOG")"
@@ -196,9 +173,9 @@ EOF
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
 		pid=$(mv_container_pid "$RT" "$id")
-		if front_start "/proc/$pid/root/run/fs0.sock"; then
+		if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 			echo x >"$MNT/sq"
-			front_stop
+			mv_front_stop
 		fi
 		mv_sync_go "$ROOTFS" "$id.mounted"
 	fi

@@ -20,8 +20,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-FRONT=$MV_BUILD/vhost-user-fs-mount
-[ -x "$FRONT" ] || mv_bail "$FRONT not built"
+[ -x "$MV_BUILD/vhost-user-fs-mount" ] || mv_bail "vhost-user-fs-mount not built"
 [ -x /usr/bin/python3 ] || mv_bail "python3 not installed (the garbage VMM)"
 
 ROOTFS=$MV_TMP/rootfs
@@ -64,29 +63,9 @@ chmod 0755 "$ROOTFS/srv/readonly"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-FRONT_PID=
-front_stop() {
-	umount "$MNT" 2>/dev/null
-	[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null && wait "$FRONT_PID" 2>/dev/null
-	FRONT_PID=
-}
-defer front_stop
+defer mv_front_stop
 
-front_start() {
-	local i
-	"$FRONT" "$1" "$MNT" 2>"$MV_TMP/front.log" &
-	FRONT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MNT fuse.vhost-user-fs " /proc/self/mounts && stat "$MNT" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	return 1
-}
 
-share_pids() {
-	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
-}
 
 # served_by PID : the vfsd process that serves (the namespace sandbox's child).
 served_by() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
@@ -180,7 +159,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	vpid=$(share_pids "$id" | head -n1)
+	vpid=$(mv_share_pids "$id" | head -n1)
 	child=$(served_by "$vpid")
 	st=$(cat "/proc/$child/status" 2>/dev/null)
 	t_check "$RT: confined: vfsd has no CAP_DAC_OVERRIDE (the container dropped it)" \
@@ -195,7 +174,7 @@ EOF
 		[ "$(readlink "/proc/$child/ns/pid")" != "$(readlink "/proc/$pid/ns/pid")" ]
 	t_decision "$RT: confined: a source the caller may not write is shared read-only" "$id" \
 		'action=virtiofs' 'result=ok' 'ro \(the caller may not write'
-	if front_start "/proc/$pid/root/run/fs0.sock"; then
+	if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 		t_check "$RT: confined: a host-root 0600 file in the share cannot be read through it" \
 			sh -c "! cat '$MNT/hostroot.txt' 2>/dev/null"
 		t_check "$RT: confined: nor written" sh -c "! echo x >> '$MNT/hostroot.txt' 2>/dev/null"
@@ -210,14 +189,14 @@ EOF
 		t_check "$RT: confined: a setuid file the front-end makes belongs to the container (100000)" \
 			[ "$(stat -c %u "$ROOTFS/srv/data/suid")" = 100000 ]
 		rm -f "$MNT/suid"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: confined: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
-	if front_start "/proc/$pid/root/run/ro.sock"; then
+	if mv_front_start "/proc/$pid/root/run/ro.sock" "$MNT"; then
 		t_check "$RT: confined: the read-only share refuses a create" \
 			sh -c "! touch '$MNT/new' 2>/dev/null"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: confined: front-end mounts the read-only share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -263,10 +242,10 @@ EOF
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.again" 60; then
 		pid=$(mv_container_pid "$RT" "$id")
-		if front_start "/proc/$pid/root/run/fs1.sock"; then
+		if mv_front_start "/proc/$pid/root/run/fs1.sock" "$MNT"; then
 			t_check "$RT: garbage: the next share serves" \
 				[ "$(cat "$MNT/hello.txt")" = "container data" ]
-			front_stop
+			mv_front_stop
 		else
 			t_fail "$RT: garbage: the next share serves" "$(cat "$MV_TMP/front.log")"
 		fi
@@ -280,7 +259,7 @@ EOF
 	t_step_ok "$RT: garbage: umount after the garbage works" "$id" umount
 	t_step_ok "$RT: garbage: a second share mounts" "$id" again
 	t_check "$RT: garbage: notifyd is alive" mv_notifyd_alive
-	vpid=$(share_pids "$id" | head -n1)
+	vpid=$(mv_share_pids "$id" | head -n1)
 	t_check "$RT: garbage: the attacked vfsd was not left running" \
 		sh -c "for i in \$(seq 50); do kill -0 $vpid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
 	t_check "$RT: garbage: vfsd logged no crash (no SIGSEGV/SIGABRT)" \
@@ -313,7 +292,7 @@ EOF
 	t_decision "$RT: submounts: procfs below the source: vfsd runs with the container's ids" \
 		"$id" 'action=virtiofs' 'result=ok' 'ids=userns'
 	pid=$(mv_container_pid "$RT" "$id")
-	if front_start "/proc/$pid/root/run/fs0.sock"; then
+	if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 		t_check "$RT: submounts: the runtime's mount still covers what is under it" \
 			[ ! -e "$MNT/covered/under.txt" ]
 		t_check "$RT: submounts: the container's procfs is there" [ -d "$MNT/proc/sys/kernel" ]
@@ -322,7 +301,7 @@ EOF
 			sh -c "! echo '|/bin/false' > '$MNT/proc/sys/kernel/core_pattern' 2>/dev/null"
 		t_check "$RT: submounts: the host's core_pattern is unchanged" \
 			[ "$(cat /proc/sys/kernel/core_pattern)" = "$before" ]
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: submounts: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi

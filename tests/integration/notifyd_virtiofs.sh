@@ -118,6 +118,15 @@ EOF
 		t_check "$RT: share: chown to an id the container does not map fails" \
 			sh -c "! chown 70000 '$MNT/by-root' 2>/dev/null"
 		mv_front_stop
+		# A VMM that reconnects (guest reboot, QEMU restarted) gets the share again.
+		if mv_front_start "$sock" "$MNT" &&
+			[ "$(cat "$MNT/hello.txt")" = "hello from the container" ]; then
+			t_ok "$RT: share: a front-end that reconnects gets the share again"
+		else
+			t_fail "$RT: share: a front-end that reconnects gets the share again" \
+				"$(cat "$MV_TMP/front.log")"
+		fi
+		mv_front_stop
 	else
 		t_fail "$RT: share: a front-end connects through the container's socket and mounts" \
 			"$(cat "$MV_TMP/front.log")" "$(tail -n 20 "$MV_LOG")"
@@ -190,6 +199,39 @@ EOF
 	t_check "$RT: squash: vfsd gone with the container" wait_no_vfsd "$id" 10
 }
 
+# vfsd dying on its own is logged and its socket is detached; the next share works.
+test_dies() {
+	local id=vfs-$RT-dies vpid i
+	cat >"$ROOTFS/dies.sh" <<'EOF'
+tok=$1
+touch /run/fs0.sock
+mvstep mount mount -t vhost-user-fs /srv/data /run/fs0.sock
+mvsync "$tok.mounted"
+mvstep gone sh -c 'test -S /run/fs0.sock && exit 1; grep " /run/fs0.sock " /proc/self/mountinfo && exit 1; exit 0'
+mvstep again mount -t vhost-user-fs /srv/data /run/fs0.sock
+mvstep umount umount /run/fs0.sock
+EOF
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh /dies.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		vpid=$(mv_share_pids "$id" | head -n1)
+		kill -KILL "$vpid"
+		for ((i = 0; i < 50; i++)); do
+			grep -q "share daemon vfsd pid=$vpid was killed by signal KILL" "$MV_LOG" && break
+			sleep 0.1
+		done
+		t_check "$RT: dies: vfsd's death is logged and its socket detached" \
+			grep -q "share daemon vfsd pid=$vpid was killed by signal KILL while serving /run/fs0.sock; its mount was detached" "$MV_LOG"
+		mv_sync_go "$ROOTFS" "$id.mounted"
+	else
+		t_fail "$RT: dies: container mounted its share" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
+	t_step_ok "$RT: dies: the container no longer sees a socket there" "$id" gone
+	t_step_ok "$RT: dies: the next share mounts" "$id" again
+	t_step_ok "$RT: dies: and unmounts" "$id" umount
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs action" "$RT not installed"
@@ -197,6 +239,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	}
 	test_share
 	test_exit
+	test_dies
 	# test_squash: needs vfsd --translate-uid (next commit)
 	rm -f "$ROOTFS/srv/data/by-root" "$ROOTFS/srv/data/by-1000"
 done

@@ -13,9 +13,12 @@
 
 /*
  * Where the share's mount sits in vfsd's private mount namespace (the host
- * never sees it there).  notifyd creates the empty directory on first use.
+ * never sees it there).  notifyd creates the empty directory on first use;
+ * a vfsd that runs as root of a container's user namespace must be able to
+ * reach it, so SHARE_RUN_DIR is 0755.
  */
-#define SHARE_STAGE_DIR "/run/mountvisor/share"
+#define SHARE_RUN_DIR   "/run/mountvisor"
+#define SHARE_STAGE_DIR SHARE_RUN_DIR "/share"
 
 /* Fixed fd numbers in vfsd: its listening socket is --fd=3. */
 enum { SFD_SOCK = 3, SFD_TREE = 4, SFD_EXEC = 5, SFD_USERNS = 6, SFD_STATUS = 7 };

@@ -60,12 +60,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SHARE_RUN_DIR   "/run/mountvisor"
-#define SHARE_LAUNCH_MS 5000
-#define SHARE_TYPE_NAME "vhost-user-fs"
-#define FH_DEFAULT      "never"
-#define POOL_SIZE_MAX   64
-#define SQUASH_ID_COUNT "4294967295"
+#define SHARE_SOCKET_DIR SHARE_RUN_DIR "/sockets"
+#define SHARE_LAUNCH_MS  5000
+#define SHARE_TYPE_NAME  "vhost-user-fs"
+#define FH_DEFAULT       "never"
+#define POOL_SIZE_MAX    64
+#define SQUASH_ID_COUNT  "4294967295"
 
 /* Option values vfsd takes, NULL-terminated. */
 static const char *const cache_values[] = {"never", "auto", "always", "metadata", NULL};
@@ -291,11 +291,20 @@ static int share_socket(const struct proc_creds *cr, char path[108], int *ret_so
 	_cleanup_close_ int sock = -EBADF, mnt = -EBADF;
 	int r;
 
-	/* The socket's directory, and the empty directory vfsd finds the share on. */
+	/*
+	 * The sockets' directory is root's alone: until the mount is attached a
+	 * socket has a host path, and only root may reach it there (whoever
+	 * connects first is the share's front-end).  The empty directory vfsd
+	 * finds the share on must be reachable by a vfsd that runs as root of
+	 * a container's user namespace, so SHARE_RUN_DIR is searchable.
+	 */
 	if ((mkdir(SHARE_RUN_DIR, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(SHARE_SOCKET_DIR, 0700) < 0 && errno != EEXIST) ||
+	    chmod(SHARE_SOCKET_DIR, 0700) < 0 ||
 	    (mkdir(SHARE_STAGE_DIR, 0700) < 0 && errno != EEXIST))
-		return decision_fail(d, errno, "creating %s: %s", SHARE_STAGE_DIR, strerror(errno));
-	snprintf(path, 108, SHARE_RUN_DIR "/vfsd-%d-%u.sock", (int)getpid(),
+		return decision_fail(d, errno, "creating the directories under %s: %s",
+		                     SHARE_RUN_DIR, strerror(errno));
+	snprintf(path, 108, SHARE_SOCKET_DIR "/vfsd-%d-%u.sock", (int)getpid(),
 	         atomic_fetch_add(&share_seq, 1));
 	sock = unix_listener_open(path, &lo, NULL);
 	if (sock < 0) {

@@ -2,6 +2,7 @@
 /* Per-thread fsuid/fsgid switching (fuse_creds.h). */
 #include "vfsd/seccomp.h"
 #include "vfsd/fuse_creds.h"
+#include "vfsd/fuse_server.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -43,6 +44,19 @@ int vfsd_creds_switch(struct vfsd_creds *saved, uid_t uid, gid_t gid)
 		return geteuid() == 0 ? r : 0;
 	}
 	return 0;
+}
+
+int vfsd_req_creds_switch(struct vfsd_req *req, struct vfsd_creds *saved)
+{
+	const struct vfsd_fs_config *cfg = &req->fs->cfg;
+	uint32_t uid, gid;
+
+	/* Nothing switched yet: a forbidden id leaves nothing to restore. */
+	saved->switched = 0;
+	if (vfsd_idmap_to_host(cfg->uid_map, req->in.uid, &uid) < 0 ||
+	    vfsd_idmap_to_host(cfg->gid_map, req->in.gid, &gid) < 0)
+		return -EPERM;
+	return vfsd_creds_switch(saved, uid, gid);
 }
 
 void vfsd_creds_restore(struct vfsd_creds *saved)

@@ -38,7 +38,7 @@ int vfsd_inode_statx(struct vfsd_inode *ino, struct statx *st)
 	return 0;
 }
 
-void vfsd_fill_attr(struct fuse_attr *a, const struct statx *st)
+void vfsd_fill_attr(const struct vfsd_fs *fs, struct fuse_attr *a, const struct statx *st)
 {
 	*a = (struct fuse_attr){
 	    .ino = st->stx_ino,
@@ -52,8 +52,8 @@ void vfsd_fill_attr(struct fuse_attr *a, const struct statx *st)
 	    .ctimensec = st->stx_ctime.tv_nsec,
 	    .mode = st->stx_mode,
 	    .nlink = st->stx_nlink,
-	    .uid = st->stx_uid,
-	    .gid = st->stx_gid,
+	    .uid = vfsd_idmap_to_guest(fs->cfg.uid_map, st->stx_uid),
+	    .gid = vfsd_idmap_to_guest(fs->cfg.gid_map, st->stx_gid),
 	    .rdev = (uint32_t)makedev(st->stx_rdev_major, st->stx_rdev_minor),
 	    .blksize = st->stx_blksize,
 	};
@@ -67,7 +67,7 @@ static void fill_entry(struct vfsd_fs *fs, struct fuse_entry_out *e, struct vfsd
 	e->generation = ino->generation;
 	e->entry_valid = fs->timeout;
 	e->attr_valid = fs->timeout;
-	vfsd_fill_attr(&e->attr, st);
+	vfsd_fill_attr(fs, &e->attr, st);
 	/* A directory on another mount: let the guest give it its own st_dev. */
 	if ((fs->flags & FUSE_SUBMOUNTS) && S_ISDIR(st->stx_mode) && st->stx_mnt_id != parent_mnt)
 		e->attr.flags |= FUSE_ATTR_SUBMOUNT;
@@ -228,7 +228,7 @@ static int reply_attr(struct vfsd_req *req, struct vfsd_inode *ino)
 	if (r < 0)
 		return r;
 	out.attr_valid = req->fs->timeout;
-	vfsd_fill_attr(&out.attr, &st);
+	vfsd_fill_attr(req->fs, &out.attr, &st);
 	return vfsd_reply(req, &out, sizeof(out));
 }
 
@@ -249,10 +249,16 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 {
 	struct vfsd_fs *fs = req->fs;
 	struct vfsd_handle *h = NULL;
+	uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
 	char name[16];
 	bool kill;
 	int r = 0;
 
+	/* The new owner in host ids; a forbidden one changes nothing at all. */
+	if ((in->valid & FATTR_UID) && vfsd_idmap_to_host(fs->cfg.uid_map, in->uid, &uid) < 0)
+		return -EPERM;
+	if ((in->valid & FATTR_GID) && vfsd_idmap_to_host(fs->cfg.gid_map, in->gid, &gid) < 0)
+		return -EPERM;
 	if (in->valid & FATTR_FH) {
 		h = vfsd_handle_get(&fs->handles, in->fh, false);
 		if (!h)
@@ -272,9 +278,6 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 	if (kill && r >= 0)
 		kill = vfsd_creds_drop_fsetid();
 	if (r >= 0 && (in->valid & (FATTR_UID | FATTR_GID))) {
-		uid_t uid = (in->valid & FATTR_UID) ? in->uid : (uid_t)-1;
-		gid_t gid = (in->valid & FATTR_GID) ? in->gid : (gid_t)-1;
-
 		if (fchownat(ino->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
@@ -359,7 +362,7 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
-	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
+	r = vfsd_req_creds_switch(req, &saved);
 	if (r >= 0) {
 		switch (kind) {
 		case MK_NOD:
@@ -541,6 +544,39 @@ int vfsd_op_statfs(struct vfsd_req *req)
 	return vfsd_reply(req, &out, sizeof(out));
 }
 
+/*
+ * ACCESS with --translate-uid/gid, checked as the Rust virtiofsd does: the
+ * guest caller's ids against the owner the guest is shown, and the mode bits.
+ * Switching to the translated host ids and asking the kernel instead would
+ * answer EPERM for a forbid-guest id, which the Rust virtiofsd does only for
+ * requests that create files or change their owner, and would deny the
+ * guest's root what a host root owns (an fsuid other than 0 has no
+ * CAP_DAC_OVERRIDE).  Guest root may read and write anything and execute what
+ * has an x bit.  Return: 0, -EACCES or another -errno.
+ */
+static int access_translated(struct vfsd_req *req, struct vfsd_inode *ino, uint32_t mask)
+{
+	const struct vfsd_fs_config *cfg = &req->fs->cfg;
+	uint32_t uid = req->in.uid, gid = req->in.gid;
+	struct statx st;
+	uint32_t owner, group, bits;
+	int r = vfsd_inode_statx(ino, &st);
+
+	if (r < 0)
+		return r;
+	owner = vfsd_idmap_to_guest(cfg->uid_map, st.stx_uid);
+	group = vfsd_idmap_to_guest(cfg->gid_map, st.stx_gid);
+	/* Permission bits that apply to this caller, as an rwx triple. */
+	bits = st.stx_mode & 07;
+	if (owner == uid)
+		bits |= (st.stx_mode >> 6) & 07;
+	if (group == gid)
+		bits |= (st.stx_mode >> 3) & 07;
+	if (uid == 0)
+		bits |= R_OK | W_OK | ((st.stx_mode & 0111) ? X_OK : 0);
+	return (mask & 7 & ~bits) ? -EACCES : 0;
+}
+
 int vfsd_op_access(struct vfsd_req *req)
 {
 	const struct fuse_access_in *in = (const void *)req->arg;
@@ -554,6 +590,11 @@ int vfsd_op_access(struct vfsd_req *req)
 	if ((in->mask & W_OK) && req->fs->cfg.readonly) {
 		PUT(ino);
 		return -EROFS;
+	}
+	if (vfsd_idmap_active(req->fs->cfg.uid_map) || vfsd_idmap_active(req->fs->cfg.gid_map)) {
+		r = access_translated(req, ino, in->mask);
+		PUT(ino);
+		return r < 0 ? r : vfsd_reply(req, NULL, 0);
 	}
 	vfsd_fd_name(ino->fd, name);
 	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);

@@ -154,7 +154,7 @@ static int create_open_existing(struct vfsd_req *req, struct vfsd_inode *dir, co
 	if (!S_ISREG(st.stx_mode))
 		return -EPERM;
 	vfsd_fd_name(path, fdname);
-	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
+	r = vfsd_req_creds_switch(req, &saved);
 	if (r < 0)
 		return r;
 	kill =
@@ -184,7 +184,7 @@ static int create_new(struct vfsd_req *req, struct vfsd_inode *dir, const char *
 	char fdname[16];
 	int path, r;
 
-	r = vfsd_creds_switch(&saved, req->in.uid, req->in.gid);
+	r = vfsd_req_creds_switch(req, &saved);
 	if (r < 0)
 		return r;
 	fd = openat(dir->fd, name, f | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,

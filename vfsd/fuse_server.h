@@ -11,6 +11,7 @@
 
 #include "vfsd/fuse_handle.h"
 #include "vfsd/fuse_inode.h"
+#include "vfsd/idmap.h"
 #include "vfsd/virtqueue.h"
 
 /*
@@ -36,6 +37,8 @@ struct vfsd_fs_config {
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
 	enum vfsd_fh_mode file_handles;
 	unsigned max_fds; /* fd budget for inodes + open files */
+	/* --translate-uid/gid (NULL or empty: ids pass unchanged) */
+	const struct vfsd_idmap *uid_map, *gid_map;
 };
 
 struct vfsd_fs {
@@ -102,7 +105,15 @@ bool vfsd_name_ok(const char *name);
 
 /* statx of an inode's fd; -errno. */
 int vfsd_inode_statx(struct vfsd_inode *ino, struct statx *st);
-void vfsd_fill_attr(struct fuse_attr *a, const struct statx *st);
+struct vfsd_creds;
+/* Attributes as the guest sees them (owner translated by --translate-uid/gid). */
+void vfsd_fill_attr(const struct vfsd_fs *fs, struct fuse_attr *a, const struct statx *st);
+/*
+ * vfsd_req_creds_switch() - become the request's caller, its guest uid/gid
+ * translated to host ids, for a request that creates a file (fuse_creds.h).
+ * Return: 0, -EPERM for an id a forbid-guest rule covers, or another -errno.
+ */
+int vfsd_req_creds_switch(struct vfsd_req *req, struct vfsd_creds *saved);
 /*
  * vfsd_do_lookup() - look name up in parent and fill e (nlookup raised).
  * Return: 0 or -errno.

@@ -71,16 +71,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vfsd: %s\nTry 'vfsd --help'.\n", err);
 		return 2;
 	}
-	if (o.help) {
-		vfsd_options_usage(argv[0]);
-		return 0;
-	}
-	if (o.version) {
-		printf("vfsd (mountvisor) 0.1\n");
-		return 0;
-	}
-	if (o.print_capabilities) {
-		print_capabilities();
+	if (o.help || o.version || o.print_capabilities) {
+		if (o.help)
+			vfsd_options_usage(argv[0]);
+		else if (o.version)
+			printf("vfsd (mountvisor) 0.1\n");
+		else
+			print_capabilities();
+		vfsd_options_free(&o);
 		return 0;
 	}
 	log_setup("vfsd", (enum log_level)o.log_level);
@@ -143,6 +141,8 @@ int main(int argc, char **argv)
 	    .writeback = o.writeback,
 	    .allow_direct_io = o.allow_direct_io,
 	    .file_handles = o.file_handles,
+	    .uid_map = &o.uid_map,
+	    .gid_map = &o.gid_map,
 	    /* Keep room for sockets, eventfds, guest memory and logging. */
 	    .max_fds = nofile > 1024 ? (unsigned)(nofile - 512) : (unsigned)(nofile / 2),
 	};
@@ -160,13 +160,16 @@ int main(int argc, char **argv)
 		log_error("cannot load the seccomp filter: %s", strerror(-r));
 		return 1;
 	}
-	log_info("serving %s (sandbox %s, cache %d%s%s), fd budget %u, %u pool threads per queue",
+	log_info("serving %s (sandbox %s, cache %d%s%s%s), fd budget %u, %u pool threads per queue",
 	         o.shared_dir,
 	         o.sandbox == VFSD_SANDBOX_NAMESPACE ? "namespace"
 	         : o.sandbox == VFSD_SANDBOX_CHROOT  ? "chroot"
 	                                             : "none",
-	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "", cfg.max_fds,
-	         o.thread_pool_size);
+	         o.cache, o.readonly ? ", readonly" : "", o.xattr ? ", xattr" : "",
+	         vfsd_idmap_active(&o.uid_map) || vfsd_idmap_active(&o.gid_map)
+	             ? ", uid/gid translation"
+	             : "",
+	         cfg.max_fds, o.thread_pool_size);
 	for (;;) {
 		struct ucred peer;
 		_cleanup_close_ int conn = vfsd_vu_accept(lfd, &owner, &peer);

@@ -44,6 +44,9 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_SYSLOG,
 	OPT_DAEMONIZE,
+	OPT_TRANSLATE_UID,
+	OPT_TRANSLATE_GID,
+	OPT_POSIX_ACL,
 	OPT_IGNORED_ARG,
 	OPT_IGNORED_FLAG,
 };
@@ -74,8 +77,10 @@ static const struct option long_opts[] = {
     {"rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
+    {"translate-uid", required_argument, NULL, OPT_TRANSLATE_UID},
+    {"translate-gid", required_argument, NULL, OPT_TRANSLATE_GID},
     /* Accepted for compatibility, no effect (documented in vfsd(8)). */
-    {"posix-acl", no_argument, NULL, OPT_IGNORED_FLAG},
+    {"posix-acl", no_argument, NULL, OPT_POSIX_ACL},
     {"security-label", no_argument, NULL, OPT_IGNORED_FLAG},
     {"preserve-noatime", no_argument, NULL, OPT_IGNORED_FLAG},
     {"allow-mmap", no_argument, NULL, OPT_IGNORED_FLAG},
@@ -229,9 +234,9 @@ static int parse_o(struct vfsd_options *o, const char *arg, char *err, size_t er
 	return r;
 }
 
-int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err, size_t errlen)
+static int parse_args(struct vfsd_options *o, int argc, char **argv, char *err, size_t errlen)
 {
-	bool readdirplus_set = false;
+	bool readdirplus_set = false, posix_acl = false;
 	unsigned long n;
 	int c;
 
@@ -341,6 +346,23 @@ int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err,
 		case OPT_SYSLOG:
 			o->syslog = true;
 			break;
+		case OPT_POSIX_ACL: /* no effect, but see --translate-uid below */
+			posix_acl = true;
+			break;
+		case OPT_TRANSLATE_UID:
+		case OPT_TRANSLATE_GID: {
+			bool uid = c == OPT_TRANSLATE_UID;
+			char why[200];
+			int r = vfsd_idmap_add(uid ? &o->uid_map : &o->gid_map, optarg, why,
+			                       sizeof(why));
+
+			if (r < 0) {
+				snprintf(err, errlen, "--translate-%s %s: %s", uid ? "uid" : "gid",
+				         optarg, r == -ENOMEM ? "out of memory" : why);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'o':
 			if (parse_o(o, optarg, err, errlen) < 0)
 				return -EINVAL;
@@ -379,6 +401,15 @@ int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err,
 		o->readdirplus = false;
 	if (o->print_capabilities || o->help || o->version)
 		return 0;
+	/* As in the Rust virtiofsd: ACL entries name untranslated ids. */
+	if (posix_acl && vfsd_idmap_active(&o->uid_map)) {
+		snprintf(err, errlen, "--posix-acl cannot be used with --translate-uid");
+		return -EINVAL;
+	}
+	if (posix_acl && vfsd_idmap_active(&o->gid_map)) {
+		snprintf(err, errlen, "--posix-acl cannot be used with --translate-gid");
+		return -EINVAL;
+	}
 	if (!o->shared_dir) {
 		snprintf(err, errlen, "--shared-dir (or -o source=) is required");
 		return -EINVAL;
@@ -394,27 +425,50 @@ int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err,
 	return 0;
 }
 
+int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err, size_t errlen)
+{
+	int r = parse_args(o, argc, argv, err, errlen);
+
+	if (r < 0)
+		vfsd_options_free(o);
+	return r;
+}
+
+void vfsd_options_free(struct vfsd_options *o)
+{
+	vfsd_idmap_free(&o->uid_map);
+	vfsd_idmap_free(&o->gid_map);
+}
+
 void vfsd_options_usage(const char *prog)
 {
-	printf("Usage: %s --socket-path=PATH|--fd=N --shared-dir=DIR [options]\n"
-	       "   or: %s --socket-path=PATH -o source=DIR[,cache=...,sandbox=...,xattr]\n"
-	       "\n"
-	       "  --socket-group=GROUP             socket mode 0660 for GROUP (default 0600)\n"
-	       "  --sandbox=namespace|chroot|none   isolation (default namespace)\n"
-	       "  --seccomp=kill|log|trap|none      syscall filter action (default kill)\n"
-	       "  --cache=never|auto|always|metadata  guest caching (default auto)\n"
-	       "  --readonly                       refuse every modification\n"
-	       "  --xattr                          enable extended attributes\n"
-	       "  --[no-]announce-submounts        report host mounts to the guest\n"
-	       "  --no-readdirplus                 plain READDIR only\n"
-	       "  --writeback                      guest writeback caching\n"
-	       "  --allow-direct-io                honour O_DIRECT from the guest\n"
-	       "  --[no-]killpriv-v2               clear setuid/setgid for the guest (default on)\n"
-	       "  --inode-file-handles=never|prefer|mandatory\n"
-	       "  --thread-pool-size=N             N worker threads per request queue (0: none)\n"
-	       "  --rlimit-nofile=N                open file limit to set\n"
-	       "  --log-level=error|warn|info|debug\n"
-	       "  --print-capabilities             print the vhost-user back-end capabilities\n"
-	       "See vfsd(8).\n",
-	       prog, prog);
+	printf(
+	    "Usage: %s --socket-path=PATH|--fd=N --shared-dir=DIR [options]\n"
+	    "   or: %s --socket-path=PATH -o source=DIR[,cache=...,sandbox=...,xattr]\n"
+	    "\n"
+	    "  --socket-group=GROUP             socket mode 0660 for GROUP (default 0600)\n"
+	    "  --sandbox=namespace|chroot|none   isolation (default namespace)\n"
+	    "  --seccomp=kill|log|trap|none      syscall filter action (default kill)\n"
+	    "  --cache=never|auto|always|metadata  guest caching (default auto)\n"
+	    "  --readonly                       refuse every modification\n"
+	    "  --xattr                          enable extended attributes\n"
+	    "  --[no-]announce-submounts        report host mounts to the guest\n"
+	    "  --no-readdirplus                 plain READDIR only\n"
+	    "  --writeback                      guest writeback caching\n"
+	    "  --allow-direct-io                honour O_DIRECT from the guest\n"
+	    "  --[no-]killpriv-v2               clear setuid/setgid for the guest (default on)\n"
+	    "  --inode-file-handles=never|prefer|mandatory\n"
+	    "  --thread-pool-size=N             N worker threads per request queue (0: none)\n"
+	    "  --rlimit-nofile=N                open file limit to set\n"
+	    "  --translate-uid=TYPE:SOURCE:TARGET:COUNT  translate uids between guest and host;\n"
+	    "                                   TYPE guest, host, map (GUEST:HOST:COUNT),\n"
+	    "                                   squash-guest, squash-host, or "
+	    "forbid-guest:GUEST:COUNT;\n"
+	    "                                   repeat for more ranges, unmatched ids stay as they "
+	    "are\n"
+	    "  --translate-gid=...              the same for gids\n"
+	    "  --log-level=error|warn|info|debug\n"
+	    "  --print-capabilities             print the vhost-user back-end capabilities\n"
+	    "See vfsd(8).\n",
+	    prog, prog);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "vfsd/fuse_server.h"
+#include "vfsd/idmap.h"
 
 enum vfsd_sandbox { VFSD_SANDBOX_NAMESPACE, VFSD_SANDBOX_CHROOT, VFSD_SANDBOX_NONE };
 enum vfsd_seccomp { VFSD_SECCOMP_KILL, VFSD_SECCOMP_LOG, VFSD_SECCOMP_TRAP, VFSD_SECCOMP_NONE };
@@ -28,15 +29,20 @@ struct vfsd_options {
 	const char *modcaps;
 	unsigned long rlimit_nofile; /* 0: default */
 	bool syslog;
+	/* --translate-uid / --translate-gid rules, in the order given */
+	struct vfsd_idmap uid_map, gid_map;
 };
 
 /*
  * vfsd_options_parse() - parse either dialect: Rust virtiofsd long options
  * (--shared-dir, --cache=auto, ...) and QEMU virtiofsd's "-o key=value,..."
- * plus its long options.  On error writes a message to err.
+ * plus its long options.  On error writes a message to err and holds no
+ * memory (the --translate-* tables are freed).
  * Return: 0 or -EINVAL.
  */
 int vfsd_options_parse(struct vfsd_options *o, int argc, char **argv, char *err, size_t errlen);
+/* Frees what parsing allocated (the --translate-* tables). */
+void vfsd_options_free(struct vfsd_options *o);
 void vfsd_options_usage(const char *prog);
 
 #endif

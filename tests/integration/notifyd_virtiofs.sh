@@ -170,20 +170,23 @@ EOF
 # idmap = squash:1000:1000: whatever id the guest creates with, the container sees 1000.
 test_squash() {
 	local id=vfs-$RT-squash pid
-	rm -f "$ROOTFS/srv/data/by-root" "$ROOTFS/srv/data/by-1000" "$ROOTFS/srv/data/sq"
+	rm -rf "$ROOTFS/srv/data/by-root" "$ROOTFS/srv/data/by-1000" "$ROOTFS/srv/data/sq"
+	# Every request runs as the container's 1000 then: it creates where 1000 may.
+	mkdir -p "$ROOTFS/srv/data/sq"
+	chown 101000:101000 "$ROOTFS/srv/data/sq"
 	cat >"$ROOTFS/squash.sh" <<'EOF'
 tok=$1
 touch /run/fs0.sock
 mvstep mount mount -t vhost-user-fs /srv/data /run/fs0.sock
 mvsync "$tok.mounted"
-mvstep owner stat -c %u:%g /srv/data/sq
+mvstep owner stat -c %u:%g /srv/data/sq/f
 EOF
 	mv_oci_bundle --profile squash "$MV_TMP/$id" "$ROOTFS" sh /squash.sh "$id" || return
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
 		pid=$(mv_container_pid "$RT" "$id")
 		if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
-			echo x >"$MNT/sq"
+			echo x >"$MNT/sq/f"
 			mv_front_stop
 		fi
 		mv_sync_go "$ROOTFS" "$id.mounted"
@@ -194,8 +197,8 @@ EOF
 	t_check "$RT: squash: a file created as root is 1000:1000 in the container" \
 		[ "$(mv_step_out "$id" owner)" = 1000:1000 ]
 	t_check "$RT: squash: and host 101000:101000 on disk" \
-		[ "$(stat -c %u:%g "$ROOTFS/srv/data/sq" 2>/dev/null)" = 101000:101000 ]
-	rm -f "$ROOTFS/srv/data/sq"
+		[ "$(stat -c %u:%g "$ROOTFS/srv/data/sq/f" 2>/dev/null)" = 101000:101000 ]
+	rm -rf "$ROOTFS/srv/data/sq"
 	t_check "$RT: squash: vfsd gone with the container" wait_no_vfsd "$id" 10
 }
 
@@ -240,7 +243,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	test_share
 	test_exit
 	test_dies
-	# test_squash: needs vfsd --translate-uid (next commit)
+	test_squash
 	rm -f "$ROOTFS/srv/data/by-root" "$ROOTFS/srv/data/by-1000"
 done
 t_done

@@ -8,7 +8,8 @@
  * descriptor chains, and checks that vfsd either refuses the request or
  * drops the connection cleanly, keeps serving the next front-end, and leaks
  * no fds.  Needs root for mknod of a device node; runs vfsd --sandbox=none
- * and, when possible, --sandbox=namespace with --seccomp=kill.
+ * and, when possible, --sandbox=namespace with --seccomp=kill.  As root it
+ * also forges request ids against --translate-uid/gid rules (test_translate).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -488,6 +489,146 @@ static void test_no_killpriv(void)
 	stop_vfsd();
 }
 
+/* Owner of share/name on the host, as "uid:gid" ("-" if missing). */
+static const char *host_owner(const char *name)
+{
+	static char buf[32];
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", share, name);
+	if (lstat(path, &st) < 0)
+		return "-";
+	snprintf(buf, sizeof(buf), "%u:%u", (unsigned)st.st_uid, (unsigned)st.st_gid);
+	return buf;
+}
+
+/*
+ * --translate-uid/gid seen from a guest that forges its request ids:
+ * squash-guest over every id but 4294967295 (notifyd's form) never creates
+ * as anyone but the squash target, also for the id it leaves out; the owner
+ * in entry replies is translated; forbid-guest fails creating requests with
+ * EPERM but ACCESS is answered from the mode bits, as the Rust virtiofsd does.
+ */
+static void test_translate(void)
+{
+	const char *squash[] = {"--sandbox=namespace",
+	                        "--seccomp=" SECCOMP_MODE,
+	                        "--translate-uid=squash-guest:0:1234:4294967295",
+	                        "--translate-gid=squash-guest:0:1234:4294967295",
+	                        "--translate-uid=host:1234:77:1",
+	                        NULL};
+	const char *forbid[] = {"--sandbox=none", "--seccomp=" SECCOMP_MODE,
+	                        "--translate-uid=forbid-guest:0:1", NULL};
+	struct {
+		struct fuse_create_in in;
+		char name[8];
+	} cr = {.in = {.flags = O_RDWR, .mode = S_IFREG | 0644}, .name = "t-a"};
+	struct {
+		struct fuse_mkdir_in in;
+		char name[8];
+	} md = {.in = {.mode = 0755}, .name = "t-d"};
+	struct fuse_access_in ac = {0};
+	struct fuse_setattr_in sa = {0};
+	struct reply r;
+	uint64_t node;
+	int err;
+
+	/* Creating as host uid 1234 needs a share 1234 may write to. */
+	(void)!chmod(share, 0777);
+	if (start_vfsd_args(squash) < 0 || vu_setup() < 0) {
+		printf("not ok - translate: vfsd with squash-guest rules came up\n");
+		tap_failed++;
+		stop_vfsd();
+		return;
+	}
+	fuse_init();
+	req_uid = req_gid = 0;
+	r = CALL(FUSE_CREATE, 1, &cr, sizeof(cr.in) + 4);
+	T(r.error == 0 && !strcmp(host_owner("t-a"), "1234:1234"),
+	  "translate: CREATE as guest 0 with squash-guest makes a 1234:1234 file (%d, %s)", r.error,
+	  host_owner("t-a"));
+	T(r.error == 0 && ((struct fuse_entry_out *)r.data)->attr.uid == 77 &&
+	      ((struct fuse_entry_out *)r.data)->attr.gid == 1234,
+	  "translate: the CREATE reply shows uid 77 (host:1234:77:1) and gid 1234 (no rule)");
+	if (r.error == 0) {
+		struct fuse_release_in rel = {
+		    .fh = ((struct fuse_open_out *)(r.data + sizeof(struct fuse_entry_out)))->fh};
+		CALL(FUSE_RELEASE, ((struct fuse_entry_out *)r.data)->nodeid, &rel, sizeof(rel));
+	}
+	req_uid = req_gid = 4242;
+	r = CALL(FUSE_MKDIR, 1, &md, sizeof(md.in) + 4);
+	T(r.error == 0 && !strcmp(host_owner("t-d"), "1234:1234"),
+	  "translate: MKDIR as guest 4242 makes a 1234:1234 directory (%d, %s)", r.error,
+	  host_owner("t-d"));
+	req_uid = req_gid = 4294967295u;
+	memcpy(cr.name, "t-m1", 5);
+	r = CALL(FUSE_CREATE, 1, &cr, sizeof(cr.in) + 5);
+	T(r.error == -EPERM && !strcmp(host_owner("t-m1"), "-"),
+	  "translate: CREATE as guest 4294967295 (the id no rule covers) fails with EPERM, "
+	  "nothing made as root (%d, %s)",
+	  r.error, host_owner("t-m1"));
+	req_uid = req_gid = 0;
+	node = lookup(1, "hello.txt", &err);
+	sa = (struct fuse_setattr_in){.valid = FATTR_UID | FATTR_GID, .uid = 0, .gid = 5};
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == 0 && !strcmp(host_owner("hello.txt"), "1234:1234") &&
+	      ((struct fuse_attr_out *)r.data)->attr.uid == 77,
+	  "translate: SETATTR to 0:5 gives the file 1234:1234, shown as uid 77 (%d, %s)", r.error,
+	  host_owner("hello.txt"));
+	T(vfsd_alive(), "translate: vfsd (seccomp %s) still running", SECCOMP_MODE);
+	stop_vfsd();
+
+	if (start_vfsd_args(forbid) < 0 || vu_setup() < 0) {
+		printf("not ok - translate: vfsd with forbid-guest rules came up\n");
+		tap_failed++;
+		stop_vfsd();
+		return;
+	}
+	fuse_init();
+	req_uid = req_gid = 0;
+	memcpy(cr.name, "t-f", 4);
+	r = CALL(FUSE_CREATE, 1, &cr, sizeof(cr.in) + 4);
+	T(r.error == -EPERM && !strcmp(host_owner("t-f"), "-"),
+	  "translate: forbid-guest 0: CREATE fails with EPERM (%d)", r.error);
+	node = lookup(1, "hello.txt", &err);
+	sa = (struct fuse_setattr_in){.valid = FATTR_GID, .gid = 0};
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == 0, "translate: forbid-guest on uids only: chgrp to gid 0 works (%d)", r.error);
+	sa = (struct fuse_setattr_in){.valid = FATTR_UID | FATTR_GID, .uid = 0, .gid = 7};
+	r = CALL(FUSE_SETATTR, node, &sa, sizeof(sa));
+	T(r.error == -EPERM && !strcmp(host_owner("hello.txt"), "1234:0"),
+	  "translate: chown to forbidden uid 0 fails with EPERM and changes nothing (%d, %s)",
+	  r.error, host_owner("hello.txt"));
+	/* hello.txt is now 1234:0, mode 0644 */
+	ac.mask = R_OK | W_OK;
+	r = CALL(FUSE_ACCESS, node, &ac, sizeof(ac));
+	T(r.error == 0, "translate: ACCESS rw by forbidden guest root answered from the mode (%d)",
+	  r.error);
+	ac.mask = X_OK;
+	r = CALL(FUSE_ACCESS, node, &ac, sizeof(ac));
+	T(r.error == -EACCES, "translate: ACCESS x by guest root of a 0644 file: EACCES (%d)",
+	  r.error);
+	req_uid = req_gid = 1000;
+	ac.mask = R_OK;
+	r = CALL(FUSE_ACCESS, node, &ac, sizeof(ac));
+	T(r.error == 0, "translate: ACCESS r by guest 1000 of a 0644 file (%d)", r.error);
+	ac.mask = W_OK;
+	r = CALL(FUSE_ACCESS, node, &ac, sizeof(ac));
+	T(r.error == -EACCES, "translate: ACCESS w by guest 1000 of 1234's 0644 file: EACCES (%d)",
+	  r.error);
+	req_uid = req_gid = 0;
+	stop_vfsd();
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "chown 0:0 %s/hello.txt; rm -rf %s/t-a %s/t-d", share,
+		         share, share);
+		(void)!system(cmd);
+	}
+	(void)!chmod(share, 0700);
+}
+
 static const char *suite_extra; /* one more vfsd option for run_suite */
 
 static void run_suite(const char *tag, const char *sandbox, const char *seccomp)
@@ -708,6 +849,10 @@ int main(void)
 	test_fd_budget();
 	unlink(log_path);
 	test_fd_budget_handles();
+	if (geteuid() == 0)
+		test_translate();
+	else
+		printf("ok - translate # SKIP needs root\n");
 	if (geteuid() == 0)
 		run_suite("namespace+seccomp", "namespace", SECCOMP_MODE);
 	else

@@ -76,16 +76,16 @@ if ! mv_start_notifyd "$PROFILES"; then
 	mv_bail "notifyd did not start with the virtiofs profile: $(grep -m1 'not loaded' "$MV_LOG")"
 fi
 
-# The QEMU command line as the container runs it (its console goes to a
-# file in the container's /tmp, which the host reads in the rootfs).
+# The QEMU command line as the container runs it, -append follows (its
+# console goes to a file in the container's /tmp, which the host reads in
+# the rootfs).
 # shellcheck disable=SC2054 # the commas are QEMU's
 QEMU_ARGS=(-accel tcg -m 256M -smp 1 -nodefaults -no-user-config -display none -no-reboot
 	-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
 	-chardev socket,id=fs0,path=/run/fs0.sock
 	-device vhost-user-fs-pci,queue-size=1024,chardev=fs0,tag=data
 	-serial file:/tmp/console.log
-	-kernel /vm/vmlinuz -initrd /vm/initrd.gz
-	-append "console=ttyS0 quiet panic=-1 sharemode=$MODE")
+	-kernel /vm/vmlinuz -initrd /vm/initrd.gz)
 
 # descendants PID : every process below PID (any depth), one pid a line.
 descendants() {
@@ -146,9 +146,28 @@ sync_or_exit() {
 # owners ROOT : "path uid:gid" of the guest's files under ROOT/srv/data.
 owners() {
 	local f
-	for f in g-root g-dir g-dir/g-user g-dir/g-udir g-chown; do
+	for f in g-root g-dir g-dir/g-user g-dir/g-udir g-chown g-again; do
 		echo "$f $(stat -c %u:%g "$1/srv/data/$f" 2>&1)"
 	done
+}
+
+# guest_checks ID STEP CONSOLE PREFIX : QEMU's exit (step STEP of container
+# ID) and the guest's checks in CONSOLE, as TAP lines of this test.
+guest_checks() {
+	local id=$1 step=$2 console=$3 pre=$4 line
+	t_step_ok "$RT: ${pre}QEMU exits 0 (guest powered off)" "$id" "$step"
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) t_ok "$RT: ${pre}guest: ${line#ok - }" ;;
+		"not ok - "*) t_fail "$RT: ${pre}guest: ${line#not ok - }" ;;
+		esac
+	done < <(sed -n 's/^VMTEST //p' "$console" 2>/dev/null | tr -d '\r')
+	if grep -q VMTEST-DONE "$console" 2>/dev/null; then
+		t_ok "$RT: ${pre}guest workload finished"
+	else
+		t_fail "$RT: ${pre}guest workload finished" "--- console:" \
+			"$(tail -n 30 "$console" 2>&1)" "--- qemu:" "$(mv_step_out "$id" "$step")"
+	fi
 }
 
 # direct mode: vfsd started here as root on the container's /srv/data.
@@ -172,7 +191,7 @@ start_direct_vfsd() {
 
 run_vm() {
 	local id=vm-$RT-$MV_IDP rootfs=$MV_TMP/rootfs-$RT bundle=$MV_TMP/vm-$RT sock
-	local fds0 rc t0 t1 exp_host exp_ct line reached
+	local fds0 rc t0 t1 t2 exp_host exp_ct line reached
 	rootfs=$MV_TMP/rootfs-$RT
 	mv_make_rootfs "$rootfs" || mv_bail "cannot build the busybox rootfs"
 	mkdir -p "$rootfs"/{usr,lib,lib64,run,srv/data,vm}
@@ -184,6 +203,7 @@ run_vm() {
 
 	cat >"$rootfs/vm.sh" <<EOF
 mode=\$1 tok=\$2
+append="console=ttyS0 quiet panic=-1 sharemode=\$mode"
 mvstep write sh -c 'echo "hello from the container" > /srv/data/hello.txt'
 if [ "\$mode" = notifyd ]; then
 	mvstep touch touch /run/fs0.sock
@@ -195,14 +215,19 @@ if [ "\$mode" = notifyd ]; then
 fi
 mvstep sock ls -ln /run/fs0.sock
 mvstep t0 cut -d' ' -f1 /proc/uptime
-mvstep qemu timeout 120 $QEMU ${QEMU_ARGS[*]@Q}
+mvstep qemu timeout 60 $QEMU ${QEMU_ARGS[*]@Q} -append "\$append"
 mvstep t1 cut -d' ' -f1 /proc/uptime
+mv /tmp/console.log /tmp/console-first.log
+# QEMU restarted: the VMM reconnects to the same socket.
+mvstep qemu2 timeout 60 $QEMU ${QEMU_ARGS[*]@Q} -append "\$append sharephase=reconnect"
+mvstep t2 cut -d' ' -f1 /proc/uptime
+mv /tmp/console.log /tmp/console-reconnect.log
 mvstep ls ls -lnR /srv/data
-mvstep owners sh -c 'cd /srv/data && for f in g-root g-dir g-dir/g-user g-dir/g-udir g-chown; do echo "\$f \$(stat -c %u:%g \$f)"; done'
+mvstep owners sh -c 'cd /srv/data && for f in g-root g-dir g-dir/g-user g-dir/g-udir g-chown g-again; do echo "\$f \$(stat -c %u:%g \$f)"; done'
 mvsync "\$tok.vmdone"
 if [ "\$mode" = notifyd ]; then
 	mvstep umount umount /run/fs0.sock
-	mvstep gone sh -c '! grep -q " /run/fs0.sock " /proc/self/mountinfo'
+	mvstep gone sh -c '! grep -q " /run/fs0.sock " /proc/self/mountinfo && [ -f /run/fs0.sock ] && ! [ -S /run/fs0.sock ]'
 	mvsync "\$tok.unmounted"
 fi
 EOF
@@ -222,9 +247,9 @@ EOF
 	fi
 
 	fds0=$(mv_notifyd_fds)
-	mv_start "$RT" "$bundle" "$id" 180
+	mv_start "$RT" "$bundle" "$id" 200
 	reached=0
-	sync_or_exit "$rootfs" "$id.vmdone" "$id" 170 && reached=1
+	sync_or_exit "$rootfs" "$id.vmdone" "$id" 190 && reached=1
 	if [ "$MODE" = notifyd ]; then
 		# First, so that a refused mount is the first failure shown.
 		t_step_ok "$RT: mount -t vhost-user-fs -o cache=auto /srv/data /run/fs0.sock" "$id" mount
@@ -234,7 +259,9 @@ EOF
 	if [ "$reached" = 1 ]; then
 		t0=$(mv_step_out "$id" t0)
 		t1=$(mv_step_out "$id" t1)
-		t_diag "$RT: QEMU ran $(echo "$t1 - $t0" | bc) s inside the container (boot, workload, power-off)"
+		t2=$(mv_step_out "$id" t2)
+		t_diag "$RT: QEMU ran $(echo "$t1 - $t0" | bc) s inside the container (boot, workload, power-off)," \
+			"then $(echo "$t2 - $t1" | bc) s restarted on the same socket"
 		if [ "$MODE" = notifyd ]; then
 			if [ -n "$(share_vfsds)" ]; then
 				t_ok "$RT: notifyd's vfsd serves the share"
@@ -244,28 +271,15 @@ EOF
 		fi
 		t_check "$RT: /run/fs0.sock is a socket the container's root can connect to" \
 			grep -q '^s' <<<"$(mv_step_out "$id" sock)"
-		t_step_ok "$RT: QEMU exits 0 (guest powered off)" "$id" qemu
-		# The guest's checks, as TAP lines of this test.
-		while IFS= read -r line; do
-			case $line in
-			"ok - "*) t_ok "$RT: guest: ${line#ok - }" ;;
-			"not ok - "*) t_fail "$RT: guest: ${line#not ok - }" ;;
-			esac
-		done < <(sed -n 's/^VMTEST //p' "$rootfs/tmp/console.log" | tr -d '\r')
-		if grep -q VMTEST-DONE "$rootfs/tmp/console.log"; then
-			t_ok "$RT: guest workload finished"
-		else
-			t_fail "$RT: guest workload finished" "--- console:" \
-				"$(tail -n 30 "$rootfs/tmp/console.log" 2>&1)" "--- qemu:" \
-				"$(mv_step_out "$id" qemu)"
-		fi
+		guest_checks "$id" qemu "$rootfs/tmp/console-first.log" ""
+		guest_checks "$id" qemu2 "$rootfs/tmp/console-reconnect.log" "QEMU restarted: "
 		if [ "$MODE" = notifyd ]; then
-			exp_host="g-root 100000:100000|g-dir 100000:100000|g-dir/g-user 101000:101000|g-dir/g-udir 101000:101000|g-chown 101000:101000"
-			exp_ct="g-root 0:0|g-dir 0:0|g-dir/g-user 1000:1000|g-dir/g-udir 1000:1000|g-chown 1000:1000"
+			exp_host="g-root 100000:100000|g-dir 100000:100000|g-dir/g-user 101000:101000|g-dir/g-udir 101000:101000|g-chown 101000:101000|g-again 100000:100000"
+			exp_ct="g-root 0:0|g-dir 0:0|g-dir/g-user 1000:1000|g-dir/g-udir 1000:1000|g-chown 1000:1000|g-again 0:0"
 		else
 			# No idmapping: host uids as the guest gave them, unmapped in the container.
-			exp_host="g-root 0:0|g-dir 0:0|g-dir/g-user 1000:1000|g-dir/g-udir 1000:1000|g-chown 1000:1000"
-			exp_ct="g-root 65534:65534|g-dir 65534:65534|g-dir/g-user 65534:65534|g-dir/g-udir 65534:65534|g-chown 65534:65534"
+			exp_host="g-root 0:0|g-dir 0:0|g-dir/g-user 1000:1000|g-dir/g-udir 1000:1000|g-chown 1000:1000|g-again 0:0"
+			exp_ct="g-root 65534:65534|g-dir 65534:65534|g-dir/g-user 65534:65534|g-dir/g-udir 65534:65534|g-chown 65534:65534|g-again 65534:65534"
 		fi
 		t_check "$RT: owners on the host: $exp_host" \
 			[ "$(owners "$rootfs" | paste -sd'|')" = "$exp_host" ]
@@ -274,13 +288,13 @@ EOF
 		mv_sync_go "$rootfs" "$id.vmdone"
 	else
 		t_fail "$RT: the container ran QEMU to the end" "--- container:" "$(tail -n 40 "$(mv_out "$id")")" \
-			"--- console:" "$(tail -n 30 "$rootfs/tmp/console.log" 2>&1)" \
+			"--- console:" "$(tail -n 30 "$rootfs"/tmp/console*.log 2>&1)" \
 			"--- notifyd log:" "$(tail -n 10 "$MV_LOG")"
 	fi
 	if [ "$MODE" = notifyd ] && [ "$reached" = 1 ]; then
 		if sync_or_exit "$rootfs" "$id.unmounted" "$id" 20; then
 			t_step_ok "$RT: umount /run/fs0.sock" "$id" umount
-			t_step_ok "$RT: the socket's mount is gone from the container" "$id" gone
+			t_step_ok "$RT: the socket's mount is gone, /run/fs0.sock is the container's file again" "$id" gone
 			if wait_no_vfsd 10; then
 				t_ok "$RT: umount stops vfsd"
 			else
@@ -318,6 +332,8 @@ EOF
 	fi
 	if [ "$MODE" = direct ]; then
 		t_check "$RT: direct: vfsd survived the guest" kill -0 "$DIRECT_PID"
+		t_check "$RT: direct: the front-end was the container's root (host uid 100000), twice" \
+			[ "$(grep -c 'front-end connected (uid 100000,' "$MV_TMP/vfsd-$RT.log")" = 2 ]
 		kill "$DIRECT_PID" 2>/dev/null
 		wait "$DIRECT_PID" 2>/dev/null
 	fi

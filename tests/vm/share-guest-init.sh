@@ -12,6 +12,8 @@
 # idmapped into the container's user namespace, so the container's root (the
 # owner of its files) is uid 0 in the guest.  direct: vfsd was started by
 # host root without a mapping, the container's root is host uid 100000.
+# sharephase=reconnect: a second boot on the same share (QEMU restarted in
+# the container): the first boot's files are there, one more is created.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -19,9 +21,12 @@ mount -t devtmpfs dev /dev
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci fuse virtiofs; do
 	insmod /lib/modules/$m.ko 2>/dev/null
 done
-mode=notifyd
+mode=notifyd phase=first
 for w in $(cat /proc/cmdline); do
-	case $w in sharemode=*) mode=${w#sharemode=} ;; esac
+	case $w in
+	sharemode=*) mode=${w#sharemode=} ;;
+	sharephase=*) phase=${w#sharephase=} ;;
+	esac
 done
 croot=0
 [ "$mode" = direct ] && croot=100000
@@ -42,6 +47,13 @@ if ! mount -t virtiofs data /mnt; then
 	done_
 fi
 ok "mount -t virtiofs data"
+if [ "$phase" = reconnect ]; then
+	t "reconnect: the first boot's files are there" \
+		sh -c '[ "$(cat /mnt/g-root)" = "written by guest root" ] && [ "$(stat -c %u:%g /mnt/g-dir/g-user)" = 1000:1000 ]'
+	t "reconnect: create as uid 0" sh -c 'echo again > /mnt/g-again && [ "$(stat -c %u /mnt/g-again)" = 0 ]'
+	t "reconnect: umount" umount /mnt
+	done_
+fi
 t "read the file the container wrote" grep -qx 'hello from the container' /mnt/hello.txt
 t "the container's file is owned by uid $croot" sh -c "[ \"\$(stat -c %u /mnt/hello.txt)\" = $croot ]"
 t "create as uid 0" sh -c 'echo "written by guest root" > /mnt/g-root'

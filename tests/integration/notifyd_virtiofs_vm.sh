@@ -55,11 +55,11 @@ if [ "$MODE" = notifyd ]; then
 	cat >"$PROFILES/vm.conf" <<'EOF'
 [profile]
 default-action = deny
+max-shares = 2
 
 [fs vhost-user-fs]
 action = virtiofs
 allowed-options = cache, ro, xattr, thread-pool-size
-max-shares = 2
 EOF
 else
 	# QEMU runs under the same seccomp filter and agent as in notifyd mode,
@@ -97,8 +97,9 @@ descendants() {
 	done
 }
 
-# share_vfsds : pids of the vfsd processes notifyd started (its descendants
-# named vfsd, and the pid=N of the virtiofs decision lines still alive).
+# share_vfsds : pids of the vfsd processes notifyd started: its descendants
+# named vfsd, and the last pid=N of the virtiofs decision lines (the daemon's,
+# as the fuse action logs it) if that process is a live vfsd.
 share_vfsds() {
 	local p
 	{
@@ -106,7 +107,8 @@ share_vfsds() {
 			[ "$(cat /proc/"$p"/comm 2>/dev/null)" = vfsd ] && echo "$p"
 		done
 		for p in $(mv_decisions | grep 'action=virtiofs' | sed -n 's/.* pid=\([0-9]*\).*/\1/p'); do
-			kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p")" != Z ] && echo "$p"
+			[ "$(cat /proc/"$p"/comm 2>/dev/null)" = vfsd ] && [ "$(ps -o stat= -p "$p")" != Z ] &&
+				echo "$p"
 		done
 	} | sort -u | tr '\n' ' '
 }
@@ -294,6 +296,8 @@ EOF
 	if [ "$MODE" = notifyd ] && [ "$reached" = 1 ]; then
 		if sync_or_exit "$rootfs" "$id.unmounted" "$id" 20; then
 			t_step_ok "$RT: umount /run/fs0.sock" "$id" umount
+			t_decision "$RT: the umount's decision line" "$id" \
+				'syscall=umount2' 'target=/run/fs0.sock' 'result=ok'
 			t_step_ok "$RT: the socket's mount is gone, /run/fs0.sock is the container's file again" "$id" gone
 			if wait_no_vfsd 10; then
 				t_ok "$RT: umount stops vfsd"
@@ -339,6 +343,30 @@ EOF
 	fi
 }
 
+# warm_up : one share mounted and unmounted without a VM before the fd counts
+# are taken: notifyd starts its daemon supervisor (a thread with its epoll
+# and eventfd) with the first share and keeps it.
+warm_up() {
+	local id=vm-warm-$MV_IDP rootfs=$MV_TMP/rootfs-warm rt
+	for rt in ${RUNTIMES:-crun runc}; do
+		command -v "$rt" >/dev/null && break
+	done
+	mv_make_rootfs "$rootfs" || mv_bail "cannot build the busybox rootfs"
+	mkdir -p "$rootfs"/{run,srv/data} && chown -R 100000:100000 "$rootfs"/{run,srv}
+	cat >"$rootfs/warm.sh" <<'EOF'
+touch /run/w.sock
+mvstep mount mount -t vhost-user-fs /srv/data /run/w.sock
+mvstep umount umount /run/w.sock
+EOF
+	mv_oci_bundle --profile vm "$MV_TMP/$id" "$rootfs" sh /warm.sh || mv_bail "cannot write the bundle"
+	mv_run "$rt" "$MV_TMP/$id" "$id" 30
+	t_step_ok "warm-up ($rt): a share without a VM mounts" "$id" mount
+	t_step_ok "warm-up ($rt): and unmounts" "$id" umount
+	wait_no_vfsd 10 ||
+		t_fail "warm-up ($rt): its vfsd exits" "$(ps -o pid,ppid,args -p "$(share_vfsds | tr ' ' ,)0")"
+}
+
+[ "$MODE" = notifyd ] && warm_up
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT tests" "$RT not installed"

@@ -98,8 +98,8 @@ descendants() {
 }
 
 # share_vfsds : pids of the vfsd processes notifyd started: its descendants
-# named vfsd, and the last pid=N of the virtiofs decision lines (the daemon's,
-# as the fuse action logs it) if that process is a live vfsd.
+# named vfsd, and the last pid=N of the virtiofs decision lines (their
+# why="vfsd pid=N ...") if that process is a live vfsd.
 share_vfsds() {
 	local p
 	{

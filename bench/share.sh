@@ -20,14 +20,14 @@
 #              O_DIRECT, SHARE_BENCH_RUNTIME seconds, default 3), through
 #              the share a container made (reached at /proc/PID/root/TARGET
 #              while the container holds it) and through a vfsd root
-#              started on the same directory.  SHARE_BENCH_REPS (default 3)
-#              repetitions, each with a fresh back-end and front-end;
-#              median and spread ((max-min)/median).
+#              started on the same directory.  SHARE_BENCH_REPS (default 5)
+#              repetitions, each with a fresh back-end and front-end, the
+#              order alternating; median and spread ((max-min)/median).
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 N=${SHARE_BENCH_N:-50}
 ROUNDS=${SHARE_BENCH_ROUNDS:-3}
-REPS=${SHARE_BENCH_REPS:-3}
+REPS=${SHARE_BENCH_REPS:-5}
 NFILES=${SHARE_BENCH_FILES:-5000}
 SEQ_MB=${SHARE_BENCH_SEQ:-512}
 RUNTIME=${SHARE_BENCH_RUNTIME:-3}
@@ -52,14 +52,14 @@ if [ -z "${SB_PRIVATE_NS:-}" ]; then
 fi
 
 tmp=$(mktemp -d /tmp/share-bench.XXXXXX)
-nd_pid= hold_pid= front= backend=
+nd_pid='' hold_pid='' front='' backend=''
 # The vfsd processes notifyd started (from its decision lines): should the
 # container outlive notifyd, they would outlive it too.
 share_vfsd() { sed -n 's/.*action=virtiofs .*result=ok why="vfsd pid=\([0-9]*\) .*/\1/p' "$tmp/notifyd.log" 2>/dev/null; }
 stop_front() {
 	umount "$tmp/mnt" 2>/dev/null
 	[ -n "$front" ] && { kill "$front" 2>/dev/null; wait "$front" 2>/dev/null; }
-	front=
+	front=''
 }
 stop_target() {
 	stop_front
@@ -70,7 +70,7 @@ stop_target() {
 		wait "$hold_pid" 2>/dev/null
 	fi
 	[ -n "$backend" ] && { kill "$backend" 2>/dev/null; wait "$backend" 2>/dev/null; }
-	hold_pid= backend=
+	hold_pid='' backend=''
 }
 cleanup() {
 	local p
@@ -117,7 +117,7 @@ oks() { awk '{ for (i = 1; i <= NF; i++) { if ($i ~ /^ok=/) o += substr($i, 4); 
 
 # 1. Start-up: one line per round in each file.
 : >"$tmp/lat_share" && : >"$tmp/lat_direct"
-for r in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
 	"$BUILD/bench/share_start" direct "$N" "$tmp/direct.sock" "$BUILD/vfsd" \
 		--socket-path="$tmp/direct.sock" --shared-dir="$SRC" "${VFSD_ARGS[@]}" \
 		>>"$tmp/lat_direct" 2>>"$tmp/direct.log"
@@ -211,34 +211,42 @@ measure() {
 }
 
 : >"$tmp/res"
+# Alternate which goes first: the machine may be shared, and the first of a pair
+# also pays for a cold tmpfs directory.
 for rep in $(seq "$REPS"); do
-	for t in root share; do
-		measure "$t" | sed "s/^/$t /" >>"$tmp/res"
+	order="root share"
+	[ $((rep % 2)) = 0 ] && order="share root"
+	for t in $order; do
+		measure "$t" | sed "s/^/$rep $t /" >>"$tmp/res"
 	done
 done
 echo
 echo "notifyd virtiofs share vs vfsd started by root, same tmpfs directory, through vhost-user-fs-mount;"
-echo "median of $REPS (spread %); goal: ratio 1.00 within noise"
-printf '%-16s %20s %20s %8s\n' metric "vfsd by root" "notifyd share" ratio
+echo "median of $REPS (spread %); paired: the median [range] of each repetition's share/root, the two"
+echo "measured back to back (robust against a load that drifts); goal: ratio 1.00 within noise"
+printf '%-16s %20s %20s %8s %8s  %s\n' metric "vfsd by root" "notifyd share" ratio paired "paired range"
 METRICS="meta-create meta-stat meta-readdir meta-unlink seq-read"
 [ -n "$HAVE_FIO" ] && METRICS="$METRICS randread-qd16"
 for m in $METRICS; do
 	awk -v m="$m" '
-	function med(t,   n, i, j, x, v) {
-		n = cnt[t]; for (i = 1; i <= n; i++) v[i] = val[t, i]
+	function sort(v, n,   i, j, x) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
-		lo[t] = v[1]; hi[t] = v[n]
-		return n == 0 ? 0 : n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 	}
-	$2 == m && $3 != "" && $3 != "null" { cnt[$1]++; val[$1, cnt[$1]] = $3 }
+	function med(v, n) { return n == 0 ? 0 : n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+	$3 == m && $4 != "" && $4 != "null" { val[$2, ++cnt[$2]] = $4; by[$1, $2] = $4; reps[$1] = 1 }
 	END {
 		line = sprintf("%-16s", m)
 		for (k = 1; k <= 2; k++) {
-			t = k == 1 ? "root" : "share"; md[t] = med(t)
-			sp = md[t] > 0 ? 100 * (hi[t] - lo[t]) / md[t] : 0
+			t = k == 1 ? "root" : "share"; n = cnt[t]
+			delete v; for (i = 1; i <= n; i++) v[i] = val[t, i]
+			sort(v, n); md[t] = med(v, n)
+			sp = md[t] > 0 ? 100 * (v[n] - v[1]) / md[t] : 0
 			line = line sprintf(" %12.0f (%3.0f%%)", md[t], sp)
 		}
-		print line sprintf(" %7.2fx", md["root"] > 0 ? md["share"] / md["root"] : 0)
+		n = 0; delete v
+		for (r in reps) if (by[r, "root"] > 0 && by[r, "share"] != "") v[++n] = by[r, "share"] / by[r, "root"]
+		sort(v, n)
+		print line sprintf(" %7.2fx %7.2fx  [%.2f–%.2f]", md["root"] > 0 ? md["share"] / md["root"] : 0, med(v, n), v[1], v[n])
 	}' "$tmp/res"
 done
 echo "units: meta-* operations/s (readdir: entries/s), seq-read MiB/s (${SEQ_MB} MiB, caches dropped), randread-qd16 IOPS (4 KiB, O_DIRECT)"

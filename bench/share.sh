@@ -75,6 +75,12 @@ stop_target() {
 cleanup() {
 	local p
 	stop_target
+	# notifyd stops and reaps the vfsd of a share whose container is gone: let it.
+	for _ in $(seq 30); do
+		for p in $(share_vfsd); do kill -0 "$p" 2>/dev/null && break; done
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
 	[ -n "$nd_pid" ] && kill "$nd_pid" 2>/dev/null && wait "$nd_pid" 2>/dev/null
 	for p in $(share_vfsd); do
 		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$BUILD/vfsd" ] && kill -KILL "$p" 2>/dev/null
@@ -104,7 +110,9 @@ max-shares = 64
 action = virtiofs
 allowed-options = cache
 P
-"$BUILD/notifyd" --socket "$tmp/nd.sock" --control "$tmp/ctl.sock" --profiles "$tmp/profiles" \
+# Its own process group: a ^C reaches the containers, and notifyd outlives
+# them long enough to stop their vfsd; the parent's death still ends it.
+setsid setpriv --pdeathsig TERM -- "$BUILD/notifyd" --socket "$tmp/nd.sock" --control "$tmp/ctl.sock" --profiles "$tmp/profiles" \
 	--log-level info </dev/null 2>"$tmp/notifyd.log" &
 nd_pid=$!
 for _ in $(seq 50); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.1; done
@@ -136,6 +144,7 @@ lat_row "anchor: exec -> socket accepts" accept "$tmp/lat_direct"
 lat_row "anchor: exec -> GET_FEATURES answered" answer "$tmp/lat_direct"
 lat_row "anchor: SIGTERM -> vfsd reaped" stop "$tmp/lat_direct"
 lat_row "share: mount(2) returns" mount "$tmp/lat_share"
+lat_row "share: mount call -> socket accepts" accept "$tmp/lat_share"
 lat_row "share: mount call -> GET_FEATURES answered" answer "$tmp/lat_share"
 lat_row "share: umount(2)" umount "$tmp/lat_share"
 awk -v a="$(med answer_p50_us "$tmp/lat_direct")" -v s="$(med answer_p50_us "$tmp/lat_share")" \
@@ -183,6 +192,14 @@ start() {
 	return 1
 }
 
+# front_alive TARGET : the front-end still serves (a workload on a dead FUSE
+# mount may hang: fio did once).
+front_alive() {
+	kill -0 "$front" 2>/dev/null && return 0
+	echo "share bench: $1: the front-end died: $(tail -n 2 "$tmp/front.log")" >&2
+	return 1
+}
+
 # measure TARGET : "metric value" lines
 measure() {
 	local m j k s e
@@ -191,12 +208,14 @@ measure() {
 	for k in create stat readdir unlink; do
 		echo "meta-$k $(tr ' ' '\n' <<<"$m" | sed -n "s/^$k=//p")"
 	done
+	front_alive "$1" || { stop_target; return; }
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	if [ -n "$HAVE_FIO" ]; then
 		j=$(fio --name=sr --filename="$tmp/mnt/seq.dat" --readonly --rw=read --bs=1M \
 			--size="${SEQ_MB}M" --ioengine=psync --output-format=json 2>/dev/null)
 		echo "seq-read $(jq '.jobs[0].read.bw_bytes / 1048576' <<<"$j" 2>/dev/null)"
+		front_alive "$1" || { stop_target; return; }
 		j=$(fio --name=rr --filename="$tmp/mnt/seq.dat" --readonly --rw=randread --bs=4k \
 			--size="${SEQ_MB}M" --ioengine=libaio --direct=1 --iodepth=16 \
 			--runtime="$RUNTIME" --time_based --output-format=json 2>/dev/null)
@@ -217,7 +236,9 @@ for rep in $(seq "$REPS"); do
 	order="root share"
 	[ $((rep % 2)) = 0 ] && order="share root"
 	for t in $order; do
-		measure "$t" | sed "s/^/$rep $t /" >>"$tmp/res"
+		# Not in a pipeline: a subshell would not run the INT trap.
+		measure "$t" >"$tmp/one"
+		sed "s/^/$rep $t /" "$tmp/one" >>"$tmp/res"
 	done
 done
 echo

@@ -8,9 +8,11 @@
  *       in a container: N times create TARGET, mount(SRC, TARGET,
  *       "vhost-user-fs", 0, OPTS), connect to TARGET, send a vhost-user
  *       GET_FEATURES and read the answer, umount(TARGET), remove TARGET.
- *       mount_*: mount(2) itself; answer_*: from the mount call to the
- *       answer (notifyd's checks, the copy, vfsd's start-up until it
- *       serves); umount_*: umount(2).
+ *       mount_*: mount(2) itself; accept_*: from the mount call to a
+ *       connection accepted (notifyd's socket listens before mount(2)
+ *       returns); answer_*: from the mount call to the answer (notifyd's
+ *       checks, the copy, vfsd's start-up until it serves); umount_*:
+ *       umount(2).
  *   share_start hold SRC TARGET [OPTS]
  *       in a container: create TARGET, mount the share, print
  *       "ready pid=PID" (PID as the host sees it: mv_launch makes no pid
@@ -157,15 +159,15 @@ static int make_target(const char *target)
 
 static int mode_mount(const char *src, const char *target, unsigned n, const char *opts)
 {
-	double *mnt = calloc(n, sizeof(double)), *ans = calloc(n, sizeof(double)),
-	       *umnt = calloc(n, sizeof(double));
+	double *mnt = calloc(n, sizeof(double)), *conn = calloc(n, sizeof(double)),
+	       *ans = calloc(n, sizeof(double)), *umnt = calloc(n, sizeof(double));
 	unsigned ok = 0;
 	int first_err = 0;
 
-	if (!mnt || !ans || !umnt)
+	if (!mnt || !conn || !ans || !umnt)
 		return 1;
 	for (unsigned i = 0; i < n; i++) {
-		double t0, t1, t2, t3;
+		double t0, t1, tc, t2, t3;
 		int fd, r;
 
 		r = make_target(target);
@@ -178,6 +180,7 @@ static int mode_mount(const char *src, const char *target, unsigned n, const cha
 		}
 		t1 = now_us();
 		fd = connect_retry(target);
+		tc = now_us();
 		r = fd < 0 ? fd : get_features(fd);
 		t2 = now_us();
 		if (fd >= 0)
@@ -189,6 +192,7 @@ static int mode_mount(const char *src, const char *target, unsigned n, const cha
 		if (r < 0)
 			goto fail;
 		mnt[ok] = t1 - t0;
+		conn[ok] = tc - t0;
 		ans[ok] = t2 - t0;
 		umnt[ok] = t3 - t2;
 		ok++;
@@ -202,10 +206,12 @@ static int mode_mount(const char *src, const char *target, unsigned n, const cha
 	}
 	printf("n=%u ok=%u", n, ok);
 	print_pct("mount", mnt, ok);
+	print_pct("accept", conn, ok);
 	print_pct("answer", ans, ok);
 	print_pct("umount", umnt, ok);
 	printf("\n");
 	free(mnt);
+	free(conn);
 	free(ans);
 	free(umnt);
 	return ok ? 0 : 1;

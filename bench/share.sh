@@ -32,10 +32,11 @@ NFILES=${SHARE_BENCH_FILES:-5000}
 SEQ_MB=${SHARE_BENCH_SEQ:-512}
 RUNTIME=${SHARE_BENCH_RUNTIME:-3}
 # What notifyd gives the vfsd of a share with these options (share_base_args()
-# and share_caps_args() in notifyd/virtiofs_action.c; the caller has every
-# capability of its namespace, so no --modcaps); the anchor gets the same.
+# and share_caps_args() in notifyd/virtiofs_action.c: the caller has every
+# capability of its namespace, and the rule allows no device nodes); the
+# anchor gets the same.  The tables print both command lines.
 OPTS=cache=auto
-VFSD_ARGS=(--sandbox=namespace --log-level=info --cache=auto --inode-file-handles=never)
+VFSD_ARGS=(--sandbox=namespace --log-level=info --cache=auto --modcaps=-mknod --inode-file-handles=never)
 
 [ "$(id -u)" = 0 ] || { echo "share bench: needs root"; exit 0; }
 for p in "$BUILD/notifyd" "$BUILD/vfsd" "$BUILD/vhost-user-fs-mount" "$BUILD/bench/share_start" \
@@ -180,6 +181,8 @@ start() {
 		ready\ pid=*) sock=/proc/${line#ready pid=}/root$tmp/run/fs0.sock ;;
 		*) echo "share bench: the container's mount failed: $line"; return 1 ;;
 		esac
+		[ -s "$tmp/share.args" ] ||
+			tr '\0' ' ' <"/proc/$(share_vfsd | tail -n 1)/cmdline" >"$tmp/share.args" 2>/dev/null
 		;;
 	esac
 	"$BUILD/vhost-user-fs-mount" "$sock" "$tmp/mnt" 2>"$tmp/front.log" 7>&- &
@@ -270,6 +273,8 @@ for m in $METRICS; do
 		print line sprintf(" %7.2fx %7.2fx  [%.2f–%.2f]", md["root"] > 0 ? md["share"] / md["root"] : 0, med(v, n), v[1], v[n])
 	}' "$tmp/res"
 done
+echo "share's vfsd (notifyd): $(cat "$tmp/share.args" 2>/dev/null)"
+echo "root's vfsd:            vfsd --socket-path=S --shared-dir=SRC ${VFSD_ARGS[*]}"
 echo "units: meta-* operations/s (readdir: entries/s), seq-read MiB/s (${SEQ_MB} MiB, caches dropped), randread-qd16 IOPS (4 KiB, O_DIRECT)"
 echo "notifyd after the run: $("$BUILD/notifyctl" --control "$tmp/ctl.sock" stats | tr '\n' ' ')"
 grep -c ' error' "$tmp/notifyd.log" | sed 's/^/notifyd error lines: /'

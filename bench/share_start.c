@@ -266,6 +266,9 @@ static int mode_direct(unsigned n, const char *sock, char **argv)
 			goto fail;
 		}
 		if (pid == 0) {
+			/* stdout carries this program's one line of figures */
+			if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+				_exit(127);
 			execv(argv[0], argv);
 			_exit(127);
 		}

@@ -8,3 +8,8 @@ $(NOTIFY_ANCHOR): bench/notify_anchor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 all: $(METABENCH) $(NOTIFY_ANCHOR)
+SHARE_START := $(BUILD)/bench/share_start
+$(SHARE_START): bench/share_start.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(SHARE_START)

@@ -210,6 +210,17 @@ void container_resource_counts(struct container *c,
 			fn(res->ops->name, res->ops->count(c, res), userdata);
 }
 
+bool container_id_live(const char *id, pid_t init_pid)
+{
+	bool live = false;
+
+	pthread_mutex_lock(&registry.lock);
+	for (struct container *c = registry.list; c && !live; c = c->next)
+		live = c->init_pid == init_pid && !strcmp(c->id, id);
+	pthread_mutex_unlock(&registry.lock);
+	return live;
+}
+
 unsigned container_count(void)
 {
 	unsigned n;

@@ -88,6 +88,11 @@ void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */
 void container_forget(struct container *c);
 unsigned container_count(void);
+/*
+ * Is an entry of container id (with that init) still in the registry?  For
+ * state that outlives the entry it came through (a `runc exec`'s share).
+ */
+bool container_id_live(const char *id, pid_t init_pid);
 
 /*
  * c's resource of kind ops: the one attached, or a new zeroed one of size

@@ -34,6 +34,7 @@
  * sent as a number (MSG_FAILED) or written in decimal (the daemon's stderr).
  */
 #include "notifyd/fuse_children.h"
+#include "notifyd/ns_child.h"
 #include "notifyd/fuse_confine.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -314,6 +315,13 @@ void fuse_children_mounter(const struct fuse_plan *pl)
 	struct clone_args ca;
 	long pid;
 
+	int keep[] = {0,         1,           2,          pl->userns, pl->mntns,
+	              pl->pidns, pl->ipcns,   pl->utsns,  pl->netns,  pl->cgroupns,
+	              pl->root,  pl->cwd,     pl->target, pl->image,  pl->prog,
+	              pl->shim,  pl->devnull, pl->err_w,  pl->ctl,    pl->cgroup_procs};
+
+	/* Nothing of notifyd's but the plan (and stdio) comes along. */
+	ns_child_close_all_but(keep, ARRAY_SIZE(keep));
 	fusefd = mounter_enter(pl);
 	mntfd = mounter_fsmount(pl, fusefd);
 

@@ -34,6 +34,7 @@ struct daemon_rec {
 	uint64_t mnt_id, mnt_id_old;
 	char *program, *target;
 	char *source, *options; /* vfsd shares only */
+	bool killed;            /* sweep_orphans() signalled it; under state.lock */
 	uint64_t started;
 	char line[512]; /* partial output line */
 	size_t line_len;
@@ -118,6 +119,23 @@ static unsigned fuse_res_count(struct container *c, const struct container_resou
 	return n;
 }
 
+/*
+ * Share daemons are counted per container, not per entry: those running for
+ * other entries of the same container (each `runc exec` hands over an entry
+ * of its own) count too.  Under state.lock.
+ */
+static unsigned others_of(const struct container *c, enum fuse_daemon_kind kind)
+{
+	unsigned n = 0;
+
+	if (kind != FUSE_DAEMON_VFSD)
+		return 0;
+	for (const struct daemon_rec *d = state.recs; d; d = d->next)
+		n += d->kind == kind && d->c != c && d->c->init_pid == c->init_pid &&
+		     !strcmp(d->c->id, c->id);
+	return n;
+}
+
 int fuse_daemon_reserve(struct container *c, enum fuse_daemon_kind kind, unsigned max)
 {
 	struct fuse_res *fr = fuse_res_of(c, kind);
@@ -134,7 +152,7 @@ int fuse_daemon_reserve(struct container *c, enum fuse_daemon_kind kind, unsigne
 	 */
 	pthread_mutex_lock(&state.lock);
 	for (bool timed_out = false;;) {
-		if (fr->n < max) {
+		if (fr->n + others_of(c, kind) < max) {
 			fr->n++;
 			r = 0;
 			break;
@@ -305,6 +323,53 @@ static void on_exit_of(struct daemon_rec *d)
 		         r == 0 ? "already gone" : strerror(-r));
 }
 
+/*
+ * A share daemon started through a `runc exec` entry outlives that entry;
+ * when the container's last entry goes, the gone() hook of an entry that
+ * never started a daemon is not called.  So the supervisor looks every
+ * SWEEP_MS: a daemon whose entry is gone and of whose container no entry is
+ * left is killed.  Lock order: collect under state.lock, ask the registry
+ * after.
+ */
+#define SWEEP_MS 1000
+static void sweep_orphans(void)
+{
+	struct {
+		int pidfd;
+		char id[128];
+		pid_t init_pid, pid;
+	} v[32];
+	unsigned n = 0;
+
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d && n < ARRAY_SIZE(v); d = d->next) {
+		if (d->killed || !__atomic_load_n(&d->c->gone, __ATOMIC_RELAXED))
+			continue;
+		v[n].pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
+		snprintf(v[n].id, sizeof(v[n].id), "%s", d->c->id);
+		v[n].init_pid = d->c->init_pid;
+		v[n].pid = d->pid;
+		d->killed = true;
+		n += v[n].pidfd >= 0;
+	}
+	pthread_mutex_unlock(&state.lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (!container_id_live(v[i].id, v[i].init_pid)) {
+			syscall(SYS_pidfd_send_signal, v[i].pidfd, SIGKILL, NULL, 0);
+			log_info("container %s is gone: killed daemon pid=%d it started through "
+			         "another entry",
+			         v[i].id, (int)v[i].pid);
+		} else { /* the container lives on: look again next time */
+			pthread_mutex_lock(&state.lock);
+			for (struct daemon_rec *d = state.recs; d; d = d->next)
+				if (d->pid == v[i].pid)
+					d->killed = false;
+			pthread_mutex_unlock(&state.lock);
+		}
+		close(v[i].pidfd);
+	}
+}
+
 static void *supervisor_main(void *arg)
 {
 	(void)arg;
@@ -316,12 +381,14 @@ static void *supervisor_main(void *arg)
 		state.self_task = open("/proc/thread-self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(state.epfd, evs, 16, -1);
+		int n = epoll_wait(state.epfd, evs, 16, SWEEP_MS);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("FUSE supervisor: epoll_wait: %m");
 			return NULL;
 		}
+		if (n <= 0)
+			sweep_orphans();
 		for (int i = 0; i < n; i++) {
 			uintptr_t v = (uintptr_t)evs[i].data.ptr;
 			struct daemon_rec *d = (struct daemon_rec *)(v & ~TAG_ERR);
@@ -404,13 +471,29 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	state.recs = d;
 	/* Registered under the lock: the thread cannot free d before we are done. */
 	ev.data.ptr = d;
-	int r = epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->pidfd, &ev);
+	int r = epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->pidfd, &ev) < 0 ? -errno : 0;
 	if (r == 0 && d->stderr_fd >= 0) {
 		ev.data.ptr = (void *)((uintptr_t)d | TAG_ERR);
 		epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
 	}
+	/* d may go once we unlock (the daemon may exit at once): keep its pidfd. */
+	_cleanup_close_ int pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
 	pthread_mutex_unlock(&state.lock);
-	return r < 0 ? -errno : 0;
+	if (r < 0)
+		return r;
+	/*
+	 * The container may have gone while the daemon started: its gone() hook
+	 * ran before we added the record (after it, it would have seen it).
+	 * The hook runs after `gone` is set, under state.lock, which we took
+	 * since: a set flag is seen here.
+	 */
+	if (pidfd >= 0 && __atomic_load_n(&c->gone, __ATOMIC_RELAXED) &&
+	    !container_id_live(c->id, c->init_pid)) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		log_info("%s: container gone while %s pid=%d started; killed it", c->id,
+		         info->program, (int)info->pid);
+	}
+	return 0;
 }
 
 /*

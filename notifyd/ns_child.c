@@ -48,8 +48,7 @@ void ns_child_report(int sock, int err, int step, uint64_t value, int fd)
 	_exit(err ? 1 : 0);
 }
 
-/* In the child: close every fd but the listed ones (async-signal-safe). */
-static void close_all_but(int *keep, unsigned n)
+void ns_child_close_all_but(int *keep, unsigned n)
 {
 	unsigned lo = 0;
 
@@ -87,7 +86,7 @@ static int child_main(void *p)
 	for (unsigned i = 0; i < cs->n_keep; i++)
 		k[i] = cs->keep[i];
 	k[cs->n_keep] = cs->sock;
-	close_all_but(k, cs->n_keep + 1);
+	ns_child_close_all_but(k, cs->n_keep + 1);
 	/* Dies with the worker. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/*

@@ -60,6 +60,14 @@ void ns_child_init(void);
  */
 void ns_child_cancel_all(void);
 
+/*
+ * In any child of notifyd (a copy of every fd of every container): close
+ * every fd but the n in keep[] (sorted in place; negative ones ignored).
+ * Async-signal-safe.  A child that holds a copy of another request's pipe
+ * keeps that request from seeing end-of-file, so each child calls this first.
+ */
+void ns_child_close_all_but(int *keep, unsigned n);
+
 /* In the child: send the report (and fd, if >= 0) and _exit(). */
 __attribute__((noreturn)) void ns_child_report(int sock, int err, int step, uint64_t value, int fd);
 

@@ -12,10 +12,12 @@
  * unmapped (the overflow id, no capability applies to them).
  *
  * The namespace is made by a clone3(CLONE_NEWUSER) child that waits on a
- * pipe while notifyd writes its maps and opens its ns/user; then it exits
- * and the fd keeps the namespace.
+ * pipe (holding nothing else of notifyd's) while notifyd writes its maps
+ * and opens its ns/user; then notifyd kills it and the fd keeps the
+ * namespace.
  */
 #include "notifyd/share_idmap.h"
+#include "notifyd/ns_child.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/kernel_compat.h"
@@ -101,9 +103,11 @@ int share_idmap_userns(int procfd)
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
 		return -errno;
-	if (pid == 0) { /* async-signal-safe: wait for the parent, then go */
+	if (pid == 0) { /* async-signal-safe: hold nothing of notifyd's, wait to be killed */
+		int keep[] = {wait_r};
 		char c;
-		close(wait_w);
+
+		ns_child_close_all_but(keep, 1);
 		(void)!read(wait_r, &c, 1);
 		_exit(0);
 	}
@@ -116,7 +120,9 @@ int share_idmap_userns(int procfd)
 		if (nsfd < 0)
 			r = -errno;
 	}
-	wait_w = safe_close(wait_w); /* the child reads end of file and exits */
+	/* Done with it: killed rather than told, so no fd of another request's
+	 * child can keep it (and this worker) waiting. */
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
 	return r < 0 ? r : nsfd;
 }

@@ -212,6 +212,16 @@ static int check_source_fs(const struct request *rq, int source_fd, struct decis
 	                     rq->source, (unsigned long)sfs.f_type);
 }
 
+/* Every mount of the detached tree fd private: no propagation in or out. */
+static int share_make_private(int fd)
+{
+	struct mount_attr a = {.propagation = MS_PRIVATE};
+
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * The share: a detached copy of the source with every mount below it (as
  * `mount --rbind`: a copy without them would show what the container's
@@ -248,6 +258,16 @@ static int share_clone(struct request *rq, int source_fd, bool ro, int userns_fd
 	view_leave();
 	if (r < 0)
 		return decision_fail(d, -r, "copying %s: %s", rq->source, strerror(-r));
+	/*
+	 * A copy of a shared mount joins its peer group: what the container
+	 * mounted below the source later (a procfs, after the idmapping was
+	 * decided) would appear in vfsd's view.  Cut it off first; the mounts
+	 * checked below are then all the copy will ever have.
+	 */
+	r = share_make_private(tree);
+	if (r < 0)
+		return decision_fail(d, -r, "making the copy of %s private: %s", rq->source,
+		                     strerror(-r));
 	*idmapped = false;
 	if (userns_fd >= 0) {
 		struct mount_attr ai = a;
@@ -313,7 +333,7 @@ static int share_socket(const struct proc_creds *cr, char path[108], int *ret_so
 	}
 	mnt = (int)syscall(SYS_open_tree, AT_FDCWD, path,
 	                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-	r = mnt < 0 ? -errno : 0;
+	r = mnt < 0 ? -errno : share_make_private(mnt);
 	if (r < 0)
 		return decision_fail(d, -r, "copying the share's socket: %s", strerror(-r));
 	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)

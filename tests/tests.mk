@@ -117,10 +117,6 @@ $(BUILD)/tests/unit/test_fuse_daemon: $(OBJ)/tests/unit/test_fuse_daemon.o \
 		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(OBJ)/notifyd/mount_record.o \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmount $(LDLIBS)
-# share_idmap.c: map inversion, and a real idmapped copy made with the namespace.
-$(BUILD)/tests/unit/test_share_idmap: $(OBJ)/tests/unit/test_share_idmap.o \
-		$(OBJ)/notifyd/share_idmap.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The dispatcher and target.c with a real notify fd (a child that installs a
 # SCMP_ACT_NOTIFY filter): every notifyd module but main.o.
 NOTIFYD_LIB_OBJ := $(filter-out $(OBJ)/notifyd/main.o,$(NOTIFYD_OBJ))
@@ -128,6 +124,10 @@ $(BUILD)/tests/unit/test_supervise: $(OBJ)/tests/unit/test_supervise.o $(NOTIFYD
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
 $(BUILD)/tests/unit/test_target: $(OBJ)/tests/unit/test_target.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+# share_idmap.c: map inversion, and a real idmapped copy made with the namespace.
+$(BUILD)/tests/unit/test_share_idmap: $(OBJ)/tests/unit/test_share_idmap.o $(NOTIFYD_LIB_OBJ) \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
 # fuse_children.c's mounter and daemon run for real, with malloc and the

@@ -31,6 +31,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,13 @@ static int sandbox_namespace(const char *dir, bool readonly, enum vfsd_seccomp s
 	pid_t pid;
 	int r;
 
+	int parent;
+
 	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) < 0)
+		return -errno;
+	/* The child watches this to see whether we died before it could follow. */
+	parent = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (parent < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0)
@@ -169,11 +176,19 @@ static int sandbox_namespace(const char *dir, bool readonly, enum vfsd_seccomp s
 	if (pid > 0)
 		wait_child(pid, seccomp);
 	/*
-	 * The parent may die without passing a signal on: follow it.  (It
-	 * only exits after us, unless SIGKILLed; getppid() is 0 in here.)
+	 * The parent may die without passing a signal on (a launcher that
+	 * gives up SIGKILLs it): follow it.  getppid() is 0 in here, so a
+	 * parent that died before the prctl() shows as its pidfd readable.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return -errno;
+	{
+		struct pollfd pfd = {.fd = parent, .events = POLLIN};
+
+		if (poll(&pfd, 1, 0) != 0)
+			_exit(1);
+		close(parent);
+	}
 	{
 		struct sigaction sa = {.sa_handler = child_exit};
 

@@ -1,0 +1,985 @@
+#!/bin/bash
+# Red team of the virtiofs action (crun and runc, user namespace 0 -> host
+# 100000).  The container's root and the VMM/guest it runs are hostile; the
+# host plays the VMM with vhost-user-fs-mount through /proc/PID/root.  One
+# check per attack: an attack that is stopped is an ok check on its exact
+# outcome; an attack that works is a failing check that says what it got.
+#
+#   propagation: the source made a shared mount before the share, then
+#           /proc bound under it afterwards -- does the mount propagate
+#           into vfsd's view of the share (host-root vfsd serving procfs)?
+#   submounts: a /proc bound under the source before the share is in it
+#           (the copy is recursive) but served with the container's rights
+#           only (ids=userns: core_pattern does not open for writing); a bind of /proc or /proc/sys as
+#           the source is refused (EPERM), as is the container's /dev
+#           tmpfs' device nodes (no device node is served).
+#   ids:    a host-root 0600 file in the share stays unreadable through the
+#           guest, a host-root 0644 file unwritable, a chown to an id the
+#           container does not map fails, a hard link to a host-root file
+#           fails; what the guest creates belongs to host 100000; a share
+#           of a read-only bind stays read-only; a container user without
+#           CAP_SYS_ADMIN gets EPERM.
+#   fcaps:  a file capability the guest sets through an xattr share is v3
+#           with rootid 100000, never a host-wide v2 one;
+#   socket: a bind copy and a mount --move of the socket mount (both
+#           ENOENT: its root is an unlinked file), chmod of the socket,
+#           umount and umount -l (MNT_DETACH) of it (vfsd stops, the slot is
+#           free again), a VMM that reconnects; a VMM holding its
+#           connection (and another waiting) does not keep vfsd past umount.
+#   stack:  a share over another share's socket (ENOENT), targets through
+#           magic links (refused) or a symlink climbing out of / (the
+#           container's own file);
+#   vfsd:   its fds, mounts, capabilities, cgroup, pid namespace.
+#   limits: 8 mounts in parallel against max-shares = 2; two shares
+#           starting at once must not wedge notifyd's workers.
+#   others: a second container with the same target path cannot stop the
+#           first one's share; its max-shares count is its own.
+#   exit:   the container exiting with shares up, or in the middle of a
+#           mount, leaves no vfsd, no socket in /run/mountvisor.
+#           With its share up after a guest request of another uid, the
+#           sandboxed vfsd goes with its waiting parent.
+#   exec:   a share mounted from a `runtime exec` entry lives until the
+#           container exits, then goes; max-shares counts the container's
+#           shares, whichever entry (init, exec) asked.
+#
+#   RUNTIMES="crun runc" to run a subset.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+FRONT=$MV_BUILD/vhost-user-fs-mount
+[ -x "$FRONT" ] || mv_bail "$FRONT not built"
+[ -x /usr/bin/python3 ] || mv_bail "python3 not installed (the VMMs)"
+
+ROOTFS=$MV_TMP/rootfs
+PROFILES=$MV_TMP/profiles
+MNT=$MV_TMP/mnt
+mkdir -p "$PROFILES" "$MNT"
+cat >"$PROFILES/default.conf" <<EOF
+[profile]
+default-action = deny
+max-shares = 2
+
+[fs vhost-user-fs]
+action = virtiofs
+allowed-options = cache, ro
+EOF
+
+cat >"$PROFILES/xattr.conf" <<EOF
+[profile]
+default-action = deny
+max-shares = 2
+
+[fs vhost-user-fs]
+action = virtiofs
+allowed-options = xattr
+EOF
+
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+mkdir -p "$ROOTFS/srv/data" "$ROOTFS/srv/prop" "$ROOTFS/run" "$ROOTFS/usr" "$ROOTFS/lib" \
+	"$ROOTFS/lib64"
+echo "container data" >"$ROOTFS/srv/data/hello.txt"
+chown -hR 100000:100000 "$ROOTFS/srv" "$ROOTFS/run" "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
+# Host root's files in the container's directory (ids it does not map).
+echo "host secret" >"$ROOTFS/srv/data/rootonly"
+chown 0:0 "$ROOTFS/srv/data/rootonly"
+chmod 0600 "$ROOTFS/srv/data/rootonly"
+echo "host file" >"$ROOTFS/srv/data/rootro"
+chown 0:0 "$ROOTFS/srv/data/rootro"
+chmod 0644 "$ROOTFS/srv/data/rootro"
+
+mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
+
+FRONT_PID=
+front_stop() {
+	umount "$MNT" 2>/dev/null
+	[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null && wait "$FRONT_PID" 2>/dev/null
+	FRONT_PID=
+}
+defer front_stop
+
+front_start() {
+	local i
+	"$FRONT" "$1" "$MNT" 2>"$MV_TMP/front.log" &
+	FRONT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q " $MNT fuse.vhost-user-fs " /proc/self/mounts && stat "$MNT" >/dev/null 2>&1 &&
+			return 0
+		kill -0 "$FRONT_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# The vfsd pids of container ID, in the order of its shares.
+share_pids() {
+	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
+}
+
+# served_by PID : the vfsd process that serves (the namespace sandbox's child).
+served_by() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
+
+# gone PID... : every PID exits within 5 s.
+gone() {
+	local p i
+	for p in "$@"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$p" 2>/dev/null || [ "$(ps -o stat= -p "$p" 2>/dev/null)" = Z ] || break
+			sleep 0.1
+		done
+		kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" 2>/dev/null)" != Z ] && {
+			echo "pid $p still running: $(tr '\0' ' ' <"/proc/$p/cmdline")"
+			return 1
+		}
+	done
+	return 0
+}
+
+not_connects() { ! connects "$1" >/dev/null 2>&1; }
+
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null)" != Z ]; }
+
+# connects PATH : a VMM can connect to the socket at PATH.
+connects() {
+	/usr/bin/python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(2)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("connect: %s" % e)
+    sys.exit(1)
+EOF
+}
+
+# Sockets notifyd left in its run directory (each share's is unlinked once bound).
+run_sockets() { find /run/mountvisor -maxdepth 1 -name "vfsd-$NOTIFYD_PID-*.sock" 2>/dev/null; }
+
+# vfsd processes (share daemons) among notifyd's children.
+vfsd_children() {
+	local p
+	for p in $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q '^vfsd ' && echo "$p"
+	done
+}
+
+# Every vfsd process (waiting parent or sandboxed server) that has this
+# test's tmpfs in its mount table: started for one of our containers.
+MV_TMP_DEV=$(mountpoint -d "$MV_TMP" 2>/dev/null)
+our_vfsd() {
+	local p
+	[ -n "$MV_TMP_DEV" ] || return 0
+	for p in $(pgrep -x vfsd; pgrep -f '^vfsd --fd='); do
+		grep -q " $MV_TMP_DEV " "/proc/$p/mountinfo" 2>/dev/null && echo "$p"
+	done | sort -un
+}
+
+# Every vfsd of ours that still runs once the test ends (an attack that
+# leaks one): killed, so the test leaves nothing behind.
+kill_leaked_vfsd() {
+	local p
+	for p in $(our_vfsd); do kill -KILL "$p"; done
+	return 0
+}
+
+# At the end, once notifyd is stopped: also copies of it left behind (stuck
+# helpers whose notifyd is gone: see test_concurrent).
+kill_leftovers() {
+	local p
+	kill_leaked_vfsd
+	[ -z "$NOTIFYD_PID" ] || return 0
+	for p in $(pgrep -f -- "--socket $MV_TMP/run/"); do kill -KILL "$p"; done
+	return 0
+}
+defer kill_leftovers
+
+# notifyd's helper children (copies of notifyd, no exec) that have waited
+# in a pipe read for more than 3 s: the user-namespace helpers of
+# share_idmap.c, each waiting for an end of file the other one prevents.
+stuck_helpers() {
+	local p exe
+	exe=$(readlink "/proc/$NOTIFYD_PID/exe")
+	for p in $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null); do
+		[ "$(readlink "/proc/$p/exe")" = "$exe" ] || continue
+		[ "$(cat "/proc/$p/wchan" 2>/dev/null)" = anon_pipe_read ] || continue
+		[ "$(ps -o etimes= -p "$p" | tr -d ' ')" -ge 3 ] 2>/dev/null && echo "$p"
+	done
+}
+
+# unwedge : kill stuck helpers (the workers waiting for them go on); prints
+# what they were.
+unwedge() {
+	local p fd ps
+	ps=$(stuck_helpers)
+	for p in $ps; do
+		fd=$(($(awk '{print $2}' "/proc/$p/syscall" 2>/dev/null)))
+		echo "notifyd helper $p blocked in read(fd $fd = $(readlink "/proc/$p/fd/$fd")) for $(ps -o etimes= -p "$p" | tr -d ' ') s; it holds: $(find "/proc/$p/fd" -mindepth 1 -printf '%f=%l ' 2>/dev/null | grep -o '[0-9]*=pipe:[^ ]*' | tr '\n' ' ')"
+	done
+	for p in $ps; do kill -KILL "$p" 2>/dev/null; done
+}
+
+bundle() { # bundle ID [mv_oci_bundle options] -- CMD...
+	local id=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" && mv_bind_host_libs "$MV_TMP/$id"
+}
+
+# Mount propagation into the share, and what the source may be.
+test_propagation() {
+	local id=vfsr-$RT-prop pid v
+	rm -rf "$ROOTFS/srv/prop"
+	mkdir -p "$ROOTFS/srv/prop/pre" "$ROOTFS/srv/prop/post"
+	echo "prop" >"$ROOTFS/srv/prop/file"
+	chown -R 100000:100000 "$ROOTFS/srv/prop"
+	cat >"$ROOTFS/prop.sh" <<'EOF'
+tok=$1
+M=/usr/bin/mount
+touch /run/p.sock /run/q.sock /run/r.sock /run/d.sock
+mvstep bindself $M --bind /srv/prop /srv/prop
+mvstep shared $M --make-shared /srv/prop
+mvstep pre $M --bind /proc /srv/prop/pre
+mvstep share mount -t vhost-user-fs /srv/prop /run/p.sock
+mvstep post $M --bind /proc /srv/prop/post
+mvstep ctl sh -c ': >>/proc/sys/kernel/core_pattern'
+mkdir -p /srv/procbind /srv/sysbind
+mvstep bindproc $M --bind /proc /srv/procbind
+mvstep procsrc mount -t vhost-user-fs /srv/procbind /run/q.sock
+mvstep bindsys $M --bind /proc/sys /srv/sysbind
+mvstep syssrc mount -t vhost-user-fs /srv/sysbind /run/r.sock
+mvsync "$tok.shared"
+mvstep umount umount /run/p.sock
+mvstep devsrc mount -t vhost-user-fs /dev /run/d.sock
+mkdir -p /srv/rs/post
+touch /run/p2.sock
+mvstep rshared $M --make-rshared /
+mvstep share2 mount -t vhost-user-fs /srv/rs /run/p2.sock
+mvstep post2 $M --bind /proc /srv/rs/post
+mvsync "$tok.dev"
+EOF
+	bundle "$id" -- sh /prop.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: propagation: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_step_ok "$RT: propagation: the container made its source a shared mount" "$id" shared
+	t_step_ok "$RT: propagation: the share of the shared source mounts" "$id" share
+	t_step_ok "$RT: propagation: the container bound its /proc under the shared source" "$id" post
+	if front_start "/proc/$pid/root/run/p.sock"; then
+		t_check "$RT: propagation: the share serves the source" [ "$(cat "$MNT/file")" = prop ]
+		# The copy is recursive (a plain one would show what the runtime's
+		# mounts cover): the /proc bound there before is in the share, but
+		# then nothing can be idmapped and vfsd has the container's rights.
+		t_decision "$RT: submounts: a /proc bound under the source before the share: vfsd runs with the container's ids" \
+			"$id" 'action=virtiofs' 'target=/run/p.sock' 'ids=userns'
+		t_check "$RT: submounts: ... and core_pattern does not open for writing through it" \
+			sh -c "! (: >>'$MNT/pre/sys/kernel/core_pattern') 2>/dev/null"
+		if [ -e "$MNT/post/sys/kernel/core_pattern" ]; then
+			# Opened for writing only (O_APPEND, nothing written): the
+			# container's own root gets EACCES (step ctl); vfsd is host root.
+			if (: >>"$MNT/post/sys/kernel/core_pattern") 2>/dev/null; then
+				v="and /proc/sys/kernel/core_pattern OPENS FOR WRITING through the guest (host root; the container's own open: $(mv_step_out "$id" ctl | tail -n1))"
+			else
+				v="(an open of /proc/sys/kernel/core_pattern for writing failed)"
+			fi
+			t_fail "$RT: propagation: a /proc bound under a shared source after the share stays out of it" \
+				"the container's procfs propagated into the share that host-root vfsd serves; the guest sees" \
+				"$MNT/post: $(ls "$MNT/post" | head -n 8 | tr '\n' ' ')..." "$v"
+		else
+			t_check "$RT: propagation: a /proc bound under a shared source after the share stays out of it" \
+				sh -c "[ -z \"\$(ls -A '$MNT/post')\" ]"
+		fi
+		front_stop
+	else
+		t_fail "$RT: propagation: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	t_step_errno "$RT: submounts: a bind of /proc as the source is EPERM" "$id" procsrc EPERM
+	t_step_errno "$RT: submounts: a bind of /proc/sys as the source is EPERM" "$id" syssrc EPERM
+	mv_sync_go "$ROOTFS" "$id.shared"
+	if mv_sync_wait "$ROOTFS" "$id.dev" 30; then
+		if [ "$(mv_step_rc "$id" devsrc)" = 0 ] && front_start "/proc/$pid/root/run/d.sock"; then
+			t_check "$RT: submounts: the container's /dev shared shows no device node" \
+				sh -c "[ -z \"\$(find '$MNT' \\( -type c -o -type b \\) 2>/dev/null)\" ]"
+			front_stop
+		else
+			t_check "$RT: submounts: the container's /dev tmpfs is refused or served without devices" \
+				sh -c "[ '$(mv_step_rc "$id" devsrc)' != 0 ]"
+		fi
+		t_step_ok "$RT: propagation: the container made its whole tree shared (--make-rshared /)" "$id" rshared
+		t_step_ok "$RT: propagation: ... shared a plain directory of its root mount" "$id" share2
+		t_step_ok "$RT: propagation: ... and bound its /proc under that directory" "$id" post2
+		if [ "$(mv_step_rc "$id" share2)" = 0 ] && front_start "/proc/$pid/root/run/p2.sock"; then
+			if [ -e "$MNT/post/sys/kernel/core_pattern" ]; then
+				t_fail "$RT: propagation: with / rshared, a /proc bound under a shared directory stays out of the share" \
+					"the container's procfs propagated into the share: $MNT/post: $(ls "$MNT/post" | head -n 8 | tr '\n' ' ')..."
+			else
+				t_check "$RT: propagation: with / rshared, a /proc bound under a shared directory stays out of the share" \
+					sh -c "[ -z \"\$(ls -A '$MNT/post')\" ]"
+			fi
+			front_stop
+		fi
+		mv_sync_go "$ROOTFS" "$id.dev"
+	fi
+	mv_wait "$id"
+}
+
+# Ids: files the container does not own stay out of the guest's reach.
+test_ids() {
+	local id=vfsr-$RT-ids pid
+	cat >"$ROOTFS/ids.sh" <<'EOF'
+tok=$1
+touch /run/fs0.sock /run/ro.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/fs0.sock
+mkdir -p /srv/rodata
+mvstep robind /usr/bin/mount --bind /srv/data /srv/rodata
+mvstep roremount /usr/bin/mount -o remount,bind,ro /srv/rodata
+mvstep roshare mount -t vhost-user-fs /srv/rodata /run/ro.sock
+mvstep nonroot /usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups --inh-caps=-all \
+	--bounding-set=-all mount -t vhost-user-fs /srv/data /run/ro.sock
+mvsync "$tok.shared"
+mvstep umount umount /run/fs0.sock
+EOF
+	bundle "$id" -- sh /ids.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: ids: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	if front_start "/proc/$pid/root/run/fs0.sock"; then
+		t_check "$RT: ids: a host-root 0600 file in the share is unreadable through the guest" \
+			sh -c "! cat '$MNT/rootonly' 2>/dev/null"
+		t_check "$RT: ids: a host-root 0644 file in the share is unwritable through the guest" \
+			sh -c "! sh -c 'echo x >>\"$MNT/rootro\"' 2>/dev/null && [ \"\$(cat '$ROOTFS/srv/data/rootro')\" = 'host file' ]"
+		t_check "$RT: ids: a host-root file cannot be chmod'ed through the guest" \
+			sh -c "! chmod 0666 '$MNT/rootonly' 2>/dev/null && [ \"\$(stat -c %a '$ROOTFS/srv/data/rootonly')\" = 600 ]"
+		t_check "$RT: ids: a file the guest creates belongs to the container's root (100000)" \
+			sh -c "echo y >'$MNT/mine' && [ \"\$(stat -c %u '$ROOTFS/srv/data/mine')\" = 100000 ]"
+		t_check "$RT: ids: a hard link to a host-root file is refused" \
+			sh -c "! ln '$MNT/rootonly' '$MNT/rootlink' 2>/dev/null && [ ! -e '$ROOTFS/srv/data/rootlink' ]"
+		t_check "$RT: ids: a chown to an id the container does not map (70000) fails" \
+			sh -c "! chown 70000 '$MNT/mine' 2>/dev/null && [ \"\$(stat -c %u '$ROOTFS/srv/data/mine')\" = 100000 ]"
+		t_check "$RT: ids: a chown to host root's own id through the guest lands on the container's (100000)" \
+			sh -c "chown 0:0 '$MNT/mine' && [ \"\$(stat -c %u:%g '$ROOTFS/srv/data/mine')\" = 100000:100000 ]"
+		t_check "$RT: ids: a file created by guest uid 70000 is refused (unmapped)" \
+			sh -c "! setpriv --reuid 70000 --regid 70000 --clear-groups sh -c 'echo z >\"$MNT/by70000\"' 2>/dev/null; [ ! -e '$ROOTFS/srv/data/by70000' ] || [ \"\$(stat -c %u '$ROOTFS/srv/data/by70000')\" -ge 100000 ]"
+		rm -f "$MNT/mine" "$MNT/by70000"
+		front_stop
+	else
+		t_fail "$RT: ids: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	t_step_errno "$RT: ids: a container user without CAP_SYS_ADMIN cannot share (EPERM)" \
+		"$id" nonroot EPERM
+	t_step_ok "$RT: ids: a share of the container's read-only bind mount (no -o ro)" "$id" roshare
+	if front_start "/proc/$pid/root/run/ro.sock"; then
+		t_check "$RT: ids: ... refuses the guest's writes (the copy keeps the mount's ro)" \
+			sh -c "! touch '$MNT/rowrite' 2>/dev/null && [ ! -e '$ROOTFS/srv/data/rowrite' ]"
+		front_stop
+	else
+		t_fail "$RT: ids: front-end mounts the read-only share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -f "$ROOTFS/srv/data/mine" "$ROOTFS/srv/data/by70000" "$ROOTFS/srv/data/rootlink"
+}
+
+# The socket mount: copies, moves, lazy umount, reconnects.
+test_socket() {
+	local id=vfsr-$RT-sock pid pids a b c
+	cat >"$ROOTFS/sock.sh" <<'EOF'
+tok=$1
+M=/usr/bin/mount
+touch /run/a.sock /run/a2.sock /run/b.sock /run/bm.sock /run/c.sock
+mvstep share_a mount -t vhost-user-fs /srv/data /run/a.sock
+mvstep bind_a $M --bind /run/a.sock /run/a2.sock
+mvstep chmod_a chmod 0666 /run/a.sock
+mvsync "$tok.a0"
+mvstep umount_a umount /run/a.sock
+mvsync "$tok.a"
+mvstep umount_a2 umount /run/a2.sock
+mvstep share_b mount -t vhost-user-fs /srv/data /run/b.sock
+mvstep move_b $M --move /run/b.sock /run/bm.sock
+mvsync "$tok.b"
+mvstep umount_bm umount /run/bm.sock
+mvstep umount_b umount /run/b.sock
+mvstep share_c mount -t vhost-user-fs /srv/data /run/c.sock
+mvstep detach_c umount -l /run/c.sock
+mvsync "$tok.c"
+EOF
+	bundle "$id" -- sh /sock.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.a0" 60; then
+		t_fail "$RT: socket: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	a=$(share_pids "$id" | sed -n 1p)
+	t_step_ok "$RT: socket: the share mounts" "$id" share_a
+	# The socket mount's root is an unlinked file: the kernel lets nobody
+	# attach a copy of it, or move it.
+	t_step_errno "$RT: socket: a bind copy of the socket mount is refused (ENOENT: its root is unlinked)" \
+		"$id" bind_a ENOENT
+	t_step_ok "$RT: socket: the container may chmod its socket (it owns it)" "$id" chmod_a
+	t_check "$RT: socket: the bound socket is the container's root's (100000), nobody else's" \
+		[ "$(stat -c %u:%g:%F "/proc/$pid/root/run/a.sock")" = "100000:100000:socket" ]
+	t_check "$RT: socket: nothing connects at the would-be copy" not_connects "/proc/$pid/root/run/a2.sock"
+	if front_start "/proc/$pid/root/run/a.sock"; then
+		front_stop
+		if front_start "/proc/$pid/root/run/a.sock"; then
+			t_check "$RT: socket: a VMM that reconnects gets the share again" \
+				[ "$(cat "$MNT/hello.txt")" = "container data" ]
+			front_stop
+		else
+			t_fail "$RT: socket: a VMM that reconnects gets the share again" "$(cat "$MV_TMP/front.log")"
+		fi
+	else
+		t_fail "$RT: socket: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.a0"
+	if mv_sync_wait "$ROOTFS" "$id.a" 30; then
+		t_step_ok "$RT: socket: umount of the socket" "$id" umount_a
+		t_check "$RT: socket: umount of the socket stops vfsd" gone "$a"
+		mv_sync_go "$ROOTFS" "$id.a"
+	else
+		t_fail "$RT: socket: container got past umount of the original" "$(cat "$(mv_out "$id")")"
+	fi
+	if mv_sync_wait "$ROOTFS" "$id.b" 30; then
+		b=$(share_pids "$id" | sed -n 2p)
+		t_step_errno "$RT: socket: the would-be copy is no mount (EINVAL)" "$id" umount_a2 EINVAL
+		t_step_ok "$RT: socket: a second share mounts after the umount (slot freed)" "$id" share_b
+		t_step_errno "$RT: socket: mount --move of the socket mount is refused (ENOENT: its root is unlinked)" \
+			"$id" move_b ENOENT
+		mv_sync_go "$ROOTFS" "$id.b"
+	else
+		t_fail "$RT: socket: container got to its moved share" "$(cat "$(mv_out "$id")")"
+	fi
+	if mv_sync_wait "$ROOTFS" "$id.c" 30; then
+		c=$(share_pids "$id" | sed -n 3p)
+		t_step_errno "$RT: socket: umount of the would-be moved path is EINVAL" "$id" umount_bm EINVAL
+		t_step_ok "$RT: socket: umount of the unmoved socket" "$id" umount_b
+		t_check "$RT: socket: ... stops its vfsd" gone "$b"
+		t_step_ok "$RT: socket: a third share mounts" "$id" share_c
+		t_step_ok "$RT: socket: umount -l (MNT_DETACH) of the socket" "$id" detach_c
+		t_check "$RT: socket: umount -l (MNT_DETACH) of the socket stops vfsd" gone "$c" ||
+			mv_explain "$id"
+		mv_sync_go "$ROOTFS" "$id.c"
+	else
+		t_fail "$RT: socket: container got to its detached share" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
+	pids=$(share_pids "$id")
+	t_check "$RT: socket: no vfsd of the container left after its exit" gone $pids
+	t_check "$RT: socket: no socket left in /run/mountvisor" sh -c "[ -z \"\$(find /run/mountvisor -maxdepth 1 -name 'vfsd-$NOTIFYD_PID-*.sock')\" ]"
+}
+
+# File capabilities the guest sets (xattr allowed, the container's root
+# has CAP_SETFCAP): on the host they count only in the container's user
+# namespace (v3, rootid 100000), never as host-wide v2 capabilities.
+test_fcaps() {
+	local id=vfsr-$RT-fcaps pid caps
+	cat >"$ROOTFS/fcaps.sh" <<'EOF'
+tok=$1
+touch /run/x.sock
+mvstep share mount -t vhost-user-fs -o xattr /srv/data /run/x.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" --profile xattr -- sh /fcaps.sh "$id" || return
+	jq '.process.capabilities |= with_entries(.value += ["CAP_SETFCAP"])' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" && mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: fcaps: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	if front_start "/proc/$pid/root/run/x.sock"; then
+		cp /bin/true "$MNT/capbin" 2>/dev/null
+		setcap cap_sys_admin+ep "$MNT/capbin" 2>"$MV_TMP/setcap.err"
+		caps=$(/usr/bin/python3 - "$ROOTFS/srv/data/capbin" <<'EOF'
+import os, struct, sys
+try:
+    v = os.getxattr(sys.argv[1], "security.capability")
+except OSError as e:
+    print("none (%s)" % e.strerror)
+    sys.exit(0)
+magic = struct.unpack("<I", v[:4])[0]
+if len(v) == 24 and magic >> 24 == 3:
+    print("v3 rootid=%d" % struct.unpack("<I", v[20:24])[0])
+else:
+    print("v%d (%d bytes): host-wide" % (magic >> 24, len(v)))
+EOF
+)
+		t_diag "setcap cap_sys_admin+ep through the guest: $(cat "$MV_TMP/setcap.err"); on the host: $caps"
+		case $caps in
+		none* | "v3 rootid=100000")
+			t_ok "$RT: fcaps: a capability the guest sets is no host-wide (v2) file capability ($caps)" ;;
+		*)
+			t_fail "$RT: fcaps: a capability the guest sets is no host-wide (v2) file capability" \
+				"security.capability of the guest's file on the host: $caps" \
+				"(the container's root, setting it itself, gets v3 rootid=100000)" ;;
+		esac
+		rm -f "$MNT/capbin"
+		front_stop
+	else
+		t_fail "$RT: fcaps: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -f "$ROOTFS/srv/data/capbin"
+}
+
+# A VMM that holds its connection (and a second one waiting behind it)
+# cannot keep a share alive past its umount.
+test_held() {
+	local id=vfsr-$RT-held pid vpid child hold
+	cat >"$ROOTFS/held.sh" <<'EOF'
+tok=$1
+touch /run/h.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/h.sock
+mvsync "$tok.shared"
+mvstep umount umount /run/h.sock
+mvsync "$tok.done"
+EOF
+	bundle "$id" -- sh /held.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: held: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	vpid=$(share_pids "$id" | head -n1)
+	child=$(served_by "$vpid")
+	if front_start "/proc/$pid/root/run/h.sock"; then
+		# A second VMM connects and says nothing.
+		/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+time.sleep(30)' "/proc/$pid/root/run/h.sock" &
+		hold=$!
+		sleep 0.3
+		mv_sync_go "$ROOTFS" "$id.shared"
+		if mv_sync_wait "$ROOTFS" "$id.done" 30; then
+			t_step_ok "$RT: held: umount with a VMM connected and another waiting" "$id" umount
+			t_check "$RT: held: ... stops vfsd (waiting parent)" gone "$vpid"
+			t_check "$RT: held: ... and its sandboxed server" gone "${child:-0}"
+			t_check "$RT: held: the connected guest gets errors, not the share" \
+				sh -c "! timeout 5 cat '$MNT/hello.txt' >/dev/null 2>&1"
+		else
+			t_fail "$RT: held: container got past its umount" "$(cat "$(mv_out "$id")")"
+		fi
+		kill "$hold" 2>/dev/null
+		wait "$hold" 2>/dev/null
+		front_stop
+	else
+		t_fail "$RT: held: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+		mv_sync_go "$ROOTFS" "$id.shared"
+	fi
+	mv_sync_go "$ROOTFS" "$id.done"
+	mv_wait "$id"
+}
+
+# A share over another share's socket, and targets that lead elsewhere.
+test_stack() {
+	local id=vfsr-$RT-stack pid v1
+	cat >"$ROOTFS/stack.sh" <<'EOF'
+tok=$1
+touch /run/s.sock /run/real.sock
+ln -sf ../../../../../run/real.sock /run/uplink.sock
+mvstep s1 mount -t vhost-user-fs /srv/data /run/s.sock
+mvstep s2 mount -t vhost-user-fs /srv/data /run/s.sock
+mvstep magic mount -t vhost-user-fs /srv/data /proc/1/root/run/real.sock
+mvstep fdmagic sh -c 'exec 5</run/real.sock; mount -t vhost-user-fs /srv/data /proc/self/fd/5'
+mvsync "$tok.stacked"
+mvstep u1 umount /run/s.sock
+mvstep u2 umount /run/s.sock
+mvstep link mount -t vhost-user-fs /srv/data /run/uplink.sock
+mvsync "$tok.link"
+EOF
+	bundle "$id" -- sh /stack.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.stacked" 60; then
+		t_fail "$RT: stack: container got to its shares" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	v1=$(share_pids "$id" | sed -n 1p)
+	t_step_ok "$RT: stack: a share on /run/s.sock" "$id" s1
+	t_step_errno "$RT: stack: a second share over its socket is ENOENT (the socket mount's root is unlinked)" \
+		"$id" s2 ENOENT
+	t_check "$RT: stack: the first share still serves" connects "/proc/$pid/root/run/s.sock"
+	t_step_errno "$RT: stack: a target through /proc/1/root (a magic link) is ELOOP" "$id" magic ELOOP
+	t_step_errno "$RT: stack: a target through /proc/self/fd/N is refused (ENOENT or ELOOP)" \
+		"$id" fdmagic "ENOENT|ELOOP"
+	mv_sync_go "$ROOTFS" "$id.stacked"
+	if mv_sync_wait "$ROOTFS" "$id.link" 30; then
+		t_step_ok "$RT: stack: umount of the share" "$id" u1
+		t_check "$RT: stack: ... stops its vfsd" gone "$v1"
+		t_step_errno "$RT: stack: a second umount is the kernel's EINVAL" "$id" u2 EINVAL
+		t_step_ok "$RT: stack: a target given as a relative symlink climbing out of / mounts" "$id" link
+		t_check "$RT: stack: ... over the container's own /run/real.sock" \
+			connects "/proc/$pid/root/run/real.sock"
+		mv_sync_go "$ROOTFS" "$id.link"
+	else
+		t_fail "$RT: stack: container got to its symlinked target" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
+}
+
+# What vfsd can reach: fds, mounts, capabilities, cgroup, namespaces.
+test_vfsd_view() {
+	local id=vfsr-$RT-view pid vpid child st cst fd t bad=
+	cat >"$ROOTFS/view.sh" <<'EOF'
+tok=$1
+touch /run/fs0.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/fs0.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" -- sh /view.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: vfsd: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	vpid=$(share_pids "$id" | head -n1)
+	child=$(served_by "$vpid")
+	# Let a guest look something up first so vfsd holds inode fds.
+	if front_start "/proc/$pid/root/run/fs0.sock"; then
+		cat "$MNT/hello.txt" >/dev/null
+		ls -la "$MNT" >/dev/null
+	fi
+	for fd in /proc/"$child"/fd/*; do
+		t=$(readlink "$fd") || continue # closed meanwhile
+		case $t in
+		/dev/null | pipe:* | socket:* | anon_inode:*) ;;
+		/*)
+			# A directory or file of the share (it is vfsd's /) or its /proc.
+			if [ "$(stat -L -c %d:%i "$fd")" = "$(stat -c %d:%i "$ROOTFS/srv/data")" ] ||
+				[ "$(stat -f -L -c %T "$fd")" = proc ] ||
+				[ -n "$(find "$ROOTFS/srv/data" -xdev -inum "$(stat -L -c %i "$fd")" 2>/dev/null)" ]; then
+				:
+			else
+				bad+="$fd -> $t; "
+			fi
+			;;
+		*) bad+="$fd -> $t; " ;;
+		esac
+	done
+	t_check "$RT: vfsd: every fd of vfsd leads into the share, its /proc, /dev/null, a pipe or a socket" \
+		[ -z "$bad" ]
+	[ -n "$bad" ] && t_diag "$bad"
+	t_check "$RT: vfsd: its waiting parent holds only stdio" \
+		sh -c "[ \"\$(ls /proc/$vpid/fd | sort -n | tr '\n' ' ')\" = '0 1 2 ' ]"
+	t_check "$RT: vfsd: its mount table is the share alone" \
+		sh -c "[ \"\$(awk '{print \$5}' /proc/$child/mountinfo | tr '\n' ' ')\" = '/ ' ]"
+	st=$(cat "/proc/$child/status" 2>/dev/null)
+	cst=$(cat "/proc/$pid/status" 2>/dev/null)
+	t_check "$RT: vfsd: its effective capabilities are a subset of the container's" \
+		[ $(((16#$(awk '/^CapEff/ {print $2}' <<<"$st")) & ~(16#$(awk '/^CapEff/ {print $2}' <<<"$cst")))) = 0 ]
+	t_check "$RT: vfsd: its bounding set has no CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE" \
+		[ $(((16#$(awk '/^CapBnd/ {print $2}' <<<"$st")) & ((1 << 21) | (1 << 19) | (1 << 16)))) = 0 ]
+	t_check "$RT: vfsd: no new privileges (setuid files cannot raise it)" \
+		grep -qE '^NoNewPrivs:[[:space:]]+1' <<<"$st"
+	t_check "$RT: vfsd: it runs in the container's cgroup" \
+		[ "$(cat "/proc/$child/cgroup")" = "$(cat "/proc/$pid/cgroup")" ]
+	t_check "$RT: vfsd: it has no network but its own (empty) namespace" \
+		sh -c "[ \"\$(readlink /proc/$child/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]"
+	t_check "$RT: vfsd: the container cannot see it (outside its pid namespace)" \
+		sh -c "! grep -qlw vfsd /proc/$pid/root/proc/[0-9]*/comm 2>/dev/null"
+	front_stop
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	t_check "$RT: vfsd: the share's vfsd goes with the container" gone "$vpid"
+}
+
+# The container exits with its share up after a guest request of another
+# uid: the sandboxed vfsd must go with its waiting parent.
+test_exit_served() {
+	local id=vfsr-$RT-served pid vpid child
+	mkdir -p "$ROOTFS/srv/data/pub"
+	chown 100000:100000 "$ROOTFS/srv/data/pub"
+	chmod 1777 "$ROOTFS/srv/data/pub"
+	cat >"$ROOTFS/served.sh" <<'EOF'
+tok=$1
+touch /run/fs0.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/fs0.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" -- sh /served.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: exit-served: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	vpid=$(share_pids "$id" | head -n1)
+	child=$(served_by "$vpid")
+	if front_start "/proc/$pid/root/run/fs0.sock"; then
+		t_check "$RT: exit-served: guest uid 1000 creates a file (vfsd switches its fsuid)" \
+			setpriv --reuid 1000 --regid 1000 --clear-groups sh -c "echo u >'$MNT/pub/u1000'"
+		front_stop
+	else
+		t_fail "$RT: exit-served: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	t_check "$RT: exit-served: the waiting vfsd goes with the container" gone "$vpid"
+	t_check "$RT: exit-served: the sandboxed vfsd (pid ${child:-?}) goes with it" gone "${child:-0}"
+	rm -rf "$ROOTFS/srv/data/pub"
+}
+
+# Two shares starting at the same moment (one container, two mounts in
+# parallel -- or two containers): each must complete, and notifyd must go
+# on serving everybody.
+test_concurrent() {
+	local id round stuck= t0 pid
+	cat >"$ROOTFS/conc.sh" <<'EOF'
+touch /run/c1.sock /run/c2.sock
+mount -t vhost-user-fs /srv/data /run/c1.sock &
+mount -t vhost-user-fs /srv/data /run/c2.sock &
+wait
+echo both-answered
+EOF
+	# Each round: two containers, two mounts each, at the same time.
+	for ((round = 0; round < 10; round++)); do
+		[ -n "$stuck" ] && break
+		t0=$SECONDS
+		for id in "vfsr-$RT-conc-$round-a" "vfsr-$RT-conc-$round-b"; do
+			bundle "$id" -- sh /conc.sh || return
+			mv_start "$RT" "$MV_TMP/$id" "$id" 20
+		done
+		mv_wait "vfsr-$RT-conc-$round-a"
+		mv_wait "vfsr-$RT-conc-$round-b"
+		sleep 3
+		stuck=$(unwedge)
+		[ -n "$stuck" ] && stuck+=$'\n'"(round $round: $(grep -lc both-answered "$(mv_out "vfsr-$RT-conc-$round-a")" "$(mv_out "vfsr-$RT-conc-$round-b")" 2>/dev/null | wc -l) of 2 containers had both mounts answered within $((SECONDS - t0)) s)"
+	done
+	if [ -z "$stuck" ]; then
+		t_ok "$RT: concurrent: 2 x 2 shares started at once, 10 times: every mount answered, no helper stuck"
+	else
+		t_fail "$RT: concurrent: two shares started at once never wedge notifyd's workers" \
+			"$stuck" "each stuck pair holds a worker thread in waitid() for good (--workers 4 by default: two pairs stop notifyd for every container); killed here"
+	fi
+	# notifyd serves the next container (after the kill above, if any).
+	id=vfsr-$RT-conc-after
+	cat >"$ROOTFS/conc2.sh" <<'EOF'
+touch /run/c3.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/c3.sock
+EOF
+	bundle "$id" -- sh /conc2.sh || return
+	mv_run "$RT" "$MV_TMP/$id" "$id" 30
+	t_step_ok "$RT: concurrent: a share of the next container works" "$id" share
+}
+
+# Many mounts at once against max-shares = 2.
+test_parallel() {
+	local id=vfsr-$RT-par pids n live=0 p
+	cat >"$ROOTFS/par.sh" <<'EOF'
+tok=$1
+for i in 1 2 3 4 5 6 7 8; do touch /run/p$i.sock; done
+for i in 1 2 3 4 5 6 7 8; do
+	(mount -t vhost-user-fs /srv/data /run/p$i.sock 2>/tmp/par$i.err; echo "rc$i=$?") &
+done
+wait
+cat /tmp/par*.err
+mvsync "$tok.done"
+EOF
+	bundle "$id" -- sh /par.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.done" 60; then
+		t_fail "$RT: parallel: container got through its mounts" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	n=$(grep -c '^rc[0-9]=0$' "$(mv_out "$id")")
+	pids=$(share_pids "$id")
+	for p in $pids; do alive "$p" && live=$((live + 1)); done
+	t_check "$RT: parallel: of 8 mounts at once at most max-shares = 2 succeed (got $n)" [ "$n" -le 2 ]
+	t_check "$RT: parallel: at most 2 vfsd run for the container (got $live)" [ "$live" -le 2 ]
+	t_check "$RT: parallel: the refused ones say ENOSPC (or EAGAIN/EBUSY: too many pending)" \
+		sh -c "! grep -E '^mount:' '$(mv_out "$id")' | grep -vqE 'No space left|try again|busy'"
+	mv_sync_go "$ROOTFS" "$id.done"
+	mv_wait "$id"
+	t_check "$RT: parallel: every vfsd went with the container" gone $pids
+	p=$(unwedge)
+	[ -n "$p" ] && t_diag "parallel: stuck helpers killed (see concurrent): $p"
+}
+
+# Another container, same notifyd, same target path.
+test_others() {
+	local ida=vfsr-$RT-oa idb=vfsr-$RT-ob va
+	cat >"$ROOTFS/oa.sh" <<'EOF'
+tok=$1
+touch /run/o1.sock /run/o2.sock
+mvstep s1 mount -t vhost-user-fs /srv/data /run/o1.sock
+mvstep s2 mount -t vhost-user-fs /srv/data /run/o2.sock
+mvsync "$tok.a"
+EOF
+	cat >"$ROOTFS/ob.sh" <<'EOF'
+touch /run/o1.sock /run/o2.sock
+mvstep u1 umount /run/o1.sock
+mvstep u1l umount -l /run/o1.sock
+mvstep s1 mount -t vhost-user-fs /srv/data /run/o1.sock
+mvstep s2 mount -t vhost-user-fs /srv/data /run/o2.sock
+EOF
+	bundle "$ida" -- sh /oa.sh "$ida" || return
+	bundle "$idb" -- sh /ob.sh || return
+	mv_start "$RT" "$MV_TMP/$ida" "$ida" 90
+	if ! mv_sync_wait "$ROOTFS" "$ida.a" 60; then
+		t_fail "$RT: others: first container got its shares" "$(cat "$(mv_out "$ida")")"
+		mv_wait "$ida"
+		return
+	fi
+	va=$(share_pids "$ida")
+	mv_run "$RT" "$MV_TMP/$idb" "$idb" 60
+	t_step_errno "$RT: others: umount of the same path in another container is the kernel's EINVAL" \
+		"$idb" u1 EINVAL
+	t_step_errno "$RT: others: umount -l of the same path in another container is EINVAL" \
+		"$idb" u1l EINVAL
+	t_step_ok "$RT: others: the other container's first share (its own max-shares)" "$idb" s1
+	t_step_ok "$RT: others: the other container's second share (its own max-shares)" "$idb" s2
+	t_check "$RT: others: the first container's vfsd survive the other's umounts and exit" \
+		sh -c "for p in $(echo $va); do kill -0 \$p || exit 1; done"
+	t_check "$RT: others: the other container's vfsd went with it" gone $(share_pids "$idb")
+	mv_sync_go "$ROOTFS" "$ida.a"
+	mv_wait "$ida"
+	t_check "$RT: others: the first container's vfsd went with it" gone $va
+}
+
+# The container exits in the middle of a mount, or with shares up.
+test_exit() {
+	local id d ids=() pids=() p leaked= i
+	# The windows are a few ms wide around the time a share takes to start:
+	# two rounds of exits spread over it.
+	for d in 0 0.005 0.0075 0.01 0.0125 0.015 0.0175 0.02 0.0225 0.025 0.03 0.035 0.04 0.05 0.1 \
+		0 0.005 0.0075 0.01 0.0125 0.015 0.0175 0.02 0.0225 0.025 0.03 0.035 0.04 0.05; do
+		id=vfsr-$RT-exit-${#ids[@]}-${d/./}
+		ids+=("$id")
+		cat >"$ROOTFS/exit.sh" <<EOF
+for i in 1 2; do touch /run/e\$i.sock; done
+mount -t vhost-user-fs /srv/data /run/e1.sock &
+mount -t vhost-user-fs /srv/data /run/e2.sock &
+sleep $d
+echo exiting
+EOF
+		bundle "$id" -- sh /exit.sh || return
+		mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	done
+	sleep 1
+	for id in "${ids[@]}"; do
+		for p in $(share_pids "$id"); do
+			pids+=("$p")
+			gone "$p" >/dev/null ||
+				leaked+="vfsd pid=$p of $id still runs, started by: $(mv_decisions "$id" | grep "vfsd pid=$p ")"$'\n'
+		done
+	done
+	if [ -z "$leaked" ]; then
+		t_ok "$RT: exit: containers that exit mid-mount leave no vfsd notifyd started (${#pids[@]} shares started)"
+	else
+		t_fail "$RT: exit: containers that exit mid-mount leave no vfsd notifyd started (${#pids[@]} shares started)" \
+			"$leaked"
+	fi
+	# The sandboxed server under each: pid 1 of its own pid namespace, it
+	# must die with its waiting parent (PR_SET_PDEATHSIG).
+	leaked=
+	for p in $(our_vfsd); do
+		[ "$(awk '/^NSpid/ {print $3}' "/proc/$p/status")" = 1 ] &&
+			[ "$(awk '/^PPid/ {print $2}' "/proc/$p/status")" = 1 ] &&
+			leaked+="sandboxed vfsd $p (pid 1 of its pid namespace) runs on, its parent gone (PPid 1)"$'\n'
+	done
+	if [ -z "$leaked" ]; then
+		t_ok "$RT: exit: ... and no sandboxed vfsd orphaned under them"
+	else
+		t_fail "$RT: exit: ... and no sandboxed vfsd orphaned under them" "$leaked"
+	fi
+	kill_leaked_vfsd
+	p=$(unwedge)
+	[ -n "$p" ] && t_diag "exit: stuck helpers killed (see concurrent): $p"
+	# Workers freed just now finish their requests (and unlink their sockets).
+	for ((i = 0; i < 50; i++)); do
+		[ -z "$(run_sockets)" ] && break
+		sleep 0.1
+	done
+	t_check "$RT: exit: ... and no socket in /run/mountvisor" sh -c "[ -z '$(run_sockets)' ]"
+	t_check "$RT: exit: notifyd is alive" mv_notifyd_alive
+}
+
+# A share mounted from an exec entry (another listener connection).
+test_exec() {
+	local id=vfsr-$RT-exec vpid out i
+	cat >"$ROOTFS/exec.sh" <<'EOF'
+tok=$1
+touch /run/x.sock
+mvsync "$tok.up"
+EOF
+	bundle "$id" -- sh /exec.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.up" 60; then
+		t_fail "$RT: exec: container up" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	out=$(mv_rt "$RT" exec "$id" mount -t vhost-user-fs /srv/data /run/x.sock 2>&1)
+	for ((i = 0; i < 50; i++)); do
+		vpid=$(share_pids "$id" | head -n1)
+		[ -n "$vpid" ] && break
+		mv_errno_in ENOSYS "$out" && break
+		sleep 0.1
+	done
+	if [ -z "$vpid" ] && mv_errno_in ENOSYS "$out" && [ -z "$(mv_decisions "$id")" ]; then
+		# The runtime gave notifyd no listener for the exec entry.
+		t_skip "$RT: exec: a share from an exec entry" "$RT exec hands no seccomp listener over: $out"
+		mv_sync_go "$ROOTFS" "$id.up"
+		mv_wait "$id"
+		return
+	fi
+	t_check "$RT: exec: an exec entry mounts a share" [ -n "$vpid" ] ||
+		{ t_diag "$RT exec: $out"; mv_explain "$id"; }
+	t_check "$RT: exec: the share outlives the exec entry" alive "${vpid:-0}"
+	# max-shares = 2 is the container's, whichever entry asks.
+	out=$(mv_rt "$RT" exec "$id" sh -c 'touch /run/y.sock /run/z.sock;
+		mount -t vhost-user-fs /srv/data /run/y.sock && echo second-ok;
+		mount -t vhost-user-fs /srv/data /run/z.sock && echo third-ok' 2>&1)
+	t_check "$RT: exec: a second share from another exec entry (max-shares = 2)" \
+		grep -q second-ok <<<"$out"
+	t_check "$RT: exec: a third share, from yet another entry, is ENOSPC (max-shares counts the container)" \
+		sh -c "! grep -q third-ok <<'EOT'
+$out
+EOT
+grep -q 'No space left' <<'EOT'
+$out
+EOT"
+	out=$(mv_rt "$RT" exec "$id" sh -c 'touch /run/w.sock; mount -t vhost-user-fs /srv/data /run/w.sock' 2>&1)
+	t_check "$RT: exec: ... also from a fresh exec entry (ENOSPC)" mv_errno_in ENOSPC "$out"
+	t_diag "$RT: exec: shares of $id now: $(share_pids "$id" | wc -l) (max-shares = 2)"
+	mv_sync_go "$ROOTFS" "$id.up"
+	mv_wait "$id"
+	t_check "$RT: exec: the shares of exec entries go with the container" gone $(share_pids "$id")
+}
+
+for RT in ${RUNTIMES:-crun runc}; do
+	command -v "$RT" >/dev/null || {
+		t_skip "$RT: virtiofs red team" "$RT not installed"
+		continue
+	}
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec}; do
+		"test_$t"
+	done
+done
+t_check "notifyd is alive after all attacks" mv_notifyd_alive
+t_done

@@ -334,44 +334,64 @@ static void on_exit_of(struct daemon_rec *d)
 #define SWEEP_MS 1000
 static void sweep_orphans(void)
 {
-	struct {
+	struct orphan {
 		int pidfd;
-		char id[128];
+		char *id;
 		pid_t init_pid, pid;
-	} v[32];
-	unsigned n = 0;
+	} *v = NULL;
+	size_t n = 0, cap = 0;
 
+	/* Every candidate, however many: a fixed number could be filled by
+	 * another container's daemons every time. */
 	pthread_mutex_lock(&state.lock);
-	for (struct daemon_rec *d = state.recs; d && n < ARRAY_SIZE(v); d = d->next) {
+	for (struct daemon_rec *d = state.recs; d; d = d->next)
+		cap += !d->killed && __atomic_load_n(&d->c->gone, __ATOMIC_RELAXED);
+	v = cap ? calloc(cap, sizeof(*v)) : NULL;
+	for (struct daemon_rec *d = state.recs; d && v && n < cap; d = d->next) {
 		if (d->killed || !__atomic_load_n(&d->c->gone, __ATOMIC_RELAXED))
 			continue;
 		v[n].pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
-		snprintf(v[n].id, sizeof(v[n].id), "%s", d->c->id);
+		v[n].id = strdup(d->c->id);
 		v[n].init_pid = d->c->init_pid;
 		v[n].pid = d->pid;
-		d->killed = true;
-		n += v[n].pidfd >= 0;
+		if (v[n].pidfd >= 0 && v[n].id)
+			n++;
+		else {
+			safe_close(v[n].pidfd);
+			free(v[n].id);
+		}
 	}
 	pthread_mutex_unlock(&state.lock);
-	for (unsigned i = 0; i < n; i++) {
-		if (!container_id_live(v[i].id, v[i].init_pid)) {
-			syscall(SYS_pidfd_send_signal, v[i].pidfd, SIGKILL, NULL, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (!container_id_live(v[i].id, v[i].init_pid) &&
+		    syscall(SYS_pidfd_send_signal, v[i].pidfd, SIGKILL, NULL, 0) == 0) {
 			log_info("container %s is gone: killed daemon pid=%d it started through "
 			         "another entry",
 			         v[i].id, (int)v[i].pid);
-		} else { /* the container lives on: look again next time */
 			pthread_mutex_lock(&state.lock);
 			for (struct daemon_rec *d = state.recs; d; d = d->next)
 				if (d->pid == v[i].pid)
-					d->killed = false;
+					d->killed = true;
 			pthread_mutex_unlock(&state.lock);
 		}
 		close(v[i].pidfd);
+		free(v[i].id);
 	}
+	free(v);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void *supervisor_main(void *arg)
 {
+	uint64_t last_sweep = now_ms();
+
 	(void)arg;
 	/* A root/cwd of its own (it steps into containers' mount namespaces to
 	 * detach dead mounts) and its own procfs entry for their mount tables. */
@@ -387,8 +407,11 @@ static void *supervisor_main(void *arg)
 			log_error("FUSE supervisor: epoll_wait: %m");
 			return NULL;
 		}
-		if (n <= 0)
+		/* By the clock, not only when idle: a chatty daemon must not starve it. */
+		if (now_ms() - last_sweep >= SWEEP_MS) {
 			sweep_orphans();
+			last_sweep = now_ms();
+		}
 		for (int i = 0; i < n; i++) {
 			uintptr_t v = (uintptr_t)evs[i].data.ptr;
 			struct daemon_rec *d = (struct daemon_rec *)(v & ~TAG_ERR);
@@ -492,6 +515,16 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		log_info("%s: container gone while %s pid=%d started; killed it", c->id,
 		         info->program, (int)info->pid);
+	}
+	/*
+	 * Likewise a share whose socket was unmounted before we added it:
+	 * fuse_daemon_stop_unmounted() did not see it.  (Its record was added
+	 * before the daemon; a umount after this look sees the daemon.)
+	 */
+	if (pidfd >= 0 && info->kind == FUSE_DAEMON_VFSD && !mount_record_owns(c, info->mnt_id)) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+		log_info("%s: %s at %s was unmounted while %s pid=%d started; stopped it", c->id,
+		         kind_noun[info->kind], info->target, info->program, (int)info->pid);
 	}
 	return 0;
 }

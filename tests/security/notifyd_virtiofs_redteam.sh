@@ -972,12 +972,166 @@ EOT"
 	t_check "$RT: exec: the shares of exec entries go with the container" gone $(share_pids "$id")
 }
 
+# Round 2.  xattr share: trusted.* and POSIX ACLs naming ids the guest picks.
+# The guest (host root's front-end, so the ids in the ACL are taken as they
+# are) names container id 5000, an id the container does not map (70000) and
+# (uid_t)-1; on the host only ids of the container's range (100000..165535)
+# may appear, and no trusted.* xattr.
+acl_xattr() { # acl_xattr FILE UID : sets user:UID:rw- as system.posix_acl_access
+	/usr/bin/python3 - "$1" "$2" <<'EOF'
+import os, struct, sys
+u = int(sys.argv[2])
+v = struct.pack("<I", 2)
+for tag, perm, i in ((1, 6, 0xffffffff), (2, 6, u), (4, 4, 0xffffffff), (0x10, 6, 0xffffffff), (0x20, 4, 0xffffffff)):
+    v += struct.pack("<HHI", tag, perm, i)
+try:
+    os.setxattr(sys.argv[1], "system.posix_acl_access", v)
+    print("set")
+except OSError as e:
+    print("refused (%s)" % e.strerror)
+EOF
+}
+acl_ids() { # acl_ids FILE : the named user ids of FILE's access ACL, as stored
+	/usr/bin/python3 - "$1" <<'EOF'
+import os, struct, sys
+try:
+    v = os.getxattr(sys.argv[1], "system.posix_acl_access")
+except OSError:
+    sys.exit(0)
+for o in range(4, len(v), 8):
+    tag, perm, i = struct.unpack("<HHI", v[o:o + 8])
+    if tag == 2:
+        print(i)
+EOF
+}
+test_xattr_ids() {
+	local id=vfsr-$RT-xids pid out got u f
+	cat >"$ROOTFS/xids.sh" <<'EOF'
+tok=$1
+touch /run/x.sock
+mvstep share mount -t vhost-user-fs -o xattr /srv/data /run/x.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" --profile xattr -- sh /xids.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: xattr ids: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	if front_start "/proc/$pid/root/run/x.sock"; then
+		t_diag "$RT: xattr ids: $(mv_decisions "$id" | grep -o 'ids=[a-z]*' | head -n1)"
+		echo x >"$MNT/xfile"
+		out=$(/usr/bin/python3 -c 'import os,sys
+try:
+    os.setxattr(sys.argv[1], "trusted.rt2", b"x"); print("set")
+except OSError as e:
+    print("refused (%s)" % e.strerror)' "$MNT/xfile")
+		got=$(
+			/usr/bin/python3 -c 'import os,sys
+try:
+    print(os.getxattr(sys.argv[1], "trusted.rt2"))
+except OSError:
+    pass' "$ROOTFS/srv/data/xfile")
+		if [ -z "$got" ]; then
+			t_ok "$RT: xattr ids: a trusted.* xattr the guest sets does not reach the host file (guest: $out)"
+		else
+			t_fail "$RT: xattr ids: a trusted.* xattr the guest sets does not reach the host file" \
+				"guest setxattr trusted.rt2: $out; on the host the file has trusted.rt2=$got" \
+				"(trusted.* needs CAP_SYS_ADMIN in the host's user namespace; the container lacks it)"
+		fi
+		for u in 5000 70000 4294967294; do
+			f=$MNT/acl$u
+			echo x >"$f"
+			out=$(acl_xattr "$f" "$u")
+			got=$(acl_ids "$ROOTFS/srv/data/acl$u" | tr '\n' ' ')
+			if [ -z "$(for i in $got; do
+				[ "$i" -ge 100000 ] && [ "$i" -le 165535 ] || echo "$i"
+			done)" ]; then
+				t_ok "$RT: xattr ids: an ACL naming guest uid $u stores only ids of the container's range (guest: $out; host ids: ${got:-none})"
+			else
+				t_fail "$RT: xattr ids: an ACL naming guest uid $u stores only ids of the container's range" \
+					"guest set system.posix_acl_access user:$u:rw-: $out" \
+					"on the host the ACL names uid(s) $got: outside 100000..165535, a host user the container cannot name"
+			fi
+		done
+		rm -f "$MNT/xfile" "$MNT"/acl*
+		front_stop
+	else
+		t_fail "$RT: xattr ids: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -f "$ROOTFS/srv/data/xfile" "$ROOTFS/srv/data"/acl*
+}
+
+# Round 2.  The VMM's side of the socket: SO_PEERCRED and SO_PEERPIDFD name
+# whoever called listen() -- notifyd.  The container's root (its user and pid
+# namespace) gets a pidfd of host-root notifyd that way; it must not signal
+# it (signal 0 is the permission check alone), take its fds or join its
+# namespaces.
+test_peerpidfd() {
+	local id=vfsr-$RT-peer pid out
+	cat >"$ROOTFS/peer.sh" <<'EOF'
+tok=$1
+touch /run/x.sock
+mvstep share mount -t vhost-user-fs /srv/data /run/x.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" -- sh /peer.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: peer: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	out=$(nsenter -t "$pid" -U -p -- /usr/bin/python3 - "/proc/$pid/root/run/x.sock" <<'EOF' 2>&1
+import ctypes, errno, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(n, *a):
+    r = libc.syscall(n, *a)
+    return "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+print("ids", os.getuid(), "in the container's user namespace")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+p, u, g = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+print("peercred pid=%d uid=%d gid=%d" % (p, u, g))
+try:
+    fd = struct.unpack("i", s.getsockopt(socket.SOL_SOCKET, 77, 4))[0]
+except OSError as e:
+    print("peerpidfd refused (%s)" % e.strerror)
+    sys.exit(0)
+print("peerpidfd", [l.strip() for l in open("/proc/self/fdinfo/%d" % fd) if l.startswith("NSpid")])
+print("signal0", sc(424, fd, 0, None, 0))
+print("getfd", sc(438, fd, 0, 0))
+print("setns-mnt", sc(308, fd, 0x20000))
+print("setns-net", sc(308, fd, 0x40000000))
+EOF
+)
+	t_diag "$RT: peer: $out"
+	if grep -q 'peercred' <<<"$out"; then
+		if grep -Eq '^(signal0|getfd|setns-mnt|setns-net) ok' <<<"$out"; then
+			t_fail "$RT: peer: the pidfd of the socket's listener (notifyd) gives the container no power over it" \
+				"the container's root, connected to its share socket, got through SO_PEERPIDFD:" "$out"
+		else
+			t_ok "$RT: peer: the pidfd of the socket's listener (notifyd) gives the container no power over it (signal 0, pidfd_getfd, setns refused)"
+		fi
+	else
+		t_fail "$RT: peer: the container's root connects to its share" "$out"
+	fi
+	t_check "$RT: peer: notifyd is alive" mv_notifyd_alive
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd}; do
 		"test_$t"
 	done
 done

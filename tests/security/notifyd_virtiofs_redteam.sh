@@ -41,7 +41,20 @@
 #   exec:   a share mounted from a `runtime exec` entry lives until the
 #           container exits, then goes; max-shares counts the container's
 #           shares, whichever entry (init, exec) asked.
+# Round 2:
+#   xattr_ids: through an xattr share, trusted.* never reaches the host file;
+#           a POSIX ACL naming guest uid 5000 is stored as 100000+5000, one
+#           naming 70000 (unmapped) or 4294967294 is refused.
+#   peerpidfd: SO_PEERPIDFD on the VMM's connection is a pidfd of notifyd
+#           (it called listen()); the container's root cannot signal it,
+#           pidfd_getfd() from it or setns() into its namespaces.
+#   sweep_starve: (runc) 33 exec-entry shares of one container keep the
+#           1-second sweep from stopping another container's exec share
+#           after that container exited (WORKS: fuse_daemon.c sweep_orphans()).
+#   same_id: a crun and a runc container with the same id: max-shares and
+#           the exit of one are their own.
 #
+#   RT_TESTS="name ..." runs a subset of the test_ functions,
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -73,6 +86,17 @@ max-shares = 2
 [fs vhost-user-fs]
 action = virtiofs
 allowed-options = xattr
+EOF
+
+cat >"$PROFILES/many.conf" <<EOF
+[profile]
+default-action = deny
+max-shares = 40
+max-mounts = 100
+
+[fs vhost-user-fs]
+action = virtiofs
+allowed-options = cache, ro
 EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
@@ -1126,12 +1150,121 @@ EOF
 	mv_wait "$id"
 }
 
+# Round 2.  The 1-second sweep looks at the first 32 daemon records of gone
+# entries only (fuse_daemon.c: sweep_orphans(), v[32]), newest first, and
+# puts back those whose container lives.  A container allowed many shares
+# (profile "many": max-shares = 40) makes 33 from a `runc exec` entry after
+# a victim container made its own from an exec entry: once the victim exits,
+# is its vfsd still stopped?  SWEEP_N=31 is the control (the victim's share
+# is then swept).
+test_sweep_starve() {
+	local idv=vfsr-$RT-sv ida=vfsr-$RT-sa vpid out i n want=${SWEEP_N:-33}
+	[ "$RT" = runc ] || return 0 # crun exec hands no listener (see exec)
+	cat >"$ROOTFS/sv.sh" <<'EOF'
+tok=$1
+mvsync "$tok.up"
+EOF
+	bundle "$idv" -- sh /sv.sh "$idv" || return
+	bundle "$ida" --profile many -- sh /sv.sh "$ida" || return
+	mv_start "$RT" "$MV_TMP/$idv" "$idv" 120
+	mv_start "$RT" "$MV_TMP/$ida" "$ida" 120
+	if ! mv_sync_wait "$ROOTFS" "$idv.up" 60 || ! mv_sync_wait "$ROOTFS" "$ida.up" 60; then
+		t_fail "$RT: sweep: containers up" "$(cat "$(mv_out "$idv")" "$(mv_out "$ida")")"
+		mv_sync_go "$ROOTFS" "$idv.up"
+		mv_sync_go "$ROOTFS" "$ida.up"
+		mv_wait "$idv"
+		mv_wait "$ida"
+		return
+	fi
+	out=$(mv_rt "$RT" exec "$idv" sh -c 'touch /run/sv.sock; mount -t vhost-user-fs /srv/data /run/sv.sock' 2>&1)
+	for ((i = 0; i < 50; i++)); do
+		vpid=$(share_pids "$idv" | head -n1)
+		[ -n "$vpid" ] && break
+		sleep 0.1
+	done
+	t_check "$RT: sweep: the victim's exec entry mounts a share" [ -n "$vpid" ] || t_diag "$out"
+	out=$(mv_rt "$RT" exec "$ida" sh -c 'i=0; while [ $i -lt '"$want"' ]; do i=$((i+1));
+		touch /run/s$i.sock; mount -t vhost-user-fs /srv/data /run/s$i.sock || echo "share $i failed"; done' 2>&1)
+	n=$(share_pids "$ida" | wc -l)
+	t_check "$RT: sweep: the other container's exec entry made $want shares (max-shares = 40): $n" [ "$n" -ge "$want" ] ||
+		t_diag "$out"
+	# Both exec entries are gone now; the victim exits.
+	mv_sync_go "$ROOTFS" "$idv.up"
+	mv_wait "$idv"
+	if gone "${vpid:-0}" >/dev/null && gone "${vpid:-0}" >/dev/null; then
+		t_ok "$RT: sweep: the victim's exec share goes with the victim although $want of another container's wait in the sweep"
+	else
+		t_fail "$RT: sweep: the victim's exec share goes with the victim although $want of another container's wait in the sweep" \
+			"container $idv exited 10 s ago; its vfsd pid $vpid (started by its exec entry) still runs:" \
+			"sweep_orphans() in notifyd/fuse_daemon.c collects the first 32 gone-entry records (newest first) and" \
+			"puts back those whose container lives: the $n newer ones of $ida take every slot, every second"
+	fi
+	mv_sync_go "$ROOTFS" "$ida.up"
+	mv_wait "$ida"
+	t_check "$RT: sweep: ... and the other container's $want go with it" gone $(share_pids "$ida")
+	kill_leaked_vfsd
+}
+
+# Round 2.  Two containers with the same id, one from each runtime (their
+# own state directories): each has its own max-shares and the exit of one
+# neither stops the other's shares nor, through the sweep, its exec share.
+test_same_id() {
+	local id=vfsr-same other ra rb pa pb va vb i out
+	[ "$RT" = crun ] || return 0
+	other=runc
+	command -v "$other" >/dev/null || return 0
+	cat >"$ROOTFS/same.sh" <<'EOF'
+tok=$1
+touch /run/$tok-1.sock /run/$tok-2.sock /run/$tok-3.sock
+mvstep $tok-s1 mount -t vhost-user-fs /srv/data /run/$tok-1.sock
+mvstep $tok-s2 mount -t vhost-user-fs /srv/data /run/$tok-2.sock
+mvstep $tok-s3 mount -t vhost-user-fs /srv/data /run/$tok-3.sock
+mvsync "$tok.up"
+EOF
+	mv_oci_bundle "$MV_TMP/same-a" "$ROOTFS" sh /same.sh same-a && mv_bind_host_libs "$MV_TMP/same-a" || return
+	mv_oci_bundle "$MV_TMP/same-b" "$ROOTFS" sh /same.sh same-b && mv_bind_host_libs "$MV_TMP/same-b" || return
+	mv_run "$RT" "$MV_TMP/same-a" "$id" 120 >/dev/null 2>&1 &
+	ra=$!
+	if ! mv_sync_wait "$ROOTFS" same-a.up 60; then
+		t_fail "$RT: same id: first container got its shares" "$(cat "$(mv_out "$id")")"
+		wait "$ra"
+		return
+	fi
+	pa=$(mv_container_pid "$RT" "$id")
+	va=$(share_pids "$id")
+	t_check "$RT: same id: the first container has 2 shares" [ "$(echo $va | wc -w)" = 2 ]
+	t_step_errno "$RT: same id: ... its third is ENOSPC" "$id" same-a-s3 ENOSPC
+	mv_run "$other" "$MV_TMP/same-b" "$id" 120 >/dev/null 2>&1 &
+	rb=$!
+	if ! mv_sync_wait "$ROOTFS" same-b.up 60; then
+		t_fail "$RT: same id: second container ($other, same id) got up" "$(cat "$(mv_out "$id")")"
+		mv_sync_go "$ROOTFS" same-a.up
+		wait "$ra" "$rb"
+		return
+	fi
+	pb=$(mv_container_pid "$other" "$id")
+	vb=$(share_pids "$id" | grep -vxF "$va")
+	t_diag "same id $id: $RT init $pa vfsd $(echo $va); $other init $pb vfsd $(echo $vb)"
+	t_check "$RT: same id: the $other container of the same id has its own 2 shares" [ "$(echo $vb | wc -w)" = 2 ]
+	mv_sync_go "$ROOTFS" same-a.up
+	wait "$ra"
+	t_check "$RT: same id: the first container's vfsd go with it" gone $va
+	sleep 2.5 # two sweeps
+	t_check "$RT: same id: the $other container's vfsd live on after the other one of its id exits" \
+		sh -c "for p in $(echo $vb); do kill -0 \$p || exit 1; done"
+	out=$(connects "/proc/$pb/root/run/same-b-1.sock")
+	t_check "$RT: same id: ... and its share still connects" [ -z "$out" ] || t_diag "$out"
+	mv_sync_go "$ROOTFS" same-b.up
+	wait "$rb"
+	t_check "$RT: same id: the $other container's vfsd go with it" gone $vb
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id}; do
 		"test_$t"
 	done
 done

@@ -53,6 +53,10 @@
 #           after that container exited (WORKS: fuse_daemon.c sweep_orphans()).
 #   same_id: a crun and a runc container with the same id: max-shares and
 #           the exit of one are their own.
+#   umount_race: 30 rounds of two mounts and two umounts at once: a vfsd
+#           registered after an umount dropped its mount's record is never
+#           stopped (WORKS, racy: virtiofs_action_mount() records the mount
+#           before fuse_daemon_add()), its max-shares slot leaks till exit.
 #
 #   RT_TESTS="name ..." runs a subset of the test_ functions,
 #   RUNTIMES="crun runc" to run a subset.
@@ -1259,12 +1263,77 @@ EOF
 	t_check "$RT: same id: the $other container's vfsd go with it" gone $vb
 }
 
+# Round 2.  Shares racing their umounts: two sockets mounted and unmounted
+# (plain and lazy) at once, 30 rounds, then every socket unmounted.  No vfsd
+# of the container may run on once its socket is gone (an umount between
+# share_attach() recording the mount and fuse_daemon_add() registering vfsd
+# finds no daemon to stop: WORKS, racy), max-shares = 2 must be whole again,
+# the third ENOSPC, and the exit leaves no vfsd and no socket.
+test_umount_race() {
+	local id=vfsr-$RT-ur left p
+	cat >"$ROOTFS/ur.sh" <<'EOF'
+tok=$1
+touch /run/ua.sock /run/ub.sock /run/uc.sock
+i=0
+while [ $i -lt 30 ]; do
+	i=$((i + 1))
+	mount -t vhost-user-fs /srv/data /run/ua.sock 2>/dev/null &
+	mount -t vhost-user-fs /srv/data /run/ub.sock 2>/dev/null &
+	umount /run/ua.sock 2>/dev/null &
+	umount -l /run/ub.sock 2>/dev/null &
+	wait
+done
+while umount /run/ua.sock 2>/dev/null; do :; done
+while umount /run/ub.sock 2>/dev/null; do :; done
+mvsync "$tok.clean"
+mvstep again1 mount -t vhost-user-fs /srv/data /run/ua.sock
+mvstep again2 mount -t vhost-user-fs /srv/data /run/ub.sock
+mvstep third mount -t vhost-user-fs /srv/data /run/uc.sock
+mvsync "$tok.done"
+EOF
+	bundle "$id" -- sh /ur.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 150
+	if ! mv_sync_wait "$ROOTFS" "$id.clean" 120; then
+		t_fail "$RT: umount race: the container got through its rounds" "$(tail -n 20 "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	sleep 1 # SIGTERM'd vfsd flush and exit
+	left=
+	for p in $(share_pids "$id"); do
+		alive "$p" && left+="$p "
+	done
+	if [ -z "$left" ]; then
+		t_ok "$RT: umount race: once every socket is unmounted no vfsd of the container runs"
+	else
+		t_fail "$RT: umount race: once every socket is unmounted no vfsd of the container runs" \
+			"vfsd $left still run(s) with no socket mount left in the container, each holding a max-shares slot until it exits;" \
+			"virtiofs_action_mount() records the socket mount (share_attach -> mount_record_add) before fuse_daemon_add()" \
+			"registers vfsd: an umount in between drops the record and its fuse_daemon_stop_unmounted() finds no daemon" \
+			"$(mv_decisions "$id" | grep -E "vfsd pid=(${left// /|}0) " | sed 's/.*\(target=[^ ]*\).*\(result=.*\)/\1 \2/')"
+	fi
+	mv_sync_go "$ROOTFS" "$id.clean"
+	if ! mv_sync_wait "$ROOTFS" "$id.done" 30; then
+		t_fail "$RT: umount race: the container mounted again" "$(tail -n 20 "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	t_step_ok "$RT: umount race: after the racing rounds a share mounts (no slot leaked)" "$id" again1
+	t_step_ok "$RT: umount race: ... and a second one (max-shares = 2)" "$id" again2
+	t_step_errno "$RT: umount race: ... the third is ENOSPC" "$id" third ENOSPC
+	mv_sync_go "$ROOTFS" "$id.done"
+	mv_wait "$id"
+	t_check "$RT: umount race: its vfsd go with it" gone $(share_pids "$id")
+	t_check "$RT: umount race: ... and no socket in /run/mountvisor" sh -c "[ -z '$(run_sockets)' ]"
+	t_check "$RT: umount race: notifyd is alive" mv_notifyd_alive
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race}; do
 		"test_$t"
 	done
 done

@@ -1328,12 +1328,125 @@ EOF
 	t_check "$RT: umount race: notifyd is alive" mv_notifyd_alive
 }
 
+# Round 2.  A podman-style rootfs: an overlay the host mounted (its mounter's
+# credentials are host root's) whose lower layer holds host root's files.
+# The container shares a directory of it; through the guest host root's 0600
+# file stays unreadable and its 0644 file unwritable, and nothing the guest
+# does reaches the lower layer.
+test_overlay_src() {
+	local id=vfsr-$RT-ovl o=$MV_TMP/ovl-$RT pid
+	mkdir -p "$o/lower/srv/ovl" "$o/upper" "$o/work" "$o/merged"
+	echo "lower secret" >"$o/lower/srv/ovl/secret"
+	chmod 0600 "$o/lower/srv/ovl/secret"
+	echo "lower file" >"$o/lower/srv/ovl/ro"
+	chmod 0644 "$o/lower/srv/ovl/ro"
+	chown 100000:100000 "$o/upper" "$o/work"
+	if ! mount -t overlay overlay -o "lowerdir=$o/lower:$ROOTFS,upperdir=$o/upper,workdir=$o/work" \
+		"$o/merged"; then
+		t_skip "$RT: overlay: a host-mounted overlay rootfs" "overlay mount failed"
+		return
+	fi
+	cat >"$o/merged/ovl.sh" <<'EOF'
+tok=$1
+touch /run/o.sock
+mvstep share mount -t vhost-user-fs /srv/ovl /run/o.sock
+mvstep own cat /srv/ovl/secret
+mvsync "$tok.shared"
+EOF
+	if ! bundle "$id" -- sh /ovl.sh "$id" ||
+		! jq --arg r "$o/merged" '.root.path = $r' "$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" ||
+		! mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"; then
+		umount "$o/merged"
+		return
+	fi
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$o/merged" "$id.shared" 60; then
+		t_fail "$RT: overlay: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		umount "$o/merged"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_step_errno "$RT: overlay: the container itself cannot read the lower layer's 0600 root file" "$id" own EACCES
+	if [ "$(mv_step_rc "$id" share)" = 0 ] && front_start "/proc/$pid/root/run/o.sock"; then
+		t_diag "$RT: overlay: $(mv_decisions "$id" | grep 'action=virtiofs' | grep -o 'why=.*')"
+		t_check "$RT: overlay: the lower layer's 0600 root file stays unreadable through the guest" \
+			sh -c "! cat '$MNT/secret' >/dev/null 2>&1"
+		t_check "$RT: overlay: its 0644 root file is not writable through the guest" \
+			sh -c "! (echo guest >>'$MNT/ro') 2>/dev/null"
+		t_check "$RT: overlay: ... and chmod of it fails" sh -c "! chmod 0666 '$MNT/ro' 2>/dev/null"
+		front_stop
+		t_check "$RT: overlay: the host's lower layer is unchanged" \
+			sh -c "[ \"\$(cat '$o/lower/srv/ovl/ro')\" = 'lower file' ] && [ \"\$(stat -c %a '$o/lower/srv/ovl/ro')\" = 644 ] && [ ! -e '$o/upper/srv/ovl/ro' ] || { ls -lR '$o/upper'; false; }"
+	else
+		t_check "$RT: overlay: a share of the overlay rootfs is refused with an errno" \
+			sh -c "[ '$(mv_step_rc "$id" share)' != 0 ]"
+		t_diag "$(mv_step_out "$id" share)"
+	fi
+	mv_sync_go "$o/merged" "$id.shared"
+	mv_wait "$id"
+	umount "$o/merged"
+	rm -rf "$o"
+}
+
+# Round 2.  ids=userns: vfsd runs as root of the container's user namespace
+# (a /proc bound below the source cannot be idmapped).  It must stay out of
+# the container's reach all the same: in no pid namespace of the container,
+# absent from the container's procfs (also the one the guest sees in the
+# share), and -- if the container's root could name it -- its /proc/PID/root
+# is a diagnostic only (the kernel's ptrace rules for a process of its user
+# namespace).
+test_userns_proc() {
+	local id=vfsr-$RT-up pid vpid child cns p seen acc
+	mkdir -p "$ROOTFS/srv/up/p"
+	chown -R 100000:100000 "$ROOTFS/srv/up"
+	cat >"$ROOTFS/up.sh" <<'EOF'
+tok=$1
+touch /run/u.sock
+mvstep bind /usr/bin/mount --bind /proc /srv/up/p
+mvstep share mount -t vhost-user-fs /srv/up /run/u.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" -- sh /up.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: userns vfsd: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_decision "$RT: userns vfsd: a /proc below the source makes vfsd run in the container's user namespace" \
+		"$id" 'action=virtiofs' 'ids=userns'
+	vpid=$(share_pids "$id" | head -n1)
+	child=$(served_by "${vpid:-0}")
+	cns=$(readlink "/proc/$pid/ns/pid")
+	t_check "$RT: userns vfsd: neither vfsd process is in the container's pid namespace" \
+		sh -c "[ -n '$vpid' ] && [ -n '$child' ] && [ \"\$(readlink /proc/$vpid/ns/pid)\" != '$cns' ] && [ \"\$(readlink /proc/$child/ns/pid)\" != '$cns' ]"
+	if front_start "/proc/$pid/root/run/u.sock"; then
+		seen=
+		for p in "$MNT"/p/[0-9]*; do
+			tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '^vfsd ' && seen+="${p##*/} "
+		done
+		t_check "$RT: userns vfsd: the container's procfs (as the guest sees it in the share) lists no vfsd" \
+			[ -z "$seen" ]
+		front_stop
+	else
+		t_fail "$RT: userns vfsd: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	acc=$(nsenter -t "$pid" -U -- /bin/sh -c "ls /proc/$child/root/ >/dev/null 2>&1 && echo readable || echo refused; cat /proc/$child/environ >/dev/null 2>&1 && echo environ-readable || echo environ-refused" 2>&1 | tr '\n' ' ')
+	t_diag "$RT: userns vfsd: the container's root (its user namespace, host pid namespace) on /proc/$child: $acc"
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	umount "$ROOTFS/srv/up/p" 2>/dev/null
+	rm -rf "$ROOTFS/srv/up"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc}; do
 		"test_$t"
 	done
 done

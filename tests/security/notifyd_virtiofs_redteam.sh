@@ -57,6 +57,15 @@
 #           registered after an umount dropped its mount's record is never
 #           stopped (WORKS, racy: virtiofs_action_mount() records the mount
 #           before fuse_daemon_add()), its max-shares slot leaks till exit.
+#   overlay_src: a host-mounted overlay rootfs (podman-style) with host
+#           root's files in its lower layer as the source: ids=userns, and
+#           those files stay unreadable/unwritable through the guest.
+#   userns_proc: an ids=userns vfsd is in no pid namespace of the container
+#           and absent from its procfs (also the one served in the share).
+#   hostpid: a user-namespaced container in the host's pid namespace finds
+#           its ids=userns vfsd and may open /proc/PID/root (dumpable, same
+#           user namespace), but vfsd and its parent have pivoted into the
+#           share: no host file outside the container's view.
 #
 #   RT_TESTS="name ..." runs a subset of the test_ functions,
 #   RUNTIMES="crun runc" to run a subset.
@@ -1441,12 +1450,78 @@ EOF
 	rm -rf "$ROOTFS/srv/up"
 }
 
+# Round 2.  A user-namespaced container in the host's pid namespace (the
+# `--pid=host` of podman, hostPID pods with user namespaces), /proc bound
+# from the host.  With ids=userns vfsd runs as root of the container's user
+# namespace and stays dumpable: the container's root can ptrace it, and
+# vfsd's waiting parent has as its root a copy of the host's whole mount
+# tree (share_launch.c unshares notifyd's mount namespace).  Through
+# /proc/PID/root of it, can the container read a host file outside its
+# view (a 0644 file in this test's directory)?
+test_hostpid() {
+	local id=vfsr-$RT-hp pid out
+	echo "host only" >"$MV_TMP/hostonly.txt"
+	chmod 0644 "$MV_TMP/hostonly.txt"
+	mkdir -p "$ROOTFS/srv/hp/p"
+	chown -R 100000:100000 "$ROOTFS/srv/hp"
+	cat >"$ROOTFS/hp.sh" <<'EOF'
+tok=$1 host=$2
+touch /run/h.sock
+mvstep own cat "$host"
+mvstep bind /usr/bin/mount --bind /proc/self/fdinfo /srv/hp/p
+mvstep share mount -t vhost-user-fs /srv/hp /run/h.sock
+for p in /proc/[0-9]*; do
+	case "$(tr '\0' ' ' <$p/cmdline 2>/dev/null)" in
+	"vfsd --fd=3 --shared-dir=/run/mountvisor/share"*) echo "${p#/proc/}" >>/tmp/hp.vfsd ;;
+	esac
+done
+for v in $(cat /tmp/hp.vfsd 2>/dev/null); do
+	mvstep "read-$v" cat "/proc/$v/root$host"
+	mvstep "ls-$v" sh -c "ls /proc/$v/root/ | tr '\\n' ' '; grep -c . /proc/$v/mountinfo"
+done
+mvsync "$tok.shared"
+EOF
+	bundle "$id" -- sh /hp.sh "$id" "$MV_TMP/hostonly.txt" || return
+	jq '.linux.namespaces |= map(select(.type != "pid")) |
+		.mounts |= map(if .destination == "/proc" then {destination: "/proc", type: "bind", source: "/proc", options: ["rbind", "nosuid", "nodev", "noexec"]} else . end)' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" && mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"
+	rm -f "$ROOTFS/tmp/hp.vfsd"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_skip "$RT: host pid: a user-namespaced container in the host's pid namespace" \
+			"$(tail -n 5 "$(mv_out "$id")" | tr '\n' ' ')"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_step_errno "$RT: host pid: the container cannot open the host file itself" "$id" own ENOENT
+	t_diag "$RT: host pid: $(mv_decisions "$id" | grep 'action=virtiofs' | grep -o 'why=.*'); vfsd seen by the container: $(tr '\n' ' ' <"$ROOTFS/tmp/hp.vfsd" 2>/dev/null)"
+	out=
+	for v in $(cat "$ROOTFS/tmp/hp.vfsd" 2>/dev/null); do
+		t_diag "$RT: host pid: /proc/$v/root$MV_TMP/hostonly.txt from the container: rc $(mv_step_rc "$id" "read-$v") $(mv_step_out "$id" "read-$v" | head -n1)"
+		t_diag "$RT: host pid: ... /proc/$v/root/ and its mount count: $(mv_step_out "$id" "ls-$v" | tr '\n' ' ')"
+		[ "$(mv_step_rc "$id" "read-$v")" = 0 ] && out+="vfsd pid $v: /proc/$v/root$MV_TMP/hostonly.txt gave '$(mv_step_out "$id" "read-$v" | head -n1)'; "
+	done
+	if [ -z "$(cat "$ROOTFS/tmp/hp.vfsd" 2>/dev/null)" ]; then
+		t_ok "$RT: host pid: the container finds no vfsd of its share (ids: $(mv_decisions "$id" | grep -o 'ids=[a-z]*' | head -n1))"
+	elif [ -z "$out" ]; then
+		t_ok "$RT: host pid: no host file outside the container's view through /proc/PID/root of its vfsd"
+	else
+		t_fail "$RT: host pid: no host file outside the container's view through /proc/PID/root of its vfsd" \
+			"$out" "vfsd (ids=userns) runs as the container's user-namespace root and is dumpable; its waiting parent's" \
+			"root is share_launch.c's unshared copy of the host's mount namespace"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -rf "$ROOTFS/srv/hp" "$ROOTFS/tmp/hp.vfsd"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc hostpid}; do
 		"test_$t"
 	done
 done

@@ -45,6 +45,8 @@
 #   xattr_ids: through an xattr share, trusted.* never reaches the host file;
 #           a POSIX ACL naming guest uid 5000 is stored as 100000+5000, one
 #           naming 70000 (unmapped) or 4294967294 is refused.
+#   xattr_userns: the same on an ids=userns share, and security.capability
+#           (v3 rootid=100000 at most).
 #   peerpidfd: SO_PEERPIDFD on the VMM's connection is a pidfd of notifyd
 #           (it called listen()); the container's root cannot signal it,
 #           pidfd_getfd() from it or setns() into its namespaces.
@@ -1516,12 +1518,96 @@ EOF
 	rm -rf "$ROOTFS/srv/hp" "$ROOTFS/tmp/hp.vfsd"
 }
 
+# Round 2.  The same xattr attacks on an ids=userns share (a procfs below the
+# source), where vfsd is root of the container's user namespace: trusted.*,
+# ACLs naming host ids, and security.capability (v3 with rootid 100000 at
+# most).
+test_xattr_userns() {
+	local id=vfsr-$RT-xu pid out got u d=$ROOTFS/srv/xu caps
+	mkdir -p "$d/p"
+	chown -R 100000:100000 "$d"
+	cat >"$ROOTFS/xu.sh" <<'EOF'
+tok=$1
+touch /run/x.sock
+mvstep bind /usr/bin/mount --bind /proc/self/fdinfo /srv/xu/p
+mvstep share mount -t vhost-user-fs -o xattr /srv/xu /run/x.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" --profile xattr -- sh /xu.sh "$id" || return
+	jq '.process.capabilities |= with_entries(.value += ["CAP_SETFCAP"])' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" && mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: xattr userns: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_decision "$RT: xattr userns: the share runs with ids=userns" "$id" 'action=virtiofs' 'ids=userns'
+	if front_start "/proc/$pid/root/run/x.sock"; then
+		echo x >"$MNT/xfile"
+		out=$(/usr/bin/python3 -c 'import os,sys
+try:
+    os.setxattr(sys.argv[1], "trusted.rt2", b"x"); print("set")
+except OSError as e:
+    print("refused (%s)" % e.strerror)' "$MNT/xfile")
+		got=$(/usr/bin/python3 -c 'import os,sys
+try:
+    print(os.getxattr(sys.argv[1], "trusted.rt2"))
+except OSError:
+    pass' "$d/xfile")
+		t_check "$RT: xattr userns: a trusted.* xattr the guest sets does not reach the host file (guest: $out)" [ -z "$got" ]
+		for u in 5000 70000; do
+			echo x >"$MNT/acl$u"
+			out=$(acl_xattr "$MNT/acl$u" "$u")
+			got=$(acl_ids "$d/acl$u" | tr '\n' ' ')
+			if [ -z "$(for i in $got; do
+				[ "$i" -ge 100000 ] && [ "$i" -le 165535 ] || echo "$i"
+			done)" ]; then
+				t_ok "$RT: xattr userns: an ACL naming guest uid $u stores only ids of the container's range (guest: $out; host ids: ${got:-none})"
+			else
+				t_fail "$RT: xattr userns: an ACL naming guest uid $u stores only ids of the container's range" \
+					"guest set user:$u:rw-: $out; on the host the ACL names $got"
+			fi
+		done
+		cp /bin/true "$MNT/capbin" 2>/dev/null
+		setcap cap_sys_admin+ep "$MNT/capbin" 2>"$MV_TMP/setcap.err"
+		caps=$(/usr/bin/python3 - "$d/capbin" <<'EOF'
+import os, struct, sys
+try:
+    v = os.getxattr(sys.argv[1], "security.capability")
+except OSError as e:
+    print("none (%s)" % e.strerror)
+    sys.exit(0)
+magic = struct.unpack("<I", v[:4])[0]
+if len(v) == 24 and magic >> 24 == 3:
+    print("v3 rootid=%d" % struct.unpack("<I", v[20:24])[0])
+else:
+    print("v%d (%d bytes): host-wide" % (magic >> 24, len(v)))
+EOF
+)
+		case $caps in
+		none* | "v3 rootid=100000")
+			t_ok "$RT: xattr userns: a capability the guest sets is no host-wide file capability ($caps; setcap: $(head -c 80 "$MV_TMP/setcap.err"))" ;;
+		*)
+			t_fail "$RT: xattr userns: a capability the guest sets is no host-wide file capability" \
+				"security.capability of the guest's file on the host: $caps" ;;
+		esac
+		front_stop
+	else
+		t_fail "$RT: xattr userns: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -rf "$d"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc hostpid}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc hostpid xattr_userns}; do
 		"test_$t"
 	done
 done

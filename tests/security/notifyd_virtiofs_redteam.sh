@@ -47,6 +47,9 @@
 #           naming 70000 (unmapped) or 4294967294 is refused.
 #   xattr_userns: the same on an ids=userns share, and security.capability
 #           (v3 rootid=100000 at most).
+#   squash_ids: idmap = squash: unmapped and top-of-range guest ids create
+#           as the container's 1000; chown to 0 lands on 1000; no ACL of a
+#           host id; host root's 0600 file stays unreadable.
 #   peerpidfd: SO_PEERPIDFD on the VMM's connection is a pidfd of notifyd
 #           (it called listen()); the container's root cannot signal it,
 #           pidfd_getfd() from it or setns() into its namespaces.
@@ -112,6 +115,17 @@ max-mounts = 100
 [fs vhost-user-fs]
 action = virtiofs
 allowed-options = cache, ro
+EOF
+
+cat >"$PROFILES/squash.conf" <<EOF
+[profile]
+default-action = deny
+max-shares = 2
+
+[fs vhost-user-fs]
+action = virtiofs
+allowed-options = xattr
+idmap = squash:1000:1000
 EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
@@ -1602,12 +1616,66 @@ EOF
 	rm -rf "$d"
 }
 
+# Round 2.  idmap = squash:1000:1000: guest ids the container does not map
+# (70000) or at the top of the id space (4294967294) create as container
+# 1000 (host 101000); guest root's chown to 0 lands on 1000 too; an ACL
+# naming an unmapped id is refused; host root's 0600 file stays unreadable.
+# (uid 4294967295, outside squash-guest:0:1000:4294967295, cannot come from
+# a kernel front-end; vfsd's set_fsid() refuses it: fuse_creds.c.)
+test_squash_ids() {
+	local id=vfsr-$RT-sq pid d=$ROOTFS/srv/sq u own out
+	mkdir -p "$d"
+	chmod 1777 "$d"
+	chown 100000:100000 "$d"
+	echo secret >"$d/rootonly"
+	chmod 0600 "$d/rootonly"
+	cat >"$ROOTFS/sq.sh" <<'EOF'
+tok=$1
+touch /run/s.sock
+mvstep share mount -t vhost-user-fs -o xattr /srv/sq /run/s.sock
+mvsync "$tok.shared"
+EOF
+	bundle "$id" --profile squash -- sh /sq.sh "$id" || return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if ! mv_sync_wait "$ROOTFS" "$id.shared" 60; then
+		t_fail "$RT: squash: container got to its share" "$(cat "$(mv_out "$id")")"
+		mv_wait "$id"
+		return
+	fi
+	pid=$(mv_container_pid "$RT" "$id")
+	t_decision "$RT: squash: the share squashes" "$id" 'action=virtiofs' 'squash'
+	if front_start "/proc/$pid/root/run/s.sock"; then
+		for u in 70000 4294967294; do
+			out=$(setpriv --reuid="$u" --regid="$u" --clear-groups sh -c "echo x >'$MNT/by$u'" 2>&1)
+			own=$(stat -c %u:%g "$d/by$u" 2>/dev/null)
+			t_check "$RT: squash: guest uid $u creates as the container's 1000 (host $own${out:+; $out})" \
+				[ "$own" = 101000:101000 ]
+		done
+		echo x >"$MNT/byroot"
+		chown 0:0 "$MNT/byroot" 2>/dev/null
+		own=$(stat -c %u:%g "$d/byroot" 2>/dev/null)
+		t_check "$RT: squash: guest root's file, chowned to 0, is the container's 1000 on the host ($own)" \
+			[ "$own" = 101000:101000 ]
+		out=$(acl_xattr "$MNT/byroot" 70000)
+		t_check "$RT: squash: an ACL naming an unmapped id stores no host id outside the container's range (guest: $out; host: $(acl_ids "$d/byroot" | tr '\n' ' '))" \
+			sh -c "for i in \$(printf '%s\n' '$(acl_ids "$d/byroot" | tr '\n' ' ')'); do [ \"\$i\" -ge 100000 ] && [ \"\$i\" -le 165535 ] || exit 1; done"
+		t_check "$RT: squash: host root's 0600 file stays unreadable through the guest" \
+			sh -c "! cat '$MNT/rootonly' >/dev/null 2>&1"
+		front_stop
+	else
+		t_fail "$RT: squash: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
+	fi
+	mv_sync_go "$ROOTFS" "$id.shared"
+	mv_wait "$id"
+	rm -rf "$d"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: virtiofs red team" "$RT not installed"
 		continue
 	}
-	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc hostpid xattr_userns}; do
+	for t in ${RT_TESTS:-propagation ids fcaps socket held stack vfsd_view exit_served concurrent parallel others exit exec xattr_ids peerpidfd sweep_starve same_id umount_race overlay_src userns_proc hostpid xattr_userns squash_ids}; do
 		"test_$t"
 	done
 done

@@ -58,7 +58,7 @@
 #           after that container exited (WORKS: fuse_daemon.c sweep_orphans()).
 #   same_id: a crun and a runc container with the same id: max-shares and
 #           the exit of one are their own.
-#   umount_race: 30 rounds of two mounts and two umounts at once: a vfsd
+#   umount_race: 60 rounds of two mounts and two umounts at once: a vfsd
 #           registered after an umount dropped its mount's record is never
 #           stopped (WORKS, racy: virtiofs_action_mount() records the mount
 #           before fuse_daemon_add()), its max-shares slot leaks till exit.
@@ -1289,7 +1289,7 @@ EOF
 }
 
 # Round 2.  Shares racing their umounts: two sockets mounted and unmounted
-# (plain and lazy) at once, 30 rounds, then every socket unmounted.  No vfsd
+# (plain and lazy) at once, 60 rounds, then every socket unmounted.  No vfsd
 # of the container may run on once its socket is gone (an umount between
 # share_attach() recording the mount and fuse_daemon_add() registering vfsd
 # finds no daemon to stop: WORKS, racy), max-shares = 2 must be whole again,
@@ -1300,7 +1300,7 @@ test_umount_race() {
 tok=$1
 touch /run/ua.sock /run/ub.sock /run/uc.sock
 i=0
-while [ $i -lt 30 ]; do
+while [ $i -lt 60 ]; do
 	i=$((i + 1))
 	mount -t vhost-user-fs /srv/data /run/ua.sock 2>/dev/null &
 	mount -t vhost-user-fs /srv/data /run/ub.sock 2>/dev/null &

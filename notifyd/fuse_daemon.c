@@ -457,6 +457,20 @@ static void start_thread(void)
 	state.thread_running = state.start_error == 0;
 }
 
+/* Is share mount mnt_id still c's, and still there (mntns: its namespace)? */
+static bool share_mounted(struct container *c, uint64_t mnt_id, int mntns)
+{
+	uint64_t ns_id;
+
+	if (!mount_record_owns(c, mnt_id))
+		return false;
+	if (mntns < 0 || mount_record_ns_id(mntns, &ns_id) < 0 ||
+	    mount_record_present(mnt_id, ns_id) != 0)
+		return true; /* there, or the kernel cannot say */
+	mount_record_remove(c, mnt_id);
+	return false;
+}
+
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 {
 	struct daemon_rec *d;
@@ -499,8 +513,10 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 		ev.data.ptr = (void *)((uintptr_t)d | TAG_ERR);
 		epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
 	}
-	/* d may go once we unlock (the daemon may exit at once): keep its pidfd. */
+	/* d may go once we unlock (the daemon may exit at once): keep its fds. */
 	_cleanup_close_ int pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_close_ int mntns =
+	    d->mntns_fd >= 0 ? fcntl(d->mntns_fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
 	pthread_mutex_unlock(&state.lock);
 	if (r < 0)
 		return r;
@@ -518,10 +534,13 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	}
 	/*
 	 * Likewise a share whose socket was unmounted before we added it:
-	 * fuse_daemon_stop_unmounted() did not see it.  (Its record was added
-	 * before the daemon; a umount after this look sees the daemon.)
+	 * notifyd's umount dropped the record and its
+	 * fuse_daemon_stop_unmounted() did not see the daemon; or the kernel
+	 * unmounted it (an umount2 before the record was there is not
+	 * notifyd's).  A umount after this look sees the daemon.
 	 */
-	if (pidfd >= 0 && info->kind == FUSE_DAEMON_VFSD && !mount_record_owns(c, info->mnt_id)) {
+	if (pidfd >= 0 && info->kind == FUSE_DAEMON_VFSD &&
+	    !share_mounted(c, info->mnt_id, mntns)) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
 		log_info("%s: %s at %s was unmounted while %s pid=%d started; stopped it", c->id,
 		         kind_noun[info->kind], info->target, info->program, (int)info->pid);

@@ -515,6 +515,11 @@ void virtiofs_action_mount(struct request *rq, const struct profile *p, const st
 		decision_fail(d, ENOMEM, "out of memory");
 		goto out;
 	}
+	/* Shares whose socket went by other means (a lazy umount of a parent,
+	 * left to the kernel) must not hold a slot: drop their records, stop
+	 * their vfsd (the reservation waits up to 2 s for one to exit). */
+	if (target_open_proc(&rq->t) >= 0 && mount_record_prune_at(rq->c, rq->t.procfd) > 0)
+		fuse_daemon_stop_unmounted(rq->c);
 	r = fuse_daemon_reserve(rq->c, FUSE_DAEMON_VFSD, p->max_shares);
 	if (r < 0) {
 		decision_fail(d, -r, "container has max-shares = %u shares", p->max_shares);

@@ -49,6 +49,7 @@
 #include "common/log.h"
 
 static pid_t sandbox_child;
+static sigset_t stop_signals; /* SIGTERM, SIGINT, SIGHUP: forwarded, then the child's exit */
 
 /* We are pid 1 of the new namespace: signals without a handler are ignored. */
 static void child_exit(int sig)
@@ -111,6 +112,7 @@ static void __attribute__((noreturn)) wait_child(pid_t pid, enum vfsd_seccomp ac
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL); /* blocked across fork() */
 	r = parent_harden(action, pid);
 	if (r < 0) {
 		log_error("cannot confine the waiting parent: %s", strerror(-r));
@@ -170,6 +172,17 @@ static int sandbox_namespace(const char *dir, bool readonly, enum vfsd_seccomp s
 	parent = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (parent < 0)
 		return -errno;
+	/*
+	 * Until each side has its handler: the parent forwards a stop to the
+	 * child, and the child, pid 1 of its namespace, would drop a signal it
+	 * has no handler for (one that came early, while a launcher stopped
+	 * the share it was just starting).  Blocked, it waits instead.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -195,6 +208,7 @@ static int sandbox_namespace(const char *dir, bool readonly, enum vfsd_seccomp s
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
+		sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	}
 	/* Nothing we mount may reach the host's mount namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)

@@ -55,13 +55,15 @@
 #           pidfd_getfd() from it or setns() into its namespaces.
 #   sweep_starve: (runc) 33 exec-entry shares of one container keep the
 #           1-second sweep from stopping another container's exec share
-#           after that container exited (WORKS: fuse_daemon.c sweep_orphans()).
+#           after that container exited (worked in round 2: the sweep looked
+#           at 32 records only; it now looks at all of them).
 #   same_id: a crun and a runc container with the same id: max-shares and
 #           the exit of one are their own.
 #   umount_race: 60 rounds of two mounts and two umounts at once: a vfsd
 #           registered after an umount dropped its mount's record is never
-#           stopped (WORKS, racy: virtiofs_action_mount() records the mount
-#           before fuse_daemon_add()), its max-shares slot leaks till exit.
+#           stopped (worked in round 2, racy: virtiofs_action_mount() records
+#           the mount before fuse_daemon_add(), which now looks at the record
+#           after adding the daemon), its max-shares slot leaks till exit.
 #   overlay_src: a host-mounted overlay rootfs (podman-style) with host
 #           root's files in its lower layer as the source: ids=userns, and
 #           those files stay unreadable/unwritable through the guest.
@@ -1292,7 +1294,7 @@ EOF
 # (plain and lazy) at once, 60 rounds, then every socket unmounted.  No vfsd
 # of the container may run on once its socket is gone (an umount between
 # share_attach() recording the mount and fuse_daemon_add() registering vfsd
-# finds no daemon to stop: WORKS, racy), max-shares = 2 must be whole again,
+# found no daemon to stop; fixed), max-shares = 2 must be whole again,
 # the third ENOSPC, and the exit leaves no vfsd and no socket.
 test_umount_race() {
 	local id=vfsr-$RT-ur left p

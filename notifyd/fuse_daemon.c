@@ -345,10 +345,12 @@ static void sweep_orphans(void)
 	 * another container's daemons every time. */
 	pthread_mutex_lock(&state.lock);
 	for (struct daemon_rec *d = state.recs; d; d = d->next)
-		cap += !d->killed && __atomic_load_n(&d->c->gone, __ATOMIC_RELAXED);
+		cap += d->kind == FUSE_DAEMON_VFSD && !d->killed &&
+		       __atomic_load_n(&d->c->gone, __ATOMIC_RELAXED);
 	v = cap ? calloc(cap, sizeof(*v)) : NULL;
 	for (struct daemon_rec *d = state.recs; d && v && n < cap; d = d->next) {
-		if (d->killed || !__atomic_load_n(&d->c->gone, __ATOMIC_RELAXED))
+		if (d->kind != FUSE_DAEMON_VFSD || d->killed ||
+		    !__atomic_load_n(&d->c->gone, __ATOMIC_RELAXED))
 			continue;
 		v[n].pidfd = fcntl(d->pidfd, F_DUPFD_CLOEXEC, 3);
 		v[n].id = strdup(d->c->id);
@@ -526,8 +528,8 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	 * The hook runs after `gone` is set, under state.lock, which we took
 	 * since: a set flag is seen here.
 	 */
-	if (pidfd >= 0 && __atomic_load_n(&c->gone, __ATOMIC_RELAXED) &&
-	    !container_id_live(c->id, c->init_pid)) {
+	if (pidfd >= 0 && info->kind == FUSE_DAEMON_VFSD &&
+	    __atomic_load_n(&c->gone, __ATOMIC_RELAXED) && !container_id_live(c->id, c->init_pid)) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		log_info("%s: container gone while %s pid=%d started; killed it", c->id,
 		         info->program, (int)info->pid);
@@ -549,11 +551,13 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 }
 
 /*
- * An entry of c hung up.  If the container is gone (its init has exited, or
- * no entry of it is left), its daemons are killed now, also those started
- * through another entry of the same container.  FUSE programs normally went
- * already with the container's pid namespace; vfsd runs outside it and goes
- * only here.
+ * An entry of c hung up.  If the container is gone, its daemons are killed
+ * now, also those started through another entry of the same container.
+ * "Gone" differs by kind: a FUSE program runs in the container's pid
+ * namespace and normally went with it; one still running may be flushing
+ * an image after its umount, and is killed only once the container's init
+ * has exited.  vfsd runs outside the container and goes here when its init
+ * exited or no entry of the container is left.
  */
 static void fuse_res_gone(struct container *c, struct container_resource *res, bool last)
 {
@@ -567,8 +571,9 @@ static void fuse_res_gone(struct container *c, struct container_resource *res, b
 		return; /* e.g. a `runc exec` ended; its mounts belong to the running container */
 	pthread_mutex_lock(&state.lock);
 	for (struct daemon_rec *d = state.recs; d; d = d->next)
-		if (d->c == c || (d->c->id && c->id && !strcmp(d->c->id, c->id) &&
-		                  d->c->init_pid == c->init_pid)) {
+		if ((init_dead || d->kind == FUSE_DAEMON_VFSD) &&
+		    (d->c == c || (d->c->id && c->id && !strcmp(d->c->id, c->id) &&
+		                   d->c->init_pid == c->init_pid))) {
 			syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
 			n++;
 		}

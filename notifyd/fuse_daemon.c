@@ -417,6 +417,8 @@ static void *supervisor_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			uintptr_t v = (uintptr_t)evs[i].data.ptr;
 			struct daemon_rec *d = (struct daemon_rec *)(v & ~TAG_ERR);
+			if (!evs[i].events)
+				continue; /* its record was freed earlier in this batch */
 			if (!d)
 				return NULL; /* stop_fd */
 			if (v & TAG_ERR) {
@@ -434,6 +436,11 @@ static void *supervisor_main(void *arg)
 					break;
 				}
 			pthread_mutex_unlock(&state.lock);
+			/* The same batch may still hold d's other fd (its output and
+			 * its exit come together when a daemon dies at once). */
+			for (int j = i + 1; j < n; j++)
+				if (((uintptr_t)evs[j].data.ptr & ~TAG_ERR) == (uintptr_t)d)
+					evs[j].events = 0;
 			rec_free(d);
 		}
 	}

@@ -972,6 +972,7 @@ mv_front_start() {
 	for ((i = 0; i < 50; i++)); do
 		grep -q " $2 fuse.vhost-user-fs " /proc/self/mounts && stat "$2" >/dev/null 2>&1 &&
 			return 0
+		kill -0 "$MV_FRONT_PID" 2>/dev/null || return 1 # it gave up (see front.log)
 		sleep 0.1
 	done
 	return 1
@@ -988,3 +989,7 @@ mv_front_stop() {
 mv_share_pids() {
 	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
 }
+
+# mv_share_server PID : the process of share vfsd PID that serves (the child
+# its namespace sandbox forked; PID itself only waits).
+mv_share_server() { awk '{print $1}' "/proc/$1/task/$1/children" 2>/dev/null; }

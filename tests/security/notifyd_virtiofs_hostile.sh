@@ -67,8 +67,6 @@ defer mv_front_stop
 
 
 
-# served_by PID : the vfsd process that serves (the namespace sandbox's child).
-served_by() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
 
 bundle() { # bundle ID [mv_oci_bundle options] -- CMD...
 	local id=$1 opts=()
@@ -160,7 +158,7 @@ EOF
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
 	vpid=$(mv_share_pids "$id" | head -n1)
-	child=$(served_by "$vpid")
+	child=$(mv_share_server "$vpid")
 	st=$(cat "/proc/$child/status" 2>/dev/null)
 	t_check "$RT: confined: vfsd has no CAP_DAC_OVERRIDE (the container dropped it)" \
 		[ $(((16#$(awk '/^CapEff/ {print $2}' <<<"$st") >> 1) & 1)) = 0 ]

@@ -80,8 +80,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-FRONT=$MV_BUILD/vhost-user-fs-mount
-[ -x "$FRONT" ] || mv_bail "$FRONT not built"
+[ -x "$MV_BUILD/vhost-user-fs-mount" ] || mv_bail "vhost-user-fs-mount not built"
 [ -x /usr/bin/python3 ] || mv_bail "python3 not installed (the VMMs)"
 
 ROOTFS=$MV_TMP/rootfs
@@ -145,34 +144,9 @@ chmod 0644 "$ROOTFS/srv/data/rootro"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-FRONT_PID=
-front_stop() {
-	umount "$MNT" 2>/dev/null
-	[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null && wait "$FRONT_PID" 2>/dev/null
-	FRONT_PID=
-}
-defer front_stop
+defer mv_front_stop
 
-front_start() {
-	local i
-	"$FRONT" "$1" "$MNT" 2>"$MV_TMP/front.log" &
-	FRONT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MNT fuse.vhost-user-fs " /proc/self/mounts && stat "$MNT" >/dev/null 2>&1 &&
-			return 0
-		kill -0 "$FRONT_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
-# The vfsd pids of container ID, in the order of its shares.
-share_pids() {
-	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'
-}
-
-# served_by PID : the vfsd process that serves (the namespace sandbox's child).
-served_by() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
 
 # gone PID... : every PID exits within 5 s.
 gone() {
@@ -328,7 +302,7 @@ EOF
 	t_step_ok "$RT: propagation: the container made its source a shared mount" "$id" shared
 	t_step_ok "$RT: propagation: the share of the shared source mounts" "$id" share
 	t_step_ok "$RT: propagation: the container bound its /proc under the shared source" "$id" post
-	if front_start "/proc/$pid/root/run/p.sock"; then
+	if mv_front_start "/proc/$pid/root/run/p.sock" "$MNT"; then
 		t_check "$RT: propagation: the share serves the source" [ "$(cat "$MNT/file")" = prop ]
 		# The copy is recursive (a plain one would show what the runtime's
 		# mounts cover): the /proc bound there before is in the share, but
@@ -352,7 +326,7 @@ EOF
 			t_check "$RT: propagation: a /proc bound under a shared source after the share stays out of it" \
 				sh -c "[ -z \"\$(ls -A '$MNT/post')\" ]"
 		fi
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: propagation: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -360,10 +334,10 @@ EOF
 	t_step_errno "$RT: submounts: a bind of /proc/sys as the source is EPERM" "$id" syssrc EPERM
 	mv_sync_go "$ROOTFS" "$id.shared"
 	if mv_sync_wait "$ROOTFS" "$id.dev" 30; then
-		if [ "$(mv_step_rc "$id" devsrc)" = 0 ] && front_start "/proc/$pid/root/run/d.sock"; then
+		if [ "$(mv_step_rc "$id" devsrc)" = 0 ] && mv_front_start "/proc/$pid/root/run/d.sock" "$MNT"; then
 			t_check "$RT: submounts: the container's /dev shared shows no device node" \
 				sh -c "[ -z \"\$(find '$MNT' \\( -type c -o -type b \\) 2>/dev/null)\" ]"
-			front_stop
+			mv_front_stop
 		else
 			t_check "$RT: submounts: the container's /dev tmpfs is refused or served without devices" \
 				sh -c "[ '$(mv_step_rc "$id" devsrc)' != 0 ]"
@@ -371,7 +345,7 @@ EOF
 		t_step_ok "$RT: propagation: the container made its whole tree shared (--make-rshared /)" "$id" rshared
 		t_step_ok "$RT: propagation: ... shared a plain directory of its root mount" "$id" share2
 		t_step_ok "$RT: propagation: ... and bound its /proc under that directory" "$id" post2
-		if [ "$(mv_step_rc "$id" share2)" = 0 ] && front_start "/proc/$pid/root/run/p2.sock"; then
+		if [ "$(mv_step_rc "$id" share2)" = 0 ] && mv_front_start "/proc/$pid/root/run/p2.sock" "$MNT"; then
 			if [ -e "$MNT/post/sys/kernel/core_pattern" ]; then
 				t_fail "$RT: propagation: with / rshared, a /proc bound under a shared directory stays out of the share" \
 					"the container's procfs propagated into the share: $MNT/post: $(ls "$MNT/post" | head -n 8 | tr '\n' ' ')..."
@@ -379,7 +353,7 @@ EOF
 				t_check "$RT: propagation: with / rshared, a /proc bound under a shared directory stays out of the share" \
 					sh -c "[ -z \"\$(ls -A '$MNT/post')\" ]"
 			fi
-			front_stop
+			mv_front_stop
 		fi
 		mv_sync_go "$ROOTFS" "$id.dev"
 	fi
@@ -410,7 +384,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	if front_start "/proc/$pid/root/run/fs0.sock"; then
+	if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 		t_check "$RT: ids: a host-root 0600 file in the share is unreadable through the guest" \
 			sh -c "! cat '$MNT/rootonly' 2>/dev/null"
 		t_check "$RT: ids: a host-root 0644 file in the share is unwritable through the guest" \
@@ -428,17 +402,17 @@ EOF
 		t_check "$RT: ids: a file created by guest uid 70000 is refused (unmapped)" \
 			sh -c "! setpriv --reuid 70000 --regid 70000 --clear-groups sh -c 'echo z >\"$MNT/by70000\"' 2>/dev/null; [ ! -e '$ROOTFS/srv/data/by70000' ] || [ \"\$(stat -c %u '$ROOTFS/srv/data/by70000')\" -ge 100000 ]"
 		rm -f "$MNT/mine" "$MNT/by70000"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: ids: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
 	t_step_errno "$RT: ids: a container user without CAP_SYS_ADMIN cannot share (EPERM)" \
 		"$id" nonroot EPERM
 	t_step_ok "$RT: ids: a share of the container's read-only bind mount (no -o ro)" "$id" roshare
-	if front_start "/proc/$pid/root/run/ro.sock"; then
+	if mv_front_start "/proc/$pid/root/run/ro.sock" "$MNT"; then
 		t_check "$RT: ids: ... refuses the guest's writes (the copy keeps the mount's ro)" \
 			sh -c "! touch '$MNT/rowrite' 2>/dev/null && [ ! -e '$ROOTFS/srv/data/rowrite' ]"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: ids: front-end mounts the read-only share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -478,7 +452,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	a=$(share_pids "$id" | sed -n 1p)
+	a=$(mv_share_pids "$id" | sed -n 1p)
 	t_step_ok "$RT: socket: the share mounts" "$id" share_a
 	# The socket mount's root is an unlinked file: the kernel lets nobody
 	# attach a copy of it, or move it.
@@ -488,12 +462,12 @@ EOF
 	t_check "$RT: socket: the bound socket is the container's root's (100000), nobody else's" \
 		[ "$(stat -c %u:%g:%F "/proc/$pid/root/run/a.sock")" = "100000:100000:socket" ]
 	t_check "$RT: socket: nothing connects at the would-be copy" not_connects "/proc/$pid/root/run/a2.sock"
-	if front_start "/proc/$pid/root/run/a.sock"; then
-		front_stop
-		if front_start "/proc/$pid/root/run/a.sock"; then
+	if mv_front_start "/proc/$pid/root/run/a.sock" "$MNT"; then
+		mv_front_stop
+		if mv_front_start "/proc/$pid/root/run/a.sock" "$MNT"; then
 			t_check "$RT: socket: a VMM that reconnects gets the share again" \
 				[ "$(cat "$MNT/hello.txt")" = "container data" ]
-			front_stop
+			mv_front_stop
 		else
 			t_fail "$RT: socket: a VMM that reconnects gets the share again" "$(cat "$MV_TMP/front.log")"
 		fi
@@ -509,7 +483,7 @@ EOF
 		t_fail "$RT: socket: container got past umount of the original" "$(cat "$(mv_out "$id")")"
 	fi
 	if mv_sync_wait "$ROOTFS" "$id.b" 30; then
-		b=$(share_pids "$id" | sed -n 2p)
+		b=$(mv_share_pids "$id" | sed -n 2p)
 		t_step_errno "$RT: socket: the would-be copy is no mount (EINVAL)" "$id" umount_a2 EINVAL
 		t_step_ok "$RT: socket: a second share mounts after the umount (slot freed)" "$id" share_b
 		t_step_errno "$RT: socket: mount --move of the socket mount is refused (ENOENT: its root is unlinked)" \
@@ -519,7 +493,7 @@ EOF
 		t_fail "$RT: socket: container got to its moved share" "$(cat "$(mv_out "$id")")"
 	fi
 	if mv_sync_wait "$ROOTFS" "$id.c" 30; then
-		c=$(share_pids "$id" | sed -n 3p)
+		c=$(mv_share_pids "$id" | sed -n 3p)
 		t_step_errno "$RT: socket: umount of the would-be moved path is EINVAL" "$id" umount_bm EINVAL
 		t_step_ok "$RT: socket: umount of the unmoved socket" "$id" umount_b
 		t_check "$RT: socket: ... stops its vfsd" gone "$b"
@@ -532,7 +506,7 @@ EOF
 		t_fail "$RT: socket: container got to its detached share" "$(cat "$(mv_out "$id")")"
 	fi
 	mv_wait "$id"
-	pids=$(share_pids "$id")
+	pids=$(mv_share_pids "$id")
 	t_check "$RT: socket: no vfsd of the container left after its exit" gone $pids
 	t_check "$RT: socket: no socket left in /run/mountvisor" sh -c "[ -z \"\$(find /run/mountvisor -maxdepth 1 -name 'vfsd-$NOTIFYD_PID-*.sock')\" ]"
 }
@@ -558,7 +532,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	if front_start "/proc/$pid/root/run/x.sock"; then
+	if mv_front_start "/proc/$pid/root/run/x.sock" "$MNT"; then
 		cp /bin/true "$MNT/capbin" 2>/dev/null
 		setcap cap_sys_admin+ep "$MNT/capbin" 2>"$MV_TMP/setcap.err"
 		caps=$(/usr/bin/python3 - "$ROOTFS/srv/data/capbin" <<'EOF'
@@ -585,7 +559,7 @@ EOF
 				"(the container's root, setting it itself, gets v3 rootid=100000)" ;;
 		esac
 		rm -f "$MNT/capbin"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: fcaps: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -614,9 +588,9 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	vpid=$(share_pids "$id" | head -n1)
-	child=$(served_by "$vpid")
-	if front_start "/proc/$pid/root/run/h.sock"; then
+	vpid=$(mv_share_pids "$id" | head -n1)
+	child=$(mv_share_server "$vpid")
+	if mv_front_start "/proc/$pid/root/run/h.sock" "$MNT"; then
 		# A second VMM connects and says nothing.
 		/usr/bin/python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -636,7 +610,7 @@ time.sleep(30)' "/proc/$pid/root/run/h.sock" &
 		fi
 		kill "$hold" 2>/dev/null
 		wait "$hold" 2>/dev/null
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: held: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 		mv_sync_go "$ROOTFS" "$id.shared"
@@ -670,7 +644,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	v1=$(share_pids "$id" | sed -n 1p)
+	v1=$(mv_share_pids "$id" | sed -n 1p)
 	t_step_ok "$RT: stack: a share on /run/s.sock" "$id" s1
 	t_step_errno "$RT: stack: a second share over its socket is ENOENT (the socket mount's root is unlinked)" \
 		"$id" s2 ENOENT
@@ -710,10 +684,10 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	vpid=$(share_pids "$id" | head -n1)
-	child=$(served_by "$vpid")
+	vpid=$(mv_share_pids "$id" | head -n1)
+	child=$(mv_share_server "$vpid")
 	# Let a guest look something up first so vfsd holds inode fds.
-	if front_start "/proc/$pid/root/run/fs0.sock"; then
+	if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 		cat "$MNT/hello.txt" >/dev/null
 		ls -la "$MNT" >/dev/null
 	fi
@@ -755,7 +729,7 @@ EOF
 		sh -c "[ \"\$(readlink /proc/$child/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]"
 	t_check "$RT: vfsd: the container cannot see it (outside its pid namespace)" \
 		sh -c "! grep -qlw vfsd /proc/$pid/root/proc/[0-9]*/comm 2>/dev/null"
-	front_stop
+	mv_front_stop
 	mv_sync_go "$ROOTFS" "$id.shared"
 	mv_wait "$id"
 	t_check "$RT: vfsd: the share's vfsd goes with the container" gone "$vpid"
@@ -782,12 +756,12 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	vpid=$(share_pids "$id" | head -n1)
-	child=$(served_by "$vpid")
-	if front_start "/proc/$pid/root/run/fs0.sock"; then
+	vpid=$(mv_share_pids "$id" | head -n1)
+	child=$(mv_share_server "$vpid")
+	if mv_front_start "/proc/$pid/root/run/fs0.sock" "$MNT"; then
 		t_check "$RT: exit-served: guest uid 1000 creates a file (vfsd switches its fsuid)" \
 			setpriv --reuid 1000 --regid 1000 --clear-groups sh -c "echo u >'$MNT/pub/u1000'"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: exit-served: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -862,7 +836,7 @@ EOF
 		return
 	fi
 	n=$(grep -c '^rc[0-9]=0$' "$(mv_out "$id")")
-	pids=$(share_pids "$id")
+	pids=$(mv_share_pids "$id")
 	for p in $pids; do alive "$p" && live=$((live + 1)); done
 	t_check "$RT: parallel: of 8 mounts at once at most max-shares = 2 succeed (got $n)" [ "$n" -le 2 ]
 	t_check "$RT: parallel: at most 2 vfsd run for the container (got $live)" [ "$live" -le 2 ]
@@ -900,7 +874,7 @@ EOF
 		mv_wait "$ida"
 		return
 	fi
-	va=$(share_pids "$ida")
+	va=$(mv_share_pids "$ida")
 	mv_run "$RT" "$MV_TMP/$idb" "$idb" 60
 	t_step_errno "$RT: others: umount of the same path in another container is the kernel's EINVAL" \
 		"$idb" u1 EINVAL
@@ -910,7 +884,7 @@ EOF
 	t_step_ok "$RT: others: the other container's second share (its own max-shares)" "$idb" s2
 	t_check "$RT: others: the first container's vfsd survive the other's umounts and exit" \
 		sh -c "for p in $(echo $va); do kill -0 \$p || exit 1; done"
-	t_check "$RT: others: the other container's vfsd went with it" gone $(share_pids "$idb")
+	t_check "$RT: others: the other container's vfsd went with it" gone $(mv_share_pids "$idb")
 	mv_sync_go "$ROOTFS" "$ida.a"
 	mv_wait "$ida"
 	t_check "$RT: others: the first container's vfsd went with it" gone $va
@@ -937,7 +911,7 @@ EOF
 	done
 	sleep 1
 	for id in "${ids[@]}"; do
-		for p in $(share_pids "$id"); do
+		for p in $(mv_share_pids "$id"); do
 			pids+=("$p")
 			gone "$p" >/dev/null ||
 				leaked+="vfsd pid=$p of $id still runs, started by: $(mv_decisions "$id" | grep "vfsd pid=$p ")"$'\n'
@@ -991,7 +965,7 @@ EOF
 	fi
 	out=$(mv_rt "$RT" exec "$id" mount -t vhost-user-fs /srv/data /run/x.sock 2>&1)
 	for ((i = 0; i < 50; i++)); do
-		vpid=$(share_pids "$id" | head -n1)
+		vpid=$(mv_share_pids "$id" | head -n1)
 		[ -n "$vpid" ] && break
 		mv_errno_in ENOSYS "$out" && break
 		sleep 0.1
@@ -1021,10 +995,10 @@ $out
 EOT"
 	out=$(mv_rt "$RT" exec "$id" sh -c 'touch /run/w.sock; mount -t vhost-user-fs /srv/data /run/w.sock' 2>&1)
 	t_check "$RT: exec: ... also from a fresh exec entry (ENOSPC)" mv_errno_in ENOSPC "$out"
-	t_diag "$RT: exec: shares of $id now: $(share_pids "$id" | wc -l) (max-shares = 2)"
+	t_diag "$RT: exec: shares of $id now: $(mv_share_pids "$id" | wc -l) (max-shares = 2)"
 	mv_sync_go "$ROOTFS" "$id.up"
 	mv_wait "$id"
-	t_check "$RT: exec: the shares of exec entries go with the container" gone $(share_pids "$id")
+	t_check "$RT: exec: the shares of exec entries go with the container" gone $(mv_share_pids "$id")
 }
 
 # Round 2.  xattr share: trusted.* and POSIX ACLs naming ids the guest picks.
@@ -1075,7 +1049,7 @@ EOF
 		return
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
-	if front_start "/proc/$pid/root/run/x.sock"; then
+	if mv_front_start "/proc/$pid/root/run/x.sock" "$MNT"; then
 		t_diag "$RT: xattr ids: $(mv_decisions "$id" | grep -o 'ids=[a-z]*' | head -n1)"
 		echo x >"$MNT/xfile"
 		out=$(/usr/bin/python3 -c 'import os,sys
@@ -1112,7 +1086,7 @@ except OSError:
 			fi
 		done
 		rm -f "$MNT/xfile" "$MNT"/acl*
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: xattr ids: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -1209,14 +1183,14 @@ EOF
 	fi
 	out=$(mv_rt "$RT" exec "$idv" sh -c 'touch /run/sv.sock; mount -t vhost-user-fs /srv/data /run/sv.sock' 2>&1)
 	for ((i = 0; i < 50; i++)); do
-		vpid=$(share_pids "$idv" | head -n1)
+		vpid=$(mv_share_pids "$idv" | head -n1)
 		[ -n "$vpid" ] && break
 		sleep 0.1
 	done
 	t_check "$RT: sweep: the victim's exec entry mounts a share" [ -n "$vpid" ] || t_diag "$out"
 	out=$(mv_rt "$RT" exec "$ida" sh -c 'i=0; while [ $i -lt '"$want"' ]; do i=$((i+1));
 		touch /run/s$i.sock; mount -t vhost-user-fs /srv/data /run/s$i.sock || echo "share $i failed"; done' 2>&1)
-	n=$(share_pids "$ida" | wc -l)
+	n=$(mv_share_pids "$ida" | wc -l)
 	t_check "$RT: sweep: the other container's exec entry made $want shares (max-shares = 40): $n" [ "$n" -ge "$want" ] ||
 		t_diag "$out"
 	# Both exec entries are gone now; the victim exits.
@@ -1232,7 +1206,7 @@ EOF
 	fi
 	mv_sync_go "$ROOTFS" "$ida.up"
 	mv_wait "$ida"
-	t_check "$RT: sweep: ... and the other container's $want go with it" gone $(share_pids "$ida")
+	t_check "$RT: sweep: ... and the other container's $want go with it" gone $(mv_share_pids "$ida")
 	kill_leaked_vfsd
 }
 
@@ -1262,7 +1236,7 @@ EOF
 		return
 	fi
 	pa=$(mv_container_pid "$RT" "$id")
-	va=$(share_pids "$id")
+	va=$(mv_share_pids "$id")
 	t_check "$RT: same id: the first container has 2 shares" [ "$(echo $va | wc -w)" = 2 ]
 	t_step_errno "$RT: same id: ... its third is ENOSPC" "$id" same-a-s3 ENOSPC
 	mv_run "$other" "$MV_TMP/same-b" "$id" 120 >/dev/null 2>&1 &
@@ -1274,7 +1248,7 @@ EOF
 		return
 	fi
 	pb=$(mv_container_pid "$other" "$id")
-	vb=$(share_pids "$id" | grep -vxF "$va")
+	vb=$(mv_share_pids "$id" | grep -vxF "$va")
 	t_diag "same id $id: $RT init $pa vfsd $(echo $va); $other init $pb vfsd $(echo $vb)"
 	t_check "$RT: same id: the $other container of the same id has its own 2 shares" [ "$(echo $vb | wc -w)" = 2 ]
 	mv_sync_go "$ROOTFS" same-a.up
@@ -1327,7 +1301,7 @@ EOF
 	fi
 	sleep 1 # SIGTERM'd vfsd flush and exit
 	left=
-	for p in $(share_pids "$id"); do
+	for p in $(mv_share_pids "$id"); do
 		alive "$p" && left+="$p "
 	done
 	if [ -z "$left" ]; then
@@ -1350,7 +1324,7 @@ EOF
 	t_step_errno "$RT: umount race: ... the third is ENOSPC" "$id" third ENOSPC
 	mv_sync_go "$ROOTFS" "$id.done"
 	mv_wait "$id"
-	t_check "$RT: umount race: its vfsd go with it" gone $(share_pids "$id")
+	t_check "$RT: umount race: its vfsd go with it" gone $(mv_share_pids "$id")
 	t_check "$RT: umount race: ... and no socket in /run/mountvisor" sh -c "[ -z '$(run_sockets)' ]"
 	t_check "$RT: umount race: notifyd is alive" mv_notifyd_alive
 }
@@ -1395,14 +1369,14 @@ EOF
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
 	t_step_errno "$RT: overlay: the container itself cannot read the lower layer's 0600 root file" "$id" own EACCES
-	if [ "$(mv_step_rc "$id" share)" = 0 ] && front_start "/proc/$pid/root/run/o.sock"; then
+	if [ "$(mv_step_rc "$id" share)" = 0 ] && mv_front_start "/proc/$pid/root/run/o.sock" "$MNT"; then
 		t_diag "$RT: overlay: $(mv_decisions "$id" | grep 'action=virtiofs' | grep -o 'why=.*')"
 		t_check "$RT: overlay: the lower layer's 0600 root file stays unreadable through the guest" \
 			sh -c "! cat '$MNT/secret' >/dev/null 2>&1"
 		t_check "$RT: overlay: its 0644 root file is not writable through the guest" \
 			sh -c "! (echo guest >>'$MNT/ro') 2>/dev/null"
 		t_check "$RT: overlay: ... and chmod of it fails" sh -c "! chmod 0666 '$MNT/ro' 2>/dev/null"
-		front_stop
+		mv_front_stop
 		t_check "$RT: overlay: the host's lower layer is unchanged" \
 			sh -c "[ \"\$(cat '$o/lower/srv/ovl/ro')\" = 'lower file' ] && [ \"\$(stat -c %a '$o/lower/srv/ovl/ro')\" = 644 ] && [ ! -e '$o/upper/srv/ovl/ro' ] || { ls -lR '$o/upper'; false; }"
 	else
@@ -1444,19 +1418,19 @@ EOF
 	pid=$(mv_container_pid "$RT" "$id")
 	t_decision "$RT: userns vfsd: a /proc below the source makes vfsd run in the container's user namespace" \
 		"$id" 'action=virtiofs' 'ids=userns'
-	vpid=$(share_pids "$id" | head -n1)
-	child=$(served_by "${vpid:-0}")
+	vpid=$(mv_share_pids "$id" | head -n1)
+	child=$(mv_share_server "${vpid:-0}")
 	cns=$(readlink "/proc/$pid/ns/pid")
 	t_check "$RT: userns vfsd: neither vfsd process is in the container's pid namespace" \
 		sh -c "[ -n '$vpid' ] && [ -n '$child' ] && [ \"\$(readlink /proc/$vpid/ns/pid)\" != '$cns' ] && [ \"\$(readlink /proc/$child/ns/pid)\" != '$cns' ]"
-	if front_start "/proc/$pid/root/run/u.sock"; then
+	if mv_front_start "/proc/$pid/root/run/u.sock" "$MNT"; then
 		seen=
 		for p in "$MNT"/p/[0-9]*; do
 			tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '^vfsd ' && seen+="${p##*/} "
 		done
 		t_check "$RT: userns vfsd: the container's procfs (as the guest sees it in the share) lists no vfsd" \
 			[ -z "$seen" ]
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: userns vfsd: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -1560,7 +1534,7 @@ EOF
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
 	t_decision "$RT: xattr userns: the share runs with ids=userns" "$id" 'action=virtiofs' 'ids=userns'
-	if front_start "/proc/$pid/root/run/x.sock"; then
+	if mv_front_start "/proc/$pid/root/run/x.sock" "$MNT"; then
 		echo x >"$MNT/xfile"
 		out=$(/usr/bin/python3 -c 'import os,sys
 try:
@@ -1609,7 +1583,7 @@ EOF
 			t_fail "$RT: xattr userns: a capability the guest sets is no host-wide file capability" \
 				"security.capability of the guest's file on the host: $caps" ;;
 		esac
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: xattr userns: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi
@@ -1646,7 +1620,7 @@ EOF
 	fi
 	pid=$(mv_container_pid "$RT" "$id")
 	t_decision "$RT: squash: the share squashes" "$id" 'action=virtiofs' 'squash'
-	if front_start "/proc/$pid/root/run/s.sock"; then
+	if mv_front_start "/proc/$pid/root/run/s.sock" "$MNT"; then
 		for u in 70000 4294967294; do
 			out=$(setpriv --reuid="$u" --regid="$u" --clear-groups sh -c "echo x >'$MNT/by$u'" 2>&1)
 			own=$(stat -c %u:%g "$d/by$u" 2>/dev/null)
@@ -1663,7 +1637,7 @@ EOF
 			sh -c "for i in \$(printf '%s\n' '$(acl_ids "$d/byroot" | tr '\n' ' ')'); do [ \"\$i\" -ge 100000 ] && [ \"\$i\" -le 165535 ] || exit 1; done"
 		t_check "$RT: squash: host root's 0600 file stays unreadable through the guest" \
 			sh -c "! cat '$MNT/rootonly' >/dev/null 2>&1"
-		front_stop
+		mv_front_stop
 	else
 		t_fail "$RT: squash: front-end mounts the share" "$(cat "$MV_TMP/front.log")"
 	fi

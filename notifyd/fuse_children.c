@@ -34,6 +34,7 @@
  * sent as a number (MSG_FAILED) or written in decimal (the daemon's stderr).
  */
 #include "notifyd/fuse_children.h"
+#include "notifyd/inflight.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/fuse_confine.h"
 #include "common/cleanup.h"
@@ -292,6 +293,14 @@ static __attribute__((noreturn)) void mounter_attach(const struct fuse_plan *pl,
 	struct mounter_msg m;
 	struct statx stx;
 
+	/*
+	 * Its id into the request's in-flight log entry before it is attached
+	 * (the log is shared memory, also with this forked child), so a
+	 * successor of a notifyd that dies now can tell whether it got there.
+	 */
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) == 0)
+		inflight_mark_slot(inflight_current(), INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
 	if (move_mount(mntfd, "", pl->target, "",
 	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		child_fail(pl->ctl, errno, "attaching the mount at the target");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Private loop devices for containers: the table, the hand-out and the API (loop_device.h). */
 #include "notifyd/loop_device.h"
+#include "notifyd/inflight.h"
 #include "notifyd/loop_internal.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -202,6 +203,8 @@ again:
 		goto out;
 	}
 	e->nr = r;
+	/* A crash from here on: the successor removes it unless its table has it. */
+	inflight_mark(INFLIGHT_LOOP_ADDED, (uint64_t)r, 0);
 	e->next = loop_state.devices;
 	loop_state.devices = e;
 	r = place(rq, e);
@@ -217,6 +220,7 @@ again:
 		loop_entry_release(e);
 	} else {
 		r = e->nr;
+		inflight_crash_point("after-loop-add");
 	}
 out:
 	if (loop_state.devices)

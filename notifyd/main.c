@@ -16,6 +16,7 @@
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/restart.h"
+#include "notifyd/inflight.h"
 #include "notifyd/state.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
@@ -686,6 +687,12 @@ int main(int argc, char **argv)
 		log_error("cannot use the state directory %s: %s", o.state_dir, strerror(-r));
 		return EXIT_FAILURE;
 	}
+	/* Before any request can arrive: each is logged from its receipt on. */
+	r = inflight_init();
+	if (r < 0) {
+		log_error("cannot make the in-flight log: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
 	notifyd.info.restarts = count_restarts();
 	notifyd.info.pid = getpid();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
@@ -728,6 +735,8 @@ int main(int argc, char **argv)
 	}
 	/* Take over what a predecessor left: its containers, then its waiting LXC monitors. */
 	restored = restart_restore(serve_restored);
+	/* Then what the notifyd before us was doing when it stopped. */
+	inflight_recover(supervise_recovered);
 	fdstore_take_prefix("w.", rewait_lxc, NULL);
 	fdstore_drop_untaken();
 	probe_features();

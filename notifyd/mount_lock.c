@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_lock.h"
+#include "notifyd/inflight.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/view.h"
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -121,7 +123,9 @@ static void staging_make(void)
 
 struct lock_args {
 	int staging_ns, mnt_fd, userns_fd, mntns_fd, target_fd;
-	const char *stage; /* STAGE, or STAGE_FILE for the mount of a file */
+	struct inflight_slot *slot; /* the request's in-flight log entry, or NULL */
+	bool crash;                 /* test hook: kill notifyd before the attach */
+	const char *stage;          /* STAGE, or STAGE_FILE for the mount of a file */
 };
 
 /* The recipe of the header comment; async-signal-safe. */
@@ -151,12 +155,24 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 		ns_child_report(sock, errno, STEP_CLONE, 0, -1);
 	if (setns(a->mntns_fd, CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_ENTER_TARGET, 0, -1);
-	if (move_mount(tree, "", a->target_fd, "",
-	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
+	/*
+	 * The clone's id before it is attached, into the request's slot of the
+	 * in-flight log (shared memory: the one write this child makes outside
+	 * its stack).  If notifyd dies now, its successor looks for it.
+	 */
 	memset(&stx, 0, sizeof(stx));
 	if (statx(tree, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
 		stx.stx_mnt_id = 0;
+	inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
+	if (a->crash) {
+		/* Test hook: notifyd dies, and the detached clone with this child. */
+		kill(inflight_crash_pid(), SIGKILL);
+		_exit(1);
+	}
+	if (move_mount(tree, "", a->target_fd, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
+	inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHED, stx.stx_mnt_id, 0);
 	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
 }
 
@@ -183,9 +199,15 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 		if (r >= 0)
 			r = view_enter(procfd, 0);
 		if (r >= 0) {
+			inflight_mark(INFLIGHT_MOUNT_ATTACHING, *mnt_id, 0);
+			inflight_crash_point("before-attach");
 			r = kernel_mount_attach(mnt_fd, target_fd);
+			if (r >= 0)
+				inflight_mark(INFLIGHT_MOUNT_ATTACHED, *mnt_id, 0);
 			view_leave();
 		}
+		if (r >= 0)
+			inflight_crash_point("after-attach");
 		return r;
 	}
 	mntns = ns_open_at(procfd, "mnt");
@@ -208,6 +230,8 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	    .userns_fd = userns,
 	    .mntns_fd = mntns,
 	    .target_fd = target_fd,
+	    .slot = inflight_current(),
+	    .crash = inflight_crash_point_child("before-attach"),
 	};
 	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
 	r = ns_child_run(-1, NS_CHILD_SHARE_MM, keep, ARRAY_SIZE(keep), lock_child, &a,
@@ -220,5 +244,6 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 		return -m.err;
 	}
 	*mnt_id = m.value;
+	inflight_crash_point("after-attach");
 	return 0;
 }

@@ -59,6 +59,8 @@ static struct {
 	unsigned n_free;
 	/* MOUNTVISOR_CRASH_AT */
 	char crash_point[32];
+	bool crash_exec; /* MOUNTVISOR_CRASH_MODE=exec */
+	void (*exec_fn)(void);
 	_Atomic unsigned crash_left;
 	pid_t pid;
 } wal = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
@@ -87,10 +89,13 @@ static void crash_init(void)
 	memcpy(wal.crash_point, env, len);
 	wal.crash_point[len] = '\0';
 	wal.crash_left = (unsigned)n;
-	log_warn("test hook: notifyd kills itself at %s of request %lu (MOUNTVISOR_CRASH_AT)",
-	         wal.crash_point, n);
+	env = getenv("MOUNTVISOR_CRASH_MODE");
+	wal.crash_exec = env && strcmp(env, "exec") == 0;
+	log_warn("test hook: notifyd %s at %s of request %lu (MOUNTVISOR_CRASH_AT)",
+	         wal.crash_exec ? "re-executes itself" : "kills itself", wal.crash_point, n);
 	/* Only the notifyd started with it crashes: its successor runs normally. */
 	unsetenv("MOUNTVISOR_CRASH_AT");
+	unsetenv("MOUNTVISOR_CRASH_MODE");
 }
 
 static bool crash_due(const char *point)
@@ -106,17 +111,37 @@ static bool crash_due(const char *point)
 	return atomic_fetch_sub(&wal.crash_left, 1) == 1;
 }
 
+void inflight_crash_set_exec(void (*exec_fn)(void))
+{
+	wal.exec_fn = exec_fn;
+}
+
+void inflight_crash_now(void)
+{
+	if (wal.crash_exec && wal.exec_fn) {
+		log_warn("test hook: re-executing notifyd mid-request");
+		wal.exec_fn();
+	}
+	log_warn("test hook: SIGKILL");
+	raise(SIGKILL);
+}
+
 void inflight_crash_point(const char *point)
 {
 	if (crash_due(point)) {
-		log_warn("test hook: SIGKILL at %s", point);
-		raise(SIGKILL);
+		log_warn("test hook: crash at %s", point);
+		inflight_crash_now();
 	}
 }
 
 bool inflight_crash_point_child(const char *point)
 {
 	return crash_due(point);
+}
+
+bool inflight_crash_exec_mode(void)
+{
+	return wal.crash_exec;
 }
 
 int inflight_crash_pid(void)

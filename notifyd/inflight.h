@@ -112,6 +112,16 @@ void inflight_mark_daemon(pid_t pid);
 void inflight_crash_point(const char *point);
 bool inflight_crash_point_child(const char *point);
 int inflight_crash_pid(void);
+/*
+ * With MOUNTVISOR_CRASH_MODE=exec the hook calls exec_fn instead (it
+ * re-executes notifyd in place with its named fds, from whatever thread
+ * got there, without finishing anything): a crash a test can take over
+ * from without a store.  A helper that was told to crash exits instead;
+ * its parent then calls inflight_crash_now().
+ */
+void inflight_crash_set_exec(void (*exec_fn)(void));
+void inflight_crash_now(void);
+bool inflight_crash_exec_mode(void);
 
 /*
  * Start: finish what the notifyd before us left in the log.  Each used slot

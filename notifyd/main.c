@@ -608,6 +608,17 @@ static void remember_self(void)
 		self_path[n - 10] = '\0';
 }
 
+static char **saved_argv;
+
+/* MOUNTVISOR_CRASH_MODE=exec (test hook): re-execute at once, nothing finished. */
+static void crash_exec(void)
+{
+	int r = fdstore_exec(self_path, saved_argv);
+
+	log_error("test hook: cannot re-execute %s: %s", self_path, strerror(-r));
+	_exit(EXIT_FAILURE);
+}
+
 /*
  * SIGUSR2: upgrade in place.  Requests in the workers are finished first;
  * notifications that arrive meanwhile wait in the kernel.  The same pid
@@ -622,7 +633,13 @@ static void upgrade(char **argv)
 
 	log_info("upgrade: finishing the requests in hand, then re-executing %s", self_path);
 	fdstore_notify("RELOADING=1\nSTATUS=upgrading");
-	ns_child_cancel_all();
+	/*
+	 * Helpers are not cancelled: a request whose mount helper is running
+	 * would be answered ECANCELED, and they are bounded by their timeouts.
+	 * Deferred start-ups (FUSE, on threads of their own) are not waited
+	 * for: the exec stops them, and the new notifyd recovers them from the
+	 * in-flight log as after a crash.
+	 */
 	worker_pool_quiesce();
 	r = fdstore_exec(self_path, argv);
 	log_error("upgrade: cannot re-execute %s: %s", self_path, strerror(-r));
@@ -650,6 +667,8 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
 	remember_self();
+	saved_argv = argv;
+	inflight_crash_set_exec(crash_exec);
 	/* First: what the store (or our predecessor's exec) handed in. */
 	r = fdstore_init();
 	if (r < 0) {

@@ -124,7 +124,8 @@ static void staging_make(void)
 struct lock_args {
 	int staging_ns, mnt_fd, userns_fd, mntns_fd, target_fd;
 	struct inflight_slot *slot; /* the request's in-flight log entry, or NULL */
-	bool crash;                 /* test hook: kill notifyd before the attach */
+	bool crash;                 /* test hook: die before the attach */
+	bool crash_kill;            /* ... killing notifyd (else it re-executes itself) */
 	const char *stage;          /* STAGE, or STAGE_FILE for the mount of a file */
 };
 
@@ -166,7 +167,8 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
 	if (a->crash) {
 		/* Test hook: notifyd dies, and the detached clone with this child. */
-		kill(inflight_crash_pid(), SIGKILL);
+		if (a->crash_kill)
+			kill(inflight_crash_pid(), SIGKILL);
 		_exit(1);
 	}
 	if (move_mount(tree, "", a->target_fd, "",
@@ -234,8 +236,11 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	    .crash = inflight_crash_point_child("before-attach"),
 	};
 	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
+	a.crash_kill = a.crash && !inflight_crash_exec_mode();
 	r = ns_child_run(-1, NS_CHILD_SHARE_MM, keep, ARRAY_SIZE(keep), lock_child, &a,
 	                 LOCK_TIMEOUT_MS, &m, NULL);
+	if (a.crash)
+		inflight_crash_now();
 	if (r < 0)
 		return r;
 	if (m.err) {

@@ -1,0 +1,178 @@
+#!/bin/bash
+# The in-flight log (docs/restart.md "In-flight requests"): notifyd dies in
+# the middle of a request -- MOUNTVISOR_CRASH_AT=POINT makes it -- and the
+# notifyd that takes over gives the caller exactly its normal answer.
+#
+# For each point (after-recv, before-attach, after-attach, before-answer
+# for a kernel mount; after-umount for umount2; after-loop-add for
+# losetup -f; after-daemon-start and after-attach for a FUSE mount), a crun
+# and a runc container make the call once: it returns 0, the mount is there
+# once (not stacked twice), its umount works, losetup shows one device, no
+# FUSE daemon or loop device is left over, the log says "recovered:", and
+# `notifyctl stats` counts every request once.
+#
+# How notifyd "dies": with a store that outlives it (`notifyd --keeper`),
+# SIGKILL; without one (MV_INFLIGHT_MODE=exec, the default until the keeper
+# is there), MOUNTVISOR_CRASH_MODE=exec re-executes it in place at that
+# point, nothing finished -- the same hand-over of fds and log, same pid.
+#   RUNTIMES="crun runc", POINTS="..." to run a subset.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+MODE=${MV_INFLIGHT_MODE:-exec}
+ROOTFS=$MV_TMP/rootfs
+PROFILES=$MV_TMP/profiles
+mkdir -p "$PROFILES"
+FUSE2FS=$(command -v fuse2fs || true)
+cat >"$PROFILES/default.conf" <<EOF
+[profile]
+default-action = deny
+max-loop-devices = 2
+
+[fs ext4]
+action = kernel
+idmap = yes
+
+[fs tmpfs]
+action = continue
+EOF
+cat >"$PROFILES/fuse.conf" <<EOF
+[profile]
+default-action = deny
+max-fuse-daemons = 2
+
+[fs ext4]
+action = fuse
+program = $FUSE2FS
+arguments = {source} {mountpoint} -f -o auto_unmount {options}
+EOF
+
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+mv_make_ext4 "$MV_TMP/disk.img" || mv_bail "cannot build the ext4 image"
+DEV=
+mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
+cp "$MV_TMP/disk.img" "$ROOTFS/tmp/img.ext4" && chown 100000:100000 "$ROOTFS/tmp/img.ext4"
+
+RUNTIMES=${RUNTIMES:-crun runc}
+POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:after-daemon-start fuse:after-attach}
+
+# start_crashing POINT : notifyd that dies at POINT of its first request there.
+start_crashing() {
+	if [ "$MODE" = kill ]; then
+		MOUNTVISOR_CRASH_AT=$1 mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state" --keeper
+	else
+		MOUNTVISOR_CRASH_AT=$1 MOUNTVISOR_CRASH_MODE=exec \
+			mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state"
+	fi
+}
+
+# the notifyd serving now (the keeper's child, or the re-executed one)
+serving_pid() { mv_ctl stats 2>/dev/null | sed -n 's/^pid: //p'; }
+stat_of() { mv_ctl stats 2>/dev/null | sed -n "s/^$1: //p"; }
+
+# stats_consistent DESC : requests = kernel + continue + denied + enosys + failed
+t_stats_consistent() {
+	local s req sum
+	s=$(mv_ctl stats 2>&1)
+	req=$(sed -n 's/^requests: //p' <<<"$s")
+	sum=0
+	for k in kernel continue denied enosys failed; do
+		sum=$((sum + $(sed -n "s/^$k: //p" <<<"$s")))
+	done
+	t_check "$1" [ -n "$req" ] && [ "$req" -gt 0 ] && [ "$req" = "$sum" ] ||
+		t_diag "$s"
+}
+
+n=0
+for RT in $RUNTIMES; do
+	command -v "$RT" >/dev/null || {
+		t_skip "$RT: in-flight recovery" "$RT not installed"
+		continue
+	}
+	for P in $POINTS; do
+		n=$((n + 1))
+		id=inflight-$RT-$n
+		point=${P#fuse:}
+		case $P in
+		fuse:*)
+			[ -n "$FUSE2FS" ] || {
+				t_skip "$RT: $P" "fuse2fs not installed"
+				continue
+			}
+			profile=fuse
+			script="mvstep m mount -t ext4 /tmp/img.ext4 /mnt/a
+mvstep count sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'
+mvstep read cat /mnt/a/hello.txt
+mvstep u umount /mnt/a"
+			;;
+		after-loop-add)
+			profile=default
+			script="mvstep l sh -c 'losetup -f'
+mvstep count sh -c 'ls /dev | grep -c ^loop[0-9]'"
+			;;
+		*)
+			profile=default
+			script="mvstep m mount -t ext4 $DEV /mnt/a
+mvstep count sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'
+mvstep read cat /mnt/a/hello.txt
+mvstep u umount /mnt/a
+mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
+			;;
+		esac
+		start_crashing "$point" || continue
+		pid0=$(serving_pid)
+		bundle=$MV_TMP/b-$id
+		if [ "$P" = after-loop-add ]; then
+			mv_oci_bundle --profile "$profile" --loop --sysfs "$bundle" "$ROOTFS" sh -c "$script"
+			mv_bind_host_libs "$bundle"
+		elif [ "$profile" = fuse ]; then
+			mv_oci_bundle --profile "$profile" "$bundle" "$ROOTFS" sh -c "$script"
+			mv_bind_host_libs "$bundle"
+		else
+			mv_oci_bundle --profile "$profile" --device "$DEV" "$bundle" "$ROOTFS" sh -c "$script"
+		fi
+		[ -n "${MV_INFLIGHT_DEBUG:-}" ] && (sleep 0.3; ls -la "$MV_TMP/state"; cat "$MV_TMP/state/"*) >&2 &
+		loops_before=$(losetup -l -n | wc -l)
+		mv_run "$RT" "$bundle" "$id" 60
+		rc=$?
+		t_check "$RT $P: the container ran to its end" [ "$rc" = 0 ] || t_diag "$(cat "$(mv_out "$id")")"
+		case $P in
+		after-loop-add)
+			t_step_ok "$RT $P: losetup -f returned 0" "$id" l
+			t_check "$RT $P: one loop device node in the container" \
+				[ "$(mv_step_out "$id" count)" = 1 ] || t_diag "$(mv_step_out "$id" count)"
+			;;
+		*)
+			t_step_ok "$RT $P: mount returned 0" "$id" m
+			t_check "$RT $P: mounted once, not stacked" [ "$(mv_step_out "$id" count)" = 1 ] ||
+				t_diag "$(mv_step_out "$id" count)"
+			t_check "$RT $P: the mount serves the image" \
+				grep -q "hello" <<<"$(mv_step_out "$id" read)"
+			t_step_ok "$RT $P: umount returned 0" "$id" u
+			;;
+		esac
+		case $P in fuse:* | after-loop-add) ;;
+		*)
+			t_check "$RT $P: nothing left at /mnt/a after the umount" \
+				[ "$(mv_step_out "$id" count2)" = 0 ]
+			;;
+		esac
+		t_check "$RT $P: notifyd died and came back (log: recovered)" \
+			grep -q "recovered: id=" "$MV_LOG" || t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
+		pid1=$(serving_pid)
+		t_check "$RT $P: notifyd serves again (pid $pid0 -> $pid1)" [ -n "$pid1" ]
+		t_stats_consistent "$RT $P: notifyctl stats totals add up"
+		# Nothing leaked: no loop device, no FUSE daemon.
+		for ((i = 0; i < 30; i++)); do
+			[ "$(losetup -l -n | wc -l)" -le "$loops_before" ] && break
+			sleep 0.1
+		done
+		t_check "$RT $P: no loop device left" [ "$(losetup -l -n | wc -l)" -le "$loops_before" ] ||
+			t_diag "$(losetup -l)"
+		t_check "$RT $P: no FUSE daemon left" [ -z "$(pgrep -f "fuse2fs /tmp/img.ext4" || true)" ]
+		mv_stop_notifyd
+		: >"$MV_LOG"
+	done
+done
+t_done

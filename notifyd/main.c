@@ -621,7 +621,7 @@ static void upgrade(char **argv)
 
 	log_info("upgrade: finishing the requests in hand, then re-executing %s", self_path);
 	fdstore_notify("RELOADING=1\nSTATUS=upgrading");
-	ns_child_cancel_all();
+	/* Helpers are not cancelled: a request in hand gets its normal answer. */
 	worker_pool_quiesce();
 	r = fdstore_exec(self_path, argv);
 	log_error("upgrade: cannot re-execute %s: %s", self_path, strerror(-r));

@@ -177,6 +177,59 @@ static int mkdir_parents(const char *path)
 static struct unix_listener_id oci_id, ctl_id, lxc_id;
 
 /*
+ * What notifyd itself keeps in the state directory ("notifyd"): how many
+ * times it started within its store's life, minus one, and which socket
+ * files it created (so a successor that takes the sockets over still
+ * removes only those at a clean stop).
+ */
+static struct json_object *daemon_prev; /* our predecessor's, or NULL */
+
+static unsigned daemon_state_load(void)
+{
+	unsigned long long n = 0;
+
+	if (fdstore_restarted() && state_read("notifyd", &daemon_prev) == 0 &&
+	    state_get_u64(daemon_prev, "restarts", &n) == 0)
+		n++;
+	return (unsigned)n;
+}
+
+/* The file id our predecessor recorded for socket name, if any. */
+static void daemon_prev_socket(const char *name, struct unix_listener_id *id)
+{
+	struct json_object *socks, *one;
+	unsigned long long dev, ino;
+
+	if (daemon_prev && json_object_object_get_ex(daemon_prev, "sockets", &socks) &&
+	    json_object_object_get_ex(socks, name, &one) && state_get_u64(one, "dev", &dev) == 0 &&
+	    state_get_u64(one, "ino", &ino) == 0)
+		*id = (struct unix_listener_id){.dev = (dev_t)dev, .ino = (ino_t)ino, .set = true};
+}
+
+static void daemon_state_save(const char *const names[], const struct unix_listener_id *ids[],
+                              size_t n)
+{
+	struct json_object *o = json_object_new_object(), *socks = json_object_new_object();
+
+	if (!o || !socks || json_object_object_add(o, "sockets", socks) < 0) {
+		json_object_put(socks);
+		json_object_put(o);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *one = json_object_new_object();
+		if (!one || !ids[i]->set || json_object_object_add(socks, names[i], one) < 0 ||
+		    state_set_u64(one, "dev", (unsigned long long)ids[i]->dev) < 0 ||
+		    state_set_u64(one, "ino", (unsigned long long)ids[i]->ino) < 0)
+			continue; /* one added is freed with o */
+	}
+	if (state_set_u64(o, "restarts", notifyd.info.restarts) == 0 &&
+	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
+		(void)state_write("notifyd", o);
+	json_object_put(o);
+}
+
+/*
  * A listening socket: the one the fd store (a socket unit, the keeper, the
  * notifyd before us) hands in under name, or a new one, created 0600 from
  * the start (only root may hand us containers or ask us things) and given
@@ -200,6 +253,7 @@ static int listen_unix(const char *name, const char *path, int type, struct unix
 		int fl = fcntl(fd, F_GETFL);
 		if (fl >= 0)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		daemon_prev_socket(name, id); /* a file our predecessor made stays ours */
 		return fd;
 	}
 	r = mkdir_parents(path);
@@ -559,29 +613,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/*
- * How many times notifyd started within its store's life, minus one: kept
- * in the state file "notifyd", counted up when we take over from a
- * predecessor.
- */
-static unsigned count_restarts(void)
-{
-	struct json_object *o = NULL;
-	unsigned long long n = 0;
-
-	if (fdstore_restarted() && state_read("notifyd", &o) == 0) {
-		if (state_get_u64(o, "restarts", &n) == 0)
-			n++;
-		json_object_put(o);
-	}
-	o = json_object_new_object();
-	if (o && state_set_u64(o, "restarts", n) == 0 &&
-	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
-		(void)state_write("notifyd", o);
-	json_object_put(o);
-	return (unsigned)n;
-}
-
 /* restart.c's hand-over of a rebuilt entry to the workers. */
 static int serve_restored(struct container *c)
 {
@@ -686,7 +717,7 @@ int main(int argc, char **argv)
 		log_error("cannot use the state directory %s: %s", o.state_dir, strerror(-r));
 		return EXIT_FAILURE;
 	}
-	notifyd.info.restarts = count_restarts();
+	notifyd.info.restarts = daemon_state_load();
 	notifyd.info.pid = getpid();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
 	sigemptyset(&mask);
@@ -725,6 +756,12 @@ int main(int argc, char **argv)
 	    (lxc_fd >= 0 && watch_add(W_LXC_LISTEN, lxc_fd, NULL) < 0)) {
 		log_error("epoll: %m");
 		return EXIT_FAILURE;
+	}
+	{
+		static const char *const names[] = {"oci", "control", "lxc"};
+		const struct unix_listener_id *ids[] = {&oci_id, &ctl_id, &lxc_id};
+		daemon_state_save(names, ids, ARRAY_SIZE(names));
+		json_object_put(TAKE_PTR(daemon_prev));
 	}
 	/* Take over what a predecessor left: its containers, then its waiting LXC monitors. */
 	restored = restart_restore(serve_restored);

@@ -16,6 +16,7 @@
 #include <linux/loop.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define INFLIGHT_MAGIC   0x4c41572d564d4e4dULL /* "MNMV-WAL" */
@@ -165,6 +167,67 @@ static bool log_fits(const struct inflight_log *log)
 	       log->hdr.slot_size == sizeof(struct inflight_slot);
 }
 
+static void *reap_thread(void *arg)
+{
+	int pidfd = (int)(intptr_t)arg;
+	siginfo_t si;
+
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	return NULL;
+}
+
+/*
+ * After an exec in place (an upgrade, the crash hook) the processes our
+ * predecessor started are our children: FUSE programs and vfsd left
+ * serving, their mounters, helpers.  Nothing here knows them, but each must
+ * be reaped when it exits -- a zombie in a container's pid namespace keeps
+ * that namespace's init from finishing its exit -- so each gets a thread
+ * that waits for it.  Called first thing, when no child is ours yet.
+ */
+static void reap_leftovers(void)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[sizeof(e->d_name) + 32], buf[4096], *save = NULL;
+		_cleanup_close_ int fd = -EBADF;
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *tok = strtok_r(buf, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save)) {
+			int pidfd = (int)syscall(SYS_pidfd_open, atoi(tok), 0);
+			pthread_attr_t attr;
+			pthread_t t;
+
+			if (pidfd < 0)
+				continue;
+			(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			pthread_attr_setstacksize(&attr, 64 * 1024);
+			if (pthread_create(&t, &attr, reap_thread, (void *)(intptr_t)pidfd) != 0)
+				close(pidfd);
+			else
+				log_debug(
+				    "pid %s, started by the notifyd before us, is reaped when it "
+				    "exits",
+				    tok);
+			pthread_attr_destroy(&attr);
+		}
+	}
+}
+
 int inflight_init(void)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -174,6 +237,8 @@ int inflight_init(void)
 	int r;
 
 	crash_init();
+	if (fdstore_restarted())
+		reap_leftovers();
 	fd = fdstore_take("wal");
 	if (fd >= 0 && (fstat(fd, &st) < 0 || (size_t)st.st_size != sizeof(*log))) {
 		log_warn("in-flight log handed in has %lld bytes, not %zu: starting a new one",

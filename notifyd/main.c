@@ -677,7 +677,11 @@ static char **saved_argv;
 /* MOUNTVISOR_CRASH_MODE=exec (test hook): re-execute at once, nothing finished. */
 static void crash_exec(void)
 {
-	int r = fdstore_exec(self_path, saved_argv);
+	int r;
+
+	/* The thread may be in a container's view; the new notifyd must start in ours. */
+	view_leave();
+	r = fdstore_exec(self_path, saved_argv);
 
 	log_error("test hook: cannot re-execute %s: %s", self_path, strerror(-r));
 	_exit(EXIT_FAILURE);

@@ -528,8 +528,7 @@ static int recover_stage(struct container *c, struct inflight_slot *s, int notif
 			kill_started((pid_t)s->arg[2], s->arg[3]);
 			return 0;
 		}
-		if (!mount_record_owns(c, s->arg[0]))
-			(void)mount_record_add(c, s->arg[0], 0, "", "", "");
+		s->arg[1] = ns; /* the caller records it (supervise_recovered()) */
 		d->action = DECISION_KERNEL;
 		decision_rule(d, "recovered: mount attached before notifyd stopped");
 		decision_ok(d, 0);

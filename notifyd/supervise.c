@@ -299,6 +299,32 @@ static void *replay_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A request answered from its log entry: its arguments for the decision
+ * line (the caller still waits in the call, they are where they were), and
+ * a mount attached before our predecessor recorded it becomes a record.
+ */
+static void recovered_record(struct request *rq)
+{
+	enum inflight_stage stage = atomic_load(&rq->slot->stage);
+	uint64_t mnt_id = rq->slot->arg[0], ns = rq->slot->arg[1], old = 0;
+	const struct seccomp_data *a = &rq->notif.data;
+
+	if (strcmp(rq->syscall, "mount") == 0) {
+		(void)target_read_string(&rq->t, a->args[2], rq->type, sizeof(rq->type), NULL);
+		(void)target_read_string(&rq->t, a->args[0], rq->source, sizeof(rq->source), NULL);
+		(void)target_read_string(&rq->t, a->args[1], rq->target, sizeof(rq->target), NULL);
+	} else if (strncmp(rq->syscall, "umount", 6) == 0) {
+		(void)target_read_string(&rq->t, a->args[0], rq->target, sizeof(rq->target), NULL);
+	}
+	if ((stage != INFLIGHT_MOUNT_ATTACHING && stage != INFLIGHT_MOUNT_ATTACHED) ||
+	    mount_record_owns(rq->c, mnt_id))
+		return;
+	(void)mount_record_old_id(mnt_id, ns, &old);
+	if (mount_record_add(rq->c, mnt_id, old, rq->type, rq->source, rq->target) < 0)
+		log_warn("%s: mount at %s made but not recorded", rq->c->id, rq->target);
+}
+
 void supervise_recovered(struct container *c, struct inflight_slot *slot, int notify_fd,
                          const struct decision *d)
 {
@@ -338,6 +364,7 @@ void supervise_recovered(struct container *c, struct inflight_slot *slot, int no
 		rq->own_notify_fd = -EBADF;
 		(void)target_open(&rq->t, fd, &rq->notif);
 		rq->t.lxc = lxc;
+		recovered_record(rq);
 		request_answer(rq, d);
 		safe_close(fd);
 		free(lxc);

@@ -54,7 +54,7 @@ DEV=
 mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
 
 RUNTIMES=${RUNTIMES:-crun runc}
-POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:after-daemon-start fuse:after-attach}
+POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:after-daemon-start fuse:after-attach fuse:upgrade}
 
 # start_crashing POINT : notifyd that dies at POINT of its first request there.
 start_crashing() {
@@ -132,7 +132,13 @@ mvstep u umount /mnt/a
 mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 			;;
 		esac
-		start_crashing "$point" || continue
+		if [ "$point" = upgrade ]; then
+			# SIGUSR2 while the FUSE program starts (on a thread of its own,
+			# not waited for): the new binary recovers it from the log.
+			mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state" || continue
+		else
+			start_crashing "$point" || continue
+		fi
 		pid0=$(serving_pid)
 		bundle=$MV_TMP/b-$id
 		if [ "$P" = after-loop-add ]; then
@@ -144,8 +150,19 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 		else
 			mv_oci_bundle --profile "$profile" --device "$DEV" "$bundle" "$ROOTFS" sh -c "$script"
 		fi
-		mv_run "$RT" "$bundle" "$id" 60
-		rc=$?
+		if [ "$point" = upgrade ]; then
+			mv_start "$RT" "$bundle" "$id" 60
+			for ((i = 0; i < 200; i++)); do
+				grep -q "fuse2fs gets" "$MV_LOG" && break
+				sleep 0.05
+			done
+			kill -USR2 "$NOTIFYD_PID"
+			mv_wait "$id"
+			rc=$?
+		else
+			mv_run "$RT" "$bundle" "$id" 60
+			rc=$?
+		fi
 		t_check "$RT $P: the container ran to its end" [ "$rc" = 0 ] || t_diag "$(cat "$(mv_out "$id")")"
 		case $P in
 		after-loop-add)
@@ -168,8 +185,14 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 				[ "$(mv_step_out "$id" count2)" = 0 ]
 			;;
 		esac
-		t_check "$RT $P: notifyd died and came back (log: recovered)" \
-			grep -q "recovered: id=" "$MV_LOG" || t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
+		if [ "$point" = upgrade ]; then
+			# Where the start-up was when the exec came is up to timing.
+			t_check "$RT $P: notifyd was upgraded" grep -q "took over from the notifyd before us" "$MV_LOG"
+			t_diag "upgrade came $(grep -q 'recovered: id=' "$MV_LOG" && echo 'during the start-up (recovered)' || echo 'outside the start-up')"
+		else
+			t_check "$RT $P: notifyd died and came back (log: recovered)" \
+				grep -q "recovered: id=" "$MV_LOG" || t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
+		fi
 		pid1=$(serving_pid)
 		t_check "$RT $P: notifyd serves again (pid $pid0 -> $pid1)" [ -n "$pid1" ]
 		t_stats_consistent "$RT $P: notifyctl stats totals add up"

@@ -265,11 +265,18 @@ int inflight_init(void)
 		         INFLIGHT_SLOTS, sizeof(struct inflight_slot));
 		reset_log(log);
 	}
-	/* "wal" is replaced in the store by this fd (the same file if it was handed in). */
-	r = fdstore_put("wal", fd);
-	if (r < 0)
-		log_warn("in-flight log not in the fd store: %s; a crash loses requests in flight",
-		         strerror(-r));
+	/*
+	 * A new log goes to the store; one handed back is still there (and
+	 * fd_store.c kept its copy for an exec): putting it again would take it
+	 * out of the store for a moment.
+	 */
+	if (fresh) {
+		r = fdstore_put("wal", fd);
+		if (r < 0)
+			log_warn("in-flight log not in the fd store: %s; a crash loses the "
+			         "requests in flight",
+			         strerror(-r));
+	}
 	for (unsigned i = INFLIGHT_SLOTS; i-- > 0;)
 		if (atomic_load(&log->slots[i].state) == INFLIGHT_FREE)
 			wal.free_idx[wal.n_free++] = i;

@@ -332,17 +332,22 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		return;
 	}
 	try_sync_wake_up(notify_fd);
+	/*
+	 * Stored before it is watched: once a worker can receive a request of
+	 * it, a notifyd that dies must leave its successor the entry the
+	 * request's in-flight log entry names.
+	 */
+	r = container_persist(c);
+	if (r < 0)
+		log_warn("container %s: its notify fd is not in the fd store (%s): it will not "
+		         "outlive notifyd",
+		         st->id, strerror(-r));
 	r = worker_watch(c);
 	if (r < 0) {
 		log_error("container %s: cannot watch its notify fd: %s", st->id, strerror(-r));
 		container_forget(c);
 		return;
 	}
-	r = container_persist(c);
-	if (r < 0)
-		log_warn("container %s: its notify fd is not in the fd store (%s): it will not "
-		         "outlive notifyd",
-		         st->id, strerror(-r));
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
 	         st->status[0] ? st->status : "?", st->profile);
 }
@@ -451,7 +456,6 @@ static void on_lxc_conn(struct watch *w)
 		notifyd.n_lxc_waiting--;
 		return;
 	}
-	fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
 	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
 	if (pidfd >= 0)
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
@@ -462,17 +466,20 @@ static void on_lxc_conn(struct watch *w)
 		safe_close(w->fd);
 	} else {
 		c->lxc_sock = w->fd;
+		/* Stored (and its state written) before a worker can take its first message. */
+		(void)container_persist(c);
+		fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
 		r = worker_watch(c);
 		if (r < 0) {
 			log_error("LXC container %s: cannot watch its connection: %s", h.id,
 			          strerror(-r));
 			container_forget(c);
 		} else {
-			(void)container_persist(c);
 			log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)",
 			         h.id, (int)h.init_pid, (int)h.monitor_pid, h.profile);
 		}
 	}
+	fdstore_remove(wname); /* no-op when stored as x.KEY above */
 	watch_del(w);
 	notifyd.n_lxc_waiting--;
 }

@@ -5,11 +5,13 @@
 #
 # For each point (after-recv, before-attach, after-attach, before-answer
 # for a kernel mount; after-umount for umount2; after-loop-add for
-# losetup -f; after-daemon-start and after-attach for a FUSE mount), a crun
-# and a runc container make the call once: it returns 0, the mount is there
+# losetup -f; after-daemon-start and after-attach for a FUSE mount, and an
+# upgrade while a FUSE program starts), a crun and a runc container make the
+# call once: it returns 0, the mount is there
 # once (not stacked twice), its umount works, losetup shows one device, no
 # FUSE daemon or loop device is left over, the log says "recovered:", and
-# `notifyctl stats` counts every request once.
+# `notifyctl stats` counts every request once.  Then LXC's proxy (after-recv,
+# before-answer): the request is answered once through LXC's connection.
 #
 # How notifyd "dies": with a store that outlives it (`notifyd --keeper`),
 # SIGKILL; without one (MV_INFLIGHT_MODE=exec, the default until the keeper
@@ -211,4 +213,33 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 		: >"$MV_LOG"
 	done
 done
+
+# LXC's proxy (tests/helpers/lxc_proxy_client plays the monitor): notifyd
+# dies right after it took the first message off the connection; its
+# successor finds the monitor's notify fd by the request's id, handles the
+# request again and answers through the connection handed back.
+CLIENT=$MV_BUILD/tests/helpers/lxc_proxy_client
+if [ -x "$CLIENT" ] && { [ -z "${LXC_POINTS+x}" ] || [ -n "$LXC_POINTS" ]; }; then
+	for point in ${LXC_POINTS:-after-recv before-answer}; do
+		if [ "$MODE" = kill ]; then
+			MOUNTVISOR_CRASH_AT=$point mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state" \
+				--lxc-socket "$MV_TMP/run/lxc.sock" --keeper || continue
+		else
+			MOUNTVISOR_CRASH_AT=$point MOUNTVISOR_CRASH_MODE=exec mv_start_notifyd "$PROFILES" \
+				--state-dir "$MV_TMP/state" --lxc-socket "$MV_TMP/run/lxc.sock" || continue
+		fi
+		out=$(timeout 60 "$CLIENT" "$MV_TMP/run/lxc.sock" 2>&1)
+		t_check "LXC $point: the first request is answered once, through LXC's connection" \
+			grep -q "^case=first-real reply=[1-9][0-9]* error=ENODEV " <<<"$out" || t_diag "$out"
+		t_check "LXC $point: the caller's mount(2) got ENODEV" grep -q "^child errno=ENODEV$" <<<"$out"
+		t_check "LXC $point: the connection goes on (malformed requests answered at once)" \
+			grep -q "^case=reserved-set reply=[1-9][0-9]* error=ENOSYS " <<<"$out"
+		t_check "LXC $point: recovered from the log" grep -q "recovered: id=.*container=" "$MV_LOG" ||
+			t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
+		t_stats_consistent "LXC $point: notifyctl stats totals add up"
+		grep -E "recovered:|test hook: crash" "$MV_LOG" | sed "s/^/# /"
+		mv_stop_notifyd
+		: >"$MV_LOG"
+	done
+fi
 t_done

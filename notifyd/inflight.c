@@ -82,6 +82,15 @@ static void crash_init(void)
 	wal.pid = getpid();
 	if (!env || !*env)
 		return;
+	/*
+	 * Only a notifyd that starts fresh crashes: its successor (re-executed,
+	 * or started by a keeper that passes its environment on) recovers.
+	 */
+	if (fdstore_restarted()) {
+		unsetenv("MOUNTVISOR_CRASH_AT");
+		unsetenv("MOUNTVISOR_CRASH_MODE");
+		return;
+	}
 	colon = strchr(env, ':');
 	len = colon ? (size_t)(colon - env) : strlen(env);
 	if (colon)

@@ -7,6 +7,7 @@
 #include "notifyd/container.h"
 #include "notifyd/control.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/keeper.h"
 #include "notifyd/kernel_check.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_record.h"
@@ -494,6 +495,8 @@ int main(int argc, char **argv)
 	bool running = true;
 	int r;
 
+	if (keeper_requested(argc, argv))
+		return keeper_main(argc, argv);
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
 	{

@@ -91,7 +91,8 @@ static struct {
 	bool ever_ready; /* the first child reported READY=1 */
 	bool stopping;   /* SIGTERM/SIGINT came: the next exit of the child is final */
 	unsigned backoff_ms;
-	bool start_pending; /* the timer will start the next child */
+	unsigned quick_death_ms; /* a child dead sooner than this after its start delays the next */
+	bool start_pending;      /* the timer will start the next child */
 } keeper = {
     .epfd = -EBADF,
     .notify_fd = -EBADF,
@@ -99,6 +100,7 @@ static struct {
     .timer_fd = -EBADF,
     .pid = -1,
     .pidfd = -EBADF,
+    .quick_death_ms = KEEPER_QUICK_DEATH_MS,
 };
 
 static uint64_t now_ms(void)
@@ -667,7 +669,7 @@ static int child_exited(void)
 	}
 	if (up >= KEEPER_BACKOFF_RESET_MS)
 		keeper.backoff_ms = 0;
-	if (up < KEEPER_QUICK_DEATH_MS) {
+	if (up < keeper.quick_death_ms) {
 		keeper.backoff_ms =
 		    keeper.backoff_ms ? keeper.backoff_ms * 2 : KEEPER_BACKOFF_MIN_MS;
 		if (keeper.backoff_ms > KEEPER_BACKOFF_MAX_MS)
@@ -742,6 +744,7 @@ static int setup(int argc, char **argv)
 {
 	const char *exec_override = getenv("MOUNTVISOR_KEEPER_EXEC");
 	const char *socket_opt = option_value(argc, argv, "--socket");
+	const char *quick = getenv("MOUNTVISOR_KEEPER_QUICK_DEATH_MS");
 	struct rlimit rl;
 	sigset_t mask;
 	ssize_t n;
@@ -763,6 +766,15 @@ static int setup(int argc, char **argv)
 		if (n < 0)
 			return -errno;
 		keeper.exe[n] = '\0';
+	}
+	/* Test hook (tests/integration/notifyd_keeper.sh): restarts without backoff. */
+	if (quick && *quick) {
+		char *end;
+		unsigned long v = strtoul(quick, &end, 10);
+
+		if (*end || v > 60000)
+			return -EINVAL;
+		keeper.quick_death_ms = (unsigned)v;
 	}
 	/* Room for the store twice over: a start copies every fd once above the target range. */
 	keeper.store_max = KEEPER_STORE_MAX;

@@ -53,6 +53,8 @@ extern char **environ;
 
 /* At most this many stored fds (systemd's FileDescriptorStoreMax= is the model). */
 #define KEEPER_STORE_MAX 16384
+/* LISTEN_FDNAMES= and its value must fit one argument string (MAX_ARG_STRLEN, 32 pages). */
+#define KEEPER_NAMES_MAX (32 * 4096 - 64)
 /* sd_notify messages are short; systemd reads at most this much of one. */
 #define KEEPER_MSG_MAX 4096
 /* Fds one message may carry (the kernel's SCM_MAX_FD). */
@@ -83,6 +85,7 @@ static struct {
 	size_t n_env;
 	struct stored_fd *store;
 	size_t n_store, store_max;
+	size_t names_len; /* of every stored name plus a separator each */
 	/* The serving child, held by its pidfd; -1/-EBADF when none runs. */
 	pid_t pid;
 	int pidfd;
@@ -180,6 +183,7 @@ static void store_drop_at(size_t i, const char *why)
 	if (e->polled)
 		epoll_ctl(keeper.epfd, EPOLL_CTL_DEL, e->fd, NULL);
 	safe_close(e->fd);
+	keeper.names_len -= strlen(e->name) + 1;
 	free(e->name);
 	/* Keep the order: fds are handed over in the order they were stored. */
 	memmove(e, e + 1, (keeper.n_store - i - 1) * sizeof(*e));
@@ -206,7 +210,9 @@ static int store_add(const char *name, int fd)
 	char *copy;
 	int r;
 
-	if (keeper.n_store >= keeper.store_max) {
+	/* LISTEN_FDNAMES is one environment string: execve() takes at most 128 KiB of one. */
+	if (keeper.n_store >= keeper.store_max ||
+	    keeper.names_len + strlen(name) + 1 > KEEPER_NAMES_MAX) {
 		safe_close(fd);
 		return -ENOSPC;
 	}
@@ -225,6 +231,7 @@ static int store_add(const char *name, int fd)
 	}
 	e = &keeper.store[keeper.n_store++];
 	e->name = copy;
+	keeper.names_len += strlen(copy) + 1;
 	e->fd = fd;
 	/* Events 0: only EPOLLHUP/EPOLLERR, which epoll always reports, wake us. */
 	r = epoll_add(fd, 0, EV_STORED);
@@ -572,11 +579,11 @@ static int child_start(void)
 	if (!names || asprintf(&notify_env, "NOTIFY_SOCKET=%s", keeper.notify_path) < 0 ||
 	    asprintf(&fds_env, "LISTEN_FDS=%zu", keeper.n_store) < 0)
 		return -ENOMEM;
-	strcpy(names, "LISTEN_FDNAMES=");
-	for (size_t i = 0; i < keeper.n_store; i++) {
-		if (i > 0)
-			strcat(names, ":");
-		strcat(names, keeper.store[i].name);
+	{
+		char *p = stpcpy(names, "LISTEN_FDNAMES=");
+
+		for (size_t i = 0; i < keeper.n_store; i++)
+			p = stpcpy(stpcpy(p, i > 0 ? ":" : ""), keeper.store[i].name);
 	}
 	keeper.child_env[e++] = notify_env;
 	if (keeper.n_store > 0) {
@@ -587,14 +594,9 @@ static int child_start(void)
 	keeper.child_env[e] = NULL;
 	strcpy(pid_env, "LISTEN_PID=0");
 
-	/*
-	 * exit_signal 0: the serving child sends no SIGCHLD, so the reaper of
-	 * orphans (waitid(P_ALL) without __WALL) never takes it; it is reaped
-	 * through its pidfd alone.
-	 */
 	ca.flags = CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = 0;
+	ca.exit_signal = SIGCHLD;
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
 		return -errno;
@@ -626,6 +628,28 @@ static int arm_timer(unsigned ms)
 	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
 
 	return timerfd_settime(keeper.timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/*
+ * Starts the next child.  A failure (out of memory or pids, for a moment)
+ * must not lose the store: the start is tried again after the backoff.
+ * Returns -1 to go on, or the keeper's exit status.
+ */
+static int child_restart(void)
+{
+	int r = child_start();
+
+	if (r >= 0)
+		return -1;
+	keeper.backoff_ms = keeper.backoff_ms ? keeper.backoff_ms * 2 : KEEPER_BACKOFF_MIN_MS;
+	if (keeper.backoff_ms > KEEPER_BACKOFF_MAX_MS)
+		keeper.backoff_ms = KEEPER_BACKOFF_MAX_MS;
+	log_error("cannot start notifyd: %s; trying again in %u ms", strerror(-r),
+	          keeper.backoff_ms);
+	if (arm_timer(keeper.backoff_ms) < 0)
+		return EXIT_FAILURE;
+	keeper.start_pending = true;
+	return -1;
 }
 
 /* The exit status a shell would report for si. */
@@ -665,7 +689,7 @@ static int child_exited(void)
 	if (!keeper.ever_ready) {
 		/* A bad profile or option must fail the start, not loop. */
 		log_error("notifyd failed before it was ready; the keeper gives up");
-		return status_of(&si) ? status_of(&si) : EXIT_FAILURE;
+		return status_of(&si);
 	}
 	if (up >= KEEPER_BACKOFF_RESET_MS)
 		keeper.backoff_ms = 0;
@@ -683,23 +707,34 @@ static int child_exited(void)
 		}
 		log_warn("cannot arm the backoff timer (%s); starting at once", strerror(-r));
 	}
-	r = child_start();
-	if (r < 0) {
-		log_error("cannot start notifyd: %s", strerror(-r));
-		return EXIT_FAILURE;
-	}
-	return -1;
+	return child_restart();
 }
 
-/* Children that are not the serving one: orphans re-parented to us (FUSE daemons, vfsd). */
-static void reap_orphans(void)
+/*
+ * SIGCHLD: reaps every child that exited, orphans re-parented to us (FUSE
+ * daemons, vfsd) and the serving child alike; the serving one goes through
+ * child_exited(), whichever of SIGCHLD and its pidfd is seen first.  Each
+ * exited child is looked at first (WNOWAIT), so the serving one is never
+ * reaped here behind child_exited()'s back.  Returns -1 to go on, or the
+ * keeper's exit status.
+ */
+static int reap_children(void)
 {
 	for (;;) {
 		siginfo_t si = {0};
+		int st;
 
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-			return;
-		log_debug("reaped orphan %d (status %d)", si.si_pid, si.si_status);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    si.si_pid == 0)
+			return -1;
+		if (si.si_pid == keeper.pid) {
+			st = child_exited();
+			if (st >= 0)
+				return st;
+			continue;
+		}
+		if (waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG | __WALL) == 0)
+			log_debug("reaped orphan %d (status %d)", si.si_pid, si.si_status);
 	}
 }
 
@@ -720,9 +755,13 @@ static int on_signal(void)
 		int sig = (int)ssi.ssi_signo;
 
 		switch (sig) {
-		case SIGCHLD:
-			reap_orphans();
+		case SIGCHLD: {
+			int st = reap_children();
+
+			if (st >= 0)
+				return st;
 			break;
+		}
 		case SIGTERM:
 		case SIGINT:
 			log_info("signal %d: stopping notifyd", sig);
@@ -750,6 +789,13 @@ static int setup(int argc, char **argv)
 	ssize_t n;
 	int r;
 
+	/*
+	 * 0, 1 and 2 open: otherwise a stored fd or our own socket could get one
+	 * of those numbers and be taken for stdin/stdout/stderr by notifyd.
+	 */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+			return -errno;
 	/* It holds every container's notify fd: nobody may read its memory or its fds. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;
@@ -799,6 +845,8 @@ static int setup(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
+	/* Whatever we inherited: orphans must wake us (an ignored SIGCHLD reaps them unseen). */
+	signal(SIGCHLD, SIG_DFL);
 	keeper.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	keeper.epfd = epoll_create1(EPOLL_CLOEXEC);
 	keeper.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -847,10 +895,7 @@ static int run(void)
 				    !keeper.start_pending)
 					break;
 				keeper.start_pending = false;
-				if (child_start() < 0) {
-					log_error("cannot start notifyd: %m");
-					st = EXIT_FAILURE;
-				}
+				st = child_restart();
 				break;
 			case EV_STORED:
 				store_hangup(fd);
@@ -889,7 +934,12 @@ int keeper_main(int argc, char **argv)
 		syscall(SYS_pidfd_send_signal, keeper.pidfd, SIGTERM, NULL, 0);
 		waitid((idtype_t)P_PIDFD, (id_t)keeper.pidfd, &(siginfo_t){0}, WEXITED | __WALL);
 	}
-	reap_orphans();
+	for (;;) { /* orphans that exited meanwhile */
+		siginfo_t si = {0};
+
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
+			break;
+	}
 out:
 	if (keeper.notify_fd >= 0)
 		unix_listener_remove(keeper.notify_path, &keeper.notify_id);

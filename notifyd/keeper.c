@@ -466,15 +466,25 @@ static int notify_open(const char *socket_opt)
 	                                      .gid = (gid_t)-1};
 	_cleanup_free_ char *copy = strdup(socket_opt);
 	const int one = 1;
+	char *dir;
 	int fd, n;
 
 	if (!copy)
 		return -ENOMEM;
+	dir = dirname(copy);
 	n = snprintf(keeper.notify_path, sizeof(keeper.notify_path), "%s/notifyd-keeper.notify",
-	             dirname(copy));
+	             dir);
 	if (n < 0 || (size_t)n >= sizeof(keeper.notify_path))
 		return -ENAMETOOLONG;
-	if (mkdir(dirname(copy), 0755) < 0 && errno != EEXIST)
+	/* Missing directories are made 0755, as notifyd makes them for its sockets. */
+	for (char *p = dir + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	fd = unix_listener_open(keeper.notify_path, &lo, &keeper.notify_id);
 	if (fd < 0)

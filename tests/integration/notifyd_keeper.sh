@@ -12,7 +12,9 @@
 #   5. a crash loop is slowed down (backoff) and the store is kept meanwhile;
 #   6. descendants of a dead child are re-parented to the keeper and reaped;
 #   7. the keeper's own fds are the same before and after 20 restarts; one thread;
-#   8. SIGTERM stops the child and then the keeper, which removes its socket.
+#   8. SIGTERM stops the child and then the keeper, which removes its socket;
+#   9. the real notifyd under the keeper: SIGKILL of notifyd, stats answers from a
+#      new pid with the same listening sockets; SIGUSR2 upgrades in place.
 # The checks are eval'd strings (expanded when they run); /proc/PID/fd names are numbers.
 # shellcheck disable=SC2016,SC2012,SC2010
 # shellcheck source=tests/lib.sh
@@ -209,5 +211,54 @@ t_check "the keeper has no zombie child" \
 kill -TERM "$KP"
 kexit "$KP"
 t_check "SIGTERM during a crash loop's wait or a run stops the keeper ($KRC)" [ "$KRC" = 0 ]
+
+# ---------------------------------------------------------------------------
+# 9. the real notifyd under the keeper
+R=$MV_TMP/real
+mkdir -p "$R/profiles"
+printf '[profile]\ndefault-action = deny\n' >"$R/profiles/default.conf"
+CTL=$(mv_prog notifyctl) || mv_bail "notifyctl is not built"
+(exec "$NOTIFYD" --keeper --socket "$R/run/notifyd.sock" --control "$R/run/ctl.sock" \
+	--profiles "$R/profiles" --state-dir "$R/state" --log-level debug </dev/null 2>>"$R/log") &
+KP=$!
+KEEPERS+=("$KP")
+# stats_pid [NOT]: waits (10 s) until notifyctl stats answers with a pid other than NOT; echoes it.
+stats_pid() {
+	local i p
+	for ((i = 0; i < 100; i++)); do
+		p=$("$CTL" --control "$R/run/ctl.sock" stats 2>/dev/null | awk '$1 == "pid:" {print $2}')
+		if [ -n "$p" ] && [ "$p" != "${1:-}" ]; then
+			echo "$p"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+P1=$(stats_pid) || mv_bail "notifyd --keeper did not answer: $(tail -n 20 "$R/log")"
+sleep 2 # past the 2 s in which a death delays the next start
+t_check "notifyd --keeper: notifyctl stats answers, from the keeper's child" \
+	[ "$(awk '$1 == "PPid:" {print $2}' "/proc/$P1/status")" = "$KP" ]
+t_check "... which stored its listening sockets in the keeper" \
+	grep -q "stored oci .*stored control\|stored control .*stored oci" <(tr '\n' ' ' <"$R/log")
+ino=$(stat -c %i "$R/run/notifyd.sock")
+up=$(($(date +%s%N) / 1000000))
+kill -KILL "$P1"
+P2=$(stats_pid "$P1")
+t_diag "from SIGKILL to stats answering again: $(($(date +%s%N) / 1000000 - up)) ms (no backoff: notifyd was up 2 s)"
+t_check "after a SIGKILL of the serving notifyd, stats answers again, from a new pid ($P1 -> ${P2:-none})" \
+	[ -n "$P2" ]
+t_check "... which was handed both listening sockets (the socket file is the same: $ino)" \
+	eval 'grep -q "started .*(pid $P2, start 2) with 2 stored fd" "$R/log" && [ "$(stat -c %i "$R/run/notifyd.sock")" = "$ino" ]'
+kill -USR2 "$KP"
+sleep 1
+P3=$(stats_pid "")
+t_check "SIGUSR2 to the keeper upgrades notifyd in place (same pid $P2, ${P3:-none})" \
+	eval '[ "$P3" = "$P2" ] && grep -q "signal 12: forwarded" "$R/log" && grep -q "notifyd\[$P2\] info: upgrade" "$R/log"'
+kill -TERM "$KP"
+kexit "$KP"
+t_check "SIGTERM stops the keeper and notifyd ($KRC)" eval '[ "$KRC" = 0 ] && wait_gone "$P2" 10'
+t_check "notifyd's log under the keeper has no sanitizer report" \
+	eval '! grep -qE "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$R/log"'
 
 t_done

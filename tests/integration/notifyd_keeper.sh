@@ -14,7 +14,7 @@
 #   7. the keeper's own fds are the same before and after 20 restarts; one thread;
 #   8. SIGTERM stops the child and then the keeper, which removes its socket;
 #   9. the real notifyd under the keeper: SIGKILL of notifyd, stats answers from a
-#      new pid with the same listening sockets; SIGUSR2 upgrades in place.
+#      new pid with the same listening sockets; SIGUSR2 upgrades in place, SIGHUP reloads.
 # The checks are eval'd strings (expanded when they run); /proc/PID/fd names are numbers.
 # shellcheck disable=SC2016,SC2012,SC2010
 # shellcheck source=tests/lib.sh
@@ -255,6 +255,14 @@ sleep 1
 P3=$(stats_pid "")
 t_check "SIGUSR2 to the keeper upgrades notifyd in place (same pid $P2, ${P3:-none})" \
 	eval '[ "$P3" = "$P2" ] && grep -q "signal 12: forwarded" "$R/log" && grep -q "notifyd\[$P2\] info: upgrade" "$R/log"'
+loads() { grep -c "notifyd\[$P2\] info: profiles loaded" "$R/log"; }
+n=$(loads)
+kill -HUP "$KP"
+for ((i = 0; i < 50; i++)); do
+	[ "$(loads)" -gt "$n" ] && break
+	sleep 0.1
+done
+t_check "SIGHUP to the keeper reloads notifyd's profiles" [ "$(loads)" -gt "$n" ]
 kill -TERM "$KP"
 kexit "$KP"
 t_check "SIGTERM stops the keeper and notifyd ($KRC)" eval '[ "$KRC" = 0 ] && wait_gone "$P2" 10'

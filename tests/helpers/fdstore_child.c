@@ -189,6 +189,7 @@ static void run_plan(void)
 			exit(atoi(a));
 		} else if (strcmp(cmd, "crash") == 0) {
 			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+			signal(SIGSEGV, SIG_DFL); /* ASan's handler would report and abort */
 			raise(SIGSEGV);
 		}
 	}
@@ -208,6 +209,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	n = sd_listen_fds_with_names(1, &names);
 	report_handed(argc, argv, n, names);
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	f = open_in_dir("starts", "a");
 	if (f) {

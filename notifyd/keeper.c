@@ -137,20 +137,26 @@ bool keeper_requested(int argc, char **argv)
 	return false;
 }
 
-/* The value of a long option given as "--NAME VALUE" or "--NAME=VALUE", or NULL. */
-static const char *option_value(int argc, char **argv, const char *name)
+/*
+ * The value of notifyd's long option name ("--socket"), given as "--NAME
+ * VALUE" or "--NAME=VALUE", or NULL; the last one counts.  As getopt_long()
+ * does, an abbreviation counts too: one of at least min_len characters
+ * (the shortest that names no other notifyd option).
+ */
+static const char *option_value(int argc, char **argv, const char *name, size_t min_len)
 {
-	size_t len = strlen(name);
 	const char *v = NULL;
 
 	for (int i = 1; i < argc; i++) {
+		size_t len = strcspn(argv[i], "=");
+
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strncmp(argv[i], name, len) != 0)
+		if (len < min_len || len > strlen(name) || strncmp(argv[i], name, len) != 0)
 			continue;
 		if (argv[i][len] == '=')
 			v = argv[i] + len + 1;
-		else if (argv[i][len] == '\0' && i + 1 < argc)
+		else if (i + 1 < argc)
 			v = argv[++i];
 	}
 	return v;
@@ -792,7 +798,7 @@ static int on_signal(void)
 static int setup(int argc, char **argv)
 {
 	const char *exec_override = getenv("MOUNTVISOR_KEEPER_EXEC");
-	const char *socket_opt = option_value(argc, argv, "--socket");
+	const char *socket_opt = option_value(argc, argv, "--socket", 4);
 	const char *quick = getenv("MOUNTVISOR_KEEPER_QUICK_DEATH_MS");
 	struct rlimit rl;
 	sigset_t mask;
@@ -919,7 +925,7 @@ static int run(void)
 
 int keeper_main(int argc, char **argv)
 {
-	const char *lvl = option_value(argc, argv, "--log-level");
+	const char *lvl = option_value(argc, argv, "--log-level", 4);
 	int level = lvl ? log_parse_level(lvl) : LOG_LVL_INFO;
 	int r, st;
 

@@ -90,6 +90,13 @@ t_check "the child is started without --keeper, with the other options" \
 t_check "the keeper is one thread" [ "$(ls "/proc/$KP/task" | wc -l)" = 1 ]
 t_check "its notify socket is 0600 beside --socket" \
 	[ "$(stat -c '%F %a' "$D/notifyd-keeper.notify")" = "socket 600" ]
+ino=$(stat -c %i "$D/notifyd-keeper.notify")
+FDSTORE_CHILD_DIR=$D/second MOUNTVISOR_KEEPER_EXEC=$CHILD timeout 10 "$NOTIFYD" --keeper \
+	--so="$D/n.sock" </dev/null 2>"$D/second.log"
+SECOND=$?
+t_check "a second keeper for the same socket directory (--so=, abbreviated) refuses to start (exit $SECOND)" \
+	eval '[ "$SECOND" = 1 ] && grep -q "Address already in use" "$D/second.log" && [ ! -e "$D/second/starts" ]'
+t_check "... and the first one keeps its socket" [ "$(stat -c %i "$D/notifyd-keeper.notify")" = "$ino" ]
 
 ok=1 first_ino="" why=""
 for i in 1 2 3 4 5; do

@@ -12,6 +12,7 @@
  *   starts   one line "PID MS" (CLOCK_REALTIME milliseconds) appended per start
  *   plan     read at start, one command a line, done in order:
  *              store NAME TEXT   a memfd holding TEXT, stored as NAME
+ *              many N PREFIX     N memfds stored as PREFIX.0 .. PREFIX.N-1
  *              remove NAME       FDSTOREREMOVE=1 for NAME
  *              peer NAME         one end of a socketpair stored as NAME, the
  *                                other end kept (it closes when we die)
@@ -151,6 +152,13 @@ static void run_plan(void)
 			continue;
 		if (strcmp(cmd, "store") == 0) {
 			store_memfd(a, b);
+		} else if (strcmp(cmd, "many") == 0) {
+			for (int i = 0; i < atoi(a); i++) {
+				char name[300];
+
+				snprintf(name, sizeof(name), "%s.%d", b, i);
+				store_memfd(name, name);
+			}
 		} else if (strcmp(cmd, "remove") == 0) {
 			snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", a);
 			sd_notify(0, msg);

@@ -12,6 +12,7 @@
 #   5. a crash loop is slowed down (backoff) and the store is kept meanwhile;
 #   6. descendants of a dead child are re-parented to the keeper and reaped;
 #   7. the keeper's own fds are the same before and after 20 restarts; one thread;
+#      the store is bounded (by RLIMIT_NOFILE here);
 #   8. SIGTERM stops the child and then the keeper, which removes its socket;
 #   9. the real notifyd under the keeper: SIGKILL of notifyd, stats answers from a
 #      new pid with the same listening sockets; SIGUSR2 upgrades in place, SIGHUP reloads.
@@ -164,6 +165,25 @@ after=$(ls "/proc/$KP/fd" | wc -l)
 t_check "20 more restarts" [ -n "$ok" ]
 t_check "the keeper's fd count is the same before and after ($before, $after)" [ "$before" = "$after" ]
 t_check "... and the last child still got both fds" [ "$(handed "$D")" = "m.x x m.y y " ]
+kill -TERM "$KP"
+kexit "$KP"
+
+# 7b. the store is bounded: a keeper with 200 fds at most stores (200 - 64) / 2
+D=$MV_TMP/k7b
+mkdir -p "$D"
+printf 'many 80 b\nready\n' >"$D/plan"
+(exec prlimit --nofile=200:200 env FDSTORE_CHILD_DIR="$D" MOUNTVISOR_KEEPER_EXEC="$CHILD" \
+	"$NOTIFYD" --keeper --socket "$D/n.sock" --log-level debug </dev/null 2>>"$D/keeper.log") &
+KP=$!
+KEEPERS+=("$KP")
+C=$(wait_done "$D" "") || mv_bail "no first child: $(tail -n 5 "$D/keeper.log")"
+printf 'ready\n' >"$D/plan"
+kill -KILL "$C"
+C=$(wait_done "$D" "$C") || mv_bail "no second child"
+t_check "the store is bounded (RLIMIT_NOFILE 200: 68 of 80 kept, $(($(wc -l <"$D/handed") - 4)) handed)" \
+	eval '[ "$(($(wc -l <"$D/handed") - 4))" = 68 ] && [ "$(grep -c "refused: the store is full" "$D/keeper.log")" = 12 ]'
+t_check "... and the first 68 are the ones kept" \
+	eval 'grep -q "^b.67 memfd [0-9]* b.67$" "$D/handed" && ! grep -q "^b.68 " "$D/handed"'
 kill -TERM "$KP"
 kexit "$KP"
 

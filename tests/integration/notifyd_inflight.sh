@@ -13,16 +13,24 @@
 # `notifyctl stats` counts every request once.  Then LXC's proxy (after-recv,
 # before-answer): the request is answered once through LXC's connection.
 #
-# How notifyd "dies": with a store that outlives it (`notifyd --keeper`),
-# SIGKILL; without one (MV_INFLIGHT_MODE=exec, the default until the keeper
-# is there), MOUNTVISOR_CRASH_MODE=exec re-executes it in place at that
-# point, nothing finished -- the same hand-over of fds and log, same pid.
-#   RUNTIMES="crun runc", POINTS="..." to run a subset.
+# How notifyd "dies", both ways in turn: SIGKILL under its keeper
+# (`notifyd --keeper`, the store that outlives it; a new pid takes over),
+# and MOUNTVISOR_CRASH_MODE=exec, which re-executes it in place at that
+# point, nothing finished (the same hand-over of fds and log, same pid).
+#   MV_INFLIGHT_MODE=kill|exec, RUNTIMES="crun runc", POINTS="...",
+#   LXC_POINTS="..." to run a subset.
+if [ -z "${MV_INFLIGHT_MODE:-}" ]; then
+	rc=0
+	for mode in kill exec; do
+		MV_INFLIGHT_MODE=$mode "$0" "$@" || rc=1
+	done
+	exit "$rc"
+fi
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-MODE=${MV_INFLIGHT_MODE:-exec}
+MODE=$MV_INFLIGHT_MODE
 ROOTFS=$MV_TMP/rootfs
 PROFILES=$MV_TMP/profiles
 mkdir -p "$PROFILES"
@@ -101,7 +109,7 @@ left_loops() {
 n=0
 for RT in $RUNTIMES; do
 	command -v "$RT" >/dev/null || {
-		t_skip "$RT: in-flight recovery" "$RT not installed"
+		t_skip "$MODE $RT: in-flight recovery" "$RT not installed"
 		continue
 	}
 	for P in $POINTS; do
@@ -111,7 +119,7 @@ for RT in $RUNTIMES; do
 		case $P in
 		fuse:*)
 			[ -n "$FUSE2FS" ] || {
-				t_skip "$RT: $P" "fuse2fs not installed"
+				t_skip "$MODE $RT: $P" "fuse2fs not installed"
 				continue
 			}
 			profile=fuse
@@ -165,49 +173,49 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 			mv_run "$RT" "$bundle" "$id" 60
 			rc=$?
 		fi
-		t_check "$RT $P: the container ran to its end" [ "$rc" = 0 ] || t_diag "$(cat "$(mv_out "$id")")"
+		t_check "$MODE $RT $P: the container ran to its end" [ "$rc" = 0 ] || t_diag "$(cat "$(mv_out "$id")")"
 		case $P in
 		after-loop-add)
-			t_step_ok "$RT $P: losetup -f returned 0" "$id" l
-			t_check "$RT $P: one loop device node in the container" \
+			t_step_ok "$MODE $RT $P: losetup -f returned 0" "$id" l
+			t_check "$MODE $RT $P: one loop device node in the container" \
 				[ "$(mv_step_out "$id" count)" = 1 ] || t_diag "$(mv_step_out "$id" count)"
 			;;
 		*)
-			t_step_ok "$RT $P: mount returned 0" "$id" m
-			t_check "$RT $P: mounted once, not stacked" [ "$(mv_step_out "$id" count)" = 1 ] ||
+			t_step_ok "$MODE $RT $P: mount returned 0" "$id" m
+			t_check "$MODE $RT $P: mounted once, not stacked" [ "$(mv_step_out "$id" count)" = 1 ] ||
 				t_diag "$(mv_step_out "$id" count)"
-			t_check "$RT $P: the mount serves the image" \
+			t_check "$MODE $RT $P: the mount serves the image" \
 				grep -q "hello" <<<"$(mv_step_out "$id" read)"
-			t_step_ok "$RT $P: umount returned 0" "$id" u
+			t_step_ok "$MODE $RT $P: umount returned 0" "$id" u
 			;;
 		esac
 		case $P in fuse:* | after-loop-add) ;;
 		*)
-			t_check "$RT $P: nothing left at /mnt/a after the umount" \
+			t_check "$MODE $RT $P: nothing left at /mnt/a after the umount" \
 				[ "$(mv_step_out "$id" count2)" = 0 ]
 			;;
 		esac
 		if [ "$point" = upgrade ]; then
 			# Where the start-up was when the exec came is up to timing.
-			t_check "$RT $P: notifyd was upgraded" grep -q "took over from the notifyd before us" "$MV_LOG"
+			t_check "$MODE $RT $P: notifyd was upgraded" grep -q "took over from the notifyd before us" "$MV_LOG"
 			t_diag "upgrade came $(grep -q 'recovered: id=' "$MV_LOG" && echo 'during the start-up (recovered)' || echo 'outside the start-up')"
 		else
-			t_check "$RT $P: notifyd died and came back (log: recovered)" \
+			t_check "$MODE $RT $P: notifyd died and came back (log: recovered)" \
 				grep -q "recovered: id=" "$MV_LOG" || t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
 		fi
 		pid1=$(serving_pid)
-		t_check "$RT $P: notifyd serves again (pid $pid0 -> $pid1)" [ -n "$pid1" ]
-		t_stats_consistent "$RT $P: notifyctl stats totals add up"
+		t_check "$MODE $RT $P: notifyd serves again (pid $pid0 -> $pid1)" [ -n "$pid1" ]
+		t_stats_consistent "$MODE $RT $P: notifyctl stats totals add up"
 		# Nothing leaked: no loop device notifyd made (the ones its log names:
 		# other tests make their own meanwhile) is left unbound, no FUSE daemon.
 		for ((i = 0; i < 30; i++)); do
 			[ -z "$(left_loops)" ] && break
 			sleep 0.1
 		done
-		t_check "$RT $P: no loop device left" [ -z "$(left_loops)" ] || t_diag "$(left_loops)"
+		t_check "$MODE $RT $P: no loop device left" [ -z "$(left_loops)" ] || t_diag "$(left_loops)"
 		lstat=$(stat_of loop-devices)
-		t_check "$RT $P: notifyd holds no loop device" [ "${lstat:-0}" = 0 ]
-		t_check "$RT $P: no FUSE daemon left" [ -z "$(pgrep -f "fuse2fs $DEV" || true)" ]
+		t_check "$MODE $RT $P: notifyd holds no loop device" [ "${lstat:-0}" = 0 ]
+		t_check "$MODE $RT $P: no FUSE daemon left" [ -z "$(pgrep -f "fuse2fs $DEV" || true)" ]
 		mv_stop_notifyd
 		grep -E "recovered:|test hook: crash|removed loop|killed pid" "$MV_LOG" | sed "s/^/# /"
 		: >"$MV_LOG"
@@ -229,14 +237,14 @@ if [ -x "$CLIENT" ] && { [ -z "${LXC_POINTS+x}" ] || [ -n "$LXC_POINTS" ]; }; th
 				--state-dir "$MV_TMP/state" --lxc-socket "$MV_TMP/run/lxc.sock" || continue
 		fi
 		out=$(timeout 60 "$CLIENT" "$MV_TMP/run/lxc.sock" 2>&1)
-		t_check "LXC $point: the first request is answered once, through LXC's connection" \
+		t_check "$MODE LXC $point: the first request is answered once, through LXC's connection" \
 			grep -q "^case=first-real reply=[1-9][0-9]* error=ENODEV " <<<"$out" || t_diag "$out"
-		t_check "LXC $point: the caller's mount(2) got ENODEV" grep -q "^child errno=ENODEV$" <<<"$out"
-		t_check "LXC $point: the connection goes on (malformed requests answered at once)" \
+		t_check "$MODE LXC $point: the caller's mount(2) got ENODEV" grep -q "^child errno=ENODEV$" <<<"$out"
+		t_check "$MODE LXC $point: the connection goes on (malformed requests answered at once)" \
 			grep -q "^case=reserved-set reply=[1-9][0-9]* error=ENOSYS " <<<"$out"
-		t_check "LXC $point: recovered from the log" grep -q "recovered: id=.*container=" "$MV_LOG" ||
+		t_check "$MODE LXC $point: recovered from the log" grep -q "recovered: id=.*container=" "$MV_LOG" ||
 			t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
-		t_stats_consistent "LXC $point: notifyctl stats totals add up"
+		t_stats_consistent "$MODE LXC $point: notifyctl stats totals add up"
 		grep -E "recovered:|test hook: crash" "$MV_LOG" | sed "s/^/# /"
 		mv_stop_notifyd
 		: >"$MV_LOG"

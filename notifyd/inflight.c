@@ -353,11 +353,14 @@ void inflight_mark_slot(struct inflight_slot *s, enum inflight_stage stage, uint
 	if (!s)
 		return;
 	/*
-	 * A reader after our death sees a stage with its own arguments or the
-	 * one before with its own: the arguments of a stage change only with
-	 * a new stage, and the new stage is written last.
+	 * The arguments first, the stage last: a reader after our death sees
+	 * the new stage with its arguments, or the stage before with the new
+	 * arguments.  Never a moment of INFLIGHT_NONE (which would replay a
+	 * request whose mount is attached).  So a request's stages follow each
+	 * other such that the one before either ignores the arguments or has
+	 * the same ones: received -> daemon started -> attaching X ->
+	 * attached X; unmounting X -> unmounted X.
 	 */
-	atomic_store_explicit(&s->stage, INFLIGHT_NONE, memory_order_relaxed);
 	s->arg[0] = a0;
 	s->arg[1] = a1;
 	atomic_store_explicit(&s->stage, stage, memory_order_release);
@@ -374,7 +377,7 @@ void inflight_mark_daemon(pid_t pid)
 
 	if (!current || pid <= 0 || container_proc_start(pid, &start) < 0)
 		return;
-	atomic_store_explicit(&current->stage, INFLIGHT_NONE, memory_order_relaxed);
+	/* Marked on a request in no other stage yet (inflight_mark_slot()). */
 	current->arg[0] = current->arg[1] = 0;
 	current->arg[2] = (uint64_t)pid;
 	current->arg[3] = start;
@@ -578,7 +581,8 @@ static int recover_stage(struct container *c, struct inflight_slot *s, int notif
 	case INFLIGHT_DAEMON_STARTED:
 		kill_started((pid_t)s->arg[2], s->arg[3]);
 		return 0;
-	default:
+	default: /* received: nothing was done, unless a daemon was started */
+		kill_started((pid_t)s->arg[2], s->arg[3]);
 		return 0;
 	}
 }
@@ -625,8 +629,11 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 				    "gone",
 				    (unsigned long long)s->notif.id, (unsigned long long)s->key,
 				    s->notif.data.nr, stage_name(s->stage));
-			/* What was left half done for a caller that no longer waits. */
-			if (c && (s->stage == INFLIGHT_DAEMON_STARTED))
+			/*
+			 * What was left half done for a caller that no longer
+			 * waits; a daemon whose mount is attached goes on serving it.
+			 */
+			if (c && s->stage != INFLIGHT_MOUNT_ATTACHED)
 				kill_started((pid_t)s->arg[2], s->arg[3]);
 			if (c && s->stage == INFLIGHT_LOOP_ADDED)
 				remove_loop(c, (int)s->arg[0]);

@@ -415,6 +415,8 @@ static const char *const stage_names[INFLIGHT_STAGE_COUNT] = {
     [INFLIGHT_UMOUNTING] = "unmounting",
     [INFLIGHT_UMOUNTED] = "unmounted",
     [INFLIGHT_LOOP_ADDED] = "loop device added",
+    [INFLIGHT_LOOP_CONFIGURING] = "binding a loop device",
+    [INFLIGHT_LOOP_CONFIGURED] = "loop device bound",
     [INFLIGHT_DAEMON_STARTED] = "daemon started",
 };
 
@@ -510,6 +512,15 @@ static void kill_started(pid_t pid, uint64_t start)
 		log_info("recovery: killed pid %d, started for a request in flight", (int)pid);
 }
 
+/* Is loop device nr bound to a file? */
+static bool loop_bound(int nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file", nr);
+	return access(path, F_OK) == 0;
+}
+
 /* Delete host loop device nr when no container's table has it. */
 static void remove_loop(struct container *c, int nr)
 {
@@ -577,6 +588,21 @@ static int recover_stage(struct container *c, struct inflight_slot *s, int notif
 			return 1;
 		}
 		remove_loop(c, (int)s->arg[0]);
+		return 0;
+	case INFLIGHT_LOOP_CONFIGURING:
+	case INFLIGHT_LOOP_CONFIGURED:
+		/*
+		 * notifyd's O_EXCL hold kept everybody else from binding it up to
+		 * our death: bound now means bound by the request (the restored
+		 * table takes it over with its backing file).
+		 */
+		if (loop_bound((int)s->arg[0])) {
+			d->action = DECISION_KERNEL;
+			decision_rule(d, "recovered: loop device bound before notifyd stopped");
+			decision_ok(d, 0);
+			decision_why(d, "loop%d", (int)s->arg[0]);
+			return 1;
+		}
 		return 0;
 	case INFLIGHT_DAEMON_STARTED:
 		kill_started((pid_t)s->arg[2], s->arg[3]);

@@ -48,6 +48,10 @@ enum inflight_stage {
 	INFLIGHT_UMOUNTED,
 	/* Loop device arg[0] was created for the container (LOOP_CTL_ADD). */
 	INFLIGHT_LOOP_ADDED,
+	/* Loop device arg[0] is about to be bound to the caller's file (LOOP_CONFIGURE). */
+	INFLIGHT_LOOP_CONFIGURING,
+	/* Loop device arg[0] is bound; the answer is 0. */
+	INFLIGHT_LOOP_CONFIGURED,
 	/* A FUSE program or vfsd (arg[2], arg[3]) runs for this request, nothing attached yet. */
 	INFLIGHT_DAEMON_STARTED,
 	INFLIGHT_STAGE_COUNT,

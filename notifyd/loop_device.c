@@ -307,10 +307,12 @@ int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, 
 	if (ro)
 		cfg->info.lo_flags |= LO_FLAGS_READ_ONLY;
 	cfg->fd = (uint32_t)backing;
+	inflight_mark(INFLIGHT_LOOP_CONFIGURING, (uint64_t)nr, 0);
 	if (ioctl(e->hold, LOOP_CONFIGURE, cfg) < 0) {
 		r = -errno;
 		goto out;
 	}
+	inflight_mark(INFLIGHT_LOOP_CONFIGURED, (uint64_t)nr, 0);
 	/* Bound: the pin keeps the detach ours; drop the hold so that mounts can claim it. */
 	loop_node_name(nr, name, sizeof(name));
 	e->pin = openat(loop_node.nodes, name, O_RDONLY | O_CLOEXEC);
@@ -329,8 +331,10 @@ int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, 
 out:
 	pthread_mutex_unlock(&loop_state.lock);
 	safe_close(backing);
-	if (r == 0)
+	if (r == 0) {
 		claim_wait(nr);
+		inflight_crash_point("after-loop-configure");
+	}
 	return r;
 }
 

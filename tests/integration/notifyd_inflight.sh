@@ -64,7 +64,16 @@ DEV=
 mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
 
 RUNTIMES=${RUNTIMES:-crun runc}
+POINTS_SET=${POINTS:-}
 POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:after-daemon-start fuse:after-attach fuse:upgrade}
+# A bound device needs the loop table restored at restart (loop_state.c's
+# restore) for the container to release it: only then.
+if [ -z "${POINTS_SET:-}" ] && grep -q '"loop-devices"' "$MV_SRC/notifyd/restart.c"; then
+	POINTS="$POINTS after-loop-configure"
+fi
+cp "$MV_TMP/disk.img" "$ROOTFS/tmp/img.ext4" && chown 100000:100000 "$ROOTFS/tmp/img.ext4"
+# Should a test leave a device bound to it, it goes with the test.
+defer 'losetup -j "$ROOTFS/tmp/img.ext4" -O NAME -n | xargs -r -n1 losetup -d'
 
 # start_crashing POINT : notifyd that dies at POINT of its first request there.
 start_crashing() {
@@ -128,6 +137,12 @@ mvstep count sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'
 mvstep read cat /mnt/a/hello.txt
 mvstep u umount /mnt/a"
 			;;
+		after-loop-configure)
+			profile=default
+			script="mvstep l losetup -f /tmp/img.ext4
+mvstep count sh -c 'ls /dev | grep -c ^loop[0-9]'
+mvstep d sh -c 'losetup -d /dev/loop*[0-9]'"
+			;;
 		after-loop-add)
 			profile=default
 			script="mvstep l sh -c 'losetup -f'
@@ -151,7 +166,7 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 		fi
 		pid0=$(serving_pid)
 		bundle=$MV_TMP/b-$id
-		if [ "$P" = after-loop-add ]; then
+		if [ "$P" = after-loop-add ] || [ "$P" = after-loop-configure ]; then
 			mv_oci_bundle --profile "$profile" --loop --sysfs "$bundle" "$ROOTFS" sh -c "$script"
 			mv_bind_host_libs "$bundle"
 		elif [ "$profile" = fuse ]; then
@@ -175,6 +190,18 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 		fi
 		t_check "$MODE $RT $P: the container ran to its end" [ "$rc" = 0 ] || t_diag "$(cat "$(mv_out "$id")")"
 		case $P in
+		after-loop-configure)
+			t_step_ok "$MODE $RT $P: losetup -f IMAGE returned 0" "$id" l
+			t_check "$MODE $RT $P: one loop device node in the container" \
+				[ "$(mv_step_out "$id" count)" = 1 ] || t_diag "$(mv_step_out "$id" count)"
+			t_step_ok "$MODE $RT $P: losetup -d returned 0" "$id" d
+			for ((i = 0; i < 30; i++)); do
+				[ -z "$(losetup -j "$ROOTFS/tmp/img.ext4")" ] && break
+				sleep 0.1
+			done
+			t_check "$MODE $RT $P: no device left bound to the image" \
+				[ -z "$(losetup -j "$ROOTFS/tmp/img.ext4")" ]
+			;;
 		after-loop-add)
 			t_step_ok "$MODE $RT $P: losetup -f returned 0" "$id" l
 			t_check "$MODE $RT $P: one loop device node in the container" \
@@ -189,7 +216,7 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 			t_step_ok "$MODE $RT $P: umount returned 0" "$id" u
 			;;
 		esac
-		case $P in fuse:* | after-loop-add) ;;
+		case $P in fuse:* | after-loop-*) ;;
 		*)
 			t_check "$MODE $RT $P: nothing left at /mnt/a after the umount" \
 				[ "$(mv_step_out "$id" count2)" = 0 ]

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/loop.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -59,6 +60,12 @@ static struct {
 	pthread_cond_t freed;
 	unsigned free_idx[INFLIGHT_SLOTS];
 	unsigned n_free;
+	/*
+	 * The slots our predecessor left in use, as found at inflight_init():
+	 * recovery looks at these alone, since the workers (serving the entries
+	 * restored before it) take slots of their own meanwhile.
+	 */
+	bool leftover[INFLIGHT_SLOTS];
 	/* MOUNTVISOR_CRASH_AT */
 	char crash_point[32];
 	bool crash_exec; /* MOUNTVISOR_CRASH_MODE=exec */
@@ -286,12 +293,18 @@ int inflight_init(void)
 			         "requests in flight",
 			         strerror(-r));
 	}
-	for (unsigned i = INFLIGHT_SLOTS; i-- > 0;)
+	for (unsigned i = INFLIGHT_SLOTS; i-- > 0;) {
 		if (atomic_load(&log->slots[i].state) == INFLIGHT_FREE)
 			wal.free_idx[wal.n_free++] = i;
+		else
+			wal.leftover[i] = true;
+	}
 	for (int t = 0; t < INFLIGHT_T_COUNT; t++)
 		atomic_fetch_add(&log->hdr.totals[t], atomic_load(&no_log_totals[t]));
 	wal.log = log;
+	if (!fresh)
+		log_info("in-flight log handed back: %u requests in it",
+		         INFLIGHT_SLOTS - wal.n_free);
 	return 0;
 }
 
@@ -316,6 +329,7 @@ struct inflight_slot *inflight_take(uint64_t key)
 	s->key = key;
 	memset(s->arg, 0, sizeof(s->arg));
 	s->lxc = 0;
+	atomic_store_explicit(&s->helper, 0, memory_order_relaxed);
 	memset(&s->notif, 0, sizeof(s->notif)); /* the kernel insists on a zeroed buffer */
 	atomic_store_explicit(&s->state, INFLIGHT_USED, memory_order_release);
 	return s;
@@ -330,7 +344,11 @@ void inflight_free(struct inflight_slot *s)
 	if (current == s)
 		current = NULL;
 	i = (unsigned)(s - wal.log->slots);
-	atomic_store_explicit(&s->state, INFLIGHT_FREE, memory_order_release);
+	if (atomic_exchange_explicit(&s->state, INFLIGHT_FREE, memory_order_acq_rel) ==
+	    INFLIGHT_FREE) {
+		log_error("in-flight log: slot %u freed twice; ignored", i);
+		return;
+	}
 	pthread_mutex_lock(&wal.lock);
 	wal.free_idx[wal.n_free++] = i;
 	pthread_cond_signal(&wal.freed);
@@ -364,6 +382,12 @@ void inflight_mark_slot(struct inflight_slot *s, enum inflight_stage stage, uint
 	s->arg[0] = a0;
 	s->arg[1] = a1;
 	atomic_store_explicit(&s->stage, stage, memory_order_release);
+}
+
+void inflight_helper(struct inflight_slot *s, pid_t pid)
+{
+	if (s)
+		atomic_store_explicit(&s->helper, (int32_t)pid, memory_order_release);
 }
 
 void inflight_mark(enum inflight_stage stage, uint64_t a0, uint64_t a1)
@@ -505,11 +529,21 @@ static void kill_started(pid_t pid, uint64_t start)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return;
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
 	/* Checked with the pidfd open: the pid cannot be reused behind it. */
 	if (container_proc_start(pid, &now) < 0 || now != start)
 		return;
-	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
-		log_info("recovery: killed pid %d, started for a request in flight", (int)pid);
+	/*
+	 * SIGTERM first: a FUSE program may be writing its image (fuse2fs
+	 * updates the superblock as it opens it), and SIGKILL in the middle
+	 * tears it.  Then SIGKILL, should it not be gone within a second.
+	 */
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+		return;
+	if (poll(&p, 1, 1000) <= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	log_info("recovery: stopped pid %d, started for a request in flight", (int)pid);
 }
 
 /* Is loop device nr bound to a file? */
@@ -519,6 +553,40 @@ static bool loop_bound(int nr)
 
 	snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file", nr);
 	return access(path, F_OK) == 0;
+}
+
+/*
+ * A helper of our predecessor's that still acts for a request (a mount
+ * helper shares the dead notifyd's memory, a FUSE mounter is its fork: both
+ * run notifyd's binary, which tells them from a process that got the pid
+ * since) is stopped, and waited for, before the stage it writes is read.
+ * Normally it died with its parent (PR_SET_PDEATHSIG); a credential change
+ * on its way into the container may have cleared that.
+ */
+static void stop_helper(pid_t pid)
+{
+	_cleanup_close_ int pidfd = -EBADF;
+	struct stat self, exe;
+	char path[64];
+	struct pollfd p;
+
+	if (pid <= 0)
+		return;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat("/proc/self/exe", &self) < 0 || stat(path, &exe) < 0 ||
+	    self.st_dev != exe.st_dev || self.st_ino != exe.st_ino)
+		return;
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+		return;
+	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&p, 1, 2000) <= 0)
+		log_warn("recovery: helper pid %d of the notifyd before us does not exit",
+		         (int)pid);
+	else
+		log_info("recovery: stopped helper pid %d of the notifyd before us", (int)pid);
 }
 
 /* Delete host loop device nr when no container's table has it. */
@@ -628,9 +696,11 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 		bool lxc_fd = false;
 		uint64_t id;
 
-		if (atomic_load(&s->state) != INFLIGHT_USED)
+		if (!wal.leftover[i] || atomic_load(&s->state) != INFLIGHT_USED)
 			continue;
+		wal.leftover[i] = false;
 		n++;
+		stop_helper((pid_t)atomic_load(&s->helper));
 		id = s->notif.id;
 		c = container_find_key(s->key);
 		if (c && s->notif.id == 0 && s->notif.pid == 0)

@@ -72,7 +72,12 @@ struct inflight_slot {
 	uint64_t key;           /* the container entry's key (c->key) */
 	uint64_t arg[4];
 	uint32_t lxc; /* answered through the LXC connection: reply below */
-	uint32_t pad;
+	/*
+	 * A helper process that acts for the request (the mount helper, the
+	 * FUSE mounter) while it runs, else 0: it may outlive notifyd by a
+	 * moment, so a successor stops it before it trusts the stage.
+	 */
+	_Atomic int32_t helper;
 	struct seccomp_notif notif; /* as received from the kernel (or LXC) */
 	struct lxc_reply reply;     /* LXC: what the answer echoes (reply.sock is not used) */
 };
@@ -105,6 +110,11 @@ void inflight_mark_slot(struct inflight_slot *slot, enum inflight_stage stage, u
                         uint64_t a1);
 /* A daemon was started for the current request (INFLIGHT_DAEMON_STARTED). */
 void inflight_mark_daemon(pid_t pid);
+/*
+ * In a helper process sharing the log (async-signal-safe): it starts acting
+ * for slot's request (its own pid), or is done (0).
+ */
+void inflight_helper(struct inflight_slot *slot, pid_t pid);
 
 /*
  * Test hook (notifyd(8)): MOUNTVISOR_CRASH_AT=POINT[:N] makes notifyd die by

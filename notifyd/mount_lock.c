@@ -136,6 +136,9 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	struct statx stx;
 	int tree;
 
+	/* Acting for the request from here on: a successor stops us before it looks. */
+	inflight_helper(a->slot, (pid_t)syscall(SYS_getpid));
+
 	if (setns(a->staging_ns, CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_ENTER_STAGING, 0, -1);
 	if (unshare(CLONE_NEWNS) < 0)
@@ -164,7 +167,8 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	memset(&stx, 0, sizeof(stx));
 	if (statx(tree, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
 		stx.stx_mnt_id = 0;
-	inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
 	if (a->crash) {
 		/* Test hook: notifyd dies, and the detached clone with this child. */
 		if (a->crash_kill)
@@ -174,7 +178,9 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	if (move_mount(tree, "", a->target_fd, "",
 	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
-	inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHED, stx.stx_mnt_id, 0);
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHED, stx.stx_mnt_id, 0);
+	inflight_helper(a->slot, 0);
 	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
 }
 

@@ -154,7 +154,7 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 
 /* Request totals of `notifyctl stats`, in the log's header (they survive restarts). */
 enum inflight_total {
-	INFLIGHT_T_REQUESTS,
+	INFLIGHT_T_REQUESTS, /* not counted: the sum of the next five */
 	INFLIGHT_T_KERNEL,
 	INFLIGHT_T_CONTINUED,
 	INFLIGHT_T_DENIED,

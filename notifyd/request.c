@@ -111,8 +111,11 @@ static void count(struct request *rq, const struct decision *d, int send_err)
 	rq->c->counters.requests++;
 	(*mine)++;
 	pthread_mutex_unlock(&rq->c->lock);
-	/* In the log's header: a successor goes on counting from there. */
-	inflight_count(INFLIGHT_T_REQUESTS);
+	/*
+	 * In the log's header: a successor goes on counting from there.  One
+	 * increment per request (requests: their sum), so a notifyd killed
+	 * anywhere leaves totals that add up.
+	 */
 	inflight_count(all);
 	if (send_err == -ENOENT)
 		inflight_count(INFLIGHT_T_CALLERS_GONE);
@@ -187,13 +190,12 @@ void request_finish(struct request *rq, const struct decision *d)
 
 void request_totals(struct request_totals *ret)
 {
-	/* Each total is read on its own: stats may be a request apart, never off for good. */
-	ret->requests = inflight_total(INFLIGHT_T_REQUESTS);
 	ret->kernel = inflight_total(INFLIGHT_T_KERNEL);
 	ret->continued = inflight_total(INFLIGHT_T_CONTINUED);
 	ret->denied = inflight_total(INFLIGHT_T_DENIED);
 	ret->enosys = inflight_total(INFLIGHT_T_ENOSYS);
 	ret->failed = inflight_total(INFLIGHT_T_FAILED);
+	ret->requests = ret->kernel + ret->continued + ret->denied + ret->enosys + ret->failed;
 	ret->callers_gone = inflight_total(INFLIGHT_T_CALLERS_GONE);
 	ret->recovered = inflight_total(INFLIGHT_T_RECOVERED);
 }

@@ -40,7 +40,7 @@ struct daemon_rec {
 	char *program, *target;
 	char *source, *options; /* vfsd shares only */
 	bool killed;            /* sweep_orphans() signalled it; under state.lock */
-	bool adopted;           /* from a notifyd before us: not our child, no exit status */
+	bool adopted;           /* from a notifyd before us: perhaps not our child any more */
 	bool vanished;          /* adopted, but it exited while no notifyd ran */
 	uint64_t start;         /* its start time (/proc/PID/stat), to know it after a restart */
 	uint64_t started;
@@ -334,12 +334,15 @@ static void on_exit_of(struct daemon_rec *d)
 	int r;
 
 	flush_output(d, true);
+	/*
+	 * Reaped if it is our child -- also one of a notifyd before us that was
+	 * this very process (an upgrade re-executes in place).  One re-parented
+	 * when its notifyd died is the keeper's or systemd's: ECHILD, no status.
+	 */
 	if (d->vanished)
 		snprintf(how, sizeof(how), "exited while no notifyd ran");
-	else if (d->adopted) /* re-parented when its notifyd went: no status for us (ECHILD) */
-		snprintf(how, sizeof(how), "exited (status unknown)");
 	else if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-		snprintf(how, sizeof(how), "exited");
+		snprintf(how, sizeof(how), d->adopted ? "exited (status unknown)" : "exited");
 	else if (si.si_code == CLD_EXITED)
 		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
 	else

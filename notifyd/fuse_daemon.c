@@ -216,15 +216,23 @@ static void stderr_forget(struct daemon_rec *d)
 	fdstore_remove(name);
 }
 
+/*
+ * notifyd is stopping: records are freed, but the daemons run on and a
+ * successor takes them over as they are (state file and stored pipe kept).
+ */
+static bool stopping;
+
 /* The record is off state.recs: free it, and save its entry without it. */
 static void rec_free(struct daemon_rec *d)
 {
-	stderr_forget(d);
+	if (!stopping)
+		stderr_forget(d);
 	safe_close(d->pidfd);
 	safe_close(d->stderr_fd);
 	safe_close(d->mntns_fd);
 	fuse_daemon_unreserve(d->c, d->kind);
-	container_save(d->c);
+	if (!stopping)
+		container_save(d->c);
 	container_unref(d->c);
 	free(d->program);
 	free(d->target);
@@ -857,6 +865,7 @@ void fuse_daemon_shutdown(void)
 		pthread_join(state.thread, NULL);
 		state.thread_running = false;
 	}
+	stopping = true;
 	while (state.recs) {
 		struct daemon_rec *d = state.recs;
 		state.recs = d->next;

@@ -470,8 +470,7 @@ static void loop_res_gone(struct container *c, struct container_resource *res, b
 		loop_state.drain_until = loop_now_ms() + 5000;
 		loop_schedule_maintenance();
 	}
-	if (!loop_state.shutting_down) /* a successor takes the state over as it is */
-		loop_state_flush();
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
@@ -584,8 +583,15 @@ static struct loop_entry *restore_device(struct json_object *o)
 			loop_entry_forget(e);
 			return NULL;
 		}
-		if (r < 0) { /* cannot hold it: give it up (node revoked first) */
-			e->clearing = false;
+		if (r < 0) {
+			/*
+			 * Cannot hold it yet (a close still detaching it, a
+			 * claim): revoke the node and let the maintenance
+			 * thread take the hold and give the node back, as
+			 * after a detach.
+			 */
+			loop_node_revoke(e->nr);
+			e->clearing = true;
 			return e;
 		}
 	}

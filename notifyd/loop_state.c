@@ -455,7 +455,11 @@ void loop_state_flush(void)
 	if (!loop_state.dirty)
 		return;
 	loop_state.dirty = false;
-	if (!loop_state.devices && !loop_node.views) {
+	/*
+	 * A clean stop forgets every container (docs/loop.md "Limits"): what is
+	 * left is for nobody to take over.  A crash or an upgrade never gets here.
+	 */
+	if (loop_state.shutting_down || (!loop_state.devices && !loop_node.views)) {
 		state_remove("loop");
 		return;
 	}

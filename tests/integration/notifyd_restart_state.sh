@@ -140,7 +140,7 @@ restart() {
 
 test_restart() {
 	local mode=$1 id=rs-$RT-$1 devf devl devh share_pid fuse_pid mounts_before shares_before
-	local list_before list_after mounts_after shares_after stats_before stats_after mnt_k rc
+	local list_before list_after mounts_after shares_after stats_before stats_after rc
 	cat >"$ROOTFS/r.sh" <<EOF
 L=$LOSETUP
 tok=\$1

@@ -77,7 +77,7 @@ mv_loop_attach "$MV_TMP/sq.img" SQDEV || mv_bail "cannot attach the squashfs ima
 truncate -s 1M "$MV_TMP/host.img"
 
 KEEPER=false
-if "$(mv_prog notifyd)" --help 2>&1 | grep -q -- '--keeper'; then
+if [ -f "$MV_SRC/notifyd/keeper.c" ]; then
 	KEEPER=true
 fi
 

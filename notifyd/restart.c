@@ -21,7 +21,9 @@
 /*
  * Each resource module's restore, by the name its ops table gives
  * (container_resource_ops.name): rebuilds its part of c from what its
- * save() wrote, reconciled with what really exists.
+ * save() wrote, reconciled with what really exists.  In this order: the
+ * mount records first, so that a daemon found dead at once is handled
+ * (its mount detached) knowing its mount.
  */
 static const struct {
 	const char *name;
@@ -35,23 +37,27 @@ static const struct {
 
 static void restore_resources(struct container *c, struct json_object *resources)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(restorers); i++) {
+		struct json_object *part;
+		int r;
+
+		if (!json_object_object_get_ex(resources, restorers[i].name, &part))
+			continue;
+		r = restorers[i].restore(c, part);
+		if (r < 0)
+			log_warn("container %s: restoring its %s: %s", c->id, restorers[i].name,
+			         strerror(-r));
+	}
 	json_object_object_foreach(resources, name, part)
 	{
 		size_t i;
-		int r;
 
-		for (i = 0; i < ARRAY_SIZE(restorers) && restorers[i].name &&
-		            strcmp(restorers[i].name, name) != 0;
-		     i++)
+		(void)part;
+		for (i = 0; i < ARRAY_SIZE(restorers) && strcmp(restorers[i].name, name) != 0; i++)
 			;
-		if (i == ARRAY_SIZE(restorers) || !restorers[i].name) {
+		if (i == ARRAY_SIZE(restorers))
 			log_warn("container %s: state of '%s' not understood; left alone", c->id,
 			         name);
-			continue;
-		}
-		r = restorers[i].restore(c, part);
-		if (r < 0)
-			log_warn("container %s: restoring its %s: %s", c->id, name, strerror(-r));
 	}
 }
 

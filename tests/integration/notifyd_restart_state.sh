@@ -96,6 +96,9 @@ list_line() {
 	done
 }
 
+# serving_pid : the pid of the notifyd serving requests (the keeper's child under --keeper)
+serving_pid() { mv_ctl stats 2>/dev/null | awk '$1 == "pid:" {print $2}'; }
+
 # restarts_logged : how many times a notifyd took over so far
 restarts_logged() { grep -c 'took over from the notifyd before us' "$MV_LOG" 2>/dev/null || true; }
 
@@ -129,7 +132,7 @@ restart() {
 	before=$(restarts_logged)
 	case $1 in
 	usr2) kill -USR2 "$NOTIFYD_PID" ;;
-	kill) pkill -KILL -P "$NOTIFYD_PID" -x notifyd ;;
+	kill) kill -KILL "$(serving_pid)" ;;
 	esac
 	for ((i = 0; i < 100; i++)); do
 		[ "$(restarts_logged)" -gt "$before" ] && return 0
@@ -288,12 +291,14 @@ EOF
 		[ "$(held_fds)" = "$BASE_FDS" ]
 }
 
-# What notifyd holds that a container could have left: pipes, block devices,
-# memfds, pidfds (the listeners, the state directory and the node tmpfs stay).
+# What notifyd (and its keeper: the store) holds that a container could have
+# left: pipes, block devices, memfds, pidfds (the listeners, the state
+# directory and the node tmpfs stay).
 held_fds() {
-	local pid=$NOTIFYD_PID
-	find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
-		grep -cE '^(pipe:|/dev/loop|anon_inode:\[pidfd\]|/memfd:notifyd-parked)' || true
+	local pid
+	for pid in $NOTIFYD_PID $(serving_pid); do
+		find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null
+	done | grep -cE '^(pipe:|/dev/loop|anon_inode:\[pidfd\]|/memfd:notifyd-parked)' || true
 }
 
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" || mv_bail "notifyd did not start"

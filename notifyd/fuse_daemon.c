@@ -348,7 +348,7 @@ static void on_exit_of(struct daemon_rec *d)
 	 * when its notifyd died is the keeper's or systemd's: ECHILD, no status.
 	 */
 	if (d->vanished)
-		snprintf(how, sizeof(how), "exited while no notifyd ran");
+		snprintf(how, sizeof(how), "exited (seen at the take-over)");
 	else if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		snprintf(how, sizeof(how), d->adopted ? "exited (status unknown)" : "exited");
 	else if (si.si_code == CLD_EXITED)

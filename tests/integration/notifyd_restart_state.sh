@@ -7,6 +7,8 @@
 #     loop devices, action = fuse),
 #   - a second loop device bound with util-linux losetup,
 #   - a fresh loop device (losetup -f: handed out, not bound),
+#   - a second FUSE mount, whose daemon is killed while no notifyd runs
+#     (kill mode: the keeper is stopped meanwhile),
 #   - a virtiofs share (mount -t vhost-user-fs, action = virtiofs: vfsd).
 # notifyd is restarted (SIGUSR2: re-executed in place with its fds; with
 # RESTART_MODES containing "kill" and a notifyd that has --keeper, also
@@ -62,12 +64,13 @@ EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img" "$ROOTFS/srv/data" \
-	"$ROOTFS/run" "$ROOTFS/mnt/f" "$ROOTFS/mnt/g" "$ROOTFS/mnt/k"
+	"$ROOTFS/run" "$ROOTFS/mnt/f" "$ROOTFS/mnt/g" "$ROOTFS/mnt/h" "$ROOTFS/mnt/k"
 echo "hello from the share" >"$ROOTFS/srv/data/hello.txt"
 chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img" "$ROOTFS/mnt"/*
 chown -R 100000:100000 "$ROOTFS/srv" "$ROOTFS/run"
 mv_make_ext4 "$ROOTFS/img/ext4.img" || mv_bail "cannot build the ext4 image"
 mv_make_ext4 "$ROOTFS/img/other.img" 8M || mv_bail "cannot build the second ext4 image"
+mv_make_ext4 "$ROOTFS/img/third.img" 8M || mv_bail "cannot build the third ext4 image"
 chown 100000:100000 "$ROOTFS"/img/*.img
 mkdir -p "$MV_TMP/sqsrc"
 echo "hello from squashfs" >"$MV_TMP/sqsrc/hello.txt"
@@ -94,6 +97,11 @@ list_line() {
 	}' | while IFS='|' read -r head res; do
 		echo "$head $(tr ' ' '\n' <<<"$res" | grep . | sort | tr '\n' ' ' | sed 's/ $//')"
 	done
+}
+
+# fuse_pid_of ID TARGET : the pid of the FUSE daemon notifyd started for ID's mount at TARGET
+fuse_pid_of() {
+	mv_decisions "$1" | grep "target=$2 " | sed -n 's/.* program=fuse2fs pid=\([0-9]*\).*/\1/p' | tail -n1
 }
 
 # serving_pid : the pid of the notifyd serving requests (the keeper's child under --keeper)
@@ -132,7 +140,15 @@ restart() {
 	before=$(restarts_logged)
 	case $1 in
 	usr2) kill -USR2 "$NOTIFYD_PID" ;;
-	kill) kill -KILL "$(serving_pid)" ;;
+	kill)
+		# The keeper waits while the serving notifyd is killed and a FUSE
+		# daemon ($2) dies, so that nobody serves when it dies.
+		kill -STOP "$NOTIFYD_PID"
+		kill -KILL "$(serving_pid)"
+		[ -n "${2:-}" ] && kill -KILL "$2"
+		sleep 0.3
+		kill -CONT "$NOTIFYD_PID"
+		;;
 	esac
 	for ((i = 0; i < 100; i++)); do
 		[ "$(restarts_logged)" -gt "$before" ] && return 0
@@ -142,7 +158,8 @@ restart() {
 }
 
 test_restart() {
-	local mode=$1 id=rs-$RT-$1 devf devl devh share_pid fuse_pid mounts_before shares_before
+	local mode=$1 id=rs-$RT-$1 devf devl devh devx share_pid fuse_pid vanish_pid mounts_before
+	local shares_before fuse_n=2
 	local list_before list_after mounts_after shares_after stats_before stats_after rc
 	cat >"$ROOTFS/r.sh" <<EOF
 L=$LOSETUP
@@ -155,6 +172,9 @@ devl=\$(\$L -j /img/other.img -O NAME -n)
 mvstep mount-kernel /usr/bin/mount -t squashfs $SQDEV /mnt/k
 touch /run/fs0.sock
 mvstep mount-share /usr/bin/mount -t vhost-user-fs -o cache=auto /srv/data /run/fs0.sock
+mvstep setup-x \$L -f --show /img/third.img
+devx=\$(\$L -j /img/third.img -O NAME -n)
+mvstep mount-vanish /usr/bin/mount -t ext4 "\$devx" /mnt/h
 mvstep fresh \$L -f
 mvsync \$tok.before
 mvstep read-fuse cat /mnt/f/hello.txt
@@ -167,6 +187,7 @@ mvstep umount-backing /usr/bin/umount /mnt/g
 mvstep umount-share /usr/bin/umount /run/fs0.sock
 mvstep detach-l \$L -d "\$devl"
 mvstep list-after \$L -a
+mvstep mountinfo-after cat /proc/self/mountinfo
 mvsync \$tok.after
 mvsync \$tok.end
 EOF
@@ -179,37 +200,51 @@ EOF
 		mv_delete_all
 		return
 	fi
-	for s in setup-f mount-fuse setup-l mount-kernel mount-share fresh; do
+	for s in setup-f mount-fuse setup-l mount-kernel mount-share setup-x mount-vanish fresh; do
 		t_step_ok "$RT/$mode: before the restart: $s" "$id" "$s"
 	done
 	devf=$(mv_step_out "$id" setup-f)
 	devl=$(mv_step_out "$id" setup-l)
 	devh=$(mv_step_out "$id" fresh)
+	devx=$(mv_step_out "$id" setup-x)
 	share_pid=$(mv_share_pids "$id" | tail -n1)
-	fuse_pid=$(mv_decisions "$id" | grep 'target=/mnt/f ' | sed -n 's/.* program=fuse2fs pid=\([0-9]*\).*/\1/p')
+	fuse_pid=$(fuse_pid_of "$id" /mnt/f)
+	vanish_pid=$(fuse_pid_of "$id" /mnt/h)
 	list_before=$(mv_ctl list 2>&1)
 	mounts_before=$(mv_ctl mounts 2>&1 | grep -F "$id" | sort)
+	[ "$mode" = kill ] && mounts_before=$(grep -v ' /mnt/h' <<<"$mounts_before")
 	shares_before=$(mv_ctl shares 2>&1 | grep -F "$id" | sort)
 	stats_before=$(mv_ctl stats 2>&1)
 
-	if ! restart "$mode"; then
+	if ! restart "$mode" "$vanish_pid"; then
 		t_fail "$RT/$mode: a notifyd took over" "$(tail -n 30 "$MV_LOG")"
 		mv_delete_all
 		return
 	fi
 	t_ok "$RT/$mode: a notifyd took over"
+	if [ "$mode" = kill ]; then
+		# fuse2fs for /mnt/h was killed while no notifyd ran.
+		fuse_n=1
+		if mv_wait_log "FUSE daemon .*pid=$vanish_pid .* while serving /mnt/h; its mount was detached" 10; then
+			t_ok "$RT/$mode: a FUSE daemon that died while no notifyd ran: its mount is detached"
+		else
+			t_fail "$RT/$mode: a FUSE daemon that died while no notifyd ran: its mount is detached" \
+				"$(tail -n 20 "$MV_LOG")"
+		fi
+	fi
 	list_after=$(mv_ctl list 2>&1)
 	mounts_after=$(mv_ctl mounts 2>&1 | grep -F "$id" | sort)
 	shares_after=$(mv_ctl shares 2>&1 | grep -F "$id" | sort)
 	stats_after=$(mv_ctl stats 2>&1)
 	t_check "$RT/$mode: notifyctl list: the same entry (init, profile) and resources" \
-		[ "$(list_line "$id" <<<"$list_before")" = "$(list_line "$id" <<<"$list_after")" ]
-	t_check "$RT/$mode: notifyctl list shows 3 loop devices, 1 FUSE daemon, 1 share" \
+		[ "$(list_line "$id" <<<"$list_before" | sed "s/fuse-daemons=2/fuse-daemons=$fuse_n/")" = \
+		"$(list_line "$id" <<<"$list_after")" ]
+	t_check "$RT/$mode: notifyctl list shows 4 loop devices, $fuse_n FUSE daemon(s), 1 share" \
 		[ "$(list_line "$id" <<<"$list_after")" = \
-		"$id $(mv_container_pid "$RT" "$id") default oci fuse-daemons=1 loop-devices=3 vfsd-shares=1" ]
-	t_check "$RT/$mode: notifyctl mounts: the same three mounts" \
+		"$id $(mv_container_pid "$RT" "$id") default oci fuse-daemons=$fuse_n loop-devices=4 vfsd-shares=1" ]
+	t_check "$RT/$mode: notifyctl mounts: the same $((fuse_n + 2)) mounts" \
 		[ -n "$mounts_after" ] && [ "$mounts_before" = "$mounts_after" ] &&
-		[ "$(wc -l <<<"$mounts_after")" = 3 ]
+		[ "$(wc -l <<<"$mounts_after")" = $((fuse_n + 2)) ]
 	t_check "$RT/$mode: notifyctl shares: the same share, same vfsd pid" \
 		[ -n "$shares_after" ] && [ "$shares_before" = "$shares_after" ] &&
 		grep -q "pid=$share_pid " <<<"$shares_after"
@@ -220,7 +255,8 @@ EOF
 		grep -qE "FUSE daemon .*pid=$fuse_pid .*supervised again" "$MV_LOG"
 	t_check "$RT/$mode: the share's vfsd is supervised again" \
 		grep -qE "share daemon .*pid=$share_pid .*supervised again" "$MV_LOG"
-	host_losetup_check "$RT/$mode" "${devf#/dev/loop}" "${devl#/dev/loop}" "${devh#/dev/loop}"
+	host_losetup_check "$RT/$mode" "${devf#/dev/loop}" "${devl#/dev/loop}" "${devh#/dev/loop}" \
+		"${devx#/dev/loop}"
 
 	mv_sync_go "$ROOTFS" "$id.before"
 	if ! mv_sync_wait "$ROOTFS" "$id.after" 60; then
@@ -250,9 +286,16 @@ EOF
 	done
 	t_check "$RT/$mode: ... and stops its vfsd" [ "$rc" = 0 ]
 	t_step_ok "$RT/$mode: losetup -d of the old device works" "$id" detach-l
-	t_check "$RT/$mode: ... losetup -a lists the FUSE mount's device only" \
-		[ "$(mv_step_out "$id" list-after | wc -l)" = 1 ]
-	host_losetup_check "$RT/$mode" "${devf#/dev/loop}" "${devl#/dev/loop}" "${devh#/dev/loop}"
+	t_check "$RT/$mode: ... losetup -a lists the FUSE mounts' devices only" \
+		[ "$(mv_step_out "$id" list-after | wc -l)" = 2 ]
+	if [ "$mode" = kill ]; then
+		t_check "$RT/$mode: the dead FUSE mount is gone from the container's mountinfo" \
+			sh -c "! grep -q ' /mnt/h ' <<'EOM'
+$(mv_step_out "$id" mountinfo-after)
+EOM"
+	fi
+	host_losetup_check "$RT/$mode" "${devf#/dev/loop}" "${devl#/dev/loop}" "${devh#/dev/loop}" \
+		"${devx#/dev/loop}"
 
 	# The old FUSE daemon dies: the supervisor (not its parent any more) sees it.
 	kill -KILL "$fuse_pid"
@@ -278,7 +321,7 @@ EOF
 	done
 	t_check "$RT/$mode: after the exit: no loop device with the container's images" \
 		[ "$(test_images_attached)" = 0 ]
-	for d in "$devf" "$devl" "$devh"; do
+	for d in "$devf" "$devl" "$devh" "$devx"; do
 		[ -n "$d" ] || continue
 		t_check "$RT/$mode: after the exit: $d is deleted" \
 			sh -c "! [ -e /sys/block/${d#/dev/} ] || ! grep -q . /sys/block/${d#/dev/}/loop/backing_file 2>/dev/null"
@@ -286,7 +329,8 @@ EOF
 	t_check "$RT/$mode: after the exit: no state file of it" \
 		sh -c "! ls '$STATE'/c.*.json '$STATE/loop.json' 2>/dev/null"
 	t_check "$RT/$mode: after the exit: no fuse2fs or vfsd of it" \
-		sh -c "! kill -0 $fuse_pid 2>/dev/null && ! kill -0 $share_pid 2>/dev/null"
+		sh -c "! kill -0 $fuse_pid 2>/dev/null && ! kill -0 $share_pid 2>/dev/null &&
+			! kill -0 $vanish_pid 2>/dev/null"
 	t_check "$RT/$mode: after the exit: notifyd holds no pipe, loop device or stored fd of it" \
 		[ "$(held_fds)" = "$BASE_FDS" ]
 }

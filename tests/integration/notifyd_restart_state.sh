@@ -24,6 +24,8 @@
 #     device the container can open;
 #   - after the container exits: no loop device, FUSE daemon, vfsd, state
 #     file or fd of it is left.
+# Then (kill mode) a `runc exec` that made a loop device and a share ends
+# while no notifyd runs: both stay the container's until it exits.
 #
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
@@ -71,6 +73,7 @@ chown -R 100000:100000 "$ROOTFS/srv" "$ROOTFS/run"
 mv_make_ext4 "$ROOTFS/img/ext4.img" || mv_bail "cannot build the ext4 image"
 mv_make_ext4 "$ROOTFS/img/other.img" 8M || mv_bail "cannot build the second ext4 image"
 mv_make_ext4 "$ROOTFS/img/third.img" 8M || mv_bail "cannot build the third ext4 image"
+mv_make_ext4 "$ROOTFS/img/fourth.img" 8M || mv_bail "cannot build the fourth ext4 image"
 chown 100000:100000 "$ROOTFS"/img/*.img
 mkdir -p "$MV_TMP/sqsrc"
 echo "hello from squashfs" >"$MV_TMP/sqsrc/hello.txt"
@@ -335,6 +338,73 @@ EOM"
 		[ "$(held_fds)" = "$BASE_FDS" ]
 }
 
+# A `runc exec` (crun exec) entry makes a loop device and a share, and ends
+# while no notifyd runs (keeper stopped, serving notifyd killed): its entry
+# is gone at the take-over, but the container lives on, so both are still
+# the container's (the device follows the container, the share runs until
+# the container's last entry goes); both go when the container exits.
+test_exec() {
+	local id=rs-$RT-exec xpid out dev vpid rc
+	mv_oci_bundle --loop "$MV_TMP/$id" "$ROOTFS" sh -c "mvsync $id.up; mvsync $id.end" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.up" 60; then
+		t_fail "$RT/exec: container up" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	mv_sync_go "$ROOTFS" "$id.up"
+	rm -f "$ROOTFS/tmp/sync/$id.exgo"
+	mv_rt "$RT" exec "$id" sh -c "$LOSETUP -f --show /img/fourth.img &&
+		touch /run/e.sock && mount -t vhost-user-fs /srv/data /run/e.sock && echo shared &&
+		while [ ! -e /tmp/sync/$id.exgo ]; do sleep 0.1; done" >"$MV_TMP/$id.exec" 2>&1 &
+	xpid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q shared "$MV_TMP/$id.exec" && break
+		sleep 0.1
+	done
+	out=$(cat "$MV_TMP/$id.exec")
+	dev=$(head -n1 <<<"$out")
+	if ! grep -q shared <<<"$out"; then
+		t_fail "$RT/exec: an exec makes a loop device and a share" "$out" "$(tail -n 20 "$MV_LOG")"
+		kill "$xpid" 2>/dev/null
+		mv_delete_all
+		return
+	fi
+	t_ok "$RT/exec: an exec makes a loop device ($dev) and a share"
+	vpid=$(mv_share_pids "$id" | tail -n1)
+	kill -STOP "$NOTIFYD_PID"
+	kill -KILL "$(serving_pid)"
+	touch "$ROOTFS/tmp/sync/$id.exgo"
+	wait "$xpid"
+	before=$(restarts_logged)
+	kill -CONT "$NOTIFYD_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(restarts_logged)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	t_check "$RT/exec: a notifyd took over after the exec ended" [ "$(restarts_logged)" -gt "$before" ]
+	sleep 1.5 # the supervisor's sweep of shares whose container is gone runs every second
+	t_check "$RT/exec: the container's loop device is still bound and its own" \
+		grep -q "/img/fourth.img" <<<"$(mv_rt "$RT" exec "$id" "$LOSETUP" -a 2>&1)"
+	t_check "$RT/exec: notifyctl list shows the device under the container's entry" \
+		grep -qE "^$id .*loop-devices=1" <<<"$(mv_ctl list 2>&1)"
+	t_check "$RT/exec: the exec's share still runs (vfsd pid $vpid)" kill -0 "$vpid"
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	rc=1
+	for ((i = 0; i < 100; i++)); do
+		if [ "$(test_images_attached)" = 0 ] && ! kill -0 "$vpid" 2>/dev/null &&
+			! ls "$STATE"/c.*.json "$STATE/loop.json" >/dev/null 2>&1; then
+			rc=0
+			break
+		fi
+		sleep 0.1
+	done
+	t_check "$RT/exec: after the exit: no loop device, vfsd or state file left" [ "$rc" = 0 ]
+}
+
 # What notifyd (and its keeper: the store) holds that a container could have
 # left: pipes, block devices, memfds, pidfds (the listeners, the state
 # directory and the node tmpfs stay).
@@ -362,6 +432,13 @@ for RT in ${RUNTIMES:-crun runc}; do
 			BASE_FDS=$(held_fds)
 		fi
 		test_restart "$mode"
+		if [ "$mode" = kill ] && [ "$RT" = crun ]; then
+			# An exec's process under the filter but no notify fd of its own.
+			t_skip "$RT/exec: an exec's entry gone while no notifyd ran" \
+				"crun 1.8.1's exec hands notifyd no notify fd"
+		elif [ "$mode" = kill ]; then
+			test_exec
+		fi
 	done
 done
 t_done

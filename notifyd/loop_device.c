@@ -114,6 +114,7 @@ static int place(struct request *rq, struct loop_entry *e)
 		snprintf(rq->detail, sizeof(rq->detail), "holding %s: %s", name, strerror(-r));
 		return r == -EBUSY || r == -EAGAIN ? -EAGAIN : r;
 	}
+	loop_state_flush(); /* with its node's owner, before the container sees the node */
 	tree = loop_clone_tree(loop_node.nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
 	                       &loop_node.nodes_staged);
 	if (tree < 0) {
@@ -214,6 +215,13 @@ again:
 	e->nr = r;
 	e->next = loop_state.devices;
 	loop_state.devices = e;
+	/*
+	 * In the state file before the container can have its node: a
+	 * successor must know the device to hold it (or delete it), whenever
+	 * this notifyd dies from here on.
+	 */
+	loop_state.dirty = true;
+	loop_state_flush();
 	r = place(rq, e);
 	if (r == -EAGAIN) {
 		/* The host bound it first (its LOOP_CTL_GET_FREE found it): theirs. */

@@ -20,8 +20,9 @@
 #     its mount is detached;
 #   - the fuse action still opens the backing file of the old bound device;
 #   - umount of the old share stops its vfsd;
-#   - losetup -d of the old device works; the host's losetup -f never gets a
-#     device the container can open;
+#   - losetup -d of the old device works; the host's losetup -f, run in a
+#     loop all through the restart and once after, never gets a device the
+#     container can open;
 #   - after the container exits: no loop device, FUSE daemon, vfsd, state
 #     file or fd of it is left.
 # Then (kill mode) a `runc exec` that made a loop device and a share ends
@@ -137,6 +138,27 @@ host_losetup_check() {
 	fi
 }
 
+# hostbind_check RT NR... : the host's losetup -f that ran through the
+# restart ($MV_TMP/hostbind.list) got none of the container's devices NR...
+# unless notifyd gave that one up first.
+hostbind_check() {
+	local rt=$1 n d bad="" count
+	shift
+	count=$(wc -l <"$MV_TMP/hostbind.list" 2>/dev/null || echo 0)
+	for n in "$@"; do
+		while read -r d; do
+			[ "${d#/dev/loop}" = "$n" ] || continue
+			grep -qE "loop$n: .*given up" "$MV_LOG" || bad+="$d "
+		done <"$MV_TMP/hostbind.list"
+	done
+	if [ "$count" -gt 0 ] && [ -z "$bad" ]; then
+		t_ok "$rt: the host's losetup -f ran $count times through the restart, never on a device of the container's"
+	else
+		t_fail "$rt: the host's losetup -f ran through the restart, never on a device of the container's" \
+			"$count runs; bound the container's: ${bad:-none}"
+	fi
+}
+
 # restart MODE : restart the serving notifyd and wait until its successor took over.
 restart() {
 	local before i
@@ -162,7 +184,7 @@ restart() {
 
 test_restart() {
 	local mode=$1 id=rs-$RT-$1 devf devl devh devx share_pid fuse_pid vanish_pid mounts_before
-	local shares_before fuse_n=2
+	local shares_before fuse_n=2 hb
 	local list_before list_after mounts_after shares_after stats_before stats_after rc
 	cat >"$ROOTFS/r.sh" <<EOF
 L=$LOSETUP
@@ -219,12 +241,29 @@ EOF
 	shares_before=$(mv_ctl shares 2>&1 | grep -F "$id" | sort)
 	stats_before=$(mv_ctl stats 2>&1)
 
+	# The host binds loop devices all through the restart.
+	rm -f "$MV_TMP/hostbind.list" "$MV_TMP/hostbind.stop"
+	(
+		while [ ! -e "$MV_TMP/hostbind.stop" ]; do
+			d=$(timeout 5 losetup -f --show "$MV_TMP/host.img" 2>/dev/null) || continue
+			echo "$d" >>"$MV_TMP/hostbind.list"
+			losetup -d "$d"
+		done
+	) &
+	hb=$!
 	if ! restart "$mode" "$vanish_pid"; then
+		touch "$MV_TMP/hostbind.stop"
+		wait "$hb"
 		t_fail "$RT/$mode: a notifyd took over" "$(tail -n 30 "$MV_LOG")"
 		mv_delete_all
 		return
 	fi
 	t_ok "$RT/$mode: a notifyd took over"
+	sleep 0.5
+	touch "$MV_TMP/hostbind.stop"
+	wait "$hb"
+	hostbind_check "$RT/$mode" "${devf#/dev/loop}" "${devl#/dev/loop}" "${devh#/dev/loop}" \
+		"${devx#/dev/loop}"
 	if [ "$mode" = kill ]; then
 		# fuse2fs for /mnt/h was killed while no notifyd ran.
 		fuse_n=1

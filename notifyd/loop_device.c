@@ -234,6 +234,8 @@ again:
 	} else if (r < 0) {
 		loop_entry_release(e);
 	} else {
+		e->placed = true;
+		loop_state.dirty = true;
 		r = e->nr;
 	}
 out:
@@ -513,7 +515,7 @@ static struct json_object *loop_res_save(struct container *c, struct container_r
  */
 static struct loop_entry *restore_device(struct json_object *o)
 {
-	unsigned long long nr, uid, gid, clearing = 0;
+	unsigned long long nr, uid, gid, clearing = 0, placed = 1;
 	const char *owner = NULL;
 	struct loop_entry *e;
 	char name[24], path[64];
@@ -525,6 +527,7 @@ static struct loop_entry *restore_device(struct json_object *o)
 		return NULL;
 	(void)state_get_str(o, "owner", &owner);
 	(void)state_get_u64(o, "clearing", &clearing);
+	(void)state_get_u64(o, "placed", &placed);
 	snprintf(name, sizeof(name), "l.%llu", nr);
 	l = fdstore_take(name);
 	e = calloc(1, sizeof(*e));
@@ -534,6 +537,7 @@ static struct loop_entry *restore_device(struct json_object *o)
 		return NULL;
 	}
 	e->nr = (int)nr;
+	e->placed = placed != 0;
 	e->uid = (uid_t)uid;
 	e->gid = (gid_t)gid;
 	e->hold = e->pin = -EBADF;
@@ -656,6 +660,18 @@ static void restore_table(void)
 			loop_state.devices = e;
 			n++;
 			loop_fd_sync(e);
+			/*
+			 * Being handed out when notifyd died (the request is
+			 * still in flight and is handled again): given up as
+			 * at any failed hand-out, node taken back first.
+			 */
+			if (e->owner && !e->placed) {
+				log_info("loop%d: was being handed out to %s; given up", e->nr,
+				         e->owner);
+				loop_entry_release(e); /* may free e */
+				loop_state.drain_until = loop_now_ms() + 5000;
+				continue;
+			}
 			if (!e->owner)
 				loop_state.drain_until = loop_now_ms() + 5000;
 		}

@@ -38,6 +38,7 @@ struct loop_entry {
 	int hold;    /* fresh: O_EXCL fd of the unbound device, else -EBADF */
 	int pin;     /* bound: plain fd of the bound device, else -EBADF */
 	bool clearing;
+	bool placed;          /* handed out: node in the container, the GET_FREE/ADD answered */
 	unsigned clear_ticks; /* maintenance ticks spent clearing */
 	long fresh_since;     /* ms (CLOCK_MONOTONIC) the hold was taken; see FRESH_MS */
 	uid_t uid;            /* the container's root: owner of the node */

@@ -482,6 +482,7 @@ void loop_state_flush(void)
 		    (e->owner && state_set_str(d, "owner", e->owner) < 0) ||
 		    state_set_u64(d, "uid", e->uid) < 0 || state_set_u64(d, "gid", e->gid) < 0 ||
 		    state_set_u64(d, "clearing", e->clearing) < 0 ||
+		    state_set_u64(d, "placed", e->placed) < 0 ||
 		    json_object_array_add(devs, d) < 0) {
 			json_object_put(d);
 			goto out;

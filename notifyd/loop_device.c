@@ -147,9 +147,16 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
-	/* So that the devices go when the container does. */
-	if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
-		return -ENOMEM;
+	/*
+	 * So that the devices go when the container does -- also after a
+	 * restart: the entry's state file says it carries them before the
+	 * table has any (loop_device_restore() loads the table).
+	 */
+	if (!container_resource_find(rq->c, &loop_res_ops)) {
+		if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
+			return -ENOMEM;
+		container_save(rq->c);
+	}
 	pthread_mutex_lock(&loop_state.lock);
 	loop_retry_draining();
 	/* Its devices detached or due to be (autoclear) are free again first. */

@@ -188,8 +188,15 @@ static void *reap_thread(void *arg)
 	int pidfd = (int)(intptr_t)arg;
 	siginfo_t si;
 
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+	/*
+	 * Wait for its exit without reaping it, and give the FUSE supervisor
+	 * (fuse_daemon.c, which takes over the daemons it knows) a moment to
+	 * reap it with its status; then reap what is left.
+	 */
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
+	sleep(1);
+	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
 	close(pidfd);
 	return NULL;
 }

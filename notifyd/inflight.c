@@ -7,6 +7,7 @@
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_record.h"
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -188,67 +189,46 @@ static void *reap_thread(void *arg)
 	int pidfd = (int)(intptr_t)arg;
 	siginfo_t si;
 
-	/*
-	 * Wait for its exit without reaping it, and give the FUSE supervisor
-	 * (fuse_daemon.c, which takes over the daemons it knows) a moment to
-	 * reap it with its status; then reap what is left.
-	 */
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
-	sleep(1);
-	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
 	close(pidfd);
 	return NULL;
 }
 
 /*
- * After an exec in place (an upgrade, the crash hook) the processes our
- * predecessor started are our children: FUSE programs and vfsd left
- * serving, their mounters, helpers.  Nothing here knows them, but each must
- * be reaped when it exits -- a zombie in a container's pid namespace keeps
- * that namespace's init from finishing its exit -- so each gets a thread
- * that waits for it.  Called first thing, when no child is ours yet.
+ * After an exec in place (an upgrade, the crash hook) what our predecessor
+ * started is our child.  A process the in-flight log names (a daemon
+ * started for a request, a helper) is reaped when it exits -- a zombie in a
+ * container's pid namespace keeps that namespace's init from finishing its
+ * exit -- by a thread that waits for it.  Not our child (re-parented to the
+ * keeper or systemd): theirs to reap.
  */
-static void reap_leftovers(void)
+static void reap_when_done(pid_t pid)
 {
-	_cleanup_closedir_ DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
+	char path[64], buf[512], *p;
+	pthread_attr_t attr;
+	pthread_t t;
+	int pidfd;
 
-	while (d && (e = readdir(d))) {
-		char path[sizeof(e->d_name) + 32], buf[4096], *save = NULL;
-		_cleanup_close_ int fd = -EBADF;
-		ssize_t n;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (char *tok = strtok_r(buf, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save)) {
-			int pidfd = (int)syscall(SYS_pidfd_open, atoi(tok), 0);
-			pthread_attr_t attr;
-			pthread_t t;
-
-			if (pidfd < 0)
-				continue;
-			(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-			pthread_attr_init(&attr);
-			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-			pthread_attr_setstacksize(&attr, 64 * 1024);
-			if (pthread_create(&t, &attr, reap_thread, (void *)(intptr_t)pidfd) != 0)
-				close(pidfd);
-			else
-				log_debug(
-				    "pid %s, started by the notifyd before us, is reaped when it "
-				    "exits",
-				    tok);
-			pthread_attr_destroy(&attr);
-		}
+	if (pid <= 0)
+		return;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	/* Its parent: field 4 of /proc/PID/stat, after the comm's last ')'. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')) ||
+	    strtol(p + 3, NULL, 10) != (long)getpid()) {
+		close(pidfd);
+		return;
 	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	if (pthread_create(&t, &attr, reap_thread, (void *)(intptr_t)pidfd) != 0)
+		close(pidfd);
+	pthread_attr_destroy(&attr);
 }
 
 int inflight_init(void)
@@ -260,8 +240,6 @@ int inflight_init(void)
 	int r;
 
 	crash_init();
-	if (fdstore_restarted())
-		reap_leftovers();
 	fd = fdstore_take("wal");
 	if (fd >= 0 && (fstat(fd, &st) < 0 || (size_t)st.st_size != sizeof(*log))) {
 		log_warn("in-flight log handed in has %lld bytes, not %zu: starting a new one",
@@ -594,6 +572,7 @@ static void stop_helper(pid_t pid)
 		         (int)pid);
 	else
 		log_info("recovery: stopped helper pid %d of the notifyd before us", (int)pid);
+	reap_when_done(pid);
 }
 
 /* Delete host loop device nr when no container's table has it. */
@@ -736,6 +715,7 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 			 * What was left half done for a caller that no longer
 			 * waits; a daemon whose mount is attached goes on serving it.
 			 */
+			reap_when_done((pid_t)s->arg[2]);
 			if (c && s->stage != INFLIGHT_MOUNT_ATTACHED)
 				kill_started((pid_t)s->arg[2], s->arg[3]);
 			if (c && s->stage == INFLIGHT_LOOP_ADDED)
@@ -747,6 +727,7 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 				container_unref(c);
 			continue;
 		}
+		reap_when_done((pid_t)s->arg[2]); /* the daemon, stopped or left serving */
 		r = recover_stage(c, s, notify_fd, &d);
 		inflight_count(INFLIGHT_T_RECOVERED);
 		log_info("recovered: id=%llu container=%s syscall_nr=%d stage=\"%s\" %s",

@@ -142,6 +142,7 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 {
 	const char *id = rq->c->id;
 	struct loop_entry *e, *next;
+	bool added = false;
 	unsigned owned = 0;
 	int nr = -1, r, tries = 0;
 
@@ -247,13 +248,16 @@ again:
 		e->placed = true;
 		loop_state.dirty = true;
 		r = e->nr;
-		inflight_crash_point("after-loop-add");
+		added = true;
 	}
 out:
 	if (loop_state.devices)
 		loop_schedule_maintenance();
 	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
+	if (added)
+		inflight_crash_point(
+		    "after-loop-add"); /* a new device, in the state file as placed */
 	return r;
 }
 

@@ -136,6 +136,12 @@ for RT in $RUNTIMES; do
 				t_skip "$MODE $RT: $P" "fuse2fs not installed"
 				continue
 			}
+			# A fresh image each: a FUSE program killed by its container's
+			# pid namespace while it still flushes (or stopped while it opens
+			# the image) may leave a torn superblock for the next point.
+			cp "$MV_TMP/fuse.img" "$MV_TMP/fuse-$n.img"
+			FDEV=
+			mv_loop_attach "$MV_TMP/fuse-$n.img" FDEV || mv_bail "cannot attach a loop device"
 			profile=fuse
 			script="mvstep m mount -t ext4 $FDEV /mnt/a
 mvstep count sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'

@@ -731,6 +731,22 @@ static void upgrade(char **argv)
 	_exit(EXIT_FAILURE);
 }
 
+/*
+ * SIGTERM while a store holds our fds: the store's owner decides whether
+ * they outlive us (systemd 252 keeps its fd store across `systemctl
+ * restart`, empties it at `stop`; the keeper exits with us).  So nothing is
+ * torn down: the requests in hand are finished, everything else is left as
+ * after a crash, for a successor to take over -- or, if none comes, to the
+ * containers' own exit.
+ */
+static __attribute__((noreturn)) void leave_to_successor(void)
+{
+	log_info("stopping; the fd store keeps the containers for the next notifyd");
+	fdstore_notify("STOPPING=1");
+	worker_pool_quiesce();
+	_exit(EXIT_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -927,6 +943,8 @@ int main(int argc, char **argv)
 		if (notifyd.n_handovers)
 			expire_handovers();
 	}
+	if (fdstore_active())
+		leave_to_successor();
 	log_info("shutting down");
 	fdstore_notify("STOPPING=1");
 	ns_child_cancel_all(); /* workers waiting on a helper return now */
@@ -934,13 +952,10 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
-	/* A store keeps listening on them for the next notifyd: leave the files. */
-	if (!fdstore_active()) {
-		(void)unix_listener_remove(o.socket_path, &oci_id);
-		(void)unix_listener_remove(o.control_path, &ctl_id);
-		if (o.lxc_socket_path)
-			(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
-	}
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
+	if (o.lxc_socket_path)
+		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
 fail_sockets: /* a refused start leaves no socket of ours behind */

@@ -1,0 +1,392 @@
+#!/bin/bash
+# notifyd under a real systemd 252 through the shipped units (systemd/).
+#
+# This host has no systemd as pid 1, so the test boots Debian's systemd 252
+# in a container: systemd-nspawn --boot over a root built in $MV_TMP (a few
+# files in /etc, the host's /usr read-only, `make install DESTDIR=...`'s
+# /usr/local read-only), in a cgroup of its own on the plain cgroup2 lib.sh
+# mounts.  docs/systemd.md ("Testing under a real systemd") has the details.
+#
+#   1. The harness with a stand-in (tests/helpers/sd_standin.py, run by the
+#      shipped notifyd.service through a drop-in that replaces ExecStart=):
+#      socket activation through notifyd.socket, Type=notify reaching
+#      active, the fd store (one memfd) kept across `systemctl reload`
+#      (re-exec in place, same MainPID), across a SIGKILL (Restart=always,
+#      NRestarts grows) and across `systemctl restart`; flushed by stop.
+#   2. The real notifyd through the shipped units, unchanged: activation
+#      through the control socket (notifyctl stats), reload keeps MainPID and
+#      pid:, SIGKILL gives a new MainPID, NRestarts and restarts: grow, the
+#      fd store holds notifyd's fds.  Skipped while notifyd lacks sd_notify
+#      support (it is not linked with libsystemd).
+#   3. vfsd@.service: an instance from /etc/mountvisor/vfsd/NAME.conf
+#      listens on /run/vfsd/NAME.sock and stops cleanly.
+#   4. Teardown: poweroff; nothing of the container is left (processes,
+#      cgroups, mounts).
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+if ! command -v systemd-nspawn >/dev/null || [ ! -x /lib/systemd/systemd ]; then
+	t_skip "notifyd under systemd" "systemd and systemd-container are not installed"
+	exit 0
+fi
+if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then
+	t_skip "notifyd under systemd" "no cgroup2 on /sys/fs/cgroup for systemd-nspawn"
+	exit 0
+fi
+
+ROOT=$MV_TMP/sysroot
+STAGE=$MV_TMP/stage
+MACHINE=mvsd$$
+CG=/sys/fs/cgroup/mv-systemd-$$
+NSPAWN_PID=
+LEADER=
+
+# ---------------------------------------------------------------------------
+# make install into a staging directory; the units come from there
+# ---------------------------------------------------------------------------
+
+if ! out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" install DESTDIR="$STAGE" PREFIX=/usr/local 2>&1); then
+	mv_bail "make install DESTDIR=$STAGE failed: $out"
+fi
+UNITDIR=$STAGE/usr/local/lib/systemd/system
+missing=
+for u in notifyd.service notifyd.socket notifyd-lxc.socket notifyd-control.socket vfsd@.service; do
+	[ -f "$UNITDIR/$u" ] || missing="$missing $u"
+done
+if [ -z "$missing" ] && grep -q '^ExecStart=/usr/local/bin/notifyd ' "$UNITDIR/notifyd.service"; then
+	t_ok "make install puts the units into \$(PREFIX)/lib/systemd/system with the program paths"
+else
+	t_fail "make install puts the units into \$(PREFIX)/lib/systemd/system" "missing:$missing" \
+		"$(ls -l "$UNITDIR" 2>&1)"
+fi
+out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" install DESTDIR="$MV_TMP/stage-usr" PREFIX=/usr 2>&1)
+if [ -f "$MV_TMP/stage-usr/lib/systemd/system/notifyd.service" ] &&
+	grep -q '^ExecStart=/usr/bin/notifyd ' "$MV_TMP/stage-usr/lib/systemd/system/notifyd.service"; then
+	t_ok "make install PREFIX=/usr puts the units into /lib/systemd/system (Debian)"
+else
+	t_fail "make install PREFIX=/usr puts the units into /lib/systemd/system" "$out" \
+		"$(find "$MV_TMP/stage-usr" -name '*.service' 2>&1)"
+fi
+rm -rf "$MV_TMP/stage-usr"
+# ---------------------------------------------------------------------------
+# The root the container boots: the host's /usr, a small /etc
+# ---------------------------------------------------------------------------
+
+mkdir -p "$ROOT"/{usr/lib,etc/systemd/system,etc/default,var/tmp,run,tmp,root,proc,sys,dev,mv}
+ln -s usr/bin "$ROOT/bin"
+ln -s usr/lib "$ROOT/lib"
+ln -s usr/lib64 "$ROOT/lib64"
+ln -s usr/sbin "$ROOT/sbin"
+# nspawn looks for os-release before it mounts /usr over the placeholder.
+cp /usr/lib/os-release "$ROOT/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$ROOT/etc/os-release"
+grep -E '^(root|nobody|messagebus|systemd-[a-z-]+):' /etc/passwd >"$ROOT/etc/passwd"
+grep -E '^(root|nogroup|messagebus|adm|tty|disk|kmem|utmp|systemd-[a-z-]+):' /etc/group >"$ROOT/etc/group"
+systemd-id128 new >"$ROOT/etc/machine-id"
+cp -r "$STAGE/etc/mountvisor" "$ROOT/etc/"
+echo 'NOTIFYD_OPTS="--log-level debug"' >"$ROOT/etc/default/notifyd"
+# The stand-in: the shipped notifyd.service with ExecStart= replaced (phase 1).
+mkdir -p "$ROOT/etc/systemd/system/notifyd.service.d"
+cat >"$ROOT/etc/systemd/system/notifyd.service.d/standin.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/usr/bin/python3 /mv/sd_standin.py
+EOF
+
+# nspawn (--keep-unit, --register=no: no systemd or machined on the host)
+# makes payload/ and supervisor/ cgroups under its own; give it one of its own.
+mkdir "$CG" || mv_bail "cannot create the cgroup $CG"
+mv_rm_cgroup() { # depth first; only empty cgroups go
+	[ -d "$CG" ] || return 0
+	find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ ! -d "$CG" ]
+}
+defer mv_rm_cgroup
+
+# nspawn writes /run/systemd/nspawn/{locks,propagate}: keep them in this
+# namespace, not on the host's /run (a tmpfs over /run/systemd, or /run).
+if [ -d /run/systemd ]; then
+	mount -t tmpfs -o mode=0755 mvnspawn /run/systemd
+else
+	mount -t tmpfs -o mode=0755 mvnspawn /run
+fi
+
+mv_boot() {
+	(
+		echo "$BASHPID" >"$CG/cgroup.procs" || exit 1
+		SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec systemd-nspawn --boot --register=no --keep-unit \
+			--machine="$MACHINE" -D "$ROOT" --capability=all \
+			--bind-ro=/usr --bind-ro="$STAGE/usr/local:/usr/local" \
+			--bind-ro="$MV_SRC/tests/helpers:/mv" \
+			-- systemd.unit=multi-user.target
+	) </dev/null >"$MV_TMP/nspawn.log" 2>&1 &
+	NSPAWN_PID=$!
+}
+
+# sc CMD... : run CMD in the booted container (all its namespaces).
+sc() {
+	nsenter -t "$LEADER" -a -- "$@"
+}
+prop() { # prop UNIT PROPERTY : its value
+	sc systemctl show -p "$2" --value "$1" 2>/dev/null
+}
+# wait_for SECONDS CMD... : poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+booted() {
+	local s
+	s=$(sc systemctl is-system-running 2>/dev/null)
+	[ "$s" = running ] || [ "$s" = degraded ]
+}
+mv_poweroff() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	if [ -n "$LEADER" ]; then
+		sc journalctl --no-pager -o short-precise >"$MV_TMP/journal.log" 2>&1
+		sc systemctl poweroff --no-block >/dev/null 2>&1
+	fi
+	local end=$((SECONDS + 30))
+	while kill -0 "$NSPAWN_PID" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+		sleep 0.2
+	done
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		echo "# nspawn did not end within 30 s of poweroff; killing the container"
+		[ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null
+		sleep 1
+		kill -KILL "$NSPAWN_PID" 2>/dev/null
+	fi
+	wait "$NSPAWN_PID" 2>/dev/null
+	NSPAWN_PID=
+}
+defer "mv_poweroff"
+
+mv_boot
+end=$((SECONDS + 30))
+while [ -z "$LEADER" ] && [ "$SECONDS" -lt "$end" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
+	LEADER=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n1)
+	[ -n "$LEADER" ] || sleep 0.1
+done
+[ -n "$LEADER" ] || mv_bail "systemd-nspawn --boot did not start systemd: $(tail -n 20 "$MV_TMP/nspawn.log")"
+if wait_for 60 booted; then
+	t_ok "systemd 252 boots in systemd-nspawn ($(sc systemctl --version | head -n1))"
+else
+	mv_bail "the container's systemd did not finish booting: $(sc systemctl is-system-running 2>&1;
+		sc systemctl --failed --no-pager 2>&1; tail -n 20 "$MV_TMP/nspawn.log")"
+fi
+
+t_check "systemd-analyze verify accepts the installed units" \
+	sc env SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
+	/usr/local/lib/systemd/system/notifyd.service /usr/local/lib/systemd/system/notifyd.socket \
+	/usr/local/lib/systemd/system/notifyd-lxc.socket /usr/local/lib/systemd/system/notifyd-control.socket \
+	/usr/local/lib/systemd/system/vfsd@.service
+
+# ask PATH : one line from the stand-in's socket (connecting activates it).
+ask() {
+	sc timeout 20 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+print(s.makefile().readline().strip())' "$1"
+}
+field() { # field NAME LINE
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
+}
+active() {
+	[ "$(sc systemctl is-active "$1" 2>/dev/null)" = active ]
+}
+newpid() { # newpid UNIT OLDPID : active with another MainPID
+	active "$1" && local p && p=$(prop "$1" MainPID) && [ "$p" != 0 ] && [ "$p" != "$2" ]
+}
+
+# ---------------------------------------------------------------------------
+# 1. The harness and systemd 252's fd store, with the stand-in
+# ---------------------------------------------------------------------------
+
+SOCKS="notifyd.socket notifyd-lxc.socket notifyd-control.socket"
+t_check "systemctl start $SOCKS" sc systemctl start $SOCKS
+if active notifyd.socket && [ "$(prop notifyd.service ActiveState)" = inactive ]; then
+	t_ok "the sockets listen, notifyd.service is not started yet"
+else
+	t_fail "the sockets listen, notifyd.service is not started yet" \
+		"$(sc systemctl status --no-pager $SOCKS notifyd.service 2>&1)"
+fi
+
+line=$(ask /run/mountvisor/notifyd.sock)
+pid1=$(field pid "$line")
+if [ -n "$pid1" ] && [ "$(field starts "$line")" = 1 ] && active notifyd.service &&
+	[ "$(prop notifyd.service MainPID)" = "$pid1" ] &&
+	[ "$(field fds "$line")" = "control,lxc,memo,oci" ]; then
+	t_ok "a connection activates notifyd.service (Type=notify: active, MainPID $pid1, fds oci, lxc, control)"
+else
+	t_fail "a connection activates notifyd.service" "answer: $line" \
+		"$(sc systemctl status --no-pager notifyd.service 2>&1)"
+fi
+n=$(prop notifyd.service NFileDescriptorStore)
+if [ "$n" = 1 ]; then
+	t_ok "FDSTORE=1 from the main process: NFileDescriptorStore=1"
+else
+	t_fail "FDSTORE=1 from the main process: NFileDescriptorStore=1" "NFileDescriptorStore=$n"
+fi
+
+t_check "systemctl reload notifyd" sc systemctl reload notifyd
+line=$(ask /run/mountvisor/notifyd.sock)
+if [ "$(field pid "$line")" = "$pid1" ] && [ "$(field starts "$line")" = 2 ] &&
+	[ "$(prop notifyd.service MainPID)" = "$pid1" ] && active notifyd.service; then
+	t_ok "reload re-executes in place: same MainPID, the stored memfd handed back (LISTEN_FDS)"
+else
+	t_fail "reload re-executes in place" "before: pid=$pid1" "after: $line" \
+		"$(sc systemctl status --no-pager notifyd.service 2>&1)"
+fi
+
+r0=$(prop notifyd.service NRestarts)
+sc systemctl kill -s KILL notifyd
+if wait_for 20 newpid notifyd.service "$pid1"; then
+	line=$(ask /run/mountvisor/notifyd.sock)
+	pid2=$(field pid "$line")
+	r1=$(prop notifyd.service NRestarts)
+	if [ "$(field starts "$line")" = 3 ] && [ "$r1" -gt "$r0" ] &&
+		[ "$(prop notifyd.service NFileDescriptorStore)" = 1 ]; then
+		t_ok "SIGKILL: restarted (MainPID $pid1 -> $pid2, NRestarts $r0 -> $r1), the fd store kept"
+	else
+		t_fail "SIGKILL: restarted with the fd store kept" "answer: $line" "NRestarts $r0 -> $r1" \
+			"NFileDescriptorStore=$(prop notifyd.service NFileDescriptorStore)"
+	fi
+else
+	t_fail "SIGKILL: systemd restarts notifyd" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
+	pid2=$pid1
+fi
+
+# What does `systemctl restart` do to the store in 252?  The manual: fds are
+# released "when the service is fully stopped and no job is queued or being
+# executed for it"; a restart job is being executed throughout.
+sc systemctl restart notifyd
+line=$(ask /run/mountvisor/notifyd.sock)
+if [ "$(field starts "$line")" = 4 ]; then
+	t_ok "systemctl restart keeps the fd store in systemd 252 (the restart job holds it)"
+else
+	t_fail "systemctl restart keeps the fd store in systemd 252" "answer: $line"
+fi
+sc systemctl stop notifyd 2>/dev/null
+n=$(prop notifyd.service NFileDescriptorStore)
+line=$(ask /run/mountvisor/notifyd.sock)
+if [ "$n" = 0 ] && [ "$(field starts "$line")" = 1 ]; then
+	t_ok "systemctl stop flushes the fd store (the next start begins afresh)"
+else
+	t_fail "systemctl stop flushes the fd store" "NFileDescriptorStore after stop: $n" "answer: $line"
+fi
+sc systemctl stop notifyd.service $SOCKS 2>/dev/null
+rm -r "$ROOT/etc/systemd/system/notifyd.service.d"
+sc systemctl daemon-reload
+
+# ---------------------------------------------------------------------------
+# 2. The real notifyd through the shipped units
+# ---------------------------------------------------------------------------
+
+ctl() {
+	sc timeout 20 /usr/local/bin/notifyctl --control /run/mountvisor/notifyctl.sock "$@"
+}
+stat_field() { # stat_field NAME TEXT : value of "NAME: value" in notifyctl stats
+	sed -n "s/^[[:space:]]*$1:[[:space:]]*\\([^[:space:]]*\\).*/\\1/p" <<<"$2" | head -n1
+}
+
+if ! ldd "$STAGE/usr/local/bin/notifyd" 2>/dev/null | grep -q libsystemd; then
+	t_skip "the real notifyd under systemd" "notifyd is not linked with libsystemd (no sd_notify yet)"
+else
+	t_check "systemctl start $SOCKS (the shipped units, real notifyd)" sc systemctl start $SOCKS
+	st=$(ctl stats 2>&1)
+	npid=$(stat_field pid "$st")
+	if active notifyd.service && [ -n "$npid" ] && [ "$(prop notifyd.service MainPID)" = "$npid" ]; then
+		t_ok "notifyctl stats activates notifyd through notifyd-control.socket (pid: $npid, active)"
+	else
+		t_fail "notifyctl stats activates notifyd through notifyd-control.socket" "$st" \
+			"$(sc systemctl status --no-pager notifyd.service 2>&1)"
+	fi
+	t_diag "NFileDescriptorStore after start: $(prop notifyd.service NFileDescriptorStore)"
+	wd=$(prop notifyd.service WatchdogUSec)
+	[ -n "$wd" ] && t_diag "WatchdogUSec=$wd"
+
+	t_check "systemctl reload notifyd (upgrade in place)" sc systemctl reload notifyd
+	if wait_for 20 active notifyd.service; then :; fi
+	st=$(ctl stats 2>&1)
+	if [ "$(prop notifyd.service MainPID)" = "$npid" ] && [ "$(stat_field pid "$st")" = "$npid" ] &&
+		active notifyd.service; then
+		t_ok "reload: same MainPID $npid, still active, answers notifyctl (restarts: $(stat_field restarts "$st"))"
+	else
+		t_fail "reload: same MainPID, still active" "$st" \
+			"$(sc systemctl status --no-pager notifyd.service 2>&1)"
+	fi
+
+	r0=$(prop notifyd.service NRestarts)
+	k0=$(stat_field restarts "$st")
+	sc systemctl kill -s KILL notifyd
+	if wait_for 30 newpid notifyd.service "$npid"; then
+		st=$(ctl stats 2>&1)
+		r1=$(prop notifyd.service NRestarts)
+		k1=$(stat_field restarts "$st")
+		if [ "$r1" -gt "$r0" ] && [ "$(stat_field pid "$st")" = "$(prop notifyd.service MainPID)" ] &&
+			[ -n "$k1" ] && [ "$k1" -gt "${k0:-0}" ]; then
+			t_ok "SIGKILL: systemd restarts notifyd (NRestarts $r0 -> $r1, restarts: $k0 -> $k1)"
+		else
+			t_fail "SIGKILL: restarted, counters grow" "NRestarts $r0 -> $r1" "$st"
+		fi
+		n=$(prop notifyd.service NFileDescriptorStore)
+		if [ "$n" -ge 1 ] 2>/dev/null; then
+			t_ok "notifyd's fds are in systemd's store (NFileDescriptorStore=$n)"
+		else
+			t_fail "notifyd's fds are in systemd's store" "NFileDescriptorStore=$n"
+		fi
+	else
+		t_fail "SIGKILL: systemd restarts notifyd" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
+	fi
+	sc systemctl stop notifyd.service $SOCKS 2>/dev/null
+	if [ "$(prop notifyd.service ActiveState)" = inactive ] && ! sc pgrep -x notifyd >/dev/null; then
+		t_ok "systemctl stop: notifyd gone"
+	else
+		t_fail "systemctl stop: notifyd gone" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
+	fi
+fi
+
+# ---------------------------------------------------------------------------
+# 3. vfsd@.service
+# ---------------------------------------------------------------------------
+
+mkdir -p "$ROOT/srv/share"
+echo hello >"$ROOT/srv/share/hello"
+cat >"$ROOT/etc/mountvisor/vfsd/test.conf" <<'EOF'
+VFSD_SHARED_DIR=/srv/share
+VFSD_OPTS="--cache=auto --log-level=debug"
+EOF
+sc systemctl start vfsd@test.service
+if wait_for 20 sc test -S /run/vfsd/test.sock && active vfsd@test.service; then
+	t_ok "vfsd@test.service listens on /run/vfsd/test.sock"
+else
+	t_fail "vfsd@test.service listens on /run/vfsd/test.sock" \
+		"$(sc systemctl status --no-pager vfsd@test.service 2>&1)" \
+		"$(sc journalctl --no-pager -u vfsd@test.service 2>&1 | tail -n 20)"
+fi
+sc systemctl stop vfsd@test.service
+if [ "$(prop vfsd@test.service ActiveState)" = inactive ] && [ "$(prop vfsd@test.service Result)" = success ] &&
+	sc test -d /run/vfsd; then
+	t_ok "vfsd@test.service stops cleanly; /run/vfsd stays for other instances"
+else
+	t_fail "vfsd@test.service stops cleanly" "$(sc systemctl status --no-pager vfsd@test.service 2>&1)"
+fi
+
+# ---------------------------------------------------------------------------
+# 4. Teardown
+# ---------------------------------------------------------------------------
+
+failed=$(sc systemctl list-units --failed --plain --no-legend 2>/dev/null)
+[ -n "$failed" ] && t_diag "failed units in the container (not ours unless named):" "$failed"
+mv_poweroff
+left=$(cat "$CG"/cgroup.procs "$CG"/*/cgroup.procs 2>/dev/null | wc -l)
+if [ "$left" -eq 0 ] && ! grep -q "$ROOT" /proc/self/mountinfo && mv_rm_cgroup; then
+	t_ok "poweroff: the container is gone (no process, cgroup or mount left)"
+else
+	t_fail "poweroff: the container is gone" "processes left: $left" \
+		"$(grep "$ROOT" /proc/self/mountinfo)"
+fi

@@ -117,7 +117,7 @@ mv_boot() {
 		SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec systemd-nspawn --boot --register=no --keep-unit \
 			--machine="$MACHINE" -D "$ROOT" --capability=all \
 			--bind-ro=/usr --bind-ro="$STAGE/usr/local:/usr/local" \
-			--bind-ro="$MV_SRC/tests/helpers:/mv" \
+			--bind-ro="$MV_SRC/tests/helpers:/mv" --bind-ro="$MV_BUILD/tests/helpers:/mvbin" \
 			-- systemd.unit=multi-user.target
 	) </dev/null >"$MV_TMP/nspawn.log" 2>&1 &
 	NSPAWN_PID=$!
@@ -320,6 +320,44 @@ else
 			"$(sc systemctl status --no-pager notifyd.service 2>&1)"
 	fi
 
+	# A "container" (tests/helpers/mv_launch: user and mount namespace,
+	# notifyd's seccomp rules, the OCI hand-over) whose notify fd goes to the
+	# store.  It runs umount2 once per /run/mvx/go.N and writes the outcome
+	# to /run/mvx/res.N.
+	sc mkdir -p /run/mvx && sc chmod 0777 /run/mvx
+	sc setsid /mvbin/mv_launch --socket /run/mountvisor/notifyd.sock --id sysd1 -- /bin/sh -c '
+		echo $$ >/run/mvx/pid
+		i=0
+		while :; do
+			if [ -e /run/mvx/go.$i ]; then
+				umount /mv-none >/run/mvx/res.$i.tmp 2>&1
+				echo "rc=$?" >>/run/mvx/res.$i.tmp
+				mv /run/mvx/res.$i.tmp /run/mvx/res.$i
+				i=$((i + 1))
+			fi
+			sleep 0.05
+		done' </dev/null >/dev/null 2>&1 &
+	trapped() { # trapped N : the container's umount2 number N, answered
+		sc touch "/run/mvx/go.$1"
+		wait_for 20 sc test -e "/run/mvx/res.$1" && sc cat "/run/mvx/res.$1"
+	}
+	listed() { ctl list 2>/dev/null | grep -q sysd1; }
+	if wait_for 20 listed; then
+		t_ok "a container handed over through notifyd.socket is supervised"
+	else
+		t_fail "a container handed over through notifyd.socket is supervised" "$(ctl list 2>&1)"
+	fi
+	res0=$(trapped 0)
+	t_diag "the container's umount2 /mv-none before the kill: $res0"
+	n0=$(prop notifyd.service NFileDescriptorStore)
+	if [ "$n0" -ge 1 ] 2>/dev/null; then
+		t_ok "the container's notify fd is in systemd's store (NFileDescriptorStore=$n0)"
+	else
+		t_fail "the container's notify fd is in systemd's store" "NFileDescriptorStore=$n0"
+	fi
+
+	st=$(ctl stats 2>&1)
+	npid=$(prop notifyd.service MainPID)
 	r0=$(prop notifyd.service NRestarts)
 	k0=$(stat_field restarts "$st")
 	sc systemctl kill -s KILL notifyd
@@ -334,14 +372,41 @@ else
 			t_fail "SIGKILL: restarted, counters grow" "NRestarts $r0 -> $r1" "$st"
 		fi
 		n=$(prop notifyd.service NFileDescriptorStore)
-		if [ "$n" -ge 1 ] 2>/dev/null; then
-			t_ok "notifyd's fds are in systemd's store (NFileDescriptorStore=$n)"
+		if [ "$n" -ge 1 ] 2>/dev/null && listed; then
+			t_ok "the new notifyd took the container over from the store (NFileDescriptorStore=$n, notifyctl list)"
 		else
-			t_fail "notifyd's fds are in systemd's store" "NFileDescriptorStore=$n"
+			t_fail "the new notifyd took the container over from the store" "NFileDescriptorStore=$n" \
+				"$(ctl list 2>&1)"
+		fi
+		res1=$(trapped 1)
+		if [ -n "$res1" ] && [ "$res1" = "$res0" ] && ! grep -q "not implemented" <<<"$res1"; then
+			t_ok "the container's next trapped call is answered as before the kill"
+		else
+			t_fail "the container's next trapped call is answered as before the kill" \
+				"before: $res0" "after: $res1"
 		fi
 	else
 		t_fail "SIGKILL: systemd restarts notifyd" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
 	fi
+
+	# systemctl restart: 252 keeps the store (phase 1), so the container
+	# could stay with notifyd through it too; that takes a notifyd whose
+	# SIGTERM leaves the container's state file (c.KEY.json) in place.
+	npid=$(prop notifyd.service MainPID)
+	sc systemctl restart notifyd
+	if wait_for 30 newpid notifyd.service "$npid" && wait_for 5 listed; then
+		res2=$(trapped 2)
+		if [ "$res2" = "$res0" ]; then
+			t_ok "systemctl restart: the container stays supervised, its calls answered"
+		else
+			t_fail "systemctl restart: the container's calls answered" "before: $res0" "after: $res2"
+		fi
+	else
+		t_skip "systemctl restart: the container stays supervised" \
+			"notifyd's SIGTERM removes the entry's state file; the store still holds $(prop notifyd.service NFileDescriptorStore) fd(s), dropped by the new notifyd (upgrade with reload)"
+	fi
+	cpid=$(sc cat /run/mvx/pid 2>/dev/null)
+	[ -n "$cpid" ] && sc kill -KILL "$cpid"
 	sc systemctl stop notifyd.service $SOCKS 2>/dev/null
 	if [ "$(prop notifyd.service ActiveState)" = inactive ] && ! sc pgrep -x notifyd >/dev/null; then
 		t_ok "systemctl stop: notifyd gone"

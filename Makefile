@@ -108,11 +108,16 @@ install: all
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' vfsd/50-vfsd.json > $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user/50-vfsd.json
 	install -m644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
 	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
+	@# The static fusermount stand-in notifyd hands to libfuse2 programs
+	@# (docs/fuse.md); notifyd.service points MOUNTVISOR_FUSE_SHIM_DIR at it.
+	install -d $(DESTDIR)$(PREFIX)/lib/mountvisor/fuse-shim
+	install -m755 $(FUSE_SHIM) $(DESTDIR)$(PREFIX)/lib/mountvisor/fuse-shim/fusermount
 	@# systemd units with the installed programs' paths; vfsd@NAME reads
 	@# $(SYSCONFDIR)/mountvisor/vfsd/NAME.conf.
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/mountvisor/vfsd
 	for f in systemd/*.service systemd/*.socket; do \
 		sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' \
+		    -e 's|/usr/local/lib/mountvisor/|$(PREFIX)/lib/mountvisor/|g' \
 		    -e 's|/etc/mountvisor/|$(SYSCONFDIR)/mountvisor/|g' $$f \
 			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f) && \
 		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f) || exit 1; \

@@ -85,6 +85,26 @@ grep -E '^(root|nogroup|messagebus|adm|tty|disk|kmem|utmp|systemd-[a-z-]+):' /et
 systemd-id128 new >"$ROOT/etc/machine-id"
 cp -r "$STAGE/etc/mountvisor" "$ROOT/etc/"
 echo 'NOTIFYD_OPTS="--log-level debug"' >"$ROOT/etc/default/notifyd"
+# A profile for the container of phase 2: tmpfs done by notifyd itself
+# (kernel action: fsmount in the container's namespaces, flags locked
+# through its user namespace), ext4 served by fuse2fs started in the
+# container's namespaces and cgroup: notifyd's real work, under the unit's
+# hardening.
+cat >"$ROOT/etc/mountvisor/profiles/sysd.conf" <<'EOF'
+[profile]
+default-action = deny
+[fs tmpfs]
+action = kernel
+allowed-options = size
+[fs ext4]
+action = fuse
+program = /usr/bin/fuse2fs
+allowed-options = ro, noatime, norecovery
+EOF
+mkdir -p "$MV_TMP/img"
+mv_make_ext4 "$MV_TMP/img/disk.ext4" 8M || mv_bail "mkfs.ext4 failed"
+chmod 0644 "$MV_TMP/img/disk.ext4"
+
 # The stand-in: the shipped notifyd.service with ExecStart= replaced (phase 1).
 mkdir -p "$ROOT/etc/systemd/system/notifyd.service.d"
 cat >"$ROOT/etc/systemd/system/notifyd.service.d/standin.conf" <<'EOF'
@@ -118,6 +138,7 @@ mv_boot() {
 			--machine="$MACHINE" -D "$ROOT" --capability=all \
 			--bind-ro=/usr --bind-ro="$STAGE/usr/local:/usr/local" \
 			--bind-ro="$MV_SRC/tests/helpers:/mv" --bind-ro="$MV_BUILD/tests/helpers:/mvbin" \
+			--bind=/dev/fuse --bind-ro="$MV_TMP/img:/mvimg" \
 			-- systemd.unit=multi-user.target
 	) </dev/null >"$MV_TMP/nspawn.log" 2>&1 &
 	NSPAWN_PID=$!
@@ -322,24 +343,34 @@ else
 
 	# A "container" (tests/helpers/mv_launch: user and mount namespace,
 	# notifyd's seccomp rules, the OCI hand-over) whose notify fd goes to the
-	# store.  It runs umount2 once per /run/mvx/go.N and writes the outcome
-	# to /run/mvx/res.N.
+	# store.  It runs the shell command in /run/mvx/go.N and writes its
+	# output and exit status to /run/mvx/res.N.
 	sc mkdir -p /run/mvx && sc chmod 0777 /run/mvx
-	sc setsid /mvbin/mv_launch --socket /run/mountvisor/notifyd.sock --id sysd1 -- /bin/sh -c '
-		echo $$ >/run/mvx/pid
+	# A transient service of the booted systemd, so that it sits in a cgroup
+	# of the container's (nsenter alone leaves it in the test's cgroup,
+	# outside the container's cgroup namespace, which notifyd refuses).
+	sc systemd-run --quiet --unit=mvsysd1 -p KillMode=control-group /mvbin/mv_launch --socket /run/mountvisor/notifyd.sock --id sysd1 --profile sysd -- /bin/sh -c '
 		i=0
 		while :; do
 			if [ -e /run/mvx/go.$i ]; then
-				umount /mv-none >/run/mvx/res.$i.tmp 2>&1
+				sh /run/mvx/go.$i >/run/mvx/res.$i.tmp 2>&1
 				echo "rc=$?" >>/run/mvx/res.$i.tmp
 				mv /run/mvx/res.$i.tmp /run/mvx/res.$i
 				i=$((i + 1))
 			fi
 			sleep 0.05
-		done' </dev/null >/dev/null 2>&1 &
-	trapped() { # trapped N : the container's umount2 number N, answered
-		sc touch "/run/mvx/go.$1"
-		wait_for 20 sc test -e "/run/mvx/res.$1" && sc cat "/run/mvx/res.$1"
+		done' </dev/null >/dev/null 2>&1
+	NCMD=0
+	OUT=
+	incont() { # incont CMD : run shell CMD in the container; OUT= its output and rc=N
+		local n=$NCMD
+		NCMD=$((NCMD + 1))
+		sc sh -c "cat >/run/mvx/go.$n.tmp && mv /run/mvx/go.$n.tmp /run/mvx/go.$n" <<<"$1"
+		OUT=
+		wait_for 30 sc test -e "/run/mvx/res.$n" && OUT=$(sc cat "/run/mvx/res.$n")
+	}
+	trapped() { # a trapped call the profile does not allow, answered by notifyd
+		incont "umount /mv-none"
 	}
 	listed() { ctl list 2>/dev/null | grep -q sysd1; }
 	if wait_for 20 listed; then
@@ -347,7 +378,8 @@ else
 	else
 		t_fail "a container handed over through notifyd.socket is supervised" "$(ctl list 2>&1)"
 	fi
-	res0=$(trapped 0)
+	trapped
+	res0=$OUT
 	t_diag "the container's umount2 /mv-none before the kill: $res0"
 	n0=$(prop notifyd.service NFileDescriptorStore)
 	if [ "$n0" -ge 1 ] 2>/dev/null; then
@@ -356,9 +388,38 @@ else
 		t_fail "the container's notify fd is in systemd's store" "NFileDescriptorStore=$n0"
 	fi
 
+	incont "mkdir -p /run/mvx/t && mount -t tmpfs -o size=1m mvt /run/mvx/t && grep ' /run/mvx/t ' /proc/self/mountinfo && umount /run/mvx/t"
+	out=$OUT
+	if grep -q 'rc=0' <<<"$out" && grep ' /run/mvx/t ' <<<"$out" | grep -q 'nosuid' &&
+		grep ' /run/mvx/t ' <<<"$out" | grep -q 'nodev'; then
+		t_ok "under the unit's hardening notifyd mounts for the container (kernel action: tmpfs, nosuid,nodev) and unmounts"
+	else
+		t_fail "under the unit's hardening notifyd mounts for the container (kernel action)" "$out" \
+			"$(sc journalctl --no-pager -u notifyd.service 2>&1 | grep -i 'decision\|error\|warn\|fuse' | tail -n 12)"
+	fi
+	# mount(2) itself: util-linux's mount would set up a loop device for the
+	# image first, and nspawn's /dev has no loop nodes.
+	incont "mkdir -p /run/mvx/e && python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mount(b\"/mvimg/disk.ext4\", b\"/run/mvx/e\", b\"ext4\", 1, None):
+    sys.exit(\"mount: \" + os.strerror(ctypes.get_errno()))' && cat /run/mvx/e/hello.txt && umount /run/mvx/e"
+	out=$OUT
+	if grep -q 'rc=0' <<<"$out" && grep -q 'hello from ext4' <<<"$out"; then
+		t_ok "under the unit's hardening notifyd serves ext4 with fuse2fs in the container (fuse action)"
+	else
+		t_fail "under the unit's hardening notifyd serves ext4 with fuse2fs (fuse action)" "$out" \
+			"$(sc journalctl --no-pager -u notifyd.service 2>&1 | grep -i 'decision\|error\|warn\|fuse' | tail -n 12)"
+	fi
+
 	st=$(ctl stats 2>&1)
 	npid=$(prop notifyd.service MainPID)
 	r0=$(prop notifyd.service NRestarts)
+	if [ "$r0" = 0 ]; then
+		t_ok "notifyd did not die on its own so far (NRestarts=0)"
+	else
+		t_fail "notifyd did not die on its own so far" "NRestarts=$r0" \
+			"$(sc journalctl --no-pager -o short-precise -u notifyd.service 2>&1 | grep -B3 -A1 'Main process exited' | head -n 20)"
+	fi
 	k0=$(stat_field restarts "$st")
 	sc systemctl kill -s KILL notifyd
 	if wait_for 30 newpid notifyd.service "$npid"; then
@@ -378,7 +439,8 @@ else
 			t_fail "the new notifyd took the container over from the store" "NFileDescriptorStore=$n" \
 				"$(ctl list 2>&1)"
 		fi
-		res1=$(trapped 1)
+		trapped
+	res1=$OUT
 		if [ -n "$res1" ] && [ "$res1" = "$res0" ] && ! grep -q "not implemented" <<<"$res1"; then
 			t_ok "the container's next trapped call is answered as before the kill"
 		else
@@ -395,7 +457,8 @@ else
 	npid=$(prop notifyd.service MainPID)
 	sc systemctl restart notifyd
 	if wait_for 30 newpid notifyd.service "$npid" && wait_for 5 listed; then
-		res2=$(trapped 2)
+		trapped
+	res2=$OUT
 		if [ "$res2" = "$res0" ]; then
 			t_ok "systemctl restart: the container stays supervised, its calls answered"
 		else
@@ -405,8 +468,7 @@ else
 		t_skip "systemctl restart: the container stays supervised" \
 			"notifyd's SIGTERM removes the entry's state file; the store still holds $(prop notifyd.service NFileDescriptorStore) fd(s), dropped by the new notifyd (upgrade with reload)"
 	fi
-	cpid=$(sc cat /run/mvx/pid 2>/dev/null)
-	[ -n "$cpid" ] && sc kill -KILL "$cpid"
+	sc systemctl stop mvsysd1.service
 	sc systemctl stop notifyd.service $SOCKS 2>/dev/null
 	if [ "$(prop notifyd.service ActiveState)" = inactive ] && ! sc pgrep -x notifyd >/dev/null; then
 		t_ok "systemctl stop: notifyd gone"

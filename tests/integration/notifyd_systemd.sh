@@ -429,6 +429,13 @@ if libc.mount(b\"/mvimg/disk.ext4\", b\"/run/mvx/e\", b\"ext4\", 1, None):
 		if [ "$r1" -gt "$r0" ] && [ "$(stat_field pid "$st")" = "$(prop notifyd.service MainPID)" ] &&
 			[ -n "$k1" ] && [ "$k1" -gt "${k0:-0}" ]; then
 			t_ok "SIGKILL: systemd restarts notifyd (NRestarts $r0 -> $r1, restarts: $k0 -> $k1)"
+			# From the kill to the successor's READY=1, by the journal's
+			# monotonic clock (RestartSec=100ms included).
+			ms=$(sc journalctl --no-pager -o short-monotonic -u notifyd.service 2>/dev/null |
+				awk '/Main process exited, code=killed, status=9/ { gsub(/[][]/, "", $1); t = $1 }
+				t && /Started notifyd.service/ { gsub(/[][]/, "", $1); v = int(($1 - t) * 1000); t = 0 }
+				END { if (v != "") print v }')
+			[ -n "$ms" ] && t_diag "SIGKILL to READY=1 of the successor: $ms ms (RestartSec=100ms included)"
 		else
 			t_fail "SIGKILL: restarted, counters grow" "NRestarts $r0 -> $r1" "$st"
 		fi

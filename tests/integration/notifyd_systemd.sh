@@ -15,9 +15,17 @@
 #      NRestarts grows) and across `systemctl restart`; flushed by stop.
 #   2. The real notifyd through the shipped units, unchanged: activation
 #      through the control socket (notifyctl stats), reload keeps MainPID and
-#      pid:, SIGKILL gives a new MainPID, NRestarts and restarts: grow, the
-#      fd store holds notifyd's fds.  Skipped while notifyd lacks sd_notify
-#      support (it is not linked with libsystemd).
+#      pid:, watchdog pings, the LXC socket.  A container (mv_launch, run as
+#      a transient service of the booted systemd) handed over through
+#      notifyd.socket: its notify fd in the store; tmpfs (kernel action) and
+#      ext4 through fuse2fs (fuse action) mounted for it under the unit's
+#      hardening; no death of notifyd but the ones caused here; SIGKILL gives
+#      a new MainPID, NRestarts and restarts: grow, the container is taken
+#      over, its next trapped call answered as before (time from the kill to
+#      the successor's READY=1 printed); a mount made before the kill known
+#      to the successor and the container kept through `systemctl restart`
+#      (both skips, with the reason, until notifyd does them).  Skipped as a
+#      whole while notifyd is not linked with libsystemd.
 #   3. vfsd@.service: an instance from /etc/mountvisor/vfsd/NAME.conf
 #      listens on /run/vfsd/NAME.sock and stops cleanly.
 #   4. Teardown: poweroff; nothing of the container is left (processes,

@@ -26,6 +26,9 @@
 #      to the successor and the container kept through `systemctl restart`
 #      (both skips, with the reason, until notifyd does them).  Skipped as a
 #      whole while notifyd is not linked with libsystemd.
+#   2b. crun and runc, each run by the booted systemd, hand their
+#      containers over through listenerPath; a tmpfs mounted through notifyd
+#      before a SIGKILL of notifyd, a new mount and both umounts after it.
 #   3. vfsd@.service: an instance from /etc/mountvisor/vfsd/NAME.conf
 #      listens on /run/vfsd/NAME.sock and stops cleanly.
 #   4. Teardown: poweroff; nothing of the container is left (processes,
@@ -112,6 +115,30 @@ EOF
 mkdir -p "$MV_TMP/img"
 mv_make_ext4 "$MV_TMP/img/disk.ext4" 8M || mv_bail "mkfs.ext4 failed"
 chmod 0644 "$MV_TMP/img/disk.ext4"
+# An OCI container for crun and runc inside the booted system (phase 2b):
+# busybox rootfs, notifyd's seccomp rules, /run/mvx of the booted system
+# bound at /mvx for its commands.
+mkdir -p "$MV_TMP/oci"
+mv_make_rootfs "$MV_TMP/oci/rootfs" || mv_bail "cannot build the busybox rootfs"
+mkdir -p "$MV_TMP/oci/rootfs/mvx"
+chown -R 100000:100000 "$MV_TMP/oci/rootfs"
+mv_oci_bundle --socket /run/mountvisor/notifyd.sock --profile sysd "$MV_TMP/oci/bundle" /mvoci/rootfs \
+	/bin/sh -c 'i=0
+	while :; do
+		if [ -e /mvx/$MVRT.go.$i ]; then
+			sh /mvx/$MVRT.go.$i >/mvx/$MVRT.res.$i.tmp 2>&1
+			echo "rc=$?" >>/mvx/$MVRT.res.$i.tmp
+			mv /mvx/$MVRT.res.$i.tmp /mvx/$MVRT.res.$i
+			i=$((i + 1))
+		fi
+		sleep 0.05
+	done' || mv_bail "cannot write the OCI bundle"
+for rt in crun runc; do
+	mkdir -p "$MV_TMP/oci/$rt"
+	jq --arg rt "$rt" '.mounts += [{destination: "/mvx", type: "bind", source: "/run/mvx", options: ["rbind"]}]
+		| .process.env += ["MVRT=" + $rt] | .hostname = $rt' \
+		"$MV_TMP/oci/bundle/config.json" >"$MV_TMP/oci/$rt/config.json"
+done
 
 # The stand-in: the shipped notifyd.service with ExecStart= replaced (phase 1).
 mkdir -p "$ROOT/etc/systemd/system/notifyd.service.d"
@@ -143,10 +170,10 @@ mv_boot() {
 	(
 		echo "$BASHPID" >"$CG/cgroup.procs" || exit 1
 		SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec systemd-nspawn --boot --register=no --keep-unit \
-			--machine="$MACHINE" -D "$ROOT" --capability=all \
+			--machine="$MACHINE" -D "$ROOT" --capability=all --system-call-filter="bpf pidfd_getfd" \
 			--bind-ro=/usr --bind-ro="$STAGE/usr/local:/usr/local" \
 			--bind-ro="$MV_SRC/tests/helpers:/mv" --bind-ro="$MV_BUILD/tests/helpers:/mvbin" \
-			--bind=/dev/fuse --bind-ro="$MV_TMP/img:/mvimg" \
+			--bind=/dev/fuse --bind-ro="$MV_TMP/img:/mvimg" --bind="$MV_TMP/oci:/mvoci" \
 			-- systemd.unit=multi-user.target
 	) </dev/null >"$MV_TMP/nspawn.log" 2>&1 &
 	NSPAWN_PID=$!
@@ -515,6 +542,52 @@ s.connect(sys.argv[1])' /run/mountvisor/notifyd-lxc.sock 2>/dev/null &&
 			"notifyd's SIGTERM removes the entry's state file; the store still holds $(prop notifyd.service NFileDescriptorStore) fd(s), dropped by the new notifyd (upgrade with reload)"
 	fi
 	sc systemctl stop mvsysd1.service
+
+	# 2b. crun and runc containers (the runtimes' own hand-over through
+	# listenerPath), each a transient service of the booted systemd: a
+	# mount before and after a SIGKILL of notifyd.
+	for rt in crun runc; do
+		case $rt in
+		crun) rtcmd="crun --root /run/mvrt-crun --cgroup-manager=disabled" ;;
+		runc) rtcmd="runc --root /run/mvrt-runc" ;;
+		esac
+		NR=0
+		inrt() { # inrt CMD : run CMD in the $rt container; OUT= output and rc=N
+			local n=$NR
+			NR=$((NR + 1))
+			sc sh -c "cat >/run/mvx/$rt.go.$n.tmp && mv /run/mvx/$rt.go.$n.tmp /run/mvx/$rt.go.$n" <<<"$1"
+			OUT=
+			wait_for 30 sc test -e "/run/mvx/$rt.res.$n" && OUT=$(sc cat "/run/mvx/$rt.res.$n")
+		}
+		sc systemd-run --quiet --unit="mv$rt" -p KillMode=control-group $rtcmd run --no-new-keyring \
+			--bundle "/mvoci/$rt" "mvsd-$rt" </dev/null >/dev/null 2>&1
+		inrt "mount -t tmpfs -o size=1m $rt /mnt/a && grep ' /mnt/a ' /proc/self/mountinfo"
+		if ! grep -q rc=0 <<<"$OUT"; then
+			t_fail "$rt: a container under systemd mounts through notifyd" "$OUT" \
+				"$(sc journalctl --no-pager -u "mv$rt" 2>&1 | tail -n 5)" \
+				"$(sc journalctl --no-pager -u notifyd.service 2>&1 | grep "mvsd-$rt" | tail -n 3)"
+			sc systemctl stop "mv$rt.service"
+			continue
+		fi
+		t_ok "$rt: a container started by $rt under systemd mounts through notifyd ($(grep -o 'nosuid,nodev' <<<"$OUT" | head -n1))"
+		npid=$(prop notifyd.service MainPID)
+		sc systemctl kill -s KILL notifyd
+		if ! wait_for 30 newpid notifyd.service "$npid"; then
+			t_fail "$rt: notifyd back after SIGKILL" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
+			sc systemctl stop "mv$rt.service"
+			continue
+		fi
+		inrt "mount -t tmpfs -o size=1m ${rt}2 /mnt/b && umount /mnt/b && umount /mnt/a && echo both-gone"
+		if grep -q rc=0 <<<"$OUT" && grep -q both-gone <<<"$OUT"; then
+			t_ok "$rt: after SIGKILL its calls are answered: a new mount, the umount of the new and of the old one"
+		else
+			t_fail "$rt: after SIGKILL its calls are answered" "$OUT" \
+				"$(sc journalctl --no-pager -u notifyd.service 2>&1 | grep "mvsd-$rt" | tail -n 4)"
+		fi
+		sc systemctl stop "mv$rt.service"
+		sc $rtcmd delete -f "mvsd-$rt" >/dev/null 2>&1
+		sc systemctl reset-failed "mv$rt.service" >/dev/null 2>&1
+	done
 	sc systemctl stop notifyd.service $SOCKS 2>/dev/null
 	if [ "$(prop notifyd.service ActiveState)" = inactive ] && ! sc pgrep -x notifyd >/dev/null; then
 		t_ok "systemctl stop: notifyd gone"

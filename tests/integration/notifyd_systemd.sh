@@ -633,6 +633,13 @@ fi
 # 4. Teardown
 # ---------------------------------------------------------------------------
 
+# An ASan/UBSan build reports into the journal (notifyd's and vfsd's stderr).
+san=$(sc journalctl --no-pager 2>/dev/null | grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' | head -n 5)
+if [ -z "$san" ]; then
+	t_ok "no sanitizer report in the journal"
+else
+	t_fail "no sanitizer report in the journal" "$san"
+fi
 failed=$(sc systemctl list-units --failed --plain --no-legend 2>/dev/null)
 [ -n "$failed" ] && t_diag "failed units in the container (not ours unless named):" "$failed"
 mv_poweroff

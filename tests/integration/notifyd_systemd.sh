@@ -22,10 +22,10 @@
 #      hardening; no death of notifyd but the ones caused here; SIGKILL gives
 #      a new MainPID, NRestarts and restarts: grow, the container is taken
 #      over, its next trapped call answered as before (time from the kill to
-#      the successor's READY=1 printed); a mount made before the kill known
-#      to the successor and the container kept through `systemctl restart`
-#      (both skips, with the reason, until notifyd does them).  Skipped as a
-#      whole while notifyd is not linked with libsystemd.
+#      the successor's READY=1 printed), a mount made before the kill known
+#      to the successor; the container kept through `systemctl restart` (a
+#      skip, with the reason, until notifyd's SIGTERM keeps its state).
+#      Skipped as a whole while notifyd is not linked with libsystemd.
 #   2b. crun and runc, each run by the booted systemd, hand their
 #      containers over through listenerPath; a tmpfs mounted through notifyd
 #      before a SIGKILL of notifyd, a new mount and both umounts after it.

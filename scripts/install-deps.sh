@@ -43,7 +43,6 @@ PACKAGES=(
 	btrfs-progs     # mkfs.btrfs: a two-device btrfs in tests/security/notifyd_devices.sh
 	fio             # make bench: vfsd vs virtiofsd I/O figures (bench/vfsd.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
-	libsystemd-dev  # sd_notify, the fd store, sd_listen_fds_with_names (notifyd under systemd)
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
 )
 

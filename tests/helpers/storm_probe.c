@@ -14,8 +14,9 @@
  *         call t=NS op=OP rc=RC errno=NAME us=US
  *       and at the end
  *         summary calls=N ok=N failed=N max_us=US [errno:NAME=N ...]
- *   storm_probe probe SECONDS PATH PAUSE_US THRESH_US
- *       umount2(PATH) (not a mount point: a cheap trapped call) in a loop;
+ *   storm_probe probe SECONDS PATH PAUSE_US THRESH_US [STOPFILE]
+ *       umount2(PATH) (not a mount point: a cheap trapped call) in a loop,
+ *       for SECONDS or until STOPFILE exists;
  *       prints every call that took THRESH_US or more or failed with
  *       anything but EINVAL:
  *         slow start=NS end=NS us=US errno=NAME
@@ -206,7 +207,7 @@ static int cmp_long(const void *a, const void *b)
 static int probe(int argc, char **argv)
 {
 	struct timespec pause = {0};
-	const char *path;
+	const char *path, *stop = NULL;
 	long secs, pause_us, thresh_us, n = 0, cap = 1 << 20, enosys = 0, other = 0;
 	long *lat;
 	int64_t end, t0, t1;
@@ -218,6 +219,8 @@ static int probe(int argc, char **argv)
 	path = argv[3];
 	pause_us = strtol(argv[4], NULL, 10);
 	thresh_us = strtol(argv[5], NULL, 10);
+	if (argc > 6)
+		stop = argv[6];
 	pause.tv_nsec = (pause_us % 1000000) * 1000;
 	lat = calloc((size_t)cap, sizeof(*lat));
 	if (!lat)
@@ -241,6 +244,8 @@ static int probe(int argc, char **argv)
 			       (long long)t1, (long long)((t1 - t0) / 1000), errname(e));
 		if (pause_us > 0)
 			nanosleep(&pause, NULL);
+		if (stop && n % 256 == 0 && access(stop, F_OK) == 0)
+			break;
 	}
 	if (n > cap)
 		n = cap;
@@ -270,7 +275,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: storm_probe storm SECONDS LOG GOFILE IMG [PAUSE_MS]\n"
-	                "       storm_probe probe SECONDS PATH PAUSE_US THRESH_US\n"
+	                "       storm_probe probe SECONDS PATH PAUSE_US THRESH_US [STOPFILE]\n"
 	                "       storm_probe signal PID SIGNUM | now\n");
 	return 2;
 }

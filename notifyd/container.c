@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/container.h"
+#include "notifyd/fd_store.h"
+#include "notifyd/state.h"
 #include "common/cleanup.h"
+#include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Kinds of resources there can be (one each per entry); more is a bug, caught at attach. */
 #define CONTAINER_RESOURCE_KINDS 8
@@ -15,6 +24,48 @@ static struct {
 	struct container *list;
 	unsigned n;
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Atomic uint64_t next_key = 1;
+
+void container_keys_above(uint64_t key)
+{
+	uint64_t cur = atomic_load(&next_key);
+
+	while (cur <= key && !atomic_compare_exchange_weak(&next_key, &cur, key + 1))
+		;
+}
+
+int container_proc_start(pid_t pid, uint64_t *ret)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -EBADF;
+	unsigned long long start;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields count from the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	/* After ") ": state is field 3; starttime is field 22, 19 fields further. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	if (sscanf(p + 1, "%llu", &start) != 1)
+		return -EIO;
+	*ret = start;
+	return 0;
+}
 
 int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
                   int pidfd, int notify_fd, struct container **ret)
@@ -38,7 +89,11 @@ int container_new(const char *id, const char *profile, const char *runtime, pid_
 	c->notify_fd = notify_fd;
 	c->lxc_sock = -EBADF;
 	c->refs = 1;
+	c->key = atomic_fetch_add(&next_key, 1);
+	if (init_pid > 0)
+		(void)container_proc_start(init_pid, &c->init_start);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->save_lock, NULL);
 
 	pthread_mutex_lock(&registry.lock);
 	c->next = registry.list;
@@ -64,13 +119,24 @@ static void resources_release(struct container_resource *res)
 	}
 }
 
+/* What the store and the state directory call this entry. */
+static void entry_name(const struct container *c, char prefix, char *buf, size_t size)
+{
+	snprintf(buf, size, "%c.%" PRIu64, prefix, c->key);
+}
+
 static void container_free(struct container *c)
 {
+	char name[32];
+
+	entry_name(c, 'c', name, sizeof(name));
+	state_remove(name);
 	resources_release(c->resources);
 	safe_close(c->notify_fd);
 	safe_close(c->lxc_sock);
 	safe_close(c->pidfd);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->save_lock);
 	free(c->id);
 	free(c->profile);
 	free(c->runtime);
@@ -122,10 +188,69 @@ static struct container_resource *resources_move(struct container *c, struct con
 	return dup;
 }
 
+int container_persist(struct container *c)
+{
+	char name[32];
+	int r;
+
+	entry_name(c, c->lxc_sock >= 0 ? 'x' : 'n', name, sizeof(name));
+	r = fdstore_put(name, c->lxc_sock >= 0 ? c->lxc_sock : c->notify_fd);
+	container_save(c);
+	return r;
+}
+
+static struct json_object *entry_json(struct container *c)
+{
+	struct json_object *o = json_object_new_object(), *res = json_object_new_object();
+
+	if (!o || !res || json_object_object_add(o, "resources", res) < 0) {
+		json_object_put(o);
+		json_object_put(res);
+		return NULL;
+	}
+	if (state_set_u64(o, "key", c->key) < 0 || state_set_str(o, "id", c->id) < 0 ||
+	    state_set_str(o, "profile", c->profile) < 0 ||
+	    state_set_str(o, "runtime", c->runtime) < 0 ||
+	    state_set_u64(o, "init_pid", (unsigned long long)c->init_pid) < 0 ||
+	    state_set_u64(o, "init_start", c->init_start) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (struct container_resource *r = c->resources; r; r = r->next) {
+		struct json_object *part = r->ops->save ? r->ops->save(c, r) : NULL;
+		if (part && json_object_object_add(res, r->ops->name, part) < 0)
+			json_object_put(part);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return o;
+}
+
+void container_save(struct container *c)
+{
+	char name[32];
+	struct json_object *o;
+	int r;
+
+	entry_name(c, 'c', name, sizeof(name));
+	pthread_mutex_lock(&c->save_lock);
+	o = entry_json(c);
+	r = o ? state_write(name, o) : -ENOMEM;
+	pthread_mutex_unlock(&c->save_lock);
+	json_object_put(o);
+	if (r < 0)
+		log_warn("container %s: cannot write its state: %s", c->id, strerror(-r));
+}
+
 void container_forget(struct container *c)
 {
 	struct container *sibling = NULL;
 	struct container_resource *dup = NULL;
+	char name[32];
+
+	/* Hung up: the store need not keep its fd any more. */
+	entry_name(c, c->lxc_sock >= 0 ? 'x' : 'n', name, sizeof(name));
+	fdstore_remove(name);
 
 	pthread_mutex_lock(&registry.lock);
 	for (struct container **p = &registry.list; *p; p = &(*p)->next)
@@ -139,10 +264,16 @@ void container_forget(struct container *c)
 	for (struct container *o = registry.list; o && !sibling; o = o->next)
 		if (strcmp(o->id, c->id) == 0)
 			sibling = o;
-	if (sibling)
+	if (sibling) {
 		dup = resources_move(c, sibling);
+		sibling->refs++;
+	}
 	pthread_mutex_unlock(&registry.lock);
 	resources_release(dup);
+	if (sibling) { /* what moved there is in its state from now on */
+		container_save(sibling);
+		container_unref(sibling);
+	}
 	/*
 	 * Told outside the lock (a module takes its own locks).  An entry's
 	 * resources are freed only with the entry, which we hold; one a late

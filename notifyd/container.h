@@ -29,6 +29,7 @@ struct container_counters {
 
 struct container;
 struct container_resource;
+struct json_object;
 
 /* One kind of per-container state, as its module describes it to container.c. */
 struct container_resource_ops {
@@ -49,6 +50,13 @@ struct container_resource_ops {
 	 * left, res moves there (or is released if that entry has its own).
 	 */
 	bool follows_id;
+	/*
+	 * Restart survival (state.h): the resource as JSON for the entry's
+	 * state file, or NULL for nothing to keep.  Called with c's lock held.
+	 * Restored by the module's own MODULE_restore(), called by restart.c.
+	 * May be NULL.
+	 */
+	struct json_object *(*save)(struct container *c, struct container_resource *res);
 };
 
 /* Embedded first in a module's own per-container struct. */
@@ -63,7 +71,10 @@ struct container {
 	char *id;
 	char *profile; /* profile name from listenerMetadata */
 	char *runtime; /* what delivered it: "oci" or "lxc" */
+	uint64_t key;  /* unique per entry, kept across restarts: names its state and stored fds */
 	pid_t init_pid;
+	uint64_t
+	    init_start; /* the init's start time (/proc/PID/stat), to know it after a restart */
 	int pidfd;
 	int notify_fd; /* OCI: watched by the workers; LXC: -EBADF, each message brings one */
 	int lxc_sock;  /* LXC proxy connection (watched instead), or -EBADF */
@@ -74,6 +85,8 @@ struct container {
 	unsigned pending; /* requests being handled by workers */
 	bool armed;       /* notify fd armed in the worker pool's epoll (worker.c) */
 	struct container_resource *resources; /* one per kind, see container_resource() */
+
+	pthread_mutex_t save_lock; /* orders container_save()'s writes of this entry */
 };
 
 /*
@@ -83,6 +96,20 @@ struct container {
  */
 int container_new(const char *id, const char *profile, const char *runtime, pid_t init_pid,
                   int pidfd, int notify_fd, struct container **ret);
+/*
+ * Make c survive a restart: its notify fd (or LXC connection) goes to the fd
+ * store as n.KEY (x.KEY) and its state file c.KEY is written.  0 or -errno.
+ */
+int container_persist(struct container *c);
+/*
+ * Write c's state file again (c.KEY.json: the entry and each resource's
+ * save()).  Resource modules call it after each change, without c's lock.
+ */
+void container_save(struct container *c);
+/* New entries get keys above key (restart.c, after restoring entries). */
+void container_keys_above(uint64_t key);
+/* The start time of process pid (field 22 of /proc/PID/stat), or -errno. */
+int container_proc_start(pid_t pid, uint64_t *ret);
 void container_ref(struct container *c);
 void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */

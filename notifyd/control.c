@@ -155,6 +155,7 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		struct request_totals t;
 		struct profile_set *set = profile_store_get();
 		request_totals(&t);
+		fprintf(out, "pid: %d\nrestarts: %u\n", (int)info->pid, info->restarts);
 		fprintf(out, "containers: %u\n", container_count());
 		fprintf(out,
 		        "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"

@@ -7,9 +7,13 @@
 #ifndef MV_CONTROL_H
 #define MV_CONTROL_H
 
+#include <sys/types.h>
+
 struct control_info {
 	const char *profiles_dir;
 	const char *features;
+	pid_t pid;         /* the serving notifyd (`stats`: pid:) */
+	unsigned restarts; /* starts within the fd store's life, minus one (`restarts:`) */
 };
 
 /* Serve one accepted connection (blocking, with a short timeout). */

@@ -6,6 +6,7 @@
  */
 #include "notifyd/container.h"
 #include "notifyd/control.h"
+#include "notifyd/fd_store.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/kernel_check.h"
 #include "notifyd/loop_device.h"
@@ -14,6 +15,8 @@
 #include "notifyd/ns_child.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
+#include "notifyd/restart.h"
+#include "notifyd/state.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "notifyd/worker.h"
@@ -24,6 +27,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <linux/seccomp.h>
@@ -40,6 +45,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +54,7 @@ struct options {
 	const char *lxc_socket_path; /* NULL: no LXC proxy socket */
 	const char *control_path;
 	const char *profiles_dir;
+	const char *state_dir;
 	unsigned workers;
 	unsigned max_running;
 };
@@ -88,6 +95,7 @@ static struct {
 	unsigned n_lxc_waiting; /* LXC connections before their first message */
 	char features[256];     /* kernel features probed at start, for the log and stats */
 	int sync_wake_state;    /* SYNC_WAKE_UP: -1 not tried yet, 0 unavailable, 1 active */
+	uint64_t lxc_waiting_seq; /* names waiting LXC connections in the fd store */
 	struct control_info info;
 } notifyd = {.epfd = -EBADF, .sync_wake_state = -1};
 
@@ -168,8 +176,15 @@ static int mkdir_parents(const char *path)
 /* Listening socket ids, so that shutdown removes only our own files. */
 static struct unix_listener_id oci_id, ctl_id, lxc_id;
 
-/* Created 0600 from the start: only root may hand us containers or ask us things. */
-static int listen_unix(const char *path, int type, struct unix_listener_id *id)
+/*
+ * A listening socket: the one the fd store (a socket unit, the keeper, the
+ * notifyd before us) hands in under name, or a new one, created 0600 from
+ * the start (only root may hand us containers or ask us things) and given
+ * to the store, so runtimes connecting while we restart wait in its backlog.
+ * *ours: we created the file (and remove it at a clean stop).
+ */
+static int listen_unix(const char *name, const char *path, int type, struct unix_listener_id *id,
+                       bool *ours)
 {
 	const struct unix_listener_opts lo = {.type = type,
 	                                      .flags = SOCK_NONBLOCK,
@@ -177,9 +192,28 @@ static int listen_unix(const char *path, int type, struct unix_listener_id *id)
 	                                      .uid = (uid_t)-1,
 	                                      .gid = (gid_t)-1,
 	                                      .backlog = 128};
-	int r = mkdir_parents(path);
+	int fd = fdstore_take(name);
+	int r;
 
-	return r < 0 ? r : unix_listener_open(path, &lo, id);
+	*ours = false;
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		return fd;
+	}
+	r = mkdir_parents(path);
+	if (r < 0)
+		return r;
+	fd = unix_listener_open(path, &lo, id);
+	if (fd < 0)
+		return fd;
+	*ours = true;
+	r = fdstore_put(name, fd);
+	if (r < 0)
+		log_warn("%s: the fd store did not take it (%s): it will not outlive notifyd", path,
+		         strerror(-r));
+	return fd;
 }
 
 static void probe_features(void)
@@ -248,6 +282,11 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		container_forget(c);
 		return;
 	}
+	r = container_persist(c);
+	if (r < 0)
+		log_warn("container %s: its notify fd is not in the fd store (%s): it will not "
+		         "outlive notifyd",
+		         st->id, strerror(-r));
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
 	         st->status[0] ? st->status : "?", st->profile);
 }
@@ -305,8 +344,10 @@ static void on_lxc_conn(struct watch *w)
 	struct lxc_hello h;
 	struct container *c;
 	char err[256];
+	char wname[32];
 	int pidfd, r;
 
+	snprintf(wname, sizeof(wname), "w.%" PRIu64, (uint64_t)(uintptr_t)w->obj);
 	getsockopt(w->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 	r = lxc_proxy_hello(w->fd, cred.pid, &h, err, sizeof(err));
 	if (r == 0)
@@ -317,11 +358,13 @@ static void on_lxc_conn(struct watch *w)
 		return;
 	}
 	if (r < 0) {
+		fdstore_remove(wname);
 		safe_close(w->fd);
 		watch_del(w);
 		notifyd.n_lxc_waiting--;
 		return;
 	}
+	fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
 	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
 	if (pidfd >= 0)
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
@@ -338,6 +381,7 @@ static void on_lxc_conn(struct watch *w)
 			          strerror(-r));
 			container_forget(c);
 		} else {
+			(void)container_persist(c);
 			log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)",
 			         h.id, (int)h.init_pid, (int)h.monitor_pid, h.profile);
 		}
@@ -346,22 +390,50 @@ static void on_lxc_conn(struct watch *w)
 	notifyd.n_lxc_waiting--;
 }
 
-static void accept_lxc(int listen_fd)
+/*
+ * An LXC connection waiting for its first message; it is kept in the fd
+ * store as w.SEQ (SEQ in the watch's obj) so a successor can wait on.
+ */
+static void wait_lxc(int fd, uint64_t seq, bool store)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	char name[32];
 
-	if (fd < 0)
-		return;
 	/* Without send times, answers LXC no longer waits for cannot be held back. */
 	if (lxc_proxy_conn_init(fd) < 0)
 		log_debug("LXC proxy connection: SO_TIMESTAMPNS: %m");
-	if (notifyd.n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
+	if (notifyd.n_lxc_waiting >= LXC_MAX_WAITING ||
+	    watch_add(W_LXC_CONN, fd, (void *)(uintptr_t)seq) < 0) {
 		log_warn("LXC proxy connection rejected: %u connections wait for a first message",
 		         notifyd.n_lxc_waiting);
 		safe_close(fd);
 		return;
 	}
 	notifyd.n_lxc_waiting++;
+	snprintf(name, sizeof(name), "w.%" PRIu64, seq);
+	if (store)
+		(void)fdstore_put(name, fd);
+}
+
+static void accept_lxc(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd >= 0)
+		wait_lxc(fd, ++notifyd.lxc_waiting_seq, true);
+}
+
+/* At a restart: the LXC connections our predecessor had not heard from yet. */
+static void rewait_lxc(const char *name, int fd, void *userdata)
+{
+	unsigned long long seq = strtoull(name + 2, NULL, 10);
+	int fl = fcntl(fd, F_GETFL);
+
+	(void)userdata;
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (seq > notifyd.lxc_waiting_seq)
+		notifyd.lxc_waiting_seq = seq;
+	wait_lxc(fd, seq, false);
 }
 
 /* Drop hand-overs that did not complete in time. */
@@ -401,7 +473,8 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
-	    "               [--workers N] [--max-running N] [--log-level error|warn|info|debug]\n"
+	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
+	    "               [--log-level error|warn|info|debug] [--keeper]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -409,6 +482,8 @@ static void usage(FILE *out)
 	    "default\n"
 	    "  --control PATH    notifyctl socket, default /run/mountvisor/notifyctl.sock\n"
 	    "  --profiles DIR    profile directory (NAME.conf), default /etc/mountvisor/profiles\n"
+	    "  --state-dir DIR   what a restarted notifyd takes over, default "
+	    "/run/mountvisor/state\n"
 	    "  --workers N       worker threads (default 4)\n"
 	    "  --max-running N   requests of one container handled at once (default 2);\n"
 	    "                    more wait in the kernel, so no container occupies every worker\n");
@@ -421,6 +496,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"lxc-socket", required_argument, NULL, 'x'},
 	    {"control", required_argument, NULL, 'c'},
 	    {"profiles", required_argument, NULL, 'p'},
+	    {"state-dir", required_argument, NULL, 'S'},
 	    {"workers", required_argument, NULL, 'w'},
 	    {"max-running", required_argument, NULL, 'm'},
 	    {"log-level", required_argument, NULL, 'l'},
@@ -443,6 +519,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			o->profiles_dir = optarg;
+			break;
+		case 'S':
+			o->state_dir = optarg;
 			break;
 		case 'w':
 		case 'm': {
@@ -480,22 +559,102 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * How many times notifyd started within its store's life, minus one: kept
+ * in the state file "notifyd", counted up when we take over from a
+ * predecessor.
+ */
+static unsigned count_restarts(void)
+{
+	struct json_object *o = NULL;
+	unsigned long long n = 0;
+
+	if (fdstore_restarted() && state_read("notifyd", &o) == 0) {
+		if (state_get_u64(o, "restarts", &n) == 0)
+			n++;
+		json_object_put(o);
+	}
+	o = json_object_new_object();
+	if (o && state_set_u64(o, "restarts", n) == 0 &&
+	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
+		(void)state_write("notifyd", o);
+	json_object_put(o);
+	return (unsigned)n;
+}
+
+/* restart.c's hand-over of a rebuilt entry to the workers. */
+static int serve_restored(struct container *c)
+{
+	int r = worker_watch(c);
+
+	if (r < 0)
+		container_forget(c);
+	else if (c->notify_fd >= 0)
+		try_sync_wake_up(c->notify_fd);
+	return r;
+}
+
+/* The binary to re-execute at an upgrade: the path we were started from. */
+static char self_path[PATH_MAX];
+
+static void remember_self(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+
+	self_path[n > 0 ? n : 0] = '\0';
+	/* An upgrade that replaced us before we started: the path is still the one. */
+	if (n > 10 && strcmp(self_path + n - 10, " (deleted)") == 0)
+		self_path[n - 10] = '\0';
+}
+
+/*
+ * SIGUSR2: upgrade in place.  Requests in the workers are finished first;
+ * notifications that arrive meanwhile wait in the kernel.  The same pid
+ * (systemd's MainPID, the keeper's child) then runs the binary now at our
+ * path, handed every fd we keep (fd_store.c), and takes over as after a
+ * crash.  Returns only if the exec failed; then we exit and the store
+ * starts a new notifyd.
+ */
+static void upgrade(char **argv)
+{
+	int r;
+
+	log_info("upgrade: finishing the requests in hand, then re-executing %s", self_path);
+	fdstore_notify("RELOADING=1\nSTATUS=upgrading");
+	ns_child_cancel_all();
+	worker_pool_quiesce();
+	r = fdstore_exec(self_path, argv);
+	log_error("upgrade: cannot re-execute %s: %s", self_path, strerror(-r));
+	_exit(EXIT_FAILURE);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
 	    .socket_path = "/run/mountvisor/notifyd.sock",
 	    .control_path = "/run/mountvisor/notifyctl.sock",
 	    .profiles_dir = "/etc/mountvisor/profiles",
+	    .state_dir = "/run/mountvisor/state",
 	    .workers = 4,
 	    .max_running = 2,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF, lxc_fd = -EBADF;
+	bool oci_ours = false, ctl_ours = false, lxc_ours = false;
+	uint64_t watchdog_usec = 0, next_watchdog = 0;
+	unsigned restored;
 	sigset_t mask;
-	bool running = true;
+	bool running = true, upgrading = false;
 	int r;
 
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
+	remember_self();
+	/* First: what the store (or our predecessor's exec) handed in. */
+	r = fdstore_init();
+	if (r < 0) {
+		log_error("cannot take the fds handed in: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
 	{
 		char why[320];
 
@@ -522,18 +681,26 @@ int main(int argc, char **argv)
 		log_error("cannot open our own mount namespace: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
+	r = state_init(o.state_dir, fdstore_restarted());
+	if (r < 0) {
+		log_error("cannot use the state directory %s: %s", o.state_dir, strerror(-r));
+		return EXIT_FAILURE;
+	}
+	notifyd.info.restarts = count_restarts();
+	notifyd.info.pid = getpid();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	notifyd.epfd = epoll_create1(EPOLL_CLOEXEC);
-	oci_fd = listen_unix(o.socket_path, SOCK_STREAM, &oci_id);
-	ctl_fd = listen_unix(o.control_path, SOCK_STREAM, &ctl_id);
+	oci_fd = listen_unix("oci", o.socket_path, SOCK_STREAM, &oci_id, &oci_ours);
+	ctl_fd = listen_unix("control", o.control_path, SOCK_STREAM, &ctl_id, &ctl_ours);
 	if (sig_fd < 0 || notifyd.epfd < 0 || oci_fd < 0 || ctl_fd < 0) {
 		log_error("cannot set up sockets (%s, %s): %s", o.socket_path, o.control_path,
 		          strerror(oci_fd < 0   ? -oci_fd
@@ -542,7 +709,7 @@ int main(int argc, char **argv)
 		goto fail_sockets;
 	}
 	if (o.lxc_socket_path) {
-		lxc_fd = listen_unix(o.lxc_socket_path, SOCK_SEQPACKET, &lxc_id);
+		lxc_fd = listen_unix("lxc", o.lxc_socket_path, SOCK_SEQPACKET, &lxc_id, &lxc_ours);
 		if (lxc_fd < 0) {
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
 			goto fail_sockets;
@@ -559,6 +726,10 @@ int main(int argc, char **argv)
 		log_error("epoll: %m");
 		return EXIT_FAILURE;
 	}
+	/* Take over what a predecessor left: its containers, then its waiting LXC monitors. */
+	restored = restart_restore(serve_restored);
+	fdstore_take_prefix("w.", rewait_lxc, NULL);
+	fdstore_drop_untaken();
 	probe_features();
 	notifyd.info.profiles_dir = o.profiles_dir;
 	notifyd.info.features = notifyd.features;
@@ -566,11 +737,28 @@ int main(int argc, char **argv)
 	         o.lxc_socket_path ? ", LXC proxy on " : "",
 	         o.lxc_socket_path ? o.lxc_socket_path : "", o.control_path, o.workers,
 	         notifyd.features);
+	if (fdstore_restarted())
+		log_info("took over from the notifyd before us (restart %u): %u containers",
+		         notifyd.info.restarts, restored);
+	fdstore_notify("READY=1\nSTATUS=serving");
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
+		next_watchdog = now_ms();
 
 	while (running) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(notifyd.epfd, evs, 32, notifyd.n_handovers ? 1000 : -1);
+		int timeout = notifyd.n_handovers ? 1000 : -1;
+		int n;
 
+		if (next_watchdog) {
+			uint64_t now = now_ms();
+			if (now >= next_watchdog) {
+				fdstore_notify("WATCHDOG=1");
+				next_watchdog = now + watchdog_usec / 2000;
+			}
+			if (timeout < 0 || next_watchdog - now < (uint64_t)timeout)
+				timeout = (int)(next_watchdog - now);
+		}
+		n = epoll_wait(notifyd.epfd, evs, 32, timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %m");
 			break;
@@ -603,6 +791,8 @@ int main(int argc, char **argv)
 				while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP)
 						reload_profiles(o.profiles_dir, false);
+					else if (si.ssi_signo == SIGUSR2)
+						upgrading = true;
 					else
 						running = false;
 				}
@@ -610,23 +800,33 @@ int main(int argc, char **argv)
 			}
 			}
 		}
+		if (upgrading)
+			upgrade(argv);
 		if (notifyd.n_handovers)
 			expire_handovers();
 	}
 	log_info("shutting down");
+	fdstore_notify("STOPPING=1");
 	ns_child_cancel_all(); /* workers waiting on a helper return now */
 	loop_device_shutdown();
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
-	(void)unix_listener_remove(o.socket_path, &oci_id);
-	(void)unix_listener_remove(o.control_path, &ctl_id);
-	if (o.lxc_socket_path)
-		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
+	/* A store keeps listening on them for the next notifyd: leave the files. */
+	if (!fdstore_active()) {
+		(void)unix_listener_remove(o.socket_path, &oci_id);
+		(void)unix_listener_remove(o.control_path, &ctl_id);
+		if (o.lxc_socket_path)
+			(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
+	}
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
 fail_sockets: /* a refused start leaves no socket of ours behind */
-	(void)unix_listener_remove(o.socket_path, &oci_id);
-	(void)unix_listener_remove(o.control_path, &ctl_id);
+	if (oci_ours)
+		(void)unix_listener_remove(o.socket_path, &oci_id);
+	if (ctl_ours)
+		(void)unix_listener_remove(o.control_path, &ctl_id);
+	if (lxc_ours)
+		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	return EXIT_FAILURE;
 }

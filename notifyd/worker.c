@@ -222,7 +222,7 @@ int worker_watch(struct container *c)
 	return 0;
 }
 
-void worker_pool_stop(void)
+void worker_pool_quiesce(void)
 {
 	uint64_t one = 1;
 
@@ -233,6 +233,11 @@ void worker_pool_stop(void)
 	free(pool.threads);
 	pool.threads = NULL;
 	pool.n_started = 0;
+}
+
+void worker_pool_stop(void)
+{
+	worker_pool_quiesce();
 	while (pool.watched) {
 		struct container *c = pool.watched->c;
 		epoll_ctl(pool.epfd, EPOLL_CTL_DEL, watch_fd(c), NULL);

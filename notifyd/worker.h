@@ -20,5 +20,10 @@ int worker_pool_start(unsigned n_threads, unsigned max_running);
 int worker_watch(struct container *c);
 /* Stop the threads, then forget every container still watched. */
 void worker_pool_stop(void);
+/*
+ * Stop the threads once each finished the request in hand, leaving every
+ * container as it is (an upgrade re-executes notifyd next).
+ */
+void worker_pool_quiesce(void);
 
 #endif

@@ -115,8 +115,8 @@ all: $(LOCK_GRAB) $(FUSE_PRELOAD_ABI)
 # fuse_daemon.c's reservations from threads (links with container.c and mount_record.c alone).
 $(BUILD)/tests/unit/test_fuse_daemon: $(OBJ)/tests/unit/test_fuse_daemon.o \
 		$(OBJ)/notifyd/fuse_daemon.o $(OBJ)/notifyd/container.o $(OBJ)/notifyd/mount_record.o \
-		$(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lmount $(LDLIBS)
+		$(OBJ)/notifyd/fd_store.o $(OBJ)/notifyd/state.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmount -ljson-c -lsystemd $(LDLIBS)
 # The dispatcher and target.c with a real notify fd (a child that installs a
 # SCMP_ACT_NOTIFY filter): every notifyd module but main.o.
 NOTIFYD_LIB_OBJ := $(filter-out $(OBJ)/notifyd/main.o,$(NOTIFYD_OBJ))

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+#include "notifyd/fd_store.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+struct named_fd {
+	char *name;
+	int fd;      /* our copy */
+	bool handed; /* handed in at start and not taken yet */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct named_fd *v;
+	size_t n, cap;
+	bool active, restarted;
+} store = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct named_fd *find(const char *name)
+{
+	for (size_t i = 0; i < store.n; i++)
+		if (strcmp(store.v[i].name, name) == 0)
+			return &store.v[i];
+	return NULL;
+}
+
+static int append(const char *name, int fd, bool handed)
+{
+	if (store.n == store.cap) {
+		size_t cap = store.cap ? store.cap * 2 : 64;
+		struct named_fd *v = realloc(store.v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		store.v = v;
+		store.cap = cap;
+	}
+	store.v[store.n].name = strdup(name);
+	if (!store.v[store.n].name)
+		return -ENOMEM;
+	store.v[store.n].fd = fd;
+	store.v[store.n].handed = handed;
+	store.n++;
+	return 0;
+}
+
+static void drop(struct named_fd *e)
+{
+	safe_close(e->fd);
+	free(e->name);
+	*e = store.v[--store.n];
+}
+
+int fdstore_init(void)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+	int r = 0;
+
+	store.active = getenv("NOTIFY_SOCKET") != NULL;
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "unknown";
+
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (r == 0)
+			r = append(name, fd, true);
+		else
+			safe_close(fd);
+		if (strcmp(name, "wal") == 0)
+			store.restarted = true;
+	}
+	if (names)
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+	return r;
+}
+
+bool fdstore_active(void)
+{
+	return store.active;
+}
+
+bool fdstore_restarted(void)
+{
+	return store.restarted;
+}
+
+/* The caller gets the handed-in fd itself; we keep a duplicate. Lock held. */
+static int take_locked(struct named_fd *e)
+{
+	int copy = fcntl(e->fd, F_DUPFD_CLOEXEC, 3);
+	int fd;
+
+	if (copy < 0)
+		return -errno;
+	fd = e->fd;
+	e->fd = copy;
+	e->handed = false;
+	return fd;
+}
+
+int fdstore_take(const char *name)
+{
+	struct named_fd *e;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&store.lock);
+	e = find(name);
+	if (e && e->handed)
+		r = take_locked(e);
+	pthread_mutex_unlock(&store.lock);
+	return r;
+}
+
+void fdstore_take_prefix(const char *prefix, void (*fn)(const char *name, int fd, void *userdata),
+                         void *userdata)
+{
+	size_t len = strlen(prefix);
+
+	for (;;) {
+		_cleanup_free_ char *name = NULL;
+		int fd = -ENOENT;
+
+		pthread_mutex_lock(&store.lock);
+		for (size_t i = 0; i < store.n && fd == -ENOENT; i++)
+			if (store.v[i].handed && strncmp(store.v[i].name, prefix, len) == 0) {
+				name = strdup(store.v[i].name);
+				fd = name ? take_locked(&store.v[i]) : -ENOMEM;
+			}
+		pthread_mutex_unlock(&store.lock);
+		if (fd == -ENOENT)
+			return;
+		if (fd < 0) {
+			log_warn("fd store: cannot take an fd: %s", strerror(-fd));
+			return;
+		}
+		fn(name, fd, userdata);
+	}
+}
+
+/* Tell the store to forget name (all fds of that name). */
+static void store_forget(const char *name)
+{
+	char msg[300];
+
+	if (!store.active)
+		return;
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	(void)sd_notify(0, msg);
+}
+
+int fdstore_put(const char *name, int fd)
+{
+	char msg[300];
+	struct named_fd *e;
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int r;
+
+	if (copy < 0)
+		return -errno;
+	pthread_mutex_lock(&store.lock);
+	e = find(name);
+	if (e) {
+		store_forget(name);
+		drop(e);
+	}
+	r = append(name, copy, false);
+	pthread_mutex_unlock(&store.lock);
+	if (r < 0) {
+		safe_close(copy);
+		return r;
+	}
+	if (!store.active)
+		return 0;
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+	return r < 0 ? r : r == 0 ? -ENOTCONN : 0;
+}
+
+void fdstore_remove(const char *name)
+{
+	struct named_fd *e;
+
+	pthread_mutex_lock(&store.lock);
+	e = find(name);
+	if (e) {
+		store_forget(name);
+		drop(e);
+	}
+	pthread_mutex_unlock(&store.lock);
+}
+
+void fdstore_drop_untaken(void)
+{
+	pthread_mutex_lock(&store.lock);
+	for (size_t i = 0; i < store.n;) {
+		if (!store.v[i].handed) {
+			i++;
+			continue;
+		}
+		log_info("fd store: %s was handed in but nothing claims it; dropped",
+		         store.v[i].name);
+		store_forget(store.v[i].name);
+		drop(&store.v[i]);
+	}
+	pthread_mutex_unlock(&store.lock);
+}
+
+/* NAME1:NAME2:... for LISTEN_FDNAMES. Lock held. */
+static char *joined_names(void)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < store.n; i++)
+		len += strlen(store.v[i].name) + 1;
+	s = p = malloc(len);
+	if (!s)
+		return NULL;
+	*p = '\0';
+	for (size_t i = 0; i < store.n; i++)
+		p += sprintf(p, "%s%s", i ? ":" : "", store.v[i].name);
+	return s;
+}
+
+int fdstore_exec(const char *path, char *const argv[])
+{
+	char num[32];
+	char *names;
+	int base;
+
+	if (access(path, X_OK) < 0)
+		return -errno;
+	pthread_mutex_lock(&store.lock); /* never released: we exec or exit */
+	names = joined_names();
+	if (!names)
+		return -ENOMEM;
+	/* First above the target range, so moving down clobbers none of them. */
+	base = SD_LISTEN_FDS_START + (int)store.n;
+	for (size_t i = 0; i < store.n; i++) {
+		int fd = fcntl(store.v[i].fd, F_DUPFD_CLOEXEC, base);
+		if (fd < 0)
+			return -errno;
+		store.v[i].fd = fd;
+	}
+	for (size_t i = 0; i < store.n; i++)
+		if (dup2(store.v[i].fd, SD_LISTEN_FDS_START + (int)i) < 0) /* without CLOEXEC */
+			return -errno;
+	snprintf(num, sizeof(num), "%zu", store.n);
+	setenv("LISTEN_FDS", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	execv(path, argv);
+	return -errno;
+}
+
+void fdstore_notify(const char *state)
+{
+	if (store.active)
+		(void)sd_notify(0, state);
+}

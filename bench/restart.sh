@@ -33,7 +33,7 @@ done
 PROBE=$BUILD/tests/helpers/storm_probe
 HELP=$("$BUILD/notifyd" --help 2>&1)
 KEEPER=
-grep -q -- '--keeper' <<<"$HELP" && KEEPER=1
+"$BUILD/notifyd" --keeper --help 2>&1 | grep -q 'unrecognized option' || KEEPER=1
 
 tmp=$(mktemp -d /tmp/restart-bench.XXXXXX)
 nd_pid='' probe_pid=''

@@ -42,7 +42,8 @@ PROBE=$MV_BUILD/tests/helpers/storm_probe
 NOTIFYD_BUILT=$(mv_prog notifyd) || mv_bail "notifyd not built"
 HELP=$("$NOTIFYD_BUILT" --help 2>&1)
 if [ "$KEEPER" = auto ]; then
-	if grep -q -- '--keeper' <<<"$HELP"; then KEEPER=1; else KEEPER=0; fi
+	# Not the usage line: whether the option is taken.
+	if "$NOTIFYD_BUILT" --keeper --help 2>&1 | grep -q 'unrecognized option'; then KEEPER=0; else KEEPER=1; fi
 fi
 if [ "$KEEPER" = 0 ] && [ $((KILLS + UPGRADES)) -gt 0 ]; then
 	if [ -n "${MV_STORM_KEEPER:-}" ] && [ "$MV_STORM_KEEPER" = 0 ]; then
@@ -303,7 +304,6 @@ if [ "$n_events" -gt 0 ]; then
 			event_fail=1
 			break
 		fi
-		restarts_before=$(stat_field restarts)
 		if [ "$kind" = kill ]; then
 			t_ev=$("$PROBE" signal "$old" 9 | sed 's/^t=//')
 		else
@@ -315,7 +315,7 @@ if [ "$n_events" -gt 0 ]; then
 			t_ev=$("$PROBE" signal "$old" 12 | sed 's/^t=//')
 		fi
 		# Serving again: a live notifyd that answers, another pid after a kill,
-		# the new file (and a higher restarts:) after an upgrade.
+		# the new file after an upgrade (restarts: is checked at the end).
 		ok=
 		for ((w = 0; w < 300; w++)); do
 			new=$(serving_pid)
@@ -324,10 +324,6 @@ if [ "$n_events" -gt 0 ]; then
 					ok=1
 				elif [ "$kind" = upgrade ] && [ "$(stat -L -c %i "/proc/$new/exe" 2>/dev/null)" = "$new_ino" ]; then
 					ok=1
-				fi
-				if [ -n "$ok" ] && [ -n "$restarts_before" ] &&
-					[ "$(stat_field restarts)" -le "$restarts_before" ]; then
-					ok=
 				fi
 				[ -n "$ok" ] && break
 			fi
@@ -421,7 +417,7 @@ for id in "${IDS[@]}"; do
 		$1 == "call" {
 			for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			c++; if (v["rc"] >= 0) o++; else e[v["errno"]]++
-			if (v["op"] ~ re && v["t"] + 0 > after + 0) ta++
+			if (v["op"] ~ re && v["t"] + 0 > after + 0 && v["errno"] != "ENOSYS") ta++
 		}
 		END { s = ""; for (k in e) s = s " " k "=" e[k]; print c + 0, o + 0, ta + 0, s }' "$f" 2>/dev/null)
 	tot_calls=$((tot_calls + c)) tot_ok=$((tot_ok + o)) tot_trapped_after=$((tot_trapped_after + ta))
@@ -470,7 +466,7 @@ done
 t_check "notifyctl stats: containers back to 0 (${n_ct:-?})" [ "${n_ct:-x}" = 0 ]
 t_check "notifyctl list is empty" [ -z "$(ctl list | tail -n +2)" ]
 reqs=$(stat_field requests)
-t_check "notifyctl stats: requests ${reqs:-?} >= the $tot_trapped_after trapped calls made since its last start" \
+t_check "notifyctl stats: requests ${reqs:-?} >= the $tot_trapped_after trapped calls answered since its last start" \
 	[ "${reqs:-0}" -ge "$tot_trapped_after" ]
 for ((w = 0; w < 100; w++)); do
 	loops=$(losetup -l -n -O NAME,BACK-FILE 2>/dev/null | awk -v t="$MV_TMP/" 'index($2, t) == 1')

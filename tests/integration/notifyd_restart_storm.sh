@@ -268,6 +268,7 @@ t_ok "all ${#IDS[@]} containers started ($(($(date +%s) - t0_start)) s)"
 # An LXC container is adopted at its first request through the proxy: the OCI ones count now.
 n_ct=$(stat_field containers)
 t_check "notifyctl stats counts the $N OCI containers (containers: ${n_ct:-?})" [ "${n_ct:-0}" -ge "$N" ]
+t_diag "at go: serving notifyd pid $(serving_pid), $(find "$MV_TMP/state" -name 'c.*.json' 2>/dev/null | wc -l) container state files in $MV_TMP/state"
 SERVING=$(serving_pid)
 MOUNTS_BEFORE=$(wc -l <"/proc/$SERVING/mountinfo" 2>/dev/null)
 

@@ -188,8 +188,9 @@ LXC_ROOTFS=
 if [ "$USE_LXC" = 1 ]; then
 	# Root's subordinate ids for lxc.idmap, in this test's mount namespace only.
 	echo "root:100000:65536" >"$MV_TMP/subid"
-	mount --bind "$MV_TMP/subid" /etc/subuid && mount --bind "$MV_TMP/subid" /etc/subgid ||
+	if ! mount --bind "$MV_TMP/subid" /etc/subuid || ! mount --bind "$MV_TMP/subid" /etc/subgid; then
 		mv_bail "cannot provide /etc/subuid for the test"
+	fi
 	mkdir -p "$LXCP"
 	lxc-create -P "$LXCP" -n "$LXC_NAME" -t busybox >"$MV_TMP/lxc-create.log" 2>&1 ||
 		mv_bail "lxc-create -t busybox failed: $(tail -n 5 "$MV_TMP/lxc-create.log")"

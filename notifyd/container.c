@@ -55,8 +55,8 @@ int container_proc_start(pid_t pid, uint64_t *ret)
 	p = strrchr(buf, ')');
 	if (!p)
 		return -EIO;
-	/* After ") ": state is field 3; starttime is field 22, 19 fields further. */
-	for (int field = 3; field < 22; field++) {
+	/* The n-th space after it precedes field n + 2: starttime (22) follows the 20th. */
+	for (int field = 3; field < 23; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EIO;

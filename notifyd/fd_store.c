@@ -77,7 +77,10 @@ int fdstore_init(void)
 			r = append(name, fd, true);
 		else
 			safe_close(fd);
-		if (strcmp(name, "wal") == 0)
+		/* Only a notifyd stores these: one ran before us (a socket unit hands the others).
+		 */
+		if (strcmp(name, "oci") != 0 && strcmp(name, "lxc") != 0 &&
+		    strcmp(name, "control") != 0)
 			store.restarted = true;
 	}
 	if (names)

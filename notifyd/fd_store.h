@@ -27,7 +27,7 @@
 int fdstore_init(void);
 /* A store outlives us (NOTIFY_SOCKET is set): stored fds survive a crash. */
 bool fdstore_active(void);
-/* We were handed the fds of a notifyd that ran before (its in-flight log). */
+/* We were handed fds a notifyd that ran before stored (not only listeners). */
 bool fdstore_restarted(void);
 /*
  * The fd handed in under name, now the caller's (the module keeps its own

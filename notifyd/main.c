@@ -67,6 +67,7 @@ struct watch {
 	int fd;
 	void *obj;
 	uint64_t deadline_ms; /* W_OCI_CONN: when an incomplete hand-over is dropped */
+	uint64_t seq;         /* W_OCI_CONN, W_LXC_CONN: kept in the fd store as o.SEQ / w.SEQ */
 };
 
 /*
@@ -95,7 +96,7 @@ static struct {
 	unsigned n_lxc_waiting; /* LXC connections before their first message */
 	char features[256];     /* kernel features probed at start, for the log and stats */
 	int sync_wake_state;    /* SYNC_WAKE_UP: -1 not tried yet, 0 unavailable, 1 active */
-	uint64_t lxc_waiting_seq; /* names waiting LXC connections in the fd store */
+	uint64_t conn_seq;      /* names hand-overs and waiting LXC connections in the fd store */
 	struct control_info info;
 } notifyd = {.epfd = -EBADF, .sync_wake_state = -1};
 
@@ -177,6 +178,59 @@ static int mkdir_parents(const char *path)
 static struct unix_listener_id oci_id, ctl_id, lxc_id;
 
 /*
+ * What notifyd itself keeps in the state directory ("notifyd"): how many
+ * times it started within its store's life, minus one, and which socket
+ * files it created (so a successor that takes the sockets over still
+ * removes only those at a clean stop).
+ */
+static struct json_object *daemon_prev; /* our predecessor's, or NULL */
+
+static unsigned daemon_state_load(void)
+{
+	unsigned long long n = 0;
+
+	if (fdstore_restarted() && state_read("notifyd", &daemon_prev) == 0 &&
+	    state_get_u64(daemon_prev, "restarts", &n) == 0)
+		n++;
+	return (unsigned)n;
+}
+
+/* The file id our predecessor recorded for socket name, if any. */
+static void daemon_prev_socket(const char *name, struct unix_listener_id *id)
+{
+	struct json_object *socks, *one;
+	unsigned long long dev, ino;
+
+	if (daemon_prev && json_object_object_get_ex(daemon_prev, "sockets", &socks) &&
+	    json_object_object_get_ex(socks, name, &one) && state_get_u64(one, "dev", &dev) == 0 &&
+	    state_get_u64(one, "ino", &ino) == 0)
+		*id = (struct unix_listener_id){.dev = (dev_t)dev, .ino = (ino_t)ino, .set = true};
+}
+
+static void daemon_state_save(const char *const names[], const struct unix_listener_id *ids[],
+                              size_t n)
+{
+	struct json_object *o = json_object_new_object(), *socks = json_object_new_object();
+
+	if (!o || !socks || json_object_object_add(o, "sockets", socks) < 0) {
+		json_object_put(socks);
+		json_object_put(o);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *one = json_object_new_object();
+		if (!one || !ids[i]->set || json_object_object_add(socks, names[i], one) < 0 ||
+		    state_set_u64(one, "dev", (unsigned long long)ids[i]->dev) < 0 ||
+		    state_set_u64(one, "ino", (unsigned long long)ids[i]->ino) < 0)
+			continue; /* one added is freed with o */
+	}
+	if (state_set_u64(o, "restarts", notifyd.info.restarts) == 0 &&
+	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
+		(void)state_write("notifyd", o);
+	json_object_put(o);
+}
+
+/*
  * A listening socket: the one the fd store (a socket unit, the keeper, the
  * notifyd before us) hands in under name, or a new one, created 0600 from
  * the start (only root may hand us containers or ask us things) and given
@@ -200,6 +254,7 @@ static int listen_unix(const char *name, const char *path, int type, struct unix
 		int fl = fcntl(fd, F_GETFL);
 		if (fl >= 0)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		daemon_prev_socket(name, id); /* a file our predecessor made stays ours */
 		return fd;
 	}
 	r = mkdir_parents(path);
@@ -291,6 +346,24 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 	         st->status[0] ? st->status : "?", st->profile);
 }
 
+/* The name of w's connection in the fd store. */
+static void conn_name(const struct watch *w, char *buf, size_t size)
+{
+	snprintf(buf, size, "%c.%" PRIu64, w->kind == W_OCI_CONN ? 'o' : 'w', w->seq);
+}
+
+/* A hand-over finished (adopted or rejected): forget its connection. */
+static void handover_done(struct watch *w)
+{
+	char name[32];
+
+	conn_name(w, name, sizeof(name));
+	fdstore_remove(name);
+	oci_conn_free(w->obj);
+	watch_del(w);
+	notifyd.n_handovers--;
+}
+
 static void on_oci_conn(struct watch *w)
 {
 	struct oci_conn *conn = w->obj;
@@ -305,18 +378,19 @@ static void on_oci_conn(struct watch *w)
 		log_warn("OCI hand-over rejected: %s", err);
 	else
 		adopt_container(&st, notify_fd);
-	watch_del(w);
-	oci_conn_free(conn);
-	notifyd.n_handovers--;
+	handover_done(w);
 }
 
-static void accept_handover(int listen_fd)
+/*
+ * Watch a runtime's connection until its state is complete.  It is kept in
+ * the fd store as o.SEQ meanwhile: a successor reads what we had not (a
+ * runtime sends everything at once, so normally all of it).
+ */
+static void watch_handover(int fd, uint64_t seq, bool store)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	struct oci_conn *conn;
+	char name[32];
 
-	if (fd < 0)
-		return;
 	if (notifyd.n_handovers >= OCI_MAX_HANDOVERS) {
 		log_warn("OCI hand-over rejected: %u hand-overs already in progress",
 		         notifyd.n_handovers);
@@ -331,9 +405,21 @@ static void accept_handover(int listen_fd)
 		oci_conn_free(conn);
 		return;
 	}
-	notifyd.watches->deadline_ms =
-	    now_ms() + OCI_HANDOVER_TIMEOUT_MS; /* watch_add puts it first */
+	/* watch_add puts it first */
+	notifyd.watches->deadline_ms = now_ms() + OCI_HANDOVER_TIMEOUT_MS;
+	notifyd.watches->seq = seq;
 	notifyd.n_handovers++;
+	snprintf(name, sizeof(name), "o.%" PRIu64, seq);
+	if (store)
+		(void)fdstore_put(name, fd);
+}
+
+static void accept_handover(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd >= 0)
+		watch_handover(fd, ++notifyd.conn_seq, true);
 }
 
 /* An LXC monitor's first message names its container: adopt it, give it to the workers. */
@@ -347,7 +433,7 @@ static void on_lxc_conn(struct watch *w)
 	char wname[32];
 	int pidfd, r;
 
-	snprintf(wname, sizeof(wname), "w.%" PRIu64, (uint64_t)(uintptr_t)w->obj);
+	conn_name(w, wname, sizeof(wname));
 	getsockopt(w->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 	r = lxc_proxy_hello(w->fd, cred.pid, &h, err, sizeof(err));
 	if (r == 0)
@@ -401,14 +487,14 @@ static void wait_lxc(int fd, uint64_t seq, bool store)
 	/* Without send times, answers LXC no longer waits for cannot be held back. */
 	if (lxc_proxy_conn_init(fd) < 0)
 		log_debug("LXC proxy connection: SO_TIMESTAMPNS: %m");
-	if (notifyd.n_lxc_waiting >= LXC_MAX_WAITING ||
-	    watch_add(W_LXC_CONN, fd, (void *)(uintptr_t)seq) < 0) {
+	if (notifyd.n_lxc_waiting >= LXC_MAX_WAITING || watch_add(W_LXC_CONN, fd, NULL) < 0) {
 		log_warn("LXC proxy connection rejected: %u connections wait for a first message",
 		         notifyd.n_lxc_waiting);
 		safe_close(fd);
 		return;
 	}
 	notifyd.n_lxc_waiting++;
+	notifyd.watches->seq = seq; /* watch_add puts it first */
 	snprintf(name, sizeof(name), "w.%" PRIu64, seq);
 	if (store)
 		(void)fdstore_put(name, fd);
@@ -419,11 +505,11 @@ static void accept_lxc(int listen_fd)
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd >= 0)
-		wait_lxc(fd, ++notifyd.lxc_waiting_seq, true);
+		wait_lxc(fd, ++notifyd.conn_seq, true);
 }
 
-/* At a restart: the LXC connections our predecessor had not heard from yet. */
-static void rewait_lxc(const char *name, int fd, void *userdata)
+/* A stored connection (o.SEQ, w.SEQ) of our predecessor: go on where it was. */
+static void rewatch_conn(const char *name, int fd, void *userdata)
 {
 	unsigned long long seq = strtoull(name + 2, NULL, 10);
 	int fl = fcntl(fd, F_GETFL);
@@ -431,9 +517,12 @@ static void rewait_lxc(const char *name, int fd, void *userdata)
 	(void)userdata;
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	if (seq > notifyd.lxc_waiting_seq)
-		notifyd.lxc_waiting_seq = seq;
-	wait_lxc(fd, seq, false);
+	if (seq > notifyd.conn_seq)
+		notifyd.conn_seq = seq;
+	if (name[0] == 'o')
+		watch_handover(fd, seq, false);
+	else
+		wait_lxc(fd, seq, false);
 }
 
 /* Drop hand-overs that did not complete in time. */
@@ -447,9 +536,7 @@ static void expire_handovers(void)
 			continue;
 		log_warn("OCI hand-over rejected: no complete state within %d s",
 		         OCI_HANDOVER_TIMEOUT_MS / 1000);
-		oci_conn_free(w->obj);
-		watch_del(w);
-		notifyd.n_handovers--;
+		handover_done(w);
 	}
 }
 
@@ -559,29 +646,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/*
- * How many times notifyd started within its store's life, minus one: kept
- * in the state file "notifyd", counted up when we take over from a
- * predecessor.
- */
-static unsigned count_restarts(void)
-{
-	struct json_object *o = NULL;
-	unsigned long long n = 0;
-
-	if (fdstore_restarted() && state_read("notifyd", &o) == 0) {
-		if (state_get_u64(o, "restarts", &n) == 0)
-			n++;
-		json_object_put(o);
-	}
-	o = json_object_new_object();
-	if (o && state_set_u64(o, "restarts", n) == 0 &&
-	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
-		(void)state_write("notifyd", o);
-	json_object_put(o);
-	return (unsigned)n;
-}
-
 /* restart.c's hand-over of a rebuilt entry to the workers. */
 static int serve_restored(struct container *c)
 {
@@ -621,7 +685,7 @@ static void upgrade(char **argv)
 
 	log_info("upgrade: finishing the requests in hand, then re-executing %s", self_path);
 	fdstore_notify("RELOADING=1\nSTATUS=upgrading");
-	ns_child_cancel_all();
+	/* Helpers are not cancelled: a request in hand gets its normal answer. */
 	worker_pool_quiesce();
 	r = fdstore_exec(self_path, argv);
 	log_error("upgrade: cannot re-execute %s: %s", self_path, strerror(-r));
@@ -686,7 +750,7 @@ int main(int argc, char **argv)
 		log_error("cannot use the state directory %s: %s", o.state_dir, strerror(-r));
 		return EXIT_FAILURE;
 	}
-	notifyd.info.restarts = count_restarts();
+	notifyd.info.restarts = daemon_state_load();
 	notifyd.info.pid = getpid();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
 	sigemptyset(&mask);
@@ -726,9 +790,16 @@ int main(int argc, char **argv)
 		log_error("epoll: %m");
 		return EXIT_FAILURE;
 	}
-	/* Take over what a predecessor left: its containers, then its waiting LXC monitors. */
+	{
+		static const char *const names[] = {"oci", "control", "lxc"};
+		const struct unix_listener_id *ids[] = {&oci_id, &ctl_id, &lxc_id};
+		daemon_state_save(names, ids, ARRAY_SIZE(names));
+		json_object_put(TAKE_PTR(daemon_prev));
+	}
+	/* Take over what a predecessor left: its containers, then runtimes' connections. */
 	restored = restart_restore(serve_restored);
-	fdstore_take_prefix("w.", rewait_lxc, NULL);
+	fdstore_take_prefix("o.", rewatch_conn, NULL);
+	fdstore_take_prefix("w.", rewatch_conn, NULL);
 	fdstore_drop_untaken();
 	probe_features();
 	notifyd.info.profiles_dir = o.profiles_dir;

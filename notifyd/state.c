@@ -53,6 +53,7 @@ int state_init(const char *dir, bool keep)
 	d = fdopendir(fcntl(dirfd_, F_DUPFD_CLOEXEC, 3));
 	if (!d)
 		return -errno;
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		size_t stem;
 		/* Temporaries of a writer that died, and everything when not restarting. */
@@ -142,6 +143,7 @@ void state_foreach(const char *prefix,
 	d = fdopendir(fcntl(dirfd_, F_DUPFD_CLOEXEC, 3));
 	if (!d)
 		return;
+	rewinddir(d); /* the duplicate shares dirfd_'s position with every earlier reader */
 	while ((de = readdir(d))) {
 		char name[NAME_MAX + 1];
 		struct json_object *obj = NULL;

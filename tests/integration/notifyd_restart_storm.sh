@@ -47,7 +47,7 @@ if [ "$KEEPER" = auto ]; then
 fi
 if [ "$KEEPER" = 0 ] && [ $((KILLS + UPGRADES)) -gt 0 ]; then
 	if [ -n "${MV_STORM_KEEPER:-}" ] && [ "$MV_STORM_KEEPER" = 0 ]; then
-		t_diag "MV_STORM_KEEPER=0 with $KILLS kills and $UPGRADES upgrades: notifyd is restarted with nothing to hold its fds"
+		t_diag "MV_STORM_KEEPER=0 with $KILLS kills and $UPGRADES upgrades: without a keeper only upgrades (SIGUSR2) can keep the fds; a kill loses them"
 	else
 		t_skip "notifyd killed $KILLS times and upgraded $UPGRADES times during the storm" \
 			"this notifyd has no --keeper (issue 17 not merged): baseline run only"

@@ -45,6 +45,9 @@ cleanup() {
 	local p
 	[ -n "$probe_pid" ] && { touch "$tmp/stop"; kill "$probe_pid" 2>/dev/null; wait "$probe_pid" 2>/dev/null; }
 	[ -n "$nd_pid" ] && { kill "$nd_pid" 2>/dev/null; wait "$nd_pid" 2>/dev/null; }
+	# RESTART_BENCH_KEEP=DIR: notifyd's log, the probe's calls, the events and the figures.
+	[ -n "${RESTART_BENCH_KEEP:-}" ] && mkdir -p "$RESTART_BENCH_KEEP" &&
+		cp "$tmp"/*.log "$tmp"/*.out "$tmp/events" "$tmp/rec" "$RESTART_BENCH_KEEP/" 2>/dev/null
 	# A serving notifyd its keeper's TERM missed: what runs this run's copy.
 	for p in /proc/[0-9]*; do
 		case $(readlink "$p/exe" 2>/dev/null) in
@@ -188,4 +191,8 @@ if [ -z "$KEEPER" ] || [ "$failed" -gt 0 ] || grep -q ' lost$' "$tmp/events"; th
 			sort | uniq -c | tr -s ' \n' ' '))"
 fi
 grep -q ' lost$' "$tmp/events" && echo "notifyd did not serve again within 10 s after: $(grep ' lost$' "$tmp/events" | head -n 1)"
-echo "restarts: $(ctl stats | sed -n 's/^restarts: *//p')  serving pid: $(serving)"
+echo "each event (ms): $(awk '$1 == "kill" || $1 == "upgrade" { printf "%s%s=%.1f", (n++ ? " " : ""), substr($1, 1, 1), $3 }' "$tmp/rec")"
+r=$(ctl stats | sed -n 's/^restarts: *//p')
+echo "restarts: ${r:-?} for $(grep -c . "$tmp/events") signals; serving pid: $(serving)"
+[ -n "$r" ] && [ "$r" -gt "$(grep -c . "$tmp/events")" ] &&
+	echo "notifyd also restarted $((r - $(grep -c . "$tmp/events"))) time(s) by itself: $(grep -cE 'exited|died|killed by signal' "$tmp/notifyd.log") keeper lines about a death"

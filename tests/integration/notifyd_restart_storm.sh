@@ -384,6 +384,13 @@ else
 	for id in "${left[@]}"; do
 		p=$(init_pid "$id")
 		msg+=("$id (init pid ${p:-?}): last calls: $(tail -n 2 "${LOG_OF[$id]}" 2>/dev/null | tr '\n' '|')")
+		# The stuck call came after the last answered one: the first event after that.
+		lt=$(tail -n 1 "${LOG_OF[$id]}" 2>/dev/null | sed -n 's/^call t=\([0-9]*\) .* us=\([0-9]*\)$/\1 \2/p')
+		if [ -n "$lt" ]; then
+			read -r lt lus <<<"$lt"
+			lt=$((lt + lus * 1000))
+			msg+=("  first event after its last answered call: $(awk -v t="$lt" '{ split($1, a, "="); if (a[2] + 0 > t + 0) { print $0 " (+" int((a[2] - t) / 1e6) " ms)"; exit } }' "$EVENTS")")
+		fi
 		if [ -n "$p" ]; then
 			msg+=("  wchan: $(cat "/proc/$p/wchan" 2>/dev/null) syscall: $(cut -d' ' -f1-3 "/proc/$p/syscall" 2>/dev/null)")
 			msg+=("  stack: $(tr '\n' ' ' <"/proc/$p/stack" 2>/dev/null)")
@@ -427,13 +434,15 @@ for id in "${IDS[@]}"; do
 		tot_errno[${kv%%=*}]=$((${tot_errno[${kv%%=*}]:-0} + ${kv#*=}))
 		if [[ " $EXPECTED " != *" ${kv%%=*} "* ]]; then
 			tot_bad=$((tot_bad + ${kv#*=}))
-			# The first failures, with the event just before each.
+			# The first failures, with the last event before each returned.
 			while read -r line; do
 				t=$(sed -n 's/.* t=\([0-9]*\) .*/\1/p' <<<"$line")
+				us=$(sed -n 's/.* us=\([0-9]*\)$/\1/p' <<<"$line")
+				t=$((t + ${us:-0} * 1000))
 				ev=$(awk -v t="$t" '{ split($1, a, "="); if (a[2] + 0 <= t + 0) last = $0 } END { print last }' "$EVENTS")
 				if [ -n "$ev" ]; then
 					evt=$(sed -n 's/^t=\([0-9]*\) .*/\1/p' <<<"$ev")
-					ev="$(((t - evt) / 1000000)) ms after: $ev"
+					ev="returned $(((t - evt) / 1000000)) ms after: $ev"
 				else
 					ev="before any event"
 				fi

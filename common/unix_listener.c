@@ -147,7 +147,7 @@ int unix_listener_open(const char *path, const struct unix_listener_opts *opts,
 	     fchownat(dirfd, TMP_NAME, opts->uid, opts->gid, AT_SYMLINK_NOFOLLOW) < 0) ||
 	    fchmodat(dirfd, TMP_NAME, opts->mode & 07777, 0) < 0 ||
 	    fstatat(dirfd, TMP_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    listen(fd, opts->backlog) < 0) {
+	    (opts->type != SOCK_DGRAM && listen(fd, opts->backlog) < 0)) {
 		r = -errno;
 		goto out;
 	}

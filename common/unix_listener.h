@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 struct unix_listener_opts {
-	int type;    /* SOCK_STREAM or SOCK_SEQPACKET */
+	int type;    /* SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM (bound, no listen()) */
 	int flags;   /* more socket() flags (SOCK_NONBLOCK); SOCK_CLOEXEC is always set */
 	mode_t mode; /* permission bits of the socket file, e.g. 0600 or 0660 */
 	uid_t uid;   /* owner, or (uid_t)-1 to keep ours */

@@ -8,6 +8,7 @@
 #include "notifyd/control.h"
 #include "notifyd/fd_store.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/keeper.h"
 #include "notifyd/kernel_check.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_record.h"
@@ -710,6 +711,8 @@ int main(int argc, char **argv)
 	bool running = true, upgrading = false;
 	int r;
 
+	if (keeper_requested(argc, argv))
+		return keeper_main(argc, argv);
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
 	remember_self();

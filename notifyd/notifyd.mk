@@ -1,4 +1,4 @@
-NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o container.o mount_record.o control.o mount_kernel.o \
+NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o keeper.o container.o mount_record.o control.o mount_kernel.o \
 	mount_options.o mount_request.o mount_verify.o oci_listener.o profile.o profile_store.o \
 	supervise.o request.o decision.o target.o umount_request.o view.o worker.o mount_lock.o ns_child.o \
 	caller_cgroup.o source_open.o device_allow.o \

@@ -15,7 +15,7 @@ PACKAGES=(
 	libcap-ng-dev
 	libjson-c-dev
 	libinih-dev
-	libsystemd-dev  # sd_notify fd store, sd_listen_fds_with_names (notifyd restart survival)
+	libsystemd-dev  # sd_notify fd store, sd_listen_fds_with_names (notifyd restart survival; tests/helpers/fdstore_child)
 	crun            # OCI runtime the integration tests drive (listenerPath)
 	runc            # second OCI runtime, same tests
 	e2fsprogs       # mkfs.ext4 -d and debugfs: ext4 images for the kernel action

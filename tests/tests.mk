@@ -143,3 +143,8 @@ $(BUILD)/tests/unit/test_fuse_children: $(OBJ)/tests/unit/test_fuse_children.o \
 		$(OBJ)/notifyd/fuse_children.o $(OBJ)/notifyd/fuse_confine.o \
 		$(OBJ)/notifyd/fuse_plan.o $(OBJ)/notifyd/fuse_startup.o $(NOTIFYD_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(sort $^) $(NOTIFYD_LIBS) $(LDLIBS)
+
+# Stands in for notifyd under `notifyd --keeper` (tests/integration/notifyd_keeper.sh).
+$(BUILD)/tests/helpers/fdstore_child: $(OBJ)/tests/helpers/fdstore_child.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd $(LDLIBS)
+all: $(BUILD)/tests/helpers/fdstore_child

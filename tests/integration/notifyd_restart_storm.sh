@@ -434,18 +434,18 @@ for id in "${IDS[@]}"; do
 		tot_errno[${kv%%=*}]=$((${tot_errno[${kv%%=*}]:-0} + ${kv#*=}))
 		if [[ " $EXPECTED " != *" ${kv%%=*} "* ]]; then
 			tot_bad=$((tot_bad + ${kv#*=}))
-			# The first failures, with the last event before each returned.
+			# The first failures, each with the event that caught it in flight, else the last before it.
 			while read -r line; do
 				t=$(sed -n 's/.* t=\([0-9]*\) .*/\1/p' <<<"$line")
 				us=$(sed -n 's/.* us=\([0-9]*\)$/\1/p' <<<"$line")
+				ts=$t
 				t=$((t + ${us:-0} * 1000))
-				ev=$(awk -v t="$t" '{ split($1, a, "="); if (a[2] + 0 <= t + 0) last = $0 } END { print last }' "$EVENTS")
-				if [ -n "$ev" ]; then
-					evt=$(sed -n 's/^t=\([0-9]*\) .*/\1/p' <<<"$ev")
-					ev="returned $(((t - evt) / 1000000)) ms after: $ev"
-				else
-					ev="before any event"
-				fi
+				# The first event while it was in the kernel, else the last before it.
+				ev=$(awk -v s="$ts" -v t="$t" '{ split($1, a, "=") }
+					a[2] + 0 > s + 0 && a[2] + 0 <= t + 0 { print "in flight at it (" int((a[2] - s) / 1e6) " ms after the call began): " $0; f = 1; exit }
+					a[2] + 0 <= s + 0 { last = $0; lt = a[2] }
+					END { if (!f && last != "") print "returned " int((t - lt) / 1e6) " ms after: " last }' "$EVENTS")
+				[ -n "$ev" ] || ev="before any event"
 				bad_lines+=("$id: $line ($ev)")
 			done < <(grep -E "^call .* errno=${kv%%=*} " "$f" | head -n 3)
 		fi

@@ -10,9 +10,10 @@
 # (default 300) or failed written down with its CLOCK_MONOTONIC start and
 # end.  The host takes the time of each signal with the same clock
 # (storm_probe signal; CLOCK_MONOTONIC is shared across namespaces).  The
-# recovery of one event = end of the first call that returns after the
-# signal - the signal's time (a call returning in less than the threshold
-# shows as "< threshold").  RESTART_BENCH_KILLS (default 10) SIGKILLs of the
+# recovery of one event = end of the first call made after the signal - the
+# signal's time (one in flight may still be answered by the dying notifyd; a
+# call returning in less than the threshold counts as 0); and the longest
+# wait of one call begun within 1 s of the signal ("stall").  RESTART_BENCH_KILLS (default 10) SIGKILLs of the
 # serving notifyd under "notifyd --keeper", then RESTART_BENCH_UPGRADES
 # (default 10) SIGUSR2s, RESTART_BENCH_GAP (default 2.5) and 1 s apart;
 # median and max of each.  Anchor in the same run: the same call's latency
@@ -139,41 +140,50 @@ touch "$tmp/stop"
 wait "$probe_pid"
 probe_pid=''
 
-# For each event: the first call that returned after the signal.
+# For each event: kind status recovery-ms errno-of-that-call failed-calls longest-stall-ms.
 awk -v thresh="$THRESH_US" '
 FILENAME == ARGV[1] { kind[++ne] = $1; t[ne] = $2; st[ne] = $4; next }
 $1 == "slow" {
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	ns++; s_end[ns] = v["end"] + 0; s_err[ns] = v["errno"]
+	ns++; s_start[ns] = v["start"] + 0; s_end[ns] = v["end"] + 0; s_err[ns] = v["errno"]
 }
 $1 == "probe" { summary = $0 }
 END {
 	for (e = 1; e <= ne; e++) {
-		next_t = e < ne ? t[e + 1] : 9e18; rec = -1; err = "0"; failed = 0
+		next_t = e < ne ? t[e + 1] : 9e18; rec = -1; err = "0"; failed = 0; stall = 0
 		for (j = 1; j <= ns; j++) {
 			if (s_end[j] <= t[e] || s_end[j] > next_t) continue
 			if (s_err[j] != "EINVAL" && s_err[j] != "0") failed++
-			if (rec < 0) { rec = (s_end[j] - t[e]) / 1e6; err = s_err[j] }
+			# The first call made after the signal: one in flight may still get
+			# the answer of the dying notifyd: SIGKILL takes a moment to stop its threads.
+			if (rec < 0 && s_start[j] >= t[e]) { rec = (s_end[j] - t[e]) / 1e6; err = s_err[j] }
+			# The longest wait of a call that began within 1 s of the signal.
+			if (s_start[j] < t[e] + 1e9 && (s_end[j] - s_start[j]) / 1e6 > stall) stall = (s_end[j] - s_start[j]) / 1e6
 		}
-		printf "%s %s %.3f %s %d\n", kind[e], st[e], rec, err, failed
+		printf "%s %s %.3f %s %d %.3f\n", kind[e], st[e], rec, err, failed, stall
 	}
 	print summary
 }' "$tmp/events" "$tmp/probe.out" >"$tmp/rec"
 
 echo
-echo "notifyd restart: from the signal to the first answered request, seen in a container"
-echo "(umount2 of a non-mount every ${PAUSE_US} µs; CLOCK_MONOTONIC on both sides; ms)"
-printf '%-30s %6s %10s %10s %10s  %s\n' "event" "n" "median" "max" "min" "failed calls"
+echo "notifyd restart: from the signal to the first answered request made after it, seen in a"
+echo "container, and the longest wait of one call (umount2 of a non-mount every ${PAUSE_US} µs;"
+echo "CLOCK_MONOTONIC on both sides; ms)"
+printf '%-30s %4s %9s %9s %9s %11s %10s  %s\n' "event" "n" "median" "max" "min" "stall med" "stall max" "failed calls"
 row() { # kind label : a recovery under the threshold counts as 0
 	awk -v k="$1" -v label="$2" -v thr="$THRESH_US" '
 	$1 == k { f += $5 }
-	$1 == k && ($4 == "EINVAL" || $4 == "0") { n++; v[n] = $3 < 0 ? 0 : $3; if ($3 < 0) under++ }
+	$1 == k && ($4 == "EINVAL" || $4 == "0") { n++; v[n] = $3 < 0 ? 0 : $3; w[n] = $6; if ($3 < 0) under++ }
 	$1 == k && $4 != "EINVAL" && $4 != "0" { lost++ }
 	END {
-		if (lost) { printf "%-30s %6d %10s %10s %10s  %d  (first call after the signal failed: %d events)\n", label, n + lost, "failed", "-", "-", f, lost; exit }
-		if (n == 0) { printf "%-30s %6d %10s\n", label, 0, "-"; exit }
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
-		printf "%-30s %6d %10.2f %10.2f %10.2f  %d%s\n", label, n, v[int((n + 1) / 2)], v[n], v[1], f, \
+		if (lost) { printf "%-30s %4d %9s %9s %9s %11s %10s  %d  (first call after the signal failed: %d events)\n", label, n + lost, "failed", "-", "-", "-", "-", f, lost; exit }
+		if (n == 0) { printf "%-30s %4d %9s\n", label, 0, "-"; exit }
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
+			if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+			if (w[j] < w[i]) { x = w[i]; w[i] = w[j]; w[j] = x }
+		}
+		m = int((n + 1) / 2)
+		printf "%-30s %4d %9.2f %9.2f %9.2f %11.2f %10.2f  %d%s\n", label, n, v[m], v[n], v[1], w[m], w[n], f, \
 			(under ? "  (" under " under " thr " µs, counted as 0)" : "")
 	}' "$tmp/rec"
 }

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/fd_store.h"
 #include "notifyd/mount_record.h"
+#include "notifyd/state.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/kernel_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <libmount/libmount.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +40,9 @@ struct daemon_rec {
 	char *program, *target;
 	char *source, *options; /* vfsd shares only */
 	bool killed;            /* sweep_orphans() signalled it; under state.lock */
+	bool adopted;           /* from a notifyd before us: perhaps not our child any more */
+	bool vanished;          /* adopted, but it exited while no notifyd ran */
+	uint64_t start;         /* its start time (/proc/PID/stat), to know it after a restart */
 	uint64_t started;
 	char line[512]; /* partial output line */
 	size_t line_len;
@@ -73,6 +81,7 @@ static struct {
 
 static void fuse_res_gone(struct container *c, struct container_resource *res, bool last);
 static unsigned fuse_res_count(struct container *c, const struct container_resource *res);
+static struct json_object *fuse_res_save(struct container *c, struct container_resource *res);
 static void fuse_res_release(struct container_resource *res)
 {
 	free(res); /* its daemons held references on the entry: none is left */
@@ -86,6 +95,7 @@ static const struct container_resource_ops fuse_res_ops[_FUSE_DAEMON_KIND_MAX] =
             .gone = fuse_res_gone,
             .count = fuse_res_count,
             .release = fuse_res_release,
+            .save = fuse_res_save,
         },
     [FUSE_DAEMON_VFSD] =
         {
@@ -93,6 +103,7 @@ static const struct container_resource_ops fuse_res_ops[_FUSE_DAEMON_KIND_MAX] =
             .gone = fuse_res_gone,
             .count = fuse_res_count,
             .release = fuse_res_release,
+            .save = fuse_res_save,
         },
 };
 
@@ -185,12 +196,43 @@ void fuse_daemon_unreserve(struct container *c, enum fuse_daemon_kind kind)
 	pthread_mutex_unlock(&state.lock);
 }
 
+/*
+ * The fd store's name of d's output pipe: its read end must outlive notifyd,
+ * or the daemon's next write gets EPIPE (SIGPIPE) while no notifyd runs.
+ */
+static void stderr_name(const struct daemon_rec *d, char *buf, size_t size)
+{
+	snprintf(buf, size, "e.%" PRIu64 ".%d", d->c->key, (int)d->pid);
+}
+
+/* The output pipe is closed (EOF, or the record goes): the store lets go of it too. */
+static void stderr_forget(struct daemon_rec *d)
+{
+	char name[48];
+
+	if (d->stderr_fd < 0)
+		return;
+	stderr_name(d, name, sizeof(name));
+	fdstore_remove(name);
+}
+
+/*
+ * notifyd is stopping: records are freed, but the daemons run on and a
+ * successor takes them over as they are (state file and stored pipe kept).
+ */
+static bool stopping;
+
+/* The record is off state.recs: free it, and save its entry without it. */
 static void rec_free(struct daemon_rec *d)
 {
+	if (!stopping)
+		stderr_forget(d);
 	safe_close(d->pidfd);
 	safe_close(d->stderr_fd);
 	safe_close(d->mntns_fd);
 	fuse_daemon_unreserve(d->c, d->kind);
+	if (!stopping)
+		container_save(d->c);
 	container_unref(d->c);
 	free(d->program);
 	free(d->target);
@@ -226,6 +268,7 @@ static void flush_output(struct daemon_rec *d, bool all)
 	}
 	if (n == 0) { /* every writer closed it */
 		epoll_ctl(state.epfd, EPOLL_CTL_DEL, d->stderr_fd, NULL);
+		stderr_forget(d);
 		d->stderr_fd = safe_close(d->stderr_fd);
 	}
 }
@@ -299,8 +342,15 @@ static void on_exit_of(struct daemon_rec *d)
 	int r;
 
 	flush_output(d, true);
-	if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-		snprintf(how, sizeof(how), "exited");
+	/*
+	 * Reaped if it is our child -- also one of a notifyd before us that was
+	 * this very process (an upgrade re-executes in place).  One re-parented
+	 * when its notifyd died is the keeper's or systemd's: ECHILD, no status.
+	 */
+	if (d->vanished)
+		snprintf(how, sizeof(how), "exited (seen at the take-over)");
+	else if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		snprintf(how, sizeof(how), d->adopted ? "exited (status unknown)" : "exited");
 	else if (si.si_code == CLD_EXITED)
 		snprintf(how, sizeof(how), "exited with status %d", si.si_status);
 	else
@@ -500,6 +550,8 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	d->stderr_fd = TAKE_FD(info->stderr_fd);
 	d->mntns_fd = TAKE_FD(info->mntns_fd);
 	d->pid = info->pid;
+	/* Read after the pidfd was opened (by the starter): it is this process's. */
+	(void)container_proc_start(d->pid, &d->start);
 	d->mnt_id = info->mnt_id;
 	d->mnt_id_old = info->mnt_id_old;
 	d->program = strdup(info->program);
@@ -509,8 +561,17 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	if (!d->program || !d->target || (info->source && !d->source) ||
 	    (info->options && !d->options)) {
 		syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+		d->stderr_fd = safe_close(d->stderr_fd); /* never stored */
 		rec_free(d);
 		return -ENOMEM;
+	}
+	if (d->stderr_fd >= 0) {
+		char name[48];
+
+		stderr_name(d, name, sizeof(name));
+		if (fdstore_put(name, d->stderr_fd) < 0)
+			log_debug("%s: %s pid=%d: its output pipe is not in the fd store", c->id,
+			          d->program, (int)d->pid);
 	}
 	pthread_mutex_lock(&state.lock);
 	d->next = state.recs;
@@ -529,6 +590,7 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	pthread_mutex_unlock(&state.lock);
 	if (r < 0)
 		return r;
+	container_save(c);
 	/*
 	 * The container may have gone while the daemon started: its gone() hook
 	 * ran before we added the record (after it, it would have seen it).
@@ -637,6 +699,162 @@ void fuse_daemon_foreach_share(struct container *c,
 	pthread_mutex_unlock(&state.lock);
 }
 
+/*
+ * c's daemons of res's kind for its state file: what is needed to know each
+ * again after a restart (pid and start time: a pid alone may be reused), to
+ * find its mount and to list it.  The output pipe is in the fd store; the
+ * pidfd and the mount namespace are opened again.  c's lock is held (lock
+ * order: then state.lock).
+ */
+static struct json_object *fuse_res_save(struct container *c, struct container_resource *res)
+{
+	enum fuse_daemon_kind kind =
+	    res->ops == &fuse_res_ops[FUSE_DAEMON_VFSD] ? FUSE_DAEMON_VFSD : FUSE_DAEMON_PROGRAM;
+	struct json_object *a = json_object_new_array();
+
+	pthread_mutex_lock(&state.lock);
+	for (const struct daemon_rec *d = state.recs; d && a; d = d->next) {
+		struct json_object *o;
+
+		if (d->c != c || d->kind != kind)
+			continue;
+		o = json_object_new_object();
+		if (!o || state_set_u64(o, "kind", (unsigned long long)d->kind) < 0 ||
+		    state_set_u64(o, "pid", (unsigned long long)d->pid) < 0 ||
+		    state_set_u64(o, "start", d->start) < 0 ||
+		    state_set_u64(o, "mnt_id", d->mnt_id) < 0 ||
+		    state_set_u64(o, "mnt_id_old", d->mnt_id_old) < 0 ||
+		    state_set_u64(o, "started", d->started) < 0 ||
+		    state_set_str(o, "program", d->program) < 0 ||
+		    state_set_str(o, "target", d->target) < 0 ||
+		    (d->source && state_set_str(o, "source", d->source) < 0) ||
+		    (d->options && state_set_str(o, "options", d->options) < 0) ||
+		    json_object_array_add(a, o) < 0) {
+			json_object_put(o);
+			json_object_put(a);
+			a = NULL;
+		}
+	}
+	pthread_mutex_unlock(&state.lock);
+	return a;
+}
+
+/*
+ * One daemon of a notifyd before us, supervised again: its pidfd (opened,
+ * then its start time checked, so the pid cannot have been reused behind
+ * the check), its output pipe from the fd store, the container's mount
+ * namespace from its init.  One that exited meanwhile is handled by the
+ * supervisor as any exit (its mount detached if still attached, logged,
+ * counted down): its record gets a readable eventfd in place of a pidfd.
+ */
+static int restore_daemon(struct container *c, struct json_object *o)
+{
+	unsigned long long kind, pid, start, mnt_id, mnt_id_old, started;
+	const char *program, *target, *source = NULL, *options = NULL;
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct fuse_res *fr;
+	struct daemon_rec *d;
+	uint64_t now = 0;
+	char name[48];
+	int r;
+
+	if (state_get_u64(o, "kind", &kind) < 0 || kind >= _FUSE_DAEMON_KIND_MAX ||
+	    state_get_u64(o, "pid", &pid) < 0 || pid == 0 || pid > INT32_MAX ||
+	    state_get_u64(o, "start", &start) < 0 || state_get_u64(o, "mnt_id", &mnt_id) < 0 ||
+	    state_get_u64(o, "mnt_id_old", &mnt_id_old) < 0 ||
+	    state_get_u64(o, "started", &started) < 0 ||
+	    state_get_str(o, "program", &program) < 0 || state_get_str(o, "target", &target) < 0)
+		return -EINVAL;
+	(void)state_get_str(o, "source", &source);
+	(void)state_get_str(o, "options", &options);
+	pthread_once(&state.once, start_thread);
+	if (state.start_error < 0)
+		return state.start_error;
+	fr = fuse_res_of(c, (enum fuse_daemon_kind)kind);
+	d = fr ? calloc(1, sizeof(*d)) : NULL;
+	if (!d)
+		return -ENOMEM;
+	container_ref(c);
+	d->c = c;
+	d->kind = (enum fuse_daemon_kind)kind;
+	d->pid = (pid_t)pid;
+	d->start = start;
+	d->mnt_id = mnt_id;
+	d->mnt_id_old = mnt_id_old;
+	d->started = started;
+	d->adopted = true;
+	d->program = strdup(program);
+	d->target = strdup(target);
+	d->source = source ? strdup(source) : NULL;
+	d->options = options ? strdup(options) : NULL;
+	d->mntns_fd = c->pidfd >= 0 ? ioctl(c->pidfd, PIDFD_GET_MNT_NAMESPACE, 0) : -EBADF;
+	if (d->mntns_fd < 0)
+		d->mntns_fd = -EBADF;
+	stderr_name(d, name, sizeof(name));
+	d->stderr_fd = fdstore_take(name);
+	if (d->stderr_fd < 0)
+		d->stderr_fd = -EBADF;
+	else
+		(void)fcntl(d->stderr_fd, F_SETFL, O_NONBLOCK);
+	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	if (d->pidfd >= 0) {
+		(void)fcntl(d->pidfd, F_SETFD, FD_CLOEXEC);
+		if (container_proc_start(d->pid, &now) < 0 || now != start)
+			d->pidfd = safe_close(d->pidfd); /* another process now */
+	}
+	if (d->pidfd < 0) {
+		d->vanished = true;
+		d->pidfd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	}
+	pthread_mutex_lock(&state.lock);
+	fr->n++; /* counts against max-fuse-daemons / max-shares as before */
+	pthread_mutex_unlock(&state.lock);
+	if (d->pidfd < 0 || !d->program || !d->target || (source && !d->source) ||
+	    (options && !d->options)) {
+		rec_free(d);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&state.lock);
+	d->next = state.recs;
+	state.recs = d;
+	ev.data.ptr = d;
+	r = epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->pidfd, &ev) < 0 ? -errno : 0;
+	if (r == 0 && d->stderr_fd >= 0) {
+		ev.data.ptr = (void *)((uintptr_t)d | TAG_ERR);
+		epoll_ctl(state.epfd, EPOLL_CTL_ADD, d->stderr_fd, &ev);
+	}
+	if (r < 0)
+		for (struct daemon_rec **p = &state.recs; *p; p = &(*p)->next)
+			if (*p == d) {
+				*p = d->next;
+				break;
+			}
+	pthread_mutex_unlock(&state.lock);
+	if (r < 0) {
+		rec_free(d);
+		return r;
+	}
+	if (!d->vanished)
+		log_info("%s: %s %s pid=%d serving %s supervised again", c->id, kind_noun[kind],
+		         program, (int)pid, target);
+	return 0;
+}
+
+int fuse_daemon_restore(struct container *c, struct json_object *obj)
+{
+	int r = 0;
+
+	if (!json_object_is_type(obj, json_type_array))
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(obj); i++) {
+		int q = restore_daemon(c, json_object_array_get_idx(obj, i));
+
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	return r;
+}
+
 void fuse_daemon_shutdown(void)
 {
 	uint64_t one = 1;
@@ -647,6 +865,7 @@ void fuse_daemon_shutdown(void)
 		pthread_join(state.thread, NULL);
 		state.thread_running = false;
 	}
+	stopping = true;
 	while (state.recs) {
 		struct daemon_rec *d = state.recs;
 		state.recs = d->next;

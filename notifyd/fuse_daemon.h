@@ -67,6 +67,15 @@ void fuse_daemon_foreach_share(struct container *c,
                                void (*fn)(const struct fuse_daemon_share *s, void *userdata),
                                void *userdata);
 
+/*
+ * Restart (restart.c): supervise again the daemons c's state file lists (its
+ * "fuse-daemons" or "vfsd-shares" part; obj is an array).  Each is known by
+ * pid and start time; one that exited meanwhile is handled as any exit (its
+ * mount detached, counted down).  Restored daemons are not notifyd's
+ * children: their exit status is unknown.  0 or the first -errno.
+ */
+int fuse_daemon_restore(struct container *c, struct json_object *obj);
+
 /* At exit: stop the thread and release every record (daemons keep running). */
 void fuse_daemon_shutdown(void);
 

@@ -2,6 +2,8 @@
 /* Private loop devices for containers: the table, the hand-out and the API (loop_device.h). */
 #include "notifyd/loop_device.h"
 #include "notifyd/loop_internal.h"
+#include "notifyd/fd_store.h"
+#include "notifyd/state.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -9,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <pthread.h>
@@ -28,6 +31,7 @@
 
 static void loop_res_gone(struct container *c, struct container_resource *res, bool last);
 static unsigned loop_res_count(struct container *c, const struct container_resource *res);
+static struct json_object *loop_res_save(struct container *c, struct container_resource *res);
 static void loop_res_release(struct container_resource *res)
 {
 	free(res);
@@ -36,13 +40,19 @@ static void loop_res_release(struct container_resource *res)
 /*
  * A container that asked for a loop device carries this resource; the
  * devices themselves are in `devices` by container id: they belong to the
- * container (a `runc exec` may create them), not to one entry.
+ * container (a `runc exec` may create them), not to one entry.  So across a
+ * restart the table is kept in a state file of its own ("loop", written by
+ * loop_state_flush() whenever it changes), and an entry's state file only
+ * says that it carries the resource (loop_res_save()): restoring that part
+ * (loop_device_restore()) attaches the resource again, so the devices go
+ * when the container does, and loads the table if nobody did yet.
  */
 static const struct container_resource_ops loop_res_ops = {
     .name = "loop-devices",
     .gone = loop_res_gone,
     .count = loop_res_count,
     .release = loop_res_release,
+    .save = loop_res_save,
     .follows_id = true,
 };
 
@@ -104,6 +114,7 @@ static int place(struct request *rq, struct loop_entry *e)
 		snprintf(rq->detail, sizeof(rq->detail), "holding %s: %s", name, strerror(-r));
 		return r == -EBUSY || r == -EAGAIN ? -EAGAIN : r;
 	}
+	loop_state_flush(); /* with its node's owner, before the container sees the node */
 	tree = loop_clone_tree(loop_node.nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
 	                       &loop_node.nodes_staged);
 	if (tree < 0) {
@@ -136,9 +147,16 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
-	/* So that the devices go when the container does. */
-	if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
-		return -ENOMEM;
+	/*
+	 * So that the devices go when the container does -- also after a
+	 * restart: the entry's state file says it carries them before the
+	 * table has any (loop_device_restore() loads the table).
+	 */
+	if (!container_resource_find(rq->c, &loop_res_ops)) {
+		if (!container_resource(rq->c, &loop_res_ops, sizeof(struct container_resource)))
+			return -ENOMEM;
+		container_save(rq->c);
+	}
 	pthread_mutex_lock(&loop_state.lock);
 	loop_retry_draining();
 	/* Its devices detached or due to be (autoclear) are free again first. */
@@ -204,6 +222,13 @@ again:
 	e->nr = r;
 	e->next = loop_state.devices;
 	loop_state.devices = e;
+	/*
+	 * In the state file before the container can have its node: a
+	 * successor must know the device to hold it (or delete it), whenever
+	 * this notifyd dies from here on.
+	 */
+	loop_state.dirty = true;
+	loop_state_flush();
 	r = place(rq, e);
 	if (r == -EAGAIN) {
 		/* The host bound it first (its LOOP_CTL_GET_FREE found it): theirs. */
@@ -216,11 +241,14 @@ again:
 	} else if (r < 0) {
 		loop_entry_release(e);
 	} else {
+		e->placed = true;
+		loop_state.dirty = true;
 		r = e->nr;
 	}
 out:
 	if (loop_state.devices)
 		loop_schedule_maintenance();
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	return r;
 }
@@ -248,6 +276,7 @@ int loop_device_remove(struct request *rq, int nr)
 		loop_state.drain_until = loop_now_ms() + 5000;
 		loop_schedule_maintenance();
 	}
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	if (r < 0)
 		return r;
@@ -320,9 +349,11 @@ int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, 
 	safe_close(e->backing);
 	e->backing = backing;
 	backing = -EBADF;
+	loop_fd_sync(e); /* the pin replaces the hold in the store */
 	r = 0;
 	loop_schedule_maintenance();
 out:
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	safe_close(backing);
 	if (r == 0)
@@ -344,9 +375,11 @@ void loop_device_cleared(const char *container_id, int nr)
 		e->backing = safe_close(e->backing);
 		e->clearing = true;
 		e->clear_ticks = 0;
+		loop_fd_sync(e);
 		loop_entry_settle(e);
 		loop_schedule_maintenance();
 	}
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 }
 
@@ -361,8 +394,10 @@ int loop_device_set_backing(const char *container_id, int nr, int fd)
 		safe_close(e->backing);
 		e->backing = fd;
 		fd = -EBADF;
+		loop_fd_sync(e);
 		r = 0;
 	}
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	safe_close(fd);
 	return r;
@@ -436,8 +471,13 @@ static void loop_res_gone(struct container *c, struct container_resource *res, b
 		}
 	for (struct loop_view **p = &loop_node.views; *p; p = &(*p)->next)
 		if (!strcmp((*p)->owner, container_id)) {
+			char name[24];
+
 			v = *p;
 			*p = v->next;
+			snprintf(name, sizeof(name), "lv.%u", v->serial);
+			fdstore_remove(name);
+			loop_state.dirty = true;
 			safe_close(v->fd);
 			free(v->owner);
 			free(v);
@@ -447,6 +487,7 @@ static void loop_res_gone(struct container *c, struct container_resource *res, b
 		loop_state.drain_until = loop_now_ms() + 5000;
 		loop_schedule_maintenance();
 	}
+	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
@@ -463,6 +504,206 @@ static unsigned loop_res_count(struct container *c, const struct container_resou
 		n += e->owner && !strcmp(e->owner, c->id);
 	pthread_mutex_unlock(&loop_state.lock);
 	return n;
+}
+
+/* The table is in the state file "loop"; the entry's part only marks the resource. */
+static struct json_object *loop_res_save(struct container *c, struct container_resource *res)
+{
+	(void)c;
+	(void)res;
+	return json_object_new_object();
+}
+
+/*
+ * One device of the table a notifyd before us left, reconciled with the
+ * kernel and the fds the store handed back (lock held).  Returns the entry
+ * to add, or NULL when the device is not ours any more (deleted, or bound
+ * by somebody else while it was unbound and unheld).
+ */
+static struct loop_entry *restore_device(struct json_object *o)
+{
+	unsigned long long nr, uid, gid, clearing = 0, placed = 1;
+	const char *owner = NULL;
+	struct loop_entry *e;
+	char name[24], path[64];
+	struct stat st;
+	int l, r;
+
+	if (state_get_u64(o, "nr", &nr) < 0 || nr > (1u << 20) ||
+	    state_get_u64(o, "uid", &uid) < 0 || state_get_u64(o, "gid", &gid) < 0)
+		return NULL;
+	(void)state_get_str(o, "owner", &owner);
+	(void)state_get_u64(o, "clearing", &clearing);
+	(void)state_get_u64(o, "placed", &placed);
+	snprintf(name, sizeof(name), "l.%llu", nr);
+	l = fdstore_take(name);
+	e = calloc(1, sizeof(*e));
+	if (!e || (owner && !(e->owner = strdup(owner)))) {
+		free(e);
+		safe_close(l);
+		return NULL;
+	}
+	e->nr = (int)nr;
+	e->placed = placed != 0;
+	e->uid = (uid_t)uid;
+	e->gid = (gid_t)gid;
+	e->hold = e->pin = -EBADF;
+	snprintf(name, sizeof(name), "b.%llu", nr);
+	e->backing = fdstore_take(name);
+	if (e->backing < 0)
+		e->backing = -EBADF;
+	snprintf(path, sizeof(path), "/sys/devices/virtual/block/loop%llu", nr);
+	loop_node_name(e->nr, name, sizeof(name));
+	if (access(path, F_OK) < 0) {
+		/* Deleted meanwhile (by us before we died, or by the host): nothing left. */
+		safe_close(l);
+		safe_close(e->backing);
+		free(e->owner);
+		free(e);
+		return NULL;
+	}
+	if (e->owner &&
+	    (loop_node.nodes < 0 || fstatat(loop_node.nodes, name, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+		/* Its node was taken away (given up) before the table was saved: to delete. */
+		free(e->owner);
+		e->owner = NULL;
+	}
+	if (!e->owner) { /* given up, waiting to be deleted: loop_retry_draining() */
+		safe_close(l);
+		e->backing = safe_close(e->backing);
+		return e;
+	}
+	if (loop_sysfs_bound(e->nr)) {
+		if (clearing) {
+			/* The container detached it; its last close is still to come. */
+			safe_close(l);
+			e->backing = safe_close(e->backing);
+			loop_node_revoke(e->nr);
+			e->clearing = true;
+			return e;
+		}
+		/* Bound: a plain pin (the stored fd may be the O_EXCL hold it was bound through).
+		 */
+		e->pin = loop_node_open(e->nr);
+		if (e->pin >= 0)
+			safe_close(l);
+		else
+			e->pin = l;
+		return e;
+	}
+	/* Unbound: fresh.  The stored hold is still exclusive; without it, take one now. */
+	e->backing = safe_close(e->backing);
+	if (l >= 0) {
+		e->hold = l;
+		e->fresh_since = loop_now_ms();
+	} else {
+		r = loop_hold_take(e);
+		if (r == -EBUSY) { /* bound by the host while unheld: theirs */
+			loop_entry_forget(e);
+			return NULL;
+		}
+		if (r < 0) {
+			/*
+			 * Cannot hold it yet (a close still detaching it, a
+			 * claim): revoke the node and let the maintenance
+			 * thread take the hold and give the node back, as
+			 * after a detach.
+			 */
+			loop_node_revoke(e->nr);
+			e->clearing = true;
+			return e;
+		}
+	}
+	if (clearing && loop_node_restore(e) < 0)
+		log_warn("loop%d: cannot give the node back to %s", e->nr, e->owner);
+	return e;
+}
+
+/* Lock held: load the table, views and node tmpfs a notifyd before us left. */
+static void restore_table(void)
+{
+	struct json_object *o = NULL, *a;
+	unsigned n = 0;
+
+	if (state_read("loop", &o) < 0)
+		return;
+	loop_node.nodes = fdstore_take("loop-nodes");
+	if (loop_node.nodes < 0)
+		loop_node.nodes = -EBADF;
+	if (json_object_object_get_ex(o, "views", &a) && json_object_is_type(a, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *vo = json_object_array_get_idx(a, i);
+			unsigned long long serial;
+			const char *owner;
+			struct loop_view *v;
+			char name[24];
+			int fd;
+
+			if (state_get_u64(vo, "serial", &serial) < 0 ||
+			    state_get_str(vo, "owner", &owner) < 0)
+				continue;
+			snprintf(name, sizeof(name), "lv.%llu", serial);
+			fd = fdstore_take(name);
+			v = fd >= 0 ? calloc(1, sizeof(*v)) : NULL;
+			if (!v || !(v->owner = strdup(owner))) {
+				free(v);
+				safe_close(fd);
+				continue;
+			}
+			v->fd = fd;
+			v->serial = (unsigned)serial;
+			if (v->serial > loop_state.view_serial)
+				loop_state.view_serial = v->serial;
+			v->next = loop_node.views;
+			loop_node.views = v;
+		}
+	if (json_object_object_get_ex(o, "devices", &a) && json_object_is_type(a, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct loop_entry *e = restore_device(json_object_array_get_idx(a, i));
+
+			if (!e)
+				continue;
+			e->next = loop_state.devices;
+			loop_state.devices = e;
+			n++;
+			loop_fd_sync(e);
+			/*
+			 * Being handed out when notifyd died (the request is
+			 * still in flight and is handled again): given up as
+			 * at any failed hand-out, node taken back first.
+			 */
+			if (e->owner && !e->placed) {
+				log_info("loop%d: was being handed out to %s; given up", e->nr,
+				         e->owner);
+				loop_entry_release(e); /* may free e */
+				loop_state.drain_until = loop_now_ms() + 5000;
+				continue;
+			}
+			if (!e->owner)
+				loop_state.drain_until = loop_now_ms() + 5000;
+		}
+	json_object_put(o);
+	loop_state.dirty = true;
+	if (loop_state.devices)
+		loop_schedule_maintenance();
+	log_info("loop devices: %u taken over from the notifyd before us", n);
+}
+
+int loop_device_restore(struct container *c, struct json_object *obj)
+{
+	static bool loaded;
+
+	(void)obj;
+	if (!container_resource(c, &loop_res_ops, sizeof(struct container_resource)))
+		return -ENOMEM;
+	pthread_mutex_lock(&loop_state.lock);
+	if (!loaded) {
+		loaded = true;
+		restore_table();
+	}
+	loop_state_flush();
+	pthread_mutex_unlock(&loop_state.lock);
+	return 0;
 }
 
 void loop_device_shutdown(void)

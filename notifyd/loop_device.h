@@ -79,6 +79,17 @@ int loop_device_set_backing(const char *container_id, int nr, int fd);
 int loop_device_open_backing(const char *container_id, dev_t rdev, bool rw);
 
 /*
+ * Restart (restart.c): c carries its container's loop devices (its
+ * "loop-devices" part).  The first call loads the device table a notifyd
+ * before us saved (the state file "loop"), reconciled with the kernel and
+ * the fds the store handed back: a device still unbound is held again at
+ * once.  0 or -errno.
+ */
+struct container;
+struct json_object;
+int loop_device_restore(struct container *c, struct json_object *obj);
+
+/*
  * notifyd is stopping: from now on a container's bound devices are left as
  * they are (it may still run and use them); unbound ones are deleted.
  */

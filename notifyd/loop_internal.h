@@ -38,6 +38,7 @@ struct loop_entry {
 	int hold;    /* fresh: O_EXCL fd of the unbound device, else -EBADF */
 	int pin;     /* bound: plain fd of the bound device, else -EBADF */
 	bool clearing;
+	bool placed;          /* handed out: node in the container, the GET_FREE/ADD answered */
 	unsigned clear_ticks; /* maintenance ticks spent clearing */
 	long fresh_since;     /* ms (CLOCK_MONOTONIC) the hold was taken; see FRESH_MS */
 	uid_t uid;            /* the container's root: owner of the node */
@@ -49,6 +50,7 @@ struct loop_view {
 	struct loop_view *next;
 	char *owner;
 	int fd;
+	unsigned serial; /* names its fd in the fd store: "lv.SERIAL" */
 };
 
 /* A container whose fresh device expired (entry_expire), for the rate limit. */
@@ -93,6 +95,8 @@ struct loop_state {
 	long drain_until;    /* ms (CLOCK_MONOTONIC) until which deletions are retried */
 	pthread_cond_t kick; /* timed on CLOCK_MONOTONIC; made once, under lock */
 	bool kick_ready;
+	bool dirty;           /* the table changed since the state file "loop" was written */
+	unsigned view_serial; /* the last view's serial */
 };
 extern struct loop_state loop_state;
 
@@ -122,5 +126,20 @@ bool loop_entry_settle(struct loop_entry *e);
 bool loop_entry_reap(struct loop_entry *e);
 bool loop_retry_draining(void);
 void loop_schedule_maintenance(void);
+bool loop_sysfs_bound(int nr);
+/*
+ * Restart survival (docs/restart.md): the table lives in one state file,
+ * "loop" (state.h), not in the entries' files -- devices belong to a
+ * container id, which may have several entries (`runc exec`), and the
+ * maintenance thread changes them with no entry at hand.  Each device's fds
+ * are in the fd store: "l.NR" its hold or pin, "b.NR" its backing file; the
+ * node tmpfs is "loop-nodes", a container's /sys/block view "lv.SERIAL".
+ * loop_fd_sync(): put e's current fds in the store (or remove them);
+ * loop_fd_drop(): e (number nr) is freed.  loop_state_flush(): write the
+ * state file if the table changed.  All with the lock held.
+ */
+void loop_fd_sync(const struct loop_entry *e);
+void loop_fd_drop(int nr);
+void loop_state_flush(void);
 
 #endif

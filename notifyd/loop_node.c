@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Private loop devices: the node tmpfs and the containers' /sys/block views (loop_internal.h). */
 #include "notifyd/loop_internal.h"
+#include "notifyd/fd_store.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -176,6 +177,8 @@ int loop_node_make(int nr, uid_t uid, gid_t gid)
 		loop_node.nodes = tmpfs_new("0700");
 		if (loop_node.nodes < 0)
 			return loop_node.nodes;
+		/* The containers' nodes live on: a successor must revoke and give them back. */
+		(void)fdstore_put("loop-nodes", loop_node.nodes);
 	}
 	loop_node_neutralize(nr);
 	loop_node_name(nr, name, sizeof(name));
@@ -364,7 +367,15 @@ int loop_view_install(struct request *rq)
 		return -ENOMEM;
 	}
 	v->fd = TAKE_FD(m);
+	v->serial = ++loop_state.view_serial;
 	v->next = loop_node.views;
 	loop_node.views = v;
+	{
+		char name[24];
+
+		snprintf(name, sizeof(name), "lv.%u", v->serial);
+		(void)fdstore_put(name, v->fd);
+	}
+	loop_state.dirty = true;
 	return 0;
 }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* Private loop devices: their states and the maintenance thread (loop_internal.h). */
 #include "notifyd/loop_internal.h"
+#include "notifyd/fd_store.h"
+#include "notifyd/state.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <pthread.h>
@@ -66,6 +69,7 @@ int loop_hold_take(struct loop_entry *e)
 	}
 	e->hold = fd;
 	e->fresh_since = loop_now_ms();
+	loop_fd_sync(e);
 	return 0;
 }
 
@@ -84,6 +88,7 @@ static void hold_park(struct loop_entry *e)
 		log_warn("loop%d: cannot park the device being given up: %m", e->nr);
 	safe_close(m);
 	e->hold = safe_close(e->hold);
+	loop_fd_sync(e);
 }
 
 /*
@@ -113,8 +118,10 @@ void loop_entry_release(struct loop_entry *e)
 		free(e->owner);
 		e->owner = NULL;
 		e->clearing = false;
+		loop_state.dirty = true;
 	}
 	e->backing = safe_close(e->backing);
+	loop_fd_sync(e);
 	fd = safe_close(fd);
 	r = loop_ctl(LOOP_CTL_REMOVE, e->nr);
 	if (r < 0 && r != -ENODEV)
@@ -126,6 +133,7 @@ void loop_entry_release(struct loop_entry *e)
 				*p = e->next;
 				break;
 			}
+		loop_fd_drop(e->nr);
 		free(e);
 	}
 }
@@ -151,12 +159,13 @@ void loop_entry_forget(struct loop_entry *e)
 			*p = e->next;
 			break;
 		}
+	loop_fd_drop(e->nr);
 	free(e->owner);
 	free(e);
 }
 
 /* Is the device still bound (the kernel's sysfs, without opening it)? */
-static bool sysfs_bound(int nr)
+bool loop_sysfs_bound(int nr)
 {
 	char path[64];
 
@@ -176,7 +185,7 @@ bool loop_entry_settle(struct loop_entry *e)
 
 	if (!e->owner || !e->clearing)
 		return true;
-	if (sysfs_bound(e->nr))
+	if (loop_sysfs_bound(e->nr))
 		return true;
 	r = loop_hold_take(e);
 	if (r == -EBUSY) {
@@ -193,6 +202,7 @@ bool loop_entry_settle(struct loop_entry *e)
 	}
 	e->clearing = false;
 	e->clear_ticks = 0;
+	loop_state.dirty = true;
 	return true;
 }
 
@@ -224,6 +234,7 @@ bool loop_entry_reap(struct loop_entry *e)
 	e->pin = safe_close(e->pin);
 	e->backing = safe_close(e->backing);
 	e->clearing = true;
+	loop_fd_sync(e);
 	return loop_entry_settle(e);
 }
 
@@ -340,6 +351,7 @@ static void *maintain_thread(void *arg)
 	pthread_mutex_lock(&loop_state.lock);
 	while (!loop_state.shutting_down) {
 		delay = maintain();
+		loop_state_flush();
 		if (!delay) {
 			pthread_cond_wait(&loop_state.kick, &loop_state.lock);
 			continue;
@@ -387,4 +399,110 @@ void loop_schedule_maintenance(void)
 	while (loop_state.maintaining && sem_wait(&started) < 0 && errno == EINTR)
 		;
 	sem_destroy(&started);
+}
+
+/* The fd store's name of device nr's fd of kind ('l' hold or pin, 'b' backing). */
+static void fd_name(char kind, int nr, char *buf, size_t size)
+{
+	snprintf(buf, size, "%c.%d", kind, nr);
+}
+
+/*
+ * Keep the store in step with e's fds.  The hold matters most: without it a
+ * host `losetup -f` could bind a device the container can open while no
+ * notifyd runs (docs/loop.md "States").  A store's copy of the O_EXCL hold
+ * keeps the exclusive claim as long as it is there: so the hold is replaced
+ * by the pin in the store (fdstore_put() drops the old copy first) before
+ * a mount of the bound device can need the claim (claim_wait() covers a
+ * store that closes its copy a moment later).
+ */
+void loop_fd_sync(const struct loop_entry *e)
+{
+	int l = e->hold >= 0 ? e->hold : e->pin;
+	char name[24];
+
+	fd_name('l', e->nr, name, sizeof(name));
+	if (l >= 0) {
+		if (fdstore_put(name, l) < 0)
+			log_debug("loop%d: its fd is not in the fd store", e->nr);
+	} else {
+		fdstore_remove(name);
+	}
+	fd_name('b', e->nr, name, sizeof(name));
+	if (e->backing >= 0)
+		(void)fdstore_put(name, e->backing);
+	else
+		fdstore_remove(name);
+	loop_state.dirty = true;
+}
+
+void loop_fd_drop(int nr)
+{
+	char name[24];
+
+	fd_name('l', nr, name, sizeof(name));
+	fdstore_remove(name);
+	fd_name('b', nr, name, sizeof(name));
+	fdstore_remove(name);
+	loop_state.dirty = true;
+}
+
+void loop_state_flush(void)
+{
+	struct json_object *o, *devs, *views;
+	int r = -ENOMEM;
+
+	if (!loop_state.dirty)
+		return;
+	loop_state.dirty = false;
+	/*
+	 * A clean stop forgets every container (docs/loop.md "Limits"): what is
+	 * left is for nobody to take over.  A crash or an upgrade never gets here.
+	 */
+	if (loop_state.shutting_down || (!loop_state.devices && !loop_node.views)) {
+		state_remove("loop");
+		return;
+	}
+	o = json_object_new_object();
+	devs = json_object_new_array();
+	views = json_object_new_array();
+	if (!o || !devs || !views || json_object_object_add(o, "devices", devs) < 0) {
+		json_object_put(devs);
+		json_object_put(views);
+		goto out;
+	}
+	if (json_object_object_add(o, "views", views) < 0) {
+		json_object_put(views);
+		goto out;
+	}
+	for (const struct loop_entry *e = loop_state.devices; e; e = e->next) {
+		struct json_object *d = json_object_new_object();
+
+		if (!d || state_set_u64(d, "nr", (unsigned long long)e->nr) < 0 ||
+		    (e->owner && state_set_str(d, "owner", e->owner) < 0) ||
+		    state_set_u64(d, "uid", e->uid) < 0 || state_set_u64(d, "gid", e->gid) < 0 ||
+		    state_set_u64(d, "clearing", e->clearing) < 0 ||
+		    state_set_u64(d, "placed", e->placed) < 0 ||
+		    json_object_array_add(devs, d) < 0) {
+			json_object_put(d);
+			goto out;
+		}
+	}
+	for (const struct loop_view *v = loop_node.views; v; v = v->next) {
+		struct json_object *d = json_object_new_object();
+
+		if (!d || state_set_str(d, "owner", v->owner) < 0 ||
+		    state_set_u64(d, "serial", v->serial) < 0 ||
+		    json_object_array_add(views, d) < 0) {
+			json_object_put(d);
+			goto out;
+		}
+	}
+	r = state_write("loop", o);
+out:
+	json_object_put(o);
+	if (r < 0) {
+		loop_state.dirty = true; /* next time */
+		log_warn("cannot write the loop devices' state: %s", strerror(-r));
+	}
 }

@@ -219,11 +219,18 @@ static void daemon_state_save(const char *const names[], const struct unix_liste
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *one = json_object_new_object();
-		if (!one || !ids[i]->set || json_object_object_add(socks, names[i], one) < 0 ||
-		    state_set_u64(one, "dev", (unsigned long long)ids[i]->dev) < 0 ||
-		    state_set_u64(one, "ino", (unsigned long long)ids[i]->ino) < 0)
-			continue; /* one added is freed with o */
+		struct json_object *one;
+
+		if (!ids[i]->set)
+			continue;
+		one = json_object_new_object();
+		if (!one || json_object_object_add(socks, names[i], one) < 0) {
+			json_object_put(one);
+			continue;
+		}
+		/* Freed with o from here on. */
+		(void)state_set_u64(one, "dev", (unsigned long long)ids[i]->dev);
+		(void)state_set_u64(one, "ino", (unsigned long long)ids[i]->ino);
 	}
 	if (state_set_u64(o, "restarts", notifyd.info.restarts) == 0 &&
 	    state_set_u64(o, "pid", (unsigned long long)getpid()) == 0)
@@ -574,7 +581,9 @@ static void usage(FILE *out)
 	    "/run/mountvisor/state\n"
 	    "  --workers N       worker threads (default 4)\n"
 	    "  --max-running N   requests of one container handled at once (default 2);\n"
-	    "                    more wait in the kernel, so no container occupies every worker\n");
+	    "                    more wait in the kernel, so no container occupies every worker\n"
+	    "  --keeper          run a keeper that holds notifyd's fds and restarts it with them\n"
+	    "                    when it dies (for hosts without systemd; see notifyd(8))\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)

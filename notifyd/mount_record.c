@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The records of the mounts notifyd made for a container entry (mount_record.h). */
 #include "notifyd/mount_record.h"
+#include "notifyd/state.h"
 #include "common/cleanup.h"
 #include "common/kernel_compat.h"
+#include "common/log.h"
 #include "common/nsutil.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <linux/nsfs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +42,19 @@ static void records_release(struct container_resource *res)
 	free(rs);
 }
 
+static struct json_object *records_save(struct container *c, struct container_resource *res);
+
 /*
  * Records are per entry (a `runc exec` records the mounts it made itself), go
  * with the entry, and need nothing when it hangs up: the mounts stay in the
- * container's mount namespace and go away with it.
+ * container's mount namespace and go away with it.  They are saved in the
+ * entry's state file (records_save()) after each change, so that a
+ * restarted notifyd still knows its mounts (mount_record_restore()).
  */
 static const struct container_resource_ops records_ops = {
     .name = "mounts",
     .release = records_release,
+    .save = records_save,
 };
 
 static struct records *records_find(struct container *c)
@@ -150,7 +158,8 @@ static uint64_t init_mntns_id(struct container *c, uint64_t mnt_id)
 	return mount_record_present(mnt_id, id) == 1 ? id : 0;
 }
 
-int mount_record_prune(struct container *c, uint64_t mntns_id)
+/* Prune without saving: for mount_record_restore(), whose caller saves. */
+static int prune(struct container *c, uint64_t mntns_id)
 {
 	struct records *rs = records_find(c);
 	struct mount_record *gone = NULL, *m;
@@ -180,6 +189,15 @@ int mount_record_prune(struct container *c, uint64_t mntns_id)
 		m = gone->next;
 		record_free(gone);
 	}
+	return n;
+}
+
+int mount_record_prune(struct container *c, uint64_t mntns_id)
+{
+	int n = prune(c, mntns_id);
+
+	if (n > 0)
+		container_save(c);
 	return n;
 }
 
@@ -222,6 +240,7 @@ int mount_record_add(struct container *c, uint64_t mnt_id, uint64_t mnt_id_old, 
 	rs->list = m;
 	rs->n++;
 	pthread_mutex_unlock(&c->lock);
+	container_save(c);
 	return 0;
 }
 
@@ -283,5 +302,98 @@ bool mount_record_remove(struct container *c, uint64_t mnt_id)
 	if (!m)
 		return false;
 	record_free(m);
+	container_save(c);
 	return true;
+}
+
+/*
+ * The entry's records for its state file: one object per record, with all
+ * a restarted notifyd needs to know the mount again (its unique id and
+ * namespace) and to list it.  c's lock is held.
+ */
+static struct json_object *records_save(struct container *c, struct container_resource *res)
+{
+	struct records *rs = (struct records *)res;
+	struct json_object *a = json_object_new_array();
+
+	(void)c;
+	for (const struct mount_record *m = rs->list; m && a; m = m->next) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o || state_set_u64(o, "mnt_id", m->mnt_id) < 0 ||
+		    state_set_u64(o, "mnt_id_old", m->mnt_id_old) < 0 ||
+		    state_set_u64(o, "mntns_id", m->mntns_id) < 0 ||
+		    state_set_str(o, "type", m->type) < 0 ||
+		    state_set_str(o, "source", m->source) < 0 ||
+		    state_set_str(o, "target", m->target) < 0 || json_object_array_add(a, o) < 0) {
+			json_object_put(o);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int mount_record_restore(struct container *c, struct json_object *obj)
+{
+	struct records *rs;
+	size_t n;
+
+	if (!json_object_is_type(obj, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(obj);
+	rs = (struct records *)container_resource(c, &records_ops, sizeof(struct records));
+	if (!rs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(obj, i);
+		unsigned long long id, old, ns;
+		const char *type, *source, *target;
+		struct mount_record *m;
+
+		if (state_get_u64(o, "mnt_id", &id) < 0 ||
+		    state_get_u64(o, "mnt_id_old", &old) < 0 ||
+		    state_get_u64(o, "mntns_id", &ns) < 0 || state_get_str(o, "type", &type) < 0 ||
+		    state_get_str(o, "source", &source) < 0 ||
+		    state_get_str(o, "target", &target) < 0)
+			continue; /* not ours to guess: that mount is the kernel's now */
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		m->mnt_id = id;
+		m->mnt_id_old = old;
+		m->mntns_id = ns;
+		m->type = strdup(type);
+		m->source = strdup(source);
+		m->target = strdup(target);
+		if (!m->type || !m->source || !m->target) {
+			record_free(m);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&c->lock);
+		m->next = rs->list;
+		rs->list = m;
+		rs->n++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	/*
+	 * Reconcile: a mount unmounted while nobody served the container (by
+	 * the kernel, or the container went) is dropped.  Against the init's
+	 * namespace while it lives; records that know their namespace are
+	 * looked up there (prune()), so a namespace gone drops its records.
+	 */
+	if (c->pidfd >= 0) {
+		_cleanup_close_ int nsfd = ioctl(c->pidfd, PIDFD_GET_MNT_NAMESPACE, 0);
+		uint64_t ns_id = 0;
+
+		if (nsfd >= 0 && mount_record_ns_id(nsfd, &ns_id) == 0) {
+			int dropped = prune(c, ns_id);
+
+			if (dropped > 0)
+				log_info(
+				    "container %s: %d of its mounts went while notifyd was away",
+				    c->id, dropped);
+		}
+	}
+	return 0;
 }

@@ -76,4 +76,11 @@ int mount_record_prune(struct container *c, uint64_t mntns_id);
  */
 int mount_record_prune_at(struct container *c, int procfd);
 
+/*
+ * Restart (restart.c): rebuild c's records from what its state file holds
+ * (the "mounts" part), then drop those whose mount went meanwhile.  0 or
+ * -errno.  Every change to the records is saved (container_save()).
+ */
+int mount_record_restore(struct container *c, struct json_object *obj);
+
 #endif

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/restart.h"
 #include "notifyd/fd_store.h"
+#include "notifyd/fuse_daemon.h"
+#include "notifyd/loop_device.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/state.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -18,34 +21,43 @@
 /*
  * Each resource module's restore, by the name its ops table gives
  * (container_resource_ops.name): rebuilds its part of c from what its
- * save() wrote, reconciled with what really exists.
+ * save() wrote, reconciled with what really exists.  In this order: the
+ * mount records first, so that a daemon found dead at once is handled
+ * (its mount detached) knowing its mount.
  */
 static const struct {
 	const char *name;
 	int (*restore)(struct container *c, struct json_object *obj);
 } restorers[] = {
-    {NULL, NULL},
+    {"mounts", mount_record_restore},
+    {"fuse-daemons", fuse_daemon_restore},
+    {"vfsd-shares", fuse_daemon_restore},
+    {"loop-devices", loop_device_restore},
 };
 
 static void restore_resources(struct container *c, struct json_object *resources)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(restorers); i++) {
+		struct json_object *part;
+		int r;
+
+		if (!json_object_object_get_ex(resources, restorers[i].name, &part))
+			continue;
+		r = restorers[i].restore(c, part);
+		if (r < 0)
+			log_warn("container %s: restoring its %s: %s", c->id, restorers[i].name,
+			         strerror(-r));
+	}
 	json_object_object_foreach(resources, name, part)
 	{
 		size_t i;
-		int r;
 
-		for (i = 0; i < ARRAY_SIZE(restorers) && restorers[i].name &&
-		            strcmp(restorers[i].name, name) != 0;
-		     i++)
+		(void)part;
+		for (i = 0; i < ARRAY_SIZE(restorers) && strcmp(restorers[i].name, name) != 0; i++)
 			;
-		if (i == ARRAY_SIZE(restorers) || !restorers[i].name) {
+		if (i == ARRAY_SIZE(restorers))
 			log_warn("container %s: state of '%s' not understood; left alone", c->id,
 			         name);
-			continue;
-		}
-		r = restorers[i].restore(c, part);
-		if (r < 0)
-			log_warn("container %s: restoring its %s: %s", c->id, name, strerror(-r));
 	}
 }
 
@@ -73,6 +85,14 @@ struct restore_ctx {
 	int (*adopt)(struct container *c);
 	unsigned adopted;
 	uint64_t max_key;
+	/*
+	 * Entries whose fd is gone, forgotten only once every entry is back:
+	 * a `runc exec` entry that hung up while nobody served must find the
+	 * container's other entries in the registry, or its hang-up is taken
+	 * for the container's end (its loop devices and shares released).
+	 */
+	struct container **hung;
+	size_t n_hung;
 };
 
 static void restore_one(const char *name, struct json_object *obj, void *userdata)
@@ -116,10 +136,17 @@ static void restore_one(const char *name, struct json_object *obj, void *userdat
 	    json_object_is_type(resources, json_type_object))
 		restore_resources(c, resources);
 	if (fd < 0) {
+		struct container **v = realloc(ctx->hung, (ctx->n_hung + 1) * sizeof(*v));
+
 		log_info("container %s pid=%llu hung up while notifyd was away; releasing what it "
 		         "had",
 		         c->id, init_pid);
-		container_forget(c);
+		if (!v) {
+			container_forget(c);
+			return;
+		}
+		ctx->hung = v;
+		ctx->hung[ctx->n_hung++] = c;
 		return;
 	}
 	container_save(c); /* as reconciled */
@@ -138,6 +165,9 @@ unsigned restart_restore(int (*adopt)(struct container *c))
 	struct restore_ctx ctx = {.adopt = adopt};
 
 	state_foreach("c.", restore_one, &ctx);
+	for (size_t i = 0; i < ctx.n_hung; i++)
+		container_forget(ctx.hung[i]);
+	free(ctx.hung);
 	container_keys_above(ctx.max_key);
 	return ctx.adopted;
 }

@@ -137,7 +137,14 @@ if [ -z "$dead" ]; then
 fi
 sleep 0.5
 touch "$tmp/stop"
-wait "$probe_pid"
+# A call notifyd took and never answered keeps the probe in the kernel for good.
+stuck=
+for _ in $(seq 100); do kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$probe_pid" 2>/dev/null; then
+	stuck=$(tail -n 1 "$tmp/probe.out")
+	for p in $(pgrep -P "$probe_pid") "$probe_pid"; do kill -KILL "$p" 2>/dev/null; done
+fi
+wait "$probe_pid" 2>/dev/null
 probe_pid=''
 
 # For each event: kind status recovery-ms errno-of-that-call failed-calls longest-stall-ms.
@@ -200,6 +207,7 @@ if [ -z "$KEEPER" ] || [ "$failed" -gt 0 ] || grep -q ' lost$' "$tmp/events"; th
 		"$failed calls failed after the events ($(awk '($1 == "kill" || $1 == "upgrade") && $5 > 0 { print $1 ": " $4 }' "$tmp/rec" |
 			sort | uniq -c | tr -s ' \n' ' '))"
 fi
+[ -n "$stuck" ] && echo "a call of the probe never returned (killed 10 s after the run); its last line before: $stuck"
 grep -q ' lost$' "$tmp/events" && echo "notifyd did not serve again within 10 s after: $(grep ' lost$' "$tmp/events" | head -n 1)"
 echo "each event (ms): $(awk '$1 == "kill" || $1 == "upgrade" { printf "%s%s=%.1f", (n++ ? " " : ""), substr($1, 1, 1), $3 }' "$tmp/rec")"
 r=$(ctl stats | sed -n 's/^restarts: *//p')

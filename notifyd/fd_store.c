@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/fd_store.h"
 #include "common/cleanup.h"
+#include "common/kernel_compat.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -23,7 +25,37 @@ static struct {
 	struct named_fd *v;
 	size_t n, cap;
 	bool active, restarted;
+	struct statx root; /* notifyd's own "/", where NOTIFY_SOCKET is meant */
 } store = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/*
+ * libsystemd resolves NOTIFY_SOCKET (a path) in the calling thread's root.
+ * Workers step into containers' roots (view.c): a message sent from there
+ * would go to whatever socket the container put at that path -- with our
+ * fds.  So nothing is sent from a thread whose "/" is not notifyd's own.
+ */
+static bool in_own_root(void)
+{
+	struct statx now;
+
+	if (statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &now) < 0)
+		return false;
+	return now.stx_ino == store.root.stx_ino && now.stx_dev_major == store.root.stx_dev_major &&
+	       now.stx_dev_minor == store.root.stx_dev_minor &&
+	       now.stx_mnt_id == store.root.stx_mnt_id;
+}
+
+/* sd_pid_notify_with_fds(), from our own root only (see in_own_root()). */
+static int store_send(const char *msg, int *fds, unsigned n)
+{
+	if (!store.active)
+		return 0;
+	if (!in_own_root()) {
+		log_error("fd store: not sending '%.40s' from a thread in another root", msg);
+		return -EPERM;
+	}
+	return sd_pid_notify_with_fds(0, 0, msg, fds, n);
+}
 
 static struct named_fd *find(const char *name)
 {
@@ -66,6 +98,8 @@ int fdstore_init(void)
 	int r = 0;
 
 	store.active = getenv("NOTIFY_SOCKET") != NULL;
+	if (statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &store.root) < 0)
+		return -errno;
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -158,10 +192,8 @@ static void store_forget(const char *name)
 {
 	char msg[300];
 
-	if (!store.active)
-		return;
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	(void)sd_notify(0, msg);
+	(void)store_send(msg, NULL, 0);
 }
 
 int fdstore_put(const char *name, int fd)
@@ -188,7 +220,7 @@ int fdstore_put(const char *name, int fd)
 	if (!store.active)
 		return 0;
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+	r = store_send(msg, &fd, 1);
 	return r < 0 ? r : r == 0 ? -ENOTCONN : 0;
 }
 
@@ -272,6 +304,5 @@ int fdstore_exec(const char *path, char *const argv[])
 
 void fdstore_notify(const char *state)
 {
-	if (store.active)
-		(void)sd_notify(0, state);
+	(void)store_send(state, NULL, 0);
 }

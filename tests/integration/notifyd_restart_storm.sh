@@ -513,8 +513,12 @@ t_check "notifyctl stats: containers back to 0 (${n_ct:-?})" [ "${n_ct:-x}" = 0 
 t_check "notifyctl list is empty" [ -z "$(ctl list | tail -n +2)" ]
 reqs=$(stat_field requests)
 # The totals live in the in-flight log's header: they count across restarts.
-t_check "notifyctl stats: requests ${reqs:-?} >= the $tot_trapped trapped calls answered" \
-	[ "${reqs:-0}" -ge "$tot_trapped" ]
+# An answer a notifyd sent just before its SIGKILL, before it counted it, is
+# counted by nobody (its successor finds the id no longer pending): at most
+# one per kill and worker is allowed, and the shortfall is shown.
+short=$((tot_trapped - ${reqs:-0}))
+t_check "notifyctl stats: requests ${reqs:-?} cover the $tot_trapped trapped calls answered$([ "$short" -gt 0 ] && echo " but $short (SIGKILLed before counting)")" \
+	[ "$short" -le $((KILLS * 4)) ]
 remember_loops
 for ((w = 0; w < 100; w++)); do
 	loops=

@@ -14,7 +14,8 @@
 # times (default 5; its binary, a copy in $MV_TMP/bin, is replaced by a new
 # file before each), alternating, spread over the run.  notifyd runs under
 # "notifyd --keeper" (MV_STORM_KEEPER=1; auto: when notifyd --help offers it,
-# else a plain notifyd with no kills or upgrades: the baseline).
+# else a plain notifyd with no kills or upgrades: the baseline).  notifyd
+# logs at MV_STORM_LOG_LEVEL (default info: the decision lines).
 #
 # Checks: every call's errno is one the baseline gives (none, or
 # MV_STORM_EXPECTED="EBUSY ..."); every container finishes within a bounded
@@ -97,7 +98,7 @@ LXC_SOCK=$MV_TMP/run/notifyd-lxc.sock
 # with KEEPER=1, notifyd --keeper (NOTIFYD_PID is then the keeper's pid).
 storm_start_notifyd() {
 	local i args=(--socket "$MV_SOCK" --lxc-socket "$LXC_SOCK" --profiles "$PROFILES"
-		--control "$MV_CTL" --log-level debug)
+		--control "$MV_CTL" --log-level "${MV_STORM_LOG_LEVEL:-info}")
 	grep -q -- '--state-dir' <<<"$HELP" && args+=(--state-dir "$MV_TMP/state")
 	[ "$KEEPER" = 1 ] && args=(--keeper "${args[@]}")
 	rm -f "$MV_SOCK" "$MV_CTL" "$LXC_SOCK"

@@ -554,7 +554,10 @@ s.connect(sys.argv[1])' /run/mountvisor/notifyd-lxc.sock 2>/dev/null &&
 			OUT=
 			wait_for 30 sc test -e "/run/mvx/$rt.res.$n" && OUT=$(sc cat "/run/mvx/$rt.res.$n")
 		}
-		sc systemd-run --quiet --unit="mv$rt" -p KillMode=control-group $rtcmd run --no-new-keyring \
+		# The container's init ignores the SIGTERM of a stop (pid 1 of its pid
+		# namespace, no handler): a short stop timeout, and the test kills it first.
+		sc systemd-run --quiet --unit="mv$rt" -p KillMode=control-group -p TimeoutStopSec=5 \
+			$rtcmd run --no-new-keyring \
 			--bundle "/mvoci/$rt" "mvsd-$rt" </dev/null >/dev/null 2>&1
 		inrt "mount -t tmpfs -o size=1m $rt /mnt/a && grep ' /mnt/a ' /proc/self/mountinfo"
 		if ! grep -q rc=0 <<<"$OUT"; then
@@ -579,6 +582,7 @@ s.connect(sys.argv[1])' /run/mountvisor/notifyd-lxc.sock 2>/dev/null &&
 			t_fail "$rt: after SIGKILL its calls are answered" "$OUT" \
 				"$(sc journalctl --no-pager -u notifyd.service 2>&1 | grep "mvsd-$rt" | tail -n 4)"
 		fi
+		sc $rtcmd kill "mvsd-$rt" KILL >/dev/null 2>&1
 		sc systemctl stop "mv$rt.service"
 		sc $rtcmd delete -f "mvsd-$rt" >/dev/null 2>&1
 		sc systemctl reset-failed "mv$rt.service" >/dev/null 2>&1

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -156,4 +157,24 @@ int fd_count_open(void)
 		if (de->d_name[0] != '.')
 			n++;
 	return n - 1; /* the directory's own fd */
+}
+
+int fd_mkdir_p(const char *dir, mode_t mode)
+{
+	char *copy = strdup(dir);
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; *p && r == 0; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+				r = -errno;
+			*p = '/';
+		}
+	if (r == 0 && mkdir(copy, mode) < 0 && errno != EEXIST)
+		r = -errno;
+	free(copy);
+	return r;
 }

@@ -25,5 +25,10 @@ int fd_set_nonblock(int fd, int on);
 void fd_close_all(int *fds, size_t n);
 /* Number of open descriptors of this process (counts /proc/self/fd). */
 int fd_count_open(void);
+/*
+ * mkdir -p dir: missing parents are made 0755, dir itself with mode (an
+ * existing one is left as it is).  0 or -errno.
+ */
+int fd_mkdir_p(const char *dir, mode_t mode);
 
 #endif

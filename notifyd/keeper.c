@@ -17,6 +17,7 @@
  */
 #include "notifyd/keeper.h"
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "common/unix_listener.h"
 
@@ -473,7 +474,7 @@ static int notify_open(const char *socket_opt)
 	_cleanup_free_ char *copy = strdup(socket_opt);
 	const int one = 1;
 	char *dir;
-	int fd, n;
+	int fd, n, r;
 
 	if (!copy)
 		return -ENOMEM;
@@ -483,21 +484,14 @@ static int notify_open(const char *socket_opt)
 	if (n < 0 || (size_t)n >= sizeof(keeper.notify_path))
 		return -ENAMETOOLONG;
 	/* Missing directories are made 0755, as notifyd makes them for its sockets. */
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	r = fd_mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
 	fd = unix_listener_open(keeper.notify_path, &lo, &keeper.notify_id);
 	if (fd < 0)
 		return fd;
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-		int r = -errno;
-
+		r = -errno;
 		unix_listener_remove(keeper.notify_path, &keeper.notify_id);
 		safe_close(fd);
 		return r;

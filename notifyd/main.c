@@ -23,6 +23,7 @@
 #include "notifyd/view.h"
 #include "notifyd/worker.h"
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "common/unix_listener.h"
 #include "common/kernel_compat.h"
@@ -169,21 +170,8 @@ static void watch_release_all(void)
 static int mkdir_parents(const char *path)
 {
 	_cleanup_free_ char *copy = strdup(path);
-	char *dir;
 
-	if (!copy)
-		return -ENOMEM;
-	dir = dirname(copy);
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return copy ? fd_mkdir_p(dirname(copy), 0755) : -ENOMEM;
 }
 
 /* Listening socket ids, so that shutdown removes only our own files. */

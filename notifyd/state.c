@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/state.h"
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -31,20 +32,10 @@ int state_init(const char *dir, bool keep)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	char *copy = strdup(dir);
+	int r = fd_mkdir_p(dir, 0700); /* it says which mounts are notifyd's */
 
-	if (!copy)
-		return -ENOMEM;
-	/* mkdir -p, the last level 0700: it says which mounts are notifyd's. */
-	for (char *p = copy + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			(void)mkdir(copy, 0755);
-			*p = '/';
-		}
-	free(copy);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if (r < 0)
+		return r;
 	dirfd_ = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd_ < 0)
 		return -errno;

@@ -1,0 +1,558 @@
+#!/bin/bash
+# Red team against notifyd's restart survival (docs/restart.md), with real
+# crun and runc containers (user namespace 0 -> 100000) served by
+# `notifyd --keeper` (MOUNTVISOR_KEEPER_QUICK_DEATH_MS=0).  Restarts are
+# SIGUSR2 (upgrade in place) and SIGKILL of the serving notifyd (its pid from
+# `notifyctl stats`).  Each check passes when the attack is stopped.
+#
+# Groups (RESTART_RT_ONLY="g1 g2 ..." picks some; RUNTIMES="crun runc"):
+#
+#   notifysock  The container binds datagram sockets at the keeper's
+#               NOTIFY_SOCKET path (<socket dir>/notifyd-keeper.notify) and
+#               at systemd's (/run/systemd/notify) inside its own root, then
+#               makes notifyd store fds: fresh and bound loop devices, a FUSE
+#               mount (fuse2fs: a daemon's output pipe), a kernel mount, a
+#               virtiofs share (vfsd), umounts and losetup -d -- before and
+#               after a SIGUSR2 and a SIGKILL restart.  Neither socket may
+#               receive a message, and notifyd must never have refused a store
+#               message for coming from a thread in another root (an fd kept
+#               from the store is an fd the next crash loses).
+#
+#   oddnames    Mount targets and sources with a newline, quotes and JSON
+#               punctuation, a backslash, a tab, bytes that are not UTF-8,
+#               and a 3.6 KiB target / 200-byte source (kernel action, tmpfs; the
+#               kernel refuses fsconfig() strings past 256 bytes):
+#               they end up in c.KEY.json.  Across a SIGKILL and a SIGUSR2
+#               restart: a notifyd takes over each time, every state file
+#               parses, none is dropped as unreadable, notifyctl mounts shows
+#               the same records, and each mount's umount is recognised as
+#               notifyd's (decision line "mount made by notifyd").
+#
+#   execs       (runc) 30 `runc exec`s, then 10 more that end while no
+#               notifyd runs: the store (keeper fds), notifyd's fds and the
+#               state directory are back to what they were with the container
+#               alone.
+#
+#   flood       While no notifyd runs, container A starts 60 mount(2) calls
+#               (kernel action, tmpfs, each under a 60 s kill timer) and
+#               container B one.  After the take-over every call of A is
+#               answered 0, B's within 3 s of the successor's start (one
+#               container's backlog never starves another).
+#
+#   interrupt   A caller whose mount(2) waits while no notifyd runs is
+#               stopped and continued, and gets a signal with a handler (its
+#               call restarts or fails EINTR; it retries).  Afterwards exactly
+#               one mount exists at the target and notifyctl has exactly one
+#               record of it (no effect doubled by a replay).
+#
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
+
+FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
+command -v perl >/dev/null || mv_bail "perl not installed (the containers call mount(2) through it)"
+PY=/usr/bin/python3
+[ -x "$PY" ] || mv_bail "python3 not installed (the planted notify sockets)"
+LOSETUP=/usr/sbin/losetup
+[ -x "$LOSETUP" ] && [ -x /usr/bin/mount ] || mv_bail "util-linux losetup/mount not found"
+[ -x "$MV_BUILD/vfsd" ] || mv_bail "$MV_BUILD/vfsd not built"
+[ -f "$MV_SRC/notifyd/keeper.c" ] || mv_bail "this notifyd has no --keeper"
+
+export MOUNTVISOR_KEEPER_QUICK_DEATH_MS=0
+ROOTFS=$MV_TMP/rootfs
+PROFILES=$MV_TMP/profiles
+STATE=$MV_TMP/state
+mkdir -p "$PROFILES"
+cat >"$PROFILES/default.conf" <<EOF
+[profile]
+default-action = deny
+max-mounts = 100
+max-loop-devices = 4
+max-fuse-daemons = 4
+max-shares = 2
+
+[fs tmpfs]
+action = kernel
+allowed-options = size
+
+[fs ext4]
+action = fuse
+program = $FUSE2FS
+arguments = {source} {mountpoint} -f -o auto_unmount {options}
+
+[fs vhost-user-fs]
+action = virtiofs
+allowed-options = cache
+EOF
+
+mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
+mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img" "$ROOTFS/srv/data" \
+	"$ROOTFS/run" "$ROOTFS/mnt/f" "$ROOTFS/mnt/k" "$ROOTFS/mnt/o" "$ROOTFS/mnt/i" \
+	"$ROOTFS/mnt/fl"
+echo "hello from the share" >"$ROOTFS/srv/data/hello.txt"
+chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img" "$ROOTFS/mnt"/*
+chown -R 100000:100000 "$ROOTFS/srv" "$ROOTFS/run"
+mv_make_ext4 "$ROOTFS/img/a.img" 8M || mv_bail "cannot build an ext4 image"
+mv_make_ext4 "$ROOTFS/img/b.img" 8M || mv_bail "cannot build an ext4 image"
+chown 100000:100000 "$ROOTFS"/img/*.img
+
+serving_pid() { mv_ctl stats 2>/dev/null | awk '$1 == "pid:" {print $2}'; }
+restarts_logged() { grep -c 'took over from the notifyd before us' "$MV_LOG" 2>/dev/null || true; }
+test_images_attached() { losetup -a | grep -c "$ROOTFS/img/" || true; }
+
+# wait_takeover BEFORE : a notifyd took over since restarts_logged said BEFORE.
+wait_takeover() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[ "$(restarts_logged)" -gt "$1" ] && [ -n "$(serving_pid)" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# restart usr2|kill : restart the serving notifyd; 0 once its successor took over.
+restart() {
+	local before
+	before=$(restarts_logged)
+	case $1 in
+	usr2) kill -USR2 "$(serving_pid)" ;;
+	kill) kill -KILL "$(serving_pid)" ;;
+	esac
+	wait_takeover "$before"
+}
+
+# down : the keeper stopped, the serving notifyd SIGKILLed: nobody serves.
+# up   : the keeper goes on and starts a successor; 0 once it took over.
+DOWN_BEFORE=0
+down() {
+	DOWN_BEFORE=$(restarts_logged)
+	kill -STOP "$NOTIFYD_PID"
+	kill -KILL "$(serving_pid)"
+}
+up() {
+	kill -CONT "$NOTIFYD_PID"
+	wait_takeover "$DOWN_BEFORE"
+}
+
+# What the keeper and the serving notifyd hold: every fd.
+all_fds() {
+	local pid n=0
+	for pid in $NOTIFYD_PID $(serving_pid); do
+		n=$((n + $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
+	done
+	echo "$n"
+}
+
+# settled_fds BASE : all_fds once it is at most BASE (or after 5 s).
+settled_fds() {
+	local i n
+	for ((i = 0; i < 50; i++)); do
+		n=$(all_fds)
+		[ "$n" -le "$1" ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+# ---------------------------------------------------------------------------
+# notifysock
+# ---------------------------------------------------------------------------
+
+# plant_socket DIR NAME LOG : a datagram socket DIR/NAME that logs every
+# message (and the fds it carries) to LOG, in the background.
+plant_socket() {
+	mkdir -p "$1"
+	"$PY" - "$1" "$2" "$3" <<'EOF' &
+import array, os, socket, sys
+d, name, log = sys.argv[1:4]
+os.chdir(d)  # sun_path is short; bind relative to the directory
+try:
+    os.unlink(name)
+except FileNotFoundError:
+    pass
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(name)
+os.chmod(name, 0o777)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+open(log, "a").close()
+while True:
+    msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(253 * 4) + socket.CMSG_SPACE(12))
+    with open(log, "a") as out:
+        for lvl, typ, data in anc:
+            if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % 4])
+                for fd in fds:
+                    out.write("fd %s\n" % os.readlink("/proc/self/fd/%d" % fd))
+                    os.close(fd)
+        out.write("msg %r\n" % msg)
+EOF
+	PLANTED+=("$!")
+}
+
+test_notifysock() {
+	local id=rt-$RT-sock kdir sdir i log1=$MV_TMP/planted-keeper.$RT.log log2=$MV_TMP/planted-systemd.$RT.log
+	local refused_before
+	PLANTED=()
+	kdir=$ROOTFS$(dirname "$MV_SOCK")
+	sdir=$ROOTFS/run/systemd
+	rm -f "$log1" "$log2"
+	plant_socket "$kdir" notifyd-keeper.notify "$log1"
+	plant_socket "$sdir" notify "$log2"
+	# A probe through each path proves the receivers listen and log.
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$kdir/notifyd-keeper.notify" ] && [ -S "$sdir/notify" ] && break
+		sleep 0.1
+	done
+	"$PY" -c 'import socket, sys
+for p in sys.argv[1:]:
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"probe", p)' \
+		"$kdir/notifyd-keeper.notify" "$sdir/notify" 2>/dev/null
+	sleep 0.3
+	t_check "$RT/notifysock: the planted sockets receive (probe logged)" \
+		grep -q probe "$log1" "$log2"
+	t_check "$RT/notifysock: ... both" grep -q probe "$log2"
+	sed -i '/probe/d' "$log1" "$log2"
+	refused_before=$(grep -c 'fd store: not sending' "$MV_LOG" || true)
+	cat >"$ROOTFS/s.sh" <<EOF
+L=$LOSETUP
+tok=\$1
+mvstep fresh \$L -f
+mvstep bind-a \$L -f --show /img/a.img
+deva=\$(\$L -j /img/a.img -O NAME -n)
+mvstep fuse-a /usr/bin/mount -t ext4 "\$deva" /mnt/f
+mvstep tmpfs /usr/bin/mount -t tmpfs t /mnt/k
+touch /run/fs0.sock
+mvstep share /usr/bin/mount -t vhost-user-fs -o cache=auto /srv/data /run/fs0.sock
+mvsync \$tok.mid
+mvstep bind-b \$L -f --show /img/b.img
+mvstep umount-fuse /usr/bin/umount /mnt/f
+mvstep umount-tmpfs /usr/bin/umount /mnt/k
+mvstep umount-share /usr/bin/umount /run/fs0.sock
+mvstep detach-a \$L -d "\$deva"
+mvsync \$tok.end
+EOF
+	mv_oci_bundle --loop --sysfs "$MV_TMP/$id" "$ROOTFS" sh /s.sh "$id" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 180
+	if ! mv_sync_wait "$ROOTFS" "$id.mid" 60; then
+		t_fail "$RT/notifysock: the container set everything up" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	for s in fresh bind-a fuse-a tmpfs share; do
+		t_step_ok "$RT/notifysock: $s (before the restarts)" "$id" "$s"
+	done
+	t_check "$RT/notifysock: SIGUSR2 restart taken over" restart usr2
+	t_check "$RT/notifysock: SIGKILL restart taken over" restart kill
+	mv_sync_go "$ROOTFS" "$id.mid"
+	mv_sync_wait "$ROOTFS" "$id.end" 60
+	for s in bind-b umount-fuse umount-tmpfs umount-share detach-a; do
+		t_step_ok "$RT/notifysock: $s (after the restarts)" "$id" "$s"
+	done
+	t_check "$RT/notifysock: one more SIGKILL restart taken over" restart kill
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	sleep 0.5
+	for p in "${PLANTED[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -f "$kdir/notifyd-keeper.notify" "$sdir/notify"
+	t_check "$RT/notifysock: the socket at the keeper's NOTIFY_SOCKET path in the container got nothing" \
+		[ ! -s "$log1" ]
+	[ -s "$log1" ] && t_diag "$(head -n 20 "$log1")"
+	t_check "$RT/notifysock: the socket at /run/systemd/notify in the container got nothing" \
+		[ ! -s "$log2" ]
+	[ -s "$log2" ] && t_diag "$(head -n 20 "$log2")"
+	if [ "$(grep -c 'fd store: not sending' "$MV_LOG" || true)" = "$refused_before" ]; then
+		t_ok "$RT/notifysock: no fd was kept from the store (nothing sent from a container's root)"
+	else
+		t_fail "$RT/notifysock: no fd was kept from the store (nothing sent from a container's root)" \
+			"$(grep 'fd store: not sending' "$MV_LOG" | tail -n 10)"
+	fi
+	t_check "$RT/notifysock: after the exit: no loop device with the container's images" \
+		[ "$(test_images_attached)" = 0 ]
+}
+
+# ---------------------------------------------------------------------------
+# oddnames
+# ---------------------------------------------------------------------------
+
+test_oddnames() {
+	local id=rt-$RT-odd n_before n_after f bad=
+	cat >"$ROOTFS/o.pl" <<'EOF'
+# mkdir and mount(2) tmpfs on odd targets, with an odd source for some;
+# prints "mounted N"; with "umount" as argument umount2()s them instead.
+use strict;
+my @t = ("/mnt/o/nl\nx", "/mnt/o/q\"},{\"x\":\"y", "/mnt/o/bs\\x\\u0000", "/mnt/o/\xff\xfe\x01z",
+         "/mnt/o/tab\tsp ace");
+my $long = "/mnt/o";
+for my $i (1 .. 17) { $long .= "/d$i" . ("L" x 200); }
+push @t, $long;
+my @src = ("t", "t\n\"}]\\\xff" . ("S" x 200), "t", "\x01\x02\"", "t", "t");
+my $n = 0;
+if (($ARGV[0] // "") eq "umount") {
+    for my $t (@t) { if (syscall(166, $t, 0) == 0) { $n++ } else { print "umount: $!\n" } }
+    print "unmounted $n\n";
+    exit 0;
+}
+for my $t (@t) {
+    my $p = "";
+    for my $c (split m{/}, substr($t, 1)) { $p .= "/$c"; mkdir $p; }
+}
+for my $i (0 .. $#t) {
+    my ($s, $t, $f, $d) = ($src[$i], $t[$i], "tmpfs", "size=1m");
+    if (syscall(165, $s, $t, $f, 0, $d) == 0) { $n++ } else { print "mount $i: $!\n" }
+}
+print "mounted $n\n";
+EOF
+	cat >"$ROOTFS/o.sh" <<EOF
+tok=\$1
+mvstep mount /usr/bin/perl /o.pl
+mvsync \$tok.mid
+mvstep umount /usr/bin/perl /o.pl umount
+mvstep left sh -c 'grep -c " /mnt/o/" /proc/self/mountinfo'
+mvsync \$tok.end
+EOF
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh /o.sh "$id" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.mid" 60; then
+		t_fail "$RT/oddnames: the container mounted" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	t_check "$RT/oddnames: the 6 odd mounts were made" \
+		grep -q '^mounted 6$' <<<"$(mv_step_out "$id" mount)"
+	grep -q '^mounted 6$' <<<"$(mv_step_out "$id" mount)" ||
+		t_diag "$(mv_step_out "$id" mount)" "$(mv_decisions "$id" | head -n 8)"
+	n_before=$(mv_ctl mounts 2>&1 | grep -cF "$id")
+	for mode in kill usr2; do
+		t_check "$RT/oddnames: $mode restart taken over" restart "$mode"
+		t_check "$RT/oddnames: after the $mode restart the serving notifyd lives" \
+			kill -0 "$(serving_pid)"
+		bad=
+		for f in "$STATE"/c.*.json; do
+			[ -e "$f" ] || continue
+			jq -e . "$f" >/dev/null 2>&1 || bad+="$f "
+		done
+		t_check "$RT/oddnames: after the $mode restart every state file parses" [ -z "$bad" ]
+		t_check "$RT/oddnames: after the $mode restart no state file was dropped as unreadable" \
+			sh -c "! grep -q 'unreadable' '$MV_LOG'"
+		n_after=$(mv_ctl mounts 2>&1 | grep -cF "$id")
+		t_check "$RT/oddnames: after the $mode restart notifyctl mounts shows the same $n_before records" \
+			[ "$n_after" = "$n_before" ] && [ "$n_before" -ge 6 ]
+	done
+	mv_sync_go "$ROOTFS" "$id.mid"
+	mv_sync_wait "$ROOTFS" "$id.end" 60
+	t_check "$RT/oddnames: every odd mount's umount works after the restarts" \
+		grep -q '^unmounted 6$' <<<"$(mv_step_out "$id" umount)"
+	t_check "$RT/oddnames: ... all 6 were recognised as notifyd's" \
+		[ "$(mv_decisions "$id" | grep 'syscall=umount2 ' | grep -c 'mount made by notifyd')" -ge 6 ]
+	t_check "$RT/oddnames: ... and none is left in the container" \
+		[ "$(mv_step_out "$id" left)" = 0 ]
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+}
+
+# ---------------------------------------------------------------------------
+# execs
+# ---------------------------------------------------------------------------
+
+test_execs() {
+	local id=rt-$RT-exec i base_fds base_files fds files pids=()
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh -c "mvsync $id.end" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 180
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$ROOTFS/tmp/sync/$id.end.ready" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	base_fds=$(all_fds)
+	base_files=$(find "$STATE" -maxdepth 1 -type f | wc -l)
+	for ((i = 0; i < 30; i++)); do
+		mv_rt "$RT" exec "$id" /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", ""); syscall(165, $s, $t, $f, 0, $d) == 0 and syscall(166, $t, 0);' \
+			>/dev/null 2>&1
+	done
+	fds=$(settled_fds "$base_fds")
+	files=$(find "$STATE" -maxdepth 1 -type f | wc -l)
+	t_check "$RT/execs: 30 execs that mounted: keeper and notifyd hold $base_fds fds as before (now $fds)" \
+		[ "$fds" -le "$base_fds" ]
+	t_check "$RT/execs: ... and the state directory has $base_files files as before (now $files)" \
+		[ "$files" -le "$base_files" ]
+	for ((i = 0; i < 10; i++)); do
+		mv_rt "$RT" exec "$id" sh -c 'sleep 1' >/dev/null 2>&1 &
+		pids+=("$!")
+	done
+	sleep 0.5
+	down
+	for p in "${pids[@]}"; do wait "$p"; done
+	t_check "$RT/execs: 10 execs ended while no notifyd ran; a notifyd took over" up
+	sleep 1.5
+	fds=$(settled_fds "$base_fds")
+	files=$(find "$STATE" -maxdepth 1 -type f | wc -l)
+	t_check "$RT/execs: ... keeper and notifyd hold $base_fds fds as before (now $fds)" \
+		[ "$fds" -le "$base_fds" ]
+	t_check "$RT/execs: ... the state directory has $base_files files as before (now $files)" \
+		[ "$files" -le "$base_files" ]
+	t_check "$RT/execs: ... notifyctl list has the container's one entry" \
+		[ "$(mv_ctl list 2>&1 | grep -c "^$id ")" = 1 ]
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+}
+
+# ---------------------------------------------------------------------------
+# flood
+# ---------------------------------------------------------------------------
+
+test_flood() {
+	local a=rt-$RT-flA b=rt-$RT-flB t0 t1 i ms
+	cat >"$ROOTFS/fa.sh" <<'EOF'
+tok=$1
+for i in $(seq 1 60); do mkdir -p /mnt/fl/$i; done
+mvsync $tok.go
+for i in $(seq 1 60); do
+	( if timeout -s KILL 60 /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "$ARGV[0]", "tmpfs", "size=1m"); syscall(165, $s, $t, $f, 0, $d) == 0 or die "$!\n"' /mnt/fl/$i 2>/tmp/fl.$i.err; then echo ok >/tmp/fl.$i; else echo "fail $(cat /tmp/fl.$i.err)" >/tmp/fl.$i; fi ) &
+done
+wait
+mvstep results sh -c 'cat /tmp/fl.* | grep -v "^$" | sort | uniq -c'
+mvsync $tok.end
+EOF
+	cat >"$ROOTFS/fb.sh" <<'EOF'
+tok=$1
+mvsync $tok.go
+mvstep mount timeout -s KILL 60 /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "/mnt/k", "tmpfs", "size=1m"); syscall(165, $s, $t, $f, 0, $d) == 0 or die "$!\n"'
+touch /tmp/sync/$tok.done
+mvsync $tok.end
+EOF
+	rm -f "$ROOTFS"/tmp/fl.* "$ROOTFS/tmp/sync/$b.done"
+	mv_oci_bundle "$MV_TMP/$a" "$ROOTFS" sh /fa.sh "$a" || return
+	mv_bind_host_libs "$MV_TMP/$a"
+	mv_oci_bundle "$MV_TMP/$b" "$ROOTFS" sh /fb.sh "$b" || return
+	mv_bind_host_libs "$MV_TMP/$b"
+	mv_start "$RT" "$MV_TMP/$a" "$a" 180
+	mv_start "$RT" "$MV_TMP/$b" "$b" 180
+	if ! mv_sync_wait "$ROOTFS" "$a.go" 60 || ! mv_sync_wait "$ROOTFS" "$b.go" 60; then
+		t_fail "$RT/flood: both containers up" "$(cat "$(mv_out "$a")" "$(mv_out "$b")")"
+		mv_delete_all
+		return
+	fi
+	down
+	mv_sync_go "$ROOTFS" "$a.go"
+	sleep 1.5 # A's 60 calls wait in the kernel
+	mv_sync_go "$ROOTFS" "$b.go"
+	sleep 0.5
+	t0=$(date +%s%N)
+	kill -CONT "$NOTIFYD_PID"
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$ROOTFS/tmp/sync/$b.done" ] && break
+		sleep 0.02
+	done
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	t_check "$RT/flood: a notifyd took over" wait_takeover "$DOWN_BEFORE"
+	t_step_ok "$RT/flood: B's mount made while no notifyd ran is answered 0" "$b" mount
+	t_check "$RT/flood: ... within 3 s of the keeper going on, with A's 60 waiting (${ms} ms)" \
+		[ "$ms" -le 3000 ]
+	mv_sync_wait "$ROOTFS" "$a.end" 90
+	t_check "$RT/flood: all 60 of A's calls are answered 0" \
+		[ "$(mv_step_out "$a" results | awk '{$1=$1; print}')" = "60 ok" ]
+	[ "$(mv_step_out "$a" results | awk '{$1=$1; print}')" = "60 ok" ] ||
+		t_diag "$(mv_step_out "$a" results)"
+	mv_sync_go "$ROOTFS" "$a.end"
+	mv_sync_go "$ROOTFS" "$b.end"
+	mv_wait "$a"
+	mv_wait "$b"
+	mv_delete "$RT" "$a"
+	mv_delete "$RT" "$b"
+}
+
+# ---------------------------------------------------------------------------
+# interrupt
+# ---------------------------------------------------------------------------
+
+test_interrupt() {
+	local id=rt-$RT-int pid i
+	cat >"$ROOTFS/i.sh" <<'EOF'
+tok=$1
+mvsync $tok.go
+mvstep mount timeout -s KILL 60 /usr/bin/perl -e '
+	$SIG{USR1} = sub { $main::sig++ };
+	open(my $f, ">", "/tmp/int.pid"); print $f "$$\n"; close $f;
+	my $eintr = 0;
+	my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", "size=1m");
+	while (syscall(165, $s, $t, $f, 0, $d) != 0) {
+		die "mount: $!\n" unless $!{EINTR};
+		$eintr++;
+	}
+	print "mounted (EINTR $eintr, signals $main::sig)\n";'
+mvstep count sh -c 'grep -c " /mnt/i " /proc/self/mountinfo'
+mvsync $tok.end
+EOF
+	rm -f "$ROOTFS/tmp/int.pid"
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh /i.sh "$id" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.go" 60; then
+		t_fail "$RT/interrupt: the container is up" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	down
+	mv_sync_go "$ROOTFS" "$id.go"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$ROOTFS/tmp/int.pid" ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	# The caller's host pid: the perl in the container's pid namespace
+	# with the pid it wrote.
+	local cpid nsp ns
+	cpid=$(cat "$ROOTFS/tmp/int.pid" 2>/dev/null)
+	ns=$(readlink "/proc/$(mv_container_pid "$RT" "$id")/ns/pid")
+	pid=$(pgrep -x perl | while read -r p; do
+		nsp=$(awk '$1 == "NSpid:" {print $NF}' "/proc/$p/status" 2>/dev/null)
+		[ "$(readlink "/proc/$p/ns/pid")" = "$ns" ] && [ "$nsp" = "$cpid" ] && echo "$p"
+	done | head -n1)
+	if [ -n "$pid" ]; then
+		kill -STOP "$pid"
+		sleep 0.1
+		kill -CONT "$pid"
+		kill -USR1 "$pid"
+		sleep 0.1
+		kill -USR1 "$pid"
+	fi
+	t_check "$RT/interrupt: found the waiting caller" [ -n "$pid" ]
+	t_check "$RT/interrupt: a notifyd took over" up
+	# And once more while the successor may be handling it.
+	[ -n "$pid" ] && kill -USR1 "$pid" 2>/dev/null
+	mv_sync_wait "$ROOTFS" "$id.end" 60
+	t_step_ok "$RT/interrupt: the interrupted caller's mount succeeds" "$id" mount
+	t_diag "$(mv_step_out "$id" mount)"
+	t_check "$RT/interrupt: exactly one mount at the target" [ "$(mv_step_out "$id" count)" = 1 ]
+	t_check "$RT/interrupt: notifyctl has exactly one record of it" \
+		[ "$(mv_ctl mounts 2>&1 | grep -F "$id" | grep -c ' /mnt/i')" = 1 ]
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+}
+
+mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt}
+for RT in ${RUNTIMES:-crun runc}; do
+	for g in $GROUPS_RUN; do
+		if [ "$g" = execs ] && [ "$RT" = crun ]; then
+			t_skip "$RT/execs" "crun 1.8.1's exec hands notifyd no notify fd"
+			continue
+		fi
+		"test_$g"
+		t_check "$RT/$g: the keeper and a serving notifyd live afterwards" \
+			sh -c "kill -0 $NOTIFYD_PID && [ -n \"\$('$(mv_prog notifyctl)' --control '$MV_CTL' stats 2>/dev/null | awk '\$1 == \"pid:\" {print \$2}')\" ]"
+	done
+done
+t_done

@@ -28,7 +28,7 @@
 #               the same records, and each mount's umount is recognised as
 #               notifyd's (decision line "mount made by notifyd").
 #
-#   execs       (runc) 30 `runc exec`s, then 10 more that end while no
+#   execs       (runc) one `runc exec`, then 30 (each mounts and unmounts), then 10 more that end while no
 #               notifyd runs: the store (keeper fds), notifyd's fds and the
 #               state directory are back to what they were with the container
 #               alone.
@@ -141,6 +141,14 @@ all_fds() {
 		n=$((n + $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
 	done
 	echo "$n"
+}
+
+# fd_list : what the keeper and the serving notifyd hold, one "who fd -> target" a line.
+fd_list() {
+	local pid
+	for pid in $NOTIFYD_PID $(serving_pid); do
+		find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf "$pid %f %l\n" 2>/dev/null
+	done | sort -k1,1n -k2,2n
 }
 
 # settled_fds BASE : all_fds once it is at most BASE (or after 5 s).
@@ -372,7 +380,14 @@ test_execs() {
 		sleep 0.1
 	done
 	sleep 0.5
+	# One exec first: notifyd may keep one fd per container (its mount
+	# namespace, once a mount record points there); what must not happen is
+	# growth with the number of execs.
+	mv_rt "$RT" exec "$id" /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", ""); syscall(165, $s, $t, $f, 0, $d) == 0 and syscall(166, $t, 0);' \
+		>/dev/null 2>&1
+	sleep 0.5
 	base_fds=$(all_fds)
+	fd_list >"$MV_TMP/execs.fds.before"
 	base_files=$(find "$STATE" -maxdepth 1 -type f | wc -l)
 	for ((i = 0; i < 30; i++)); do
 		mv_rt "$RT" exec "$id" /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", ""); syscall(165, $s, $t, $f, 0, $d) == 0 and syscall(166, $t, 0);' \
@@ -380,8 +395,10 @@ test_execs() {
 	done
 	fds=$(settled_fds "$base_fds")
 	files=$(find "$STATE" -maxdepth 1 -type f | wc -l)
-	t_check "$RT/execs: 30 execs that mounted: keeper and notifyd hold $base_fds fds as before (now $fds)" \
+	t_check "$RT/execs: 30 more execs that mounted: keeper and notifyd hold $base_fds fds as before (now $fds)" \
 		[ "$fds" -le "$base_fds" ]
+	[ "$fds" -le "$base_fds" ] || t_diag "$(fd_list | diff "$MV_TMP/execs.fds.before" -)" \
+		"$(grep -E 'fd store|exec' "$MV_LOG" | tail -n 12)"
 	t_check "$RT/execs: ... and the state directory has $base_files files as before (now $files)" \
 		[ "$files" -le "$base_files" ]
 	for ((i = 0; i < 10; i++)); do

@@ -45,6 +45,14 @@
 #               one mount exists at the target and notifyctl has exactly one
 #               record of it (no effect doubled by a replay).
 #
+#   exitdown    A container with a bound and a fresh loop device, a FUSE
+#               mount (fuse2fs), a kernel mount, a virtiofs share (vfsd) and a
+#               caller waiting in mount(2) is SIGKILLed while no notifyd runs
+#               (keeper stopped, serving notifyd SIGKILLed).  After the
+#               take-over nothing of it is left: no loop device, fuse2fs,
+#               vfsd, state file, notifyctl entry, or fd in the keeper's
+#               store (the names it logged as stored and not removed).
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -149,6 +157,27 @@ fd_list() {
 	for pid in $NOTIFYD_PID $(serving_pid); do
 		find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf "$pid %f %l\n" 2>/dev/null
 	done | sort -k1,1n -k2,2n
+}
+
+# keeper_names : the names the keeper holds now, sorted (from its log: every
+# "stored NAME" not followed by a "removed NAME").
+keeper_names() {
+	grep -F "notifyd-keeper[$NOTIFYD_PID]" "$MV_LOG" | awk '
+		/fd store: stored / { for (i = 1; i <= NF; i++) if ($i == "stored") { held[$(i + 1)] = 1; break } }
+		/fd store: removed / { for (i = 1; i <= NF; i++) if ($i == "removed") { delete held[$(i + 1)]; break } }
+		END { for (n in held) print n }' | sort
+}
+
+# settled_names BEFORE_FILE : keeper_names once it holds nothing that is not
+# in BEFORE_FILE (or after 5 s).
+settled_names() {
+	local i now
+	for ((i = 0; i < 50; i++)); do
+		now=$(keeper_names | comm -13 "$1" -)
+		[ -z "$now" ] && break
+		sleep 0.1
+	done
+	keeper_names
 }
 
 # settled_fds BASE : all_fds once it is at most BASE (or after 5 s).
@@ -559,8 +588,86 @@ EOF
 	mv_delete "$RT" "$id"
 }
 
+# ---------------------------------------------------------------------------
+# exitdown
+# ---------------------------------------------------------------------------
+
+test_exitdown() {
+	local id=rt-$RT-exd fuse_pid vpid i rc devs d left
+	keeper_names >"$MV_TMP/exitdown.names.before"
+	cat >"$ROOTFS/e.sh" <<EOF
+L=$LOSETUP
+tok=\$1
+mvstep bind-a \$L -f --show /img/a.img
+deva=\$(\$L -j /img/a.img -O NAME -n)
+mvstep fuse-a /usr/bin/mount -t ext4 "\$deva" /mnt/f
+mvstep fresh \$L -f
+mvstep tmpfs /usr/bin/mount -t tmpfs t /mnt/k
+touch /run/fs0.sock
+mvstep share /usr/bin/mount -t vhost-user-fs /srv/data /run/fs0.sock
+mvsync \$tok.mid
+# notifyd is down now: a caller waits in the kernel when the container is killed.
+/usr/bin/mount -t tmpfs t /mnt/i
+EOF
+	mv_oci_bundle --loop --sysfs "$MV_TMP/$id" "$ROOTFS" sh /e.sh "$id" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.mid" 60; then
+		t_fail "$RT/exitdown: the container set everything up" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	for s in bind-a fuse-a fresh tmpfs share; do
+		t_step_ok "$RT/exitdown: $s" "$id" "$s"
+	done
+	devs="$(mv_step_out "$id" bind-a) $(mv_step_out "$id" fresh)"
+	fuse_pid=$(mv_decisions "$id" | grep "target=/mnt/f " |
+		sed -n 's/.* program=fuse2fs pid=\([0-9]*\).*/\1/p' | tail -n1)
+	vpid=$(mv_share_pids "$id" | tail -n1)
+	down
+	mv_sync_go "$ROOTFS" "$id.mid"
+	sleep 0.5
+	mv_rt "$RT" kill "$id" KILL >/dev/null 2>&1
+	# Its processes are gone now, but its pid namespace ends only once the
+	# FUSE daemon, re-parented to the stopped keeper, is reaped: so the
+	# keeper goes on before the runtime can see the container's end.
+	sleep 1
+	t_check "$RT/exitdown: the container was killed while no notifyd ran; a notifyd took over" up
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	rc=1
+	for ((i = 0; i < 100; i++)); do
+		if [ "$(test_images_attached)" = 0 ] && ! kill -0 "$fuse_pid" 2>/dev/null &&
+			! kill -0 "$vpid" 2>/dev/null && ! ls "$STATE"/c.*.json >/dev/null 2>&1 &&
+			[ ! -e "$STATE/loop.json" ]; then
+			rc=0
+			break
+		fi
+		sleep 0.1
+	done
+	t_check "$RT/exitdown: no loop device with the container's images is left" \
+		[ "$(test_images_attached)" = 0 ]
+	for d in $devs; do
+		t_check "$RT/exitdown: $d is unbound or deleted" \
+			sh -c "! [ -e /sys/block/${d#/dev/} ] || ! grep -q . /sys/block/${d#/dev/}/loop/backing_file 2>/dev/null"
+	done
+	t_check "$RT/exitdown: its fuse2fs (pid ${fuse_pid:-?}) is gone" \
+		sh -c "[ -n '$fuse_pid' ] && ! kill -0 '$fuse_pid' 2>/dev/null"
+	t_check "$RT/exitdown: its vfsd (pid ${vpid:-?}) is gone" \
+		sh -c "[ -n '$vpid' ] && ! kill -0 '$vpid' 2>/dev/null"
+	t_check "$RT/exitdown: no state file of it is left" \
+		sh -c "! ls '$STATE'/c.*.json '$STATE/loop.json' 2>/dev/null"
+	t_check "$RT/exitdown: notifyctl lists no entry of it" \
+		sh -c "! '$(mv_prog notifyctl)' --control '$MV_CTL' list | grep -q '^$id '"
+	# (loop-nodes, the node tmpfs, is kept always once a loop device was made.)
+	left=$(settled_names "$MV_TMP/exitdown.names.before" | comm -13 "$MV_TMP/exitdown.names.before" - |
+		grep -vx loop-nodes)
+	t_check "$RT/exitdown: the keeper holds no fd of it (left: ${left//$'\n'/ })" [ -z "$left" ]
+	[ "$rc" = 0 ] || t_diag "$(tail -n 30 "$MV_LOG")"
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

@@ -362,6 +362,19 @@ unsigned container_count(void)
 	return n;
 }
 
+struct container *container_find_key(uint64_t key)
+{
+	struct container *c;
+
+	pthread_mutex_lock(&registry.lock);
+	for (c = registry.list; c && c->key != key; c = c->next)
+		;
+	if (c)
+		c->refs++;
+	pthread_mutex_unlock(&registry.lock);
+	return c;
+}
+
 void container_foreach(void (*fn)(struct container *c, void *userdata), void *userdata)
 {
 	pthread_mutex_lock(&registry.lock);

@@ -115,6 +115,8 @@ void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */
 void container_forget(struct container *c);
 unsigned container_count(void);
+/* The live entry with key, with a reference the caller drops; NULL if none. */
+struct container *container_find_key(uint64_t key);
 /*
  * Is an entry of container id (with that init) still in the registry?  For
  * state that outlives the entry it came through (a `runc exec`'s share).

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/control.h"
+#include "notifyd/inflight.h"
 #include "notifyd/container.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/mount_record.h"
@@ -159,11 +160,15 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		fprintf(out, "containers: %u\n", container_count());
 		fprintf(out,
 		        "requests: %llu\nkernel: %llu\ncontinue: %llu\ndenied: %llu\n"
-		        "enosys: %llu\nfailed: %llu\ncallers-gone: %llu\n",
+		        "enosys: %llu\nfailed: %llu\ncallers-gone: %llu\nrecovered: %llu\n",
 		        (unsigned long long)t.requests, (unsigned long long)t.kernel,
 		        (unsigned long long)t.continued, (unsigned long long)t.denied,
 		        (unsigned long long)t.enosys, (unsigned long long)t.failed,
-		        (unsigned long long)t.callers_gone);
+		        (unsigned long long)t.callers_gone, (unsigned long long)t.recovered);
+		{
+			unsigned slots, used = inflight_used(&slots);
+			fprintf(out, "in-flight: %u of %u\n", used, slots);
+		}
 		struct resource_totals rt = {0};
 		container_foreach(total_one, &rt);
 		for (size_t i = 0; i < rt.n; i++)

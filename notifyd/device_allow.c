@@ -116,11 +116,21 @@ static int make_dir(struct device_allow *da, bool v1)
 		return parent;
 	if (!atomic_exchange(&swept[v1], true))
 		sweep(parent);
-	snprintf(da->name, sizeof(da->name), "%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
-	if (mkdirat(parent, da->name, 0700) < 0) {
-		int r = -errno;
-		close(parent);
-		return r;
+	/*
+	 * A notifyd re-executed in place (an upgrade) has its predecessor's pid
+	 * and counts from 0 again: a name its predecessor left (killed between
+	 * mkdir and rmdir) is skipped.
+	 */
+	for (unsigned tries = 0;; tries++) {
+		snprintf(da->name, sizeof(da->name), "%d-%u", (int)getpid(),
+		         atomic_fetch_add(&counter, 1));
+		if (mkdirat(parent, da->name, 0700) == 0)
+			break;
+		if (errno != EEXIST || tries == 1000) {
+			int r = -errno;
+			close(parent);
+			return r;
+		}
 	}
 	da->parent = parent;
 	da->v1 = v1;

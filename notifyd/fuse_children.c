@@ -34,6 +34,7 @@
  * sent as a number (MSG_FAILED) or written in decimal (the daemon's stderr).
  */
 #include "notifyd/fuse_children.h"
+#include "notifyd/inflight.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/fuse_confine.h"
 #include "common/cleanup.h"
@@ -292,9 +293,22 @@ static __attribute__((noreturn)) void mounter_attach(const struct fuse_plan *pl,
 	struct mounter_msg m;
 	struct statx stx;
 
+	/*
+	 * Its id into the request's in-flight log entry before it is attached
+	 * (the log is shared memory, also with this forked child), so a
+	 * successor of a notifyd that dies now can tell whether it got there.
+	 */
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
+		stx.stx_mnt_id = 0;
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(inflight_current(), INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
 	if (move_mount(mntfd, "", pl->target, "",
 	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		child_fail(pl->ctl, errno, "attaching the mount at the target");
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(inflight_current(), INFLIGHT_MOUNT_ATTACHED, stx.stx_mnt_id, 0);
+	inflight_helper(inflight_current(), 0);
 	memset(&m, 0, sizeof(m));
 	m.kind = MSG_ATTACHED;
 	memset(&stx, 0, sizeof(stx));
@@ -320,6 +334,8 @@ void fuse_children_mounter(const struct fuse_plan *pl)
 	              pl->root,  pl->cwd,     pl->target, pl->image,  pl->prog,
 	              pl->shim,  pl->devnull, pl->err_w,  pl->ctl,    pl->cgroup_procs};
 
+	/* Acting for the request from here on: a successor stops us before it looks. */
+	inflight_helper(inflight_current(), (pid_t)syscall(SYS_getpid));
 	/* Nothing of notifyd's but the plan (and stdio) comes along. */
 	ns_child_close_all_but(keep, ARRAY_SIZE(keep));
 	fusefd = mounter_enter(pl);

@@ -31,6 +31,7 @@
  */
 #include "notifyd/fuse_startup.h"
 #include "notifyd/fuse_children.h"
+#include "notifyd/inflight.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
@@ -356,6 +357,8 @@ static int startup_failed(struct startup *su, int r, const struct mounter_msg *m
 	                     su->out_len ? "; program said: " : "", su->out);
 }
 
+static pid_t pidfd_pid(int pidfd);
+
 /* Run the start-up: 0 with *info filled, or -errno with the refusal in *d.  Takes pl's fds. */
 static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
                       unsigned timeout_ms, struct fuse_daemon_info *info, struct decision *d)
@@ -373,6 +376,11 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 		r = startup_wait(&su, deadline, &m, &status);
 		if (r < 0 || m.kind != MSG_STARTED)
 			break;
+		/* In the in-flight log: a successor kills it unless its mount got attached. */
+		if (su.pidfd >= 0) {
+			inflight_mark_daemon(pidfd_pid(su.pidfd));
+			inflight_crash_point("after-daemon-start");
+		}
 	}
 	if (r == 0 && m.kind == MSG_READY) {
 		/* Last look before the mount becomes visible: is the caller still waiting? */
@@ -397,6 +405,8 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 	info->stderr_fd = TAKE_FD(su.err_r);
 	info->mnt_id = m.mnt_id;
 	info->mnt_id_old = m.mnt_id_old;
+	inflight_mark(INFLIGHT_MOUNT_ATTACHED, m.mnt_id, 0);
+	inflight_crash_point("after-attach");
 	decision_ok(d, 0);
 	if (su.out_len)
 		log_info("%s: %s said while starting: %s", rq->c->id, prog_name, su.out);
@@ -490,7 +500,8 @@ static void *job_thread(void *arg)
 	 * shared: take our own before the worker goes on (it waits for this).
 	 */
 	js->err = view_thread_init();
-	sem_post(&js->ready); /* js is gone after this */
+	sem_post(&js->ready);                /* js is gone after this */
+	inflight_set_current(job->rq->slot); /* stages are marked in its in-flight log entry */
 	job_run(job, true, NULL);
 	return NULL;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Private loop devices for containers: the table, the hand-out and the API (loop_device.h). */
 #include "notifyd/loop_device.h"
+#include "notifyd/inflight.h"
 #include "notifyd/loop_internal.h"
 #include "notifyd/fd_store.h"
 #include "notifyd/state.h"
@@ -141,6 +142,7 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 {
 	const char *id = rq->c->id;
 	struct loop_entry *e, *next;
+	bool added = false;
 	unsigned owned = 0;
 	int nr = -1, r, tries = 0;
 
@@ -220,6 +222,8 @@ again:
 		goto out;
 	}
 	e->nr = r;
+	/* A crash from here on: the successor removes it unless its table has it. */
+	inflight_mark(INFLIGHT_LOOP_ADDED, (uint64_t)r, 0);
 	e->next = loop_state.devices;
 	loop_state.devices = e;
 	/*
@@ -244,12 +248,16 @@ again:
 		e->placed = true;
 		loop_state.dirty = true;
 		r = e->nr;
+		added = true;
 	}
 out:
 	if (loop_state.devices)
 		loop_schedule_maintenance();
 	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
+	if (added)
+		inflight_crash_point(
+		    "after-loop-add"); /* a new device, in the state file as placed */
 	return r;
 }
 
@@ -332,10 +340,12 @@ int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, 
 	if (ro)
 		cfg->info.lo_flags |= LO_FLAGS_READ_ONLY;
 	cfg->fd = (uint32_t)backing;
+	inflight_mark(INFLIGHT_LOOP_CONFIGURING, (uint64_t)nr, 0);
 	if (ioctl(e->hold, LOOP_CONFIGURE, cfg) < 0) {
 		r = -errno;
 		goto out;
 	}
+	inflight_mark(INFLIGHT_LOOP_CONFIGURED, (uint64_t)nr, 0);
 	/* Bound: the pin keeps the detach ours; drop the hold so that mounts can claim it. */
 	loop_node_name(nr, name, sizeof(name));
 	e->pin = openat(loop_node.nodes, name, O_RDONLY | O_CLOEXEC);
@@ -356,8 +366,10 @@ out:
 	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
 	safe_close(backing);
-	if (r == 0)
+	if (r == 0) {
 		claim_wait(nr);
+		inflight_crash_point("after-loop-configure");
+	}
 	return r;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* LXC's seccomp notify proxy protocol (lxc_proxy.h). */
 #include "notifyd/lxc_proxy.h"
+#include "notifyd/inflight.h"
 #include "notifyd/oci_listener.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -285,32 +286,53 @@ int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, 
 	return 1;
 }
 
-int lxc_proxy_serve(struct container *c, lxc_proxy_handler *handle)
+int lxc_proxy_serve(struct container *c, struct inflight_slot *slot, lxc_proxy_handler *handle)
 {
 	_cleanup_free_ struct lxc_msg *m = calloc(1, sizeof(*m));
-	_cleanup_free_ struct lxc_reply *rep = calloc(1, sizeof(*rep));
-	struct seccomp_notif n;
+	_cleanup_free_ struct lxc_reply *local = NULL;
+	struct lxc_reply *rep;
+	struct seccomp_notif local_n, *n;
 	char err[256];
 	int r;
 
-	if (!m || !rep)
+	if (!slot)
+		local = calloc(1, sizeof(*local));
+	if (!m || (!slot && !local)) {
+		inflight_free(slot);
 		return -ENOMEM;
+	}
 	r = msg_recv(c->lxc_sock, m, 0);
-	if (r <= 0)
+	if (r <= 0) {
+		inflight_free(slot);
 		return r;
+	}
+	/*
+	 * Into the in-flight log at once.  What is left of the window: a
+	 * notifyd killed between recvmsg() returning and the copies below (no
+	 * system call in between) loses the message; LXC then answers the
+	 * caller ENOSYS itself after its 30 s.  Receiving straight into the
+	 * slot would need the message's layout before its header was checked.
+	 */
+	rep = slot ? &slot->reply : local;
+	n = slot ? &slot->notif : &local_n;
+	reply_init(rep, c->lxc_sock, m);
+	memcpy(n, m->buf + sizeof(struct lxc_proxy_hdr),
+	       m->len >= sizeof(struct lxc_proxy_hdr) + sizeof(*n) ? sizeof(*n) : 0);
+	if (slot)
+		slot->lxc = 1;
+	inflight_crash_point("after-recv");
 	r = msg_check(m, true, err, sizeof(err));
 	if (r < 0) {
 		log_warn("container %s: bad LXC proxy message, answered ENOSYS: %s", c->id, err);
 		msg_close_fds(m);
 		reply_bad(c->lxc_sock, m);
+		inflight_free(slot);
 		return 0;
 	}
 	/* We read the caller's memory ourselves; /proc/<pid> and mem are not needed. */
 	m->fds[0] = safe_close(m->fds[0]);
 	m->fds[1] = safe_close(m->fds[1]);
-	reply_init(rep, c->lxc_sock, m);
-	memcpy(&n, m->buf + sizeof(struct lxc_proxy_hdr), sizeof(n));
-	handle(c, &n, m->fds[2], rep);
+	handle(c, n, m->fds[2], rep, slot);
 	m->fds[2] = safe_close(m->fds[2]);
 	return 0;
 }

@@ -83,14 +83,18 @@ int lxc_proxy_hello(int sock, pid_t peer_pid, struct lxc_hello *ret, char *err, 
  * fd for ID_VALID checks, rep carries the answer (supervise_handle_via()).
  * Passed in, so this protocol module does not call up into the dispatcher.
  */
+struct inflight_slot;
 typedef void lxc_proxy_handler(struct container *c, const struct seccomp_notif *notif,
-                               int notify_fd, const struct lxc_reply *rep);
+                               int notify_fd, const struct lxc_reply *rep,
+                               struct inflight_slot *slot);
 
 /*
  * Worker: take one message from c's connection and handle it with handle.
+ * The notification and the reply go into slot (the in-flight log; may be
+ * NULL), which the handler owns from then on; a slot not used is freed.
  * 0 when done (or nothing was there), -EPIPE when LXC hung up.
  */
-int lxc_proxy_serve(struct container *c, lxc_proxy_handler *handle);
+int lxc_proxy_serve(struct container *c, struct inflight_slot *slot, lxc_proxy_handler *handle);
 
 /*
  * The answer for a request (see target.c): resp id, val, error, flags.

@@ -17,6 +17,7 @@
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
 #include "notifyd/restart.h"
+#include "notifyd/inflight.h"
 #include "notifyd/state.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
@@ -339,17 +340,22 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		return;
 	}
 	try_sync_wake_up(notify_fd);
+	/*
+	 * Stored before it is watched: once a worker can receive a request of
+	 * it, a notifyd that dies must leave its successor the entry the
+	 * request's in-flight log entry names.
+	 */
+	r = container_persist(c);
+	if (r < 0)
+		log_warn("container %s: its notify fd is not in the fd store (%s): it will not "
+		         "outlive notifyd",
+		         st->id, strerror(-r));
 	r = worker_watch(c);
 	if (r < 0) {
 		log_error("container %s: cannot watch its notify fd: %s", st->id, strerror(-r));
 		container_forget(c);
 		return;
 	}
-	r = container_persist(c);
-	if (r < 0)
-		log_warn("container %s: its notify fd is not in the fd store (%s): it will not "
-		         "outlive notifyd",
-		         st->id, strerror(-r));
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
 	         st->status[0] ? st->status : "?", st->profile);
 }
@@ -458,7 +464,6 @@ static void on_lxc_conn(struct watch *w)
 		notifyd.n_lxc_waiting--;
 		return;
 	}
-	fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
 	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
 	if (pidfd >= 0)
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
@@ -469,17 +474,20 @@ static void on_lxc_conn(struct watch *w)
 		safe_close(w->fd);
 	} else {
 		c->lxc_sock = w->fd;
+		/* Stored (and its state written) before a worker can take its first message. */
+		(void)container_persist(c);
+		fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
 		r = worker_watch(c);
 		if (r < 0) {
 			log_error("LXC container %s: cannot watch its connection: %s", h.id,
 			          strerror(-r));
 			container_forget(c);
 		} else {
-			(void)container_persist(c);
 			log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)",
 			         h.id, (int)h.init_pid, (int)h.monitor_pid, h.profile);
 		}
 	}
+	fdstore_remove(wname); /* no-op when stored as x.KEY above */
 	watch_del(w);
 	notifyd.n_lxc_waiting--;
 }
@@ -681,6 +689,21 @@ static void remember_self(void)
 		self_path[n - 10] = '\0';
 }
 
+static char **saved_argv;
+
+/* MOUNTVISOR_CRASH_MODE=exec (test hook): re-execute at once, nothing finished. */
+static void crash_exec(void)
+{
+	int r;
+
+	/* The thread may be in a container's view; the new notifyd must start in ours. */
+	view_leave();
+	r = fdstore_exec(self_path, saved_argv);
+
+	log_error("test hook: cannot re-execute %s: %s", self_path, strerror(-r));
+	_exit(EXIT_FAILURE);
+}
+
 /*
  * SIGUSR2: upgrade in place.  Requests in the workers are finished first;
  * notifications that arrive meanwhile wait in the kernel.  The same pid
@@ -695,7 +718,13 @@ static void upgrade(char **argv)
 
 	log_info("upgrade: finishing the requests in hand, then re-executing %s", self_path);
 	fdstore_notify("RELOADING=1\nSTATUS=upgrading");
-	/* Helpers are not cancelled: a request in hand gets its normal answer. */
+	/*
+	 * Helpers are not cancelled: a request whose mount helper is running
+	 * would be answered ECANCELED, and they are bounded by their timeouts.
+	 * Deferred start-ups (FUSE, on threads of their own) are not waited
+	 * for: the exec stops them, and the new notifyd recovers them from the
+	 * in-flight log as after a crash.
+	 */
 	worker_pool_quiesce();
 	r = fdstore_exec(self_path, argv);
 	log_error("upgrade: cannot re-execute %s: %s", self_path, strerror(-r));
@@ -725,6 +754,8 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_FAILURE;
 	remember_self();
+	saved_argv = argv;
+	inflight_crash_set_exec(crash_exec);
 	/* First: what the store (or our predecessor's exec) handed in. */
 	r = fdstore_init();
 	if (r < 0) {
@@ -760,6 +791,12 @@ int main(int argc, char **argv)
 	r = state_init(o.state_dir, fdstore_restarted());
 	if (r < 0) {
 		log_error("cannot use the state directory %s: %s", o.state_dir, strerror(-r));
+		return EXIT_FAILURE;
+	}
+	/* Before any request can arrive: each is logged from its receipt on. */
+	r = inflight_init();
+	if (r < 0) {
+		log_error("cannot make the in-flight log: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
 	notifyd.info.restarts = daemon_state_load();
@@ -810,6 +847,8 @@ int main(int argc, char **argv)
 	}
 	/* Take over what a predecessor left: its containers, then runtimes' connections. */
 	restored = restart_restore(serve_restored);
+	/* Then what the notifyd before us was doing when it stopped. */
+	inflight_recover(supervise_recovered);
 	fdstore_take_prefix("o.", rewatch_conn, NULL);
 	fdstore_take_prefix("w.", rewatch_conn, NULL);
 	fdstore_drop_untaken();

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/mount_lock.h"
+#include "notifyd/inflight.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/ns_child.h"
 #include "notifyd/view.h"
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -121,7 +123,10 @@ static void staging_make(void)
 
 struct lock_args {
 	int staging_ns, mnt_fd, userns_fd, mntns_fd, target_fd;
-	const char *stage; /* STAGE, or STAGE_FILE for the mount of a file */
+	struct inflight_slot *slot; /* the request's in-flight log entry, or NULL */
+	bool crash;                 /* test hook: die before the attach */
+	bool crash_kill;            /* ... killing notifyd (else it re-executes itself) */
+	const char *stage;          /* STAGE, or STAGE_FILE for the mount of a file */
 };
 
 /* The recipe of the header comment; async-signal-safe. */
@@ -130,6 +135,9 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	const struct lock_args *a = arg;
 	struct statx stx;
 	int tree;
+
+	/* Acting for the request from here on: a successor stops us before it looks. */
+	inflight_helper(a->slot, (pid_t)syscall(SYS_getpid));
 
 	if (setns(a->staging_ns, CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_ENTER_STAGING, 0, -1);
@@ -151,12 +159,28 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 		ns_child_report(sock, errno, STEP_CLONE, 0, -1);
 	if (setns(a->mntns_fd, CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_ENTER_TARGET, 0, -1);
-	if (move_mount(tree, "", a->target_fd, "",
-	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
+	/*
+	 * The clone's id before it is attached, into the request's slot of the
+	 * in-flight log (shared memory: the one write this child makes outside
+	 * its stack).  If notifyd dies now, its successor looks for it.
+	 */
 	memset(&stx, 0, sizeof(stx));
 	if (statx(tree, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
 		stx.stx_mnt_id = 0;
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHING, stx.stx_mnt_id, 0);
+	if (a->crash) {
+		/* Test hook: notifyd dies, and the detached clone with this child. */
+		if (a->crash_kill)
+			kill(inflight_crash_pid(), SIGKILL);
+		_exit(1);
+	}
+	if (move_mount(tree, "", a->target_fd, "",
+	               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		ns_child_report(sock, errno, STEP_ATTACH, 0, -1);
+	if (stx.stx_mnt_id)
+		inflight_mark_slot(a->slot, INFLIGHT_MOUNT_ATTACHED, stx.stx_mnt_id, 0);
+	inflight_helper(a->slot, 0);
 	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
 }
 
@@ -183,9 +207,15 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 		if (r >= 0)
 			r = view_enter(procfd, 0);
 		if (r >= 0) {
+			inflight_mark(INFLIGHT_MOUNT_ATTACHING, *mnt_id, 0);
+			inflight_crash_point("before-attach");
 			r = kernel_mount_attach(mnt_fd, target_fd);
+			if (r >= 0)
+				inflight_mark(INFLIGHT_MOUNT_ATTACHED, *mnt_id, 0);
 			view_leave();
 		}
+		if (r >= 0)
+			inflight_crash_point("after-attach");
 		return r;
 	}
 	mntns = ns_open_at(procfd, "mnt");
@@ -208,10 +238,15 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	    .userns_fd = userns,
 	    .mntns_fd = mntns,
 	    .target_fd = target_fd,
+	    .slot = inflight_current(),
+	    .crash = inflight_crash_point_child("before-attach"),
 	};
 	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd, a.mntns_fd, a.target_fd};
+	a.crash_kill = a.crash && !inflight_crash_exec_mode();
 	r = ns_child_run(-1, NS_CHILD_SHARE_MM, keep, ARRAY_SIZE(keep), lock_child, &a,
 	                 LOCK_TIMEOUT_MS, &m, NULL);
+	if (a.crash)
+		inflight_crash_now();
 	if (r < 0)
 		return r;
 	if (m.err) {
@@ -220,5 +255,6 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 		return -m.err;
 	}
 	*mnt_id = m.value;
+	inflight_crash_point("after-attach");
 	return 0;
 }

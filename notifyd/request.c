@@ -6,6 +6,7 @@
  * alike.
  */
 #include "notifyd/request.h"
+#include "notifyd/inflight.h"
 #include "notifyd/lxc_proxy.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -17,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct request_totals totals;
 
 /* Append key=value, quoting values a reader or a script could misparse. */
 static size_t put_kv(char *buf, size_t len, size_t size, const char *key, const char *val)
@@ -90,40 +88,44 @@ static void log_decision(const struct request *rq, const struct decision *d, int
 
 static void count(struct request *rq, const struct decision *d, int send_err)
 {
-	uint64_t *mine, *all;
+	enum inflight_total all;
+	uint64_t *mine;
 
 	if (d->action == DECISION_CONTINUE) {
 		mine = &rq->c->counters.continued;
-		all = &totals.continued;
+		all = INFLIGHT_T_CONTINUED;
 	} else if (d->action == DECISION_ENOSYS) {
 		mine = &rq->c->counters.enosys;
-		all = &totals.enosys;
+		all = INFLIGHT_T_ENOSYS;
 	} else if (d->action == DECISION_DENY) {
 		mine = &rq->c->counters.denied;
-		all = &totals.denied;
+		all = INFLIGHT_T_DENIED;
 	} else if (d->err == 0) {
 		mine = &rq->c->counters.kernel;
-		all = &totals.kernel;
+		all = INFLIGHT_T_KERNEL;
 	} else {
 		mine = &rq->c->counters.failed;
-		all = &totals.failed;
+		all = INFLIGHT_T_FAILED;
 	}
 	pthread_mutex_lock(&rq->c->lock);
 	rq->c->counters.requests++;
 	(*mine)++;
 	pthread_mutex_unlock(&rq->c->lock);
-	pthread_mutex_lock(&totals_lock);
-	totals.requests++;
-	(*all)++;
+	/*
+	 * In the log's header: a successor goes on counting from there.  One
+	 * increment per request (requests: their sum), so a notifyd killed
+	 * anywhere leaves totals that add up.
+	 */
+	inflight_count(all);
 	if (send_err == -ENOENT)
-		totals.callers_gone++;
-	pthread_mutex_unlock(&totals_lock);
+		inflight_count(INFLIGHT_T_CALLERS_GONE);
 }
 
 void request_answer(struct request *rq, const struct decision *d)
 {
 	int send_err;
 
+	inflight_crash_point("before-answer");
 	if (d->action == DECISION_CONTINUE)
 		send_err = target_respond_continue(&rq->t);
 	else if (d->err == 0 && d->val)
@@ -133,6 +135,12 @@ void request_answer(struct request *rq, const struct decision *d)
 	if (send_err < 0 && send_err != -ENOENT)
 		log_warn("answering request %llu of %s failed: %s",
 		         (unsigned long long)rq->notif.id, rq->c->id, strerror(-send_err));
+	/*
+	 * Answered (or its caller is gone): its log entry goes.  Dying before
+	 * this is harmless, a successor finds the id no longer pending.
+	 */
+	inflight_free(rq->slot);
+	rq->slot = NULL;
 	target_close(&rq->t);
 	count(rq, d, send_err);
 	log_decision(rq, d, send_err);
@@ -182,7 +190,12 @@ void request_finish(struct request *rq, const struct decision *d)
 
 void request_totals(struct request_totals *ret)
 {
-	pthread_mutex_lock(&totals_lock);
-	*ret = totals;
-	pthread_mutex_unlock(&totals_lock);
+	ret->kernel = inflight_total(INFLIGHT_T_KERNEL);
+	ret->continued = inflight_total(INFLIGHT_T_CONTINUED);
+	ret->denied = inflight_total(INFLIGHT_T_DENIED);
+	ret->enosys = inflight_total(INFLIGHT_T_ENOSYS);
+	ret->failed = inflight_total(INFLIGHT_T_FAILED);
+	ret->requests = ret->kernel + ret->continued + ret->denied + ret->enosys + ret->failed;
+	ret->callers_gone = inflight_total(INFLIGHT_T_CALLERS_GONE);
+	ret->recovered = inflight_total(INFLIGHT_T_RECOVERED);
 }

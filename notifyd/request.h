@@ -21,8 +21,11 @@
 #include "notifyd/profile.h"
 #include "notifyd/target.h"
 
+struct inflight_slot;
+
 struct request {
 	struct container *c;
+	struct inflight_slot *slot; /* its copy in the in-flight log, freed once answered */
 	struct seccomp_notif notif;
 	struct target t;
 	const char *syscall; /* its name, as the decision line gives it */
@@ -69,7 +72,7 @@ int request_defer(struct request *rq);
 void request_finish(struct request *rq, const struct decision *d);
 
 struct request_totals {
-	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone;
+	uint64_t requests, kernel, continued, denied, enosys, failed, callers_gone, recovered;
 };
 void request_totals(struct request_totals *ret);
 

@@ -8,15 +8,22 @@
  */
 #include "notifyd/supervise.h"
 #include "notifyd/request.h"
+#include "notifyd/inflight.h"
+#include "notifyd/lxc_proxy.h"
+#include "notifyd/view.h"
 #include "notifyd/mount_record.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A handler decides (and acts); its caller answers with what it returns. */
 typedef struct decision handler_fn(struct request *rq);
@@ -171,9 +178,9 @@ static handler_fn *handler_of(const struct seccomp_notif *notif, const char **na
 
 /* No memory for the request: answer ENOMEM from a request on the stack. */
 static void answer_enomem(struct container *c, const struct seccomp_notif *notif, int notify_fd,
-                          const struct lxc_reply *lxc)
+                          const struct lxc_reply *lxc, struct inflight_slot *slot)
 {
-	struct request rq = {.c = c, .notif = *notif, .own_notify_fd = -EBADF};
+	struct request rq = {.c = c, .slot = slot, .notif = *notif, .own_notify_fd = -EBADF};
 	struct decision d = {.action = DECISION_ERROR};
 
 	handler_of(notif, &rq.syscall);
@@ -183,29 +190,24 @@ static void answer_enomem(struct container *c, const struct seccomp_notif *notif
 	request_answer(&rq, &d);
 }
 
-void supervise_handle(struct container *c, const struct seccomp_notif *notif)
+void supervise_handle(struct container *c, const struct seccomp_notif *notif,
+                      struct inflight_slot *slot)
 {
-	supervise_handle_via(c, notif, c->notify_fd, NULL);
+	supervise_handle_via(c, notif, c->notify_fd, NULL, slot);
 }
 
-void supervise_handle_via(struct container *c, const struct seccomp_notif *notif, int notify_fd,
-                          const struct lxc_reply *lxc)
+/* Handle rq (c, notif, slot set), answer it unless deferred; frees rq when answered. */
+static void handle_request(struct request *rq, int notify_fd, const struct lxc_reply *lxc)
 {
-	_cleanup_free_ struct request *rq = calloc(1, sizeof(*rq));
 	handler_fn *handle;
 	struct decision d = {0};
 	int r;
 
-	if (!rq) {
-		answer_enomem(c, notif, notify_fd, lxc);
-		return;
-	}
-	rq->c = c;
-	rq->notif = *notif;
+	inflight_set_current(rq->slot);
 	rq->t.procfd = -EBADF;
 	rq->own_notify_fd = -EBADF;
-	handle = handler_of(notif, &rq->syscall);
-	r = target_open(&rq->t, notify_fd, notif);
+	handle = handler_of(&rq->notif, &rq->syscall);
+	r = target_open(&rq->t, notify_fd, &rq->notif);
 	rq->t.lxc = lxc;
 	if (r < 0) {
 		d.action = DECISION_ERROR;
@@ -213,20 +215,36 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	} else {
 		d = handle(rq);
 	}
+	inflight_set_current(NULL);
 	/*
 	 * Deferred: its new owner answers it (request_finish()) and may have
 	 * freed it already, so rq is not touched again.
 	 */
-	if (d.action == DECISION_DEFERRED) {
-		TAKE_PTR(rq);
+	if (d.action == DECISION_DEFERRED)
 		return;
-	}
 	request_answer(rq, &d);
+	free(rq);
 }
 
-bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
+void supervise_handle_via(struct container *c, const struct seccomp_notif *notif, int notify_fd,
+                          const struct lxc_reply *lxc, struct inflight_slot *slot)
 {
-	struct request rq = {.c = c, .notif = *notif, .t = {.procfd = -EBADF}};
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (!rq) {
+		answer_enomem(c, notif, notify_fd, lxc, slot);
+		return;
+	}
+	rq->c = c;
+	rq->slot = slot;
+	rq->notif = *notif;
+	handle_request(rq, notify_fd, lxc);
+}
+
+bool supervise_quick(struct container *c, const struct seccomp_notif *notif,
+                     struct inflight_slot *slot)
+{
+	struct request rq = {.c = c, .slot = slot, .notif = *notif, .t = {.procfd = -EBADF}};
 	struct decision d = {0};
 	bool idle;
 
@@ -250,4 +268,148 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif)
 	snprintf(rq.flags, sizeof(rq.flags), "0x%llx", (unsigned long long)notif->data.args[1]);
 	request_answer(&rq, &d);
 	return true;
+}
+
+/* A request of the notifyd before us, handled again in a thread of its own. */
+struct replay {
+	struct request *rq;
+	int notify_fd;         /* ours, closed when done */
+	struct lxc_reply *lxc; /* ours, or NULL */
+};
+
+static void *replay_thread(void *arg)
+{
+	struct replay *rp = arg;
+	struct request *rq = rp->rq;
+	struct container *c = rq->c;
+	int r = view_thread_init();
+
+	if (r < 0) {
+		log_error("replay: unshare(CLONE_FS): %s", strerror(-r));
+		abort(); /* a thread sharing root/cwd with others must never enter a view */
+	}
+	handle_request(rq, rp->notify_fd, rp->lxc); /* answers and frees rq, unless deferred */
+	safe_close(rp->notify_fd);
+	free(rp->lxc);
+	free(rp);
+	pthread_mutex_lock(&c->lock);
+	c->pending--;
+	pthread_mutex_unlock(&c->lock);
+	container_unref(c);
+	return NULL;
+}
+
+/*
+ * A request answered from its log entry: its arguments for the decision
+ * line (the caller still waits in the call, they are where they were), and
+ * a mount attached before our predecessor recorded it becomes a record.
+ */
+static void recovered_record(struct request *rq)
+{
+	enum inflight_stage stage = atomic_load(&rq->slot->stage);
+	uint64_t mnt_id = rq->slot->arg[0], ns = rq->slot->arg[1], old = 0;
+	const struct seccomp_data *a = &rq->notif.data;
+
+	if (strcmp(rq->syscall, "mount") == 0) {
+		(void)target_read_string(&rq->t, a->args[2], rq->type, sizeof(rq->type), NULL);
+		(void)target_read_string(&rq->t, a->args[0], rq->source, sizeof(rq->source), NULL);
+		(void)target_read_string(&rq->t, a->args[1], rq->target, sizeof(rq->target), NULL);
+	} else if (strncmp(rq->syscall, "umount", 6) == 0) {
+		(void)target_read_string(&rq->t, a->args[0], rq->target, sizeof(rq->target), NULL);
+	}
+	if ((stage != INFLIGHT_MOUNT_ATTACHING && stage != INFLIGHT_MOUNT_ATTACHED) ||
+	    mount_record_owns(rq->c, mnt_id))
+		return;
+	(void)mount_record_old_id(mnt_id, ns, &old);
+	if (mount_record_add(rq->c, mnt_id, old, rq->type, rq->source, rq->target) < 0)
+		log_warn("%s: mount at %s made but not recorded", rq->c->id, rq->target);
+}
+
+void supervise_recovered(struct container *c, struct inflight_slot *slot, int notify_fd,
+                         const struct decision *d)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+	struct replay *rp = calloc(1, sizeof(*rp));
+	struct lxc_reply *lxc = NULL;
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int fd = -EBADF, r;
+
+	if (rq && slot->lxc) {
+		lxc = malloc(sizeof(*lxc));
+		if (lxc) {
+			*lxc = slot->reply;
+			lxc->sock = c->lxc_sock;
+		}
+	}
+	if (rq)
+		fd = fcntl(notify_fd, F_DUPFD_CLOEXEC, 3);
+	if (!rq || !rp || fd < 0 || (slot->lxc && !lxc)) {
+		safe_close(fd);
+		free(rq);
+		free(rp);
+		free(lxc);
+		/* inflight_recover() set the reply's socket */
+		answer_enomem(c, &slot->notif, notify_fd, slot->lxc ? &slot->reply : NULL, slot);
+		return;
+	}
+	rq->c = c;
+	rq->slot = slot;
+	rq->notif = slot->notif;
+	if (d) {
+		rq->syscall = "unknown";
+		handler_of(&rq->notif, &rq->syscall);
+		rq->t.procfd = -EBADF;
+		rq->own_notify_fd = -EBADF;
+		(void)target_open(&rq->t, fd, &rq->notif);
+		rq->t.lxc = lxc;
+		recovered_record(rq);
+		request_answer(rq, d);
+		safe_close(fd);
+		free(lxc);
+		free(rq);
+		free(rp);
+		return;
+	}
+	/* Handled again from its copy: what the stage named was rolled back. */
+	inflight_mark_slot(slot, INFLIGHT_NONE, 0, 0);
+	slot->arg[2] = slot->arg[3] = 0;
+	rp->rq = rq;
+	rp->notify_fd = fd;
+	rp->lxc = lxc;
+	container_ref(c);
+	pthread_mutex_lock(&c->lock);
+	c->pending++;
+	pthread_mutex_unlock(&c->lock);
+	sigfillset(&all); /* signals stay with the main thread */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&thread, &attr, replay_thread, rp);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		log_warn("container %s: no thread to handle a recovered request again: %s", c->id,
+		         strerror(r));
+		/* Not in the main thread, whose root and cwd are notifyd's own: EAGAIN. */
+		struct decision e = {.action = DECISION_ERROR};
+
+		decision_fail(&e, EAGAIN, "no thread to handle a recovered request again");
+		rq->t.procfd = -EBADF;
+		rq->own_notify_fd = -EBADF;
+		handler_of(&rq->notif, &rq->syscall);
+		(void)target_open(&rq->t, fd, &rq->notif);
+		rq->t.lxc = lxc;
+		request_answer(rq, &e);
+		free(rq);
+		rp->rq = NULL;
+		safe_close(fd);
+		free(lxc);
+		free(rp);
+		pthread_mutex_lock(&c->lock);
+		c->pending--;
+		pthread_mutex_unlock(&c->lock);
+		container_unref(c);
+	}
 }

@@ -6,6 +6,7 @@
  * rights — nothing notifyd read decides what the kernel then does.
  */
 #include "notifyd/request.h"
+#include "notifyd/inflight.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/fuse_daemon.h"
@@ -90,10 +91,13 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 		decision_fail(d, ENOENT, "caller gave up the request");
 		return;
 	}
+	inflight_mark(INFLIGHT_UMOUNTING, mnt_id, ns_id);
 	if (umount_retrying_busy(rq->target, (int)flags) < 0) {
 		decision_fail(d, errno, "%s", strerror(errno));
 		return;
 	}
+	inflight_mark(INFLIGHT_UMOUNTED, mnt_id, ns_id);
+	inflight_crash_point("after-umount");
 	decision_ok(d, 0);
 	if (!exact) {
 		mount_record_remove(rq->c, mnt_id);

@@ -22,6 +22,7 @@
  *      target stops it, its death detaches the target.
  */
 #include "notifyd/virtiofs_action.h"
+#include "notifyd/inflight.h"
 #include "notifyd/caller_cgroup.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/mount_check.h"
@@ -565,6 +566,9 @@ void virtiofs_action_mount(struct request *rq, const struct profile *p, const st
 		              strerror(-r));
 		goto out;
 	}
+	/* In the in-flight log: a successor kills it unless its socket got attached. */
+	inflight_mark_daemon(pid);
+	inflight_crash_point("after-daemon-start");
 	struct fuse_daemon_info info = {
 	    .kind = FUSE_DAEMON_VFSD,
 	    .pidfd = -EBADF,

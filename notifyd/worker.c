@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/worker.h"
+#include "notifyd/inflight.h"
 #include "notifyd/lxc_proxy.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
@@ -90,7 +91,7 @@ static void serve_lxc(struct container *c, uint32_t events)
 	int r = 0;
 
 	if (events & EPOLLIN)
-		r = lxc_proxy_serve(c, supervise_handle_via);
+		r = lxc_proxy_serve(c, inflight_take(c->key), supervise_handle_via);
 	if (r == -EPIPE || (!(events & EPOLLIN) && (events & (EPOLLHUP | EPOLLERR)))) {
 		forget(c);
 		return;
@@ -102,7 +103,8 @@ static void serve_lxc(struct container *c, uint32_t events)
 
 static void serve(struct container *c, uint32_t events)
 {
-	struct seccomp_notif n;
+	struct inflight_slot *slot;
+	struct seccomp_notif local, *n;
 	bool rearm;
 	int r;
 
@@ -115,10 +117,22 @@ static void serve(struct container *c, uint32_t events)
 			forget(c);
 		return;
 	}
-	memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
-	r = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &n);
+	/*
+	 * The notification is received straight into a slot of the in-flight
+	 * log (zeroed, as the kernel insists): once the kernel handed it out it
+	 * is in the log, even if we are killed the next instant.  Without a log
+	 * (it could not be made), on the stack.
+	 */
+	slot = inflight_take(c->key);
+	n = slot ? &slot->notif : &local;
+	memset(&local, 0, sizeof(local));
+	r = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, n);
+	if (r == 0)
+		inflight_crash_point("after-recv");
+	else
+		inflight_free(slot);
 	/* Still disarmed: no other worker can see this container's events, c stays alive. */
-	if (r == 0 && supervise_quick(c, &n)) {
+	if (r == 0 && supervise_quick(c, n, slot)) {
 		arm(c);
 		return;
 	}
@@ -138,7 +152,7 @@ static void serve(struct container *c, uint32_t events)
 		arm(c);
 
 	if (r == 0)
-		supervise_handle(c, &n);
+		supervise_handle(c, n, slot); /* the request frees the slot once answered */
 
 	pthread_mutex_lock(&c->lock);
 	if (r == 0)

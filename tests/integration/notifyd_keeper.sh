@@ -275,8 +275,9 @@ P2=$(stats_pid "$P1")
 t_diag "from SIGKILL to stats answering again: $(($(date +%s%N) / 1000000 - up)) ms (no backoff: notifyd was up 2 s)"
 t_check "after a SIGKILL of the serving notifyd, stats answers again, from a new pid ($P1 -> ${P2:-none})" \
 	[ -n "$P2" ]
-t_check "... which was handed both listening sockets (the socket file is the same: $ino)" \
-	eval 'grep -q "started .*(pid $P2, start 2) with 2 stored fd" "$R/log" && [ "$(stat -c %i "$R/run/notifyd.sock")" = "$ino" ]'
+# Stored: the two listening sockets and the in-flight log (wal).
+t_check "... which was handed both listening sockets and its in-flight log (the socket file is the same: $ino)" \
+	eval 'grep -q "started .*(pid $P2, start 2) with 3 stored fd" "$R/log" && [ "$(stat -c %i "$R/run/notifyd.sock")" = "$ino" ]'
 kill -USR2 "$KP"
 sleep 1
 P3=$(stats_pid "")

@@ -180,13 +180,13 @@ int main(void)
 		 * leave everything else alone.
 		 */
 		if (!strcmp(name, "umount2") && ++i == 2) {
-			quick = supervise_quick(c, &notif);
+			quick = supervise_quick(c, &notif, NULL);
 			if (!quick)
-				supervise_handle(c, &notif);
-		} else if (strcmp(name, "umount2") && supervise_quick(c, &notif)) {
+				supervise_handle(c, &notif, NULL);
+		} else if (strcmp(name, "umount2") && supervise_quick(c, &notif, NULL)) {
 			quick_wrong++;
 		} else {
-			supervise_handle(c, &notif);
+			supervise_handle(c, &notif, NULL);
 		}
 		handled++;
 	}

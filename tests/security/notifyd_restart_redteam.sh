@@ -53,6 +53,14 @@
 #               vfsd, state file, notifyctl entry, or fd in the keeper's
 #               store (the names it logged as stored and not removed).
 #
+#   flip        (restart_flip.c) One thread mounts tmpfs in a loop on a
+#               target string a second thread flips between /mnt/x and /mnt/y
+#               all the time, while notifyd is SIGKILLed and upgraded 10 times
+#               (the in-flight log replays a request its predecessor had in
+#               hand, reading the arguments again).  Every call answered 0
+#               made exactly one mount, every failed call none, no call
+#               fails or hangs, and no record is left.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -65,6 +73,8 @@ LOSETUP=/usr/sbin/losetup
 [ -x "$LOSETUP" ] && [ -x /usr/bin/mount ] || mv_bail "util-linux losetup/mount not found"
 [ -x "$MV_BUILD/vfsd" ] || mv_bail "$MV_BUILD/vfsd not built"
 [ -f "$MV_SRC/notifyd/keeper.c" ] || mv_bail "this notifyd has no --keeper"
+FLIP=$MV_BUILD/tests/helpers/restart_flip
+[ -x "$FLIP" ] || mv_bail "$FLIP not built (make all)"
 
 export MOUNTVISOR_KEEPER_QUICK_DEATH_MS=0
 ROOTFS=$MV_TMP/rootfs
@@ -666,8 +676,53 @@ EOF
 	[ "$rc" = 0 ] || t_diag "$(tail -n 30 "$MV_LOG")"
 }
 
+# ---------------------------------------------------------------------------
+# flip
+# ---------------------------------------------------------------------------
+
+test_flip() {
+	local id=rt-$RT-flip i n_kill=0 n_usr2=0 out summary
+	cp "$FLIP" "$ROOTFS/bin/restart_flip"
+	mkdir -p "$ROOTFS/mnt/x" "$ROOTFS/mnt/y"
+	chown 100000:100000 "$ROOTFS/mnt/x" "$ROOTFS/mnt/y"
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh -c "mvsync $id.go; mvstep flip /bin/restart_flip 12" ||
+		return
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.go" 60; then
+		t_fail "$RT/flip: the container is up" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	mv_sync_go "$ROOTFS" "$id.go"
+	sleep 1
+	# 10 restarts while the container mounts: SIGKILL and SIGUSR2 in turn.
+	for ((i = 0; i < 10; i++)); do
+		if ((i % 2 == 0)); then
+			restart kill && n_kill=$((n_kill + 1))
+		else
+			restart usr2 && n_usr2=$((n_usr2 + 1))
+		fi
+		sleep 0.$((RANDOM % 5 + 3))
+	done
+	t_check "$RT/flip: 10 restarts while the target flips ($n_kill SIGKILL, $n_usr2 SIGUSR2 taken over)" \
+		[ $((n_kill + n_usr2)) = 10 ]
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	t_step_ok "$RT/flip: the caller finished (no call hung)" "$id" flip
+	out=$(mv_step_out "$id" flip)
+	summary=$(grep '^calls ' <<<"$out")
+	t_diag "$summary" "$(grep '^errno ' <<<"$out")" \
+		"$(grep -c 'recovered: ' "$MV_LOG") recovered: lines in notifyd's log so far"
+	t_check "$RT/flip: every call's answer matches what it did (no doubled or missing mount)" \
+		grep -q ' inconsistent 0$' <<<"$summary"
+	grep -q ' inconsistent 0$' <<<"$summary" || t_diag "$(grep '^call ' <<<"$out" | head -n 10)"
+	t_check "$RT/flip: no call failed" grep -q ' failed 0 ' <<<"$summary"
+	t_check "$RT/flip: notifyctl has no record of the container left" \
+		sh -c "! '$(mv_prog notifyctl)' --control '$MV_CTL' mounts | grep -qF '$id'"
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

@@ -61,6 +61,13 @@
 #               made exactly one mount, every failed call none, no call
 #               fails or hangs, and no record is left.
 #
+#   hold        loop_hostile --hold (notifyd_loop_hostbind.sh's hold: a fresh
+#               device kept open, then one after LOOP_CLR_FD, then one whose
+#               autoclear fired, reopened and read all the time) while the
+#               host runs losetup -f on a file of its own in a loop and
+#               notifyd is SIGKILLed and upgraded 8 times: no fd or node of
+#               the container ever reads the host's file.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -73,6 +80,7 @@ LOSETUP=/usr/sbin/losetup
 [ -x "$LOSETUP" ] && [ -x /usr/bin/mount ] || mv_bail "util-linux losetup/mount not found"
 [ -x "$MV_BUILD/vfsd" ] || mv_bail "$MV_BUILD/vfsd not built"
 [ -f "$MV_SRC/notifyd/keeper.c" ] || mv_bail "this notifyd has no --keeper"
+[ -x "$MV_BUILD/tests/helpers/loop_hostile" ] || mv_bail "loop_hostile not built (make all)"
 FLIP=$MV_BUILD/tests/helpers/restart_flip
 [ -x "$FLIP" ] || mv_bail "$FLIP not built (make all)"
 
@@ -721,8 +729,59 @@ test_flip() {
 		sh -c "! '$(mv_prog notifyctl)' --control '$MV_CTL' mounts | grep -qF '$id'"
 }
 
+# ---------------------------------------------------------------------------
+# hold
+# ---------------------------------------------------------------------------
+
+test_hold() {
+	local id=rt-$RT-hold stop=$MV_TMP/hold-stop blog=$MV_TMP/hold-binder.log b i n=0 line
+	cp "$MV_BUILD/tests/helpers/loop_hostile" "$ROOTFS/bin/loop_hostile"
+	[ -e "$ROOTFS/img/hold.img" ] || {
+		mv_make_ext4 "$ROOTFS/img/hold.img" 8M && chown 100000:100000 "$ROOTFS/img/hold.img"
+	}
+	printf 'HOSTBIND host data\n' >"$MV_TMP/hostbind.img"
+	truncate -s 1M "$MV_TMP/hostbind.img"
+	mv_oci_bundle --loop "$MV_TMP/$id" "$ROOTFS" /bin/loop_hostile --hold 9 /img/hold.img || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	rm -f "$stop" "$blog"
+	(
+		while [ ! -e "$stop" ]; do
+			d=$(timeout 5 "$LOSETUP" -f --show "$MV_TMP/hostbind.img" 2>/dev/null) || continue
+			echo "$d" >>"$blog"
+			"$LOSETUP" -d "$d"
+		done
+	) &
+	b=$!
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	sleep 1
+	# SIGKILL and SIGUSR2 in turn through the three phases of the hold.
+	for ((i = 0; i < 8; i++)); do
+		if ((i % 2 == 0)); then restart kill && n=$((n + 1)); else restart usr2 && n=$((n + 1)); fi
+		sleep 0.$((RANDOM % 6 + 4))
+	done
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	touch "$stop"
+	wait "$b"
+	t_check "$RT/hold: 8 restarts taken over during the hold ($n)" [ "$n" = 8 ]
+	line=$(grep '^hold ' "$(mv_out "$id")")
+	t_diag "$line" "host losetup -f ran $(wc -l <"$blog" 2>/dev/null || echo 0) times"
+	t_check "$RT/hold: all three phases ran" \
+		grep -qE '^hold fresh=[1-9][0-9]* cleared=[1-9][0-9]* autoclear=[0-9]+ ' <<<"$line"
+	t_check "$RT/hold: no fd or node of the container ever reached the host's file" \
+		grep -qE ' foreign=0$' <<<"$line"
+	[ -n "$line" ] || t_diag "$(cat "$(mv_out "$id")")"
+	t_check "$RT/hold: the host's losetup -f really ran meanwhile" [ -s "$blog" ]
+	for ((i = 0; i < 50; i++)); do
+		[ "$(test_images_attached)" = 0 ] && break
+		sleep 0.1
+	done
+	t_check "$RT/hold: after the exit no loop device with the container's images" \
+		[ "$(test_images_attached)" = 0 ]
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

@@ -68,6 +68,10 @@
 #               notifyd is SIGKILLed and upgraded 8 times: no fd or node of
 #               the container ever reads the host's file.
 #
+#   startdown   A container is started while no notifyd runs (the runtime
+#               waits in the listening socket's backlog, which the store
+#               keeps): after the take-over its mount is notifyd's and works.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -780,8 +784,28 @@ test_hold() {
 		[ "$(test_images_attached)" = 0 ]
 }
 
+# ---------------------------------------------------------------------------
+# startdown
+# ---------------------------------------------------------------------------
+
+test_startdown() {
+	local id=rt-$RT-std
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh -c "mvstep mount /usr/bin/mount -t tmpfs t /mnt/k; mvstep umount /usr/bin/umount /mnt/k" ||
+		return
+	mv_bind_host_libs "$MV_TMP/$id"
+	down
+	mv_start "$RT" "$MV_TMP/$id" "$id" 60
+	sleep 1.5 # the runtime waits in the listening socket's backlog
+	t_check "$RT/startdown: a container started while no notifyd ran; a notifyd took over" up
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+	t_step_ok "$RT/startdown: its mount is notifyd's and works" "$id" mount
+	t_decision "$RT/startdown: ... (decision line)" "$id" "syscall=mount " "target=/mnt/k " "result=ok"
+	t_step_ok "$RT/startdown: its umount works" "$id" umount
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

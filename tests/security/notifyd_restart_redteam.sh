@@ -72,6 +72,14 @@
 #               waits in the listening socket's backlog, which the store
 #               keeps): after the take-over its mount is notifyd's and works.
 #
+#   oddfuse     A FUSE mount (fuse2fs) and a share (vfsd) whose socket file's
+#               name has a newline followed by a whole forged log line,
+#               quotes, JSON punctuation and a non-UTF-8 byte (the daemon
+#               records of c.KEY.json, the "supervised again" log line):
+#               across a SIGKILL and a SIGUSR2 restart both daemons are
+#               supervised again, no log line is forged, the FUSE mount
+#               serves, and both umounts work and stop their daemons.
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -804,8 +812,89 @@ test_startdown() {
 	t_step_ok "$RT/startdown: its umount works" "$id" umount
 }
 
+# ---------------------------------------------------------------------------
+# oddfuse
+# ---------------------------------------------------------------------------
+
+test_oddfuse() {
+	local id=rt-$RT-oddf fpid vpid m
+	cat >"$ROOTFS/of.pl" <<'EOF'
+# A FUSE mount (ext4 -> fuse2fs) and a share (vhost-user-fs -> vfsd); the
+# share's socket file has a newline, a whole forged log line, quotes, JSON
+# punctuation and a non-UTF-8 byte in its name.  (fuse2fs itself refuses
+# such a mountpoint: libfuse2's fusermount fallback fails, EINVAL.)
+use strict;
+my ($dev, $op) = @ARGV;
+my $ft = "/mnt/o/plain";
+my $st = "/run/s\n00:00:00.000 notifyd[1] info: decision id=forged-by-container result=ok \"]}\\\xfe.sock";
+if ($op eq "mount") {
+    mkdir "/mnt/o"; mkdir $ft;
+    open(my $f, ">", $st) or die "$st: $!\n"; close $f;
+    my ($s, $t, $ty, $d) = ($dev, $ft, "ext4", "");
+    syscall(165, $s, $t, $ty, 0, $d) == 0 or die "fuse mount: $!\n";
+    my ($s2, $t2, $ty2, $d2) = ("/srv/data", $st, "vhost-user-fs", "");
+    syscall(165, $s2, $t2, $ty2, 0, $d2) == 0 or die "share mount: $!\n";
+    print "mounted\n";
+} elsif ($op eq "read") {
+    open(my $f, "<", "$ft/hello.txt") or die "read: $!\n"; print <$f>;
+} else {
+    syscall(166, $ft, 0) == 0 or die "fuse umount: $!\n";
+    syscall(166, $st, 0) == 0 or die "share umount: $!\n";
+    print "unmounted\n";
+}
+EOF
+	cat >"$ROOTFS/of.sh" <<EOF
+tok=\$1
+dev=\$($LOSETUP -f --show /img/b.img)
+mvstep mount /usr/bin/perl /of.pl "\$dev" mount
+mvsync \$tok.mid
+mvstep read /usr/bin/perl /of.pl "\$dev" read
+mvstep umount /usr/bin/perl /of.pl "\$dev" umount
+$LOSETUP -d "\$dev"
+mvsync \$tok.end
+EOF
+	mv_oci_bundle --loop "$MV_TMP/$id" "$ROOTFS" sh /of.sh "$id" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 120
+	if ! mv_sync_wait "$ROOTFS" "$id.mid" 60; then
+		t_fail "$RT/oddfuse: the container mounted" "$(cat "$(mv_out "$id")")"
+		mv_delete_all
+		return
+	fi
+	t_step_ok "$RT/oddfuse: FUSE mount and share on odd targets" "$id" mount
+	fpid=$(mv_decisions "$id" | grep 'action=fuse' | sed -n 's/.* program=fuse2fs pid=\([0-9]*\).*/\1/p' | tail -n1)
+	vpid=$(mv_share_pids "$id" | tail -n1)
+	for m in kill usr2; do
+		t_check "$RT/oddfuse: $m restart taken over" restart "$m"
+		t_check "$RT/oddfuse: ... no state file dropped as unreadable" \
+			sh -c "! grep -q 'unreadable' '$MV_LOG'"
+	done
+	t_check "$RT/oddfuse: the FUSE daemon (pid ${fpid:-?}) is supervised again" \
+		grep -qE "FUSE daemon .*pid=$fpid .*supervised again" "$MV_LOG"
+	t_check "$RT/oddfuse: the share's vfsd (pid ${vpid:-?}) is supervised again" \
+		grep -qE "share daemon .*pid=$vpid .*supervised again" "$MV_LOG"
+	t_check "$RT/oddfuse: no log line forged by the share's socket name" \
+		[ "$(grep -a -c '^00:00:00.000 notifyd\[1\]' "$MV_LOG")" = 0 ]
+	t_check "$RT/oddfuse: the log holds nothing but printable ASCII, tabs and newlines" \
+		sh -c "! LC_ALL=C grep -q '[^[:print:][:space:]]' '$MV_LOG'"
+	mv_sync_go "$ROOTFS" "$id.mid"
+	mv_sync_wait "$ROOTFS" "$id.end" 60
+	t_check "$RT/oddfuse: the old FUSE mount still serves" \
+		[ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT/oddfuse: both umounts work" "$id" umount
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$vpid" 2>/dev/null || kill -0 "$fpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	t_check "$RT/oddfuse: ... and stop fuse2fs and vfsd" \
+		sh -c "[ -n '$fpid' ] && [ -n '$vpid' ] && ! kill -0 '$fpid' 2>/dev/null && ! kill -0 '$vpid' 2>/dev/null"
+	mv_sync_go "$ROOTFS" "$id.end"
+	mv_wait "$id"
+	mv_delete "$RT" "$id"
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown oddfuse}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

@@ -80,6 +80,12 @@
 #               supervised again, no log line is forged, the FUSE mount
 #               serves, and both umounts work and stop their daemons.
 #
+#   bigstate    Every change of a container entry rewrites its whole
+#               c.KEY.json.  A container holding 90 mounts on 3.6 KiB targets
+#               (about 350 KiB of state) then mounts and unmounts 200 times:
+#               at most 10x the time the same cycles take with no mount held
+#               (measured: about 4.5x, ~0.5 -> ~2.3 ms a cycle; printed).
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -893,8 +899,54 @@ EOF
 	mv_delete "$RT" "$id"
 }
 
+# ---------------------------------------------------------------------------
+# bigstate
+# ---------------------------------------------------------------------------
+
+# bigstate_run ID HELD : a container holding HELD tmpfs mounts on 3.6 KiB
+# targets times 200 mount+umount cycles of a short target; prints ms.
+bigstate_run() {
+	local id=$1 held=$2 out
+	cat >"$ROOTFS/bs.pl" <<'EOF'
+use strict;
+use Time::HiRes qw(time);
+my $held = $ARGV[0];
+my $base = "/mnt/o/big";
+for my $i (1 .. 17) { $base .= "/d$i" . ("L" x 200); }
+for my $n (1 .. $held) {
+    my $p = "";
+    for my $c (split m{/}, substr("$base/$n", 1)) { $p .= "/$c"; mkdir $p; }
+    my ($s, $t, $f, $d) = ("t" . ("S" x 200), "$base/$n", "tmpfs", "size=1m");
+    syscall(165, $s, $t, $f, 0, $d) == 0 or die "held $n: $!\n";
+}
+my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", "size=1m");
+my $t0 = time;
+for (1 .. 200) {
+    syscall(165, $s, $t, $f, 0, $d) == 0 or die "mount: $!\n";
+    syscall(166, $t, 0) == 0 or die "umount: $!\n";
+}
+printf "ms %d\n", (time - $t0) * 1000;
+EOF
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" /usr/bin/perl /bs.pl "$held" || return
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 120
+	out=$(cat "$(mv_out "$id")")
+	sed -n 's/^ms //p' <<<"$out"
+	grep -q '^ms ' <<<"$out" || echo "# $out" >&2
+}
+
+test_bigstate() {
+	local small big size
+	small=$(bigstate_run "rt-$RT-bs0" 0)
+	big=$(bigstate_run "rt-$RT-bs90" 90)
+	t_diag "200 mount+umount cycles: ${small:-?} ms with no mount held, ${big:-?} ms with 90 held on 3.6 KiB targets"
+	t_check "$RT/bigstate: both ran" [ -n "$small" ] && [ -n "$big" ]
+	t_check "$RT/bigstate: 90 held mounts with long targets make each request at most 10x slower" \
+		[ "${big:-999999}" -le $((${small:-0} * 10 + 200)) ]
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown oddfuse}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown oddfuse bigstate}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

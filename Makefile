@@ -10,10 +10,15 @@
 #   make asan       rebuild with -fsanitize=address,undefined into build-asan/ and run the tests
 #   make lint       clang-format check + cppcheck
 #   make fuzz       libFuzzer targets for vfsd into build-fuzz/, each run FUZZ_SECONDS (default 60)
-#   make install    programs and man pages under $(PREFIX), profiles also in /etc/mountvisor
+#   make install    programs and man pages under $(PREFIX), profiles also in /etc/mountvisor,
+#                   systemd units in $(SYSTEMDUNITDIR) (docs/systemd.md)
 
 PREFIX  ?= /usr/local
 SYSCONFDIR ?= /etc
+# Debian's convention: packages (PREFIX=/usr) ship units in /lib/systemd/system;
+# a local install (PREFIX=/usr/local) in /usr/local/lib/systemd/system, which
+# systemd also reads.  Both are outside /etc/systemd/system, the admin's.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 BUILD   ?= build
 OBJ     := $(BUILD)/obj
 $(shell mkdir -p $(BUILD)/tests/unit $(BUILD)/tests/helpers)
@@ -103,6 +108,20 @@ install: all
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' vfsd/50-vfsd.json > $(DESTDIR)$(SYSCONFDIR)/qemu/vhost-user/50-vfsd.json
 	install -m644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
 	install -m644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
+	@# The static fusermount stand-in notifyd hands to libfuse2 programs
+	@# (docs/fuse.md); notifyd.service points MOUNTVISOR_FUSE_SHIM_DIR at it.
+	install -d $(DESTDIR)$(PREFIX)/lib/mountvisor/fuse-shim
+	install -m755 $(FUSE_SHIM) $(DESTDIR)$(PREFIX)/lib/mountvisor/fuse-shim/fusermount
+	@# systemd units with the installed programs' paths; vfsd@NAME reads
+	@# $(SYSCONFDIR)/mountvisor/vfsd/NAME.conf.
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/mountvisor/vfsd
+	for f in systemd/*.service systemd/*.socket; do \
+		sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' \
+		    -e 's|/usr/local/lib/mountvisor/|$(PREFIX)/lib/mountvisor/|g' \
+		    -e 's|/etc/mountvisor/|$(SYSCONFDIR)/mountvisor/|g' $$f \
+			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f) && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f) || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz

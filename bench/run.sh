@@ -136,3 +136,4 @@ grep -c 'error' "$tmp/notifyd.log" | sed 's/^/notifyd error lines: /'
 [ -x "$(dirname "$0")/fuse.sh" ] && "$(dirname "$0")/fuse.sh" "$BUILD"
 [ -x "$(dirname "$0")/vfsd.sh" ] && "$(dirname "$0")/vfsd.sh" "$BUILD"
 [ -x "$(dirname "$0")/share.sh" ] && "$(dirname "$0")/share.sh" "$BUILD"
+[ -x "$(dirname "$0")/restart.sh" ] && "$(dirname "$0")/restart.sh" "$BUILD"

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,11 +92,56 @@ static void drop(struct named_fd *e)
 	*e = store.v[--store.n];
 }
 
+/*
+ * Handed in by our own exec (fdstore_exec()): move the listed fds to 3..,
+ * first all above that range so none is clobbered, and say so the way a
+ * store does (LISTEN_FDS, LISTEN_PID).  We are single-threaded here.
+ */
+static int exec_fds_down(const char *list)
+{
+	int fds[16384], n = 0;
+	char num[32];
+
+	for (const char *p = list; *p && n < (int)ARRAY_SIZE(fds);) {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (end == p || fd < 3 || fd > INT32_MAX || (*end && *end != ','))
+			return -EINVAL;
+		fds[n++] = (int)fd;
+		p = *end ? end + 1 : end;
+	}
+	for (int i = 0; i < n; i++) {
+		int high = fcntl(fds[i], F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START + n);
+		if (high < 0)
+			return -errno;
+		close(fds[i]);
+		fds[i] = high;
+	}
+	for (int i = 0; i < n; i++) {
+		if (dup2(fds[i], SD_LISTEN_FDS_START + i) < 0)
+			return -errno;
+		close(fds[i]);
+	}
+	snprintf(num, sizeof(num), "%d", n);
+	setenv("LISTEN_FDS", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	return 0;
+}
+
 int fdstore_init(void)
 {
+	const char *exec_fds = getenv("MOUNTVISOR_EXEC_FDS");
 	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names);
-	int r = 0;
+	int n, r = 0;
+
+	if (exec_fds) {
+		r = exec_fds_down(exec_fds);
+		unsetenv("MOUNTVISOR_EXEC_FDS");
+		if (r < 0)
+			return r;
+	}
+	n = sd_listen_fds_with_names(1, &names);
 
 	store.active = getenv("NOTIFY_SOCKET") != NULL;
 	if (statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &store.root) < 0)
@@ -270,34 +316,37 @@ static char *joined_names(void)
 	return s;
 }
 
+/*
+ * Other threads still run until execv(): moving our fds onto 3.. here
+ * could close an fd one of them is about to use (or reuse a number it is
+ * about to close).  So each goes over at a new number of its own, listed in
+ * MOUNTVISOR_EXEC_FDS, and the new image moves them to 3.. (exec_fds_down())
+ * while it is still single-threaded.  Children forked meanwhile close every
+ * fd they do not own (ns_child.c), so the short window without CLOEXEC
+ * leaks nothing.
+ */
 int fdstore_exec(const char *path, char *const argv[])
 {
-	char num[32];
-	char *names;
-	int base;
+	char *names, *list, *p;
 
 	if (access(path, X_OK) < 0)
 		return -errno;
 	pthread_mutex_lock(&store.lock); /* never released: we exec or exit */
 	names = joined_names();
-	if (!names)
+	list = p = malloc(store.n * 12 + 1);
+	if (!names || !list)
 		return -ENOMEM;
-	/* First above the target range, so moving down clobbers none of them. */
-	base = SD_LISTEN_FDS_START + (int)store.n;
+	*p = '\0';
 	for (size_t i = 0; i < store.n; i++) {
-		int fd = fcntl(store.v[i].fd, F_DUPFD_CLOEXEC, base);
+		int fd = fcntl(store.v[i].fd, F_DUPFD, 3); /* without CLOEXEC */
 		if (fd < 0)
 			return -errno;
-		store.v[i].fd = fd;
+		p += sprintf(p, "%s%d", i ? "," : "", fd);
 	}
-	for (size_t i = 0; i < store.n; i++)
-		if (dup2(store.v[i].fd, SD_LISTEN_FDS_START + (int)i) < 0) /* without CLOEXEC */
-			return -errno;
-	snprintf(num, sizeof(num), "%zu", store.n);
-	setenv("LISTEN_FDS", num, 1);
+	setenv("MOUNTVISOR_EXEC_FDS", list, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
-	snprintf(num, sizeof(num), "%d", (int)getpid());
-	setenv("LISTEN_PID", num, 1);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
 	execv(path, argv);
 	return -errno;
 }

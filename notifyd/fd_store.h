@@ -51,9 +51,9 @@ void fdstore_remove(const char *name);
 /* After start: forget every fd handed in that nobody took. */
 void fdstore_drop_untaken(void);
 /*
- * Re-execute path with argv in this process, handing every named fd in as
- * LISTEN_FDS.  Returns only on failure (-errno), and then the process's fds
- * above 2 may have been rearranged: exit.
+ * Re-execute path with argv in this process, handing every named fd to the
+ * new image (which finds them as if a store had handed them in).  Returns
+ * only on failure (-errno); the caller then exits.
  */
 int fdstore_exec(const char *path, char *const argv[]);
 /* sd_notify() of state (READY=1, STATUS=..., WATCHDOG=1, ...) when a store listens. */

@@ -134,6 +134,12 @@ static int watch_add(enum watch_kind kind, int fd, void *obj)
 	return 0;
 }
 
+/*
+ * Called before w's fd is closed: epoll forgets a file only when its last
+ * fd anywhere is closed, and the fd store (the keeper, systemd) holds a
+ * copy of most of them -- closing ours first would leave an entry that
+ * reports events for freed memory.
+ */
 static void watch_del(struct watch *w)
 {
 	epoll_ctl(notifyd.epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -148,11 +154,15 @@ static void watch_release_all(void)
 {
 	while (notifyd.watches) {
 		struct watch *w = notifyd.watches;
-		if (w->kind == W_OCI_CONN)
-			oci_conn_free(w->obj);
-		if (w->kind == W_LXC_CONN)
-			safe_close(w->fd);
-		watch_del(w);
+		enum watch_kind kind = w->kind;
+		void *obj = w->obj;
+		int fd = w->fd;
+
+		watch_del(w); /* first, while its fd is open (see watch_del()) */
+		if (kind == W_OCI_CONN)
+			oci_conn_free(obj);
+		if (kind == W_LXC_CONN)
+			safe_close(fd);
 	}
 }
 
@@ -369,12 +379,13 @@ static void conn_name(const struct watch *w, char *buf, size_t size)
 /* A hand-over finished (adopted or rejected): forget its connection. */
 static void handover_done(struct watch *w)
 {
+	struct oci_conn *conn = w->obj;
 	char name[32];
 
 	conn_name(w, name, sizeof(name));
+	watch_del(w); /* first, while its fd is open (see watch_del()) */
 	fdstore_remove(name);
-	oci_conn_free(w->obj);
-	watch_del(w);
+	oci_conn_free(conn);
 	notifyd.n_handovers--;
 }
 
@@ -445,11 +456,11 @@ static void on_lxc_conn(struct watch *w)
 	struct container *c;
 	char err[256];
 	char wname[32];
-	int pidfd, r;
+	int fd = w->fd, pidfd, r;
 
 	conn_name(w, wname, sizeof(wname));
-	getsockopt(w->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-	r = lxc_proxy_hello(w->fd, cred.pid, &h, err, sizeof(err));
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	r = lxc_proxy_hello(fd, cred.pid, &h, err, sizeof(err));
 	if (r == 0)
 		return;
 	if (r == -EINVAL) {
@@ -457,11 +468,12 @@ static void on_lxc_conn(struct watch *w)
 		         (int)cred.pid, err);
 		return;
 	}
+	/* Out of our loop while fd is open (see watch_del()); the workers take it from here. */
+	watch_del(w);
+	notifyd.n_lxc_waiting--;
 	if (r < 0) {
 		fdstore_remove(wname);
-		safe_close(w->fd);
-		watch_del(w);
-		notifyd.n_lxc_waiting--;
+		safe_close(fd);
 		return;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, h.init_pid, 0);
@@ -470,26 +482,23 @@ static void on_lxc_conn(struct watch *w)
 	r = container_new(h.id, h.profile, "lxc", h.init_pid, pidfd, -EBADF, &c);
 	if (r < 0) {
 		log_error("LXC container %s: %s", h.id, strerror(-r));
+		fdstore_remove(wname);
 		safe_close(pidfd);
-		safe_close(w->fd);
-	} else {
-		c->lxc_sock = w->fd;
-		/* Stored (and its state written) before a worker can take its first message. */
-		(void)container_persist(c);
-		fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
-		r = worker_watch(c);
-		if (r < 0) {
-			log_error("LXC container %s: cannot watch its connection: %s", h.id,
-			          strerror(-r));
-			container_forget(c);
-		} else {
-			log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)",
-			         h.id, (int)h.init_pid, (int)h.monitor_pid, h.profile);
-		}
+		safe_close(fd);
+		return;
 	}
-	fdstore_remove(wname); /* no-op when stored as x.KEY above */
-	watch_del(w);
-	notifyd.n_lxc_waiting--;
+	c->lxc_sock = fd;
+	/* Stored (and its state written) before a worker can take its first message. */
+	(void)container_persist(c);
+	fdstore_remove(wname); /* stored as the entry's x.KEY from now on */
+	r = worker_watch(c);
+	if (r < 0) {
+		log_error("LXC container %s: cannot watch its connection: %s", h.id, strerror(-r));
+		container_forget(c);
+		return;
+	}
+	log_info("container %s pid=%d monitor=%d profile=%s adopted (LXC proxy)", h.id,
+	         (int)h.init_pid, (int)h.monitor_pid, h.profile);
 }
 
 /*
@@ -731,6 +740,22 @@ static void upgrade(char **argv)
 	_exit(EXIT_FAILURE);
 }
 
+/*
+ * SIGTERM while a store holds our fds: the store's owner decides whether
+ * they outlive us (systemd 252 keeps its fd store across `systemctl
+ * restart`, empties it at `stop`; the keeper exits with us).  So nothing is
+ * torn down: the requests in hand are finished, everything else is left as
+ * after a crash, for a successor to take over -- or, if none comes, to the
+ * containers' own exit.
+ */
+static __attribute__((noreturn)) void leave_to_successor(void)
+{
+	log_info("stopping; the fd store keeps the containers for the next notifyd");
+	fdstore_notify("STOPPING=1");
+	worker_pool_quiesce();
+	_exit(EXIT_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -927,6 +952,8 @@ int main(int argc, char **argv)
 		if (notifyd.n_handovers)
 			expire_handovers();
 	}
+	if (fdstore_active())
+		leave_to_successor();
 	log_info("shutting down");
 	fdstore_notify("STOPPING=1");
 	ns_child_cancel_all(); /* workers waiting on a helper return now */
@@ -934,13 +961,10 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
-	/* A store keeps listening on them for the next notifyd: leave the files. */
-	if (!fdstore_active()) {
-		(void)unix_listener_remove(o.socket_path, &oci_id);
-		(void)unix_listener_remove(o.control_path, &ctl_id);
-		if (o.lxc_socket_path)
-			(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
-	}
+	(void)unix_listener_remove(o.socket_path, &oci_id);
+	(void)unix_listener_remove(o.control_path, &ctl_id);
+	if (o.lxc_socket_path)
+		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
 	return EXIT_SUCCESS;
 fail_sockets: /* a refused start leaves no socket of ours behind */

@@ -48,6 +48,13 @@ $(LOOP_HOSTILE): tests/helpers/loop_hostile.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOOP_HOSTILE)
+# Static helper of tests/integration/notifyd_restart_storm.sh (runs in the busybox
+# and LXC containers) and bench/restart.sh: trapped calls in a loop, every result kept.
+STORM_PROBE := $(BUILD)/tests/helpers/storm_probe
+$(STORM_PROBE): tests/helpers/storm_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(STORM_PROBE)
 
 $(BUILD)/tests/unit/test_profile: $(OBJ)/tests/unit/test_profile.o $(OBJ)/notifyd/profile.o \
 		$(COMMON_OBJ)

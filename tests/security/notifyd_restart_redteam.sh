@@ -31,7 +31,8 @@
 #   execs       (runc) one `runc exec`, then 30 (each mounts and unmounts), then 10 more that end while no
 #               notifyd runs: the store (keeper fds), notifyd's fds and the
 #               state directory are back to what they were with the container
-#               alone.
+#               alone.  And an exec started while no notifyd runs is served
+#               after the take-over.
 #
 #   flood       While no notifyd runs, container A starts 60 mount(2) calls
 #               (kernel action, tmpfs, each under a 60 s kill timer) and
@@ -483,6 +484,17 @@ test_execs() {
 		[ "$files" -le "$base_files" ]
 	t_check "$RT/execs: ... notifyctl list has the container's one entry" \
 		[ "$(mv_ctl list 2>&1 | grep -c "^$id ")" = 1 ]
+	# An exec started while no notifyd runs: runc waits in the kept
+	# listener's backlog; its mount is served after the take-over.
+	down
+	mv_rt "$RT" exec "$id" /usr/bin/perl -e 'my ($s, $t, $f, $d) = ("t", "/mnt/i", "tmpfs", ""); syscall(165, $s, $t, $f, 0, $d) == 0 or die "mount: $!\n"; syscall(166, $t, 0) == 0 or die "umount: $!\n"; print "exec-ok\n"' \
+		>"$MV_TMP/$id.downexec" 2>&1 &
+	i=$!
+	sleep 1.5
+	t_check "$RT/execs: an exec started while no notifyd ran; a notifyd took over" up
+	wait "$i"
+	t_check "$RT/execs: ... its mount and umount work" grep -q exec-ok "$MV_TMP/$id.downexec"
+	grep -q exec-ok "$MV_TMP/$id.downexec" || t_diag "$(cat "$MV_TMP/$id.downexec")"
 	mv_sync_go "$ROOTFS" "$id.end"
 	mv_wait "$id"
 	mv_delete "$RT" "$id"

@@ -87,6 +87,15 @@
 #               at most 10x the time the same cycles take with no mount held
 #               (measured: about 4.5x, ~0.5 -> ~2.3 ms a cycle; printed).
 #
+#   stall       Container A SIGSTOPs its own FUSE daemon and makes two
+#               mount(2) calls whose target lies under that FUSE mount (the
+#               path lookup hangs), then the admin upgrades (SIGUSR2, which
+#               first lets the workers finish what they have in hand).
+#               Container B's mount must still be answered within 5 s and the
+#               upgrade be done by then.  (Held because the kernel answers
+#               notifyd's lookup in a FUSE mount it does not own with EACCES
+#               at once -- no FUSE request, no hang; A's calls fail EACCES.)
+#
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -957,8 +966,79 @@ test_bigstate() {
 		[ "${big:-999999}" -le $((${small:-0} * 10 + 200)) ]
 }
 
+# ---------------------------------------------------------------------------
+# stall
+# ---------------------------------------------------------------------------
+
+test_stall() {
+	local a=rt-$RT-stA b=rt-$RT-stB t0 t1 ms before i ok=false
+	cat >"$ROOTFS/stall.pl" <<'EOF'
+my ($s, $t, $f, $d) = ("t", "$ARGV[0]", "tmpfs", "");
+syscall(165, $s, $t, $f, 0, $d) == 0 or die "$!\n";
+EOF
+	cat >"$ROOTFS/sa.sh" <<EOF
+tok=\$1
+dev=\$($LOSETUP -f --show /img/b.img)
+mvstep fuse /usr/bin/mount -t ext4 "\$dev" /mnt/f
+# mount(2) itself (mount(8) would stat the target first and hang there), on
+# targets never looked up before: notifyd's lookup goes to the stopped daemon
+mvstep stop sh -c 'kill -STOP \$(pidof fuse2fs) && echo stopped'
+/usr/bin/perl /stall.pl /mnt/f/uncached1 >/tmp/stall.1 2>&1 &
+/usr/bin/perl /stall.pl /mnt/f/uncached2 >/tmp/stall.2 2>&1 &
+mvsync \$tok.mid
+kill -CONT \$(pidof fuse2fs)
+wait
+
+/usr/bin/umount /mnt/f
+$LOSETUP -d "\$dev"
+EOF
+	cat >"$ROOTFS/sb.sh" <<'EOF'
+tok=$1
+mvsync $tok.go
+mvstep mount timeout -s KILL 60 /usr/bin/mount -t tmpfs t /mnt/k
+touch /tmp/sync/$tok.done
+mvstep umount /usr/bin/umount /mnt/k
+EOF
+	rm -f "$ROOTFS/tmp/sync/$b.done"
+	mv_oci_bundle --loop "$MV_TMP/$a" "$ROOTFS" sh /sa.sh "$a" || return
+	mv_bind_host_libs "$MV_TMP/$a"
+	mv_oci_bundle "$MV_TMP/$b" "$ROOTFS" sh /sb.sh "$b" || return
+	mv_bind_host_libs "$MV_TMP/$b"
+	mv_start "$RT" "$MV_TMP/$a" "$a" 120
+	mv_start "$RT" "$MV_TMP/$b" "$b" 120
+	if ! mv_sync_wait "$ROOTFS" "$a.mid" 60 || ! mv_sync_wait "$ROOTFS" "$b.go" 60; then
+		t_fail "$RT/stall: both containers up" "$(cat "$(mv_out "$a")" "$(mv_out "$b")")"
+		mv_delete_all
+		return
+	fi
+	t_step_ok "$RT/stall: A's FUSE mount" "$a" fuse
+	t_step_ok "$RT/stall: A stopped its own FUSE daemon" "$a" stop
+	sleep 1 # A's two mounts under the stopped FUSE mount are in notifyd's hands
+	before=$(restarts_logged)
+	kill -USR2 "$(serving_pid)"
+	sleep 0.5
+	t0=$(date +%s%N)
+	mv_sync_go "$ROOTFS" "$b.go"
+	for ((i = 0; i < 250; i++)); do
+		[ -e "$ROOTFS/tmp/sync/$b.done" ] && { ok=true && break; }
+		sleep 0.02
+	done
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	t_check "$RT/stall: an upgrade while A's requests hang on A's stopped FUSE daemon: B's mount is answered within 5 s (${ms} ms)" $ok
+	t_check "$RT/stall: ... and the upgrade is done by then" [ "$(restarts_logged)" -gt "$before" ]
+	mv_sync_go "$ROOTFS" "$a.mid"
+	mv_wait "$a"
+	mv_wait "$b"
+	mv_delete "$RT" "$a"
+	mv_delete "$RT" "$b"
+	wait_takeover "$before" || t_diag "no take-over even after A's daemon went on"
+	t_diag "A's calls under its stopped FUSE daemon:" "$(cat "$ROOTFS/tmp/stall.1" "$ROOTFS/tmp/stall.2" 2>&1)" \
+		"$(mv_decisions "$a" | grep uncached | cut -c1-250)"
+}
+
 mv_start_notifyd "$PROFILES" --state-dir "$STATE" --keeper || mv_bail "notifyd --keeper did not start"
-GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown oddfuse bigstate}
+GROUPS_RUN=${RESTART_RT_ONLY:-notifysock oddnames execs flood interrupt exitdown flip hold startdown oddfuse bigstate stall}
 for RT in ${RUNTIMES:-crun runc}; do
 	for g in $GROUPS_RUN; do
 		if [ "$g" = execs ] && [ "$RT" = crun ]; then

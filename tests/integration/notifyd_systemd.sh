@@ -501,16 +501,11 @@ s.connect(sys.argv[1])' /run/mountvisor/notifyd-lxc.sock 2>/dev/null &&
 				"$(ctl list 2>&1)"
 		fi
 		trapped
-	res1=$OUT
+		res1=$OUT
 		incont "umount /run/mvx/k"
 		if grep -q rc=0 <<<"$kept" && grep -q rc=0 <<<"$OUT" &&
 			sc journalctl --no-pager -u notifyd.service | grep 'target=/run/mvx/k ' | grep -q 'syscall=umount2.*mount made by notifyd.*result=ok'; then
 			t_ok "a mount made before the SIGKILL is known to the successor: its umount is notifyd's"
-		elif grep -q rc=0 <<<"$kept"; then
-			# The mount records' save/restore (issue 17's resource part) is
-			# not in this tree yet: the successor lets the kernel decide.
-			t_skip "a mount made before the SIGKILL is known to the successor" \
-				"its umount went to the kernel ($(sc journalctl --no-pager -u notifyd.service | grep 'syscall=umount2' | tail -n 1 | sed 's/.*rule=//'))"
 		else
 			t_fail "a mount made before the SIGKILL is known to the successor" "mount: $kept" "umount: $OUT"
 		fi
@@ -524,22 +519,22 @@ s.connect(sys.argv[1])' /run/mountvisor/notifyd-lxc.sock 2>/dev/null &&
 		t_fail "SIGKILL: systemd restarts notifyd" "$(sc systemctl status --no-pager notifyd.service 2>&1)"
 	fi
 
-	# systemctl restart: 252 keeps the store (phase 1), so the container
-	# could stay with notifyd through it too; that takes a notifyd whose
-	# SIGTERM leaves the container's state file (c.KEY.json) in place.
+	# systemctl restart: 252 keeps the store (phase 1), and notifyd's SIGTERM
+	# under a store leaves everything to its successor, so the container
+	# stays supervised through it.
 	npid=$(prop notifyd.service MainPID)
 	sc systemctl restart notifyd
 	if wait_for 30 newpid notifyd.service "$npid" && wait_for 5 listed; then
 		trapped
-	res2=$OUT
+		res2=$OUT
 		if [ "$res2" = "$res0" ]; then
 			t_ok "systemctl restart: the container stays supervised, its calls answered"
 		else
 			t_fail "systemctl restart: the container's calls answered" "before: $res0" "after: $res2"
 		fi
 	else
-		t_skip "systemctl restart: the container stays supervised" \
-			"notifyd's SIGTERM removes the entry's state file; the store still holds $(prop notifyd.service NFileDescriptorStore) fd(s), dropped by the new notifyd (upgrade with reload)"
+		t_fail "systemctl restart: the container stays supervised" \
+			"no new notifyd listing it; the store holds $(prop notifyd.service NFileDescriptorStore) fd(s)"
 	fi
 	sc systemctl stop mvsysd1.service
 

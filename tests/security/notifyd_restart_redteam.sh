@@ -26,7 +26,12 @@
 #               restart: a notifyd takes over each time, every state file
 #               parses, none is dropped as unreadable, notifyctl mounts shows
 #               the same records, and each mount's umount is recognised as
-#               notifyd's (decision line "mount made by notifyd").
+#               notifyd's (decision line "mount made by notifyd").  And
+#               notifyctl mounts prints no line that is not a record (it
+#               prints sources and targets raw: the newline ones forge
+#               lines -- FAILS, not restart-specific, left for the lead:
+#               control.c mount_one() wants the \xNN escaping of request.c
+#               put_kv()).
 #
 #   execs       (runc) one `runc exec`, then 30 (each mounts and unmounts), then 10 more that end while no
 #               notifyd runs: the store (keeper fds), notifyd's fds and the
@@ -412,6 +417,12 @@ EOF
 	grep -q '^mounted 6$' <<<"$(mv_step_out "$id" mount)" ||
 		t_diag "$(mv_step_out "$id" mount)" "$(mv_decisions "$id" | head -n 8)"
 	n_before=$(mv_ctl mounts 2>&1 | grep -cF "$id")
+	# A target with a newline must not make notifyctl print a line that is
+	# not a record (a forged record of another container, say).
+	t_check "$RT/oddnames: notifyctl mounts prints one line per record (no line forged by a target)" \
+		sh -c "! '$(mv_prog notifyctl)' --control '$MV_CTL' mounts | grep -av '^ID ' | grep -aqv '^rt-'"
+	mv_ctl mounts 2>&1 | grep -av '^ID ' | grep -aqv '^rt-' &&
+		t_diag "lines of notifyctl mounts that are no record:" "$(mv_ctl mounts 2>&1 | grep -av '^ID ' | grep -av '^rt-' | cut -c1-120)"
 	for mode in kill usr2; do
 		t_check "$RT/oddnames: $mode restart taken over" restart "$mode"
 		t_check "$RT/oddnames: after the $mode restart the serving notifyd lives" \

@@ -107,6 +107,25 @@ static const struct container_resource_ops fuse_res_ops[_FUSE_DAEMON_KIND_MAX] =
         },
 };
 
+/*
+ * A daemon's target (and a share's socket path) is the container's string:
+ * a newline in it would let the container write whole lines of our log
+ * (decision lines included).  So it is logged with bytes that are not
+ * printable ASCII as \xNN, as decision lines do (request.c put_kv()).
+ */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && len + 5 < size; p++)
+		if (*p == '\\' || *p < 0x20 || *p >= 0x7f)
+			len += (size_t)snprintf(buf + len, size - len, "\\x%02x", *p);
+		else
+			buf[len++] = (char)*p;
+	buf[len] = '\0';
+	return buf;
+}
+
 /* What the log calls a daemon of each kind. */
 static const char *const kind_noun[_FUSE_DAEMON_KIND_MAX] = {
     [FUSE_DAEMON_PROGRAM] = "FUSE daemon",
@@ -337,7 +356,7 @@ static int detach_dead_mount(struct daemon_rec *d)
 static void on_exit_of(struct daemon_rec *d)
 {
 	siginfo_t si = {0};
-	char how[64];
+	char how[64], tbuf[512];
 	bool mounted;
 	int r;
 
@@ -359,17 +378,20 @@ static void on_exit_of(struct daemon_rec *d)
 	mounted = mount_record_owns(d->c, d->mnt_id);
 	if (!mounted) {
 		log_info("%s: %s %s pid=%d %s after its mount at %s was unmounted", d->c->id,
-		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target);
+		         kind_noun[d->kind], d->program, (int)d->pid, how,
+		         printable(d->target, tbuf, sizeof(tbuf)));
 		return;
 	}
 	r = detach_dead_mount(d);
 	mount_record_remove(d->c, d->mnt_id);
 	if (r > 0)
 		log_warn("%s: %s %s pid=%d %s while serving %s; its mount was detached", d->c->id,
-		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target);
+		         kind_noun[d->kind], d->program, (int)d->pid, how,
+		         printable(d->target, tbuf, sizeof(tbuf)));
 	else
 		log_warn("%s: %s %s pid=%d %s while serving %s; mount %s", d->c->id,
-		         kind_noun[d->kind], d->program, (int)d->pid, how, d->target,
+		         kind_noun[d->kind], d->program, (int)d->pid, how,
+		         printable(d->target, tbuf, sizeof(tbuf)),
 		         r == 0 ? "already gone" : strerror(-r));
 }
 
@@ -532,6 +554,7 @@ static bool share_mounted(struct container *c, uint64_t mnt_id, int mntns)
 
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 {
+	char tbuf[512];
 	struct daemon_rec *d;
 	struct epoll_event ev = {.events = EPOLLIN};
 
@@ -614,7 +637,8 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	    !share_mounted(c, info->mnt_id, mntns)) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
 		log_info("%s: %s at %s was unmounted while %s pid=%d started; stopped it", c->id,
-		         kind_noun[info->kind], info->target, info->program, (int)info->pid);
+		         kind_noun[info->kind], printable(info->target, tbuf, sizeof(tbuf)),
+		         info->program, (int)info->pid);
 	}
 	return 0;
 }
@@ -755,7 +779,7 @@ static int restore_daemon(struct container *c, struct json_object *o)
 	struct fuse_res *fr;
 	struct daemon_rec *d;
 	uint64_t now = 0;
-	char name[48];
+	char name[48], tbuf[512];
 	int r;
 
 	if (state_get_u64(o, "kind", &kind) < 0 || kind >= _FUSE_DAEMON_KIND_MAX ||
@@ -836,7 +860,7 @@ static int restore_daemon(struct container *c, struct json_object *o)
 	}
 	if (!d->vanished)
 		log_info("%s: %s %s pid=%d serving %s supervised again", c->id, kind_noun[kind],
-		         program, (int)pid, target);
+		         program, (int)pid, printable(target, tbuf, sizeof(tbuf)));
 	return 0;
 }
 

@@ -100,6 +100,13 @@ $(UMOUNT_SWAP): tests/security/umount_swap.c
 	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UMOUNT_SWAP)
 
+# Static helper for tests/security/notifyd_restart_redteam.sh (runs in the busybox container).
+RESTART_FLIP := $(BUILD)/tests/helpers/restart_flip
+$(RESTART_FLIP): tests/security/restart_flip.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(RESTART_FLIP)
+
 # Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
 $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd

@@ -66,3 +66,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	}
 	errno = saved;
 }
+
+const char *log_printable(const char *s, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (size == 0)
+		return buf;
+	for (const unsigned char *p = (const unsigned char *)s; *p && len + 5 < size; p++)
+		if (*p == '\\' || *p < 0x20 || *p >= 0x7f)
+			len += (size_t)snprintf(buf + len, size - len, "\\x%02x", *p);
+		else
+			buf[len++] = (char)*p;
+	buf[len] = '\0';
+	return buf;
+}

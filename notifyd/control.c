@@ -8,8 +8,10 @@
 #include "notifyd/request.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "common/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +80,13 @@ struct mounts_out {
 static void mount_one(const struct mount_record *m, void *userdata)
 {
 	const struct mounts_out *mo = userdata;
+	char type[64], source[PATH_MAX], target[PATH_MAX];
 
+	/* The container chose these: each record stays one line (log_printable()). */
 	fprintf(mo->out, "%-24s %10llu %-10s %-24s %s\n", mo->c->id, (unsigned long long)m->mnt_id,
-	        m->type, m->source[0] ? m->source : "-", m->target);
+	        log_printable(m->type, type, sizeof(type)),
+	        m->source[0] ? log_printable(m->source, source, sizeof(source)) : "-",
+	        log_printable(m->target, target, sizeof(target)));
 }
 
 static void mounts_one(struct container *c, void *userdata)
@@ -120,13 +126,16 @@ static void share_io(pid_t pid, unsigned long long *rchar, unsigned long long *w
 static void share_one(const struct fuse_daemon_share *sh, void *userdata)
 {
 	const struct mounts_out *mo = userdata;
+	char source[PATH_MAX], target[PATH_MAX], options[512];
 	unsigned long long rchar, wchar;
 
 	share_io(sh->pid, &rchar, &wchar);
 	fprintf(mo->out,
 	        "%-24s pid=%d source=%s target=%s options=%s started=%llu read-bytes=%llu "
 	        "written-bytes=%llu\n",
-	        mo->c->id, (int)sh->pid, sh->source, sh->target, sh->options[0] ? sh->options : "-",
+	        mo->c->id, (int)sh->pid, log_printable(sh->source, source, sizeof(source)),
+	        log_printable(sh->target, target, sizeof(target)),
+	        sh->options[0] ? log_printable(sh->options, options, sizeof(options)) : "-",
 	        (unsigned long long)sh->started, rchar, wchar);
 }
 

@@ -107,25 +107,6 @@ static const struct container_resource_ops fuse_res_ops[_FUSE_DAEMON_KIND_MAX] =
         },
 };
 
-/*
- * A daemon's target (and a share's socket path) is the container's string:
- * a newline in it would let the container write whole lines of our log
- * (decision lines included).  So it is logged with bytes that are not
- * printable ASCII as \xNN, as decision lines do (request.c put_kv()).
- */
-static const char *printable(const char *s, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p && len + 5 < size; p++)
-		if (*p == '\\' || *p < 0x20 || *p >= 0x7f)
-			len += (size_t)snprintf(buf + len, size - len, "\\x%02x", *p);
-		else
-			buf[len++] = (char)*p;
-	buf[len] = '\0';
-	return buf;
-}
-
 /* What the log calls a daemon of each kind. */
 static const char *const kind_noun[_FUSE_DAEMON_KIND_MAX] = {
     [FUSE_DAEMON_PROGRAM] = "FUSE daemon",
@@ -379,7 +360,7 @@ static void on_exit_of(struct daemon_rec *d)
 	if (!mounted) {
 		log_info("%s: %s %s pid=%d %s after its mount at %s was unmounted", d->c->id,
 		         kind_noun[d->kind], d->program, (int)d->pid, how,
-		         printable(d->target, tbuf, sizeof(tbuf)));
+		         log_printable(d->target, tbuf, sizeof(tbuf)));
 		return;
 	}
 	r = detach_dead_mount(d);
@@ -387,11 +368,11 @@ static void on_exit_of(struct daemon_rec *d)
 	if (r > 0)
 		log_warn("%s: %s %s pid=%d %s while serving %s; its mount was detached", d->c->id,
 		         kind_noun[d->kind], d->program, (int)d->pid, how,
-		         printable(d->target, tbuf, sizeof(tbuf)));
+		         log_printable(d->target, tbuf, sizeof(tbuf)));
 	else
 		log_warn("%s: %s %s pid=%d %s while serving %s; mount %s", d->c->id,
 		         kind_noun[d->kind], d->program, (int)d->pid, how,
-		         printable(d->target, tbuf, sizeof(tbuf)),
+		         log_printable(d->target, tbuf, sizeof(tbuf)),
 		         r == 0 ? "already gone" : strerror(-r));
 }
 
@@ -637,7 +618,7 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	    !share_mounted(c, info->mnt_id, mntns)) {
 		syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
 		log_info("%s: %s at %s was unmounted while %s pid=%d started; stopped it", c->id,
-		         kind_noun[info->kind], printable(info->target, tbuf, sizeof(tbuf)),
+		         kind_noun[info->kind], log_printable(info->target, tbuf, sizeof(tbuf)),
 		         info->program, (int)info->pid);
 	}
 	return 0;
@@ -860,7 +841,7 @@ static int restore_daemon(struct container *c, struct json_object *o)
 	}
 	if (!d->vanished)
 		log_info("%s: %s %s pid=%d serving %s supervised again", c->id, kind_noun[kind],
-		         program, (int)pid, printable(target, tbuf, sizeof(tbuf)));
+		         program, (int)pid, log_printable(target, tbuf, sizeof(tbuf)));
 	return 0;
 }
 

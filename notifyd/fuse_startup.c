@@ -454,9 +454,11 @@ static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 	info.target = rq->target;
 	info.mntns_fd = TAKE_FD(job->mntns_fd);
 	r = mount_record_add(rq->c, info.mnt_id, info.mnt_id_old, rq->type, rq->source, rq->target);
-	if (r < 0)
-		log_warn("%s: FUSE mount at %s made but not recorded: %s", rq->c->id, rq->target,
-		         strerror(-r));
+	if (r < 0) {
+		char tbuf[PATH_MAX];
+		log_warn("%s: FUSE mount at %s made but not recorded: %s", rq->c->id,
+		         log_printable(rq->target, tbuf, sizeof(tbuf)), strerror(-r));
+	}
 	r = fuse_daemon_add(rq->c, &info);
 	job->reserved = false; /* fuse_daemon_add owns the reservation now, even on failure */
 	if (r < 0)

@@ -198,9 +198,11 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	if (mnt_fd < 0 || kernel_verify_attach(rq, fs, mnt_fd, target_fd, &mnt_id, d) < 0)
 		goto out;
 	r = mount_record_add(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
-	if (r < 0)
-		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id, rq->target,
-		         strerror(-r));
+	if (r < 0) {
+		char tbuf[PATH_MAX];
+		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id,
+		         log_printable(rq->target, tbuf, sizeof(tbuf)), strerror(-r));
+	}
 	decision_ok(d, 0);
 	decision_why(d, "mnt_id=%llu locked%s", (unsigned long long)mnt_id,
 	             fs->idmap ? " idmapped" : "");

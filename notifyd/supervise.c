@@ -321,8 +321,11 @@ static void recovered_record(struct request *rq)
 	    mount_record_owns(rq->c, mnt_id))
 		return;
 	(void)mount_record_old_id(mnt_id, ns, &old);
-	if (mount_record_add(rq->c, mnt_id, old, rq->type, rq->source, rq->target) < 0)
-		log_warn("%s: mount at %s made but not recorded", rq->c->id, rq->target);
+	if (mount_record_add(rq->c, mnt_id, old, rq->type, rq->source, rq->target) < 0) {
+		char tbuf[PATH_MAX];
+		log_warn("%s: mount at %s made but not recorded", rq->c->id,
+		         log_printable(rq->target, tbuf, sizeof(tbuf)));
+	}
 }
 
 void supervise_recovered(struct container *c, struct inflight_slot *slot, int notify_fd,

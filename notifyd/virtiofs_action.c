@@ -481,9 +481,11 @@ static int share_attach(struct request *rq, struct fuse_daemon_info *info, int s
 		info->mnt_id_old = 0;
 	r = mount_record_add(rq->c, info->mnt_id, info->mnt_id_old, SHARE_TYPE_NAME, rq->source,
 	                     rq->target);
-	if (r < 0)
-		log_warn("%s: share at %s made but not recorded: %s", rq->c->id, rq->target,
-		         strerror(-r));
+	if (r < 0) {
+		char tbuf[PATH_MAX];
+		log_warn("%s: share at %s made but not recorded: %s", rq->c->id,
+		         log_printable(rq->target, tbuf, sizeof(tbuf)), strerror(-r));
+	}
 	info->mntns_fd = TAKE_FD(nsfd);
 	return 0;
 }

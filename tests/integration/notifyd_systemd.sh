@@ -56,7 +56,7 @@ LEADER=
 # make install into a staging directory; the units come from there
 # ---------------------------------------------------------------------------
 
-if ! out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" install DESTDIR="$STAGE" PREFIX=/usr/local 2>&1); then
+if ! out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" NO_BUILD=1 install DESTDIR="$STAGE" PREFIX=/usr/local 2>&1); then
 	mv_bail "make install DESTDIR=$STAGE failed: $out"
 fi
 UNITDIR=$STAGE/usr/local/lib/systemd/system
@@ -70,7 +70,7 @@ else
 	t_fail "make install puts the units into \$(PREFIX)/lib/systemd/system" "missing:$missing" \
 		"$(ls -l "$UNITDIR" 2>&1)"
 fi
-out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" install DESTDIR="$MV_TMP/stage-usr" PREFIX=/usr 2>&1)
+out=$(make -s -C "$MV_SRC" BUILD="$MV_BUILD" NO_BUILD=1 install DESTDIR="$MV_TMP/stage-usr" PREFIX=/usr 2>&1)
 if [ -f "$MV_TMP/stage-usr/lib/systemd/system/notifyd.service" ] &&
 	grep -q '^ExecStart=/usr/bin/notifyd ' "$MV_TMP/stage-usr/lib/systemd/system/notifyd.service"; then
 	t_ok "make install PREFIX=/usr puts the units into /lib/systemd/system (Debian)"

@@ -113,6 +113,12 @@ $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_redteam
 
+# A hostile guest against vfsd's host-shared locks, run by tests/security/vfsd_locks_hostile.sh.
+$(BUILD)/tests/helpers/vfsd_locks_hostile: $(OBJ)/tests/security/vfsd_locks_hostile.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_locks_hostile
+
 # tests/security/notifyd_redteam2.sh: the second red-team round.  lock_grab runs
 # in the busybox container (static); fuse_preload_abi.so loads into the host's
 # fuse2fs through the container's /etc/ld.so.preload (no sanitizers).

@@ -50,7 +50,9 @@
 #endif
 
 #define MEMSZ    (16u << 20)
-#define QNUM     64
+#ifndef QNUM /* a program may ask for larger rings (at most 256: 4 KiB of descriptors) */
+#define QNUM 64
+#endif
 #define IN_BUF   0x100000
 #define DATA_BUF 0x200000
 #define OUT_BUF  0x400000

@@ -50,7 +50,9 @@ static void a_submit(unsigned i, unsigned q, uint32_t opcode, uint64_t nodeid, c
 	uint16_t *avail = drv_avail(q);
 	uint64_t one = 1;
 
-	slot[i] = (struct slot){.busy = true, .q = q, .unique = unique++};
+	uint64_t u = unique++;
+
+	slot[i] = (struct slot){.busy = true, .q = q, .unique = u};
 	*ih = (struct fuse_in_header){.len = (uint32_t)(sizeof(*ih) + arglen),
 	                              .opcode = opcode,
 	                              .unique = slot[i].unique,

@@ -14,7 +14,8 @@
  * when the back-end signals the call eventfd writes each reply back to
  * /dev/fuse from guest memory.  So several requests are in flight per queue
  * and nothing is copied between the two sides.  FORGET and BATCH_FORGET go
- * to the high-priority queue, as the virtio-fs spec wants.  If the back-end
+ * to the high-priority queue, as the virtio-fs spec wants, and INTERRUPT
+ * too (a back-end may end a waiting SETLKW with it).  If the back-end
  * goes away the program exits, which aborts the FUSE connection: callers get
  * ECONNABORTED or ENOTCONN, never a hang.  The program stays in the foreground until the file
  * system is unmounted.

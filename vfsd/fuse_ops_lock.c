@@ -46,6 +46,7 @@ struct vfsd_lock_owner {
 	ino_t ino;
 	uint64_t owner;
 	int fd;        /* this owner's open file description */
+	uint32_t pid;  /* the guest's pid that last took a lock, for GETLK */
 	unsigned refs; /* the table's (while linked) + waiters' */
 	bool linked;
 };
@@ -61,6 +62,7 @@ struct vfsd_lock_waiter {
 	struct vfsd_handle *h;      /* flock: the handle */
 	struct flock fl;
 	int flock_op;
+	uint32_t pid;              /* the guest's, recorded in the owner when granted */
 	struct vfsd_vq_elem *elem; /* copy of the chain (head and used iovecs) */
 };
 
@@ -327,8 +329,11 @@ static void *waiter_main(void *arg)
 			break;
 		}
 		r = w->h ? flock(w->h->fd, w->flock_op) : fcntl(w->lo->fd, F_OFD_SETLKW, &w->fl);
-		if (r == 0)
+		if (r == 0) {
+			if (w->lo)
+				__atomic_store_n(&w->lo->pid, w->pid, __ATOMIC_RELAXED);
 			break;
+		}
 		r = -errno;
 		if (r != -EINTR)
 			break;
@@ -386,6 +391,7 @@ static int start_waiter(struct vfsd_req *req, struct vfsd_lock_owner *lo, struct
 	w->h = h;
 	w->fl = *fl;
 	w->flock_op = flock_op;
+	w->pid = ((const struct fuse_lk_in *)req->arg)->lk.pid;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, VFSD_LOCK_STACK_SIZE);
@@ -433,6 +439,39 @@ static int lk_to_flock(const struct fuse_file_lock *lk, struct flock *fl)
 	return 0;
 }
 
+/*
+ * holder_pid() - the guest pid to report for a conflicting lock c seen from
+ * the requester's fd: OFD locks (l_pid -1) on this file may belong to another
+ * guest owner, which does not see its own lock when it asks about c's range;
+ * the first such owner is taken.  0 for host locks (host pids mean nothing in
+ * the guest) and when no owner fits.
+ */
+static uint32_t holder_pid(struct vfsd_locks *l, const struct vfsd_lock_owner *me, dev_t dev,
+                           ino_t ino, const struct flock *c)
+{
+	uint32_t pid = 0;
+
+	if (c->l_pid != -1)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	for (unsigned b = 0; b < VFSD_LOCK_BUCKETS && !pid; b++)
+		for (struct vfsd_lock_owner *lo = l->owners[b]; lo && !pid; lo = lo->next) {
+			struct flock q = {.l_type = F_WRLCK,
+			                  .l_whence = SEEK_SET,
+			                  .l_start = c->l_start,
+			                  .l_len = c->l_len};
+
+			if (lo == me || lo->dev != dev || lo->ino != ino ||
+			    fcntl(lo->fd, F_OFD_GETLK, &q) < 0)
+				continue;
+			if (q.l_type == F_UNLCK || q.l_start != c->l_start || q.l_len != c->l_len ||
+			    q.l_type != c->l_type)
+				pid = lo->pid;
+		}
+	pthread_mutex_unlock(&l->lock);
+	return pid;
+}
+
 int vfsd_op_getlk(struct vfsd_req *req)
 {
 	const struct fuse_lk_in *in = (const void *)req->arg;
@@ -440,6 +479,7 @@ int vfsd_op_getlk(struct vfsd_req *req)
 	struct vfsd_lock_owner *lo = NULL;
 	struct vfsd_handle *h;
 	struct flock fl;
+	struct stat st;
 	int r;
 
 	if (!(req->fs->flags & FUSE_POSIX_LOCKS))
@@ -458,6 +498,8 @@ int vfsd_op_getlk(struct vfsd_req *req)
 	r = owner_get(req->fs, h, in->owner, false, &lo);
 	if (r >= 0 && fcntl(lo ? lo->fd : h->fd, F_OFD_GETLK, &fl) < 0)
 		r = -errno;
+	if (r >= 0 && fl.l_type != F_UNLCK && fstat(h->fd, &st) == 0)
+		out.lk.pid = holder_pid(&req->fs->locks, lo, st.st_dev, st.st_ino, &fl);
 	pthread_mutex_lock(&req->fs->locks.lock);
 	owner_put_locked(&req->fs->locks, lo);
 	pthread_mutex_unlock(&req->fs->locks.lock);
@@ -469,7 +511,6 @@ int vfsd_op_getlk(struct vfsd_req *req)
 		out.lk.start = (uint64_t)fl.l_start;
 		out.lk.end = fl.l_len ? (uint64_t)(fl.l_start + fl.l_len - 1) : INT64_MAX;
 	}
-	out.lk.pid = 0; /* host pids mean nothing in the guest */
 	return vfsd_reply(req, &out, sizeof(out));
 }
 
@@ -526,6 +567,8 @@ int vfsd_op_setlk(struct vfsd_req *req)
 		return r < 0 ? r : vfsd_reply(req, NULL, 0);
 	if (fcntl(lo->fd, F_OFD_SETLK, &fl) < 0)
 		r = -errno;
+	else if (fl.l_type != F_UNLCK)
+		__atomic_store_n(&lo->pid, in->lk.pid, __ATOMIC_RELAXED);
 	if ((r == -EAGAIN || r == -EACCES) && sleep) {
 		r = start_waiter(req, lo, NULL, &fl, 0, in->fh);
 		if (r == 0)

@@ -4,6 +4,7 @@
 
   lockprobe.py try PATH posix|flock r|w      non-blocking: prints ok or the errno name
   lockprobe.py getlk PATH r|w                prints the conflicting lock's type: UNLCK, RDLCK, WRLCK
+  lockprobe.py getlkpid PATH r|w             prints the conflicting lock's pid
   lockprobe.py hold PATH posix|flock r|w     blocking lock, prints "held", keeps it until killed
   lockprobe.py wait PATH posix|flock r|w [ALARM]
                                              blocking lock; prints "granted SECONDS", or with ALARM
@@ -58,11 +59,12 @@ def main():
             print("ok")
         except OSError as e:
             print(errno.errorcode.get(e.errno, str(e.errno)))
-    elif cmd == "getlk":
+    elif cmd in ("getlk", "getlkpid"):
         fd = open_for(path, sys.argv[3])
         fl = struct.pack("hhqqi", TYPES[sys.argv[3]], os.SEEK_SET, 0, 0, 0)
         out = fcntl.fcntl(fd, fcntl.F_GETLK, fl)
-        print(NAMES.get(struct.unpack("hhqqi", out)[0], "?"))
+        t = struct.unpack("hhqqi", out)
+        print(t[4] if cmd == "getlkpid" else NAMES.get(t[0], "?"))
     elif cmd == "hold":
         fd = open_for(path, sys.argv[4])
         lock(fd, sys.argv[3], sys.argv[4], True)

@@ -139,6 +139,8 @@ run_locks() {
 	t_check "$n: another process on the mount conflicts with it (F_SETLK EAGAIN)" \
 		expect EAGAIN probe try "$MNT/f" posix r
 	t_check "$n: and F_GETLK on the mount reports it" expect WRLCK probe getlk "$MNT/f" r
+	# (the holder is timeout's child)
+	t_check "$n: with the holder's pid" expect "$(pgrep -P "$gp")" probe getlkpid "$MNT/f" r
 	release "$gp"
 	t_check "$n: the lock goes when the mount-side process exits" \
 		expect ok probe try "$SHARE/f" posix w
@@ -151,6 +153,8 @@ run_locks() {
 		expect ok probe try "$MNT/f" posix r
 	t_check "$n: F_GETLK on the mount reports the host's read lock" \
 		expect RDLCK probe getlk "$MNT/f" w
+	t_check "$n: with pid 0 (a host pid means nothing on the other side)" \
+		expect 0 probe getlkpid "$MNT/f" w
 	(sleep 1 && kill "$hp") &
 	out=$(probe wait "$MNT/f" posix w)
 	t_check "$n: F_SETLKW on the mount waits and is granted when the host lets go ($out)" \

@@ -21,6 +21,11 @@
  * enters the syscall.  Waiters unlink themselves under the table lock after
  * their chain is completed and their references are dropped, so "no waiter
  * left on queue q" means every deferred chain of q is on the used ring.
+ *
+ * The answer of a cancelled wait is EINTR only for INTERRUPT: the guest
+ * kernel turns a lock's EINTR into ERESTARTSYS, which without a pending
+ * signal reaches the program as errno 512.  Every other cancel (RELEASE,
+ * queue stop, DESTROY, INIT) answers ENOLCK.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +63,7 @@ struct vfsd_lock_waiter {
 	unsigned qidx;
 	uint64_t unique, fh;
 	bool cancel;                /* accessed atomically */
+	int cancel_err;             /* the answer once cancelled, set before cancel */
 	struct vfsd_lock_owner *lo; /* POSIX: the owner's fd */
 	struct vfsd_handle *h;      /* flock: the handle */
 	struct flock fl;
@@ -202,16 +208,23 @@ void vfsd_locks_flush(struct vfsd_fs *fs, int fd, uint64_t owner)
 
 /* --- waiters ------------------------------------------------------------- */
 
-/* Marks the matching waiters cancelled and signals them.  Under l->lock. */
+/*
+ * Marks the matching waiters cancelled (answer err, unless an earlier cancel
+ * chose one) and signals them.  Under l->lock.
+ */
 static bool cancel_matching_locked(struct vfsd_locks *l,
-                                   bool (*match)(struct vfsd_lock_waiter *, uint64_t), uint64_t arg)
+                                   bool (*match)(struct vfsd_lock_waiter *, uint64_t), uint64_t arg,
+                                   int err)
 {
 	bool any = false;
 
 	for (struct vfsd_lock_waiter *w = l->waiters; w; w = w->next)
 		if (match(w, arg)) {
 			any = true;
-			__atomic_store_n(&w->cancel, true, __ATOMIC_SEQ_CST);
+			if (!__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST)) {
+				w->cancel_err = err;
+				__atomic_store_n(&w->cancel, true, __ATOMIC_SEQ_CST);
+			}
 			pthread_kill(w->thread, VFSD_LOCK_SIGNAL);
 		}
 	return any;
@@ -219,12 +232,12 @@ static bool cancel_matching_locked(struct vfsd_locks *l,
 
 /* Cancels the matching waiters; with wait, until none of them is left. */
 static void cancel_waiters(struct vfsd_fs *fs, bool (*match)(struct vfsd_lock_waiter *, uint64_t),
-                           uint64_t arg, bool wait)
+                           uint64_t arg, int err, bool wait)
 {
 	struct vfsd_locks *l = &fs->locks;
 
 	pthread_mutex_lock(&l->lock);
-	while (cancel_matching_locked(l, match, arg) && wait) {
+	while (cancel_matching_locked(l, match, arg, err) && wait) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -262,24 +275,24 @@ static bool match_fh(struct vfsd_lock_waiter *w, uint64_t fh)
 
 void vfsd_locks_quiesce(struct vfsd_fs *fs, unsigned qidx)
 {
-	cancel_waiters(fs, match_queue, qidx, true);
+	cancel_waiters(fs, match_queue, qidx, -ENOLCK, true);
 }
 
 void vfsd_locks_interrupt(struct vfsd_fs *fs, uint64_t unique)
 {
-	cancel_waiters(fs, match_unique, unique, false);
+	cancel_waiters(fs, match_unique, unique, -EINTR, false);
 }
 
 void vfsd_locks_release(struct vfsd_fs *fs, uint64_t fh)
 {
-	cancel_waiters(fs, match_fh, fh, false);
+	cancel_waiters(fs, match_fh, fh, -ENOLCK, false);
 }
 
 void vfsd_locks_reset(struct vfsd_fs *fs)
 {
 	struct vfsd_locks *l = &fs->locks;
 
-	cancel_waiters(fs, match_all, 0, true);
+	cancel_waiters(fs, match_all, 0, -ENOLCK, true);
 	pthread_mutex_lock(&l->lock);
 	for (unsigned b = 0; b < VFSD_LOCK_BUCKETS; b++)
 		while (l->owners[b])
@@ -325,7 +338,7 @@ static void *waiter_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
 		if (__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST)) {
-			r = -EINTR;
+			r = w->cancel_err;
 			break;
 		}
 		r = w->h ? flock(w->h->fd, w->flock_op) : fcntl(w->lo->fd, F_OFD_SETLKW, &w->fl);

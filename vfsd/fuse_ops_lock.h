@@ -19,8 +19,9 @@
  * A SETLKW that cannot be granted at once is handed to a waiter thread that
  * blocks in the host's F_OFD_SETLKW/flock and completes the chain itself
  * when the lock comes; queue threads never wait.  At most VFSD_LOCK_WAITERS
- * waiters per device (ENOLCK past that); INTERRUPT, RELEASE of the file, a
- * queue stop, DESTROY and a new INIT cancel them (EINTR).
+ * waiters per device (ENOLCK past that); INTERRUPT cancels one (EINTR);
+ * RELEASE of the file, a queue stop, DESTROY and a new INIT cancel them
+ * (ENOLCK).
  */
 #define VFSD_LOCK_WAITERS 64
 #define VFSD_LOCK_BUCKETS 256
@@ -45,7 +46,7 @@ int vfsd_locks_init(struct vfsd_locks *l, unsigned max_owners);
 void vfsd_locks_reset(struct vfsd_fs *fs);
 void vfsd_locks_destroy(struct vfsd_fs *fs);
 /*
- * vfsd_locks_quiesce() - cancel the waiters of queue qidx and wait until
+ * vfsd_locks_quiesce() - cancel the waiters of queue qidx (ENOLCK) and wait until
  * each has completed its chain: called before the queue stops, while its
  * rings are still mapped.
  */
@@ -54,7 +55,7 @@ void vfsd_locks_quiesce(struct vfsd_fs *fs, unsigned qidx);
 void vfsd_locks_interrupt(struct vfsd_fs *fs, uint64_t unique);
 /* FLUSH: the owner's POSIX locks on the file behind fd go (close semantics). */
 void vfsd_locks_flush(struct vfsd_fs *fs, int fd, uint64_t owner);
-/* RELEASE: waiters on that handle are cancelled (the guest closed the file). */
+/* RELEASE: waiters on that handle are cancelled (ENOLCK; the guest closed the file). */
 void vfsd_locks_release(struct vfsd_fs *fs, uint64_t fh);
 
 #endif

@@ -12,7 +12,8 @@
  *  - a flood of SETLKW against a host-held lock: VFSD_LOCK_WAITERS (64) wait,
  *    the rest get ENOLCK at once, vfsd's thread count grows by the cap at
  *    most, other requests keep being answered, INTERRUPT ends one waiter with
- *    EINTR, and the host's unlock grants the others;
+ *    EINTR, RELEASE of its file ends another with ENOLCK, and the host's
+ *    unlock grants the others;
  *  - the front-end disconnects with 64 waiters: vfsd cancels them, its threads
  *    and fds come back to where they were, the guest's locks are gone, and a
  *    new front-end connects and is served.
@@ -282,7 +283,7 @@ static void test_outside(uint64_t fh, const char *outside_file)
 }
 
 /* 80 SETLKW against the host's lock: 64 wait, 16 get ENOLCK. */
-static void test_flood(uint64_t node, uint64_t fh, const char *fpath)
+static void test_flood(uint64_t node, uint64_t fh, uint64_t fh2, const char *fpath)
 {
 	int hostfd = host_lock(fpath), t0 = vfsd_threads(), fd0 = vfsd_fds(), waiting = 0,
 	    enolck = 0, other = 0, granted = 0, tmax;
@@ -331,6 +332,18 @@ static void test_flood(uint64_t node, uint64_t fh, const char *fpath)
 	a_wait((int)k, 2000);
 	T(slot[k].done && slot[k].error == -EINTR,
 	  "%s: INTERRUPT ends a waiting SETLKW with EINTR (%d)", tag, slot[k].error);
+	/* RELEASE of a file with a waiting SETLKW: ENOLCK (not EINTR: no signal). */
+	struct fuse_lk_in in2 = lk(fh2, 9999, F_RDLCK, 0, INT64_MAX, false);
+	struct fuse_release_in rel = {.fh = fh2};
+	a_submit(103, 1, FUSE_SETLKW, node, &in2, sizeof(in2));
+	a_wait(103, 300);
+	T(!slot[103].done, "%s: a SETLKW waits in the slot the interrupted one left", tag);
+	a_submit(104, 1, FUSE_RELEASE, node, &rel, sizeof(rel));
+	a_wait(103, 2000);
+	a_wait(104, 2000);
+	T(slot[103].done && slot[103].error == -ENOLCK && slot[104].done && slot[104].error == 0,
+	  "%s: RELEASE of its file ends it with ENOLCK (%d, RELEASE %d)", tag, slot[103].error,
+	  slot[104].error);
 	/* The host lets go: every waiter (read locks) is granted. */
 	close(hostfd);
 	a_wait(-1, 2000);
@@ -401,7 +414,7 @@ int main(int argc, char **argv)
 	char fpath[400];
 	unsigned nargs = 0;
 	uint32_t flags = 0;
-	uint64_t node, fh = 0, fh_ro = 0;
+	uint64_t node, fh = 0, fh_ro = 0, fh2 = 0;
 	int c, err, t_base, fd_base;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -446,11 +459,12 @@ int main(int argc, char **argv)
 	t_base = vfsd_threads();
 	fd_base = vfsd_fds();
 	node = lookup(1, "f", &err);
-	T(node && open_node(node, O_RDWR, &fh) == 0 && open_node(node, O_RDONLY, &fh_ro) == 0,
+	T(node && open_node(node, O_RDWR, &fh) == 0 && open_node(node, O_RDONLY, &fh_ro) == 0 &&
+	      open_node(node, O_RDONLY, &fh2) == 0,
 	  "%s: the guest opens the file", tag);
 	test_garbage(node, fh, fh_ro);
 	test_outside(fh, outside_file);
-	test_flood(node, fh, fpath);
+	test_flood(node, fh, fh2, fpath);
 	test_disconnect(fpath, t_base, fd_base);
 	T(vfsd_alive(), "%s: vfsd still running", tag);
 	stop_vfsd();

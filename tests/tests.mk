@@ -93,6 +93,13 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
+# Static lock probe for the QEMU guest (tests/vm/guest-init.sh, run-vfsd-vm.sh).
+GUEST_LOCK := $(BUILD)/tests/helpers/guest_lock
+$(GUEST_LOCK): tests/helpers/guest_lock.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(GUEST_LOCK)
+
 # Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).
 UMOUNT_SWAP := $(BUILD)/tests/helpers/umount_swap
 $(UMOUNT_SWAP): tests/security/umount_swap.c

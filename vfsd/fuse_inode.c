@@ -59,6 +59,18 @@ static int hash_grow(struct vfsd_inodes *t)
 	return 0;
 }
 
+/* The entry for (ino, dev, mnt_id), or NULL; table lock held. */
+static struct vfsd_inode *hash_find(struct vfsd_inodes *t, uint64_t ino, uint64_t dev,
+                                    uint64_t mnt_id)
+{
+	struct vfsd_inode *p = t->hash[key_hash(ino, dev, mnt_id, t->hsize)];
+
+	for (; p; p = p->hnext)
+		if (p->ino == ino && p->dev == dev && p->mnt_id == mnt_id)
+			return p;
+	return NULL;
+}
+
 /* --- the LRU list of idle handle inodes that still hold an fd ----------- */
 
 static void lru_del(struct vfsd_inodes *t, struct vfsd_inode *ino)
@@ -227,10 +239,7 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
 	size_t id;
 
 	pthread_mutex_lock(&t->lock);
-	for (ino = t->hash[key_hash(st->stx_ino, dev, st->stx_mnt_id, t->hsize)]; ino;
-	     ino = ino->hnext)
-		if (ino->ino == st->stx_ino && ino->dev == dev && ino->mnt_id == st->stx_mnt_id)
-			break;
+	ino = hash_find(t, st->stx_ino, dev, st->stx_mnt_id);
 	/*
 	 * A handle inode whose fd was evicted no longer pins its file: that
 	 * may be gone and its inode number reused by a new file, maybe of
@@ -310,6 +319,40 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
 out:
 	pthread_mutex_unlock(&t->lock);
 	return r;
+}
+
+struct vfsd_inode *vfsd_inode_find(struct vfsd_inodes *t, const struct statx *st)
+{
+	uint64_t dev = makedev(st->stx_dev_major, st->stx_dev_minor);
+	struct vfsd_inode *ino;
+
+	pthread_mutex_lock(&t->lock);
+	ino = hash_find(t, st->stx_ino, dev, st->stx_mnt_id);
+	/*
+	 * Only an entry whose fd pins its file proves that @st names it: a
+	 * handle inode with an evicted fd may stand for a deleted file whose
+	 * number was reused, which vfsd_inode_insert() sorts out with the
+	 * handle.  The type is checked for the same reason as there.
+	 */
+	if (ino && (ino->fd < 0 || ino->type != (st->stx_mode & S_IFMT)))
+		ino = NULL;
+	if (ino) {
+		ino->nlookup++;
+		ino->refs++;
+		lru_del(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+bool vfsd_inode_known(struct vfsd_inodes *t, uint64_t ino, uint64_t dev, uint64_t mnt_id)
+{
+	bool known;
+
+	pthread_mutex_lock(&t->lock);
+	known = hash_find(t, ino, dev, mnt_id) != NULL;
+	pthread_mutex_unlock(&t->lock);
+	return known;
 }
 
 size_t vfsd_inodes_count(struct vfsd_inodes *t)

@@ -113,13 +113,24 @@ static bool evict_one(struct vfsd_inodes *t)
 	return true;
 }
 
-/* Frees an inode with no users; table lock held. */
-static void inode_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
+/*
+ * Frees an inode with no users; table lock held.  With @deferred, its fd is
+ * handed there for the caller to close after unlocking: the last close of an
+ * unlinked file frees it in the host file system (the guest's FORGET after
+ * an unlink), which is too slow to do while every other request waits for
+ * the table lock.
+ */
+static void inode_free(struct vfsd_inodes *t, struct vfsd_inode *ino, int *deferred)
 {
 	hash_del(t, ino);
 	lru_del(t, ino);
 	t->slots[ino->nodeid] = NULL;
 	t->free_ids[t->nfree++] = ino->nodeid;
+	if (deferred && ino->fd >= 0) {
+		*deferred = ino->fd;
+		ino->fd = -1;
+		t->nfds--;
+	}
 	drop_fd(t, ino);
 	free(ino->fh);
 	free(ino);
@@ -198,10 +209,10 @@ const char *const vfsd_syscalls_fuse_inode[] = {"name_to_handle_at", "open_by_ha
 
 /* --- the table ------------------------------------------------------------ */
 
-static void maybe_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
+static void maybe_free(struct vfsd_inodes *t, struct vfsd_inode *ino, int *deferred)
 {
 	if (ino->nlookup == 0 && ino->refs == 0 && ino->nodeid != VFSD_ROOT_ID)
-		inode_free(t, ino);
+		inode_free(t, ino, deferred);
 }
 
 static int slot_alloc(struct vfsd_inodes *t, size_t *ret)
@@ -385,7 +396,7 @@ struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid)
 	pthread_mutex_lock(&t->lock);
 	if (fd < 0) {
 		ino->refs--;
-		maybe_free(t, ino);
+		maybe_free(t, ino, NULL);
 		ino = NULL;
 	} else if (ino->fd >= 0) {
 		close(fd);
@@ -400,26 +411,32 @@ struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid)
 
 void vfsd_inode_put(struct vfsd_inodes *t, struct vfsd_inode *ino)
 {
+	int fd = -EBADF;
+
 	if (!ino)
 		return;
 	pthread_mutex_lock(&t->lock);
 	ino->refs--;
 	if (ino->refs == 0 && ino->fh && ino->fd >= 0 && ino->nlookup > 0)
 		lru_add(t, ino);
-	maybe_free(t, ino);
+	maybe_free(t, ino, &fd);
 	pthread_mutex_unlock(&t->lock);
+	safe_close(fd);
 }
 
 void vfsd_inode_forget(struct vfsd_inodes *t, uint64_t nodeid, uint64_t n)
 {
+	int fd = -EBADF;
+
 	pthread_mutex_lock(&t->lock);
 	if (nodeid < t->nslots && t->slots[nodeid]) {
 		struct vfsd_inode *ino = t->slots[nodeid];
 
 		ino->nlookup = n > ino->nlookup ? 0 : ino->nlookup - n;
-		maybe_free(t, ino);
+		maybe_free(t, ino, &fd);
 	}
 	pthread_mutex_unlock(&t->lock);
+	safe_close(fd);
 }
 
 /*
@@ -501,7 +518,7 @@ void vfsd_inodes_reset(struct vfsd_inodes *t)
 			continue;
 		ino->nlookup = 0;
 		/* In-flight users (none after a reset) would free it on put. */
-		maybe_free(t, ino);
+		maybe_free(t, ino, NULL);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

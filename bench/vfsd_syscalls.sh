@@ -64,7 +64,9 @@ server_pid() {
 	echo "$p"
 }
 
-# count TARGET PHASE : syscalls per operation of PHASE, "-" if it failed.
+# count TARGET PHASE : "ALL FS", syscalls per operation of PHASE: all, and
+# those left after the transport's (eventfd read/write, poll, futex), whose
+# number depends on how requests happen to coalesce; "- -" if it failed.
 count() {
 	local pid out=$tmp/strace.$1.$2 i
 	pid=$(server_pid)
@@ -78,8 +80,11 @@ count() {
 	wait "$tracer" 2>/dev/null
 	tracer=
 	for ((i = 0; i < 20; i++)); do grep -q total "$out" 2>/dev/null && break; sleep 0.1; done
-	if [ "$rc" != 0 ]; then echo "-"; return; fi
-	awk -v n="$N" '$NF == "total" { printf "%.2f", $4 / n; found = 1 } END { if (!found) printf "-" }' "$out"
+	if [ "$rc" != 0 ]; then echo "- -"; return; fi
+	awk -v n="$N" '/^-/ { sep++; next }
+		sep == 1 && NF >= 5 && $NF !~ /^(read|write|poll|ppoll|futex|restart_syscall)$/ { fs += $4 }
+		$NF == "total" { all = $4; found = 1 }
+		END { if (found) printf "%.2f %.2f", all / n, fs / n; else printf "- -" }' "$out"
 }
 
 PHASES="create stat readdir unlink read write"
@@ -101,11 +106,15 @@ done
 echo
 echo "back-end system calls per operation (strace -c, every thread), $N operations per phase,"
 echo "cache=auto, tmpfs share; readdir: per entry listed"
-printf '%-10s %10s %10s %10s\n' op vfsd virtiofsd vfsd/vfd
+echo "all: every syscall; fs: without the transport's (eventfd read/write, poll, futex)"
+printf '%-10s %10s %10s %9s   %10s %10s %9s\n' op "vfsd all" "vfd all" vfsd/vfd "vfsd fs" "vfd fs" vfsd/vfd
 for ph in $PHASES; do
-	awk -v ph="$ph" '$2 == ph { v[$1] = $3 }
-		END { r = (v["virtiofsd"] + 0 > 0 && v["vfsd"] != "-") ? sprintf("%.2fx", v["vfsd"] / v["virtiofsd"]) : "-"
-		      printf "%-10s %10s %10s %10s\n", ph, v["vfsd"], v["virtiofsd"], r }' "$tmp/res"
+	awk -v ph="$ph" '
+		function ratio(a, b) { return (b + 0 > 0 && a != "-") ? sprintf("%.2fx", a / b) : "-" }
+		$2 == ph { all[$1] = $3; fs[$1] = $4 }
+		END { printf "%-10s %10s %10s %9s   %10s %10s %9s\n", ph, all["vfsd"], all["virtiofsd"],
+		      ratio(all["vfsd"], all["virtiofsd"]), fs["vfsd"], fs["virtiofsd"],
+		      ratio(fs["vfsd"], fs["virtiofsd"]) }' "$tmp/res"
 done
 if [ -n "${VFSD_SYSCALLS_DETAIL:-}" ]; then
 	for f in "$tmp"/strace.*; do

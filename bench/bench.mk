@@ -13,3 +13,8 @@ $(SHARE_START): bench/share_start.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(SHARE_START)
+OPCOUNT := $(BUILD)/bench/opcount
+$(OPCOUNT): bench/opcount.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(OPCOUNT)

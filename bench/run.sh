@@ -135,5 +135,6 @@ grep -c 'error' "$tmp/notifyd.log" | sed 's/^/notifyd error lines: /'
 [ -n "${MV_BENCH_NOTIFYD_ONLY:-}" ] && exit 0
 [ -x "$(dirname "$0")/fuse.sh" ] && "$(dirname "$0")/fuse.sh" "$BUILD"
 [ -x "$(dirname "$0")/vfsd.sh" ] && "$(dirname "$0")/vfsd.sh" "$BUILD"
+[ -x "$(dirname "$0")/vfsd_syscalls.sh" ] && "$(dirname "$0")/vfsd_syscalls.sh" "$BUILD"
 [ -x "$(dirname "$0")/share.sh" ] && "$(dirname "$0")/share.sh" "$BUILD"
 [ -x "$(dirname "$0")/restart.sh" ] && "$(dirname "$0")/restart.sh" "$BUILD"

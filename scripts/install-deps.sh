@@ -42,6 +42,7 @@ PACKAGES=(
 	squashfs-tools  # mksquashfs: squashfs images for tests/integration/fuse_oci.sh
 	btrfs-progs     # mkfs.btrfs: a two-device btrfs in tests/security/notifyd_devices.sh
 	fio             # make bench: vfsd vs virtiofsd I/O figures (bench/vfsd.sh)
+	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
 )

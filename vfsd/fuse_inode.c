@@ -59,6 +59,18 @@ static int hash_grow(struct vfsd_inodes *t)
 	return 0;
 }
 
+/* The entry for (ino, dev, mnt_id), or NULL; table lock held. */
+static struct vfsd_inode *hash_find(struct vfsd_inodes *t, uint64_t ino, uint64_t dev,
+                                    uint64_t mnt_id)
+{
+	struct vfsd_inode *p = t->hash[key_hash(ino, dev, mnt_id, t->hsize)];
+
+	for (; p; p = p->hnext)
+		if (p->ino == ino && p->dev == dev && p->mnt_id == mnt_id)
+			return p;
+	return NULL;
+}
+
 /* --- the LRU list of idle handle inodes that still hold an fd ----------- */
 
 static void lru_del(struct vfsd_inodes *t, struct vfsd_inode *ino)
@@ -101,13 +113,24 @@ static bool evict_one(struct vfsd_inodes *t)
 	return true;
 }
 
-/* Frees an inode with no users; table lock held. */
-static void inode_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
+/*
+ * Frees an inode with no users; table lock held.  With @deferred, its fd is
+ * handed there for the caller to close after unlocking: the last close of an
+ * unlinked file frees it in the host file system (the guest's FORGET after
+ * an unlink), which is too slow to do while every other request waits for
+ * the table lock.
+ */
+static void inode_free(struct vfsd_inodes *t, struct vfsd_inode *ino, int *deferred)
 {
 	hash_del(t, ino);
 	lru_del(t, ino);
 	t->slots[ino->nodeid] = NULL;
 	t->free_ids[t->nfree++] = ino->nodeid;
+	if (deferred && ino->fd >= 0) {
+		*deferred = ino->fd;
+		ino->fd = -1;
+		t->nfds--;
+	}
 	drop_fd(t, ino);
 	free(ino->fh);
 	free(ino);
@@ -186,10 +209,10 @@ const char *const vfsd_syscalls_fuse_inode[] = {"name_to_handle_at", "open_by_ha
 
 /* --- the table ------------------------------------------------------------ */
 
-static void maybe_free(struct vfsd_inodes *t, struct vfsd_inode *ino)
+static void maybe_free(struct vfsd_inodes *t, struct vfsd_inode *ino, int *deferred)
 {
 	if (ino->nlookup == 0 && ino->refs == 0 && ino->nodeid != VFSD_ROOT_ID)
-		inode_free(t, ino);
+		inode_free(t, ino, deferred);
 }
 
 static int slot_alloc(struct vfsd_inodes *t, size_t *ret)
@@ -227,10 +250,7 @@ int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
 	size_t id;
 
 	pthread_mutex_lock(&t->lock);
-	for (ino = t->hash[key_hash(st->stx_ino, dev, st->stx_mnt_id, t->hsize)]; ino;
-	     ino = ino->hnext)
-		if (ino->ino == st->stx_ino && ino->dev == dev && ino->mnt_id == st->stx_mnt_id)
-			break;
+	ino = hash_find(t, st->stx_ino, dev, st->stx_mnt_id);
 	/*
 	 * A handle inode whose fd was evicted no longer pins its file: that
 	 * may be gone and its inode number reused by a new file, maybe of
@@ -312,6 +332,40 @@ out:
 	return r;
 }
 
+struct vfsd_inode *vfsd_inode_find(struct vfsd_inodes *t, const struct statx *st)
+{
+	uint64_t dev = makedev(st->stx_dev_major, st->stx_dev_minor);
+	struct vfsd_inode *ino;
+
+	pthread_mutex_lock(&t->lock);
+	ino = hash_find(t, st->stx_ino, dev, st->stx_mnt_id);
+	/*
+	 * Only an entry whose fd pins its file proves that @st names it: a
+	 * handle inode with an evicted fd may stand for a deleted file whose
+	 * number was reused, which vfsd_inode_insert() sorts out with the
+	 * handle.  The type is checked for the same reason as there.
+	 */
+	if (ino && (ino->fd < 0 || ino->type != (st->stx_mode & S_IFMT)))
+		ino = NULL;
+	if (ino) {
+		ino->nlookup++;
+		ino->refs++;
+		lru_del(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+bool vfsd_inode_known(struct vfsd_inodes *t, uint64_t ino, uint64_t dev, uint64_t mnt_id)
+{
+	bool known;
+
+	pthread_mutex_lock(&t->lock);
+	known = hash_find(t, ino, dev, mnt_id) != NULL;
+	pthread_mutex_unlock(&t->lock);
+	return known;
+}
+
 size_t vfsd_inodes_count(struct vfsd_inodes *t)
 {
 	return t->nslots - t->nfree - (t->nslots ? 1 : 0);
@@ -342,7 +396,7 @@ struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid)
 	pthread_mutex_lock(&t->lock);
 	if (fd < 0) {
 		ino->refs--;
-		maybe_free(t, ino);
+		maybe_free(t, ino, NULL);
 		ino = NULL;
 	} else if (ino->fd >= 0) {
 		close(fd);
@@ -357,26 +411,32 @@ struct vfsd_inode *vfsd_inode_get(struct vfsd_inodes *t, uint64_t nodeid)
 
 void vfsd_inode_put(struct vfsd_inodes *t, struct vfsd_inode *ino)
 {
+	int fd = -EBADF;
+
 	if (!ino)
 		return;
 	pthread_mutex_lock(&t->lock);
 	ino->refs--;
 	if (ino->refs == 0 && ino->fh && ino->fd >= 0 && ino->nlookup > 0)
 		lru_add(t, ino);
-	maybe_free(t, ino);
+	maybe_free(t, ino, &fd);
 	pthread_mutex_unlock(&t->lock);
+	safe_close(fd);
 }
 
 void vfsd_inode_forget(struct vfsd_inodes *t, uint64_t nodeid, uint64_t n)
 {
+	int fd = -EBADF;
+
 	pthread_mutex_lock(&t->lock);
 	if (nodeid < t->nslots && t->slots[nodeid]) {
 		struct vfsd_inode *ino = t->slots[nodeid];
 
 		ino->nlookup = n > ino->nlookup ? 0 : ino->nlookup - n;
-		maybe_free(t, ino);
+		maybe_free(t, ino, &fd);
 	}
 	pthread_mutex_unlock(&t->lock);
+	safe_close(fd);
 }
 
 /*
@@ -458,7 +518,7 @@ void vfsd_inodes_reset(struct vfsd_inodes *t)
 			continue;
 		ino->nlookup = 0;
 		/* In-flight users (none after a reset) would free it on put. */
-		maybe_free(t, ino);
+		maybe_free(t, ino, NULL);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

@@ -94,6 +94,16 @@ void vfsd_inode_put(struct vfsd_inodes *t, struct vfsd_inode *ino);
  */
 int vfsd_inode_insert(struct vfsd_inodes *t, int fd, const struct statx *st,
                       struct vfsd_inode **ret);
+/*
+ * vfsd_inode_find() - the inode a statx of a name found, if the table has it.
+ * @st: statx with STATX_INO, STATX_TYPE and STATX_MNT_ID (of the name, not
+ * followed).  LOOKUP of a known inode costs that one statx: no fd is opened.
+ * Return: the inode with a reference and the guest's lookup count raised, or
+ * NULL (not in the table, or no fd that pins it): open the name and insert.
+ */
+struct vfsd_inode *vfsd_inode_find(struct vfsd_inodes *t, const struct statx *st);
+/* Is (ino, dev, mnt_id) in the table?  A hint only: it may change at once. */
+bool vfsd_inode_known(struct vfsd_inodes *t, uint64_t ino, uint64_t dev, uint64_t mnt_id);
 /* Guest drops n lookups of nodeid (FORGET); bogus ids are ignored. */
 void vfsd_inode_forget(struct vfsd_inodes *t, uint64_t nodeid, uint64_t n);
 /* Number of live inodes (for tests and logs). */

@@ -112,7 +112,15 @@ static int do_readdir(struct vfsd_req *req, bool plus)
 			}
 			memset(&dp, 0, sizeof(dp));
 			if (plus && strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) {
-				int lr = vfsd_do_lookup(fs, dir, d->d_name, &dp.entry_out);
+				/*
+				 * d_ino says whether the table probably has the
+				 * entry: then one statx of the name may do, else
+				 * open it at once (see lookup_known()).
+				 */
+				int lr =
+				    vfsd_inode_known(&fs->inodes, d->d_ino, dir->dev, dir->mnt_id)
+				        ? vfsd_do_lookup(fs, dir, d->d_name, &dp.entry_out)
+				        : vfsd_do_lookup_new(fs, dir, d->d_name, &dp.entry_out);
 
 				/* Raced with an unlink: leave the entry out. */
 				if (lr == -ENOENT)

@@ -134,6 +134,49 @@ static int dir_in_share(struct vfsd_fs *fs, int fd)
 	return -ELOOP;
 }
 
+/*
+ * A name's entry when it probably names an inode the table knows: one statx
+ * of the name (never followed, no automount), and if the table has that
+ * (st_ino, st_dev, mnt_id) with an fd pinning it, that is the answer — the
+ * attributes are the name's at the moment of the statx, as the open-then-
+ * statx they replace would give.  Otherwise the name is opened O_PATH and
+ * the fd's own statx makes the entry, so a name replaced after the probe
+ * yields the file actually opened.  Return: 0 or -errno.
+ */
+static int lookup_known(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                        struct fuse_entry_out *e)
+{
+	struct vfsd_inode *ino;
+	struct statx st;
+	int fd;
+
+	if (statx(parent->fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_WANT, &st) < 0)
+		return -errno;
+	ino = vfsd_inode_find(&fs->inodes, &st);
+	if (ino) {
+		fill_entry(fs, e, ino, &st, parent->mnt_id);
+		vfsd_inode_put(&fs->inodes, ino);
+		return 0;
+	}
+	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return vfsd_entry_from_fd(fs, fd, parent->mnt_id, e);
+}
+
+int vfsd_do_lookup_new(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                       struct fuse_entry_out *e)
+{
+	int fd;
+
+	if (!vfsd_name_ok(name))
+		return -EINVAL;
+	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return vfsd_entry_from_fd(fs, fd, parent->mnt_id, e);
+}
+
 int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                    struct fuse_entry_out *e)
 {
@@ -150,7 +193,7 @@ int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *na
 	} else if (!vfsd_name_ok(name)) {
 		return -EINVAL;
 	} else {
-		fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		return lookup_known(fs, parent, name, e);
 	}
 	if (fd < 0)
 		return -errno;
@@ -380,7 +423,7 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 		vfsd_creds_restore(&saved);
 	}
 	if (r >= 0)
-		r = vfsd_do_lookup(req->fs, dir, name, &e);
+		r = vfsd_do_lookup_new(req->fs, dir, name, &e);
 	PUT(dir);
 	if (r < 0)
 		return r;

@@ -137,6 +137,12 @@ int vfsd_req_creds_switch(struct vfsd_req *req, struct vfsd_creds *saved);
 int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                    struct fuse_entry_out *e);
 /*
+ * vfsd_do_lookup_new() - vfsd_do_lookup() of a name that has just been
+ * created (not "." or ".."): opened at once, with no probe for a known inode.
+ */
+int vfsd_do_lookup_new(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                       struct fuse_entry_out *e);
+/*
  * vfsd_entry_from_fd() - the entry for an O_PATH fd (consumed): inode found
  * or added (nlookup raised), attributes from the fd itself.
  * Return: 0 or -errno.

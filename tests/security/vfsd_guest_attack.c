@@ -607,7 +607,7 @@ static void *flipper(void *arg)
 static void test_flip_race(void)
 {
 	pthread_t th;
-	unsigned opened = 0, refused = 0, bad = 0;
+	unsigned opened = 0, refused = 0, bad = 0, looked = 0, mistyped = 0;
 	char what[512] = "";
 	double t0 = now_s();
 
@@ -624,7 +624,31 @@ static void test_flip_race(void)
 		} else {
 			refused++;
 		}
-		node = guest_lookup(1, "flip", &err);
+		/*
+		 * A LOOKUP answers with the type the node really has: vfsd may
+		 * take a known inode from one statx of the name, and must
+		 * never pair a FIFO's attributes with a regular file's node or
+		 * the other way round.
+		 */
+		struct reply lr = call(FUSE_LOOKUP, 1, "flip", sizeof("flip"));
+
+		node = 0;
+		if (lr.error == 0 && lr.len >= sizeof(struct fuse_entry_out)) {
+			const struct fuse_entry_out *ent = (const void *)lr.data;
+			struct fuse_getattr_in ga = {0};
+			uint32_t type = ent->attr.mode & S_IFMT;
+			struct reply gr;
+
+			node = ent->nodeid;
+			gr = call(FUSE_GETATTR, node, &ga, sizeof(ga));
+			if (gr.error == 0 && gr.len >= sizeof(struct fuse_attr_out)) {
+				looked++;
+				if ((((const struct fuse_attr_out *)gr.data)->attr.mode & S_IFMT) !=
+				    type)
+					mistyped++;
+			}
+		}
+		(void)err;
 		if (node && guest_open(node, O_RDONLY, &fh) == 0) {
 			opened++;
 			bad += open_special_fds(what, sizeof(what));
@@ -637,6 +661,10 @@ static void test_flip_race(void)
 	  "%s: a name flipping between file and FIFO: %u opens, %u refusals, never a FIFO "
 	  "opened%s",
 	  tag, opened, refused, what);
+	T(looked > 0 && mistyped == 0,
+	  "%s: a LOOKUP of the flipping name gives the type its node has (%u lookups, %u with "
+	  "another type)",
+	  tag, looked, mistyped);
 }
 
 /* ".." from a directory the host moved out of the share. */

@@ -190,8 +190,8 @@ int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *na
 			close(fd);
 			return r;
 		}
-	} else if (!vfsd_name_ok(name)) {
-		return -EINVAL;
+	} else if ((r = vfsd_name_check(name)) < 0) {
+		return r;
 	} else {
 		return lookup_known(fs, parent, name, e);
 	}
@@ -349,8 +349,13 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
 			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
+		/*
+		 * A symlink's own times: the kernel takes its O_PATH fd with
+		 * AT_EMPTY_PATH (never followed); the /proc path would follow it.
+		 */
 		if (ino->type == S_IFLNK) {
-			r = -EPERM; /* symlink times cannot be set through the inode */
+			if (utimensat(ino->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
 		} else if (h ? futimens(h->fd, ts) : utimensat(fs->proc_self_fd, name, ts, 0)) {
 			r = -errno;
 		}
@@ -400,8 +405,9 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 	struct vfsd_creds saved;
 	int r;
 
-	if (!vfsd_name_ok(name))
-		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
@@ -470,8 +476,11 @@ static int remove_entry(struct vfsd_req *req, int flags)
 	struct vfsd_inode *dir;
 	int r = 0;
 
-	if (!name || !vfsd_name_ok(name))
+	if (!name)
 		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
@@ -498,8 +507,13 @@ static int do_rename(struct vfsd_req *req, uint64_t newdir_id, unsigned flags, s
 	struct vfsd_inode *a, *b;
 	int r = 0;
 
-	if (!new || !vfsd_name_ok(old) || !vfsd_name_ok(new))
+	if (!new)
 		return -EINVAL;
+	r = vfsd_name_check(old);
+	if (r >= 0)
+		r = vfsd_name_check(new);
+	if (r < 0)
+		return r;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 	a = req_inode(req, req->in.nodeid);
@@ -537,8 +551,11 @@ int vfsd_op_link(struct vfsd_req *req)
 	char fdname[16];
 	int r = 0;
 
-	if (!name || !vfsd_name_ok(name))
+	if (!name)
 		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	src = req_inode(req, in->oldnodeid);
 	dir = req_inode(req, req->in.nodeid);
 	if (!src || !dir) {

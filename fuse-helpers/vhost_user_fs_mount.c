@@ -104,12 +104,13 @@ static struct {
 
 /* Counters for --stats, summed over the queues. */
 static struct {
-	atomic_ulong requests;  /* chains queued (FUSE requests and FORGETs) */
-	atomic_ulong kicks;     /* kick eventfd writes */
-	atomic_ulong skipped;   /* kicks the back-end said it did not need */
-	atomic_ulong calls;     /* call eventfd writes by the back-end (eventfd counts) */
-	atomic_ulong watchdog;  /* kicks after a quiet --watchdog period */
-	atomic_ulong late_used; /* used entries found by the watchdog, not by a call */
+	atomic_ulong requests;    /* chains queued (FUSE requests and FORGETs) */
+	atomic_ulong kicks;       /* kick eventfd writes */
+	atomic_ulong skipped;     /* kicks the back-end said it did not need */
+	atomic_ulong calls;       /* call eventfd writes by the back-end (eventfd counts) */
+	atomic_ulong watchdog;    /* kicks after a quiet --watchdog period */
+	atomic_ulong late_used;   /* used entries found by the watchdog, not by a call */
+	atomic_ulong empty_reads; /* /dev/fuse reads that found no request */
 } stats;
 
 /* A request slot's state, kept out of guest memory where the back-end cannot change it. */
@@ -652,8 +653,10 @@ static int take_request(struct queue *qu)
 	ssize_t n = readv(qu->devfd, iov, 2);
 	struct slot *st = &qu->slot[slot];
 
-	if (n < 0)
+	if (n < 0) {
+		atomic_fetch_add_explicit(&stats.empty_reads, 1, memory_order_relaxed);
 		return errno == EAGAIN || errno == EINTR || errno == ENOENT ? 0 : -errno;
+	}
 	if ((size_t)n < sizeof(ih))
 		return 1;
 	memcpy(buf, &ih, sizeof(ih));
@@ -768,11 +771,17 @@ static void *queue_thread(void *arg)
 		if (p[0].revents & (POLLERR | POLLHUP))
 			break; /* unmounted or aborted */
 		if (p[0].revents & POLLIN) {
-			/* Every request waiting, then one kick for the lot. */
+			/*
+			 * Busy (requests already in flight): every request waiting,
+			 * then one kick for the lot.  Idle: one request and kick at
+			 * once; a serial caller would only pay a readv that finds
+			 * nothing (EAGAIN) for a kick that EVENT_IDX saves anyway.
+			 */
 			bool idle = qu->nfree == g.slots;
 
-			while (qu->nfree && !atomic_load(&g.broken) && (r = take_request(qu)) > 0)
-				;
+			do
+				r = take_request(qu);
+			while (r > 0 && !idle && qu->nfree && !atomic_load(&g.broken));
 			kick_if_needed(qu);
 			if (r == -ENODEV)
 				break;
@@ -793,12 +802,13 @@ static void print_stats(void)
 	fprintf(stderr,
 	        "vhost-user-fs-mount: stats: event-idx %s requests %lu kicks %lu "
 	        "kicks-skipped %lu calls %lu kicks/request %.3f calls/request %.3f "
-	        "watchdog %lu late-used %lu\n",
+	        "empty-reads %lu watchdog %lu late-used %lu\n",
 	        g.event_idx ? "on" : "off", req, atomic_load(&stats.kicks),
 	        atomic_load(&stats.skipped), atomic_load(&stats.calls),
 	        req ? (double)atomic_load(&stats.kicks) / (double)req : 0.0,
 	        req ? (double)atomic_load(&stats.calls) / (double)req : 0.0,
-	        atomic_load(&stats.watchdog), atomic_load(&stats.late_used));
+	        atomic_load(&stats.empty_reads), atomic_load(&stats.watchdog),
+	        atomic_load(&stats.late_used));
 }
 
 static void usage(FILE *f)

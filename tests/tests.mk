@@ -126,6 +126,12 @@ $(BUILD)/tests/helpers/vfsd_locks_hostile: $(OBJ)/tests/security/vfsd_locks_host
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_locks_hostile
 
+# The red team of issue 18's vfsd changes, run by tests/security/vfsd_redteam18.sh.
+$(BUILD)/tests/helpers/vfsd_redteam18: $(OBJ)/tests/security/vfsd_redteam18.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_redteam18
+
 # tests/security/notifyd_redteam2.sh: the second red-team round.  lock_grab runs
 # in the busybox container (static); fuse_preload_abi.so loads into the host's
 # fuse2fs through the container's /etc/ld.so.preload (no sanitizers).

@@ -485,6 +485,27 @@ static uint32_t holder_pid(struct vfsd_locks *l, const struct vfsd_lock_owner *m
 	return pid;
 }
 
+/*
+ * handle_may_lock() - may the guest's open h take a lock of this type?  As
+ * fcntl(2) on the host: a read lock needs an open for reading, a write lock
+ * one for writing (EBADF otherwise); unlocking is always allowed.
+ */
+static int handle_may_lock(struct vfsd_handle *h, short type)
+{
+	int fl;
+
+	if (type == F_UNLCK)
+		return 0;
+	fl = fcntl(h->fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (type == F_RDLCK && (fl & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if (type == F_WRLCK && (fl & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	return 0;
+}
+
 int vfsd_op_getlk(struct vfsd_req *req)
 {
 	const struct fuse_lk_in *in = (const void *)req->arg;
@@ -573,8 +594,16 @@ int vfsd_op_setlk(struct vfsd_req *req)
 	h = vfsd_handle_get(&req->fs->handles, in->fh, false);
 	if (!h)
 		return -EBADF;
+	/*
+	 * The guest's open decides, not the owner's fd: that one was reopened
+	 * from whichever open first locked for this owner, maybe a read-write
+	 * one since released.  Without this a guest wrote-locked host files
+	 * through read-only opens (red team, vfsd_redteam18 "lockmode").
+	 */
+	r = handle_may_lock(h, fl.l_type);
 	/* Unlocking an owner without an fd has nothing to drop. */
-	r = owner_get(req->fs, h, in->owner, fl.l_type != F_UNLCK, &lo);
+	if (r >= 0)
+		r = owner_get(req->fs, h, in->owner, fl.l_type != F_UNLCK, &lo);
 	vfsd_handle_put(&req->fs->handles, h);
 	if (r < 0 || !lo)
 		return r < 0 ? r : vfsd_reply(req, NULL, 0);

@@ -332,7 +332,12 @@ static void test_flood(uint64_t node, uint64_t fh, uint64_t fh2, const char *fpa
 	a_wait((int)k, 2000);
 	T(slot[k].done && slot[k].error == -EINTR,
 	  "%s: INTERRUPT ends a waiting SETLKW with EINTR (%d)", tag, slot[k].error);
-	/* RELEASE of a file with a waiting SETLKW: ENOLCK (not EINTR: no signal). */
+	/*
+	 * RELEASE of a file with a waiting SETLKW: ENOLCK (not EINTR: no
+	 * signal).  The interrupted waiter leaves the cap when its thread is
+	 * done, a little after its reply.
+	 */
+	threads_settle(tmax - 1);
 	struct fuse_lk_in in2 = lk(fh2, 9999, F_RDLCK, 0, INT64_MAX, false);
 	struct fuse_release_in rel = {.fh = fh2};
 	a_submit(103, 1, FUSE_SETLKW, node, &in2, sizeof(in2));

@@ -132,6 +132,12 @@ $(BUILD)/tests/helpers/vfsd_redteam18: $(OBJ)/tests/security/vfsd_redteam18.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_redteam18
 
+# A FUSE file system whose opens hang on demand (vfsd_redteam18.sh's hostile submount).
+$(BUILD)/tests/helpers/slow_fuse: tests/helpers/slow_fuse.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MV_PLAIN_CFLAGS) $$(pkg-config --cflags fuse3) -o $@ $< $$(pkg-config --libs fuse3)
+all: $(BUILD)/tests/helpers/slow_fuse
+
 # tests/security/notifyd_redteam2.sh: the second red-team round.  lock_grab runs
 # in the busybox container (static); fuse_preload_abi.so loads into the host's
 # fuse2fs through the container's /etc/ld.so.preload (no sanitizers).

@@ -120,11 +120,28 @@ static void owner_unlink_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo
 	owner_put_locked(l, lo);
 }
 
+/* The owner (dev, ino, owner) in bucket b, or NULL.  Under l->lock. */
+static struct vfsd_lock_owner *owner_find_locked(struct vfsd_locks *l, unsigned b, dev_t dev,
+                                                 ino_t ino, uint64_t owner)
+{
+	struct vfsd_lock_owner *lo;
+
+	for (lo = l->owners[b]; lo; lo = lo->next)
+		if (lo->dev == dev && lo->ino == ino && lo->owner == owner)
+			break;
+	return lo;
+}
+
 /*
  * owner_get() - the lock owner's entry for the file open as hd, with a
  * reference, created when create is set.  The new fd is a reopen of the
- * handle's fd with the same access mode, so a guest holding a read-only
- * file gets read locks only (EBADF for a write lock, as on the host).
+ * handle's fd with the same access mode (locks are checked against the
+ * handle's own mode, handle_may_lock()).  The reopen runs outside the table
+ * lock: it is an open() of a guest-chosen file, which a FUSE file system
+ * mounted in the share may hold as long as it likes, and under the lock it
+ * held every lock request of every queue and the cancelling of waiters (a
+ * queue stop, a disconnect) with it (red team, vfsd_redteam18 "slowopen").
+ * Its place under the cap is taken before the open.
  * Return: 0 (*ret NULL if absent and !create), -ENOLCK past the owner cap,
  * or -errno.
  */
@@ -132,61 +149,67 @@ static int owner_get(struct vfsd_fs *fs, struct vfsd_handle *hd, uint64_t owner,
                      struct vfsd_lock_owner **ret)
 {
 	struct vfsd_locks *l = &fs->locks;
-	struct vfsd_lock_owner *lo;
+	struct vfsd_lock_owner *lo, *other;
 	struct stat st;
+	char name[16];
 	unsigned b;
-	int r = 0, fl;
+	int fl;
 
 	*ret = NULL;
 	if (fstat(hd->fd, &st) < 0)
 		return -errno;
 	b = owner_bucket(st.st_dev, st.st_ino, owner);
 	pthread_mutex_lock(&l->lock);
-	for (lo = l->owners[b]; lo; lo = lo->next)
-		if (lo->dev == st.st_dev && lo->ino == st.st_ino && lo->owner == owner)
-			break;
-	if (!lo && create) {
-		char name[16];
+	lo = owner_find_locked(l, b, st.st_dev, st.st_ino, owner);
+	if (lo || !create || l->nowners >= l->max_owners) {
+		if (lo)
+			lo->refs++;
+		pthread_mutex_unlock(&l->lock);
+		*ret = lo;
+		return lo || !create ? 0 : -ENOLCK;
+	}
+	l->nowners++; /* our place under the cap while we open */
+	pthread_mutex_unlock(&l->lock);
 
-		if (l->nowners >= l->max_owners) {
-			r = -ENOLCK;
-			goto out;
-		}
-		fl = fcntl(hd->fd, F_GETFL);
-		if (fl < 0) {
-			r = -errno;
-			goto out;
-		}
-		lo = calloc(1, sizeof(*lo));
-		if (!lo) {
-			r = -ENOMEM;
-			goto out;
-		}
-		/* Handles are regular files or directories (vfsd_inode_open). */
+	lo = calloc(1, sizeof(*lo));
+	fl = fcntl(hd->fd, F_GETFL);
+	if (lo && fl >= 0) {
+		/* Handles are regular files (vfsd_op_open, vfsd_op_create). */
 		vfsd_fd_name(hd->fd, name);
 		lo->fd = openat(fs->proc_self_fd, name,
 		                (fl & O_ACCMODE) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (lo->fd < 0) {
-			r = -errno;
-			free(lo);
-			lo = NULL;
-			goto out;
-		}
-		lo->dev = st.st_dev;
-		lo->ino = st.st_ino;
-		lo->owner = owner;
-		lo->refs = 1;
-		lo->linked = true;
-		lo->next = l->owners[b];
-		l->owners[b] = lo;
-		l->nowners++;
 	}
-	if (lo)
-		lo->refs++;
-	*ret = lo;
-out:
+	if (!lo || fl < 0 || lo->fd < 0) {
+		int r = !lo ? -ENOMEM : -errno;
+
+		free(lo);
+		pthread_mutex_lock(&l->lock);
+		l->nowners--;
+		pthread_mutex_unlock(&l->lock);
+		return r;
+	}
+	lo->dev = st.st_dev;
+	lo->ino = st.st_ino;
+	lo->owner = owner;
+	pthread_mutex_lock(&l->lock);
+	other = owner_find_locked(l, b, st.st_dev, st.st_ino, owner);
+	if (other) {
+		/* Another request of the owner made it meanwhile: use that one. */
+		other->refs++;
+		l->nowners--;
+		pthread_mutex_unlock(&l->lock);
+		safe_close(lo->fd);
+		free(lo);
+		*ret = other;
+		return 0;
+	}
+	lo->refs = 2; /* the table's and ours */
+	lo->linked = true;
+	lo->next = l->owners[b];
+	l->owners[b] = lo;
 	pthread_mutex_unlock(&l->lock);
-	return r;
+	*ret = lo;
+	return 0;
 }
 
 void vfsd_locks_flush(struct vfsd_fs *fs, int fd, uint64_t owner)

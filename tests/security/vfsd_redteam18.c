@@ -654,6 +654,58 @@ static void test_plusflip(const char *outside)
 	  opened, opened_other);
 }
 
+/* --- slowopen ------------------------------------------------------------- */
+
+/*
+ * A FUSE file system in the share (tests/helpers/slow_fuse at share/fz) that
+ * hangs opens while the flag file exists.  A new owner's lock on its file
+ * reopens it: that may hang its own request, never the lock requests of
+ * other files (with a pool: other workers answer them).
+ */
+static void test_slowopen(const char *flag)
+{
+	int err, fd;
+	uint64_t dir = guest_lookup(1, "fz", NULL, &err), node_s = 0, fh_s = 0, node_f, fh_f = 0;
+
+	if (dir)
+		node_s = guest_lookup(dir, "slow", NULL, &err);
+	node_f = guest_lookup(1, "f", NULL, &err);
+	if (!node_s) {
+		printf("ok - %s: slowopen # SKIP the FUSE mount is not in vfsd's view (%d)\n", tag,
+		       err);
+		return;
+	}
+	T(open_node(node_s, O_RDWR, &fh_s) == 0 && open_node(node_f, O_RDWR, &fh_f) == 0,
+	  "%s: slowopen: the guest opens a file of the FUSE mount and one beside it", tag);
+	fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	close(fd);
+	{
+		struct fuse_lk_in a = lk(fh_s, 500, F_RDLCK, false);
+		struct fuse_lk_in b = lk(fh_f, 501, F_RDLCK, false);
+		struct fuse_lk_in c = lk(fh_f, 502, F_WRLCK, false);
+
+		a_submit(1, FUSE_SETLK, node_s, &a, sizeof(a));
+		a_wait(300);
+		a_submit(2, FUSE_SETLK, node_f, &b, sizeof(b));
+		a_submit(3, FUSE_GETLK, node_f, &c, sizeof(c));
+		a_wait(2000);
+	}
+	T(!slot[1].done, "%s: slowopen: the lock on the FUSE file hangs in its reopen", tag);
+	T(slot[2].done && slot[2].error == 0 && slot[3].done && slot[3].error == 0,
+	  "%s: slowopen: meanwhile a new owner's SETLK and a GETLK on another file are answered "
+	  "(%s %d, %s %d)",
+	  tag, slot[2].done ? "done" : "hung", slot[2].error, slot[3].done ? "done" : "hung",
+	  slot[3].error);
+	unlink(flag);
+	a_wait(1500);
+	T(slot[1].done && slot[2].done && slot[3].done,
+	  "%s: slowopen: every request answered once the FUSE file system lets go", tag);
+	guest_flush(node_s, fh_s, 500);
+	guest_flush(node_f, fh_f, 501);
+	guest_release(node_s, fh_s);
+	guest_release(node_f, fh_f);
+}
+
 /* --- budget --------------------------------------------------------------- */
 
 static void test_budget(const char *fpath, int fd_base, int t_base)
@@ -738,11 +790,15 @@ static void test_budget(const char *fpath, int fd_base, int t_base)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"share", required_argument, NULL, 's'}, {"outside", required_argument, NULL, 'o'},
-	    {"tag", required_argument, NULL, 't'},   {"vfsd-opt", required_argument, NULL, 'O'},
-	    {"only", required_argument, NULL, 'y'},  {NULL, 0, NULL, 0},
+	    {"share", required_argument, NULL, 's'},
+	    {"outside", required_argument, NULL, 'o'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"vfsd-opt", required_argument, NULL, 'O'},
+	    {"only", required_argument, NULL, 'y'},
+	    {"slow-flag", required_argument, NULL, 'F'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *outside = NULL, *args[16] = {NULL}, *only = NULL;
+	const char *outside = NULL, *args[16] = {NULL}, *only = NULL, *slow_flag = NULL;
 	char fpath[400];
 	unsigned nargs = 0;
 	struct stat st;
@@ -761,6 +817,9 @@ int main(int argc, char **argv)
 			break;
 		case 'y':
 			only = optarg;
+			break;
+		case 'F':
+			slow_flag = optarg;
 			break;
 		case 'O':
 			if (nargs < 12)
@@ -801,6 +860,8 @@ int main(int argc, char **argv)
 		test_creds();
 	if (WANT("plusflip"))
 		test_plusflip(outside);
+	if (slow_flag && WANT("slowopen"))
+		test_slowopen(slow_flag);
 	if (WANT("budget"))
 		test_budget(fpath, fd_base, t_base);
 	T(vfsd_alive(), "%s: vfsd still running", tag);

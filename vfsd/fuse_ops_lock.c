@@ -98,17 +98,40 @@ static unsigned owner_bucket(dev_t dev, ino_t ino, uint64_t owner)
 	return (unsigned)(h >> 40) % VFSD_LOCK_BUCKETS;
 }
 
-/* Drops one reference; the fd closes with the last.  Under l->lock. */
-static void owner_put_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo)
+/*
+ * Drops one reference; with the last the owner is freed and its fd handed
+ * back for the caller to close once l->lock is dropped: closing runs the
+ * file system's flush and lock release, which a FUSE file system in the
+ * share may hold forever (red team, vfsd_redteam18 "slowopen").  Under
+ * l->lock.  Return: the fd to close, or -EBADF.
+ */
+static int owner_put_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo)
 {
+	int fd;
+
 	if (!lo || --lo->refs)
-		return;
-	safe_close(lo->fd);
+		return -EBADF;
+	fd = lo->fd;
 	free(lo);
 	l->nowners--;
+	return fd;
 }
 
-static void owner_unlink_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo)
+/* owner_put_locked() and the close, without l->lock held. */
+static void owner_put(struct vfsd_locks *l, struct vfsd_lock_owner *lo)
+{
+	int fd;
+
+	if (!lo)
+		return;
+	pthread_mutex_lock(&l->lock);
+	fd = owner_put_locked(l, lo);
+	pthread_mutex_unlock(&l->lock);
+	safe_close(fd);
+}
+
+/* Takes lo out of the table and drops the table's reference (see owner_put_locked()). */
+static int owner_unlink_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo)
 {
 	struct vfsd_lock_owner **p = &l->owners[owner_bucket(lo->dev, lo->ino, lo->owner)];
 
@@ -117,7 +140,7 @@ static void owner_unlink_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo
 	if (*p)
 		*p = lo->next;
 	lo->linked = false;
-	owner_put_locked(l, lo);
+	return owner_put_locked(l, lo);
 }
 
 /* The owner (dev, ino, owner) in bucket b, or NULL.  Under l->lock. */
@@ -217,16 +240,18 @@ void vfsd_locks_flush(struct vfsd_fs *fs, int fd, uint64_t owner)
 	struct vfsd_locks *l = &fs->locks;
 	struct vfsd_lock_owner *lo;
 	struct stat st;
+	int drop = -EBADF;
 
 	if (fstat(fd, &st) < 0)
 		return;
 	pthread_mutex_lock(&l->lock);
 	for (lo = l->owners[owner_bucket(st.st_dev, st.st_ino, owner)]; lo; lo = lo->next)
 		if (lo->dev == st.st_dev && lo->ino == st.st_ino && lo->owner == owner) {
-			owner_unlink_locked(l, lo);
+			drop = owner_unlink_locked(l, lo);
 			break;
 		}
 	pthread_mutex_unlock(&l->lock);
+	safe_close(drop);
 }
 
 /* --- waiters ------------------------------------------------------------- */
@@ -316,11 +341,21 @@ void vfsd_locks_reset(struct vfsd_fs *fs)
 	struct vfsd_locks *l = &fs->locks;
 
 	cancel_waiters(fs, match_all, 0, -ENOLCK, true);
-	pthread_mutex_lock(&l->lock);
 	for (unsigned b = 0; b < VFSD_LOCK_BUCKETS; b++)
-		while (l->owners[b])
-			owner_unlink_locked(l, l->owners[b]);
-	pthread_mutex_unlock(&l->lock);
+		for (;;) {
+			int fd = -EBADF;
+			bool more;
+
+			/* One at a time: each close runs without the lock. */
+			pthread_mutex_lock(&l->lock);
+			more = l->owners[b] != NULL;
+			if (more)
+				fd = owner_unlink_locked(l, l->owners[b]);
+			pthread_mutex_unlock(&l->lock);
+			if (!more)
+				break;
+			safe_close(fd);
+		}
 }
 
 void vfsd_locks_destroy(struct vfsd_fs *fs)
@@ -354,7 +389,7 @@ static void *waiter_main(void *arg)
 	struct vfsd_lock_waiter *w = arg;
 	struct vfsd_locks *l = &w->fs->locks;
 	sigset_t set;
-	int r;
+	int r, drop;
 
 	sigemptyset(&set);
 	sigaddset(&set, VFSD_LOCK_SIGNAL);
@@ -377,7 +412,7 @@ static void *waiter_main(void *arg)
 	waiter_complete(w, r);
 	vfsd_handle_put(&w->fs->handles, w->h);
 	pthread_mutex_lock(&l->lock);
-	owner_put_locked(l, w->lo);
+	drop = owner_put_locked(l, w->lo);
 	for (struct vfsd_lock_waiter **p = &l->waiters; *p; p = &(*p)->next)
 		if (*p == w) {
 			*p = w->next;
@@ -386,6 +421,7 @@ static void *waiter_main(void *arg)
 	l->nwaiters--;
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
+	safe_close(drop);
 	free(w->elem);
 	free(w);
 	return NULL;
@@ -485,26 +521,40 @@ static int lk_to_flock(const struct fuse_file_lock *lk, struct flock *fl)
 static uint32_t holder_pid(struct vfsd_locks *l, const struct vfsd_lock_owner *me, dev_t dev,
                            ino_t ino, const struct flock *c)
 {
+	_cleanup_free_ struct vfsd_lock_owner **cand = NULL;
+	unsigned n = 0;
 	uint32_t pid = 0;
 
 	if (c->l_pid != -1)
 		return 0;
+	/*
+	 * The other owners of the file, with a reference each, asked without
+	 * l->lock: F_OFD_GETLK reaches the file system, which a FUSE mount in
+	 * the share may never answer (red team, vfsd_redteam18).
+	 */
 	pthread_mutex_lock(&l->lock);
-	for (unsigned b = 0; b < VFSD_LOCK_BUCKETS && !pid; b++)
-		for (struct vfsd_lock_owner *lo = l->owners[b]; lo && !pid; lo = lo->next) {
-			struct flock q = {.l_type = F_WRLCK,
-			                  .l_whence = SEEK_SET,
-			                  .l_start = c->l_start,
-			                  .l_len = c->l_len};
-
-			if (lo == me || lo->dev != dev || lo->ino != ino ||
-			    fcntl(lo->fd, F_OFD_GETLK, &q) < 0)
-				continue;
-			if (q.l_type == F_UNLCK || q.l_start != c->l_start || q.l_len != c->l_len ||
-			    q.l_type != c->l_type)
-				pid = lo->pid;
-		}
+	cand = calloc(l->nowners ? l->nowners : 1, sizeof(*cand));
+	for (unsigned b = 0; cand && b < VFSD_LOCK_BUCKETS; b++)
+		for (struct vfsd_lock_owner *lo = l->owners[b]; lo && n < l->nowners; lo = lo->next)
+			if (lo != me && lo->dev == dev && lo->ino == ino) {
+				lo->refs++;
+				cand[n++] = lo;
+			}
 	pthread_mutex_unlock(&l->lock);
+	for (unsigned i = 0; i < n && !pid; i++) {
+		struct flock q = {.l_type = F_WRLCK,
+		                  .l_whence = SEEK_SET,
+		                  .l_start = c->l_start,
+		                  .l_len = c->l_len};
+
+		if (fcntl(cand[i]->fd, F_OFD_GETLK, &q) < 0)
+			continue;
+		if (q.l_type == F_UNLCK || q.l_start != c->l_start || q.l_len != c->l_len ||
+		    q.l_type != c->l_type)
+			pid = __atomic_load_n(&cand[i]->pid, __ATOMIC_RELAXED);
+	}
+	for (unsigned i = 0; i < n; i++)
+		owner_put(l, cand[i]);
 	return pid;
 }
 
@@ -557,9 +607,7 @@ int vfsd_op_getlk(struct vfsd_req *req)
 		r = -errno;
 	if (r >= 0 && fl.l_type != F_UNLCK && fstat(h->fd, &st) == 0)
 		out.lk.pid = holder_pid(&req->fs->locks, lo, st.st_dev, st.st_ino, &fl);
-	pthread_mutex_lock(&req->fs->locks.lock);
-	owner_put_locked(&req->fs->locks, lo);
-	pthread_mutex_unlock(&req->fs->locks.lock);
+	owner_put(&req->fs->locks, lo);
 	vfsd_handle_put(&req->fs->handles, h);
 	if (r < 0)
 		return r;
@@ -639,9 +687,7 @@ int vfsd_op_setlk(struct vfsd_req *req)
 		if (r == 0)
 			return 0; /* the waiter owns lo now */
 	}
-	pthread_mutex_lock(&req->fs->locks.lock);
-	owner_put_locked(&req->fs->locks, lo);
-	pthread_mutex_unlock(&req->fs->locks.lock);
+	owner_put(&req->fs->locks, lo);
 	if (r == -EACCES)
 		r = -EAGAIN;
 	return r < 0 ? r : vfsd_reply(req, NULL, 0);

@@ -1,24 +1,34 @@
 // SPDX-License-Identifier: MIT
 /*
  * A FUSE file system whose opens (and lock calls) hang while a flag file
- * exists: the hostile submount of tests/security/vfsd_redteam18.sh, standing
- * for a FUSE daemon the container runs below a virtiofs share's source.
- * One regular file, /slow.  Usage: slow_fuse FLAGFILE MOUNTPOINT [fuse opts]
+ * exists, and whose flush (a close) of any open but the first hangs while
+ * FLAGFILE.close exists: the hostile submount of
+ * tests/security/vfsd_redteam18.sh, standing for a FUSE daemon the container
+ * runs below a virtiofs share's source.  One regular file, /slow.
+ * Usage: slow_fuse FLAGFILE MOUNTPOINT [fuse opts]
  */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fuse.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static const char *flag;
+static char close_flag[4096];
+static uint64_t nopen;
 
-/* Waits while the flag file exists, 30 s at most. */
+/* Waits while the file f exists, 30 s at most. */
+static void hang_on(const char *f)
+{
+	for (int i = 0; i < 3000 && access(f, F_OK) == 0; i++)
+		usleep(10000);
+}
+
 static void hang(void)
 {
-	for (int i = 0; i < 3000 && access(flag, F_OK) == 0; i++)
-		usleep(10000);
+	hang_on(flag);
 }
 
 static int sf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -54,10 +64,18 @@ static int sf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 
 static int sf_open(const char *path, struct fuse_file_info *fi)
 {
-	(void)fi;
 	if (strcmp(path, "/slow") != 0)
 		return -ENOENT;
 	hang();
+	fi->fh = __atomic_add_fetch(&nopen, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static int sf_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	if (fi->fh != 1)
+		hang_on(close_flag);
 	return 0;
 }
 
@@ -99,6 +117,7 @@ static const struct fuse_operations ops = {
     .read = sf_read,
     .write = sf_write,
     .lock = sf_lock,
+    .flush = sf_flush,
 };
 
 int main(int argc, char **argv)
@@ -106,6 +125,7 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	flag = argv[1];
+	snprintf(close_flag, sizeof(close_flag), "%s.close", flag);
 	argv[1] = argv[0];
 	return fuse_main(argc - 1, argv + 1, &ops, NULL);
 }

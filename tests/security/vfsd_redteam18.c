@@ -700,8 +700,40 @@ static void test_slowopen(const char *flag)
 	a_wait(1500);
 	T(slot[1].done && slot[2].done && slot[3].done,
 	  "%s: slowopen: every request answered once the FUSE file system lets go", tag);
+	/*
+	 * The close of an owner's fd (FLUSH) hangs in the FUSE file system:
+	 * other files' lock requests are answered meanwhile.
+	 */
+	{
+		char cflag[600];
+		struct fuse_lk_in a = lk(fh_s, 600, F_RDLCK, false);
+		struct fuse_lk_in b = lk(fh_f, 601, F_RDLCK, false);
+		struct fuse_lk_in c = lk(fh_f, 602, F_WRLCK, false);
+		struct fuse_flush_in fl = {.fh = fh_s, .lock_owner = 600};
+
+		snprintf(cflag, sizeof(cflag), "%s.close", flag);
+		T(lock_call(FUSE_SETLK, node_s, a) == 0, "%s: slowclose: a lock on the FUSE file",
+		  tag);
+		close(open(cflag, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		a_submit(4, FUSE_FLUSH, node_s, &fl, sizeof(fl));
+		a_wait(300);
+		a_submit(5, FUSE_SETLK, node_f, &b, sizeof(b));
+		a_submit(6, FUSE_GETLK, node_f, &c, sizeof(c));
+		a_wait(2000);
+		T(!slot[4].done, "%s: slowclose: the FLUSH hangs in the owner fd's close", tag);
+		T(slot[5].done && slot[5].error == 0 && slot[6].done && slot[6].error == 0,
+		  "%s: slowclose: meanwhile a new owner's SETLK and a GETLK on another file are "
+		  "answered (%s %d, %s %d)",
+		  tag, slot[5].done ? "done" : "hung", slot[5].error,
+		  slot[6].done ? "done" : "hung", slot[6].error);
+		unlink(cflag);
+		a_wait(1500);
+		T(slot[4].done && slot[5].done && slot[6].done,
+		  "%s: slowclose: every request answered once the FUSE file system lets go", tag);
+	}
 	guest_flush(node_s, fh_s, 500);
 	guest_flush(node_f, fh_f, 501);
+	guest_flush(node_f, fh_f, 601);
 	guest_release(node_s, fh_s);
 	guest_release(node_f, fh_f);
 }

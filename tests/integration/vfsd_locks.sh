@@ -222,6 +222,20 @@ run_locks() {
 	t_check "$n: a signal ends a waiting flock on the mount ($out)" waited "$out" EINTR 0.9 5
 	release "$hp"
 
+	# Unlocks the kernel sends as SETLKW (F_SETLKW with F_UNLCK, flock(LOCK_UN)).
+	for k in posix flock; do
+		timeout 60 "$MV_PYTHON" "$PROBE" unlockw "$MNT/f" $k >"$MV_TMP/unlockw.out" 2>&1 &
+		gp=$!
+		HOLDERS+=("$gp")
+		for ((i = 0; i < 100; i++)); do
+			grep -q . "$MV_TMP/unlockw.out" && break
+			sleep 0.05
+		done
+		t_check "$n: $k unlock by a blocking call works, the file still open" \
+			sh -c "grep -qx ok '$MV_TMP/unlockw.out' && [ \"\$('$MV_PYTHON' '$PROBE' try '$SHARE/f' $k w)\" = ok ]"
+		release "$gp"
+	done
+
 	# POSIX close semantics: closing any fd of the file drops the process's locks.
 	timeout 60 "$MV_PYTHON" "$PROBE" twofds "$MNT/f" >"$MV_TMP/twofds.out" 2>&1 &
 	gp=$!

@@ -10,6 +10,9 @@
                                              blocking lock; prints "granted SECONDS", or with ALARM
                                              (seconds) "EINTR SECONDS" when the alarm signal ended
                                              the wait (the call returned: the back-end answered)
+  lockprobe.py unlockw PATH posix|flock     write lock, then unlock the way programs do it
+                                             (F_SETLKW with F_UNLCK, flock(LOCK_UN): a SETLKW
+                                             in FUSE); prints ok, keeps the fd open until killed
   lockprobe.py twofds PATH                   POSIX close semantics: lock via one fd, close another fd
                                              of the same file, print "closed", stay until killed
 
@@ -81,6 +84,15 @@ def main():
             print("granted %.2f" % (time.monotonic() - t), flush=True)
         except Alarm:
             print("EINTR %.2f" % (time.monotonic() - t), flush=True)
+    elif cmd == "unlockw":
+        fd = open_for(path, "w")
+        lock(fd, sys.argv[3], "w", False)
+        if sys.argv[3] == "flock":
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        else:
+            fcntl.fcntl(fd, fcntl.F_SETLKW, struct.pack("hhqqi", fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
+        print("ok", flush=True)
+        time.sleep(3600)
     elif cmd == "twofds":
         fd1 = os.open(path, os.O_RDWR)
         fd2 = os.open(path, os.O_RDWR)

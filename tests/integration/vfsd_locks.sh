@@ -101,6 +101,32 @@ waited() {
 	return 1
 }
 
+# start_waiter PATH KIND : a blocking write lock on PATH in the background
+# (WAITER, its answer in waiter.out), given a second to block.
+start_waiter() {
+	: >"$MV_TMP/waiter.out"
+	probe wait "$1" "$2" w >"$MV_TMP/waiter.out" &
+	WAITER=$!
+	sleep 1
+}
+
+still_waiting() {
+	[ ! -s "$MV_TMP/waiter.out" ] && return 0
+	echo "returned while the host held its lock: $(cat "$MV_TMP/waiter.out")"
+	return 1
+}
+
+# granted_now : the waiter says "granted" within 10 s.
+granted_now() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^granted' "$MV_TMP/waiter.out" && return 0
+		sleep 0.1
+	done
+	echo "waiter said: $(cat "$MV_TMP/waiter.out")"
+	return 1
+}
+
 threads() { ls "/proc/$BACKEND_PID/task" 2>/dev/null | wc -l; }
 
 # Threads of vfsd back to n (waiters gone) within 3 s.
@@ -155,11 +181,11 @@ run_locks() {
 		expect RDLCK probe getlk "$MNT/f" w
 	t_check "$n: with pid 0 (a host pid means nothing on the other side)" \
 		expect 0 probe getlkpid "$MNT/f" w
-	(sleep 1 && kill "$hp") &
-	out=$(probe wait "$MNT/f" posix w)
-	t_check "$n: F_SETLKW on the mount waits and is granted when the host lets go ($out)" \
-		waited "$out" granted 0.7 10
-	wait "$hp" 2>/dev/null
+	start_waiter "$MNT/f" posix
+	t_check "$n: F_SETLKW on the mount waits while the host holds its lock" still_waiting
+	release "$hp"
+	t_check "$n: ... and is granted when the host lets go" granted_now
+	wait "$WAITER"
 
 	# A waiting F_SETLKW is interrupted by a signal; the queue keeps serving.
 	hold hp "$SHARE/f" posix w || t_fail "$n: the host takes a POSIX write lock"
@@ -186,15 +212,29 @@ run_locks() {
 	hold hp "$SHARE/f" flock w || t_fail "$n: the host takes an flock"
 	t_check "$n: flock(LOCK_NB) on the mount gets EWOULDBLOCK while the host holds one" \
 		expect EAGAIN probe try "$MNT/f" flock r
-	(sleep 1 && kill "$hp") &
-	out=$(probe wait "$MNT/f" flock w)
-	t_check "$n: a blocking flock on the mount is granted when the host lets go ($out)" \
-		waited "$out" granted 0.7 10
-	wait "$hp" 2>/dev/null
+	start_waiter "$MNT/f" flock
+	t_check "$n: a blocking flock on the mount waits while the host holds one" still_waiting
+	release "$hp"
+	t_check "$n: ... and is granted when the host lets go" granted_now
+	wait "$WAITER"
 	hold hp "$SHARE/f" flock w || t_fail "$n: the host takes an flock again"
 	out=$(probe wait "$MNT/f" flock w 1)
 	t_check "$n: a signal ends a waiting flock on the mount ($out)" waited "$out" EINTR 0.9 5
 	release "$hp"
+
+	# Unlocks the kernel sends as SETLKW (F_SETLKW with F_UNLCK, flock(LOCK_UN)).
+	for k in posix flock; do
+		timeout 60 "$MV_PYTHON" "$PROBE" unlockw "$MNT/f" $k >"$MV_TMP/unlockw.out" 2>&1 &
+		gp=$!
+		HOLDERS+=("$gp")
+		for ((i = 0; i < 100; i++)); do
+			grep -q . "$MV_TMP/unlockw.out" && break
+			sleep 0.05
+		done
+		t_check "$n: $k unlock by a blocking call works, the file still open" \
+			sh -c "grep -qx ok '$MV_TMP/unlockw.out' && [ \"\$('$MV_PYTHON' '$PROBE' try '$SHARE/f' $k w)\" = ok ]"
+		release "$gp"
+	done
 
 	# POSIX close semantics: closing any fd of the file drops the process's locks.
 	timeout 60 "$MV_PYTHON" "$PROBE" twofds "$MNT/f" >"$MV_TMP/twofds.out" 2>&1 &

@@ -62,7 +62,7 @@ run() {
 	local name=$1 seed ops=0 n
 	shift
 	for seed in $SEEDS; do
-		timeout 600 "$DIFF" --seed "$seed" --ops "$OPS" "$@" "$MV_TMP/ref" "$MV_TMP/mnt" \
+		timeout "${DIFFTEST_TIMEOUT:-3600}" "$DIFF" --seed "$seed" --ops "$OPS" "$@" "$MV_TMP/ref" "$MV_TMP/mnt" \
 			>"$MV_TMP/$name-$seed.txt" 2>&1
 		echo $? >"$MV_TMP/$name-$seed.rc"
 		n=$(sed -n 's/^difftest: seed [0-9]*: \([0-9]*\) ops compared.*/\1/p' "$MV_TMP/$name-$seed.txt")

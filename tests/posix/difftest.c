@@ -30,6 +30,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -217,7 +218,7 @@ static const char *show(const char *p, char *buf, size_t n)
 static bool skip_cls[C_NCLS];
 static unsigned check_every = 20;
 static bool verbose;
-static char known[128][80];
+static char known[128][96];
 static unsigned nknown;
 
 /* --- the two trees ---------------------------------------------------------------- */
@@ -554,6 +555,25 @@ static void op_key(const struct op *o, char *buf, size_t n)
 	else if (o->kind == K_SETXATTR || o->kind == K_GETXATTR || o->kind == K_REMOVEXATTR)
 		v = strncmp(xnames[o->b], "trusted.", 8) == 0 ? "-trusted" : "";
 	snprintf(buf, n, "%s%s%s", o->user ? "user-" : "", kinds[o->kind].name, v);
+}
+
+/*
+ * The key of a mismatch at @o: op_key(), "tree:" first for a snapshot
+ * difference, "-fifo" after read/write/fstat on a FIFO (the guest's FUSE client
+ * keeps a FIFO's times itself: S_NOCMTIME).
+ */
+static void mismatch_key(const struct op *o, bool tree, char *buf, size_t n)
+{
+	struct stat st;
+	char k[64];
+	int fd = tr[0].slot[o->slot];
+
+	op_key(o, k, sizeof(k));
+	snprintf(buf, n, "%s%s%s", tree ? "tree:" : "", k,
+	         (o->kind == K_READ || o->kind == K_WRITE || o->kind == K_FSTAT) && fd >= 0 &&
+	                 fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)
+	             ? "-fifo"
+	             : "");
 }
 
 /* --- execution ------------------------------------------------------------------ */
@@ -1191,8 +1211,11 @@ static long run_seq(struct op *ops, long from, long to, bool quiet, bool *tree_d
 	return -1;
 }
 
+static bool is_known(const char *key);
+static void mismatch_key(const struct op *o, bool tree, char *buf, size_t n);
+
 /* Drop ops while a mismatch remains (ddmin-like, chunks halving); a budget of replays. */
-static long shrink(struct op *ops, long from, long fail_at)
+static long shrink(struct op *ops, long from, long fail_at, const char *want)
 {
 	long n = fail_at + 1 - from, chunk = n / 2, tries = 0;
 	long *cut = calloc((size_t)n + 1, sizeof(*cut));
@@ -1214,7 +1237,13 @@ static long shrink(struct op *ops, long from, long fail_at)
 				break;
 			tries++;
 			long f = run_seq(ops, from, fail_at + 1, true, &td);
-			if (f >= 0) {
+			char key[96];
+
+			if (f >= 0)
+				mismatch_key(&ops[f], td, key, sizeof(key));
+			/* The same mismatch (a tree one: any tree one that is not a known one). */
+			if (f >= 0 && (td ? strncmp(want, "tree:", 5) == 0 && !is_known(key)
+			                  : strcmp(key, want) == 0)) {
 				fail_at = f; /* still failing (maybe earlier): keep the cut */
 			} else {
 				for (long k = 0; k < ncut; k++)
@@ -1257,7 +1286,7 @@ static void load_known(const char *file)
 }
 
 /* Keys that differed, with counts, for the summary. */
-static char seen_key[128][80];
+static char seen_key[128][96];
 static unsigned long seen_cnt[128];
 static unsigned nseen;
 
@@ -1357,6 +1386,8 @@ int main(int argc, char **argv)
 			tr[t].slot[j] = -1;
 	}
 	umask(022);
+	/* A write to a FIFO whose reader slot was closed: EPIPE on both sides, no signal. */
+	signal(SIGPIPE, SIG_IGN);
 	paths_init();
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	ops = calloc((size_t)nops, sizeof(*ops));
@@ -1368,7 +1399,7 @@ int main(int argc, char **argv)
 	/* Run in segments: a segment ends at a mismatch, the trees are emptied, and on. */
 	while (seg_start < nops) {
 		bool td = false;
-		char key[80], okey[64];
+		char key[96];
 		long f = run_seq(ops, seg_start, nops, true, &td);
 
 		if (f < 0)
@@ -1387,8 +1418,7 @@ int main(int argc, char **argv)
 			if (g >= 0 && td1)
 				f = g;
 		}
-		op_key(&ops[f], okey, sizeof(okey));
-		snprintf(key, sizeof(key), "%s%s", td ? "tree:" : "", okey);
+		mismatch_key(&ops[f], td, key, sizeof(key));
 		count_key(key);
 		if (is_known(key)) {
 			known_hits++;
@@ -1401,7 +1431,7 @@ int main(int argc, char **argv)
 			run_seq(ops, seg_start, f + 1, false, &td);
 			counting = true;
 			if (do_shrink) {
-				long s = shrink(ops, seg_start, f);
+				long s = shrink(ops, seg_start, f, key);
 				long n = 0;
 
 				fprintf(stderr,

@@ -519,10 +519,22 @@ static int do_rename(struct vfsd_req *req, uint64_t newdir_id, unsigned flags, s
 		return -EINVAL;
 	a = req_inode(req, req->in.nodeid);
 	b = req_inode(req, newdir_id);
-	if (!a || !b)
+	if (!a || !b) {
 		r = -ESTALE;
-	else if (renameat2(a->fd, old, b->fd, new, flags) < 0)
+	} else if (flags & RENAME_WHITEOUT) {
+		/* The whiteout left behind is a new node: the guest caller's, like make_node()'s.
+		 */
+		struct vfsd_creds saved;
+
+		r = vfsd_req_creds_switch(req, &saved);
+		if (r >= 0) {
+			if (renameat2(a->fd, old, b->fd, new, flags) < 0)
+				r = -errno;
+			vfsd_creds_restore(&saved);
+		}
+	} else if (renameat2(a->fd, old, b->fd, new, flags) < 0) {
 		r = -errno;
+	}
 	PUT(a);
 	PUT(b);
 	return r < 0 ? r : vfsd_reply(req, NULL, 0);

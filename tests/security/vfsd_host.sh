@@ -207,7 +207,7 @@ show_out() {
 }
 # evil MODE ERRNOS : the evil back-end breaks the protocol as MODE says.
 evil() {
-	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found
+	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found root
 	mkdir -p "$d/mnt"
 	"$EVIL" "$d/s" "$mode" 2>"$d/evil.log" &
 	ep=$!
@@ -219,8 +219,13 @@ evil() {
 		sleep 0.05
 	done
 	# A first lookup; the hiprio modes need a second (a new node id, so a FORGET).
-	out=$(timeout 20 stat "$d/mnt/x" 2>&1)
-	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "$d/mnt/x" 2>&1)
+	# Through an fd on the mount's root: the kernel may send the FORGET right
+	# after the first lookup, and once the program has cut the back-end off
+	# and detached the mount, a path would lead to the directory beneath
+	# (ENOENT); the fd still leads to the aborted connection (ENOTCONN).
+	exec {root}<"$d/mnt"
+	out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
 	rc=1
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$mp" 2>/dev/null; then
@@ -230,6 +235,12 @@ evil() {
 		fi
 		sleep 0.1
 	done
+	# The FORGET may also be handled after the second lookup was answered:
+	# then no call was pending at the cut-off, and the next one must fail.
+	if [[ $mode == hiprio-* ]] && [[ $out == *File:* ]]; then
+		out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+	fi
+	exec {root}<&-
 	kill "$mp" "$ep" 2>/dev/null
 	wait "$ep" 2>/dev/null
 	OUT=$out
@@ -245,9 +256,11 @@ evil() {
 for m in oob notinflight dup biglen ahead; do
 	evil "$m" EIO
 done
-# A request still queued in the kernel when the program exits gets ECONNABORTED.
+# A request still queued in the kernel when the program exits gets
+# ECONNABORTED, one made after it exited ENOTCONN (whether a call is pending
+# at the cut-off depends on when the kernel sends the FORGET).
 for m in hiprio-oob hiprio-notinflight hiprio-dup hiprio-len hiprio-ahead; do
-	evil "$m" "EIO|ECONNABORTED"
+	evil "$m" "EIO|ECONNABORTED|ENOTCONN"
 done
 
 # The back-end has the guest memory fd; truncating it would make the front-end

@@ -75,7 +75,9 @@ static void a_submit(unsigned i, uint32_t opcode, uint64_t nodeid, const void *a
 	*ih = (struct fuse_in_header){.len = (uint32_t)(sizeof(*ih) + arglen),
 	                              .opcode = opcode,
 	                              .unique = u,
-	                              .nodeid = nodeid};
+	                              .nodeid = nodeid,
+	                              .uid = req_uid,
+	                              .gid = req_gid};
 	memcpy(ih + 1, arg, arglen);
 	d[2 * i] = (struct vfsd_vring_desc){SLOT_IN(i), ih->len, VFSD_VRING_DESC_F_NEXT,
 	                                    (uint16_t)(2 * i + 1)};
@@ -482,6 +484,35 @@ static void test_creds(void)
 	  "%s: creds: 48 files made by callers alternating on one queue, each its caller's "
 	  "(%u made, %u wrong:%s)",
 	  tag, made, wrong, what);
+	/* Many in flight at once (a pool's workers take them in any order). */
+	{
+		unsigned async_wrong = 0, async_made = 0;
+
+		for (unsigned i = 0; i < 60; i++) {
+			struct {
+				struct fuse_mkdir_in in;
+				char name[32];
+			} mk = {.in = {.mode = 0755}};
+
+			as_caller(who[i % 12][0], who[i % 12][1]);
+			snprintf(mk.name, sizeof(mk.name), "as%u", i);
+			a_submit(i + 1, FUSE_MKDIR, 1, &mk, sizeof(mk.in) + strlen(mk.name) + 1);
+		}
+		a_wait(1500);
+		for (unsigned i = 0; i < 60; i++) {
+			snprintf(name, sizeof(name), "as%u", i);
+			spath(p, sizeof(p), name);
+			if (!slot[i + 1].done || slot[i + 1].error || lstat(p, &st) < 0)
+				continue;
+			async_made++;
+			async_wrong += st.st_uid != who[i % 12][0] || st.st_gid != who[i % 12][1];
+		}
+		T(async_made == 60 && async_wrong == 0,
+		  "%s: creds: 60 MKDIR in flight at once from alternating callers, each its "
+		  "caller's (%u made, %u wrong)",
+		  tag, async_made, async_wrong);
+		as_caller(0, 0);
+	}
 	/* Ids no one can become: the request fails, nothing is created as root. */
 	static const uint32_t bad[][2] = {{~0u, 0}, {0, ~0u}, {~0u, ~0u}, {1000, ~0u}, {~0u, 1000}};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

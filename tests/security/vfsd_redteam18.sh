@@ -37,7 +37,7 @@ slow_umount() {
 }
 defer slow_umount
 
-run() { # run TAG [vfsd options...]  (ONLY=cases: a subset; SLOW=1: with the FUSE mount)
+run() { # run TAG [vfsd options...]  (RT18_ONLY=cases: a subset; SLOW=1: with the FUSE mount)
 	local tag=$1 o extra=()
 	shift
 	for o in "$@"; do extra+=(--vfsd-opt "$o"); done
@@ -51,7 +51,7 @@ run() { # run TAG [vfsd options...]  (ONLY=cases: a subset; SLOW=1: with the FUS
 		fi
 	fi
 	"$RT" --share "$work/share" --outside "$work/outside/secret" --tag "$tag" \
-		${ONLY:+--only "${ONLY}"} "${extra[@]}"
+		${RT18_ONLY:+--only "${RT18_ONLY}"} "${extra[@]}"
 	local rc=$?
 	[ $rc -eq 0 ] || t_fail "$tag: vfsd_redteam18 exited $rc"
 	cp "$work/share.$tag.log" "$MV_TMP/" 2>/dev/null

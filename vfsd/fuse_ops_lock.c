@@ -70,7 +70,12 @@ struct vfsd_lock_waiter {
 	int flock_op;
 	uint32_t pid;              /* the guest's, recorded in the owner when granted */
 	struct vfsd_vq_elem *elem; /* copy of the chain (head and used iovecs) */
+	bool answered;             /* its chain is on the used ring (l->lock) */
+	bool abandoned;            /* answered by a canceller that gave up waiting (l->lock) */
 };
+
+/* How long a canceller that must see waiters gone waits before it answers for them. */
+#define VFSD_LOCK_CANCEL_WAIT_MS 2000
 
 static void lock_signal_handler(int sig)
 {
@@ -260,33 +265,64 @@ void vfsd_locks_flush(struct vfsd_fs *fs, int fd, uint64_t owner)
  * Marks the matching waiters cancelled (answer err, unless an earlier cancel
  * chose one) and signals them.  Under l->lock.
  */
+static void waiter_complete(struct vfsd_lock_waiter *w, int err);
+
+/*
+ * With abandon, a matching waiter not answered yet is answered here (its
+ * cancel errno) and left to end on its own: its thread is stuck in a
+ * file system that ignores the signal (FUSE waits killable once it has
+ * sent INTERRUPT).  Return: whether a matching waiter is left to wait for
+ * (abandoned ones are not).
+ */
 static bool cancel_matching_locked(struct vfsd_locks *l,
                                    bool (*match)(struct vfsd_lock_waiter *, uint64_t), uint64_t arg,
-                                   int err)
+                                   int err, bool abandon, unsigned *nabandoned)
 {
 	bool any = false;
 
-	for (struct vfsd_lock_waiter *w = l->waiters; w; w = w->next)
-		if (match(w, arg)) {
-			any = true;
-			if (!__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST)) {
-				w->cancel_err = err;
-				__atomic_store_n(&w->cancel, true, __ATOMIC_SEQ_CST);
-			}
-			pthread_kill(w->thread, VFSD_LOCK_SIGNAL);
+	for (struct vfsd_lock_waiter *w = l->waiters; w; w = w->next) {
+		if (!match(w, arg) || w->abandoned)
+			continue;
+		if (!__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST)) {
+			w->cancel_err = err;
+			__atomic_store_n(&w->cancel, true, __ATOMIC_SEQ_CST);
 		}
+		if (abandon && !w->answered) {
+			waiter_complete(w, w->cancel_err);
+			w->answered = w->abandoned = true;
+			(*nabandoned)++;
+			continue;
+		}
+		any = true;
+		pthread_kill(w->thread, VFSD_LOCK_SIGNAL);
+	}
 	return any;
 }
 
-/* Cancels the matching waiters; with wait, until none of them is left. */
+/*
+ * Cancels the matching waiters; with wait, until none of them is left, or
+ * answered for them after VFSD_LOCK_CANCEL_WAIT_MS (a waiter that a file
+ * system in the share holds — a FUSE mount that ignores INTERRUPT — once
+ * kept a disconnect, and so every later front-end, waiting forever: red
+ * team, vfsd_redteam18 "slowwait").
+ */
 static void cancel_waiters(struct vfsd_fs *fs, bool (*match)(struct vfsd_lock_waiter *, uint64_t),
                            uint64_t arg, int err, bool wait)
 {
 	struct vfsd_locks *l = &fs->locks;
+	struct timespec start, now;
+	bool abandon = false;
+	unsigned gave_up = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	pthread_mutex_lock(&l->lock);
-	while (cancel_matching_locked(l, match, arg, err) && wait) {
+	while (cancel_matching_locked(l, match, arg, err, abandon, &gave_up) && wait) {
 		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		abandon =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		    VFSD_LOCK_CANCEL_WAIT_MS;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 10 * 1000 * 1000;
@@ -297,6 +333,10 @@ static void cancel_waiters(struct vfsd_fs *fs, bool (*match)(struct vfsd_lock_wa
 		pthread_cond_timedwait(&l->changed, &l->lock, &ts);
 	}
 	pthread_mutex_unlock(&l->lock);
+	if (gave_up)
+		log_warn("%u lock waiter(s) did not end when cancelled (a file system in the share "
+		         "holds them): answered ENOLCK, their threads end when it lets go",
+		         gave_up);
 }
 
 static bool match_all(struct vfsd_lock_waiter *w, uint64_t arg)
@@ -409,7 +449,12 @@ static void *waiter_main(void *arg)
 		if (r != -EINTR)
 			break;
 	}
-	waiter_complete(w, r);
+	/* Under the lock: a canceller that gave up on us may have answered already. */
+	pthread_mutex_lock(&l->lock);
+	if (!w->answered)
+		waiter_complete(w, r);
+	w->answered = true;
+	pthread_mutex_unlock(&l->lock);
 	vfsd_handle_put(&w->fs->handles, w->h);
 	pthread_mutex_lock(&l->lock);
 	drop = owner_put_locked(l, w->lo);

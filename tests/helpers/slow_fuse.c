@@ -2,7 +2,8 @@
 /*
  * A FUSE file system whose opens (and lock calls) hang while a flag file
  * exists, and whose flush (a close) of any open but the first hangs while
- * FLAGFILE.close exists: the hostile submount of
+ * FLAGFILE.close exists, and whose locks conflict and never come while
+ * FLAGFILE.lock exists: the hostile submount of
  * tests/security/vfsd_redteam18.sh, standing for a FUSE daemon the container
  * runs below a virtiofs share's source.  One regular file, /slow.
  * Usage: slow_fuse FLAGFILE MOUNTPOINT [fuse opts]
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 static const char *flag;
-static char close_flag[4096];
+static char close_flag[4096], lock_flag[4096];
 static uint64_t nopen;
 
 /* Waits while the file f exists, 30 s at most. */
@@ -103,8 +104,13 @@ static int sf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
 {
 	(void)path;
 	(void)fi;
-	(void)cmd;
 	hang();
+	/* FLAGFILE.lock: every lock is taken by someone else, and a wait never ends. */
+	if (cmd != F_GETLK && fl->l_type != F_UNLCK && access(lock_flag, F_OK) == 0) {
+		if (cmd == F_SETLK)
+			return -EAGAIN;
+		hang_on(lock_flag);
+	}
 	if (cmd == F_GETLK)
 		fl->l_type = F_UNLCK;
 	return 0;
@@ -126,6 +132,7 @@ int main(int argc, char **argv)
 		return 2;
 	flag = argv[1];
 	snprintf(close_flag, sizeof(close_flag), "%s.close", flag);
+	snprintf(lock_flag, sizeof(lock_flag), "%s.lock", flag);
 	argv[1] = argv[0];
 	return fuse_main(argc - 1, argv + 1, &ops, NULL);
 }

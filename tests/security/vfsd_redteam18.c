@@ -767,6 +767,53 @@ static void test_slowopen(const char *flag)
 	guest_flush(node_f, fh_f, 601);
 	guest_release(node_s, fh_s);
 	guest_release(node_f, fh_f);
+	/*
+	 * slowwait: a SETLKW whose wait the FUSE file system holds (it ignores
+	 * INTERRUPT, so after the signal the kernel waits killable), then the
+	 * front-end goes away: vfsd must still serve the next one.
+	 */
+	{
+		char lflag[600];
+		struct fuse_lk_in w = lk(0, 700, F_WRLCK, false);
+		double t0;
+		bool served;
+
+		snprintf(lflag, sizeof(lflag), "%s.lock", flag);
+		int t0n;
+
+		T(open_node(node_s, O_RDWR, &w.fh) == 0, "%s: slowwait: the FUSE file opens again",
+		  tag);
+		t0n = vfsd_threads();
+		close(open(lflag, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		a_submit(7, FUSE_SETLKW, node_s, &w, sizeof(w));
+		a_wait(500);
+		T(!slot[7].done, "%s: slowwait: the SETLKW waits in the FUSE file system", tag);
+		vu_teardown();
+		t0 = now_s();
+		/*
+		 * One round trip first: vfsd answers it once the old front-end's
+		 * reset is over, which may still write the old rings (same memory).
+		 */
+		{
+			uint64_t v;
+
+			served = vu_connect() == 0 && vu_get_u64(VHOST_USER_GET_FEATURES, &v) == 0;
+		}
+		served = served && vu_setup() == 0 && init_with_locks() == 0 &&
+		         guest_lookup(1, "f", NULL, &err) != 0;
+		T(served && now_s() - t0 < 8,
+		  "%s: slowwait: the front-end went away with the waiter stuck: a new one is "
+		  "served "
+		  "(%.1f s)",
+		  tag, now_s() - t0);
+		unlink(lflag);
+		for (int k = 0; k < 50 && vfsd_threads() > t0n; k++)
+			usleep(100000);
+		T(vfsd_threads() <= t0n,
+		  "%s: slowwait: the stuck waiter's thread ends once the file system lets go (%d "
+		  "threads, %d before)",
+		  tag, vfsd_threads(), t0n);
+	}
 }
 
 /* --- budget --------------------------------------------------------------- */

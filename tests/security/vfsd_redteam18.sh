@@ -30,7 +30,7 @@ slow_mount() {
 	return 1
 }
 slow_umount() {
-	rm -f "$work/flag" "$work/flag.close"
+	rm -f "$work/flag" "$work/flag.close" "$work/flag.lock"
 	umount -l "$work/share/fz" 2>/dev/null
 	[ -n "$slow_pid" ] && kill "$slow_pid" 2>/dev/null && wait "$slow_pid" 2>/dev/null
 	slow_pid=

@@ -123,7 +123,11 @@ measure() {
 TARGETS="native vfsd virtiofsd vfsd4q"
 METRICS="meta-create meta-stat meta-readdir meta-unlink seq-write seq-read randread-qd1 randread-qd16 randwrite-qd1 randwrite-qd16 randread-qd16x4"
 
+# The machine's load, printed with each table: on a shared host the spreads
+# follow it, and a ratio inside the spread says nothing.
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 for fs in tmpfs ext4; do
+	load0=$(load)
 	: >"$tmp/res"
 	for rep in $(seq "$REPS"); do
 		for t in $TARGETS; do
@@ -156,6 +160,7 @@ for fs in tmpfs ext4; do
 			print line sprintf(" %8.2fx %8.2fx", r1, r4)
 		}' "$tmp/res"
 	done
+	echo "load average (1, 5, 15 min) before: $load0, after: $(load)"
 	awk '$2 == "front-cpu" && $1 != "native" { s[$1] += $3; n[$1]++ }
 		END { printf "front-end CPU (vhost-user-fs-mount, %% of one core over the run):"
 		      for (t in s) printf " %s %.0f%%", t, s[t] / n[t]; print "" }' "$tmp/res"

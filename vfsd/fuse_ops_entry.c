@@ -290,7 +290,10 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 		 * chown(f, -1, -1): with KILLPRIV_V2 the guest sends no owner and
 		 * no kill flag, nothing at all (a utimensat that changes nothing
 		 * never leaves the guest's VFS), yet on the host it clears
-		 * setuid/setgid: do the same chown.
+		 * setuid/setgid: do the same chown.  The same empty SETATTR is the
+		 * guest's file_remove_privs() before a write or fallocate by
+		 * another uid, which must clear the bits whoever the caller is:
+		 * so it runs as vfsd, not with the caller's fsuid.
 		 */
 		if (fchownat(ino->fd, "", (uid_t)-1, (gid_t)-1,
 		             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)

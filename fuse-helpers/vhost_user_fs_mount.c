@@ -14,7 +14,8 @@
  * when the back-end signals the call eventfd writes each reply back to
  * /dev/fuse from guest memory.  So several requests are in flight per queue
  * and nothing is copied between the two sides.  FORGET and BATCH_FORGET go
- * to the high-priority queue, as the virtio-fs spec wants.  If the back-end
+ * to the high-priority queue, as the virtio-fs spec wants, and INTERRUPT
+ * too (a back-end may end a waiting SETLKW with it).  If the back-end
  * goes away the program exits, which aborts the FUSE connection: callers get
  * ECONNABORTED or ENOTCONN, never a hang.  The program stays in the foreground until the file
  * system is unmounted.
@@ -355,7 +356,7 @@ static void hiprio_reclaim(struct queue *h)
 	}
 }
 
-/* FORGET and BATCH_FORGET: on the hiprio queue, no reply. */
+/* FORGET, BATCH_FORGET and INTERRUPT: on the hiprio queue, no reply. */
 static void send_forget(const void *req, uint32_t len)
 {
 	struct queue *h = &q[0];
@@ -533,10 +534,14 @@ static int take_request(struct queue *qu)
 	switch (ih.opcode) {
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
+	/*
+	 * INTERRUPT too (no reply either): a back-end that holds a blocking
+	 * SETLKW (vfsd) answers it EINTR; others ignore it and the request
+	 * finishes anyway.
+	 */
+	case FUSE_INTERRUPT:
 		send_forget(buf, (uint32_t)n);
 		return 0;
-	case FUSE_INTERRUPT:
-		return 0; /* virtio-fs has no interrupts; the request finishes anyway */
 	}
 	if (atomic_load(&g.broken)) {
 		reply_error(qu->devfd, ih.unique, EIO);

@@ -860,6 +860,17 @@ int fuse_daemon_restore(struct container *c, struct json_object *obj)
 	return r;
 }
 
+bool fuse_daemon_known(pid_t pid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d && !found; d = d->next)
+		found = d->pid == pid && !d->killed;
+	pthread_mutex_unlock(&state.lock);
+	return found;
+}
+
 void fuse_daemon_shutdown(void)
 {
 	uint64_t one = 1;

@@ -76,6 +76,9 @@ void fuse_daemon_foreach_share(struct container *c,
  */
 int fuse_daemon_restore(struct container *c, struct json_object *obj);
 
+/* Is pid a daemon under supervision (started here or restored)? */
+bool fuse_daemon_known(pid_t pid);
+
 /* At exit: stop the thread and release every record (daemons keep running). */
 void fuse_daemon_shutdown(void);
 

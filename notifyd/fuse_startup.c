@@ -378,6 +378,8 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 			break;
 		/* In the in-flight log: a successor kills it unless its mount got attached. */
 		if (su.pidfd >= 0) {
+			/* Before that, a successor finds it named by nothing (inherited.c). */
+			inflight_crash_point("before-daemon-mark");
 			inflight_mark_daemon(pidfd_pid(su.pidfd));
 			inflight_crash_point("after-daemon-start");
 		}

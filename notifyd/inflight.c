@@ -4,6 +4,7 @@
 #include "notifyd/container.h"
 #include "notifyd/decision.h"
 #include "notifyd/fd_store.h"
+#include "notifyd/inherited.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_record.h"
 #include "common/cleanup.h"
@@ -182,53 +183,6 @@ static bool log_fits(const struct inflight_log *log)
 	return log->hdr.magic == INFLIGHT_MAGIC && log->hdr.version == INFLIGHT_VERSION &&
 	       log->hdr.n_slots == INFLIGHT_SLOTS &&
 	       log->hdr.slot_size == sizeof(struct inflight_slot);
-}
-
-static void *reap_thread(void *arg)
-{
-	int pidfd = (int)(intptr_t)arg;
-	siginfo_t si;
-
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	close(pidfd);
-	return NULL;
-}
-
-/*
- * After an exec in place (an upgrade, the crash hook) what our predecessor
- * started is our child.  A process the in-flight log names (a daemon
- * started for a request, a helper) is reaped when it exits -- a zombie in a
- * container's pid namespace keeps that namespace's init from finishing its
- * exit -- by a thread that waits for it.  Not our child (re-parented to the
- * keeper or systemd): theirs to reap.
- */
-static void reap_when_done(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	pthread_attr_t attr;
-	pthread_t t;
-	int pidfd;
-
-	if (pid <= 0)
-		return;
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return;
-	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	/* Its parent: field 4 of /proc/PID/stat, after the comm's last ')'. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')) ||
-	    strtol(p + 3, NULL, 10) != (long)getpid()) {
-		close(pidfd);
-		return;
-	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	if (pthread_create(&t, &attr, reap_thread, (void *)(intptr_t)pidfd) != 0)
-		close(pidfd);
-	pthread_attr_destroy(&attr);
 }
 
 int inflight_init(void)
@@ -503,34 +457,6 @@ static int caller_mntns(int notify_fd, const struct seccomp_notif *n, uint64_t *
 	return 0;
 }
 
-/* Kill a daemon a dead notifyd started, if pid is still that process. */
-static void kill_started(pid_t pid, uint64_t start)
-{
-	_cleanup_close_ int pidfd = -EBADF;
-	uint64_t now = 0;
-
-	if (pid <= 0)
-		return;
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return;
-	struct pollfd p = {.fd = pidfd, .events = POLLIN};
-
-	/* Checked with the pidfd open: the pid cannot be reused behind it. */
-	if (container_proc_start(pid, &now) < 0 || now != start)
-		return;
-	/*
-	 * SIGTERM first: a FUSE program may be writing its image (fuse2fs
-	 * updates the superblock as it opens it), and SIGKILL in the middle
-	 * tears it.  Then SIGKILL, should it not be gone within a second.
-	 */
-	if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
-		return;
-	if (poll(&p, 1, 1000) <= 0)
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	log_info("recovery: stopped pid %d, started for a request in flight", (int)pid);
-}
-
 /* Is loop device nr bound to a file? */
 static bool loop_bound(int nr)
 {
@@ -538,41 +464,6 @@ static bool loop_bound(int nr)
 
 	snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file", nr);
 	return access(path, F_OK) == 0;
-}
-
-/*
- * A helper of our predecessor's that still acts for a request (a mount
- * helper shares the dead notifyd's memory, a FUSE mounter is its fork: both
- * run notifyd's binary, which tells them from a process that got the pid
- * since) is stopped, and waited for, before the stage it writes is read.
- * Normally it died with its parent (PR_SET_PDEATHSIG); a credential change
- * on its way into the container may have cleared that.
- */
-static void stop_helper(pid_t pid)
-{
-	_cleanup_close_ int pidfd = -EBADF;
-	struct stat self, exe;
-	char path[64];
-	struct pollfd p;
-
-	if (pid <= 0)
-		return;
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if (stat("/proc/self/exe", &self) < 0 || stat(path, &exe) < 0 ||
-	    self.st_dev != exe.st_dev || self.st_ino != exe.st_ino)
-		return;
-	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
-		return;
-	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
-	if (poll(&p, 1, 2000) <= 0)
-		log_warn("recovery: helper pid %d of the notifyd before us does not exit",
-		         (int)pid);
-	else
-		log_info("recovery: stopped helper pid %d of the notifyd before us", (int)pid);
-	reap_when_done(pid);
 }
 
 /* Delete host loop device nr when no container's table has it. */
@@ -609,7 +500,7 @@ static int recover_stage(struct container *c, struct inflight_slot *s, int notif
 		if (r < 0)
 			return r;
 		if (r == 0) { /* a detached mount died with its fd: nothing to undo */
-			kill_started((pid_t)s->arg[2], s->arg[3]);
+			inherited_stop((pid_t)s->arg[2], s->arg[3]);
 			return 0;
 		}
 		s->arg[1] = ns; /* the caller records it (supervise_recovered()) */
@@ -659,10 +550,10 @@ static int recover_stage(struct container *c, struct inflight_slot *s, int notif
 		}
 		return 0;
 	case INFLIGHT_DAEMON_STARTED:
-		kill_started((pid_t)s->arg[2], s->arg[3]);
+		inherited_stop((pid_t)s->arg[2], s->arg[3]);
 		return 0;
 	default: /* received: nothing was done, unless a daemon was started */
-		kill_started((pid_t)s->arg[2], s->arg[3]);
+		inherited_stop((pid_t)s->arg[2], s->arg[3]);
 		return 0;
 	}
 }
@@ -674,6 +565,12 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 
 	if (!wal.log)
 		return;
+	/* What the log names recovery handles; inherited_stop_unnamed() the rest. */
+	for (unsigned i = 0; i < INFLIGHT_SLOTS; i++)
+		if (wal.leftover[i]) {
+			inherited_named((pid_t)atomic_load(&wal.log->slots[i].helper));
+			inherited_named((pid_t)wal.log->slots[i].arg[2]);
+		}
 	for (unsigned i = 0; i < INFLIGHT_SLOTS; i++) {
 		struct inflight_slot *s = &wal.log->slots[i];
 		struct decision d = {0};
@@ -686,7 +583,7 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 			continue;
 		wal.leftover[i] = false;
 		n++;
-		stop_helper((pid_t)atomic_load(&s->helper));
+		inherited_stop_helper((pid_t)atomic_load(&s->helper));
 		id = s->notif.id;
 		c = container_find_key(s->key);
 		if (c && s->notif.id == 0 && s->notif.pid == 0)
@@ -715,9 +612,9 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 			 * What was left half done for a caller that no longer
 			 * waits; a daemon whose mount is attached goes on serving it.
 			 */
-			reap_when_done((pid_t)s->arg[2]);
+			inherited_reap((pid_t)s->arg[2]);
 			if (c && s->stage != INFLIGHT_MOUNT_ATTACHED)
-				kill_started((pid_t)s->arg[2], s->arg[3]);
+				inherited_stop((pid_t)s->arg[2], s->arg[3]);
 			if (c && s->stage == INFLIGHT_LOOP_ADDED)
 				remove_loop(c, (int)s->arg[0]);
 			inflight_free(s);
@@ -727,7 +624,7 @@ void inflight_recover(void (*finish)(struct container *c, struct inflight_slot *
 				container_unref(c);
 			continue;
 		}
-		reap_when_done((pid_t)s->arg[2]); /* the daemon, stopped or left serving */
+		inherited_reap((pid_t)s->arg[2]); /* the daemon, stopped or left serving */
 		r = recover_stage(c, s, notify_fd, &d);
 		inflight_count(INFLIGHT_T_RECOVERED);
 		log_info("recovered: id=%llu container=%s syscall_nr=%d stage=\"%s\" %s",

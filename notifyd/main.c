@@ -18,6 +18,7 @@
 #include "notifyd/profile_store.h"
 #include "notifyd/restart.h"
 #include "notifyd/inflight.h"
+#include "notifyd/inherited.h"
 #include "notifyd/state.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
@@ -775,6 +776,8 @@ int main(int argc, char **argv)
 		log_error("cannot take the fds handed in: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
+	/* Before we start any process: the ones we have were our predecessor's. */
+	inherited_note();
 	{
 		char why[320];
 
@@ -862,6 +865,7 @@ int main(int argc, char **argv)
 	restored = restart_restore(serve_restored);
 	/* Then what the notifyd before us was doing when it stopped. */
 	inflight_recover(supervise_recovered);
+	inherited_stop_unnamed(fuse_daemon_known);
 	fdstore_take_prefix("o.", rewatch_conn, NULL);
 	fdstore_take_prefix("w.", rewatch_conn, NULL);
 	fdstore_drop_untaken();

@@ -93,6 +93,13 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
+# Static lock probe for the QEMU guest (tests/vm/guest-init.sh, run-vfsd-vm.sh).
+GUEST_LOCK := $(BUILD)/tests/helpers/guest_lock
+$(GUEST_LOCK): tests/helpers/guest_lock.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(GUEST_LOCK)
+
 # Static helper for tests/security/notifyd_redteam.sh (runs in the busybox container).
 UMOUNT_SWAP := $(BUILD)/tests/helpers/umount_swap
 $(UMOUNT_SWAP): tests/security/umount_swap.c
@@ -112,6 +119,12 @@ $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILD)/tests/helpers/vfsd_redteam
+
+# A hostile guest against vfsd's host-shared locks, run by tests/security/vfsd_locks_hostile.sh.
+$(BUILD)/tests/helpers/vfsd_locks_hostile: $(OBJ)/tests/security/vfsd_locks_hostile.o \
+		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILD)/tests/helpers/vfsd_locks_hostile
 
 # tests/security/notifyd_redteam2.sh: the second red-team round.  lock_grab runs
 # in the busybox container (static); fuse_preload_abi.so loads into the host's

@@ -26,6 +26,7 @@ static void *fs_queue_start(void *opaque, unsigned qidx)
 		return NULL;
 	}
 	t->hiprio = qidx == 0;
+	t->qidx = qidx;
 	log_debug("queue %u started", qidx);
 	return t;
 }
@@ -47,6 +48,24 @@ static uint32_t fs_request(void *ctx, struct vfsd_vq_elem *elem)
 	return vfsd_fuse_handle(ctx, elem);
 }
 
+static void fs_queue_quiesce(void *opaque, unsigned qidx)
+{
+	vfsd_locks_quiesce(opaque, qidx);
+}
+
+static void fs_complete(void *ctx, unsigned qidx, struct vfsd_vq_elem *elem, uint32_t len)
+{
+	struct vfsd_vu_dev *dev = ctx;
+
+	vfsd_vu_queue_complete(&dev->q[qidx], elem, len);
+}
+
+void vfsd_fs_device_bind(struct vfsd_fs *fs, struct vfsd_vu_dev *dev)
+{
+	fs->complete = fs_complete;
+	fs->complete_ctx = dev;
+}
+
 static void fs_reset(void *opaque)
 {
 	vfsd_fs_reset(opaque);
@@ -56,5 +75,6 @@ const struct vfsd_vu_ops vfsd_fs_device_ops = {
     .queue_start = fs_queue_start,
     .queue_stop = fs_queue_stop,
     .request = fs_request,
+    .queue_quiesce = fs_queue_quiesce,
     .reset = fs_reset,
 };

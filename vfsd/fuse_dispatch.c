@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "vfsd/fuse_server.h"
+#include "vfsd/vhost_user.h"
 
 /* Copy len bytes starting at byte off of an iovec array into dst. */
 static size_t iov_copy_from(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
@@ -158,6 +159,11 @@ static int op_init(struct vfsd_req *req)
 		want |= FUSE_WRITEBACK_CACHE;
 	if (fs->cfg.announce_submounts)
 		want |= FUSE_SUBMOUNTS;
+	/* Host-shared locks (fuse_ops_lock.c); without them the guest keeps its own. */
+	if (fs->cfg.posix_lock)
+		want |= FUSE_POSIX_LOCKS;
+	if (fs->cfg.flock)
+		want |= FUSE_FLOCK_LOCKS;
 	/* Only what the guest offered; a new guest starts from scratch. */
 	if (__atomic_load_n(&fs->initialized, __ATOMIC_SEQ_CST))
 		vfsd_fs_reset(fs);
@@ -185,7 +191,10 @@ static int op_destroy(struct vfsd_req *req)
 
 static int op_interrupt(struct vfsd_req *req)
 {
-	/* Requests are handled synchronously; there is nothing to interrupt. */
+	const struct fuse_interrupt_in *in = (const void *)req->arg;
+
+	/* Only a waiting SETLKW outlives its handler; everything else is done. */
+	vfsd_locks_interrupt(req->fs, in->unique);
 	return 0;
 }
 
@@ -271,6 +280,7 @@ uint32_t vfsd_fuse_handle(struct vfsd_fs_thread *t, struct vfsd_vq_elem *elem)
 	struct vfsd_req req = {
 	    .fs = fs,
 	    .t = t,
+	    .elem = elem,
 	    .wr = elem->iov + elem->n_rd,
 	    .n_wr = elem->n_wr,
 	    .wr_len = elem->wr_len,
@@ -371,6 +381,8 @@ uint32_t vfsd_fuse_handle(struct vfsd_fs_thread *t, struct vfsd_vq_elem *elem)
 reply:
 	if (op && op->noreply)
 		return 0;
+	if (req.deferred)
+		return VFSD_VU_DEFERRED;
 	if (!req.replied)
 		vfsd_reply_err(&req, r < 0 ? r : -EIO);
 	return req.out_len;
@@ -401,18 +413,28 @@ int vfsd_fs_init(struct vfsd_fs *fs, const struct vfsd_fs_config *cfg, int root_
 	                     cfg->file_handles);
 	if (r < 0)
 		return r;
+	/*
+	 * Lock owners' fds come out of what main() keeps outside the budget
+	 * (512 fds, or half the limit when it is small).
+	 */
+	r = vfsd_locks_init(&fs->locks, cfg->max_fds >= 1024 ? 256 : cfg->max_fds / 4 + 1);
+	if (r < 0)
+		return r;
 	return vfsd_handles_init(&fs->handles, cfg->max_fds / 4);
 }
 
 void vfsd_fs_reset(struct vfsd_fs *fs)
 {
 	__atomic_store_n(&fs->initialized, false, __ATOMIC_SEQ_CST);
+	/* Waiters first: they hold handles and owner fds. */
+	vfsd_locks_reset(fs);
 	vfsd_handles_reset(&fs->handles);
 	vfsd_inodes_reset(&fs->inodes);
 }
 
 void vfsd_fs_destroy(struct vfsd_fs *fs)
 {
+	vfsd_locks_destroy(fs);
 	vfsd_handles_destroy(&fs->handles);
 	vfsd_inodes_destroy(&fs->inodes);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * FUSE operations on open files: OPEN, CREATE, READ, WRITE, RELEASE, FLUSH,
- * FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE, GETLK, SETLK(W).
+ * FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE (locks: fuse_ops_lock.c).
  *
  * Opening goes through the inode's O_PATH fd (/proc/self/fd/N) and is
  * refused for anything but regular files and directories: opening a device
@@ -339,8 +339,21 @@ int vfsd_op_write(struct vfsd_req *req)
 int vfsd_op_release(struct vfsd_req *req)
 {
 	const struct fuse_release_in *in = (const void *)req->arg;
-	int r = vfsd_handle_release(&req->fs->handles, in->fh, false);
+	struct vfsd_handle *h;
+	int r;
 
+	/* A SETLKW still waiting on this file is answered EINTR. */
+	vfsd_locks_release(req->fs, in->fh);
+	/*
+	 * The guest's last close of a file it flock()ed: unlock now, not when
+	 * a READ still in flight on another queue drops the fd.
+	 */
+	if ((in->release_flags & FUSE_RELEASE_FLOCK_UNLOCK) &&
+	    (h = vfsd_handle_get(&req->fs->handles, in->fh, false))) {
+		(void)flock(h->fd, LOCK_UN);
+		vfsd_handle_put(&req->fs->handles, h);
+	}
+	r = vfsd_handle_release(&req->fs->handles, in->fh, false);
 	return r < 0 ? r : vfsd_reply(req, NULL, 0);
 }
 
@@ -356,6 +369,8 @@ int vfsd_op_flush(struct vfsd_req *req)
 	fd = fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0 || close(fd) < 0)
 		r = -errno;
+	/* A close() drops the closing process's POSIX locks on the file. */
+	vfsd_locks_flush(req->fs, h->fd, in->lock_owner);
 	vfsd_handle_put(&req->fs->handles, h);
 	return r < 0 ? r : vfsd_reply(req, NULL, 0);
 }
@@ -429,74 +444,6 @@ int vfsd_op_copy_file_range(struct vfsd_req *req)
 		return r;
 	out.size = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
 	return vfsd_reply(req, &out, sizeof(out));
-}
-
-/*
- * Locks use open-file-description locks on the handle's fd: one owner per
- * open file.  vfsd never negotiates FUSE_POSIX_LOCKS, so Linux guests keep
- * locks to themselves; these serve guests that send them anyway.  SETLKW
- * does not block (a blocked queue thread would stall every other request on
- * its queue) and answers EAGAIN instead.
- */
-int vfsd_op_getlk(struct vfsd_req *req)
-{
-	const struct fuse_lk_in *in = (const void *)req->arg;
-	struct fuse_lk_out out = {0};
-	struct flock fl = {
-	    .l_type = (short)in->lk.type,
-	    .l_whence = SEEK_SET,
-	    .l_start = (off_t)in->lk.start,
-	    .l_len = in->lk.end == INT64_MAX || in->lk.end == UINT64_MAX
-	                 ? 0
-	                 : (off_t)(in->lk.end - in->lk.start + 1),
-	};
-	struct vfsd_handle *h = vfsd_handle_get(&req->fs->handles, in->fh, false);
-	int r = 0;
-
-	if (!h)
-		return -EBADF;
-	if (fcntl(h->fd, F_OFD_GETLK, &fl) < 0)
-		r = -errno;
-	vfsd_handle_put(&req->fs->handles, h);
-	if (r < 0)
-		return r;
-	out.lk.type = (uint32_t)fl.l_type;
-	out.lk.start = (uint64_t)fl.l_start;
-	out.lk.end = fl.l_len ? (uint64_t)(fl.l_start + fl.l_len - 1) : INT64_MAX;
-	out.lk.pid = 0;
-	return vfsd_reply(req, &out, sizeof(out));
-}
-
-int vfsd_op_setlk(struct vfsd_req *req)
-{
-	const struct fuse_lk_in *in = (const void *)req->arg;
-	struct flock fl = {
-	    .l_type = (short)in->lk.type,
-	    .l_whence = SEEK_SET,
-	    .l_start = (off_t)in->lk.start,
-	    .l_len = in->lk.end == INT64_MAX || in->lk.end == UINT64_MAX
-	                 ? 0
-	                 : (off_t)(in->lk.end - in->lk.start + 1),
-	};
-	struct vfsd_handle *h = vfsd_handle_get(&req->fs->handles, in->fh, false);
-	int r = 0;
-
-	if (!h)
-		return -EBADF;
-	if (in->lk_flags & FUSE_LK_FLOCK) {
-		int op = in->lk.type == F_UNLCK   ? LOCK_UN
-		         : in->lk.type == F_RDLCK ? LOCK_SH
-		                                  : LOCK_EX;
-
-		if (flock(h->fd, op | LOCK_NB) < 0)
-			r = -errno;
-	} else if (fcntl(h->fd, F_OFD_SETLK, &fl) < 0) {
-		r = -errno;
-	}
-	vfsd_handle_put(&req->fs->handles, h);
-	if (r == -EWOULDBLOCK || r == -EACCES)
-		r = -EAGAIN;
-	return r < 0 ? r : vfsd_reply(req, NULL, 0);
 }
 
 /* seccomp allowlist for this file (see seccomp.h) */

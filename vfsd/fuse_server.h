@@ -11,6 +11,7 @@
 
 #include "vfsd/fuse_handle.h"
 #include "vfsd/fuse_inode.h"
+#include "vfsd/fuse_ops_lock.h"
 #include "vfsd/idmap.h"
 #include "vfsd/virtqueue.h"
 
@@ -35,6 +36,8 @@ struct vfsd_fs_config {
 	bool writeback;
 	bool allow_direct_io;
 	bool killpriv_v2; /* offer FUSE_HANDLE_KILLPRIV_V2 */
+	bool posix_lock;  /* offer FUSE_POSIX_LOCKS (fuse_ops_lock.c) */
+	bool flock;       /* offer FUSE_FLOCK_LOCKS */
 	enum vfsd_fh_mode file_handles;
 	unsigned max_fds; /* fd budget for inodes + open files */
 	/* --translate-uid/gid (NULL or empty: ids pass unchanged) */
@@ -46,6 +49,13 @@ struct vfsd_fs {
 	int proc_self_fd; /* /proc/self/fd, for reopening O_PATH fds */
 	struct vfsd_inodes inodes;
 	struct vfsd_handles handles;
+	struct vfsd_locks locks;
+	/*
+	 * Completes a chain later than its handler returned (a SETLKW granted
+	 * after a wait): puts it on queue qidx's used ring and notifies.
+	 */
+	void (*complete)(void *ctx, unsigned qidx, struct vfsd_vq_elem *elem, uint32_t len);
+	void *complete_ctx;
 	bool initialized; /* accessed atomically */
 	uint32_t proto_minor;
 	uint64_t flags;   /* negotiated FUSE_* init flags */
@@ -59,6 +69,7 @@ struct vfsd_fs {
 struct vfsd_fs_thread {
 	struct vfsd_fs *fs;
 	bool hiprio;     /* serves queue 0: FORGET, BATCH_FORGET and INTERRUPT only */
+	unsigned qidx;   /* the queue this thread serves */
 	uint8_t *argbuf; /* VFSD_FUSE_ARG_MAX + 1, NUL at the end */
 	uint8_t *outbuf; /* VFSD_FUSE_ARG_MAX */
 	struct iovec iov[VFSD_VQ_MAX_IOV];
@@ -67,6 +78,7 @@ struct vfsd_fs_thread {
 struct vfsd_req {
 	struct vfsd_fs *fs;
 	struct vfsd_fs_thread *t;
+	struct vfsd_vq_elem *elem; /* the chain, for a handler that defers its reply */
 	struct fuse_in_header in;
 	const uint8_t *arg; /* copied arguments, NUL-terminated one past arglen */
 	size_t arglen;
@@ -78,6 +90,7 @@ struct vfsd_req {
 	size_t wr_len;
 	uint32_t out_len;
 	bool replied;
+	bool deferred; /* a handler took the chain over and completes it itself */
 };
 
 int vfsd_fs_init(struct vfsd_fs *fs, const struct vfsd_fs_config *cfg, int root_fd,
@@ -86,7 +99,10 @@ void vfsd_fs_reset(struct vfsd_fs *fs);
 void vfsd_fs_destroy(struct vfsd_fs *fs);
 int vfsd_fs_thread_init(struct vfsd_fs_thread *t, struct vfsd_fs *fs);
 void vfsd_fs_thread_fini(struct vfsd_fs_thread *t);
-/* Handles one chain; returns bytes written into its writable part. */
+/*
+ * Handles one chain; returns bytes written into its writable part, or
+ * VFSD_VU_DEFERRED when a handler keeps the chain to complete it later.
+ */
 uint32_t vfsd_fuse_handle(struct vfsd_fs_thread *t, struct vfsd_vq_elem *elem);
 
 /* --- for the op handlers ------------------------------------------------ */

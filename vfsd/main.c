@@ -137,6 +137,8 @@ int main(int argc, char **argv)
 	    .xattr = o.xattr,
 	    .announce_submounts = o.announce_submounts,
 	    .killpriv_v2 = o.killpriv_v2,
+	    .posix_lock = o.posix_lock,
+	    .flock = o.flock,
 	    .readdirplus = o.readdirplus,
 	    .writeback = o.writeback,
 	    .allow_direct_io = o.allow_direct_io,
@@ -155,6 +157,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return 1;
 	dev.pool_size = o.thread_pool_size;
+	vfsd_fs_device_bind(&fs, &dev);
 	r = vfsd_seccomp_load(o.seccomp);
 	if (r < 0) {
 		log_error("cannot load the seccomp filter: %s", strerror(-r));

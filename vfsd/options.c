@@ -36,6 +36,11 @@ enum {
 	OPT_ALLOW_DIRECT_IO,
 	OPT_KILLPRIV_V2,
 	OPT_NO_KILLPRIV_V2,
+	OPT_POSIX_LOCK,
+	OPT_NO_POSIX_LOCK,
+	OPT_FLOCK,
+	OPT_NO_FLOCK,
+	OPT_NO_LOCKS,
 	OPT_INODE_FILE_HANDLES,
 	OPT_THREAD_POOL_SIZE,
 	OPT_LOG_LEVEL,
@@ -69,6 +74,11 @@ static const struct option long_opts[] = {
     {"allow-direct-io", no_argument, NULL, OPT_ALLOW_DIRECT_IO},
     {"killpriv-v2", no_argument, NULL, OPT_KILLPRIV_V2},
     {"no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV_V2},
+    {"posix-lock", no_argument, NULL, OPT_POSIX_LOCK},
+    {"no-posix-lock", no_argument, NULL, OPT_NO_POSIX_LOCK},
+    {"flock", no_argument, NULL, OPT_FLOCK},
+    {"no-flock", no_argument, NULL, OPT_NO_FLOCK},
+    {"no-locks", no_argument, NULL, OPT_NO_LOCKS},
     {"inode-file-handles", optional_argument, NULL, OPT_INODE_FILE_HANDLES},
     {"thread-pool-size", required_argument, NULL, OPT_THREAD_POOL_SIZE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -181,6 +191,10 @@ static int parse_o_item(struct vfsd_options *o, char *item, char *err, size_t er
 	FLAG("readonly", readonly, true);
 	FLAG("killpriv_v2", killpriv_v2, true);
 	FLAG("no_killpriv_v2", killpriv_v2, false);
+	FLAG("posix_lock", posix_lock, true);
+	FLAG("no_posix_lock", posix_lock, false);
+	FLAG("flock", flock, true);
+	FLAG("no_flock", flock, false);
 #undef FLAG
 	if (!strcmp(item, "source") && val) {
 		o->shared_dir = val;
@@ -202,11 +216,8 @@ static int parse_o_item(struct vfsd_options *o, char *item, char *err, size_t er
 	}
 	/* Options of QEMU's virtiofsd that change nothing here. */
 	static const char *const ignored[] = {
-	    "flock",           "no_flock",         "posix_lock",
-	    "no_posix_lock",   "timeout",          "posix_acl",
-	    "no_posix_acl",    "security_label",   "no_security_label",
-	    "xattrmap",        "max_idle_threads", "norace",
-	    "writeback_cache",
+	    "timeout",  "posix_acl",        "no_posix_acl", "security_label",  "no_security_label",
+	    "xattrmap", "max_idle_threads", "norace",       "writeback_cache",
 	};
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		if (!strcmp(item, ignored[i])) {
@@ -248,6 +259,8 @@ static int parse_args(struct vfsd_options *o, int argc, char **argv, char *err, 
 	    .announce_submounts = true,
 	    .readdirplus = true,
 	    .killpriv_v2 = true,
+	    .posix_lock = true,
+	    .flock = true,
 	    .file_handles = VFSD_FH_NEVER,
 	    .log_level = LOG_LVL_INFO,
 	};
@@ -313,6 +326,21 @@ static int parse_args(struct vfsd_options *o, int argc, char **argv, char *err, 
 			break;
 		case OPT_NO_KILLPRIV_V2:
 			o->killpriv_v2 = false;
+			break;
+		case OPT_POSIX_LOCK:
+			o->posix_lock = true;
+			break;
+		case OPT_NO_POSIX_LOCK:
+			o->posix_lock = false;
+			break;
+		case OPT_FLOCK:
+			o->flock = true;
+			break;
+		case OPT_NO_FLOCK:
+			o->flock = false;
+			break;
+		case OPT_NO_LOCKS:
+			o->posix_lock = o->flock = false;
 			break;
 		case OPT_INODE_FILE_HANDLES: {
 			static const char *const names[] = {"never", "prefer", "mandatory"};
@@ -457,6 +485,9 @@ void vfsd_options_usage(const char *prog)
 	    "  --writeback                      guest writeback caching\n"
 	    "  --allow-direct-io                honour O_DIRECT from the guest\n"
 	    "  --[no-]killpriv-v2               clear setuid/setgid for the guest (default on)\n"
+	    "  --[no-]posix-lock, --[no-]flock  share fcntl/flock locks with the host (default "
+	    "on)\n"
+	    "  --no-locks                       keep both kinds of lock in the guest\n"
 	    "  --inode-file-handles=never|prefer|mandatory\n"
 	    "  --thread-pool-size=N             N worker threads per request queue (0: none)\n"
 	    "  --rlimit-nofile=N                open file limit to set\n"

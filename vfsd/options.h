@@ -21,6 +21,7 @@ struct vfsd_options {
 	enum vfsd_cache cache;
 	bool readonly, xattr, announce_submounts, readdirplus, writeback, allow_direct_io;
 	bool killpriv_v2;
+	bool posix_lock, flock; /* offer FUSE_POSIX_LOCKS, FUSE_FLOCK_LOCKS */
 	enum vfsd_fh_mode file_handles;
 	unsigned thread_pool_size;
 	int log_level;

@@ -65,7 +65,7 @@ const char *const vfsd_syscalls_runtime[] = {
 static const char *const *const all_lists[] = {
     vfsd_syscalls_runtime,    vfsd_syscalls_vhost_user, vfsd_syscalls_guest_mem,
     vfsd_syscalls_fuse_entry, vfsd_syscalls_fuse_file,  vfsd_syscalls_fuse_dir,
-    vfsd_syscalls_fuse_xattr, vfsd_syscalls_fuse_creds,
+    vfsd_syscalls_fuse_xattr, vfsd_syscalls_fuse_creds, vfsd_syscalls_fuse_lock,
 };
 
 /* Set before the filter is loaded, when inodes really keep file handles. */

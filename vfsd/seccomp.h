@@ -18,6 +18,7 @@ extern const char *const vfsd_syscalls_vhost_user[]; /* vhost_user.c */
 extern const char *const vfsd_syscalls_guest_mem[];  /* guest_mem.c */
 extern const char *const vfsd_syscalls_fuse_entry[]; /* fuse_ops_entry.c */
 extern const char *const vfsd_syscalls_fuse_file[];  /* fuse_ops_file.c */
+extern const char *const vfsd_syscalls_fuse_lock[];  /* fuse_ops_lock.c */
 extern const char *const vfsd_syscalls_fuse_dir[];   /* fuse_ops_dir.c */
 extern const char *const vfsd_syscalls_fuse_xattr[]; /* fuse_ops_xattr.c */
 extern const char *const vfsd_syscalls_fuse_creds[]; /* fuse_creds.c, fs_device.c */

@@ -1,7 +1,7 @@
 # vfsd: vhost-user-fs back-end.  Included from the top-level Makefile.
 VFSD_CORE_OBJ := $(addprefix $(OBJ)/vfsd/,guest_mem.o virtqueue.o vhost_user.o vu_pool.o)
 VFSD_OBJ := $(VFSD_CORE_OBJ) $(addprefix $(OBJ)/vfsd/,main.o options.o idmap.o fs_device.o \
-	fuse_dispatch.o fuse_inode.o fuse_handle.o fuse_creds.o fuse_ops_entry.o fuse_ops_file.o \
+	fuse_dispatch.o fuse_inode.o fuse_handle.o fuse_creds.o fuse_ops_entry.o fuse_ops_file.o fuse_ops_lock.o \
 	fuse_ops_dir.o fuse_ops_xattr.o sandbox.o seccomp.o)
 VFSD_LIBS := -lseccomp -lcap-ng
 

@@ -95,6 +95,8 @@ void vfsd_vu_queue_complete(struct vfsd_vu_queue *q, struct vfsd_vq_elem *elem, 
 {
 	bool notify;
 
+	if (len == VFSD_VU_DEFERRED)
+		return; /* the device completes its copy of the chain later */
 	if (len > elem->wr_len)
 		len = (uint32_t)elem->wr_len;
 	pthread_mutex_lock(&q->ring_lock);
@@ -221,6 +223,8 @@ static void *queue_thread(void *arg)
 	}
 	/* Every popped chain is used before GET_VRING_BASE reports the base. */
 	vfsd_vu_pool_stop(pool);
+	if (dev->ops->queue_quiesce)
+		dev->ops->queue_quiesce(dev->opaque, q->index);
 	if (!pool && dev->ops->queue_stop)
 		dev->ops->queue_stop(ctx);
 	return NULL;

@@ -111,11 +111,24 @@ struct vfsd_vu_ops {
 	/* In a queue thread when it starts; returns its per-thread context. */
 	void *(*queue_start)(void *opaque, unsigned qidx);
 	void (*queue_stop)(void *ctx);
-	/* Handles one chain; returns the number of bytes written into it. */
+	/*
+	 * Handles one chain; returns the number of bytes written into it, or
+	 * VFSD_VU_DEFERRED: the device copied the chain and completes the copy
+	 * later with vfsd_vu_queue_complete() (before its queue_quiesce returns).
+	 */
 	uint32_t (*request)(void *ctx, struct vfsd_vq_elem *elem);
+	/*
+	 * In the queue thread when the queue stops, after every worker is
+	 * done: complete every deferred chain of queue qidx now (its rings are
+	 * still mapped).  May be NULL if the device never defers.
+	 */
+	void (*queue_quiesce)(void *opaque, unsigned qidx);
 	/* Front-end reset the device or went away: forget per-guest state. */
 	void (*reset)(void *opaque);
 };
+
+/* request() keeps the chain and completes it itself later. */
+#define VFSD_VU_DEFERRED UINT32_MAX
 
 struct vfsd_vu_queue {
 	struct vfsd_vu_dev *dev;

@@ -50,11 +50,14 @@
 #endif
 
 #define MEMSZ    (16u << 20)
-#define QNUM     64
 #define IN_BUF   0x100000
 #define DATA_BUF 0x200000
 #define OUT_BUF  0x400000
 #define OUT_MAX  (2u << 20)
+/* A program may ask for larger rings (at most 256: 4 KiB of descriptors). */
+#ifndef QNUM
+#define QNUM 64
+#endif
 
 static char share[256], sock_path[300], log_path[300];
 static pid_t vfsd_pid;

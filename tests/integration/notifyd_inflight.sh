@@ -5,7 +5,8 @@
 #
 # For each point (after-recv, before-attach, after-attach, before-answer
 # for a kernel mount; after-umount for umount2; after-loop-add for
-# losetup -f; after-daemon-start and after-attach for a FUSE mount, and an
+# losetup -f; before-daemon-mark (the daemon runs, the log does not name it
+# yet), after-daemon-start and after-attach for a FUSE mount, and an
 # upgrade while a FUSE program starts), a crun and a runc container make the
 # call once: it returns 0, the mount is there
 # once (not stacked twice), its umount works, losetup shows one device, no
@@ -70,7 +71,7 @@ mv_loop_attach "$MV_TMP/fuse.img" FDEV || mv_bail "cannot attach a loop device"
 
 RUNTIMES=${RUNTIMES:-crun runc}
 POINTS_SET=${POINTS:-}
-POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:after-daemon-start fuse:after-attach fuse:upgrade}
+POINTS=${POINTS:-after-recv before-attach after-attach before-answer after-umount after-loop-add fuse:before-daemon-mark fuse:after-daemon-start fuse:after-attach fuse:upgrade}
 # A bound device needs the loop table restored at restart (loop_state.c's
 # restore) for the container to release it: only then.
 if [ -z "${POINTS_SET:-}" ] && grep -q '"loop-devices"' "$MV_SRC/notifyd/restart.c"; then
@@ -240,6 +241,12 @@ mvstep count2 sh -c 'grep -c \" /mnt/a \" /proc/self/mountinfo'"
 		else
 			t_check "$MODE $RT $P: notifyd died and came back (log: recovered)" \
 				grep -q "recovered: id=" "$MV_LOG" || t_diag "$(grep -E 'test hook|recover|took over' "$MV_LOG" | tail -n 8)"
+		fi
+		if [ "$P" = fuse:before-daemon-mark ] && [ "$MODE" = exec ]; then
+			# Our child after the exec, named by nothing: stopped and reaped
+			# (its zombie would keep the container's init from ending).
+			t_check "$MODE $RT $P: the daemon no record names was stopped" \
+				grep -q "named by no record" "$MV_LOG"
 		fi
 		pid1=$(serving_pid)
 		t_check "$MODE $RT $P: notifyd serves again (pid $pid0 -> $pid1)" [ -n "$pid1" ]

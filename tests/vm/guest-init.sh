@@ -85,6 +85,22 @@ t "large file (> page cache) write + fsync" \
 t "large file read back" sh -c "[ \"\$(dd if=$W/big bs=1M 2>/dev/null | wc -c)\" = 314572800 ]"
 t "rmdir of non-empty dir fails" sh -c "mkdir $W/dd && : > $W/dd/x && ! rmdir $W/dd"
 t "rm -r" rm -r $W/dd
+if [ "$mode" = rw ] && [ -x /bin/guest_lock ] && [ -d /mnt/lk ]; then
+	# Locks shared with the host (run-vfsd-vm.sh holds the host's side and
+	# answers the markers; vfsd negotiates FUSE_POSIX_LOCKS/FLOCK_LOCKS).
+	t "the host's POSIX lock conflicts in the guest" \
+		sh -c '[ "$(guest_lock try /mnt/lk/host-posix posix)" = EAGAIN ]'
+	t "the host's flock conflicts in the guest" \
+		sh -c '[ "$(guest_lock try /mnt/lk/host-flock flock)" = EAGAIN ]'
+	t "the guest's POSIX lock conflicts on the host" sh -c \
+		'guest_lock hold /mnt/lk/guest-posix posix /mnt/lk/guest-holds /mnt/lk/host-saw &&
+		 grep -qx EAGAIN /mnt/lk/host-saw'
+	: >/mnt/lk/guest-waits
+	out=$(guest_lock wait /mnt/lk/host-wait posix)
+	echo "VMTEST # blocking F_SETLKW: $out"
+	t "a blocking F_SETLKW waits for the host's unlock and gets the lock" \
+		sh -c "echo '$out' | awk '\$1 == \"granted\" && \$2 >= 1 {ok = 1} END {exit !ok}'"
+fi
 t "df on the share" df /mnt
 t "umount" umount /mnt
 echo VMTEST-DONE

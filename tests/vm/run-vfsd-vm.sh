@@ -15,7 +15,10 @@ VFSD=$BUILD/vfsd
 cache=$BUILD/vm-cache
 work=$(mktemp -d /tmp/vfsd-vm-XXXXXX)
 vfsd_pid=
+lock_pids=()
 cleanup() {
+	local p
+	for p in "${lock_pids[@]}"; do kill "$p" 2>/dev/null; done
 	[ -n "$vfsd_pid" ] && kill "$vfsd_pid" 2>/dev/null && wait "$vfsd_pid" 2>/dev/null
 	rm -rf "$work"
 }
@@ -33,6 +36,8 @@ root=$work/initramfs
 vm_initramfs "$root" || exit $?
 for f in $(vm_modules virtio_pci virtiofs); do cp "$f" "$root/lib/modules/"; done
 cp "$SRC/tests/vm/guest-init.sh" "$root/init"
+# Lock probe for the guest's side of the shared-lock checks (rw modes).
+[ -x "$BUILD/tests/helpers/guest_lock" ] && cp "$BUILD/tests/helpers/guest_lock" "$root/bin/"
 chmod 755 "$root/init"
 echo guest-only >"$root/etc/vfsd-target"
 printf 'root:x:0:0::/:/bin/sh\nu1000:x:1000:1000::/:/bin/sh\n' >"$root/etc/passwd"
@@ -79,6 +84,33 @@ esac
 vfsd_pid=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { echo "not ok - $mode: vfsd did not create its socket"; sed 's/^/# /' "$log"; exit 1; }
+
+# The host's side of the guest's lock checks (tests/vm/guest-init.sh): locks
+# held for the whole run, a look at the guest's lock when it says it holds
+# one, and an unlock two seconds after the guest starts waiting.
+PROBE=$SRC/tests/helpers/lockprobe.py
+# (vfsd only: QEMU's virtiofsd keeps locks in the guest by default.)
+if [ "$mode" = namespace ]; then
+	mkdir -p "$share/lk"
+	for f in host-posix host-flock guest-posix host-wait; do : >"$share/lk/$f"; done
+	hold_lock() { # hold_lock PATH KIND : pid of a host process holding a write lock
+		timeout 900 python3 "$PROBE" hold "$1" "$2" w >/dev/null 2>&1 &
+		lock_pids+=($!)
+	}
+	hold_lock "$share/lk/host-posix" posix
+	hold_lock "$share/lk/host-flock" flock
+	hold_lock "$share/lk/host-wait" posix
+	wait_pid=$!
+	(
+		for _ in $(seq 6000); do [ -e "$share/lk/guest-holds" ] && break; sleep 0.1; done
+		python3 "$PROBE" try "$share/lk/guest-posix" posix w >"$share/lk/host-saw.tmp" 2>&1
+		mv "$share/lk/host-saw.tmp" "$share/lk/host-saw"
+		for _ in $(seq 6000); do [ -e "$share/lk/guest-waits" ] && break; sleep 0.1; done
+		sleep 2
+		kill "$wait_pid"
+	) &
+	lock_pids+=($!)
+fi
 
 gmode=rw
 [ "$mode" = readonly ] && gmode=ro

@@ -288,6 +288,11 @@ int vfsd_op_getattr(struct vfsd_req *req)
 	return r;
 }
 
+/* The attributes a SETATTR can change (not FATTR_FH, FATTR_LOCKOWNER, the kill flag). */
+#define SETATTR_WHAT                                                                               \
+	(FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME |             \
+	 FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME)
+
 static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
                          const struct fuse_setattr_in *in)
 {
@@ -323,6 +328,19 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 		kill = vfsd_creds_drop_fsetid();
 	if (r >= 0 && (in->valid & (FATTR_UID | FATTR_GID))) {
 		if (fchownat(ino->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	} else if (r >= 0 && (fs->flags & FUSE_HANDLE_KILLPRIV_V2) && !(in->valid & SETATTR_WHAT)) {
+		/*
+		 * chown(f, -1, -1): with KILLPRIV_V2 the guest sends no owner and
+		 * no kill flag, nothing at all (a utimensat that changes nothing
+		 * never leaves the guest's VFS), yet on the host it clears
+		 * setuid/setgid: do the same chown.  The same empty SETATTR is the
+		 * guest's file_remove_privs() before a write or fallocate by
+		 * another uid, which must clear the bits whoever the caller is:
+		 * so it runs as vfsd, not with the caller's fsuid.
+		 */
+		if (fchownat(ino->fd, "", (uid_t)-1, (gid_t)-1,
+		             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
 	if (r >= 0 && (in->valid & FATTR_SIZE)) {

@@ -2,7 +2,8 @@
 # Differential testing of vfsd (tests/posix/difftest.c): random operation
 # sequences from fixed seeds, run in lock-step on a local directory and on a
 # vhost-user-fs-mount mount of vfsd (root, namespace sandbox, --xattr, as in
-# vufs_posix.sh), every result, errno and the trees compared.  Must match but
+# vufs_posix.sh), every result, errno and the trees compared; lock operations
+# included (OFD locks, flock, a second process probing for a conflict).  Must match but
 # for tests/posix/difftest-known.txt.  The same against QEMU's virtiofsd is only
 # reported (where it differs from the kernel), and vfsd may differ in no more
 # places than it.  DIFFTEST_OPS (ops per seed, default 2000) and
@@ -84,7 +85,7 @@ defer "umount -l '$MV_TMP/ref'"
 
 vfsd_keys= virtiofsd_keys=
 if start vfsd "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share" --xattr; then
-	ops=$(run vfsd --known "$KNOWN" --shrink --keep-going)
+	ops=$(run vfsd --locks --known "$KNOWN" --shrink --keep-going)
 	bad=
 	for seed in $SEEDS; do
 		[ "$(cat "$MV_TMP/vfsd-$seed.rc")" = 0 ] || bad+="$seed "
@@ -101,7 +102,7 @@ if start vfsd "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared
 fi
 if [ -x "$VIRTIOFSD" ]; then
 	if start virtiofsd "$VIRTIOFSD" --socket-path="$MV_TMP/vu.sock" -o source="$MV_TMP/share" -o xattr; then
-		ops=$(run virtiofsd --keep-going)
+		ops=$(run virtiofsd --locks --keep-going)
 		virtiofsd_keys=$(keys virtiofsd)
 		t_diag "QEMU's virtiofsd: $ops ops; where it differs from the kernel (key, count):" \
 			"$(cat "$MV_TMP"/virtiofsd-*.txt | awk '$1 == "difference" {c[$2] += $3} END {for (k in c) print k, c[k]}' | sort)"

@@ -5,7 +5,8 @@
  * the guest driver's part of virtio-fs, and bridging the host kernel's
  * /dev/fuse to the back-end's virtqueues.
  *
- *   vhost-user-fs-mount [--queues N] [--queue-size N] [-o OPTIONS] SOCKET MOUNTPOINT
+ *   vhost-user-fs-mount [--queues N] [--queue-size N] [--no-event-idx] [--stats]
+ *                       [--watchdog MS] [-o OPTIONS] SOCKET MOUNTPOINT
  *
  * Guest memory is one memfd shared with the back-end.  Each request queue
  * has its own thread, its own cloned /dev/fuse fd (FUSE_DEV_IOC_CLONE) and
@@ -13,7 +14,11 @@
  * slot's readable buffer, queues the chain [request | reply buffer], and
  * when the back-end signals the call eventfd writes each reply back to
  * /dev/fuse from guest memory.  So several requests are in flight per queue
- * and nothing is copied between the two sides.  FORGET and BATCH_FORGET go
+ * and nothing is copied between the two sides.  With VIRTIO_RING_F_EVENT_IDX
+ * (used when the back-end offers it) a thread takes every request waiting on
+ * /dev/fuse, then kicks once and only if the back-end's avail_event asks for
+ * it, and publishes used_event so the back-end calls only when the thread has
+ * read every reply so far.  FORGET and BATCH_FORGET go
  * to the high-priority queue, as the virtio-fs spec wants, and INTERRUPT
  * too (a back-end may end a waiting SETLKW with it).  If the back-end
  * goes away the program exits, which aborts the FUSE connection: callers get
@@ -29,7 +34,10 @@
  * headers are copied out before they are checked; guest memory is sealed
  * against shrinking.  A back-end that breaks a
  * rule is cut off: every request in flight fails with EIO, the mount is
- * detached and the program exits 1.
+ * detached and the program exits 1.  A used idx more than the chains in
+ * flight ahead is such a break.  What the back-end writes to avail_event (or
+ * the NO_NOTIFY flag) can only cost it kicks: a queue with requests in flight
+ * and no reply for --watchdog ms is kicked anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +62,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fdutil.h"
@@ -82,7 +91,28 @@ static struct {
 	int stopfd;          /* eventfd, readable once the back-end broke the protocol */
 	atomic_bool broken;  /* set once, by whoever saw the violation */
 	atomic_uint stopped; /* request-queue threads that failed their requests */
-} g = {.sock = -1, .memfd = -1, .devfd = -1, .nreq = 1, .qsize = 128, .stopfd = -1};
+	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool no_event_idx;   /* --no-event-idx */
+	bool stats;          /* --stats */
+	int watchdog_ms;     /* --watchdog: re-kick after this long without progress */
+} g = {.sock = -1,
+       .memfd = -1,
+       .devfd = -1,
+       .nreq = 1,
+       .qsize = 128,
+       .stopfd = -1,
+       .watchdog_ms = 1000};
+
+/* Counters for --stats, summed over the queues. */
+static struct {
+	atomic_ulong requests;    /* chains queued (FUSE requests and FORGETs) */
+	atomic_ulong kicks;       /* kick eventfd writes */
+	atomic_ulong skipped;     /* kicks the back-end said it did not need */
+	atomic_ulong calls;       /* call eventfd writes by the back-end (eventfd counts) */
+	atomic_ulong watchdog;    /* kicks after a quiet --watchdog period */
+	atomic_ulong late_used;   /* used entries found by the watchdog, not by a call */
+	atomic_ulong empty_reads; /* /dev/fuse reads that found no request */
+} stats;
 
 /* A request slot's state, kept out of guest memory where the back-end cannot change it. */
 struct slot {
@@ -101,6 +131,7 @@ struct queue {
 	struct vring_used *used;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint16_t avail_idx, used_seen;
+	uint16_t kicked_idx; /* avail_idx when we last decided whether to kick */
 	int kick, call;
 	uint64_t bufs;       /* gpa of the first slot's buffers */
 	uint16_t *free_slot; /* stack of free slot numbers */
@@ -210,9 +241,15 @@ static void vu_setup(void)
 	} else {
 		g.nreq = 1;
 	}
-	/* Plain split rings: no EVENT_IDX, no indirect descriptors needed. */
+	/*
+	 * Split rings, no indirect descriptors needed; EVENT_IDX when offered
+	 * (vfsd and libvhost-user do): kicks and calls only when the other side
+	 * waits for them.
+	 */
+	g.event_idx = !g.no_event_idx && (f & (1ull << VFSD_VIRTIO_F_RING_EVENT_IDX));
 	vu_u64(VHOST_USER_SET_FEATURES,
-	       (1ull << VFSD_VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+	       (1ull << VFSD_VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
+	           (g.event_idx ? 1ull << VFSD_VIRTIO_F_RING_EVENT_IDX : 0));
 
 	layout();
 	g.memfd = memfd_create("vhost-user-fs-mount", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -271,8 +308,71 @@ static void kick(struct queue *qu)
 {
 	uint64_t one = 1;
 
+	atomic_fetch_add_explicit(&stats.kicks, 1, memory_order_relaxed);
 	if (write(qu->kick, &one, 8) != 8 && !g.aborted)
 		perror("vhost-user-fs-mount: kick");
+}
+
+/* used_event: the tail of the avail ring, written by us (virtio 1.x 2.7.10). */
+static void set_used_event(struct queue *qu, uint16_t v)
+{
+	__atomic_store_n(&qu->avail->ring[g.qsize], v, __ATOMIC_RELAXED);
+}
+
+/* avail_event: the tail of the used ring, written by the back-end. */
+static uint16_t avail_event(const struct queue *qu)
+{
+	return __atomic_load_n((const uint16_t *)&qu->used->ring[g.qsize], __ATOMIC_RELAXED);
+}
+
+/*
+ * kick_if_needed() - tell the back-end about the chains made available since
+ * the last call, if it wants to know: with EVENT_IDX, only when avail idx
+ * moved past the avail_event it published (vring_need_event()); without,
+ * unless it set VRING_USED_F_NO_NOTIFY.  Whatever the back-end writes there
+ * can at worst cost it kicks: the watchdog in queue_thread() kicks anyway
+ * when requests make no progress.
+ */
+static void kick_if_needed(struct queue *qu)
+{
+	uint16_t old = qu->kicked_idx, now = qu->avail_idx;
+	bool need;
+
+	if (old == now)
+		return;
+	qu->kicked_idx = now;
+	/* Our avail idx store must be ordered before we read what the back-end asked for. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (g.event_idx)
+		need = vring_need_event(avail_event(qu), now, old);
+	else
+		need =
+		    !(__atomic_load_n(&qu->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
+	if (need)
+		kick(qu);
+	else
+		atomic_fetch_add_explicit(&stats.skipped, 1, memory_order_relaxed);
+}
+
+/*
+ * used_ahead() - the number of used entries to read, or -1 if the back-end's
+ * used idx claims more than we have in flight (it ran ahead).
+ */
+static int used_ahead(const struct queue *qu)
+{
+	unsigned nslots = qu->index ? g.slots : g.hislots;
+	uint16_t n = (uint16_t)(__atomic_load_n(&qu->used->idx, __ATOMIC_ACQUIRE) - qu->used_seen);
+
+	return n > nslots - qu->nfree ? -1 : n;
+}
+
+/* Reads a call eventfd; counts the back-end's writes it had coalesced. */
+static void take_call(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, 8) == 8)
+		atomic_fetch_add_explicit(&stats.calls, v, memory_order_relaxed);
 }
 
 /*
@@ -338,14 +438,39 @@ static void submit(struct queue *qu, unsigned slot, uint64_t req_gpa, uint32_t r
 	qu->avail->ring[qu->avail_idx % g.qsize] = (uint16_t)d;
 	qu->avail_idx++;
 	__atomic_store_n(&qu->avail->idx, qu->avail_idx, __ATOMIC_RELEASE);
-	kick(qu);
+	atomic_fetch_add_explicit(&stats.requests, 1, memory_order_relaxed);
+}
+
+/*
+ * more_used() - are there used entries to read?  With EVENT_IDX, first asks
+ * for a call at the next one (used_event) and looks again, so an entry used
+ * in between is not missed (virtio 1.x 2.7.10).  Marks the back-end broken
+ * and answers false if its used idx ran ahead of what is in flight.
+ */
+static bool more_used(struct queue *qu)
+{
+	int n;
+
+	if (atomic_load(&g.broken))
+		return false;
+	n = used_ahead(qu);
+	if (n == 0 && g.event_idx) {
+		set_used_event(qu, qu->used_seen);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		n = used_ahead(qu);
+	}
+	if (n < 0) {
+		backend_broken(qu, "used index ran ahead of the chains in flight", qu->used_seen,
+		               __atomic_load_n(&qu->used->idx, __ATOMIC_RELAXED));
+		return false;
+	}
+	return n > 0;
 }
 
 /* What the back-end has consumed on the hiprio queue, under its lock. */
 static void hiprio_reclaim(struct queue *h)
 {
-	while (!atomic_load(&g.broken) &&
-	       h->used_seen != __atomic_load_n(&h->used->idx, __ATOMIC_ACQUIRE)) {
+	while (more_used(h)) {
 		struct vring_used_elem e = h->used->ring[h->used_seen % g.qsize];
 		int slot = used_slot(h, &e);
 
@@ -364,10 +489,15 @@ static void send_forget(const void *req, uint32_t len)
 	if (len > HIPRIO_BUF)
 		return;
 	pthread_mutex_lock(&h->lock);
-	for (;;) {
+	for (unsigned waited = 0;; waited++) {
 		hiprio_reclaim(h);
 		if (h->nfree || g.aborted || atomic_load(&g.broken))
 			break;
+		/* All slots taken for a while: kick anyway, in case our kicks were not wanted. */
+		if (g.watchdog_ms && waited && waited % (10u * (unsigned)g.watchdog_ms) == 0) {
+			atomic_fetch_add_explicit(&stats.watchdog, 1, memory_order_relaxed);
+			kick(h);
+		}
 		pthread_mutex_unlock(&h->lock);
 		usleep(100);
 		pthread_mutex_lock(&h->lock);
@@ -378,6 +508,7 @@ static void send_forget(const void *req, uint32_t len)
 
 		memcpy(g.mem + gpa, req, len);
 		submit(h, slot, gpa, len, 0, 0);
+		kick_if_needed(h);
 	}
 	pthread_mutex_unlock(&h->lock);
 }
@@ -438,11 +569,7 @@ static void write_init_reply(struct queue *qu, const struct slot *st, const uint
 /* Replies the back-end has finished: copy each to /dev/fuse, free its slot. */
 static void complete(struct queue *qu)
 {
-	uint64_t v;
-
-	(void)!read(qu->call, &v, 8);
-	while (!atomic_load(&g.broken) &&
-	       qu->used_seen != __atomic_load_n(&qu->used->idx, __ATOMIC_ACQUIRE)) {
+	while (more_used(qu)) {
 		struct vring_used_elem e = qu->used->ring[qu->used_seen % g.qsize];
 		int slot = used_slot(qu, &e);
 		const struct slot *st;
@@ -512,9 +639,10 @@ static uint32_t reply_room(const struct fuse_in_header *ih, const uint8_t *req, 
 }
 
 /*
- * One request from /dev/fuse into a free slot, then to the back-end.  The
- * header is read into our memory first and only then copied to the slot, so
- * what we keep of it is what the kernel sent.
+ * One request from /dev/fuse into a free slot, then onto the ring (the
+ * caller kicks).  The header is read into our memory first and only then
+ * copied to the slot, so what we keep of it is what the kernel sent.
+ * Return: 1 if a request was taken, 0 if none was waiting, -errno.
  */
 static int take_request(struct queue *qu)
 {
@@ -526,10 +654,12 @@ static int take_request(struct queue *qu)
 	ssize_t n = readv(qu->devfd, iov, 2);
 	struct slot *st = &qu->slot[slot];
 
-	if (n < 0)
+	if (n < 0) {
+		atomic_fetch_add_explicit(&stats.empty_reads, 1, memory_order_relaxed);
 		return errno == EAGAIN || errno == EINTR || errno == ENOENT ? 0 : -errno;
+	}
 	if ((size_t)n < sizeof(ih))
-		return 0;
+		return 1;
 	memcpy(buf, &ih, sizeof(ih));
 	switch (ih.opcode) {
 	case FUSE_FORGET:
@@ -541,11 +671,11 @@ static int take_request(struct queue *qu)
 	 */
 	case FUSE_INTERRUPT:
 		send_forget(buf, (uint32_t)n);
-		return 0;
+		return 1;
 	}
 	if (atomic_load(&g.broken)) {
 		reply_error(qu->devfd, ih.unique, EIO);
-		return 0;
+		return 1;
 	}
 	st->unique = ih.unique;
 	st->opcode = ih.opcode;
@@ -556,24 +686,78 @@ static int take_request(struct queue *qu)
 		       sizeof(st->read_size));
 	qu->nfree--;
 	submit(qu, slot, gpa, (uint32_t)n, gpa + REQ_BUF, reply_room(&ih, buf, (size_t)n));
-	return 0;
+	return 1;
+}
+
+/*
+ * leave() - exit once: every queue thread sees the unmount at about the same
+ * time, and exit() is not thread-safe (a second caller could end the process
+ * while the first still runs the atexit handlers, losing --stats).
+ */
+static _Noreturn void leave(int code)
+{
+	static atomic_bool leaving;
+
+	if (atomic_exchange(&leaving, true))
+		for (;;)
+			pause();
+	exit(code);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * watchdog() - requests have been in flight for --watchdog ms with no reply:
+ * take any used entries a missing call left behind, and kick.  With a
+ * well-behaved back-end this finds nothing (tests check late_used stays 0);
+ * a back-end that writes a bogus avail_event or flags gets slow, not stuck.
+ */
+static void watchdog(struct queue *qu)
+{
+	int n = used_ahead(qu);
+
+	atomic_fetch_add_explicit(&stats.watchdog, 1, memory_order_relaxed);
+	if (n > 0)
+		atomic_fetch_add_explicit(&stats.late_used, (unsigned long)n, memory_order_relaxed);
+	complete(qu);
+	kick(qu);
 }
 
 static void *queue_thread(void *arg)
 {
 	struct queue *qu = arg;
+	int64_t progress = 0; /* when a reply last came, or the first request went out */
 
 	for (;;) {
 		bool broken = atomic_load(&g.broken);
+		bool busy = qu->nfree < g.slots;
 		struct pollfd p[3] = {
 		    {.fd = qu->devfd, .events = qu->nfree && !broken ? POLLIN : 0},
 		    {.fd = qu->call, .events = broken ? 0 : POLLIN},
 		    {.fd = g.stopfd, .events = POLLIN}};
+		int timeout = -1, r;
 
-		if (poll(p, 3, -1) < 0) {
+		if (busy && g.watchdog_ms && !broken) {
+			int64_t left = progress + g.watchdog_ms - now_ms();
+
+			timeout = left > 0 ? (int)left : 0;
+		}
+		r = poll(p, 3, timeout);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (r == 0) {
+			watchdog(qu);
+			progress = now_ms();
+			continue;
 		}
 		if (p[2].revents & POLLIN) {
 			/* Nothing more from this back-end; the main thread unmounts. */
@@ -581,22 +765,62 @@ static void *queue_thread(void *arg)
 			atomic_fetch_add(&g.stopped, 1);
 			return NULL;
 		}
-		if (p[1].revents & POLLIN)
+		if (p[1].revents & POLLIN) {
+			unsigned before = qu->nfree;
+
+			take_call(qu->call);
 			complete(qu);
+			if (g.watchdog_ms && qu->nfree != before)
+				progress = now_ms();
+		}
 		if (p[0].revents & (POLLERR | POLLHUP))
 			break; /* unmounted or aborted */
-		if (p[0].revents & POLLIN && take_request(qu) == -ENODEV)
-			break;
+		if (p[0].revents & POLLIN) {
+			/*
+			 * Busy (requests already in flight): every request waiting,
+			 * then one kick for the lot.  Idle: one request and kick at
+			 * once; a serial caller would only pay a readv that finds
+			 * nothing (EAGAIN) for a kick that EVENT_IDX saves anyway.
+			 */
+			bool idle = qu->nfree == g.slots;
+
+			do
+				r = take_request(qu);
+			while (r > 0 && !idle && qu->nfree && !atomic_load(&g.broken));
+			kick_if_needed(qu);
+			if (r == -ENODEV)
+				break;
+			if (g.watchdog_ms && idle && qu->nfree < g.slots)
+				progress = now_ms();
+		}
 	}
-	exit(g.aborted ? 1 : 0);
+	leave(g.aborted ? 1 : 0);
 }
 
 /* --- mount and supervision ---------------------------------------------------- */
 
+/* --stats: printed at exit, so tests and benchmarks can count notifications. */
+static void print_stats(void)
+{
+	unsigned long req = atomic_load(&stats.requests);
+
+	fprintf(stderr,
+	        "vhost-user-fs-mount: stats: event-idx %s requests %lu kicks %lu "
+	        "kicks-skipped %lu calls %lu kicks/request %.3f calls/request %.3f "
+	        "empty-reads %lu watchdog %lu late-used %lu\n",
+	        g.event_idx ? "on" : "off", req, atomic_load(&stats.kicks),
+	        atomic_load(&stats.skipped), atomic_load(&stats.calls),
+	        req ? (double)atomic_load(&stats.kicks) / (double)req : 0.0,
+	        req ? (double)atomic_load(&stats.calls) / (double)req : 0.0,
+	        atomic_load(&stats.empty_reads), atomic_load(&stats.watchdog),
+	        atomic_load(&stats.late_used));
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vhost-user-fs-mount [--queues N] [--queue-size N] [-o OPTIONS] SOCKET "
-	           "MOUNTPOINT\n"
+	fprintf(f, "usage: vhost-user-fs-mount [--queues N] [--queue-size N] [--no-event-idx] "
+	           "[--stats]\n"
+	           "                           [--watchdog MS] [-o OPTIONS] SOCKET MOUNTPOINT\n"
 	           "Mounts a vhost-user-fs back-end (vfsd, virtiofsd) at MOUNTPOINT; stays in the\n"
 	           "foreground until it is unmounted.  See vhost-user-fs-mount(8).\n");
 }
@@ -605,6 +829,9 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"queues", required_argument, NULL, 'q'},
 	                                     {"queue-size", required_argument, NULL, 's'},
+	                                     {"no-event-idx", no_argument, NULL, 'E'},
+	                                     {"stats", no_argument, NULL, 'S'},
+	                                     {"watchdog", required_argument, NULL, 'w'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -631,6 +858,25 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'E':
+			g.no_event_idx = true;
+			break;
+		case 'S':
+			g.stats = true;
+			break;
+		case 'w': {
+			char *end;
+			long ms = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end || ms < 0 || ms > 3600000) {
+				fprintf(stderr,
+				        "vhost-user-fs-mount: --watchdog must be 0..3600000 "
+				        "(ms)\n");
+				return 2;
+			}
+			g.watchdog_ms = (int)ms;
+			break;
+		}
 		case 'o':
 			extra = optarg;
 			break;
@@ -661,6 +907,8 @@ int main(int argc, char **argv)
 	if (g.sock < 0 || connect(g.sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die(argv[optind]);
 	vu_setup();
+	if (g.stats)
+		atexit(print_stats);
 
 	g.devfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (g.devfd < 0)
@@ -698,13 +946,12 @@ int main(int argc, char **argv)
 		struct pollfd p[3] = {{.fd = g.sock, .events = POLLIN},
 		                      {.fd = q[0].call, .events = POLLIN},
 		                      {.fd = g.stopfd, .events = POLLIN}};
-		uint64_t v;
 		char b;
 
 		if (poll(p, 3, -1) < 0 && errno == EINTR)
 			continue;
 		if (p[1].revents & POLLIN) {
-			(void)!read(q[0].call, &v, 8);
+			take_call(q[0].call);
 			pthread_mutex_lock(&q[0].lock);
 			hiprio_reclaim(&q[0]);
 			pthread_mutex_unlock(&q[0].lock);
@@ -715,7 +962,7 @@ int main(int argc, char **argv)
 				usleep(1000);
 			if (umount2(g.mountpoint, MNT_DETACH) < 0)
 				perror("vhost-user-fs-mount: umount");
-			exit(1);
+			leave(1);
 		}
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;

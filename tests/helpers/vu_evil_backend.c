@@ -11,8 +11,14 @@
  *   notinflight  request queue: the id of a chain that is not in flight
  *   dup          request queue: the same chain twice (first with len 0)
  *   biglen       request queue: a len far beyond the chain's reply buffer
- *   hiprio-oob, hiprio-notinflight, hiprio-dup, hiprio-len
+ *   ahead        request queue: the used idx jumps 100 entries ahead of what
+ *                is in flight (no entries written)
+ *   hiprio-oob, hiprio-notinflight, hiprio-dup, hiprio-len, hiprio-ahead
  *                the same on the hiprio queue, when the first FORGET comes
+ *   nokick       offer VIRTIO_RING_F_EVENT_IDX, then keep avail_event where
+ *                the front-end's avail idx never meets it and set
+ *                VRING_USED_F_NO_NOTIFY, so a front-end that trusts them
+ *                never kicks; serve honestly whatever a kick brings
  *   shrink       at the first LOOKUP, try to truncate guest memory (the
  *                front-end would then die of SIGBUS), then go on honestly
  *   badheader    request queue: a well-formed used entry whose reply header
@@ -116,7 +122,8 @@ static bool handle_msg(int s)
 	case VHOST_USER_GET_FEATURES:
 		reply_u64(s, h.request,
 		          (1ull << VFSD_VIRTIO_F_VERSION_1) |
-		              (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+		              (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
+		              (!strcmp(mode, "nokick") ? 1ull << VFSD_VIRTIO_F_RING_EVENT_IDX : 0));
 		break;
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
 		reply_u64(s, h.request, 1ull << VHOST_USER_PROTOCOL_F_MQ);
@@ -162,6 +169,16 @@ static bool handle_msg(int s)
 	return true;
 }
 
+/* nokick: ask for no kick, ever (avail_event half the index space away). */
+static void refuse_kicks(unsigned qi)
+{
+	if (strcmp(mode, "nokick") || !vq[qi].used || !vq[qi].num)
+		return;
+	vq[qi].used->flags = VRING_USED_F_NO_NOTIFY;
+	__atomic_store_n((uint16_t *)&vq[qi].used->ring[vq[qi].num],
+	                 (uint16_t)(vq[qi].last_avail + 0x8000), __ATOMIC_RELEASE);
+}
+
 static void push(unsigned qi, uint32_t id, uint32_t len)
 {
 	struct vring_used *u = vq[qi].used;
@@ -192,6 +209,8 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 {
 	const char *m = mode;
 
+	if (!strcmp(m, "nokick"))
+		return false;
 	if (!strcmp(m, "shrink")) {
 		static bool tried;
 
@@ -216,6 +235,9 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 		push(qi, 2000, 0);
 	} else if (!strcmp(m, "notinflight")) {
 		push(qi, (uint16_t)(head + 2) % vq[qi].num, 0);
+	} else if (!strcmp(m, "ahead")) {
+		__atomic_store_n(&vq[qi].used->idx, (uint16_t)(vq[qi].used->idx + 100),
+		                 __ATOMIC_RELEASE);
 	} else if (!strcmp(m, "dup")) {
 		push(qi, head, 0);
 		push(qi, head, 0);
@@ -298,6 +320,7 @@ static void serve(unsigned qi)
 		push(1, head, len);
 		notify(1);
 	}
+	refuse_kicks(qi);
 }
 
 int main(int argc, char **argv)
@@ -334,6 +357,8 @@ int main(int argc, char **argv)
 		}
 		if (p[0].revents & (POLLIN | POLLHUP) && !handle_msg(s))
 			return 0; /* the front-end went away */
+		for (unsigned i = 0; i < NQ; i++)
+			refuse_kicks(i);
 		for (unsigned i = 0; ready && i < NQ; i++)
 			if (p[i + 1].revents & POLLIN)
 				serve(i);

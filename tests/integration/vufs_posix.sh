@@ -3,6 +3,11 @@
 # behaviour suite (tests/posix/posix_suite.c) on the mount must give the same
 # results as on a plain local directory of the same file system (tmpfs), but
 # for the cases listed with a reason in tests/posix/known-differences.txt.
+# Both with VIRTIO_RING_F_EVENT_IDX (negotiated by default) and without
+# (--no-event-idx), each with a parallel stress (8 processes of small
+# operations and 2 large copies, several queues) that must end in bounded
+# time with the watchdog off, so a lost kick or call shows as a hang, and
+# --stats must show no reply found late.
 # Also: several queues at once, ENOTCONN (not a hang) when the back-end dies,
 # and the front-end exits when the file system is unmounted.
 # shellcheck source=tests/lib.sh
@@ -27,8 +32,16 @@ t_check "the suite runs on a local directory ($(wc -l <"$MV_TMP/ref.txt") cases)
 	test "$(wc -l <"$MV_TMP/ref.txt")" -ge 60
 
 BACKEND_PID= MOUNT_PID=
+# No watchdog: a lost notification must hang (and fail a bounded wait), not be rescued.
+MOUNT_ARGS=(--stats --watchdog 0)
 stop_all() {
+	local i
 	umount "$MV_TMP/mnt" 2>/dev/null
+	# Let it exit by itself after the unmount, so --stats is printed.
+	for ((i = 0; i < 50; i++)); do
+		if [ -z "$MOUNT_PID" ] || ! kill -0 "$MOUNT_PID" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
 	[ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null && wait "$MOUNT_PID" 2>/dev/null
 	[ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null && wait "$BACKEND_PID" 2>/dev/null
 	MOUNT_PID= BACKEND_PID=
@@ -47,7 +60,8 @@ start() {
 		[ -S "$MV_TMP/vu.sock" ] && break
 		sleep 0.1
 	done
-	"$MOUNT" --queues "$queues" "$MV_TMP/vu.sock" "$MV_TMP/mnt" 2>"$MV_TMP/$name-mount.log" &
+	"$MOUNT" "${MOUNT_ARGS[@]}" --queues "$queues" "$MV_TMP/vu.sock" "$MV_TMP/mnt" \
+		2>"$MV_TMP/$name-mount.log" &
 	MOUNT_PID=$!
 	for ((i = 0; i < 50; i++)); do
 		grep -q " $MV_TMP/mnt fuse.vhost-user-fs " /proc/self/mounts && stat "$MV_TMP/mnt" >/dev/null 2>&1 &&
@@ -76,38 +90,93 @@ compare() {
 	fi
 }
 
-# Back-ends as root with the namespace sandbox, xattrs on, like a VM's.
-if start vfsd 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share" --xattr; then
-	compare vfsd
-	stop_all
-fi
-if start vfsd-4q 4 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share" --xattr \
-	--thread-pool-size=2; then
-	compare vfsd-4q
-	# Four readers at once, one per queue at best: all must see the same bytes.
-	head -c 8M /dev/urandom >"$MV_TMP/share/big"
-	sum=$(md5sum <"$MV_TMP/share/big")
-	ok=0 pids=()
-	for i in 1 2 3 4; do
-		(md5sum <"$MV_TMP/mnt/big" >"$MV_TMP/sum$i") &
+# stress NAME : 8 processes of small operations and 2 large copies at once,
+# bounded; every one must finish with the right data.
+stress() {
+	local name=$1 j pids=() ok=0 rc
+	head -c 4M /dev/urandom >"$MV_TMP/big.src"
+	for ((j = 1; j <= 8; j++)); do
+		(
+			d=$MV_TMP/mnt/s$j
+			mkdir "$d" || exit 1
+			for ((i = 0; i < 150; i++)); do
+				echo "$j.$i" >"$d/f$((i % 10))" && [ "$(cat "$d/f$((i % 10))")" = "$j.$i" ] &&
+					ls "$d" >/dev/null && stat "$d/f$((i % 10))" >/dev/null || exit 1
+				[ $((i % 10)) = 9 ] && { rm "$d"/f* || exit 1; }
+			done
+		) &
 		pids+=($!)
 	done
-	wait "${pids[@]}"
-	for i in 1 2 3 4; do
-		[ "$(cat "$MV_TMP/sum$i")" = "$sum" ] && ok=$((ok + 1))
+	for ((j = 1; j <= 2; j++)); do
+		(cp "$MV_TMP/big.src" "$MV_TMP/mnt/big$j" && cmp -s "$MV_TMP/big.src" "$MV_TMP/mnt/big$j") &
+		pids+=($!)
 	done
-	t_check "vfsd-4q: four parallel readers get the right data" [ "$ok" = 4 ]
-	stop_all
-fi
-if [ -x "$VIRTIOFSD" ]; then
-	if start virtiofsd 1 "$VIRTIOFSD" --socket-path="$MV_TMP/vu.sock" -o source="$MV_TMP/share" \
-		-o xattr; then
-		compare virtiofsd
+	# The watchdog of the test: a hang (lost wake-up) fails here instead of stalling the suite.
+	rc=0
+	timeout 180 bash -c 'while kill -0 "$@" 2>/dev/null; do sleep 0.2; done' _ "${pids[@]}" || rc=124
+	for j in "${pids[@]}"; do
+		if [ "$rc" = 124 ]; then
+			kill -9 "$j" 2>/dev/null
+		fi
+		wait "$j" && ok=$((ok + 1))
+	done
+	t_check "$name: parallel stress (10 processes) ends within 180 s, all right" \
+		[ "$rc" = 0 -a "$ok" = 10 ]
+}
+
+# stats NAME on|off : after stop_all, the front-end's --stats line.
+stats() {
+	local line
+	line=$(grep 'stats: event-idx' "$MV_TMP/$1-mount.log")
+	t_diag "$1: ${line#*stats: }"
+	t_check "$1: EVENT_IDX $2, no reply found late by a watchdog" \
+		grep -q "stats: event-idx $2 .* late-used 0\$" <<<"$line"
+}
+
+# Back-ends as root with the namespace sandbox, xattrs on, like a VM's; with
+# EVENT_IDX, then without.
+for mode in on off; do
+	sfx= MOUNT_ARGS=(--stats --watchdog 0)
+	[ $mode = off ] && sfx=-noevidx MOUNT_ARGS+=(--no-event-idx)
+	if start vfsd$sfx 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" \
+		--shared-dir="$MV_TMP/share" --xattr; then
+		compare vfsd$sfx
 		stop_all
+		stats vfsd$sfx $mode
 	fi
-else
-	t_skip "QEMU's virtiofsd" "$VIRTIOFSD not installed (qemu-system-common)"
-fi
+	if start vfsd-4q$sfx 4 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" \
+		--shared-dir="$MV_TMP/share" --xattr --thread-pool-size=2; then
+		compare vfsd-4q$sfx
+		# Four readers at once, one per queue at best: all must see the same bytes.
+		head -c 8M /dev/urandom >"$MV_TMP/share/big"
+		sum=$(md5sum <"$MV_TMP/share/big")
+		ok=0 pids=()
+		for i in 1 2 3 4; do
+			(md5sum <"$MV_TMP/mnt/big" >"$MV_TMP/sum$i") &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		for i in 1 2 3 4; do
+			[ "$(cat "$MV_TMP/sum$i")" = "$sum" ] && ok=$((ok + 1))
+		done
+		t_check "vfsd-4q$sfx: four parallel readers get the right data" [ "$ok" = 4 ]
+		stress vfsd-4q$sfx
+		stop_all
+		stats vfsd-4q$sfx $mode
+	fi
+	if [ -x "$VIRTIOFSD" ]; then
+		if start virtiofsd$sfx 1 "$VIRTIOFSD" --socket-path="$MV_TMP/vu.sock" \
+			-o source="$MV_TMP/share" -o xattr; then
+			compare virtiofsd$sfx
+			stress virtiofsd$sfx
+			stop_all
+			stats virtiofsd$sfx $mode
+		fi
+	else
+		t_skip "QEMU's virtiofsd" "$VIRTIOFSD not installed (qemu-system-common)"
+	fi
+done
+MOUNT_ARGS=()
 
 # The back-end dies: callers get ENOTCONN at once (ECONNABORTED for one that
 # was already queued when the front-end aborted the connection, e.g. behind

@@ -18,7 +18,10 @@
 #    vu_evil_backend.c): bad used entries on either queue fail the pending
 #    call with EIO, detach the mount and end the program with status 1, with
 #    no sanitizer report (run it from build-asan to get ASan); guest memory
-#    is sealed so the back-end cannot truncate it.
+#    is sealed so the back-end cannot truncate it; a used idx running ahead
+#    of the chains in flight is such a bad entry; a back-end that negotiates
+#    EVENT_IDX and then asks for no kick ever (avail_event, NO_NOTIFY) gets
+#    slow requests (the front-end's watchdog kicks), never a hung mount.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -204,7 +207,7 @@ show_out() {
 }
 # evil MODE ERRNOS : the evil back-end breaks the protocol as MODE says.
 evil() {
-	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found
+	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found root
 	mkdir -p "$d/mnt"
 	"$EVIL" "$d/s" "$mode" 2>"$d/evil.log" &
 	ep=$!
@@ -216,8 +219,13 @@ evil() {
 		sleep 0.05
 	done
 	# A first lookup; the hiprio modes need a second (a new node id, so a FORGET).
-	out=$(timeout 20 stat "$d/mnt/x" 2>&1)
-	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "$d/mnt/x" 2>&1)
+	# Through an fd on the mount's root: the kernel may send the FORGET right
+	# after the first lookup, and once the program has cut the back-end off
+	# and detached the mount, a path would lead to the directory beneath
+	# (ENOENT); the fd still leads to the aborted connection (ENOTCONN).
+	exec {root}<"$d/mnt"
+	out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
 	rc=1
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$mp" 2>/dev/null; then
@@ -227,6 +235,12 @@ evil() {
 		fi
 		sleep 0.1
 	done
+	# The FORGET may also be handled after the second lookup was answered:
+	# then no call was pending at the cut-off, and the next one must fail.
+	if [[ $mode == hiprio-* ]] && [[ $out == *File:* ]]; then
+		out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+	fi
+	exec {root}<&-
 	kill "$mp" "$ep" 2>/dev/null
 	wait "$ep" 2>/dev/null
 	OUT=$out
@@ -239,12 +253,14 @@ evil() {
 	t_check "evil back-end, $mode: the mount is gone" bash -c "! grep -q ' $d/mnt ' /proc/self/mountinfo"
 	umount -l "$d/mnt" 2>/dev/null
 }
-for m in oob notinflight dup biglen; do
+for m in oob notinflight dup biglen ahead; do
 	evil "$m" EIO
 done
-# A request still queued in the kernel when the program exits gets ECONNABORTED.
-for m in hiprio-oob hiprio-notinflight hiprio-dup hiprio-len; do
-	evil "$m" "EIO|ECONNABORTED"
+# A request still queued in the kernel when the program exits gets
+# ECONNABORTED, one made after it exited ENOTCONN (whether a call is pending
+# at the cut-off depends on when the kernel sends the FORGET).
+for m in hiprio-oob hiprio-notinflight hiprio-dup hiprio-len hiprio-ahead; do
+	evil "$m" "EIO|ECONNABORTED|ENOTCONN"
 done
 
 # The back-end has the guest memory fd; truncating it would make the front-end
@@ -269,6 +285,34 @@ wait "$mp"
 rc=$?
 t_check "evil back-end, shrink: vhost-user-fs-mount exits 0 when unmounted (exit $rc)" test "$rc" = 0
 t_check "evil back-end, shrink: no sanitizer report" bash -c "! grep -E -- '$MV_SANITIZER_RE' '$d/mount.log'"
+kill "$ep" 2>/dev/null
+wait "$ep" 2>/dev/null
+
+# EVENT_IDX, and then the back-end asks never to be kicked: the front-end
+# must not trust that forever (its watchdog kicks a queue whose requests get
+# no reply for --watchdog ms), so every call is answered, late.
+d=$MV_TMP/evil-nokick
+mkdir -p "$d/mnt"
+"$EVIL" "$d/s" nokick 2>"$d/evil.log" &
+ep=$!
+wait_sock "$d/s"
+"$MOUNT" --stats --watchdog 200 "$d/s" "$d/mnt" 2>"$d/mount.log" &
+mp=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q " $d/mnt " /proc/self/mountinfo && break
+	sleep 0.05
+done
+t_check "evil back-end, nokick: lookups are answered (late) within 20 s" \
+	timeout 20 sh -c "stat '$d/mnt/x' && stat '$d/mnt/y' && stat '$d/mnt/x'"
+umount "$d/mnt"
+timeout 20 tail --pid="$mp" -f /dev/null
+wait "$mp"
+rc=$?
+t_diag "$(grep 'stats:' "$d/mount.log")"
+t_check "evil back-end, nokick: vhost-user-fs-mount exits 0 when unmounted (exit $rc)" test "$rc" = 0
+t_check "evil back-end, nokick: EVENT_IDX was on and the watchdog had to kick" \
+	grep -Eq 'stats: event-idx on .* watchdog [1-9]' "$d/mount.log"
+t_check "evil back-end, nokick: no sanitizer report" bash -c "! grep -E -- '$MV_SANITIZER_RE' '$d/mount.log'"
 kill "$ep" 2>/dev/null
 wait "$ep" 2>/dev/null
 exit 0

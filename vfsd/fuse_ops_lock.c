@@ -108,7 +108,7 @@ static unsigned owner_bucket(dev_t dev, ino_t ino, uint64_t owner)
  * Drops one reference; with the last the owner is freed and its fd handed
  * back for the caller to close once l->lock is dropped: closing runs the
  * file system's flush and lock release, which a FUSE file system in the
- * share may hold forever (red team, vfsd_redteam18 "slowopen").  Under
+ * share may hold forever (red team, vfsd_redteam18 "slowclose").  Under
  * l->lock.  Return: the fd to close, or -EBADF.
  */
 static int owner_put_locked(struct vfsd_locks *l, struct vfsd_lock_owner *lo)

@@ -72,6 +72,13 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)
 
+# A long differential run of vfsd against the kernel (and virtiofsd's list):
+# DIFFTEST_OPS per seed, DIFFTEST_SEEDS; see tests/integration/vfsd_difftest.sh.
+difftest: deps
+	$(MAKE) all
+	DIFFTEST_OPS=$${DIFFTEST_OPS:-50000} DIFFTEST_SEEDS="$${DIFFTEST_SEEDS:-1 2 3 4 5 6 7 8}" \
+		MV_TEST_TIMEOUT=$${MV_TEST_TIMEOUT:-14400} TESTS=vfsd_difftest tests/run.sh $(BUILD)
+
 bench: deps
 	$(MAKE) all
 	bench/run.sh $(BUILD)
@@ -128,5 +135,5 @@ install: $(if $(NO_BUILD),,all)
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps check check-kernel demo bench asan lint install clean
+.PHONY: all deps check check-kernel demo difftest bench asan lint install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -168,3 +168,9 @@ $(BUILD)/tests/unit/test_fuse_children: $(OBJ)/tests/unit/test_fuse_children.o \
 $(BUILD)/tests/helpers/fdstore_child: $(OBJ)/tests/helpers/fdstore_child.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd $(LDLIBS)
 all: $(BUILD)/tests/helpers/fdstore_child
+# The differential tester (tests/integration/vfsd_difftest.sh, make difftest).
+DIFFTEST := $(BUILD)/tests/posix/difftest
+$(DIFFTEST): tests/posix/difftest.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(DIFFTEST)

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -106,12 +107,17 @@ const char *vfsd_req_str(struct vfsd_req *req, size_t *off)
 	return s;
 }
 
-bool vfsd_name_ok(const char *name)
+int vfsd_name_check(const char *name)
 {
 	size_t l = strlen(name);
 
 	/* "." and ".." name other directories than an entry would: LOOKUP only. */
-	return l > 0 && l <= 255 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+	if (l == 0 || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	/* The guest's kernel passes components up to FUSE_NAME_MAX (1024): answer as a host fs. */
+	if (l > NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 void vfsd_fd_name(int fd, char buf[16])

@@ -167,10 +167,10 @@ static int lookup_known(struct vfsd_fs *fs, struct vfsd_inode *parent, const cha
 int vfsd_do_lookup_new(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                        struct fuse_entry_out *e)
 {
-	int fd;
+	int fd = vfsd_name_check(name);
 
-	if (!vfsd_name_ok(name))
-		return -EINVAL;
+	if (fd < 0)
+		return fd;
 	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -190,8 +190,8 @@ int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *na
 			close(fd);
 			return r;
 		}
-	} else if (!vfsd_name_ok(name)) {
-		return -EINVAL;
+	} else if ((r = vfsd_name_check(name)) < 0) {
+		return r;
 	} else {
 		return lookup_known(fs, parent, name, e);
 	}
@@ -287,6 +287,11 @@ int vfsd_op_getattr(struct vfsd_req *req)
 	return r;
 }
 
+/* The attributes a SETATTR can change (not FATTR_FH, FATTR_LOCKOWNER, the kill flag). */
+#define SETATTR_WHAT                                                                               \
+	(FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME |             \
+	 FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME)
+
 static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
                          const struct fuse_setattr_in *in)
 {
@@ -323,6 +328,19 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 	if (r >= 0 && (in->valid & (FATTR_UID | FATTR_GID))) {
 		if (fchownat(ino->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
+	} else if (r >= 0 && (fs->flags & FUSE_HANDLE_KILLPRIV_V2) && !(in->valid & SETATTR_WHAT)) {
+		/*
+		 * chown(f, -1, -1): with KILLPRIV_V2 the guest sends no owner and
+		 * no kill flag, nothing at all (a utimensat that changes nothing
+		 * never leaves the guest's VFS), yet on the host it clears
+		 * setuid/setgid: do the same chown.  The same empty SETATTR is the
+		 * guest's file_remove_privs() before a write or fallocate by
+		 * another uid, which must clear the bits whoever the caller is:
+		 * so it runs as vfsd, not with the caller's fsuid.
+		 */
+		if (fchownat(ino->fd, "", (uid_t)-1, (gid_t)-1,
+		             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
 	}
 	if (r >= 0 && (in->valid & FATTR_SIZE)) {
 		if (h) {
@@ -349,8 +367,13 @@ static int setattr_inode(struct vfsd_req *req, struct vfsd_inode *ino,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
 			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
+		/*
+		 * A symlink's own times: the kernel takes its O_PATH fd with
+		 * AT_EMPTY_PATH (never followed); the /proc path would follow it.
+		 */
 		if (ino->type == S_IFLNK) {
-			r = -EPERM; /* symlink times cannot be set through the inode */
+			if (utimensat(ino->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
 		} else if (h ? futimens(h->fd, ts) : utimensat(fs->proc_self_fd, name, ts, 0)) {
 			r = -errno;
 		}
@@ -400,8 +423,9 @@ static int make_node(struct vfsd_req *req, enum mk_kind kind, const char *name, 
 	struct vfsd_creds saved;
 	int r;
 
-	if (!vfsd_name_ok(name))
-		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
@@ -470,8 +494,11 @@ static int remove_entry(struct vfsd_req *req, int flags)
 	struct vfsd_inode *dir;
 	int r = 0;
 
-	if (!name || !vfsd_name_ok(name))
+	if (!name)
 		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	dir = req_inode(req, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;
@@ -498,16 +525,33 @@ static int do_rename(struct vfsd_req *req, uint64_t newdir_id, unsigned flags, s
 	struct vfsd_inode *a, *b;
 	int r = 0;
 
-	if (!new || !vfsd_name_ok(old) || !vfsd_name_ok(new))
+	if (!new)
 		return -EINVAL;
+	r = vfsd_name_check(old);
+	if (r >= 0)
+		r = vfsd_name_check(new);
+	if (r < 0)
+		return r;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 	a = req_inode(req, req->in.nodeid);
 	b = req_inode(req, newdir_id);
-	if (!a || !b)
+	if (!a || !b) {
 		r = -ESTALE;
-	else if (renameat2(a->fd, old, b->fd, new, flags) < 0)
+	} else if (flags & RENAME_WHITEOUT) {
+		/* The whiteout left behind is a new node: the guest caller's, like make_node()'s.
+		 */
+		struct vfsd_creds saved;
+
+		r = vfsd_req_creds_switch(req, &saved);
+		if (r >= 0) {
+			if (renameat2(a->fd, old, b->fd, new, flags) < 0)
+				r = -errno;
+			vfsd_creds_restore(&saved);
+		}
+	} else if (renameat2(a->fd, old, b->fd, new, flags) < 0) {
 		r = -errno;
+	}
 	PUT(a);
 	PUT(b);
 	return r < 0 ? r : vfsd_reply(req, NULL, 0);
@@ -537,8 +581,11 @@ int vfsd_op_link(struct vfsd_req *req)
 	char fdname[16];
 	int r = 0;
 
-	if (!name || !vfsd_name_ok(name))
+	if (!name)
 		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	src = req_inode(req, in->oldnodeid);
 	dir = req_inode(req, req->in.nodeid);
 	if (!src || !dir) {

@@ -214,8 +214,11 @@ int vfsd_op_create(struct vfsd_req *req)
 	struct vfsd_inode *dir;
 	int f = guest_open_flags(req->fs, in->flags), fd = -EEXIST, r;
 
-	if (!name || !vfsd_name_ok(name))
+	if (!name)
 		return -EINVAL;
+	r = vfsd_name_check(name);
+	if (r < 0)
+		return r;
 	dir = vfsd_inode_get(&req->fs->inodes, req->in.nodeid);
 	if (!dir)
 		return -ESTALE;

@@ -50,6 +50,7 @@ struct vfsd_lock_owner {
 	dev_t dev;
 	ino_t ino;
 	uint64_t owner;
+	uint64_t fh;   /* the handle it was made through: dropped at its RELEASE */
 	int fd;        /* this owner's open file description */
 	uint32_t pid;  /* the guest's pid that last took a lock, for GETLK */
 	unsigned refs; /* the table's (while linked) + waiters' */
@@ -186,6 +187,7 @@ static int owner_get(struct vfsd_fs *fs, struct vfsd_handle *hd, uint64_t owner,
 		lo->dev = st.st_dev;
 		lo->ino = st.st_ino;
 		lo->owner = owner;
+		lo->fh = hd->id;
 		lo->refs = 1;
 		lo->linked = true;
 		lo->next = l->owners[b];
@@ -303,7 +305,26 @@ void vfsd_locks_interrupt(struct vfsd_fs *fs, uint64_t unique)
 
 void vfsd_locks_release(struct vfsd_fs *fs, uint64_t fh)
 {
+	struct vfsd_locks *l = &fs->locks;
+
 	cancel_waiters(fs, match_fh, fh, -ENOLCK, false);
+	/*
+	 * The guest's last close of the file: its OFD locks, owned by the file
+	 * itself and so never named by a FLUSH, go with it (they stayed held
+	 * for good; found by tests/posix/difftest --locks).  A process's POSIX
+	 * locks taken through this file were dropped by the FLUSH of its close.
+	 */
+	pthread_mutex_lock(&l->lock);
+	for (unsigned b = 0; l->nowners && b < VFSD_LOCK_BUCKETS; b++) {
+		struct vfsd_lock_owner *lo = l->owners[b], *next;
+
+		for (; lo; lo = next) {
+			next = lo->next;
+			if (lo->fh == fh)
+				owner_unlink_locked(l, lo);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
 }
 
 void vfsd_locks_reset(struct vfsd_fs *fs)

@@ -116,8 +116,11 @@ void vfsd_reply_err(struct vfsd_req *req, int err);
  * NULL if there is none within arglen (the guest lied).
  */
 const char *vfsd_req_str(struct vfsd_req *req, size_t *off);
-/* A guest-supplied name for a directory entry: no '/', not empty, <= NAME_MAX, not . or .. */
-bool vfsd_name_ok(const char *name);
+/*
+ * A guest-supplied name for a directory entry: 0 if it has no '/', is not
+ * empty, "." or ".." (-EINVAL) and is at most NAME_MAX long (-ENAMETOOLONG).
+ */
+int vfsd_name_check(const char *name);
 
 /* statx of an inode's fd; -errno. */
 int vfsd_inode_statx(struct vfsd_inode *ino, struct statx *st);

@@ -350,6 +350,30 @@ static void cases_names(void)
 		cnt++;
 	closedir(d);
 	out("readdir-300", "%u", cnt);
+
+	/* A component longer than NAME_MAX: ENAMETOOLONG from every call, not EINVAL. */
+	char lng[300];
+	memset(lng, 'L', 256);
+	lng[256] = '\0';
+	out("long-name-open", "%s", en(open(lng, O_RDONLY)));
+	out("long-name-creat", "%s", en(open(lng, O_WRONLY | O_CREAT, 0644)));
+	out("long-name-mkdir", "%s", en(mkdir(lng, 0755)));
+	out("long-name-mknod", "%s", en(mknod(lng, S_IFIFO | 0644, 0)));
+	out("long-name-symlink", "%s", en(symlink("h2", lng)));
+	out("long-name-link", "%s", en(link("h2", lng)));
+	out("long-name-rename-to", "%s", en(rename("h2", lng)));
+	out("long-name-rename-from", "%s", en(rename(lng, "h3")));
+	out("long-name-unlink", "%s", en(unlink(lng)));
+	out("long-name-rmdir", "%s", en(rmdir(lng)));
+	out("long-name-chmod", "%s", en(chmod(lng, 0600)));
+	out("long-name-lchown", "%s", en(lchown(lng, 0, 0)));
+	out("long-name-truncate", "%s", en(truncate(lng, 0)));
+	lng[255] = '\0';
+	r = open(lng, O_WRONLY | O_CREAT, 0644);
+	out("name-max-creat", "%s", en(r));
+	if (r >= 0)
+		close(r);
+	out("name-max-unlink", "%s", en(unlink(lng)));
 }
 
 static long long ns(struct timespec t)
@@ -393,6 +417,17 @@ static void cases_times(void)
 	stat("tm", &b);
 	out("utime-omit-atime", "atime-kept=%d mtime=%lld", ns(a.st_atim) == ns(b.st_atim),
 	    (long long)b.st_mtim.tv_sec);
+	/* The link's own times, not its target's. */
+	put("tmt", "t", 0644);
+	setup("symlink-tml", symlink("tmt", "tml"));
+	stat("tmt", &a);
+	out("utimensat-nofollow-symlink", "%s",
+	    en(utimensat(AT_FDCWD, "tml", set, AT_SYMLINK_NOFOLLOW)));
+	struct stat l;
+	lstat("tml", &l);
+	stat("tmt", &b);
+	out("utimensat-nofollow-result", "link-mtime=%lld target-kept=%d",
+	    (long long)l.st_mtim.tv_sec, ns(a.st_mtim) == ns(b.st_mtim));
 }
 
 static void cases_xattr(void)

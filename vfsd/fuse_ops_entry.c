@@ -167,11 +167,10 @@ static int lookup_known(struct vfsd_fs *fs, struct vfsd_inode *parent, const cha
 int vfsd_do_lookup_new(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                        struct fuse_entry_out *e)
 {
-	int fd, r;
+	int fd = vfsd_name_check(name);
 
-	r = vfsd_name_check(name);
-	if (r < 0)
-		return r;
+	if (fd < 0)
+		return fd;
 	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -87,6 +87,18 @@ hold() {
 	return 1
 }
 
+# free_within KIND SECONDS : the host can take a KIND write lock on the file within SECONDS.
+free_within() {
+	local i out
+	for ((i = 0; i < $2 * 10; i++)); do
+		out=$(probe try "$SHARE/f" "$1" w)
+		[ "$out" = ok ] && return 0
+		sleep 0.1
+	done
+	echo "still locked after $2 s: $out"
+	return 1
+}
+
 release() {
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
@@ -224,10 +236,14 @@ run_locks() {
 
 	# Unlocks the kernel sends as SETLKW (F_SETLKW with F_UNLCK, flock(LOCK_UN)).
 	for k in posix flock; do
+		# The kernel sends RELEASE (which drops a closed file's flock, and
+		# any lock a cancelled waiter got meanwhile) after close returns:
+		# start from a file nobody locks.
+		t_check "$n: nothing left locked on the file before the $k unlock case" free_within "$k" 10
 		timeout 60 "$MV_PYTHON" "$PROBE" unlockw "$MNT/f" $k >"$MV_TMP/unlockw.out" 2>&1 &
 		gp=$!
 		HOLDERS+=("$gp")
-		for ((i = 0; i < 100; i++)); do
+		for ((i = 0; i < 400; i++)); do
 			grep -q . "$MV_TMP/unlockw.out" && break
 			sleep 0.05
 		done

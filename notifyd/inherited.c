@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,9 +49,18 @@ static void *reap_thread(void *arg)
 	return NULL;
 }
 
-void inherited_reap(pid_t pid)
+/* Is pid our child?  Its parent is field 4 of /proc/PID/stat, after the comm's last ')'. */
+static bool parent_is_us(pid_t pid)
 {
 	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) >= 0 && (p = strrchr(buf, ')')) &&
+	       strtol(p + 3, NULL, 10) == (long)getpid();
+}
+
+void inherited_reap(pid_t pid)
+{
 	pthread_attr_t attr;
 	pthread_t t;
 	int pidfd;
@@ -61,10 +71,7 @@ void inherited_reap(pid_t pid)
 	if (pidfd < 0)
 		return;
 	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	/* Its parent: field 4 of /proc/PID/stat, after the comm's last ')'. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')) ||
-	    strtol(p + 3, NULL, 10) != (long)getpid()) {
+	if (!parent_is_us(pid)) {
 		close(pidfd);
 		return;
 	}
@@ -130,14 +137,27 @@ void inherited_stop_helper(pid_t pid)
 	inherited_reap(pid);
 }
 
-/* The pids one /proc/self/task/TID/children file lists. */
+/* The pids one /proc/self/task/TID/children file lists (as many as there are). */
 static void note_children_of(const char *tid)
 {
-	char path[64], buf[4096], *p, *end;
+	_cleanup_free_ char *buf = NULL;
+	char path[sizeof("/proc/self/task//children") + NAME_MAX], *p, *end;
+	size_t size = 4096;
 	struct child *v;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%s/children", tid);
-	if (fd_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+	for (;;) {
+		free(buf);
+		buf = malloc(size);
+		if (!buf)
+			return;
+		n = fd_read_file_at(AT_FDCWD, path, buf, size);
+		if (n != -EFBIG || size >= (16u << 20))
+			break;
+		size *= 2;
+	}
+	if (n < 0)
 		return;
 	for (p = buf;; p = end) {
 		long pid = strtol(p, &end, 10);
@@ -145,7 +165,8 @@ static void note_children_of(const char *tid)
 
 		if (end == p || pid <= 0)
 			break;
-		if (container_proc_start((pid_t)pid, &start) < 0)
+		/* Read after the list: still ours, so the start time is our child's. */
+		if (container_proc_start((pid_t)pid, &start) < 0 || !parent_is_us((pid_t)pid))
 			continue;
 		v = realloc(children, (n_children + 1) * sizeof(*v));
 		if (!v)

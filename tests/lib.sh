@@ -985,6 +985,54 @@ mv_front_stop() {
 	MV_FRONT_PID= MV_FRONT_MNT=
 }
 
+# mv_vufs_start NAME MNT BACKEND-COMMAND... : a vhost-user-fs back-end that
+# listens on $MV_TMP/vu.sock (a fresh $MV_TMP/share to serve), and
+# vhost-user-fs-mount with the arguments in the array MV_VUFS_ARGS in front
+# of it at MNT: the local FUSE mount stands in for a guest.  Pids in
+# MV_VUFS_BACKEND and MV_VUFS_FRONT, logs in $MV_TMP/NAME-backend.log and
+# NAME-mount.log.  Not mounted within 5 s: t_fail "NAME: mounted", stops both.
+MV_VUFS_ARGS=() MV_VUFS_BACKEND= MV_VUFS_FRONT= MV_VUFS_MNT=
+mv_vufs_start() {
+	local name=$1 i
+	MV_VUFS_MNT=$2
+	shift 2
+	rm -rf "$MV_TMP/share" "$MV_TMP/vu.sock"
+	mkdir -p "$MV_TMP/share" "$MV_VUFS_MNT"
+	"$@" 2>"$MV_TMP/$name-backend.log" &
+	MV_VUFS_BACKEND=$!
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$MV_TMP/vu.sock" ] && break
+		sleep 0.1
+	done
+	"$MV_BUILD/vhost-user-fs-mount" "${MV_VUFS_ARGS[@]}" "$MV_TMP/vu.sock" "$MV_VUFS_MNT" \
+		2>"$MV_TMP/$name-mount.log" &
+	MV_VUFS_FRONT=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q " $MV_VUFS_MNT fuse.vhost-user-fs " /proc/self/mounts &&
+			stat "$MV_VUFS_MNT" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	t_fail "$name: mounted" "$(cat "$MV_TMP/$name-backend.log" "$MV_TMP/$name-mount.log")"
+	mv_vufs_stop
+	return 1
+}
+
+# mv_vufs_stop [SECONDS] : unmount, give the front-end SECONDS (default 0) to
+# exit by itself (so it prints its --stats), then stop both.
+mv_vufs_stop() {
+	local i
+	[ -n "$MV_VUFS_MNT" ] && umount "$MV_VUFS_MNT" 2>/dev/null
+	for ((i = 0; i < ${1:-0} * 10; i++)); do
+		if [ -z "$MV_VUFS_FRONT" ] || ! kill -0 "$MV_VUFS_FRONT" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	[ -n "$MV_VUFS_FRONT" ] && kill "$MV_VUFS_FRONT" 2>/dev/null && wait "$MV_VUFS_FRONT" 2>/dev/null
+	[ -n "$MV_VUFS_BACKEND" ] && kill "$MV_VUFS_BACKEND" 2>/dev/null &&
+		wait "$MV_VUFS_BACKEND" 2>/dev/null
+	MV_VUFS_FRONT= MV_VUFS_BACKEND=
+	return 0
+}
+
 # mv_share_pids ID : the vfsd pids of container ID's shares, from its decision lines.
 mv_share_pids() {
 	mv_decisions "$1" | grep 'action=virtiofs' | sed -n 's/.* why="vfsd pid=\([0-9]*\) .*/\1/p'

@@ -25,37 +25,15 @@ done
 VFSD_ARGS=()
 ldd "$VFSD" 2>/dev/null | grep -q libasan && VFSD_ARGS+=(--seccomp=log)
 
-BACKEND_PID= MOUNT_PID=
-stop_all() {
-	umount "$MV_TMP/mnt" 2>/dev/null
-	[ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null && wait "$MOUNT_PID" 2>/dev/null
-	[ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null && wait "$BACKEND_PID" 2>/dev/null
-	MOUNT_PID= BACKEND_PID=
-}
+stop_all() { mv_vufs_stop; }
 defer stop_all
 
 # start NAME BACKEND-COMMAND... : back-end on $MV_TMP/vu.sock, mounted at $MV_TMP/mnt.
 start() {
-	local name=$1 i
+	local name=$1
 	shift
-	rm -rf "$MV_TMP/share" "$MV_TMP/vu.sock"
-	mkdir -p "$MV_TMP/share" "$MV_TMP/mnt"
-	"$@" 2>"$MV_TMP/$name-backend.log" &
-	BACKEND_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		[ -S "$MV_TMP/vu.sock" ] && break
-		sleep 0.1
-	done
-	"$MOUNT" "$MV_TMP/vu.sock" "$MV_TMP/mnt" 2>"$MV_TMP/$name-mount.log" &
-	MOUNT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MV_TMP/mnt fuse.vhost-user-fs " /proc/self/mounts && stat "$MV_TMP/mnt" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	t_fail "$name: mounted" "$(cat "$MV_TMP/$name-backend.log" "$MV_TMP/$name-mount.log")"
-	stop_all
-	return 1
+	MV_VUFS_ARGS=()
+	mv_vufs_start "$name" "$MV_TMP/mnt" "$@"
 }
 
 # run NAME ARGS... : every seed; output in $MV_TMP/NAME-SEED.txt; prints the total of ops compared.

@@ -22,41 +22,22 @@ VFSD_ARGS=()
 ldd "$VFSD" 2>/dev/null | grep -q libasan && VFSD_ARGS+=(--seccomp=log)
 SHARE=$MV_TMP/share MNT=$MV_TMP/mnt
 
-BACKEND_PID= MOUNT_PID= HOLDERS=()
+HOLDERS=()
 stop_all() {
 	local p
 	for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null; done
 	HOLDERS=()
-	umount "$MNT" 2>/dev/null
-	[ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null && wait "$MOUNT_PID" 2>/dev/null
-	[ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null && wait "$BACKEND_PID" 2>/dev/null
-	MOUNT_PID= BACKEND_PID=
+	mv_vufs_stop
 }
 defer stop_all
 
 # start NAME QUEUES VFSD-ARGS... : vfsd on $MV_TMP/vu.sock mounted at $MNT.
 start() {
-	local name=$1 queues=$2 i
+	local name=$1 queues=$2
 	shift 2
-	rm -rf "$SHARE" "$MV_TMP/vu.sock"
-	mkdir -p "$SHARE" "$MNT"
-	"$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$SHARE" "$@" \
-		2>"$MV_TMP/$name-vfsd.log" &
-	BACKEND_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		[ -S "$MV_TMP/vu.sock" ] && break
-		sleep 0.1
-	done
-	"$MOUNT" --queues "$queues" "$MV_TMP/vu.sock" "$MNT" 2>"$MV_TMP/$name-mount.log" &
-	MOUNT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MNT fuse.vhost-user-fs " /proc/self/mounts && stat "$MNT" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	t_fail "$name: mounted" "$(cat "$MV_TMP/$name-vfsd.log" "$MV_TMP/$name-mount.log")"
-	stop_all
-	return 1
+	MV_VUFS_ARGS=(--queues "$queues")
+	mv_vufs_start "$name" "$MNT" "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" \
+		--shared-dir="$SHARE" "$@"
 }
 
 probe() { timeout 20 "$MV_PYTHON" "$PROBE" "$@" 2>&1; }
@@ -139,7 +120,7 @@ granted_now() {
 	return 1
 }
 
-threads() { ls "/proc/$BACKEND_PID/task" 2>/dev/null | wc -l; }
+threads() { ls "/proc/$MV_VUFS_BACKEND/task" 2>/dev/null | wc -l; }
 
 # Threads of vfsd back to n (waiters gone) within 3 s.
 threads_back_to() {
@@ -264,12 +245,12 @@ run_locks() {
 		expect ok probe try "$SHARE/f" posix w
 	release "$gp"
 	t_check "$n: no waiter thread is left in vfsd at the end" threads_back_to "$base"
-	t_check "$n: vfsd logged no error" sh -c "! grep -E ' (error|warning):' '$MV_TMP/$n-vfsd.log'"
-	t_check "$n: vfsd still runs" kill -0 "$BACKEND_PID"
+	t_check "$n: vfsd logged no error" sh -c "! grep -E ' (error|warning):' '$MV_TMP/$n-backend.log'"
+	t_check "$n: vfsd still runs" kill -0 "$MV_VUFS_BACKEND"
 }
 
 if start inline 1 --thread-pool-size=0; then
-	flags=$(sed -n 's/.*initialised, flags \(0x[0-9a-f]*\).*/\1/p' "$MV_TMP/inline-vfsd.log" | tail -1)
+	flags=$(sed -n 's/.*initialised, flags \(0x[0-9a-f]*\).*/\1/p' "$MV_TMP/inline-backend.log" | tail -1)
 	# FUSE_POSIX_LOCKS (1 << 1) and FUSE_FLOCK_LOCKS (1 << 10)
 	t_check "inline: INIT negotiated POSIX and flock locks (flags $flags)" \
 		test $((${flags:-0} & 0x402)) = $((0x402))

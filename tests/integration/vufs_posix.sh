@@ -31,46 +31,18 @@ mkdir -p "$MV_TMP/ref" "$MV_TMP/share" "$MV_TMP/mnt"
 t_check "the suite runs on a local directory ($(wc -l <"$MV_TMP/ref.txt") cases)" \
 	test "$(wc -l <"$MV_TMP/ref.txt")" -ge 60
 
-BACKEND_PID= MOUNT_PID=
 # No watchdog: a lost notification must hang (and fail a bounded wait), not be rescued.
 MOUNT_ARGS=(--stats --watchdog 0)
-stop_all() {
-	local i
-	umount "$MV_TMP/mnt" 2>/dev/null
-	# Let it exit by itself after the unmount, so --stats is printed.
-	for ((i = 0; i < 50; i++)); do
-		if [ -z "$MOUNT_PID" ] || ! kill -0 "$MOUNT_PID" 2>/dev/null; then break; fi
-		sleep 0.1
-	done
-	[ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null && wait "$MOUNT_PID" 2>/dev/null
-	[ -n "$BACKEND_PID" ] && kill "$BACKEND_PID" 2>/dev/null && wait "$BACKEND_PID" 2>/dev/null
-	MOUNT_PID= BACKEND_PID=
-}
+# Let the front-end exit by itself after the unmount, so --stats is printed.
+stop_all() { mv_vufs_stop 5; }
 defer stop_all
 
 # start NAME QUEUES BACKEND-COMMAND... : back-end on $MV_TMP/vu.sock, mounted at $MV_TMP/mnt.
 start() {
-	local name=$1 queues=$2 i
+	local name=$1 queues=$2
 	shift 2
-	rm -rf "$MV_TMP/share" "$MV_TMP/vu.sock"
-	mkdir -p "$MV_TMP/share"
-	"$@" 2>"$MV_TMP/$name-backend.log" &
-	BACKEND_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		[ -S "$MV_TMP/vu.sock" ] && break
-		sleep 0.1
-	done
-	"$MOUNT" "${MOUNT_ARGS[@]}" --queues "$queues" "$MV_TMP/vu.sock" "$MV_TMP/mnt" \
-		2>"$MV_TMP/$name-mount.log" &
-	MOUNT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q " $MV_TMP/mnt fuse.vhost-user-fs " /proc/self/mounts && stat "$MV_TMP/mnt" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	t_fail "$name: mounted" "$(cat "$MV_TMP/$name-backend.log" "$MV_TMP/$name-mount.log")"
-	stop_all
-	return 1
+	MV_VUFS_ARGS=("${MOUNT_ARGS[@]}" --queues "$queues")
+	mv_vufs_start "$name" "$MV_TMP/mnt" "$@"
 }
 
 # compare NAME : the suite on the mount against the local run.
@@ -183,9 +155,9 @@ MOUNT_ARGS=()
 # the asynchronous RELEASE of the file just written), the front-end exits.
 if start vfsd-dies 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share"; then
 	echo x >"$MV_TMP/mnt/file"
-	kill -9 "$BACKEND_PID"
-	wait "$BACKEND_PID" 2>/dev/null
-	BACKEND_PID=
+	kill -9 "$MV_VUFS_BACKEND"
+	wait "$MV_VUFS_BACKEND" 2>/dev/null
+	MV_VUFS_BACKEND=
 	out=$(timeout 10 stat "$MV_TMP/mnt/file" 2>&1)
 	rc=$?
 	t_diag "stat said: $out"
@@ -193,12 +165,12 @@ if start vfsd-dies 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" -
 		test "$rc" != 124 -a "$rc" != 0 -a -n "$({ mv_errno_in ENOTCONN "$out" ||
 			mv_errno_in ECONNABORTED "$out"; } && echo y)"
 	for ((i = 0; i < 50; i++)); do
-		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		kill -0 "$MV_VUFS_FRONT" 2>/dev/null || break
 		sleep 0.1
 	done
-	t_check "the front-end exited" sh -c "! kill -0 $MOUNT_PID 2>/dev/null"
-	wait "$MOUNT_PID" 2>/dev/null
-	MOUNT_PID=
+	t_check "the front-end exited" sh -c "! kill -0 $MV_VUFS_FRONT 2>/dev/null"
+	wait "$MV_VUFS_FRONT" 2>/dev/null
+	MV_VUFS_FRONT=
 	umount "$MV_TMP/mnt"
 fi
 
@@ -206,12 +178,12 @@ fi
 if start vfsd-umount 1 "$VFSD" "${VFSD_ARGS[@]}" --socket-path="$MV_TMP/vu.sock" --shared-dir="$MV_TMP/share"; then
 	umount "$MV_TMP/mnt"
 	for ((i = 0; i < 50; i++)); do
-		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		kill -0 "$MV_VUFS_FRONT" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$MOUNT_PID"
+	wait "$MV_VUFS_FRONT"
 	rc=$?
-	MOUNT_PID=
+	MV_VUFS_FRONT=
 	t_check "umount ends vhost-user-fs-mount with status 0" [ "$rc" = 0 ]
 	stop_all
 fi

@@ -143,38 +143,39 @@ static int dir_in_share(struct vfsd_fs *fs, int fd)
  * the fd's own statx makes the entry, so a name replaced after the probe
  * yields the file actually opened.  Return: 0 or -errno.
  */
-static int lookup_known(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
-                        struct fuse_entry_out *e)
+/* A checked name's entry from the file it names now, opened O_PATH (never followed). */
+static int lookup_open(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                       struct fuse_entry_out *e)
 {
-	struct vfsd_inode *ino;
-	struct statx st;
-	int fd;
+	int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
-	if (statx(parent->fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_WANT, &st) < 0)
-		return -errno;
-	ino = vfsd_inode_find(&fs->inodes, &st);
-	if (ino) {
-		fill_entry(fs, e, ino, &st, parent->mnt_id);
-		vfsd_inode_put(&fs->inodes, ino);
-		return 0;
-	}
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	return vfsd_entry_from_fd(fs, fd, parent->mnt_id, e);
 }
 
+static int lookup_known(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
+                        struct fuse_entry_out *e)
+{
+	struct vfsd_inode *ino;
+	struct statx st;
+
+	if (statx(parent->fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_WANT, &st) < 0)
+		return -errno;
+	ino = vfsd_inode_find(&fs->inodes, &st);
+	if (!ino)
+		return lookup_open(fs, parent, name, e);
+	fill_entry(fs, e, ino, &st, parent->mnt_id);
+	vfsd_inode_put(&fs->inodes, ino);
+	return 0;
+}
+
 int vfsd_do_lookup_new(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,
                        struct fuse_entry_out *e)
 {
-	int fd = vfsd_name_check(name);
+	int r = vfsd_name_check(name);
 
-	if (fd < 0)
-		return fd;
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return vfsd_entry_from_fd(fs, fd, parent->mnt_id, e);
+	return r < 0 ? r : lookup_open(fs, parent, name, e);
 }
 
 int vfsd_do_lookup(struct vfsd_fs *fs, struct vfsd_inode *parent, const char *name,

@@ -668,6 +668,22 @@ static int handle_may_lock(struct vfsd_handle *h, short type)
 	return 0;
 }
 
+/* What GETLK and SETLK(W) of a POSIX lock check first: 0 with the range in *fl and the open in *h.
+ */
+static int posix_lock_begin(struct vfsd_req *req, const struct fuse_lk_in *in, struct flock *fl,
+                            struct vfsd_handle **h)
+{
+	int r;
+
+	if (!(req->fs->flags & FUSE_POSIX_LOCKS))
+		return -ENOSYS;
+	r = lk_to_flock(&in->lk, fl);
+	if (r < 0)
+		return r;
+	*h = vfsd_handle_get(&req->fs->handles, in->fh, false);
+	return *h ? 0 : -EBADF;
+}
+
 int vfsd_op_getlk(struct vfsd_req *req)
 {
 	const struct fuse_lk_in *in = (const void *)req->arg;
@@ -678,14 +694,9 @@ int vfsd_op_getlk(struct vfsd_req *req)
 	struct stat st;
 	int r;
 
-	if (!(req->fs->flags & FUSE_POSIX_LOCKS))
-		return -ENOSYS;
-	r = lk_to_flock(&in->lk, &fl);
+	r = posix_lock_begin(req, in, &fl, &h);
 	if (r < 0)
 		return r;
-	h = vfsd_handle_get(&req->fs->handles, in->fh, false);
-	if (!h)
-		return -EBADF;
 	/*
 	 * The owner's own locks never conflict with it: ask through its fd.
 	 * Without one it holds no locks, and the handle's fd (which never
@@ -746,14 +757,9 @@ int vfsd_op_setlk(struct vfsd_req *req)
 
 	if (in->lk_flags & FUSE_LK_FLOCK)
 		return setlk_flock(req, in, sleep);
-	if (!(req->fs->flags & FUSE_POSIX_LOCKS))
-		return -ENOSYS;
-	r = lk_to_flock(&in->lk, &fl);
+	r = posix_lock_begin(req, in, &fl, &h);
 	if (r < 0)
 		return r;
-	h = vfsd_handle_get(&req->fs->handles, in->fh, false);
-	if (!h)
-		return -EBADF;
 	/*
 	 * The guest's open decides, not the owner's fd: that one was reopened
 	 * from whichever open first locked for this owner, maybe a read-write

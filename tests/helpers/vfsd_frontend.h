@@ -436,14 +436,13 @@ static inline bool vfsd_alive(void)
 	return vfsd_pid > 0 && waitpid(vfsd_pid, NULL, WNOHANG) == 0;
 }
 
-/* Number of fds vfsd (or its sandboxed child) holds. */
-static inline int vfsd_fds(void)
+/* The server process: with --sandbox=namespace, vfsd_pid's child. */
+static inline int vfsd_server_pid(void)
 {
 	char path[64], buf[64];
 	FILE *f;
-	int pid = vfsd_pid, n = 0;
+	int pid = vfsd_pid;
 
-	/* With --sandbox=namespace the server is the child of vfsd_pid. */
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
 	f = fopen(path, "re");
 	if (f) {
@@ -451,14 +450,37 @@ static inline int vfsd_fds(void)
 			pid = atoi(buf);
 		fclose(f);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	DIR *d = opendir(path);
+	return pid;
+}
+
+/* Entries of /proc/SERVER/DIR ("fd", "task"), "." and ".." counted when all. */
+static inline int vfsd_proc_entries(const char *dir, bool all)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", vfsd_server_pid(), dir);
+	d = opendir(path);
 	if (!d)
 		return -1;
-	while (readdir(d))
-		n++;
+	while ((de = readdir(d)))
+		n += all || de->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+/* Number of fds vfsd (or its sandboxed child) holds (plus "." and ".."). */
+static inline int vfsd_fds(void)
+{
+	return vfsd_proc_entries("fd", true);
+}
+
+/* Number of threads of vfsd (or its sandboxed child). */
+static inline int vfsd_threads(void)
+{
+	return vfsd_proc_entries("task", false);
 }
 
 /*

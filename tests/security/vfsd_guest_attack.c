@@ -200,24 +200,6 @@ static void guest_unlink(const char *name)
 	call(FUSE_UNLINK, 1, name, strlen(name) + 1);
 }
 
-/* The server process: with --sandbox=namespace, vfsd_pid's child. */
-static int server_pid(void)
-{
-	char path[64], buf[64] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", vfsd_pid, vfsd_pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && atoi(buf) > 0) {
-			fclose(f);
-			return atoi(buf);
-		}
-		fclose(f);
-	}
-	return vfsd_pid;
-}
-
 /*
  * The invariant itself: every descriptor vfsd holds on a file of the share
  * that is neither a regular file nor a directory is an O_PATH one (which
@@ -226,7 +208,7 @@ static int server_pid(void)
 static unsigned open_special_fds(char *what, size_t len)
 {
 	char path[300];
-	int pid = server_pid();
+	int pid = vfsd_server_pid();
 	unsigned bad = 0;
 	struct dirent *de;
 	DIR *d;

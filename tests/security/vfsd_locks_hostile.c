@@ -119,39 +119,6 @@ static void a_wait(int i, int ms)
 
 /* --- vfsd's resources ----------------------------------------------------- */
 
-static int server_pid(void)
-{
-	char path[64], buf[64];
-	FILE *f;
-	int pid = vfsd_pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && atoi(buf) > 0)
-			pid = atoi(buf);
-		fclose(f);
-	}
-	return pid;
-}
-
-static int vfsd_threads(void)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", server_pid());
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Waits up to 3 s for vfsd's threads to drop to n or fewer. */
 static int threads_settle(int n)
 {

@@ -176,45 +176,11 @@ static void guest_flush(uint64_t node, uint64_t fh, uint64_t owner)
 	call(FUSE_FLUSH, node, &in, sizeof(in));
 }
 
-/* The server process: with --sandbox=namespace, vfsd_pid's child. */
-static int server_pid(void)
-{
-	char path[64], buf[64] = "";
-	FILE *f;
-	int pid = vfsd_pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", vfsd_pid, vfsd_pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && atoi(buf) > 0)
-			pid = atoi(buf);
-		fclose(f);
-	}
-	return pid;
-}
-
-static int vfsd_threads(void)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", server_pid());
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* vfsd's fds on non-regular, non-directory files of the share that are not O_PATH. */
 static unsigned open_special_fds(void)
 {
 	char path[300];
-	int pid = server_pid();
+	int pid = vfsd_server_pid();
 	unsigned bad = 0;
 	struct dirent *de;
 	DIR *d;

@@ -104,6 +104,14 @@ int container_new(const char *id, const char *profile, const char *runtime, pid_
 	return 0;
 }
 
+void container_set_k8s(struct container *c, const char *ns, const char *verdict)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->k8s_ns, sizeof(c->k8s_ns), "%s", ns);
+	snprintf(c->k8s_verdict, sizeof(c->k8s_verdict), "%s", verdict);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void container_ref(struct container *c)
 {
 	pthread_mutex_lock(&registry.lock);

@@ -79,6 +79,9 @@ struct container {
 	int notify_fd; /* OCI: watched by the workers; LXC: -EBADF, each message brings one */
 	int lxc_sock;  /* LXC proxy connection (watched instead), or -EBADF */
 	bool gone;     /* notify fd hung up */
+	/* Kubernetes namespace and allowlist verdict (ns_allow.h), "" if none; under lock. */
+	char k8s_ns[64];
+	char k8s_verdict[24];
 
 	pthread_mutex_t lock; /* protects everything below, and the resources' data that say so */
 	struct container_counters counters;
@@ -110,6 +113,8 @@ void container_save(struct container *c);
 void container_keys_above(uint64_t key);
 /* The start time of process pid (field 22 of /proc/PID/stat), or -errno. */
 int container_proc_start(pid_t pid, uint64_t *ret);
+/* Record c's Kubernetes namespace and the allowlist's verdict, for `notifyctl list`. */
+void container_set_k8s(struct container *c, const char *ns, const char *verdict);
 void container_ref(struct container *c);
 void container_unref(struct container *c);
 /* Drop the registry's reference: the container hung up. */

@@ -38,6 +38,8 @@ static void list_one(struct container *c, void *userdata)
 	        (unsigned long long)c->counters.continued, (unsigned long long)c->counters.denied,
 	        (unsigned long long)c->counters.enosys, (unsigned long long)c->counters.failed);
 	container_resource_counts(c, list_resource, out);
+	if (c->k8s_ns[0])
+		fprintf(out, " k8s-namespace=%s k8s-allowlist=%s", c->k8s_ns, c->k8s_verdict);
 	fputc('\n', out);
 	pthread_mutex_unlock(&c->lock);
 }

@@ -16,6 +16,7 @@
 #include "notifyd/ns_child.h"
 #include "notifyd/oci_listener.h"
 #include "notifyd/profile_store.h"
+#include "notifyd/ns_allow.h"
 #include "notifyd/restart.h"
 #include "notifyd/inflight.h"
 #include "notifyd/inherited.h"
@@ -61,6 +62,7 @@ struct options {
 	const char *state_dir;
 	unsigned workers;
 	unsigned max_running;
+	const char *namespaces_path; /* NULL: no Kubernetes namespace allowlist */
 };
 
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
@@ -314,24 +316,66 @@ static void try_sync_wake_up(int notify_fd)
 	}
 }
 
+/*
+ * The namespace allowlist's decision for a new OCI container, logged.
+ * Returns false when the container is refused: notifyd kills its init
+ * through the pidfd (the runtime has no way to hear a listener's answer:
+ * runc and crun send the state and go on), so `runc create`/`start`, and the
+ * kubelet above them, see a container that died before it ran.
+ */
+static bool admit_container(const struct oci_state *st, int pidfd, struct ns_allow_decision *d)
+{
+	char id[128];
+	const char *ns = st->k8s_source == NS_SOURCE_VALID     ? st->k8s_ns
+	                 : st->k8s_source == NS_SOURCE_INVALID ? "(invalid)"
+	                                                       : "(none)";
+
+	ns_allow_decide((enum ns_allow_source)st->k8s_source, st->k8s_ns, st->profile, d);
+	log_printable(st->id, id, sizeof(id));
+	if (st->k8s_source == NS_SOURCE_INVALID)
+		log_warn("container %s: Kubernetes namespace annotation rejected: %s", id,
+		         st->k8s_why);
+	if (d->verdict == NS_ALLOW_OFF && st->k8s_source == NS_SOURCE_NONE)
+		return true;
+	log_msg(d->verdict == NS_ALLOW_ALLOWED || d->verdict == NS_ALLOW_OFF ? LOG_LVL_INFO
+	                                                                     : LOG_LVL_WARN,
+	        "namespace-allowlist id=%s k8s-namespace=%s asked=%s profile=%s verdict=%s", id, ns,
+	        st->profile, d->verdict == NS_ALLOW_REFUSED ? "-" : d->profile,
+	        ns_allow_verdict_name(d->verdict));
+	if (d->verdict != NS_ALLOW_REFUSED)
+		return true;
+	if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+		log_error("container %s refused but not killed (pid %d): %m; its notify fd is "
+		          "closed, so its mounts fail with ENOSYS",
+		          id, (int)st->pid);
+	return false;
+}
+
 static void adopt_container(const struct oci_state *st, int notify_fd)
 {
 	struct profile_set *set = profile_store_get();
 	struct container *c;
+	struct ns_allow_decision d;
 	int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
 	int r;
 
-	if (!set || !profile_set_find(set, st->profile))
-		log_warn(
-		    "container %s asks for profile '%s', which is not loaded: its mounts get EPERM "
-		    "until it is",
-		    st->id, st->profile);
-	profile_store_put(set);
 	if (pidfd < 0)
 		log_warn("container %s: pidfd_open(%d): %m", st->id, (int)st->pid);
 	else
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	r = container_new(st->id, st->profile, "oci", st->pid, pidfd, notify_fd, &c);
+	if (!admit_container(st, pidfd, &d)) {
+		profile_store_put(set);
+		safe_close(pidfd);
+		safe_close(notify_fd);
+		return;
+	}
+	if (!set || !profile_set_find(set, d.profile))
+		log_warn(
+		    "container %s asks for profile '%s', which is not loaded: its mounts get EPERM "
+		    "until it is",
+		    st->id, d.profile);
+	profile_store_put(set);
+	r = container_new(st->id, d.profile, "oci", st->pid, pidfd, notify_fd, &c);
 	if (r < 0) {
 		log_error("container %s: %s", st->id, strerror(-r));
 		safe_close(pidfd);
@@ -355,8 +399,14 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		container_forget(c);
 		return;
 	}
+	if (st->k8s_source != NS_SOURCE_NONE || d.verdict != NS_ALLOW_OFF)
+		container_set_k8s(c,
+		                  st->k8s_source == NS_SOURCE_VALID     ? st->k8s_ns
+		                  : st->k8s_source == NS_SOURCE_INVALID ? "(invalid)"
+		                                                        : "(none)",
+		                  ns_allow_verdict_name(d.verdict));
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
-	         st->status[0] ? st->status : "?", st->profile);
+	         st->status[0] ? st->status : "?", d.profile);
 }
 
 /* The name of w's connection in the fd store. */
@@ -554,6 +604,25 @@ static void expire_handovers(void)
 	}
 }
 
+/* The namespace allowlist goes with the profiles: the same rules for start and SIGHUP. */
+static int reload_namespaces(const char *path, bool initial)
+{
+	char err[512];
+	int r;
+
+	if (!path)
+		return 0;
+	r = ns_allow_load(path, err, sizeof(err));
+	if (r < 0 && initial)
+		log_error("namespace allowlist %s not loaded, not starting: %s", path, err);
+	else if (r < 0)
+		log_error("namespace allowlist %s not loaded, keeping the one in force: %s", path,
+		          err);
+	else
+		log_info("namespace allowlist loaded from %s", path);
+	return r;
+}
+
 /* At start (initial) a broken profile keeps notifyd from starting; on SIGHUP the old set stays. */
 static int reload_profiles(const char *dir, bool initial)
 {
@@ -576,6 +645,7 @@ static void usage(FILE *out)
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
 	    "               [--log-level error|warn|info|debug] [--keeper]\n"
+	    "               [--namespaces FILE]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -589,7 +659,10 @@ static void usage(FILE *out)
 	    "  --max-running N   requests of one container handled at once (default 2);\n"
 	    "                    more wait in the kernel, so no container occupies every worker\n"
 	    "  --keeper          run a keeper that holds notifyd's fds and restarts it with them\n"
-	    "                    when it dies (for hosts without systemd; see notifyd(8))\n");
+	    "                    when it dies (for hosts without systemd; see notifyd(8))\n"
+	    "  --namespaces FILE Kubernetes namespace -> profile allowlist (see "
+	    "docs/kubernetes.md),\n"
+	    "                    reloaded with the profiles on SIGHUP; off by default\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -603,6 +676,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"workers", required_argument, NULL, 'w'},
 	    {"max-running", required_argument, NULL, 'm'},
 	    {"log-level", required_argument, NULL, 'l'},
+	    {"namespaces", required_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -625,6 +699,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			o->state_dir = optarg;
+			break;
+		case 'N':
+			o->namespaces_path = optarg;
 			break;
 		case 'w':
 		case 'm': {
@@ -796,7 +873,8 @@ int main(int argc, char **argv)
 		log_error("cannot make notifyd non-dumpable: %m");
 		return EXIT_FAILURE;
 	}
-	if (reload_profiles(o.profiles_dir, true) < 0)
+	if (reload_profiles(o.profiles_dir, true) < 0 ||
+	    reload_namespaces(o.namespaces_path, true) < 0)
 		return EXIT_FAILURE;
 	ns_child_init();
 	r = view_init();
@@ -928,9 +1006,10 @@ int main(int argc, char **argv)
 			case W_SIGNAL: {
 				struct signalfd_siginfo si;
 				while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP)
+					if (si.ssi_signo == SIGHUP) {
 						reload_profiles(o.profiles_dir, false);
-					else if (si.ssi_signo == SIGUSR2)
+						reload_namespaces(o.namespaces_path, false);
+					} else if (si.ssi_signo == SIGUSR2)
 						upgrading = true;
 					else
 						running = false;
@@ -958,6 +1037,7 @@ int main(int argc, char **argv)
 	if (o.lxc_socket_path)
 		(void)unix_listener_remove(o.lxc_socket_path, &lxc_id);
 	profile_store_shutdown();
+	ns_allow_shutdown();
 	return EXIT_SUCCESS;
 fail_sockets: /* a refused start leaves no socket of ours behind */
 	if (oci_ours)

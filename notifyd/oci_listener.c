@@ -2,6 +2,7 @@
 #include "notifyd/oci_listener.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "notifyd/ns_allow.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -75,6 +76,64 @@ static int get_pid(json_object *o, const char *key, pid_t *ret)
 	return 0;
 }
 
+/* A Kubernetes namespace name: a DNS-1123 label (what the API server accepts). */
+static bool valid_k8s_namespace(const char *s, size_t len)
+{
+	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * The pod's namespace from the annotations the CRI wrote into the bundle.
+ * Anything unusable -- an annotation that is not a string, not a namespace
+ * name (too long, upper case, NUL or non-UTF-8 bytes), or the two keys
+ * naming different namespaces -- is NS_SOURCE_INVALID: a namespace allowed
+ * nothing, never "no annotation" (which the allowlist may treat more
+ * kindly).  Duplicate keys in the JSON: json-c keeps the last, as Go's
+ * encoding/json does for the CRIs and runc that read the same bundle.
+ */
+static void k8s_namespace(json_object *state, struct oci_state *st)
+{
+	static const char *const keys[] = {OCI_K8S_NS_CRIO, OCI_K8S_NS_CONTAINERD};
+	json_object *ann, *v;
+
+	st->k8s_source = NS_SOURCE_NONE;
+	if (!state || !json_object_object_get_ex(state, "annotations", &ann))
+		return;
+	if (!json_object_is_type(ann, json_type_object)) {
+		st->k8s_source = NS_SOURCE_INVALID;
+		snprintf(st->k8s_why, sizeof(st->k8s_why), "state.annotations is not an object");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *s;
+		size_t len;
+
+		if (!json_object_object_get_ex(ann, keys[i], &v))
+			continue;
+		s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		len = s ? (size_t)json_object_get_string_len(v) : 0;
+		if (!s || !valid_k8s_namespace(s, len)) {
+			st->k8s_source = NS_SOURCE_INVALID;
+			snprintf(st->k8s_why, sizeof(st->k8s_why), "%s is not a namespace name",
+			         keys[i]);
+			return;
+		}
+		if (st->k8s_source == NS_SOURCE_VALID && strcmp(st->k8s_ns, s) != 0) {
+			st->k8s_source = NS_SOURCE_INVALID;
+			snprintf(st->k8s_why, sizeof(st->k8s_why), "%s and %s disagree", keys[0],
+			         keys[1]);
+			return;
+		}
+		st->k8s_source = NS_SOURCE_VALID;
+		snprintf(st->k8s_ns, sizeof(st->k8s_ns), "%s", s);
+	}
+}
+
 static int state_from_object(json_object *root, size_t nfds, struct oci_state *st, char *err,
                              size_t errlen)
 {
@@ -126,6 +185,7 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 		s = get_string(state, "status");
 		if (s)
 			snprintf(st->status, sizeof(st->status), "%s", s);
+		k8s_namespace(state, st);
 	}
 	if (!st->pid)
 		st->pid = pid;

@@ -20,6 +20,16 @@ struct oci_state {
 	char profile[64];  /* from metadata "profile=NAME", else "default" */
 	int seccomp_index; /* index of "seccompFd" in fds[] */
 	char status[32];
+	/*
+	 * The Kubernetes namespace from state.annotations (CRI-O's
+	 * io.kubernetes.pod.namespace, containerd's
+	 * io.kubernetes.cri.sandbox-namespace): k8s_source is an enum
+	 * ns_allow_source; k8s_ns is set when it is NS_SOURCE_VALID, k8s_why
+	 * says what was wrong when it is NS_SOURCE_INVALID.
+	 */
+	int k8s_source;
+	char k8s_ns[64];
+	char k8s_why[96];
 };
 
 /* Parse a complete state document; nfds = how many fds arrived.  -EINVAL with err filled. */
@@ -27,6 +37,10 @@ int oci_state_parse(const char *json, size_t len, size_t nfds, struct oci_state 
                     size_t errlen);
 /* Find "profile=NAME" in listenerMetadata (tokens split on space, comma, semicolon, newline). */
 int oci_metadata_profile(const char *metadata, char *buf, size_t size);
+
+/* The keys a CRI sets; either one names the pod's namespace. */
+#define OCI_K8S_NS_CRIO       "io.kubernetes.pod.namespace"
+#define OCI_K8S_NS_CONTAINERD "io.kubernetes.cri.sandbox-namespace"
 
 struct oci_conn;
 /* Takes ownership of the accepted socket. */

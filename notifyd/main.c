@@ -355,7 +355,7 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 {
 	struct profile_set *set = profile_store_get();
 	struct container *c;
-	struct ns_allow_decision d;
+	struct ns_allow_decision d = {0};
 	int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
 	int r;
 

@@ -186,3 +186,7 @@ $(DIFFTEST): tests/posix/difftest.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(DIFFTEST)
+
+$(BUILD)/tests/unit/test_ns_allow: $(OBJ)/tests/unit/test_ns_allow.o \
+		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/ns_allow.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -linih $(LDLIBS)

@@ -45,6 +45,9 @@ PACKAGES=(
 	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
+	yamllint        # tests/integration/k8s_manifests.sh: deploy/kubernetes/*.yaml
+	python3-kubernetes # tests/helpers/k8s_validate.py: the manifests against the API's typed models
+	python3-yaml    # tests/helpers/k8s_validate.py and k8s_manifests.sh read the manifests
 )
 
 missing=()

@@ -318,13 +318,16 @@ static void try_sync_wake_up(int notify_fd)
 
 /*
  * The namespace allowlist's decision for a new OCI container, logged.
- * Returns false when the container is refused: notifyd kills its init
- * through the pidfd (the runtime has no way to hear a listener's answer:
- * runc and crun send the state and go on), so `runc create`/`start`, and the
- * kubelet above them, see a container that died before it ran.
+ * Returns false when the container is refused: notifyd kills the process
+ * being started -- the init at create, the new process of a `runc exec`,
+ * not the running container (the runtime has no way to hear a listener's
+ * answer: runc and crun send the state and go on), so `runc create`/`start`
+ * or `exec`, and the kubelet above them, see a process that died before it
+ * ran.
  */
 static bool admit_container(const struct oci_state *st, int pidfd, struct ns_allow_decision *d)
 {
+	int victim = -EBADF;
 	char id[128];
 	const char *ns = st->k8s_source == NS_SOURCE_VALID     ? st->k8s_ns
 	                 : st->k8s_source == NS_SOURCE_INVALID ? "(invalid)"
@@ -344,10 +347,15 @@ static bool admit_container(const struct oci_state *st, int pidfd, struct ns_all
 	        ns_allow_verdict_name(d->verdict));
 	if (d->verdict != NS_ALLOW_REFUSED)
 		return true;
+	if (st->process_pid != st->pid) {
+		victim = (int)syscall(SYS_pidfd_open, st->process_pid, 0);
+		pidfd = victim;
+	}
 	if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
 		log_error("container %s refused but not killed (pid %d): %m; its notify fd is "
 		          "closed, so its mounts fail with ENOSYS",
-		          id, (int)st->pid);
+		          id, (int)st->process_pid);
+	safe_close(victim);
 	return false;
 }
 

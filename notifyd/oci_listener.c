@@ -189,6 +189,7 @@ static int state_from_object(json_object *root, size_t nfds, struct oci_state *s
 	}
 	if (!st->pid)
 		st->pid = pid;
+	st->process_pid = pid ? pid : st->pid;
 	if (!st->pid) {
 		snprintf(err, errlen, "no pid in state");
 		return -EINVAL;

@@ -17,6 +17,7 @@
 struct oci_state {
 	char id[256];      /* state.id */
 	pid_t pid;         /* state.pid (the container's init), else pid */
+	pid_t process_pid; /* pid: the process being started (a `runc exec`'s), else state.pid */
 	char profile[64];  /* from metadata "profile=NAME", else "default" */
 	int seccomp_index; /* index of "seccompFd" in fds[] */
 	char status[32];

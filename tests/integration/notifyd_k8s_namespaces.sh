@@ -14,6 +14,9 @@
 #      runs (the runtime's run fails, its command never ran), the log says
 #      verdict=refused; team-b asking for default still runs.
 #   5. the file now allows team-b priv, SIGHUP: team-b gets priv.
+#   6. priv is taken from team-b while its container runs: a runc exec into
+#      it is refused (the exec'd process killed, not the container's init);
+#      crun 1.8.1 hands no exec'd process over, so there is nothing to judge.
 # Then: a broken file on SIGHUP (the log names FILE:LINE, the old list
 # stays) and at start (notifyd does not start).
 # Hostile annotations: tests/security/k8s_annotations.sh.
@@ -105,6 +108,51 @@ run_runtime() {
 	t_step_ok "$rt: after SIGHUP team-b is allowed priv" "$id" tmpfs
 	k8s_check_line "$rt: allowlist line: team-b allowed after the reload" "$id" \
 		"k8s-namespace=team-b " "profile=priv " "verdict=allowed"
+
+	# 6. a reload takes priv away from team-b while its container runs: a
+	#    new exec is refused (only the exec'd process is killed), the
+	#    running container is left alone.
+	id=$MV_IDP-$rt-b-exec
+	k8s_bundle "$id" priv '{"io.kubernetes.pod.namespace": "team-b"}' sh /k8s-hold.sh "$id.held"
+	mv_start "$rt" "$MV_TMP/$id" "$id" 60
+	if mv_sync_wait "$ROOTFS" "$id.held" 30; then
+		k8s_nsconf refuse ""
+		k8s_reload
+		out=$(mv_rt "$rt" exec "$id" sh -c 'echo exec-ran; mount -t tmpfs -o size=1m k8s /mnt/b; echo rc=$?' 2>&1)
+		rc=$?
+		if [ "$rt" = crun ]; then
+			# crun 1.8.1 hands an exec'd process to no listener: there is
+			# nothing to refuse (and notifyd serves none of its mounts).
+			if ! grep -q "namespace-allowlist id=$id .*verdict=refused" "$MV_LOG"; then
+				t_ok "$rt: exec is not handed over to notifyd (crun 1.8.1), so not judged: $(tr '\n' ' ' <<<"$out")"
+			else
+				t_fail "$rt: exec is not handed over to notifyd (crun 1.8.1)" "$(grep "id=$id " "$MV_LOG")"
+			fi
+		elif [ "$rc" -ne 0 ] && ! grep -q exec-ran <<<"$out"; then
+			t_ok "$rt: exec into a team-b container after priv was taken away is refused (exit $rc)"
+		else
+			t_fail "$rt: exec into a team-b container after priv was taken away is refused" \
+				"exit $rc" "$out"
+		fi
+		if [ "$rt" = crun ]; then
+			:
+		elif [ "$(grep -c "namespace-allowlist id=$id .*verdict=refused" "$MV_LOG")" = 1 ]; then
+			t_ok "$rt: the exec's hand-over is logged refused"
+		else
+			t_fail "$rt: the exec's hand-over is logged refused" "$(grep "id=$id " "$MV_LOG")"
+		fi
+		mv_sync_go "$ROOTFS" "$id.held"
+	else
+		t_fail "$rt: team-b exec container reached its mount" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		t_ok "$rt: the running container was not killed by the refused exec (exit 0)"
+	else
+		t_fail "$rt: the running container was not killed by the refused exec" "exit $rc" \
+			"$(cat "$(mv_out "$id")")"
+	fi
 }
 
 for rt in runc crun; do

@@ -39,7 +39,7 @@ static int load(const char *text, char *err, size_t errlen)
 static enum ns_allow_verdict decide(enum ns_allow_source src, const char *ns, const char *prof,
                                     char *got)
 {
-	struct ns_allow_decision d;
+	struct ns_allow_decision d = {0};
 
 	ns_allow_decide(src, ns, prof, &d);
 	strcpy(got, d.profile);

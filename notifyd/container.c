@@ -225,6 +225,12 @@ static struct json_object *entry_json(struct container *c)
 		return NULL;
 	}
 	pthread_mutex_lock(&c->lock);
+	if (c->k8s_ns[0] && (state_set_str(o, "k8s_namespace", c->k8s_ns) < 0 ||
+	                     state_set_str(o, "k8s_verdict", c->k8s_verdict) < 0)) {
+		pthread_mutex_unlock(&c->lock);
+		json_object_put(o);
+		return NULL;
+	}
 	for (struct container_resource *r = c->resources; r; r = r->next) {
 		struct json_object *part = r->ops->save ? r->ops->save(c, r) : NULL;
 		if (part && json_object_object_add(res, r->ops->name, part) < 0)

@@ -390,6 +390,12 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		safe_close(notify_fd);
 		return;
 	}
+	if (st->k8s_source != NS_SOURCE_NONE || d.verdict != NS_ALLOW_OFF)
+		container_set_k8s(c,
+		                  st->k8s_source == NS_SOURCE_VALID     ? st->k8s_ns
+		                  : st->k8s_source == NS_SOURCE_INVALID ? "(invalid)"
+		                                                        : "(none)",
+		                  ns_allow_verdict_name(d.verdict));
 	try_sync_wake_up(notify_fd);
 	/*
 	 * Stored before it is watched: once a worker can receive a request of
@@ -407,12 +413,6 @@ static void adopt_container(const struct oci_state *st, int notify_fd)
 		container_forget(c);
 		return;
 	}
-	if (st->k8s_source != NS_SOURCE_NONE || d.verdict != NS_ALLOW_OFF)
-		container_set_k8s(c,
-		                  st->k8s_source == NS_SOURCE_VALID     ? st->k8s_ns
-		                  : st->k8s_source == NS_SOURCE_INVALID ? "(invalid)"
-		                                                        : "(none)",
-		                  ns_allow_verdict_name(d.verdict));
 	log_info("container %s pid=%d status=%s profile=%s adopted", st->id, (int)st->pid,
 	         st->status[0] ? st->status : "?", d.profile);
 }

@@ -95,6 +95,20 @@ struct restore_ctx {
 	size_t n_hung;
 };
 
+/* The namespace allowlist's columns of `notifyctl list`, if the entry had them. */
+static void restore_k8s(struct container *c, struct json_object *obj)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz0123456789-()";
+	const char *ns, *verdict;
+
+	if (state_get_str(obj, "k8s_namespace", &ns) < 0 ||
+	    state_get_str(obj, "k8s_verdict", &verdict) < 0)
+		return;
+	if (strspn(ns, ok) != strlen(ns) || strspn(verdict, ok) != strlen(verdict))
+		return;
+	container_set_k8s(c, ns, verdict);
+}
+
 static void restore_one(const char *name, struct json_object *obj, void *userdata)
 {
 	struct restore_ctx *ctx = userdata;
@@ -130,6 +144,7 @@ static void restore_one(const char *name, struct json_object *obj, void *userdat
 	}
 	c->key = key;
 	c->init_start = init_start;
+	restore_k8s(c, obj);
 	if (lxc)
 		c->lxc_sock = fd;
 	if (json_object_object_get_ex(obj, "resources", &resources) &&

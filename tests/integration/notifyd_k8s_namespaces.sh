@@ -5,7 +5,8 @@
 # io.kubernetes.cri.sandbox-namespace).  Per runtime:
 #   1. namespace team-a, allowed profile "priv", gets it: its tmpfs mount is
 #      let through (priv: continue), the log's namespace-allowlist line says
-#      verdict=allowed, notifyctl list shows k8s-namespace=team-a.
+#      verdict=allowed, notifyctl list shows k8s-namespace=team-a, also
+#      after an upgrade in place (SIGUSR2).
 #   2. namespace team-b (containerd's key) asks for priv, is not allowed it,
 #      fallback = default: runs under default (tmpfs denied ENODEV).
 #   3. a container without annotations asks for priv: unannotated = allow
@@ -28,7 +29,7 @@
 k8s_setup
 
 run_runtime() {
-	local rt=$1 id rc list
+	local rt=$1 id rc list n i out
 	if ! command -v "$rt" >/dev/null; then
 		t_skip "$rt: namespace allowlist" "$rt is not installed"
 		return 0
@@ -47,6 +48,21 @@ run_runtime() {
 			t_ok "$rt: notifyctl list shows namespace team-a, profile priv, allowed"
 		else
 			t_fail "$rt: notifyctl list shows namespace team-a, profile priv, allowed" "$list"
+		fi
+		# An upgrade in place (SIGUSR2: re-executed with its fds and state
+		# files) keeps the namespace and verdict.
+		n=$(grep -c 'took over from the notifyd before us' "$MV_LOG")
+		kill -USR2 "$NOTIFYD_PID"
+		for ((i = 0; i < 100; i++)); do
+			[ "$(grep -c 'took over from the notifyd before us' "$MV_LOG")" -gt "$n" ] && break
+			sleep 0.1
+		done
+		list=$(mv_ctl list 2>&1)
+		if awk -v id="$id" '$1 == id && $3 == "priv" && /k8s-namespace=team-a k8s-allowlist=allowed/' <<<"$list" | grep -q .; then
+			t_ok "$rt: after an upgrade in place (SIGUSR2) notifyctl list still shows team-a, allowed"
+		else
+			t_fail "$rt: after an upgrade in place (SIGUSR2) notifyctl list still shows team-a, allowed" \
+				"$list" "$(tail -n 10 "$MV_LOG")"
 		fi
 		mv_sync_go "$ROOTFS" "$id.held"
 	else

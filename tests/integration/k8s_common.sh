@@ -34,6 +34,7 @@ k8s_setup() {
 		>"$PROFILES/priv.conf"
 	mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 	printf '%s\n' 'mvstep tmpfs mount -t tmpfs -o size=1m k8s /mnt/a' >"$ROOTFS/k8s.sh"
+	# shellcheck disable=SC2016 # $1 is the container script's
 	printf '%s\n' 'mvstep tmpfs mount -t tmpfs -o size=1m k8s /mnt/a' 'mvsync "$1"' \
 		>"$ROOTFS/k8s-hold.sh"
 	k8s_nsconf default ""

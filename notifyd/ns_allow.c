@@ -295,7 +295,10 @@ void ns_allow_decide(enum ns_allow_source src, const char *ns, const char *profi
 		ret->verdict = NS_ALLOW_ALLOWED;
 		return;
 	}
-	/* An invalid annotation is a namespace allowed nothing, not an unannotated container. */
+	/*
+	 * An invalid annotation is a namespace allowed nothing, not even default:
+	 * it can only come from a hostile or misconfigured bundle.
+	 */
 	apply(l->fallback, profile, ret);
 }
 

@@ -114,6 +114,10 @@ int main(void)
 	      "policy keys load");
 	CHECK(decide(NS_SOURCE_VALID, "team-a", "vm", got) == NS_ALLOW_REFUSED,
 	      "fallback = refuse refuses");
+	CHECK(decide(NS_SOURCE_INVALID, "", "default", got) == NS_ALLOW_REFUSED,
+	      "fallback = refuse: an invalid namespace is refused even asking for default");
+	CHECK(decide(NS_SOURCE_VALID, "team-b", "default", got) == NS_ALLOW_ALLOWED,
+	      "fallback = refuse: a valid namespace still has default");
 	CHECK(decide(NS_SOURCE_NONE, "", "priv", got) == NS_ALLOW_FALLBACK &&
 	          !strcmp(got, "default"),
 	      "unannotated = default");

@@ -11,6 +11,8 @@
 #     notifyd profile (listenerPath = the DaemonSet's --socket,
 #     listenerMetadata = profile=NAME), removes a stale one, and runc runs a
 #     container with such a profile, served by notifyd;
+#   - the admission policy names exactly the keys notifyd reads
+#     (notifyd/oci_listener.h); its CEL is not evaluated (no API server);
 #   - the pieces agree: the example pod's localhostProfile names an
 #     installed profile its namespace is allowed; the DaemonSet is hostPID,
 #     system-node-critical, privileged, and mounts /run/mountvisor.
@@ -36,8 +38,9 @@ if ! "$PY" -c 'import kubernetes, yaml' 2>/dev/null; then
 	t_skip "schema check" "python3-kubernetes is not installed (scripts/install-deps.sh installs it)"
 	exit 0
 fi
-if out=$("$PY" "$VALIDATE" "${FILES[@]}" 2>&1); then
-	t_ok "every manifest matches the python3-kubernetes models ($(grep -c '^ok' <<<"$out") objects)"
+NEWER=(--newer-kind ValidatingAdmissionPolicy --newer-kind ValidatingAdmissionPolicyBinding)
+if out=$("$PY" "$VALIDATE" "${NEWER[@]}" "${FILES[@]}" 2>&1); then
+	t_ok "every manifest matches the python3-kubernetes models ($(grep -c '^ok' <<<"$out") objects; $(grep -c '^skip.*newer' <<<"$out") of a newer API not checked)"
 else
 	t_fail "every manifest matches the python3-kubernetes models" "$out"
 fi
@@ -117,6 +120,18 @@ if [ -e "$SECCOMP/mountvisor/default.json" ] && [ ! -e "$SECCOMP/mountvisor/fuse
 else
 	t_fail "installer: a removed profile's file goes, a bad name is skipped" \
 		"$(ls "$SECCOMP/mountvisor")" "$(cat "$MV_TMP/inst2.out")"
+fi
+
+# The admission policy forbids exactly the keys notifyd reads.
+keys=$(sed -n 's/^#define OCI_K8S_NS_[A-Z]* *"\(.*\)"$/\1/p' "$MV_SRC/notifyd/oci_listener.h")
+missing=
+for k in $keys; do
+	grep -qF "'$k' in object.metadata.annotations" "$K8S/admission-policy.yaml" || missing+=" $k"
+done
+if [ "$(wc -w <<<"$keys")" = 2 ] && [ -z "$missing" ]; then
+	t_ok "the admission policy forbids pods both keys notifyd reads ($(tr '\n' ' ' <<<"$keys"))"
+else
+	t_fail "the admission policy forbids pods both keys notifyd reads" "keys: $keys" "missing:$missing"
 fi
 
 # The example pod agrees with the ConfigMaps.

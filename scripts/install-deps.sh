@@ -45,6 +45,9 @@ PACKAGES=(
 	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
+	podman          # podman 4.3 (with crun, conmon) for tests/integration/podman.sh; the test uses --network none, so no slirp4netns/catatonit
+	golang-github-containers-common # /usr/share/containers/seccomp.json: podman's default policy, the base of profiles/seccomp/podman.json (scripts/gen-podman-seccomp.sh)
+	containerd      # containerd 1.6 and ctr for tests/integration/containerd.sh (runc as its runtime)
 )
 
 missing=()

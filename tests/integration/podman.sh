@@ -28,9 +28,21 @@ command -v fuse2fs >/dev/null || mv_bail "fuse2fs not installed (scripts/install
 
 PM=$MV_TMP/podman
 mkdir -p "$PM"
-# libpod keeps its lock in /dev/shm/libpod_lock: a private one here.
-mount -t tmpfs -o mode=1777,size=16m mvshm /dev/shm || mv_bail "cannot mount a private /dev/shm"
-defer "umount -l /dev/shm"
+# private_dir DIR : a tmpfs on DIR in this test's mount namespace (DIR made,
+# and removed at the end, if the host has none).
+private_dir() {
+	if [ ! -d "$1" ]; then
+		mkdir -p "$1" || return 1
+		defer "rmdir '$1'"
+	fi
+	mount -t tmpfs -o mode=0700,size=64m mvpodman "$1" || return 1
+	defer "umount -l '$1'"
+}
+# libpod keeps its lock in /dev/shm/libpod_lock, and podman import its blob
+# cache in /var/lib/containers/cache whatever storage.conf says: private
+# ones here.
+private_dir /dev/shm && chmod 1777 /dev/shm || mv_bail "cannot mount a private /dev/shm"
+private_dir /var/lib/containers || mv_bail "cannot mount a private /var/lib/containers"
 cat >"$PM/storage.conf" <<EOF
 [storage]
 driver = "vfs"

@@ -11,83 +11,9 @@
 #   - bind mounts and tmpfs stay the container's own business;
 #   - the shipped podman.json is what scripts/gen-podman-seccomp.sh makes
 #     from this machine's podman default (when it is the same default).
-# podman's storage, run dir, locks and events live in the test's tmpfs
-# (containers.conf and storage.conf there; a private /dev/shm for libpod's
-# lock), so the machine's own podman state is never touched.
-# shellcheck source=tests/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-[ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
-
-if ! command -v podman >/dev/null; then
-	echo "# podman not installed (scripts/install-deps.sh installs it)"
-	exit 77
-fi
-command -v crun >/dev/null || mv_bail "crun not installed (podman's runtime here)"
-command -v fuse2fs >/dev/null || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
-[ -x "$MV_BUILD/fuse-shim/fusermount" ] || mv_bail "$MV_BUILD/fuse-shim/fusermount not built"
-
-PM=$MV_TMP/podman
-mkdir -p "$PM"
-# private_dir DIR : a tmpfs on DIR in this test's mount namespace (DIR made,
-# and removed at the end, if the host has none).
-private_dir() {
-	if [ ! -d "$1" ]; then
-		mkdir -p "$1" || return 1
-		defer "rmdir '$1'"
-	fi
-	mount -t tmpfs -o mode=0700,size=64m mvpodman "$1" || return 1
-	defer "umount -l '$1'"
-}
-# libpod keeps its lock in /dev/shm/libpod_lock, and podman import its blob
-# cache in /var/lib/containers/cache whatever storage.conf says: private
-# ones here.
-private_dir /dev/shm && chmod 1777 /dev/shm || mv_bail "cannot mount a private /dev/shm"
-private_dir /var/lib/containers || mv_bail "cannot mount a private /var/lib/containers"
-cat >"$PM/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$PM/storage"
-runroot = "$PM/run"
-EOF
-# nofile/nproc: podman asks for more than this host lets a process without
-# CAP_SYS_RESOURCE set; pids_limit = 0: the cgroup2 lib.sh mounts here has
-# no pids controller (hybrid host).  None of this is needed on a plain host.
-cat >"$PM/containers.conf" <<EOF
-[containers]
-netns = "none"
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-pids_limit = 0
-
-[engine]
-runtime = "crun"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$PM/events.log"
-tmp_dir = "$PM/libpod"
-volume_path = "$PM/volumes"
-static_dir = "$PM/storage/libpod"
-EOF
-export CONTAINERS_STORAGE_CONF=$PM/storage.conf CONTAINERS_CONF=$PM/containers.conf
-
-pm() { timeout -k 5 120 podman "$@"; }
-pm_cleanup() {
-	local f
-	pm rm -af -t 0 >/dev/null 2>&1
-	# A conmon that outlived its container (by the pid podman recorded).
-	for f in "$PM"/storage/vfs-containers/*/userdata/conmon.pid; do
-		[ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
-	done
-	pm rmi -af >/dev/null 2>&1
-	return 0
-}
-defer pm_cleanup
-
-IMAGE=localhost/mountvisor-podman-test:latest
-"$MV_SRC/scripts/mkimage.sh" "$PM/image.tar" || mv_bail "scripts/mkimage.sh failed"
-if ! out=$(pm import "$PM/image.tar" "$IMAGE" 2>&1); then
-	mv_bail "podman import failed: $out"
-fi
-t_ok "podman import of the image scripts/mkimage.sh built offline"
+# podman's state is the test's own (podman_common.sh).
+# shellcheck source=tests/integration/podman_common.sh
+. "$(dirname "$0")/podman_common.sh"
 
 # The shipped profiles, as the README uses them.
 mv_start_notifyd "$MV_SRC/profiles" || mv_bail "notifyd did not start"
@@ -143,17 +69,7 @@ fi
 
 # --- a container mounts through notifyd ------------------------------------
 STEPS=$PM/steps
-mkdir -p "$STEPS"
-cat >"$STEPS/mvstep" <<'EOF'
-#!/bin/sh
-name=$1
-shift
-echo "@@begin $name"
-"$@" 2>&1
-rc=$?
-echo "@@end $name rc=$rc"
-exit 0
-EOF
+podman_steps "$STEPS"
 cat >"$STEPS/run.sh" <<'EOF'
 s=/steps/mvstep
 $s ext4 busybox mount -t ext4 /disk.img /mnt/a
@@ -173,7 +89,7 @@ $s tmpfs busybox mount -t tmpfs -o size=1m mvtmp /mnt/a
 $s bind busybox mount --bind /mnt/a /mnt/b
 $s clean sh -c '! grep -E " - (fuse|ext|xfs)" /proc/self/mountinfo'
 EOF
-chmod 0755 "$STEPS" "$STEPS/mvstep" "$STEPS/run.sh"
+chmod 0755 "$STEPS/run.sh"
 
 ID=podman-run
 rm -f "$PM/cid"

@@ -48,6 +48,9 @@ PACKAGES=(
 	yamllint        # tests/integration/k8s_manifests.sh: deploy/kubernetes/*.yaml
 	python3-kubernetes # tests/helpers/k8s_validate.py: the manifests against the API's typed models
 	python3-yaml    # tests/helpers/k8s_validate.py and k8s_manifests.sh read the manifests
+	podman          # podman 4.3 (with crun, conmon) for tests/integration/podman.sh; the test uses --network none, so no slirp4netns/catatonit
+	golang-github-containers-common # /usr/share/containers/seccomp.json: podman's default policy, the base of profiles/seccomp/podman.json (scripts/gen-podman-seccomp.sh)
+	containerd      # containerd 1.6 and ctr for tests/integration/containerd.sh (runc as its runtime)
 )
 
 missing=()

@@ -193,9 +193,8 @@ static int member(struct occ *c, json_object *o, const char *where, const char *
 	*ret = NULL;
 	if (json_object_object_get_ex(o, key, &v)) {
 		if (!json_object_is_type(v, t))
-			return refuse(c, "%s%s is a %s, not a%s %s", where, key,
+			return refuse(c, "%s%s is of type %s, not %s", where, key,
 			              json_type_to_name(json_object_get_type(v)),
-			              t == json_type_array || t == json_type_object ? "n" : "",
 			              json_type_to_name(t));
 		*ret = v;
 		return 1;
@@ -991,6 +990,12 @@ static int edit_device(struct occ *c, json_object *linux_, const char *path)
 		return refuse(c, "--device %s is not a block device", path);
 	int64_t ma = major(st.st_rdev), mi = minor(st.st_rdev);
 
+	/* A filesystem the host uses, written under it by a container: never by default. */
+	if (device_in_use(st.st_rdev, why, sizeof(why)) && !c->force)
+		return refuse(c,
+		              "--device %s is in use on the host (%s); giving it to a container is "
+		              "refused without --force",
+		              path, why);
 	r = member(c, linux_, "linux.", "devices", json_type_array, true, &devs);
 	if (r < 0)
 		return r;
@@ -1038,11 +1043,6 @@ static int edit_device(struct occ *c, json_object *linux_, const char *path)
 		return r;
 	if (st.st_uid == uid && st.st_gid == gid)
 		return 0;
-	if (device_in_use(st.st_rdev, why, sizeof(why)) && !c->force)
-		return refuse(c,
-		              "--device %s is in use on the host (%s); handing it to a container's "
-		              "root is refused without --force",
-		              path, why);
 	if (c->nchowns < ARRAY_SIZE(c->chowns))
 		c->chowns[c->nchowns++] = (struct occ_chown){.path = path,
 		                                             .uid = uid,

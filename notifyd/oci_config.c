@@ -42,6 +42,7 @@
 #define OCC_MAX_SIZE       (4 * 1024 * 1024) /* config.json; real ones are a few KiB */
 #define OCC_MAX_DEPTH      64                /* real ones nest about 6 deep */
 #define OCC_MAX_DEVICES    32
+#define OCC_MIN_SUBID      65536 /* subordinate ids (subuid(5)) begin at or above this */
 
 struct occ_chown {
 	const char *path;
@@ -1043,6 +1044,16 @@ static int edit_device(struct occ *c, json_object *linux_, const char *path)
 		return r;
 	if (st.st_uid == uid && st.st_gid == gid)
 		return 0;
+	/*
+	 * The mapping comes from the bundle: a root mapped onto a host account
+	 * (below the subordinate id ranges, which start at 65536 or above) would
+	 * hand that account the raw device on the host.
+	 */
+	if (((uid != 0 && uid < OCC_MIN_SUBID) || (gid != 0 && gid < OCC_MIN_SUBID)) && !c->force)
+		return refuse(c,
+		              "the bundle maps its root to host uid %u gid %u, a host account's; "
+		              "chowning %s to it is refused without --force",
+		              uid, gid, path);
 	if (c->nchowns < ARRAY_SIZE(c->chowns))
 		c->chowns[c->nchowns++] = (struct occ_chown){.path = path,
 		                                             .uid = uid,

@@ -571,8 +571,16 @@ static int join_names(json_object *names, char *buf, size_t size)
 	return 0;
 }
 
+static void json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+
 static int edit_listener(struct occ *c, json_object *sc)
 {
+	/* The old values are printed after they were replaced: hold them. */
+	_cleanup_(json_putp) json_object *old_path = NULL;
+	_cleanup_(json_putp) json_object *old_meta = NULL;
 	const char *sock = c->socket ? c->socket : OCC_DEFAULT_SOCKET, *old;
 	char want[128], prof[64];
 	json_object *v;
@@ -581,6 +589,7 @@ static int edit_listener(struct occ *c, json_object *sc)
 	r = member(c, sc, "linux.seccomp.", "listenerPath", json_type_string, false, &v);
 	if (r < 0)
 		return r;
+	old_path = json_object_get(v);
 	old = v ? json_object_get_string(v) : NULL;
 	if (!old || (strcmp(old, sock) != 0 && c->force)) {
 		if (add_str(sc, "listenerPath", sock) < 0)
@@ -599,6 +608,7 @@ static int edit_listener(struct occ *c, json_object *sc)
 	r = member(c, sc, "linux.seccomp.", "listenerMetadata", json_type_string, false, &v);
 	if (r < 0)
 		return r;
+	old_meta = json_object_get(v);
 	old = v ? json_object_get_string(v) : NULL;
 	snprintf(want, sizeof(want), "profile=%s", c->profile);
 	if (old && oci_metadata_profile(old, prof, sizeof(prof)) < 0)
@@ -723,6 +733,14 @@ static int edit_seccomp(struct occ *c, json_object *linux_, json_object *rules)
 		say(c, true, "linux.seccomp: trap %s (SCMP_ACT_NOTIFY%s)", list,
 		    rule_nargs(ours) ? ", with notifyd's argument conditions" : "");
 	}
+	size_t traps = 0;
+	for (size_t i = 0; i < json_object_array_length(sys); i++)
+		traps +=
+		    strcmp(rule_action(json_object_array_get_idx(sys, i)), "SCMP_ACT_NOTIFY") == 0;
+	if (traps == 0)
+		say(c, false,
+		    "linux.seccomp: the bundle denies every syscall notifyd traps; notifyd "
+		    "will see nothing from this container");
 	return edit_listener(c, sc);
 }
 

@@ -383,18 +383,33 @@ static int load_rules(struct occ *c, json_object **ret)
 	int r;
 
 	if (!file) {
-		file = MV_DATADIR "/profiles/seccomp/oci-seccomp.json";
-		if (access(file, R_OK) < 0) {
-			/* A build in the source tree: build/notifyctl next to profiles/. */
-			n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-			if (n > 0) {
-				exe[n] = '\0';
-				char *slash = strrchr(exe, '/');
-				if (slash)
-					*slash = '\0';
-				snprintf(path, sizeof(path), "%s/../%s", exe, OCC_RULES_NAME);
-				if (access(path, R_OK) == 0)
-					file = path;
+		/*
+		 * First a build in the source tree (build/notifyctl next to
+		 * profiles/: never a stale installed copy), then the share dir of
+		 * the prefix it was built for, then that of the prefix it sits in.
+		 */
+		static const char *const rel[] = {"../" OCC_RULES_NAME, NULL,
+		                                  "../share/mountvisor/" OCC_RULES_NAME};
+		char *slash = NULL;
+
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			slash = strrchr(exe, '/');
+		}
+		if (slash)
+			*slash = '\0';
+		file = MV_DATADIR "/" OCC_RULES_NAME;
+		for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+			if (rel[i] && !slash)
+				continue;
+			if (rel[i])
+				snprintf(path, sizeof(path), "%s/%s", exe, rel[i]);
+			else
+				snprintf(path, sizeof(path), "%s", MV_DATADIR "/" OCC_RULES_NAME);
+			if (access(path, R_OK) == 0) {
+				file = path;
+				break;
 			}
 		}
 	}

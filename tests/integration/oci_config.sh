@@ -272,6 +272,12 @@ odd nodev
 refused "--device /dev/null (not a block device)" "$B" 'not a block device' --device /dev/null
 refused "--device with a relative path" "$B" 'not an absolute' --device loop0
 
+# The rules file itself is checked: only SCMP_ACT_NOTIFY rules, readable.
+odd rules
+jq '.syscalls += [{names: ["reboot"], action: "SCMP_ACT_ALLOW"}]' "$RULES" >"$MV_TMP/allow-rules.json"
+refused "--rules with an allow rule in it" "$B" 'not a SCMP_ACT_NOTIFY rule' --rules "$MV_TMP/allow-rules.json"
+refused "--rules FILE missing" "$B" 'cannot read the seccomp rules' --rules "$MV_TMP/nonexistent.json"
+
 # A symlinked config.json is never followed (it could point anywhere on the host).
 odd symlink
 mkdir -p "$MV_TMP/outside"

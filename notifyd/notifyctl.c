@@ -19,13 +19,11 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: notifyctl [--control PATH] list|mounts|shares|stats|ping\n"
-	        "       notifyctl oci-config [OPTIONS] BUNDLE (see notifyctl oci-config --help)\n"
-	        "  list    containers notifyd supervises, their profile and counters\n"
-	        "  mounts  mounts notifyd made for containers\n"
-	        "  shares  virtiofs shares: vfsd pid, source, target, options, I/O\n"
-	        "  stats   totals, open fds, profiles, kernel features in use\n");
+	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|shares|stats|ping\n"
+	             "  list    containers notifyd supervises, their profile and counters\n"
+	             "  mounts  mounts notifyd made for containers\n"
+	             "  shares  virtiofs shares: vfsd pid, source, target, options, I/O\n"
+	             "  stats   totals, open fds, profiles, kernel features in use\n");
 }
 
 int main(int argc, char **argv)

@@ -395,7 +395,7 @@ for rt in crun runc; do
 	t_check "$rt: oci-config on the run bundle exits 0 ($(tr '\n' '|' <<<"$OUT"))" [ "$RC" = 0 ]
 	mv_run "$rt" "$b" "$id" 60
 	rc=$?
-	t_check "$rt: container exits 0 (exit $rc)" [ "$rc" = 0 ] || cat "$(mv_out "$id")" | sed 's/^/# /'
+	t_check "$rt: container exits 0 (exit $rc)" [ "$rc" = 0 ] || sed 's/^/# /' "$(mv_out "$id")"
 	t_step_ok "$rt: mount -t ext4 of the --device works" "$id" ext4
 	t_check "$rt: the file on it is readable" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
 	t_check "$rt: idmapped by notifyd (disk uid 0 is the container's root)" [ "$(mv_step_out "$id" uid)" = 0 ]
@@ -406,5 +406,5 @@ for rt in crun runc; do
 		"syscall=mount " "type=xfs " "action=deny "
 	t_check "$rt: /dev/loop-control is /dev/null in the container" [ "$(mv_step_out "$id" loopctl)" = 1:3 ]
 done
-mv_notifyd_alive && t_ok "notifyd survived" || t_fail "notifyd survived"
+t_check "notifyd survived" mv_notifyd_alive
 t_done

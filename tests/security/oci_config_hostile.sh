@@ -129,5 +129,5 @@ for rt in crun runc; do
 		t_ok "$rt: notifyd never saw a mount of this container"
 	fi
 done
-mv_notifyd_alive && t_ok "notifyd survived" || t_fail "notifyd survived"
+t_check "notifyd survived" mv_notifyd_alive
 t_done

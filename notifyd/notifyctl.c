@@ -2,9 +2,11 @@
 /*
  * notifyctl: ask a running notifyd what it is doing.
  *   notifyctl [--control PATH] list|mounts|shares|stats|ping
+ *   notifyctl oci-config [OPTIONS] BUNDLE   (oci_config.c; needs no notifyd)
  */
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "notifyd/oci_config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int ch;
 
+	if (argc > 1 && strcmp(argv[1], "oci-config") == 0)
+		return oci_config_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		if (ch == 'c') {
 			path = optarg;

@@ -45,6 +45,9 @@ PACKAGES=(
 	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
+	debhelper       # make deb: dh, compat 13 (debian/, docs/packaging.md; tests/integration/deb.sh)
+	dpkg-dev        # make deb: dpkg-buildpackage, dpkg-genchanges
+	lintian         # make deb: the package is checked with lintian
 )
 
 missing=()

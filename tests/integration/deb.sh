@@ -69,8 +69,9 @@ else
 	fi
 	DEBDIR=$MV_TMP/debbuild/deb
 fi
-DEB=$(ls "$DEBDIR"/${PKG}_*.deb 2>/dev/null | head -n1)
-[ -f "$DEB" ] || mv_bail "no ${PKG}_*.deb in $DEBDIR"
+DEB=
+for d in "$DEBDIR"/"${PKG}"_*.deb; do [ -f "$d" ] && DEB=$d; done
+[ -n "$DEB" ] || mv_bail "no ${PKG}_*.deb in $DEBDIR"
 if [ -f "$DEBDIR/lintian.txt" ]; then
 	t_check "lintian reports no error or warning" \
 		sh -c "! grep -E '^[EW]: ' '$DEBDIR/lintian.txt'"
@@ -87,7 +88,7 @@ expected=(/usr/bin/notifyd /usr/bin/notifyctl /usr/bin/vfsd /usr/bin/vhost-user-
 	/usr/share/qemu/vhost-user/50-vfsd.json
 	/usr/share/mountvisor/profiles/lxc/mountvisor.conf
 	/usr/share/mountvisor/seccomp
-	/usr/share/doc/$PKG/copyright /usr/share/doc/$PKG/changelog.gz)
+	"/usr/share/doc/$PKG/copyright" "/usr/share/doc/$PKG/changelog.gz")
 for m in "$MV_SRC"/docs/man/*.[1-8]; do
 	expected+=("/usr/share/man/man${m##*.}/$(basename "$m").gz")
 done

@@ -140,13 +140,16 @@ install: $(if $(NO_BUILD),,all)
 # or $(BUILD) itself.  The .deb, .changes and lintian's report (lintian.txt)
 # land in $(BUILD)/deb; the copy is removed after a successful build.
 DEB_DIR = $(abspath $(BUILD))/deb
+# $(BUILD) relative to the tree (a BUILD= inside it that .gitignore does not
+# name must not be copied into itself).
+DEB_SKIP = $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
 deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mountvisor
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-		git ls-files -z -co --exclude-standard | \
+		git ls-files -z -co --exclude-standard | grep -zv '^$(DEB_SKIP)/' | \
 			tar --null --ignore-failed-read -cf - -T - 2>/dev/null; \
 	else \
-		tar --exclude=./.git --exclude='./build*' -cf - .; \
+		tar --exclude=./.git --exclude='./build*' --exclude='./$(DEB_SKIP)' -cf - .; \
 	fi | tar -xf - -C $(DEB_DIR)/mountvisor
 	@# A make given on our command line must not leak into the package's
 	@# build (BUILD=, -j jobserver fds): dpkg-buildpackage starts clean.

@@ -8,7 +8,8 @@
 #   - dpkg -i under a policy-rc.d that says 101 (image builds): the units
 #     enabled, nothing started;
 #   - dpkg -i: notifyd.service and its three sockets enabled and started,
-#     notifyctl answers through notifyd-control.socket;
+#     notifyctl answers through notifyd-control.socket; user nobody can
+#     connect to none of the three sockets nor change a profile;
 #   - the same package installed again (an upgrade, postinst configure with
 #     the old version): no stop, notifyd reloaded in place (same MainPID,
 #     systemd's reload job ran), the sockets not restarted;
@@ -178,6 +179,30 @@ fi
 pid1=$(prop notifyd.service MainPID)
 t_check "notifyctl stats answers through notifyd-control.socket (pid $pid1)" \
 	sh -c "nsenter -t $LEADER -a -- timeout 20 notifyctl --control /run/mountvisor/notifyctl.sock stats | grep -qx 'pid: $pid1'"
+# Another user of the host (nobody here) reaches none of notifyd's sockets:
+# the OCI agent socket would let it hand notifyd a seccomp fd of its own
+# choosing, the control socket lists every container.
+for s in notifyd.sock notifyd-lxc.sock notifyctl.sock; do
+	out=$(sc setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c 'import socket, sys
+t = socket.SOCK_SEQPACKET if "lxc" in sys.argv[1] else socket.SOCK_STREAM
+s = socket.socket(socket.AF_UNIX, t)
+try:
+    s.connect(sys.argv[1])
+    print("connected")
+except PermissionError:
+    print("EACCES")
+except OSError as e:
+    print("error", e)' "/run/mountvisor/$s" 2>&1)
+	if [ "$out" = EACCES ]; then
+		t_ok "nobody cannot connect to /run/mountvisor/$s (EACCES)"
+	else
+		t_fail "nobody cannot connect to /run/mountvisor/$s" "$out" \
+			"$(sc ls -la /run/mountvisor 2>&1)"
+	fi
+done
+t_check "nobody cannot change a profile notifyd reads" \
+	sc setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
+	'! echo x >>/etc/mountvisor/profiles/default.conf && ! touch /etc/mountvisor/profiles/evil.conf'
 sock_ino() { sc stat -c %i /run/mountvisor/notifyd.sock 2>/dev/null; }
 ino1=$(sock_ino)
 

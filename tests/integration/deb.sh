@@ -85,7 +85,7 @@ if [ -z "${MV_DEB_DIR:-}" ]; then
 fi
 
 # --- contents --------------------------------------------------------------
-dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\.\//, "/", p); print p }' >"$MV_TMP/contents"
+dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\.\//, "/", p); sub(/\/$/, "", p); print p }' >"$MV_TMP/contents"
 expected=(/usr/bin/notifyd /usr/bin/notifyctl /usr/bin/vfsd /usr/bin/vhost-user-fs-mount
 	/usr/lib/mountvisor/fuse-shim/fusermount
 	/usr/share/qemu/vhost-user/50-vfsd.json
@@ -98,9 +98,15 @@ done
 for p in "$MV_SRC"/profiles/*.conf; do
 	expected+=("/etc/mountvisor/profiles/$(basename "$p")" "/usr/share/mountvisor/profiles/$(basename "$p")")
 done
+# The seccomp files: wherever make install puts them (profiles/seccomp/ or
+# seccomp/), reachable as /usr/share/mountvisor/seccomp/NAME once installed.
+seccomp_missing=()
 for s in "$MV_SRC"/profiles/seccomp/*; do
-	expected+=("/usr/share/mountvisor/profiles/seccomp/$(basename "$s")")
+	grep -qxE "/usr/share/mountvisor/(profiles/)?seccomp/$(basename "$s")" "$MV_TMP/contents" ||
+		seccomp_missing+=("$(basename "$s")")
 done
+t_check "the package holds every seccomp file of profiles/seccomp/" \
+	sh -c '[ $# -eq 0 ] || { printf "missing: %s\n" "$@"; exit 1; }' _ "${seccomp_missing[@]}"
 for u in "$MV_SRC"/systemd/*.service "$MV_SRC"/systemd/*.socket; do
 	expected+=("/lib/systemd/system/$(basename "$u")")
 done
@@ -159,6 +165,12 @@ for e in "${expected[@]}"; do
 	[ -e "$e" ] || missing+=("$e")
 done
 t_check "every expected file is on the machine" \
+	sh -c '[ $# -eq 0 ] || { printf "missing: %s\n" "$@"; exit 1; }' _ "${missing[@]}"
+missing=()
+for s in "$MV_SRC"/profiles/seccomp/*; do
+	[ -f "/usr/share/mountvisor/seccomp/$(basename "$s")" ] || missing+=("$(basename "$s")")
+done
+t_check "every seccomp file is in /usr/share/mountvisor/seccomp/" \
 	sh -c '[ $# -eq 0 ] || { printf "missing: %s\n" "$@"; exit 1; }' _ "${missing[@]}"
 t_check "the LXC snippet's seccomp file exists" \
 	test -f "$(sed -n 's/^lxc.seccomp.profile *= *//p' /usr/share/mountvisor/profiles/lxc/mountvisor.conf)"

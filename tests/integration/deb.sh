@@ -124,8 +124,13 @@ t_check "every file is root:root, none setuid/setgid or writable by others" \
 
 dpkg-deb -e "$DEB" "$MV_TMP/control"
 want_conf=$(for p in "$MV_SRC"/profiles/*.conf; do echo "/etc/mountvisor/profiles/$(basename "$p")"; done | sort)
-t_check "conffiles are exactly the profiles in /etc/mountvisor/profiles" \
-	diff <(sort "$MV_TMP/control/conffiles") <(echo "$want_conf")
+t_check "every profile in /etc/mountvisor/profiles is a conffile" \
+	sh -c '[ -z "$1" ] || { echo "not conffiles: $1"; exit 1; }' _ \
+	"$(comm -23 <(echo "$want_conf") <(sort "$MV_TMP/control/conffiles"))"
+# Every file under /etc is the admin's to edit: a conffile, and nothing else is.
+etc_files=$(dpkg-deb -c "$DEB" | awk '$1 ~ /^-/ { p = $6; sub(/^\./, "", p); print p }' | grep '^/etc/' | sort)
+t_check "the conffiles are exactly the package's files under /etc" \
+	diff <(sort "$MV_TMP/control/conffiles") <(echo "$etc_files")
 
 # Paths inside the shipped files: the package's, never make install's default.
 dpkg-deb -x "$DEB" "$MV_TMP/x"

@@ -80,8 +80,10 @@ if [ -f "$DEBDIR/lintian.txt" ]; then
 		sh -c "! grep -E '^[EW]: ' '$DEBDIR/lintian.txt'"
 fi
 if [ -z "${MV_DEB_DIR:-}" ]; then
+	git_after=$(cd "$MV_SRC" && git status --porcelain 2>/dev/null)
 	t_check "make deb leaves the source tree as it was (git status)" \
-		diff <(echo "$git_before") <(cd "$MV_SRC" && git status --porcelain 2>/dev/null)
+		sh -c '[ "$1" = "$2" ] || { printf "before:\n%s\nafter:\n%s\n" "$1" "$2"; exit 1; }' _ \
+		"$git_before" "$git_after"
 fi
 
 # --- contents --------------------------------------------------------------

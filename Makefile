@@ -12,6 +12,8 @@
 #   make fuzz       libFuzzer targets for vfsd into build-fuzz/, each run FUZZ_SECONDS (default 60)
 #   make install    programs and man pages under $(PREFIX), profiles also in /etc/mountvisor,
 #                   systemd units in $(SYSTEMDUNITDIR) (docs/systemd.md)
+#   make deb        Debian package (debhelper) into $(BUILD)/deb/, built from a copy of the
+#                   tree, then lintian (docs/packaging.md)
 
 PREFIX  ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -135,8 +137,36 @@ install: $(if $(NO_BUILD),,all)
 		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$f) || exit 1; \
 	done
 
+# The package is built from a copy of the tree (tracked and untracked files,
+# not what .gitignore ignores) in $(BUILD)/deb/mountvisor, so dh's debian/
+# scratch directories and the copy's own build/ never touch the source tree
+# or $(BUILD) itself.  The .deb, .changes and lintian's report (lintian.txt)
+# land in $(BUILD)/deb; the copy is removed after a successful build.
+DEB_DIR = $(abspath $(BUILD))/deb
+# $(BUILD) relative to the tree (a BUILD= inside it that .gitignore does not
+# name must not be copied into itself).
+DEB_SKIP = $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mountvisor
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z -co --exclude-standard | grep -zv '^$(DEB_SKIP)/' | \
+			tar --null --ignore-failed-read -cf - -T - 2>/dev/null; \
+	else \
+		tar --exclude=./.git --exclude='./build*' --exclude='./$(DEB_SKIP)' -cf - .; \
+	fi | tar -xf - -C $(DEB_DIR)/mountvisor
+	@# A make given on our command line must not leak into the package's
+	@# build (BUILD=, -j jobserver fds): dpkg-buildpackage starts clean.
+	cd $(DEB_DIR)/mountvisor && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS="parallel=$$(nproc) $${DEB_BUILD_OPTIONS:-}" \
+		dpkg-buildpackage -b --no-sign
+	rm -rf $(DEB_DIR)/mountvisor
+	@# Any error or warning tag (not overridden) fails the target.
+	lintian --fail-on error,warning --info $(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.txt 2>&1; \
+		rc=$$?; cat $(DEB_DIR)/lintian.txt; exit $$rc
+	@ls -1 $(DEB_DIR)/*.deb
+
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps check check-kernel demo difftest bench asan lint install clean
+.PHONY: all deps check check-kernel demo difftest bench asan lint install deb clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -5,6 +5,9 @@
 BUILD=${1:-build}
 export MV_BUILD=${MV_BUILD:-$(cd "$BUILD" && pwd)}
 export MV_SRC=${MV_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+# The profiles notifyd reads: the tree's, or MV_DEMO_PROFILES (the package
+# test runs the demo on an installed package's /etc/mountvisor/profiles).
+MV_DEMO_PROFILES=${MV_DEMO_PROFILES:-$MV_SRC/profiles}
 . "$MV_SRC/tests/lib.sh"
 # The test library's closing tally ("# 0 ok, ...") means nothing here.
 MV_T_DONE=1
@@ -16,7 +19,7 @@ mkdir -p "$MV_TMP/rootfs/usr" "$MV_TMP/rootfs/lib" "$MV_TMP/rootfs/lib64"
 mkdir -p "$MV_TMP/img" && echo "hello from the image" >"$MV_TMP/img/hello.txt"
 mkfs.ext4 -q -F -d "$MV_TMP/img" "$MV_TMP/disk.img" 16M >/dev/null || mv_bail "mkfs.ext4 failed"
 mv_loop_attach "$MV_TMP/disk.img" LOOP || mv_bail "no loop device"
-mv_start_notifyd "$MV_SRC/profiles" || mv_bail "notifyd did not start"
+mv_start_notifyd "$MV_DEMO_PROFILES" || mv_bail "notifyd did not start"
 
 # Steps a user would try: NAME TARGET COMMAND...  Every step has its own target
 # so the decision line can be found in notifyd's log.

@@ -51,6 +51,9 @@ PACKAGES=(
 	podman          # podman 4.3 (with crun, conmon) for tests/integration/podman.sh; the test uses --network none, so no slirp4netns/catatonit
 	golang-github-containers-common # /usr/share/containers/seccomp.json: podman's default policy, the base of profiles/seccomp/podman.json (scripts/gen-podman-seccomp.sh)
 	containerd      # containerd 1.6 and ctr for tests/integration/containerd.sh (runc as its runtime)
+	debhelper       # make deb: dh, compat 13 (debian/, docs/packaging.md; tests/integration/deb.sh)
+	dpkg-dev        # make deb: dpkg-buildpackage, dpkg-genchanges
+	lintian         # make deb: the package is checked with lintian
 )
 
 missing=()

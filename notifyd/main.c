@@ -7,6 +7,7 @@
 #include "notifyd/container.h"
 #include "notifyd/control.h"
 #include "notifyd/fd_store.h"
+#include "notifyd/metrics.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/keeper.h"
 #include "notifyd/kernel_check.h"
@@ -61,6 +62,7 @@ struct options {
 	const char *state_dir;
 	unsigned workers;
 	unsigned max_running;
+	const char *metrics; /* --metrics unix:PATH|ADDR:PORT, or NULL: no listener */
 };
 
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
@@ -576,6 +578,7 @@ static void usage(FILE *out)
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
 	    "               [--log-level error|warn|info|debug] [--keeper]\n"
+	    "               [--metrics unix:PATH|127.0.0.1:PORT|[::1]:PORT]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -589,7 +592,9 @@ static void usage(FILE *out)
 	    "  --max-running N   requests of one container handled at once (default 2);\n"
 	    "                    more wait in the kernel, so no container occupies every worker\n"
 	    "  --keeper          run a keeper that holds notifyd's fds and restarts it with them\n"
-	    "                    when it dies (for hosts without systemd; see notifyd(8))\n");
+	    "                    when it dies (for hosts without systemd; see notifyd(8))\n"
+	    "  --metrics SPEC    serve Prometheus metrics (GET /metrics) on a unix socket\n"
+	    "                    (0600) or a loopback TCP port; off by default\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -604,6 +609,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"max-running", required_argument, NULL, 'm'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"metrics", required_argument, NULL, 'M'},
 	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
@@ -645,6 +651,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 				fprintf(stderr, "notifyd: bad log level '%s'\n", optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'M':
+			o->metrics = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -817,6 +826,7 @@ int main(int argc, char **argv)
 	}
 	notifyd.info.restarts = daemon_state_load();
 	notifyd.info.pid = getpid();
+	metrics_init();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -843,6 +853,24 @@ int main(int argc, char **argv)
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
 			goto fail_sockets;
 		}
+	}
+	if (o.metrics) {
+		char why[PATH_MAX + 64];
+
+		/*
+		 * Its own thread (signals blocked above).  A bad --metrics stops a
+		 * first start (the admin sees it at once); a restart that takes
+		 * over containers goes on without metrics rather than leave them
+		 * unsupervised.
+		 */
+		r = metrics_listen(o.metrics, &notifyd.info, why, sizeof(why));
+		if (r < 0 && !fdstore_restarted()) {
+			log_error("metrics: cannot serve, not starting: %s", why);
+			goto fail_sockets;
+		} else if (r < 0)
+			log_error("metrics: not served: %s", why);
+		else
+			log_info("metrics: serving GET /metrics on %s", o.metrics);
 	}
 	r = worker_pool_start(o.workers, o.max_running);
 	if (r < 0) {
@@ -953,6 +981,7 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
+	metrics_stop();
 	(void)unix_listener_remove(o.socket_path, &oci_id);
 	(void)unix_listener_remove(o.control_path, &ctl_id);
 	if (o.lxc_socket_path)

@@ -45,6 +45,9 @@ PACKAGES=(
 	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
+	libmicrohttpd-dev # notifyd --metrics: the Prometheus listener (notifyd/metrics.c)
+	python3-prometheus-client # tests/integration/notifyd_metrics.sh: strict parse of /metrics
+	curl            # tests/integration/notifyd_metrics.sh, notifyd_metrics_hostile.sh: scrape /metrics
 )
 
 missing=()

@@ -444,6 +444,14 @@ int metrics_listen(const char *spec, const struct control_info *info, char *why,
 		fd = open_inet(spec, why, size);
 		if (fd < 0)
 			return fd;
+	} else if (strncmp(spec, "unix:", 5) == 0) {
+		struct stat st;
+
+		/* Handed back: the socket file at the path is the one we made, removed at exit. */
+		if (lstat(spec + 5, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			srv.unix_id = (struct unix_listener_id){st.st_dev, st.st_ino, true};
+			srv.unix_path = strdup(spec + 5);
+		}
 	}
 	r = fdstore_put(name, fd);
 	(void)r; /* without a store the socket is simply made again by the next notifyd */

@@ -190,6 +190,7 @@ t_check "... and are all counted ($d of 300)" test "$d" = 300
 # ---------------------------------------------------------------------------
 ino=$(stat -c %i "$MSOCK")
 st0=$(val "$after" 'notifyd_start_time_seconds{}')
+fds0=$(mv_notifyd_fds)
 sleep 1.1 # start times are whole seconds
 kill -USR2 "$NOTIFYD_PID"
 for ((i = 0; i < 100; i++)); do
@@ -204,6 +205,10 @@ t_check "after SIGUSR2: the same socket file serves (kept in the fd store)" \
 	test "$(stat -c %i "$MSOCK")" = "$ino"
 t_check "after SIGUSR2: request counters start again at 0" \
 	test "$(val "$up" "$H")" = 0
+t_check "after SIGUSR2: no fd of the old listener thread leaked ($fds0 -> $(mv_notifyd_fds))" \
+	test "$(mv_notifyd_fds)" -le "$fds0"
+mv_stop_notifyd
+t_check "a clean stop removes the (handed back) metrics socket" test ! -e "$MSOCK"
 
 # ---------------------------------------------------------------------------
 # A loopback TCP listener; other addresses are refused

@@ -211,6 +211,43 @@ mv_stop_notifyd
 t_check "a clean stop removes the (handed back) metrics socket" test ! -e "$MSOCK"
 
 # ---------------------------------------------------------------------------
+# Under the keeper: a SIGKILLed notifyd's successor serves on the same socket
+# ---------------------------------------------------------------------------
+K=$MV_TMP/keeper
+mkdir -p "$K/run"
+KSOCK=$K/run/metrics.sock
+(exec "$(mv_prog notifyd)" --keeper --socket "$K/run/n.sock" --control "$K/run/c.sock" \
+	--profiles "$PROFILES" --state-dir "$K/state" --metrics "unix:$KSOCK" </dev/null 2>>"$K/log") &
+KP=$!
+defer "kill -TERM $KP 2>/dev/null; wait $KP 2>/dev/null"
+kstat() { "$(mv_prog notifyctl)" --control "$K/run/c.sock" stats --json 2>/dev/null; }
+# kpid [NOT] : waits (10 s) for a serving notifyd other than NOT; its pid.
+kpid() {
+	local i p
+	for ((i = 0; i < 100; i++)); do
+		p=$(kstat | jq -r '.pid // empty' 2>/dev/null)
+		[ -n "$p" ] && [ "$p" != "${1:-}" ] && echo "$p" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if P1=$(kpid); then
+	sleep 2 # past the keeper's back-off after an early death
+	kino=$(stat -c %i "$KSOCK")
+	kill -KILL "$P1"
+	P2=$(kpid "$P1")
+	kscrape=$(curl -sS --max-time 10 --unix-socket "$KSOCK" http://localhost/metrics | "$PY" "$PARSE")
+	t_check "keeper: after SIGKILL a new notifyd serves ($P1 -> ${P2:-none})" test -n "$P2"
+	t_check "keeper: on the same socket file, handed back by the keeper" \
+		test "$(stat -c %i "$KSOCK")" = "$kino"
+	t_check "keeper: notifyd_restarts_total 1" test "$(val "$kscrape" 'notifyd_restarts_total{}')" = 1
+else
+	t_fail "notifyd --keeper --metrics starts" "$(tail -n 20 "$K/log")"
+fi
+kill -TERM "$KP" 2>/dev/null
+wait "$KP" 2>/dev/null
+
+# ---------------------------------------------------------------------------
 # A loopback TCP listener; other addresses are refused
 # ---------------------------------------------------------------------------
 mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state2" --metrics "127.0.0.1:$PORT" ||

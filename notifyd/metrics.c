@@ -265,9 +265,9 @@ void metrics_render(FILE *out, const struct control_info *info)
 
 /*
  * Bounds against slow or hostile clients (tests/security/notifyd_metrics_hostile.sh):
- * libmicrohttpd closes connections past the cap at once, closes idle ones
- * after the timeout, and answers a request whose line and headers do not
- * fit the memory limit with an error.
+ * libmicrohttpd accepts no connection past the cap (they wait in the listen
+ * backlog), closes idle ones after the timeout, and answers a request whose
+ * line and headers do not fit the memory limit with 414 or 431.
  */
 #define METRICS_MAX_CONNECTIONS 16
 #define METRICS_TIMEOUT_S       5
@@ -315,15 +315,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)cls;
 	(void)version;
 	(void)upload_data;
-	/* First call: headers only.  A body (none expected) is read and dropped. */
-	if (!*req_cls) {
-		*req_cls = conn;
-		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
+	(void)upload_data_size;
+	(void)req_cls;
+	/*
+	 * Answered at the first call, with the headers: a body (none is
+	 * expected) is never read, libmicrohttpd closes the connection instead.
+	 */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, strlen(not_allowed),
 		             false, text);

@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -63,6 +64,7 @@ struct options {
 	unsigned workers;
 	unsigned max_running;
 	const char *metrics; /* --metrics unix:PATH|ADDR:PORT, or NULL: no listener */
+	gid_t metrics_gid;   /* --metrics-group: the unix socket's group, or (gid_t)-1 */
 };
 
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
@@ -578,7 +580,8 @@ static void usage(FILE *out)
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
 	    "               [--log-level error|warn|info|debug] [--keeper]\n"
-	    "               [--metrics unix:PATH|127.0.0.1:PORT|[::1]:PORT]\n"
+	    "               [--metrics unix:PATH|127.0.0.1:PORT|[::1]:PORT] [--metrics-group "
+	    "GROUP]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -594,7 +597,9 @@ static void usage(FILE *out)
 	    "  --keeper          run a keeper that holds notifyd's fds and restarts it with them\n"
 	    "                    when it dies (for hosts without systemd; see notifyd(8))\n"
 	    "  --metrics SPEC    serve Prometheus metrics (GET /metrics) on a unix socket\n"
-	    "                    (0600) or a loopback TCP port; off by default\n");
+	    "                    (0600) or a loopback TCP port; off by default\n"
+	    "  --metrics-group GROUP  the metrics unix socket is 0660 with this group (name or "
+	    "gid)\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -610,6 +615,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"metrics", required_argument, NULL, 'M'},
+	    {"metrics-group", required_argument, NULL, 'G'},
 	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
@@ -655,6 +661,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'M':
 			o->metrics = optarg;
 			break;
+		case 'G': {
+			struct group *gr = getgrnam(optarg); /* at start, single-threaded */
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (gr)
+				o->metrics_gid = gr->gr_gid;
+			else if (*optarg && !*end && v < (gid_t)-1)
+				o->metrics_gid = (gid_t)v;
+			else {
+				fprintf(stderr, "notifyd: no group '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -763,6 +783,7 @@ int main(int argc, char **argv)
 	    .state_dir = "/run/mountvisor/state",
 	    .workers = 4,
 	    .max_running = 2,
+	    .metrics_gid = (gid_t)-1,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF, lxc_fd = -EBADF;
 	bool oci_ours = false, ctl_ours = false, lxc_ours = false;
@@ -863,7 +884,7 @@ int main(int argc, char **argv)
 		 * over containers goes on without metrics rather than leave them
 		 * unsupervised.
 		 */
-		r = metrics_listen(o.metrics, &notifyd.info, why, sizeof(why));
+		r = metrics_listen(o.metrics, o.metrics_gid, &notifyd.info, why, sizeof(why));
 		if (r < 0 && !fdstore_restarted()) {
 			log_error("metrics: cannot serve, not starting: %s", why);
 			goto fail_sockets;

@@ -416,7 +416,8 @@ static void store_name(const char *spec, char *buf, size_t size)
 	snprintf(buf, size, "metrics.%08x", h);
 }
 
-int metrics_listen(const char *spec, const struct control_info *info, char *why, size_t size)
+int metrics_listen(const char *spec, gid_t gid, const struct control_info *info, char *why,
+                   size_t size)
 {
 	char name[32];
 	int fd, r;
@@ -427,9 +428,9 @@ int metrics_listen(const char *spec, const struct control_info *info, char *why,
 	if (fd < 0 && strncmp(spec, "unix:", 5) == 0) {
 		const struct unix_listener_opts lo = {.type = SOCK_STREAM,
 		                                      .flags = SOCK_NONBLOCK,
-		                                      .mode = 0600,
+		                                      .mode = gid == (gid_t)-1 ? 0600 : 0660,
 		                                      .uid = (uid_t)-1,
-		                                      .gid = (gid_t)-1,
+		                                      .gid = gid,
 		                                      .backlog = 64};
 		fd = unix_listener_open(spec + 5, &lo, &srv.unix_id);
 		if (fd < 0) {

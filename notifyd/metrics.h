@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "notifyd/control.h"
 #include "notifyd/decision.h"
@@ -37,9 +38,11 @@ void metrics_render(FILE *out, const struct control_info *info);
 /*
  * Serve GET /metrics on spec ("unix:PATH", "127.0.0.1:PORT", "[::1]:PORT";
  * only loopback addresses).  The listening socket is kept in the fd store
- * (a restarted notifyd serves on the same one).  0, or -errno with *why set.
+ * (a restarted notifyd serves on the same one).  A unix socket is 0600, or
+ * 0660 with group gid when gid is not (gid_t)-1.  0, or -errno with *why set.
  */
-int metrics_listen(const char *spec, const struct control_info *info, char *why, size_t size);
+int metrics_listen(const char *spec, gid_t gid, const struct control_info *info, char *why,
+                   size_t size);
 /* Stop serving and remove the unix socket file we made. */
 void metrics_stop(void);
 

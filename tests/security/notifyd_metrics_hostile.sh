@@ -6,7 +6,8 @@
 # the attack is reported, never judged), notifyd's fds and memory stay
 # bounded, and /metrics answers again once the attack stops.  Containers
 # cannot reach the listener (own network namespace, socket not in their
-# root); the unix socket is 0600 root: another user cannot connect.
+# root); the unix socket is 0600 root (0660 with --metrics-group): another
+# user cannot connect.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -226,4 +227,26 @@ else
 	t_ok "user nobody cannot connect to the unix socket ($(head -n 1 "$MV_TMP/nobody.out"))"
 fi
 t_check "root can" sh -c "curl -sS --max-time 10 --unix-socket '$MSOCK' http://localhost/metrics | '$PY' '$PARSE' >/dev/null"
+
+# --metrics-group: 0660 with that group; its members can scrape, nobody else.
+G=47619 # a gid no file of the host uses: no /etc/group entry needed
+mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state3" --metrics "unix:$MSOCK" --metrics-group "$G" ||
+	mv_bail "notifyd did not start with --metrics-group"
+t_check "--metrics-group $G: the socket is 0660 root:$G" test "$(stat -c %a:%U:%g "$MSOCK")" = "660:root:$G"
+if setpriv --reuid 65534 --regid 65534 --groups "$G" -- \
+	curl -sS --max-time 5 --unix-socket "$MSOCK" http://localhost/metrics 2>&1 | "$PY" "$PARSE" >/dev/null; then
+	t_ok "a member of group $G (user nobody) can scrape"
+else
+	t_fail "a member of group $G (user nobody) can scrape"
+fi
+if setpriv --reuid 65534 --regid 65534 --clear-groups -- \
+	curl -sS --max-time 5 --unix-socket "$MSOCK" http://localhost/metrics >"$MV_TMP/nobody.out" 2>&1; then
+	t_fail "user nobody outside group $G cannot" "$(head -n 3 "$MV_TMP/nobody.out")"
+else
+	t_ok "user nobody outside group $G cannot"
+fi
+out=$(timeout 10 "$(mv_prog notifyd)" --socket "$MV_TMP/run/y.sock" --control "$MV_TMP/run/y.ctl" \
+	--profiles "$PROFILES" --metrics "unix:$MV_TMP/run/y.m" --metrics-group no-such-group-mv 2>&1)
+t_check "--metrics-group with an unknown name is refused ($out)" \
+	sh -c "[ $? != 0 ] && [ ! -e '$MV_TMP/run/y.sock' ]"
 t_done

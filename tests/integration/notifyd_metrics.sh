@@ -145,6 +145,67 @@ t_check "notifyd_containers and stats agree" test \
 	"$(val "$(parsed)" 'notifyd_containers{}')" = "$(jval "$(json)" .containers)"
 
 # ---------------------------------------------------------------------------
+# Gauges: a FUSE daemon and a loop device held, then released
+# ---------------------------------------------------------------------------
+gauges() {
+	local rt=$1 id=$MV_IDP-$1-gauges b m a i j
+	b=$(parsed)
+	mv_oci_bundle --socket "$MV_SOCK" --profile gauges --loop "$MV_TMP/$id" "$ROOTFS" sh /g.sh "$id"
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_start "$rt" "$MV_TMP/$id" "$id" 90
+	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		m=$(parsed)
+		j=$(json)
+		t_check "$rt: while mounted: notifyd_daemons{kind=fuse} 1" \
+			test "$(val "$m" 'notifyd_daemons{kind="fuse"}')" = 1
+		t_check "$rt: while mounted: notifyd_loop_devices{state=bound} 1" \
+			test "$(val "$m" 'notifyd_loop_devices{state="bound"}')" = 1
+		t_check "$rt: while mounted: stats --json resources agree (fuse-daemons 1, loop-devices 1)" \
+			test "$(jval "$j" '"\(.resources["fuse-daemons"]) \(.resources["loop-devices"])"')" = "1 1"
+		t_check "$rt: the FUSE start-up counted: {mount,fuse,ok} moved by 1" \
+			test $(($(val "$m" "$F") - $(val "$b" "$F"))) = 1
+		mv_sync_go "$ROOTFS" "$id.mounted"
+	else
+		t_fail "$rt: gauges container reached the mounted state" "$(cat "$(mv_out "$id")")" \
+			"$(tail -n 20 "$MV_LOG")"
+	fi
+	mv_wait "$id" || t_fail "$rt: gauges container exits 0" "$(cat "$(mv_out "$id")")"
+	t_step_ok "$rt: fuse2fs mount of the container's loop device" "$id" mount
+	t_step_ok "$rt: losetup -d" "$id" detach
+	for ((i = 0; i < 100; i++)); do
+		a=$(parsed)
+		[ "$(val "$a" 'notifyd_daemons{kind="fuse"}')" = 0 ] &&
+			[ "$(val "$a" 'notifyd_loop_devices{state="bound"}')" = 0 ] && break
+		sleep 0.1
+	done
+	t_check "$rt: after exit: no FUSE daemon, no bound loop device" test \
+		"$(val "$a" 'notifyd_daemons{kind="fuse"}') $(val "$a" 'notifyd_loop_devices{state="bound"}')" = "0 0"
+}
+FUSE2FS=$(command -v fuse2fs)
+if [ -z "$FUSE2FS" ] || [ ! -x /usr/sbin/losetup ]; then
+	t_skip "gauges of FUSE daemons and loop devices" "fuse2fs or util-linux losetup is not installed"
+else
+	printf '%s\n' '[profile]' 'default-action = deny' 'max-loop-devices = 2' '' '[fs ext4]' \
+		'action = fuse' "program = $FUSE2FS" \
+		'arguments = {source} {mountpoint} -f -o auto_unmount {options}' >"$PROFILES/gauges.conf"
+	# shellcheck disable=SC2016 # the container's script: expanded in the container
+	printf '%s\n' 'dev=$(/usr/sbin/losetup -f --show /img/ext4.img)' 'echo "dev=$dev"' \
+		'mvstep mount mount -t ext4 "$dev" /mnt/a' 'mvsync "$1.mounted"' \
+		'mvstep umount umount /mnt/a' 'mvstep detach /usr/sbin/losetup -d "$dev"' >"$ROOTFS/g.sh"
+	kill -HUP "$NOTIFYD_PID"
+	sleep 1 # the reload is logged; the set is swapped at once
+	case $ROOTFS in "$MV_TMP"/?*) ;; *) mv_bail "rootfs '$ROOTFS' is not under \$MV_TMP" ;; esac
+	mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+	chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+	mv_make_ext4 "$ROOTFS/img/ext4.img" || mv_bail "cannot build the ext4 image"
+	chown 100000:100000 "$ROOTFS/img/ext4.img"
+	F='notifyd_requests_total{action="fuse",result="ok",syscall="mount"}'
+	for RT in crun runc; do
+		command -v "$RT" >/dev/null && gauges "$RT"
+	done
+fi
+
+# ---------------------------------------------------------------------------
 # Bounded cardinality: a container's strings never reach the output
 # ---------------------------------------------------------------------------
 if command -v runc >/dev/null; then

@@ -10,6 +10,8 @@
 #include "common/fdutil.h"
 #include "common/log.h"
 
+#include <json-c/json.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -148,6 +150,87 @@ static void shares_one(struct container *c, void *userdata)
 	fuse_daemon_foreach_share(c, share_one, &mo);
 }
 
+/* json-c setters that keep going: a failed add leaves a shorter object, never a crash. */
+static void put_u64(struct json_object *o, const char *key, unsigned long long v)
+{
+	struct json_object *n = json_object_new_uint64(v);
+
+	if (n && json_object_object_add(o, key, n) < 0)
+		json_object_put(n);
+}
+
+static void put_str(struct json_object *o, const char *key, const char *v)
+{
+	struct json_object *n = json_object_new_string(v ? v : "");
+
+	if (n && json_object_object_add(o, key, n) < 0)
+		json_object_put(n);
+}
+
+/*
+ * `stats --json`: the numbers of `stats` as one object, with the same keys
+ * (docs/metrics.md); in-flight, the resources and the profiles nested.
+ */
+static void stats_json(FILE *out, const struct control_info *info)
+{
+	struct json_object *o = json_object_new_object(), *res, *inf, *profs;
+	struct profile_set *set = profile_store_get();
+	struct resource_totals rt = {0};
+	struct request_totals t;
+	unsigned slots, used = inflight_used(&slots);
+
+	request_totals(&t);
+	container_foreach(total_one, &rt);
+	if (!o) {
+		fprintf(out, "error: out of memory\n");
+		profile_store_put(set);
+		return;
+	}
+	put_u64(o, "pid", (unsigned long long)info->pid);
+	put_u64(o, "restarts", info->restarts);
+	put_u64(o, "containers", container_count());
+	put_u64(o, "requests", t.requests);
+	put_u64(o, "kernel", t.kernel);
+	put_u64(o, "continue", t.continued);
+	put_u64(o, "denied", t.denied);
+	put_u64(o, "enosys", t.enosys);
+	put_u64(o, "failed", t.failed);
+	put_u64(o, "callers-gone", t.callers_gone);
+	put_u64(o, "recovered", t.recovered);
+	inf = json_object_new_object();
+	if (inf) {
+		put_u64(inf, "used", used);
+		put_u64(inf, "slots", slots);
+		if (json_object_object_add(o, "in-flight", inf) < 0)
+			json_object_put(inf);
+	}
+	res = json_object_new_object();
+	if (res) {
+		for (size_t i = 0; i < rt.n; i++)
+			put_u64(res, rt.v[i].name, rt.v[i].sum);
+		if (json_object_object_add(o, "resources", res) < 0)
+			json_object_put(res);
+	}
+	put_u64(o, "open-fds", (unsigned long long)fd_count_open());
+	put_str(o, "profiles-dir", info->profiles_dir);
+	profs = json_object_new_array();
+	if (profs) {
+		for (size_t i = 0; set && i < set->n; i++) {
+			struct json_object *n = json_object_new_string(set->v[i]->name);
+			if (n && json_object_array_add(profs, n) < 0)
+				json_object_put(n);
+		}
+		if (json_object_object_add(o, "profiles", profs) < 0)
+			json_object_put(profs);
+	}
+	put_str(o, "features", info->features);
+	profile_store_put(set);
+	fprintf(out, "%s\n",
+	        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 static void answer(FILE *out, const char *cmd, const struct control_info *info)
 {
 	if (strcmp(cmd, "ping") == 0) {
@@ -163,6 +246,8 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		container_foreach(mounts_one, out);
 	} else if (strcmp(cmd, "shares") == 0) {
 		container_foreach(shares_one, out);
+	} else if (strcmp(cmd, "stats --json") == 0) {
+		stats_json(out, info);
 	} else if (strcmp(cmd, "stats") == 0) {
 		struct request_totals t;
 		struct profile_set *set = profile_store_get();
@@ -191,7 +276,9 @@ static void answer(FILE *out, const char *cmd, const struct control_info *info)
 		fprintf(out, "\nfeatures: %s\n", info->features);
 		profile_store_put(set);
 	} else {
-		fprintf(out, "error: unknown command '%s' (list, mounts, shares, stats, ping)\n",
+		fprintf(out,
+		        "error: unknown command '%s' (list, mounts, shares, stats, stats --json, "
+		        "ping)\n",
 		        cmd);
 	}
 }

@@ -95,4 +95,15 @@ int loop_device_restore(struct container *c, struct json_object *obj);
  */
 void loop_device_shutdown(void);
 
+/* The states of loop_internal.h's devices, for metrics (metrics.c). */
+enum loop_device_state {
+	LOOP_STATE_FRESH,
+	LOOP_STATE_BOUND,
+	LOOP_STATE_CLEARING,
+	LOOP_STATE_GONE,
+	LOOP_STATE_COUNT,
+};
+/* Adds the number of devices notifyd holds in each state to counts[]. */
+void loop_device_state_counts(unsigned counts[LOOP_STATE_COUNT]);
+
 #endif

@@ -506,3 +506,19 @@ out:
 		log_warn("cannot write the loop devices' state: %s", strerror(-r));
 	}
 }
+
+void loop_device_state_counts(unsigned counts[LOOP_STATE_COUNT])
+{
+	pthread_mutex_lock(&loop_state.lock);
+	for (const struct loop_entry *e = loop_state.devices; e; e = e->next) {
+		if (!e->owner)
+			counts[LOOP_STATE_GONE]++;
+		else if (e->clearing)
+			counts[LOOP_STATE_CLEARING]++;
+		else if (e->pin >= 0)
+			counts[LOOP_STATE_BOUND]++;
+		else
+			counts[LOOP_STATE_FRESH]++;
+	}
+	pthread_mutex_unlock(&loop_state.lock);
+}

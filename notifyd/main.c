@@ -7,6 +7,7 @@
 #include "notifyd/container.h"
 #include "notifyd/control.h"
 #include "notifyd/fd_store.h"
+#include "notifyd/metrics.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/keeper.h"
 #include "notifyd/kernel_check.h"
@@ -35,6 +36,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -63,6 +65,8 @@ struct options {
 	unsigned workers;
 	unsigned max_running;
 	const char *namespaces_path; /* NULL: no Kubernetes namespace allowlist */
+	const char *metrics; /* --metrics unix:PATH|ADDR:PORT, or NULL: no listener */
+	gid_t metrics_gid;   /* --metrics-group: the unix socket's group, or (gid_t)-1 */
 };
 
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
@@ -654,6 +658,8 @@ static void usage(FILE *out)
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
 	    "               [--log-level error|warn|info|debug] [--keeper]\n"
 	    "               [--namespaces FILE]\n"
+	    "               [--metrics unix:PATH|127.0.0.1:PORT|[::1]:PORT] [--metrics-group "
+	    "GROUP]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -670,7 +676,11 @@ static void usage(FILE *out)
 	    "                    when it dies (for hosts without systemd; see notifyd(8))\n"
 	    "  --namespaces FILE Kubernetes namespace -> profile allowlist (see "
 	    "docs/kubernetes.md),\n"
-	    "                    reloaded with the profiles on SIGHUP; off by default\n");
+	    "                    reloaded with the profiles on SIGHUP; off by default\n"
+	    "  --metrics SPEC    serve Prometheus metrics (GET /metrics) on a unix socket\n"
+	    "                    (0600) or a loopback TCP port; off by default\n"
+	    "  --metrics-group GROUP  the metrics unix socket is 0660 with this group (name or "
+	    "gid)\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -686,6 +696,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"namespaces", required_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"metrics", required_argument, NULL, 'M'},
+	    {"metrics-group", required_argument, NULL, 'G'},
 	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
@@ -731,6 +743,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			break;
+		case 'M':
+			o->metrics = optarg;
+			break;
+		case 'G': {
+			struct group *gr = getgrnam(optarg); /* at start, single-threaded */
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (gr)
+				o->metrics_gid = gr->gr_gid;
+			else if (*optarg && !*end && v < (gid_t)-1)
+				o->metrics_gid = (gid_t)v;
+			else {
+				fprintf(stderr, "notifyd: no group '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -839,6 +868,7 @@ int main(int argc, char **argv)
 	    .state_dir = "/run/mountvisor/state",
 	    .workers = 4,
 	    .max_running = 2,
+	    .metrics_gid = (gid_t)-1,
 	};
 	_cleanup_close_ int oci_fd = -EBADF, ctl_fd = -EBADF, sig_fd = -EBADF, lxc_fd = -EBADF;
 	bool oci_ours = false, ctl_ours = false, lxc_ours = false;
@@ -903,6 +933,7 @@ int main(int argc, char **argv)
 	}
 	notifyd.info.restarts = daemon_state_load();
 	notifyd.info.pid = getpid();
+	metrics_init();
 	/* Signals arrive through signalfd; the worker threads inherit the block. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -929,6 +960,24 @@ int main(int argc, char **argv)
 			log_error("cannot listen on %s: %s", o.lxc_socket_path, strerror(-lxc_fd));
 			goto fail_sockets;
 		}
+	}
+	if (o.metrics) {
+		char why[PATH_MAX + 64];
+
+		/*
+		 * Its own thread (signals blocked above).  A bad --metrics stops a
+		 * first start (the admin sees it at once); a restart that takes
+		 * over containers goes on without metrics rather than leave them
+		 * unsupervised.
+		 */
+		r = metrics_listen(o.metrics, o.metrics_gid, &notifyd.info, why, sizeof(why));
+		if (r < 0 && !fdstore_restarted()) {
+			log_error("metrics: cannot serve, not starting: %s", why);
+			goto fail_sockets;
+		} else if (r < 0)
+			log_error("metrics: not served: %s", why);
+		else
+			log_info("metrics: serving GET /metrics on %s", o.metrics);
 	}
 	r = worker_pool_start(o.workers, o.max_running);
 	if (r < 0) {
@@ -1040,6 +1089,7 @@ int main(int argc, char **argv)
 	worker_pool_stop();
 	fuse_daemon_shutdown();
 	watch_release_all();
+	metrics_stop();
 	(void)unix_listener_remove(o.socket_path, &oci_id);
 	(void)unix_listener_remove(o.control_path, &ctl_id);
 	if (o.lxc_socket_path)

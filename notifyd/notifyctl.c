@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * notifyctl: ask a running notifyd what it is doing.
- *   notifyctl [--control PATH] list|mounts|shares|stats|ping
+ *   notifyctl [--control PATH] list|mounts|shares|stats [--json]|ping
  *   notifyctl oci-config [OPTIONS] BUNDLE   (oci_config.c; needs no notifyd)
  */
 #include "common/cleanup.h"
@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,14 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|shares|stats|ping\n"
+	fprintf(out, "usage: notifyctl [--control PATH] list|mounts|shares|stats [--json]|ping\n"
 	             "  list    containers notifyd supervises, their profile and counters\n"
 	             "  mounts  mounts notifyd made for containers\n"
 	             "  shares  virtiofs shares: vfsd pid, source, target, options, I/O\n"
-	             "  stats   totals, open fds, profiles, kernel features in use\n");
+	             "  stats   totals, open fds, profiles, kernel features in use\n"
+	             "          (--json: the same as one JSON object, see docs/metrics.md)\n"
+	             "       notifyctl oci-config [OPTIONS] BUNDLE\n"
+	             "          point BUNDLE/config.json at notifyd (oci-config --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -31,8 +35,10 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"control", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
 	    {0},
 	};
+	bool json = false;
 	const char *path = "/run/mountvisor/notifyctl.sock";
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -EBADF;
@@ -45,6 +51,8 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		if (ch == 'c') {
 			path = optarg;
+		} else if (ch == 'j') {
+			json = true;
 		} else if (ch == 'h') {
 			usage(stdout);
 			return EXIT_SUCCESS;
@@ -68,7 +76,11 @@ int main(int argc, char **argv)
 		        strerror(errno));
 		return 1;
 	}
-	snprintf(cmd, sizeof(cmd), "%s\n", argv[optind]);
+	if (json && strcmp(argv[optind], "stats") != 0) {
+		fprintf(stderr, "notifyctl: --json is for stats only\n");
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "%s%s\n", argv[optind], json ? " --json" : "");
 	if (fd_write_all(fd, cmd, strlen(cmd)) < 0) {
 		fprintf(stderr, "notifyctl: %s\n", strerror(errno));
 		return 1;

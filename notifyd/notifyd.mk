@@ -4,7 +4,7 @@ NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o keeper.o container.o mount_rec
 	caller_cgroup.o source_open.o device_allow.o \
 	mount_resolve.o mount_check.o fuse_action.o fuse_plan.o fuse_confine.o fuse_startup.o fuse_children.o fuse_daemon.o loop_device.o loop_state.o loop_node.o \
 	loop_request.o lxc_proxy.o lxc_cookie.o kernel_check.o \
-	virtiofs_action.o share_launch.o share_idmap.o fd_store.o state.o restart.o inflight.o inherited.o ns_allow.o)
+	virtiofs_action.o share_launch.o share_idmap.o fd_store.o state.o restart.o inflight.o inherited.o ns_allow.o metrics.o)
 NOTIFYD_LIBS := -lseccomp -ljson-c -linih -lsystemd
 
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
@@ -12,6 +12,8 @@ PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
 # libmount: option strings and mountinfo (mount_options.c, mount_verify.c,
 # caller_cgroup.c, fuse_daemon.c); a test linking any of them needs it too.
 NOTIFYD_LIBS += -lmount
+# libmicrohttpd: the opt-in Prometheus listener (metrics.c, docs/metrics.md).
+NOTIFYD_LIBS += -lmicrohttpd
 
 $(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

@@ -8,6 +8,7 @@
 #include "notifyd/request.h"
 #include "notifyd/inflight.h"
 #include "notifyd/lxc_proxy.h"
+#include "notifyd/metrics.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -143,6 +144,7 @@ void request_answer(struct request *rq, const struct decision *d)
 	rq->slot = NULL;
 	target_close(&rq->t);
 	count(rq, d, send_err);
+	metrics_count_request(rq->syscall, d, send_err, rq->received_ns);
 	log_decision(rq, d, send_err);
 }
 

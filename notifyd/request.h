@@ -28,7 +28,8 @@ struct request {
 	struct inflight_slot *slot; /* its copy in the in-flight log, freed once answered */
 	struct seccomp_notif notif;
 	struct target t;
-	const char *syscall; /* its name, as the decision line gives it */
+	const char *syscall;  /* its name, as the decision line gives it */
+	uint64_t received_ns; /* metrics_now_ns() at receipt; 0: not timed (recovered) */
 
 	/* Private copies of the caller's arguments. */
 	char source[PATH_MAX];

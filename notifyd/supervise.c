@@ -10,6 +10,7 @@
 #include "notifyd/request.h"
 #include "notifyd/inflight.h"
 #include "notifyd/lxc_proxy.h"
+#include "notifyd/metrics.h"
 #include "notifyd/view.h"
 #include "notifyd/mount_record.h"
 #include "common/cleanup.h"
@@ -180,7 +181,11 @@ static handler_fn *handler_of(const struct seccomp_notif *notif, const char **na
 static void answer_enomem(struct container *c, const struct seccomp_notif *notif, int notify_fd,
                           const struct lxc_reply *lxc, struct inflight_slot *slot)
 {
-	struct request rq = {.c = c, .slot = slot, .notif = *notif, .own_notify_fd = -EBADF};
+	struct request rq = {.c = c,
+	                     .slot = slot,
+	                     .notif = *notif,
+	                     .own_notify_fd = -EBADF,
+	                     .received_ns = metrics_now_ns()};
 	struct decision d = {.action = DECISION_ERROR};
 
 	handler_of(notif, &rq.syscall);
@@ -238,13 +243,18 @@ void supervise_handle_via(struct container *c, const struct seccomp_notif *notif
 	rq->c = c;
 	rq->slot = slot;
 	rq->notif = *notif;
+	rq->received_ns = metrics_now_ns();
 	handle_request(rq, notify_fd, lxc);
 }
 
 bool supervise_quick(struct container *c, const struct seccomp_notif *notif,
                      struct inflight_slot *slot)
 {
-	struct request rq = {.c = c, .slot = slot, .notif = *notif, .t = {.procfd = -EBADF}};
+	struct request rq = {.c = c,
+	                     .slot = slot,
+	                     .notif = *notif,
+	                     .t = {.procfd = -EBADF},
+	                     .received_ns = metrics_now_ns()};
 	struct decision d = {0};
 	bool idle;
 

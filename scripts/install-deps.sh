@@ -54,6 +54,9 @@ PACKAGES=(
 	debhelper       # make deb: dh, compat 13 (debian/, docs/packaging.md; tests/integration/deb.sh)
 	dpkg-dev        # make deb: dpkg-buildpackage, dpkg-genchanges
 	lintian         # make deb: the package is checked with lintian
+	libmicrohttpd-dev # notifyd --metrics: the Prometheus listener (notifyd/metrics.c)
+	python3-prometheus-client # tests/integration/notifyd_metrics.sh: strict parse of /metrics
+	curl            # tests/integration/notifyd_metrics.sh, notifyd_metrics_hostile.sh: scrape /metrics
 )
 
 missing=()

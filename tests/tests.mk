@@ -165,6 +165,10 @@ $(BUILD)/tests/unit/test_supervise: $(OBJ)/tests/unit/test_supervise.o $(NOTIFYD
 $(BUILD)/tests/unit/test_target: $(OBJ)/tests/unit/test_target.o $(NOTIFYD_LIB_OBJ) \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+# metrics.c's labels, exact totals from threads, histogram buckets.
+$(BUILD)/tests/unit/test_metrics: $(OBJ)/tests/unit/test_metrics.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
 # share_idmap.c: map inversion, and a real idmapped copy made with the namespace.
 $(BUILD)/tests/unit/test_share_idmap: $(OBJ)/tests/unit/test_share_idmap.o $(NOTIFYD_LIB_OBJ) \
 		$(COMMON_OBJ)

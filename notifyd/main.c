@@ -20,6 +20,7 @@
 #include "notifyd/inflight.h"
 #include "notifyd/inherited.h"
 #include "notifyd/state.h"
+#include "notifyd/uevent.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "notifyd/worker.h"
@@ -575,7 +576,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
-	    "               [--log-level error|warn|info|debug] [--keeper]\n"
+	    "               [--log-level error|warn|info|debug] [--keeper] [--no-uevents]\n"
 	    "Seccomp user-notification supervisor for container mounts.\n"
 	    "  --socket PATH     OCI seccomp agent socket (listenerPath), default "
 	    "/run/mountvisor/notifyd.sock\n"
@@ -589,7 +590,9 @@ static void usage(FILE *out)
 	    "  --max-running N   requests of one container handled at once (default 2);\n"
 	    "                    more wait in the kernel, so no container occupies every worker\n"
 	    "  --keeper          run a keeper that holds notifyd's fds and restarts it with them\n"
-	    "                    when it dies (for hosts without systemd; see notifyd(8))\n");
+	    "                    when it dies (for hosts without systemd; see notifyd(8))\n"
+	    "  --no-uevents      send no uevents for loop devices into containers' network\n"
+	    "                    namespaces (docs/loop.md \"uevents\")\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -604,6 +607,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"max-running", required_argument, NULL, 'm'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"no-uevents", no_argument, NULL, 'U'},
 	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
@@ -645,6 +649,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 				fprintf(stderr, "notifyd: bad log level '%s'\n", optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'U':
+			uevent_set_enabled(false);
 			break;
 		case 'h':
 			usage(stdout);

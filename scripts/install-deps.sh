@@ -45,6 +45,7 @@ PACKAGES=(
 	strace          # make bench: back-end syscalls per operation (bench/vfsd_syscalls.sh)
 	systemd-container # systemd-nspawn: boots systemd 252 for tests/integration/notifyd_systemd.sh
 	lxc             # LXC 5.0.2 for tests/integration/lxc.sh (lxc-create -t busybox, lxc-attach)
+	libnl-3-dev     # notifyd/uevent.c: uevents for a container's loop devices, sent in its network namespace
 )
 
 missing=()

@@ -186,3 +186,10 @@ $(DIFFTEST): tests/posix/difftest.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(DIFFTEST)
+# Static netlink uevent listener run inside test containers
+# (tests/integration/notifyd_uevents.sh, tests/security/notifyd_uevents_hostile.sh).
+UEVENT_LISTEN := $(BUILD)/tests/helpers/uevent_listen
+$(UEVENT_LISTEN): tests/helpers/uevent_listen.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(UEVENT_LISTEN)

@@ -8,15 +8,22 @@
  * -t: stop after SECONDS (default 30).  -r: create READYFILE once the
  * socket is bound (so a test starts its losetup only then).  -n: never read
  * (a listener that lets its queue fill up), just sleep.
+ *
+ * uevent_listen -F COUNT IMG : no listener; COUNT rounds of LOOP_CTL_GET_FREE,
+ * open, LOOP_SET_FD of IMG, LOOP_CLR_FD, close, as fast as they go (a flood
+ * of the requests notifyd sends uevents for); prints
+ *   flood rounds=COUNT ok=N ms=T
  * Static (tests run it in busybox containers); tests/integration/notifyd_uevents.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +36,34 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int flood(long rounds, const char *img)
+{
+	long ok = 0, t0 = now_ms();
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	int f = open(img, O_RDWR | O_CLOEXEC);
+
+	if (ctl < 0 || f < 0) {
+		perror("uevent_listen: flood: open");
+		return 1;
+	}
+	for (long i = 0; i < rounds; i++) {
+		char dev[32];
+		int nr = ioctl(ctl, LOOP_CTL_GET_FREE), d;
+
+		if (nr < 0)
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+		d = open(dev, O_RDWR | O_CLOEXEC);
+		if (d < 0)
+			continue;
+		if (ioctl(d, LOOP_SET_FD, f) == 0 && ioctl(d, LOOP_CLR_FD, 0) == 0)
+			ok++;
+		close(d);
+	}
+	printf("flood rounds=%ld ok=%ld ms=%ld\n", rounds, ok, now_ms() - t0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
@@ -37,8 +72,12 @@ int main(int argc, char **argv)
 	int opt, fd, noread = 0;
 	static char buf[16384];
 
-	while ((opt = getopt(argc, argv, "t:r:n")) != -1) {
+	while ((opt = getopt(argc, argv, "t:r:nF:")) != -1) {
 		switch (opt) {
+		case 'F':
+			if (optind >= argc)
+				return 2;
+			return flood(strtol(optarg, NULL, 10), argv[optind]);
 		case 't':
 			secs = strtol(optarg, NULL, 10);
 			break;
@@ -49,7 +88,9 @@ int main(int argc, char **argv)
 			noread = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-t SECONDS] [-r READYFILE] [-n]\n", argv[0]);
+			fprintf(stderr,
+			        "usage: %s [-t SECONDS] [-r READYFILE] [-n] | -F COUNT IMG\n",
+			        argv[0]);
 			return 2;
 		}
 	}

@@ -9,7 +9,9 @@
 # container running at the same time, not a host device attached meanwhile.
 # The host's own listener sees the kernel's events once, never a copy of an
 # injected one, and a container sharing the host's network namespace gets
-# nothing injected (it hears the kernel's events already).
+# nothing injected (it hears the kernel's events already), nor does a
+# rootful one with a network namespace of its own (the kernel broadcasts
+# there too), nor any with notifyd --no-uevents.
 #
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
@@ -189,6 +191,41 @@ SCRIPT
 		[ "$(host_count "$dev" remove)" = 1 ]
 }
 
+# quiet_script ID IMG : listener up, losetup -f and -d, 2.5 s (the device is
+# given up), listener stopped: for containers that must hear nothing injected.
+quiet_script() {
+	cat >"$ROOTFS/$1.sh" <<SCRIPT
+uevent_listen -t 40 >/tmp/$1.events 2>&1 &
+l=\$!
+i=0
+while ! grep -q listening /tmp/$1.events 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i+1)); done
+mvstep setup $LOSETUP -f --show /img/$2
+mvstep detach sh -c '$LOSETUP -d \$($LOSETUP -j /img/$2 -O NAME -n)'
+sleep 2.5
+kill \$l
+SCRIPT
+}
+
+# A rootful container with a network namespace of its own (no user
+# namespace): the kernel broadcasts every uevent there already, so notifyd
+# adds none; its listener hears the kernel's add of its device once.
+test_rootful_netns() {
+	local id=ue-$RT-rootful dev n
+	quiet_script "$id" n.img
+	lbundle "$id" -- sh "/$id.sh"
+	jq '.linux.namespaces |= map(select(.type != "user")) | del(.linux.uidMappings, .linux.gidMappings)' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.tmp" && mv "$MV_TMP/$id/c.tmp" "$MV_TMP/$id/config.json"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_step_ok "$RT: rootful container with its own network namespace: losetup -f" "$id" setup
+	dev=$(mv_step_out "$id" setup)
+	n=${dev#/dev/loop}
+	t_check "$RT: rootful container: notifyd injects nothing (and logs why)" \
+		grep -q "$id: no uevents injected for its loop devices: its network namespace belongs to notifyd's user namespace" \
+		"$MV_LOG"
+	t_check "$RT: rootful container: its listener heard the kernel's add of $dev once" \
+		[ "$(grep -c "^uevent pid=0 add@/devices/virtual/block/loop$n " "$ROOTFS/tmp/$id.events")" = 1 ]
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: not installed"
@@ -196,6 +233,20 @@ for RT in ${RUNTIMES:-crun runc}; do
 	}
 	test_pair
 	test_hostnet
+	test_rootful_netns
 done
+
+# notifyd --no-uevents: a container with a network namespace of its own hears nothing.
+mv_start_notifyd "$PROFILES" --no-uevents || mv_bail "notifyd --no-uevents did not start"
+for RT in ${RUNTIMES:-crun runc}; do
+	command -v "$RT" >/dev/null && break
+done
+id=ue-$RT-off
+quiet_script "$id" n.img
+lbundle "$id" -- sh "/$id.sh"
+mv_run "$RT" "$MV_TMP/$id" "$id" 60
+t_step_ok "--no-uevents: losetup -f" "$id" setup
+t_check "--no-uevents: the container's listener heard nothing" \
+	[ "$(grep -c '^uevent ' "$ROOTFS/tmp/$id.events")" = 0 ]
 mv_notifyd_alive && t_ok "notifyd survived" || t_fail "notifyd survived"
 t_done

@@ -16,6 +16,7 @@
 #include <netlink/socket.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,14 @@
 
 /*
  * A container floods nothing through us: at most this many events a second
- * (a losetup attach and detach is three), the rest dropped and counted.  The
- * kernel's work per event grows with the listeners the container made in its
- * namespace, so the bound is what keeps that time ours to bound.
+ * (a losetup attach and detach is three), at most this much of the sender
+ * thread's time a second (the kernel's work per event grows with the
+ * listeners the container made in its namespace), at most this many
+ * waiting; the rest dropped and counted.
  */
-#define UEVENT_PER_SEC 256
+#define UEVENT_PER_SEC    256
+#define UEVENT_BUDGET_US  50000
+#define UEVENT_MAX_QUEUED 64
 /*
  * The kernel's netlink_rcv_skb() hands uevent_net_rcv() only requests of a
  * type past the control messages; the type itself means nothing there.
@@ -41,18 +45,38 @@
 
 /*
  * One per container id.  sk NULL: it gets no events (shares a namespace
- * the kernel's events reach, or the socket could not be made).
+ * the kernel's events reach, or the socket could not be made).  Freed when
+ * forgotten (gone) and no queued event refers to it (refs).
  */
 struct uevent_sink {
 	struct uevent_sink *next;
 	char *id;
-	struct nl_sock *sk;
+	struct nl_sock *sk; /* used by the sender thread only, once made */
+	unsigned refs;      /* queued events */
+	bool gone;
 	long window; /* the second (CLOCK_MONOTONIC) being counted */
 	unsigned sent, dropped;
+	long spent_us; /* sender time spent on it in window */
 };
 
+/* An event waiting for the sender thread. */
+struct uevent_item {
+	struct uevent_item *next;
+	struct uevent_sink *sink;
+	size_t len;
+	char buf[];
+};
+
+/*
+ * Events are sent by one thread of their own, never by the caller: callers
+ * hold the loop table's lock, and the kernel's broadcast takes as long as the
+ * container's listeners make it, so a slow namespace delays only events.
+ */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;
 static struct uevent_sink *sinks;
+static struct uevent_item *head, **tail = &head;
+static bool sender_running;
 static bool enabled = true;
 
 void uevent_set_enabled(bool on)
@@ -115,6 +139,104 @@ static int wants_events(int netns, const char **why)
 		return r < 0 ? r : 0;
 	}
 	return 1;
+}
+
+static void sink_free(struct uevent_sink *s)
+{
+	if (s->sk)
+		nl_socket_free(s->sk);
+	free(s->id);
+	free(s);
+}
+
+static long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* With the lock held: a new second starts a new count (and logs the drops of the last). */
+static void window_roll(struct uevent_sink *s)
+{
+	long sec = mono_us() / 1000000;
+
+	if (sec == s->window)
+		return;
+	if (s->dropped)
+		log_warn("%s: %u uevents not sent (more than %d a second, %d waiting, or %d ms "
+		         "of sending a second)",
+		         s->id, s->dropped, UEVENT_PER_SEC, UEVENT_MAX_QUEUED,
+		         UEVENT_BUDGET_US / 1000);
+	s->window = sec;
+	s->sent = s->dropped = 0;
+	s->spent_us = 0;
+}
+
+static int send_event(struct nl_sock *sk, char *buf, size_t len);
+
+static void *sender_thread(void *arg)
+{
+	struct uevent_item *it;
+	struct uevent_sink *s;
+	long t0;
+	int r;
+
+	/*
+	 * Created by a worker, this thread shares its fs_struct, and while it
+	 * does the worker's setns(CLONE_NEWNS) fails with EINVAL: stop sharing
+	 * before the creator goes on (as loop_state.c's maintenance thread).
+	 */
+	if (unshare(CLONE_FS) < 0)
+		log_warn("uevent sender: unshare(CLONE_FS): %m");
+	sem_post(arg);
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		while (!head)
+			pthread_cond_wait(&queued, &lock);
+		it = head;
+		head = it->next;
+		if (!head)
+			tail = &head;
+		s = it->sink;
+		pthread_mutex_unlock(&lock);
+		t0 = mono_us();
+		r = send_event(s->sk, it->buf, it->len);
+		if (r < 0)
+			log_debug("%s: uevent not sent: %s", s->id, nl_geterror(r));
+		pthread_mutex_lock(&lock);
+		window_roll(s);
+		s->spent_us += mono_us() - t0;
+		if (--s->refs == 0 && s->gone) {
+			pthread_mutex_unlock(&lock);
+			sink_free(s);
+			pthread_mutex_lock(&lock);
+		}
+		free(it);
+	}
+	return NULL;
+}
+
+/* With the lock held: the sender thread runs (started at the first socket). */
+static void sender_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sem_t started;
+
+	if (sender_running)
+		return;
+	sem_init(&started, 0, 0);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	sender_running = pthread_create(&t, &a, sender_thread, &started) == 0;
+	pthread_attr_destroy(&a);
+	if (!sender_running)
+		log_warn("cannot start the uevent sender thread; no uevents are sent");
+	while (sender_running && sem_wait(&started) < 0 && errno == EINTR)
+		;
+	sem_destroy(&started);
 }
 
 void uevent_container_attach(struct request *rq)
@@ -184,6 +306,8 @@ void uevent_container_attach(struct request *rq)
 		s->sk = sk;
 		s->next = sinks;
 		sinks = s;
+		if (sk)
+			sender_start();
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -280,10 +404,10 @@ static int send_event(struct nl_sock *sk, char *buf, size_t len)
 
 void uevent_loop(const char *container_id, enum uevent_action action, int nr)
 {
-	char buf[512];
+	struct uevent_item *it;
 	struct uevent_sink *s;
-	long sec;
-	int n, r;
+	char buf[512];
+	int n;
 
 	if (!enabled || !container_id || nr < 0 || (unsigned)action > UEVENT_REMOVE)
 		return;
@@ -292,29 +416,23 @@ void uevent_loop(const char *container_id, enum uevent_action action, int nr)
 		return;
 	pthread_mutex_lock(&lock);
 	s = sink_find(container_id);
-	if (!s || !s->sk)
+	if (!s || !s->sk || !sender_running)
 		goto out;
-	sec = time(NULL);
-	if (sec != s->window) {
-		if (s->dropped)
-			log_warn("%s: %u uevents not sent (more than %d a second)", s->id,
-			         s->dropped, UEVENT_PER_SEC);
-		s->window = sec;
-		s->sent = s->dropped = 0;
-	}
-	if (s->sent >= UEVENT_PER_SEC) {
+	window_roll(s);
+	if (s->sent >= UEVENT_PER_SEC || s->refs >= UEVENT_MAX_QUEUED ||
+	    s->spent_us >= UEVENT_BUDGET_US || !(it = malloc(sizeof(*it) + (size_t)n))) {
 		s->dropped++;
 		goto out;
 	}
 	s->sent++;
-	/*
-	 * A netlink message to the kernel (port 0), not acknowledged: the
-	 * kernel handles it within this send (uevent_net_rcv) and its
-	 * broadcast never blocks on a listener that does not read.
-	 */
-	r = send_event(s->sk, buf, (size_t)n);
-	if (r < 0)
-		log_debug("%s: uevent for loop%d not sent: %s", s->id, nr, nl_geterror(r));
+	s->refs++;
+	it->next = NULL;
+	it->sink = s;
+	it->len = (size_t)n;
+	memcpy(it->buf, buf, (size_t)n);
+	*tail = it;
+	tail = &it->next;
+	pthread_cond_signal(&queued);
 out:
 	pthread_mutex_unlock(&lock);
 }
@@ -330,11 +448,12 @@ void uevent_container_forget(const char *container_id)
 			*p = s->next;
 			break;
 		}
+	/* Events still queued for it are sent first; the sender frees it after the last. */
+	if (s && s->refs) {
+		s->gone = true;
+		s = NULL;
+	}
 	pthread_mutex_unlock(&lock);
-	if (!s)
-		return;
-	if (s->sk)
-		nl_socket_free(s->sk);
-	free(s->id);
-	free(s);
+	if (s)
+		sink_free(s);
 }

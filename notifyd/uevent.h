@@ -41,7 +41,11 @@ void uevent_set_enabled(bool on);
  */
 void uevent_container_attach(struct request *rq);
 
-/* Tell container_id's network namespace about loop device nr (any locks held). */
+/*
+ * Tell container_id's network namespace about loop device nr: queued for
+ * notifyd's uevent sender thread (bounded per container), never sent by the
+ * caller, so it may hold any lock.
+ */
 void uevent_loop(const char *container_id, enum uevent_action action, int nr);
 
 /* The container is gone: close its socket. */

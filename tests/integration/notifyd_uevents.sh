@@ -112,9 +112,16 @@ check_events() {
 # host_mark : remember where the host's listener output is now (host_count counts from there).
 host_mark() { HOST_FROM=$(($(wc -l <"$MV_TMP/host.events") + 1)); }
 HOST_FROM=1
-# host_count DEV ACTION : how many ACTION events the host's listener saw for DEV since host_mark.
+# until_removed DEV : the uevent lines of stdin up to DEV's first remove
+# (after that the number is free for anybody on the host to reuse).
+until_removed() {
+	awk -v r="remove@/devices/virtual/block/${1#/dev/}" \
+		'$1 == "uevent" {print} $1 == "uevent" && $3 == r {exit}'
+}
+# host_count DEV ACTION : how many ACTION events the host's listener saw for
+# DEV since host_mark, up to its first remove.
 host_count() {
-	tail -n "+$HOST_FROM" "$MV_TMP/host.events" | grep '^uevent ' |
+	tail -n "+$HOST_FROM" "$MV_TMP/host.events" | until_removed "$1" |
 		grep -c "^uevent pid=0 $2@/devices/virtual/block/${1#/dev/} " || true
 }
 
@@ -223,7 +230,7 @@ test_rootful_netns() {
 		grep -q "$id: no uevents injected for its loop devices: its network namespace belongs to notifyd's user namespace" \
 		"$MV_LOG"
 	t_check "$RT: rootful container: its listener heard the kernel's add of $dev once" \
-		[ "$(grep -c "^uevent pid=0 add@/devices/virtual/block/loop$n " "$ROOTFS/tmp/$id.events")" = 1 ]
+		[ "$(until_removed "$dev" <"$ROOTFS/tmp/$id.events" | grep -c "^uevent pid=0 add@/devices/virtual/block/loop$n ")" = 1 ]
 }
 
 for RT in ${RUNTIMES:-crun runc}; do

@@ -11,6 +11,9 @@
 #   takes well under a second;
 # - a backing file whose name carries newlines and KEY=VALUE text changes
 #   nothing in an event (nothing of the container's is in one);
+# - events go to the requesting thread's network namespace, one the
+#   container may enter (a second one it made with unshare -n), and to no
+#   other of its namespaces;
 # - afterwards notifyd is alive, holds no more fds than before (the
 #   containers' uevent sockets are closed), and no device is left.
 #
@@ -146,12 +149,35 @@ warm_up() {
 }
 warm_up
 
+# The namespace is the calling thread's: a container whose first loop
+# request comes from a process in a second network namespace of its own
+# (unshare -n: one its root may enter, so one where it could send uevents
+# itself) gets its events there, and its first namespace hears nothing.
+test_other_netns() {
+	local id=ueh-$RT-netns ev inner
+	cat >"$ROOTFS/$id.sh" <<SCRIPT
+uevent_listen -t 30 >/tmp/$id.outer 2>&1 &
+o=\$!
+unshare -n sh -c 'uevent_listen -t 30 >/tmp/$id.inner 2>&1 & l=\$!; sleep 0.3; $LOSETUP -f --show /img/p.img; $LOSETUP -D; sleep 3; kill \$l'
+mvstep inner cat /tmp/$id.inner
+kill \$o
+SCRIPT
+	lbundle "$id" -- sh "/$id.sh"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	inner=$(grep '^uevent ' "$ROOTFS/tmp/$id.inner")
+	t_check "$RT: events go to the requesting thread's own second network namespace" \
+		grep -q '^uevent pid=0 add@/devices/virtual/block/loop' <<<"$inner"
+	ev=$(grep '^uevent ' "$ROOTFS/tmp/$id.outer")
+	t_check "$RT: ... and its first network namespace heard nothing" [ -z "$ev" ]
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	command -v "$RT" >/dev/null || {
 		t_skip "$RT: not installed"
 		continue
 	}
 	test_flood
+	test_other_netns
 done
 for ((i = 0; i < 50; i++)); do
 	[ "$(mv_notifyd_fds)" -le "$FDS0" ] && break

@@ -289,6 +289,8 @@ void uevent_container_attach(struct request *rq)
 			why = "its uevent socket could not be made";
 		}
 	}
+	if (r == -ENOENT || r == -ESRCH)
+		return; /* the caller is gone: its container's next request tries again */
 	if (r < 0)
 		log_warn("%s: no uevents for its loop devices: %s%s%s", rq->c->id, strerror(-r),
 		         why ? ": " : "", why ? why : "");

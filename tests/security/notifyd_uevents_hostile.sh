@@ -119,7 +119,7 @@ SCRIPT
 	# Its devices: the ones notifyd handed it.
 	devs=$(mv_decisions "$fl" | sed -n 's/.*type=LOOP_CTL_\(GET_FREE\|ADD\) target=\/dev\/loop\([0-9]*\) .*result=[0-9]*$/\2/p' | sort -u)
 	bad=$(sed -n 's/.* DEVNAME=loop\([0-9]*\) .*/\1/p' <<<"$ev" | sort -u | grep -vxF -f <(echo "$devs") || true)
-	t_check "$RT: every event is about a device notifyd handed the flooder ($(echo $devs))" \
+	t_check "$RT: every event is about a device notifyd handed the flooder (${devs//$'\n'/ })" \
 		[ -z "$bad" ]
 	# At most 256 a second: count per second of SEQNUM arrival is not
 	# visible to the listener; the total bounds it by the flood's length.

@@ -25,7 +25,7 @@ BUILD   ?= build
 OBJ     := $(BUILD)/obj
 $(shell mkdir -p $(BUILD)/tests/unit $(BUILD)/tests/helpers)
 CC      ?= cc
-PKGS    := libseccomp mount json-c inih libcap-ng fuse3 libmicrohttpd
+PKGS    := libseccomp mount json-c inih libcap-ng fuse3 libmicrohttpd libnl-3.0
 WERROR  := $(if $(CI),-Werror,)
 OPTFLAGS ?= -O2 -g
 SANITIZE ?=

@@ -5,6 +5,7 @@
 #include "notifyd/loop_internal.h"
 #include "notifyd/fd_store.h"
 #include "notifyd/state.h"
+#include "notifyd/uevent.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -149,6 +150,8 @@ int loop_device_get(struct request *rq, int want, unsigned max)
 	r = target_open_proc(&rq->t);
 	if (r < 0)
 		return r;
+	/* Before the lock: it may run a helper (uevent.h). */
+	uevent_container_attach(rq);
 	/*
 	 * So that the devices go when the container does -- also after a
 	 * restart: the entry's state file says it carries them before the
@@ -249,6 +252,7 @@ again:
 		loop_state.dirty = true;
 		r = e->nr;
 		added = true;
+		uevent_loop(id, UEVENT_ADD, e->nr);
 	}
 out:
 	if (loop_state.devices)
@@ -360,6 +364,7 @@ int loop_device_bind(const char *container_id, int nr, struct loop_config *cfg, 
 	e->backing = backing;
 	backing = -EBADF;
 	loop_fd_sync(e); /* the pin replaces the hold in the store */
+	uevent_loop(container_id, UEVENT_BIND, nr);
 	r = 0;
 	loop_schedule_maintenance();
 out:
@@ -501,6 +506,7 @@ static void loop_res_gone(struct container *c, struct container_resource *res, b
 	}
 	loop_state_flush();
 	pthread_mutex_unlock(&loop_state.lock);
+	uevent_container_forget(container_id); /* after the remove events above */
 	if (n)
 		log_info("container %s gone: its %u loop device%s detached and freed", container_id,
 		         n, n == 1 ? "" : "s");

@@ -3,6 +3,7 @@
 #include "notifyd/loop_internal.h"
 #include "notifyd/fd_store.h"
 #include "notifyd/state.h"
+#include "notifyd/uevent.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -102,6 +103,9 @@ void loop_entry_release(struct loop_entry *e)
 	int r;
 
 	if (e->owner) {
+		/* Its node goes now: as devtmpfs would, at the deletion the host sees. */
+		if (e->placed)
+			uevent_loop(e->owner, UEVENT_REMOVE, e->nr);
 		loop_view_link(e->owner, e->nr, false);
 		/* Clearing: no fd of ours; one to mark it for detaching (it may still be bound). */
 		if (e->hold < 0 && e->pin < 0)
@@ -148,8 +152,11 @@ void loop_entry_forget(struct loop_entry *e)
 	log_info("loop%d: bound by someone else while unbound and not the container's to open; "
 	         "no longer notifyd's",
 	         e->nr);
-	if (e->owner)
+	if (e->owner) {
+		if (e->placed)
+			uevent_loop(e->owner, UEVENT_REMOVE, e->nr); /* its node is revoked */
 		loop_view_link(e->owner, e->nr, false);
+	}
 	loop_node_neutralize(e->nr);
 	safe_close(e->hold);
 	safe_close(e->pin);
@@ -203,6 +210,8 @@ bool loop_entry_settle(struct loop_entry *e)
 	e->clearing = false;
 	e->clear_ticks = 0;
 	loop_state.dirty = true;
+	/* The kernel has detached it: the change (media change) its host sees. */
+	uevent_loop(e->owner, UEVENT_UNBIND, e->nr);
 	return true;
 }
 

@@ -22,6 +22,7 @@
 #include "notifyd/inflight.h"
 #include "notifyd/inherited.h"
 #include "notifyd/state.h"
+#include "notifyd/uevent.h"
 #include "notifyd/supervise.h"
 #include "notifyd/view.h"
 #include "notifyd/worker.h"
@@ -65,8 +66,8 @@ struct options {
 	unsigned workers;
 	unsigned max_running;
 	const char *namespaces_path; /* NULL: no Kubernetes namespace allowlist */
-	const char *metrics; /* --metrics unix:PATH|ADDR:PORT, or NULL: no listener */
-	gid_t metrics_gid;   /* --metrics-group: the unix socket's group, or (gid_t)-1 */
+	const char *metrics;         /* --metrics unix:PATH|ADDR:PORT, or NULL: no listener */
+	gid_t metrics_gid;           /* --metrics-group: the unix socket's group, or (gid_t)-1 */
 };
 
 enum watch_kind { W_OCI_LISTEN, W_OCI_CONN, W_LXC_LISTEN, W_LXC_CONN, W_CONTROL, W_SIGNAL };
@@ -656,7 +657,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: notifyd [--socket PATH] [--lxc-socket PATH] [--control PATH] [--profiles DIR]\n"
 	    "               [--state-dir DIR] [--workers N] [--max-running N]\n"
-	    "               [--log-level error|warn|info|debug] [--keeper]\n"
+	    "               [--log-level error|warn|info|debug] [--keeper] [--no-uevents]\n"
 	    "               [--namespaces FILE]\n"
 	    "               [--metrics unix:PATH|127.0.0.1:PORT|[::1]:PORT] [--metrics-group "
 	    "GROUP]\n"
@@ -680,7 +681,9 @@ static void usage(FILE *out)
 	    "  --metrics SPEC    serve Prometheus metrics (GET /metrics) on a unix socket\n"
 	    "                    (0600) or a loopback TCP port; off by default\n"
 	    "  --metrics-group GROUP  the metrics unix socket is 0660 with this group (name or "
-	    "gid)\n");
+	    "gid)\n"
+	    "  --no-uevents      send no uevents for loop devices into containers' network\n"
+	    "                    namespaces (docs/loop.md \"uevents\")\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -698,6 +701,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {"metrics", required_argument, NULL, 'M'},
 	    {"metrics-group", required_argument, NULL, 'G'},
+	    {"no-uevents", no_argument, NULL, 'U'},
 	    {0},
 	};
 	int ch, level = LOG_LVL_INFO;
@@ -760,6 +764,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
+		case 'U':
+			uevent_set_enabled(false);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);

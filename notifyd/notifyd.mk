@@ -5,6 +5,9 @@ NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o keeper.o container.o mount_rec
 	mount_resolve.o mount_check.o fuse_action.o fuse_plan.o fuse_confine.o fuse_startup.o fuse_children.o fuse_daemon.o loop_device.o loop_state.o loop_node.o \
 	loop_request.o lxc_proxy.o lxc_cookie.o kernel_check.o \
 	virtiofs_action.o share_launch.o share_idmap.o fd_store.o state.o restart.o inflight.o inherited.o ns_allow.o metrics.o)
+# libnl-3: uevents injected into a container's network namespace (uevent.c).
+NOTIFYD_OBJ += $(OBJ)/notifyd/uevent.o
+$(OBJ)/notifyd/uevent.o: MV_CFLAGS += $(shell pkg-config --cflags libnl-3.0)
 NOTIFYD_LIBS := -lseccomp -ljson-c -linih -lsystemd
 
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
@@ -14,6 +17,8 @@ PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
 NOTIFYD_LIBS += -lmount
 # libmicrohttpd: the opt-in Prometheus listener (metrics.c, docs/metrics.md).
 NOTIFYD_LIBS += -lmicrohttpd
+# libnl-3: uevent.c; a test linking it needs it too.
+NOTIFYD_LIBS += $(shell pkg-config --libs libnl-3.0)
 
 $(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

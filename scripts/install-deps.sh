@@ -57,6 +57,7 @@ PACKAGES=(
 	libmicrohttpd-dev # notifyd --metrics: the Prometheus listener (notifyd/metrics.c)
 	python3-prometheus-client # tests/integration/notifyd_metrics.sh: strict parse of /metrics
 	curl            # tests/integration/notifyd_metrics.sh, notifyd_metrics_hostile.sh: scrape /metrics
+	libnl-3-dev     # notifyd/uevent.c: uevents for a container's loop devices, sent in its network namespace
 )
 
 missing=()

@@ -194,3 +194,11 @@ all: $(DIFFTEST)
 $(BUILD)/tests/unit/test_ns_allow: $(OBJ)/tests/unit/test_ns_allow.o \
 		$(OBJ)/notifyd/oci_listener.o $(OBJ)/notifyd/ns_allow.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -linih $(LDLIBS)
+
+# Static netlink uevent listener run inside test containers
+# (tests/integration/notifyd_uevents.sh, tests/security/notifyd_uevents_hostile.sh).
+UEVENT_LISTEN := $(BUILD)/tests/helpers/uevent_listen
+$(UEVENT_LISTEN): tests/helpers/uevent_listen.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(UEVENT_LISTEN)

@@ -6,7 +6,9 @@
 # /usr, bound read-only) sets up a loop device, the kernel action mounts ext4
 # from it, the fuse action serves squashfs from another, a type the profile
 # denies is refused; notifyd is restarted while the container runs and LXC's
-# reconnect keeps it working; its loop devices are gone after lxc-stop.
+# reconnect keeps it working; its loop devices are gone after lxc-stop.  A
+# uevent listener in the container hears add and change of its own loop
+# device and nothing else, and add again from the restarted notifyd.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
@@ -141,6 +143,25 @@ in_ct() {
 	return "$rc"
 }
 
+# A uevent listener in the container (its own network namespace,
+# lxc.net.0.type = empty, owned by its user namespace): notifyd's uevents for
+# its loop devices (docs/loop.md "uevents").  It makes no trapped call, so
+# lxc-attach's listener race does not matter to it.
+cp "$MV_BUILD/tests/helpers/uevent_listen" "$ROOTFS/bin/uevent_listen"
+chown 100000:100000 "$ROOTFS/bin/uevent_listen"
+lxc-attach -P "$LXCP" -n "$NAME" -- /bin/uevent_listen -t 120 >"$MV_TMP/lxc.events" 2>&1 &
+LISTENER=$!
+defer "kill $LISTENER 2>/dev/null; wait $LISTENER 2>/dev/null"
+for ((i = 0; i < 100; i++)); do
+	grep -q listening "$MV_TMP/lxc.events" && break
+	sleep 0.1
+done
+# lxc_events_for DEV ACTION [KEY] : the listener's ACTION events for DEV (with KEY).
+lxc_events_for() {
+	grep "^uevent pid=0 $2@/devices/virtual/block/${1#/dev/} .* DEVNAME=${1#/dev/} .*${3:-}" \
+		"$MV_TMP/lxc.events"
+}
+
 DEV=/dev/loop-none
 if in_ct /usr/sbin/losetup -f --show /img/ext4.img; then
 	DEV=$OUT
@@ -161,6 +182,16 @@ in_ct umount /mnt/a
 t_check "kernel action: umount" [ $? -eq 0 ]
 in_ct /usr/sbin/losetup -d "$DEV"
 t_check "losetup -d" [ $? -eq 0 ]
+for ((i = 0; i < 30; i++)); do
+	lxc_events_for "$DEV" change DISK_MEDIA_CHANGE=1 >/dev/null && break
+	sleep 0.1
+done
+t_check "uevents: the container's listener heard add of $DEV" lxc_events_for "$DEV" add
+t_check "uevents: ... change (bound) and change with DISK_MEDIA_CHANGE=1 (detached)" \
+	[ "$(lxc_events_for "$DEV" change | grep -c .)" = 2 ] &&
+	lxc_events_for "$DEV" change DISK_MEDIA_CHANGE=1 >/dev/null
+t_check "uevents: ... and nothing about any other device" \
+	eval '! grep "^uevent " "$MV_TMP/lxc.events" | grep -qv " DEVNAME=${DEV#/dev/} "'
 in_ct /usr/bin/mount -o loop,ro /img/sq.img /mnt/b
 t_check "fuse action: mount -o loop,ro squash.img (squashfuse)" [ $? -eq 0 ] || t_diag "$OUT"
 in_ct cat /mnt/b/hello.txt
@@ -174,6 +205,9 @@ t_check "decision lines for the container" [ "$(mv_decisions "$NAME" | grep -c .
 # notifyd restarts under the running container; LXC reconnects on its next request.
 mv_stop_notifyd
 mv_start_notifyd "$PROFILES" --lxc-socket "$LXC_SOCK" || mv_bail "notifyd did not restart"
+# The adds heard so far (the old notifyd's; its stop sent remove for its devices).
+sleep 0.3
+ADDS=$(grep -c '^uevent pid=0 add@' "$MV_TMP/lxc.events")
 in_ct mount -t xfs /img/ext4.img /mnt/c
 t_check "after a notifyd restart LXC reconnects: the next request is answered by notifyd" \
 	mv_errno_in EPERM "$OUT"
@@ -187,6 +221,19 @@ DEV2_INO=$(stat -L -c %i "/sys/class/block/${DEV2#/dev/}" 2>/dev/null)
 # The decision line follows the answer, so it may come after losetup returned.
 t_check "the new notifyd handled the LOOP_CONFIGURE" \
 	mv_wait_log "notifyd\\[$NOTIFYD_PID\\] info: decision id=$NAME .*type=LOOP_CONFIGURE .*result=ok" 10
+# new_add_of DEV : an add of DEV came after the ADDS adds heard before the
+# restart (mount -t xfs of an image file set up a loop device already).
+new_add_of() {
+	grep '^uevent pid=0 add@' "$MV_TMP/lxc.events" | tail -n "+$((ADDS + 1))" |
+		grep -q " DEVNAME=${1#/dev/} "
+}
+# lxc-attach relays the listener's output a moment later.
+for ((i = 0; i < 30; i++)); do
+	new_add_of "$DEV2" && break
+	sleep 0.1
+done
+t_check "uevents: after the restart the listener heard add of $DEV2 from the new notifyd" \
+	new_add_of "$DEV2" || t_diag "adds before: $ADDS" "$(cut -c1-120 "$MV_TMP/lxc.events")"
 
 lxc-stop -P "$LXCP" -n "$NAME" -k
 mv_wait_log "notifyd\\[$NOTIFYD_PID\\] info: container $NAME gone: its" 30 >/dev/null

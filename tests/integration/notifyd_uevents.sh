@@ -31,7 +31,7 @@ mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$LISTEN" "$ROOTFS/bin/uevent_listen"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 for n in a b n; do truncate -s 1M "$ROOTFS/img/$n.img"; done
-chown -R 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 truncate -s 1M "$MV_TMP/host.img"
 
 # The host's listener for the whole test (the host's network namespace).

@@ -66,7 +66,7 @@ mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 for i in hold race ext4 kext4 print; do
 	mv_make_ext4 "$ROOTFS/img/$i.img" 8M || mv_bail "cannot build the ext4 image"
 done
-chown -R 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
 # The host's file: what a container must never read.
 HOSTFILE=$MV_TMP/hostbind.img

@@ -52,7 +52,7 @@ cp "$MV_BUILD/tests/helpers/loop_hostile" "$ROOTFS/bin/loop_hostile"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 mv_make_ext4 "$ROOTFS/img/race.img" 8M || mv_bail "cannot build the ext4 image"
 mv_make_ext4 "$ROOTFS/img/evil.img" 8M || mv_bail "cannot build the ext4 image"
-chown -R 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
 # Host-given images (trusted): ext4 whose superblock says errors=continue, one
 # that says panic, ext3 and ext2.

@@ -37,7 +37,7 @@ cp "$LISTEN" "$ROOTFS/bin/uevent_listen"
 mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 EVIL=$'/img/e\nACTION=remove\nDEVPATH=:devices:evil DEVNAME=sda'
 for f in f.img p.img "${EVIL#/img/}"; do truncate -s 1M "$ROOTFS/img/$f"; done
-chown -R 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 

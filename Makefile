@@ -111,9 +111,10 @@ install: $(if $(NO_BUILD),,all)
 	for f in profiles/*.conf; do [ -e $(DESTDIR)$(SYSCONFDIR)/mountvisor/$$f ] || \
 		install -m644 $$f $(DESTDIR)$(SYSCONFDIR)/mountvisor/profiles/; done
 	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/seccomp/
-	@# podman's seccomp file (docs/podman.md) where `--security-opt seccomp=` users look for it.
+	@# Every seccomp file (podman's, docs/podman.md, among them) also where
+	@# `--security-opt seccomp=` and Localhost-profile users look for them.
 	install -d $(DESTDIR)$(PREFIX)/share/mountvisor/seccomp
-	install -m644 profiles/seccomp/podman.json $(DESTDIR)$(PREFIX)/share/mountvisor/seccomp/
+	install -m644 profiles/seccomp/* $(DESTDIR)$(PREFIX)/share/mountvisor/seccomp/
 	install -d $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/lxc
 	sed 's|/usr/local/|$(PREFIX)/|' profiles/lxc/mountvisor.conf \
 		> $(DESTDIR)$(PREFIX)/share/mountvisor/profiles/lxc/mountvisor.conf

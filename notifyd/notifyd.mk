@@ -24,8 +24,9 @@ $(BUILD)/notifyd: $(NOTIFYD_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
 
 # oci-config reads the shipped seccomp rules from the installed share dir.
-$(OBJ)/notifyd/oci_config.o: MV_CFLAGS += -DMV_DATADIR='"$(PREFIX)/share/mountvisor"'
+$(OBJ)/notifyd/oci_config_seccomp.o: MV_CFLAGS += -DMV_DATADIR='"$(PREFIX)/share/mountvisor"'
 
 $(BUILD)/notifyctl: $(OBJ)/notifyd/notifyctl.o $(OBJ)/notifyd/oci_config.o \
+	$(OBJ)/notifyd/oci_config_seccomp.o $(OBJ)/notifyd/oci_config_device.o \
 	$(OBJ)/notifyd/oci_listener.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)

@@ -7,7 +7,7 @@
  * no flags; ECX (default 0x10, a bit umount2 does not know) is what is left
  * in the flags register, to show notifyd does not read it as flags.  The path
  * lives in memory below 4 GiB (MAP_32BIT) so the 32-bit ABI can pass it.
- * Prints "umount32 rc=N errno=E".
+ * Prints "umount32 rc=N errno=E (strerror)".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 	                 : "=a"(rc)
 	                 : "a"(22L), "b"((unsigned long)p), "c"(ecx)
 	                 : "memory", "r8", "r9", "r10", "r11");
-	printf("umount32 rc=%ld errno=%ld\n", rc < 0 ? -1L : rc, rc < 0 ? -rc : 0L);
+	printf("umount32 rc=%ld errno=%ld (%s)\n", rc < 0 ? -1L : rc, rc < 0 ? -rc : 0L,
+	       rc < 0 ? strerror((int)-rc) : "ok");
 	return rc < 0 ? 1 : 0;
 }

@@ -187,8 +187,8 @@ in_ct mount -t ext4 "$DEV" /mnt/a
 t_check "kernel action: mount -t ext4 again" [ $? -eq 0 ] || t_diag "$OUT"
 in_ct /bin/umount32 /mnt/a
 t_check "kernel action: 32-bit umount ($OUT)" [ $? -eq 0 ]
-t_check "kernel action: notifyd saw the 32-bit umount and unmounted its mount" \
-	eval 'grep " syscall=umount " "$MV_LOG" | grep "target=/mnt/a" | grep -q "action=umount"'
+umount32_seen() { grep " syscall=umount " "$MV_LOG" | grep "target=/mnt/a" | grep -q "action=umount"; }
+t_check "kernel action: notifyd saw the 32-bit umount and unmounted its mount" umount32_seen
 in_ct /usr/sbin/losetup -d "$DEV"
 t_check "losetup -d" [ $? -eq 0 ]
 for ((i = 0; i < 30; i++)); do

@@ -120,6 +120,11 @@ $(UMOUNT32): tests/security/umount32.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UMOUNT32)
+LOOP32 := $(BUILD)/tests/helpers/loop32
+$(LOOP32): tests/security/loop32.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(LOOP32)
 
 # Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
 $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \

@@ -15,31 +15,45 @@
 #   flags -- 0x10 (unknown) handed the mount to the kernel unseen as before,
 #   and MNT_DETACH made notifyd detach a busy mount the caller's umount
 #   could not.
+# loop32 -- the old LOOP_GET_STATUS / LOOP_SET_STATUS from a 32-bit x86
+#   caller (int 0x80; tests/security/loop32.c) on its own loop device.  FIX
+#   (notifyd/loop_request.c status_i386()): notifyd copied its own 168-byte
+#   struct loop_info for them, where the caller's is 140 bytes with other
+#   offsets -- it wrote 28 bytes past the caller's struct and read every
+#   field from the wrong place (the caller's own memory only, so no boundary
+#   crossed, but a 32-bit program's memory corrupted by notifyd).  7c2ba19.
 # podman -- profiles/seccomp/podman.json traps umount and no longer allows it
 #   outright (FIX 018ec55; an unconditional allow would win over the trap).
 #
-#   RUNTIMES="crun runc" to run a subset; GROUPS_RUN="umount32 podman".
+#   RUNTIMES="crun runc" to run a subset; GROUPS_RUN="umount32 loop32 podman".
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-GROUPS_RUN=${GROUPS_RUN:-umount32 podman}
+GROUPS_RUN=${GROUPS_RUN:-umount32 loop32 podman}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 MV_IDP=rt19
 
 UMOUNT32=$MV_BUILD/tests/helpers/umount32
-[ -x "$UMOUNT32" ] || mv_bail "$UMOUNT32 not built (make all)"
+LOOP32=$MV_BUILD/tests/helpers/loop32
+[ -x "$UMOUNT32" ] && [ -x "$LOOP32" ] || mv_bail "$UMOUNT32 or $LOOP32 not built (make all)"
+LOSETUP=/usr/sbin/losetup
+[ -x "$LOSETUP" ] || mv_bail "util-linux losetup not found"
 
 PROFILES=$MV_TMP/profiles
 mkdir -p "$PROFILES"
 # tmpfs mounts made by notifyd itself (action = kernel), so each is a record.
-printf '%s\n' '[profile]' 'default-action = deny' 'max-mounts = 8' '' \
+printf '%s\n' '[profile]' 'default-action = deny' 'max-mounts = 8' 'max-loop-devices = 2' '' \
 	'[fs tmpfs]' 'action = kernel' 'idmap = no' 'allowed-options = size' >"$PROFILES/default.conf"
 
 ROOTFS=$MV_TMP/rootfs
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$UMOUNT32" "$ROOTFS/bin/umount32"
-chown 100000:100000 "$ROOTFS/bin/umount32"
+cp "$LOOP32" "$ROOTFS/bin/loop32"
+mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
+truncate -s 1M "$ROOTFS/img/f.img"
+chown 100000:100000 "$ROOTFS/bin/umount32" "$ROOTFS/bin/loop32"
+chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/img"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
@@ -80,6 +94,25 @@ test_umount32() {
 }
 
 # ---------------------------------------------------------------------------
+# loop32
+# ---------------------------------------------------------------------------
+cat >"$ROOTFS/loop32.sh" <<SCRIPT
+dev=\$($LOSETUP -f --show /img/f.img) || exit 1
+mvstep loop32 loop32 "\$dev" rt19-name
+$LOSETUP -d "\$dev"
+SCRIPT
+
+test_loop32() {
+	local id=$MV_IDP-$RT-loop32
+	mv_oci_bundle --loop "$MV_TMP/$id" "$ROOTFS" sh /loop32.sh || mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60 || t_diag "$RT: loop32 container exit $?"
+	t_step_ok "$RT: loop32: 32-bit LOOP_GET_STATUS/LOOP_SET_STATUS get the i386 struct loop_info ($(mv_step_out "$id" loop32 | tr '\n' ' '))" \
+		"$id" loop32
+	t_check "$RT: loop32: notifyd is alive" mv_notifyd_alive
+}
+
+# ---------------------------------------------------------------------------
 # podman
 # ---------------------------------------------------------------------------
 test_podman() {
@@ -99,5 +132,6 @@ for RT in ${RUNTIMES:-crun runc}; do
 		continue
 	fi
 	want umount32 && test_umount32
+	want loop32 && test_loop32
 done
 t_done

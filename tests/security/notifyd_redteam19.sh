@@ -73,6 +73,9 @@ mvstep um-b umount32 /mnt/b 2
 mvstep still-b grep -q " /mnt/b " /proc/self/mountinfo
 wait
 mvstep um-b2 umount32 /mnt/b 0
+# Held before: i386's umount2 (nr 52) was trapped all along.
+mvstep mnt-c mount -t tmpfs -o size=1m t /mnt/c
+mvstep um-c umount32 /mnt/c 0 52
 SCRIPT
 
 test_umount32() {
@@ -90,6 +93,9 @@ test_umount32() {
 		"$id" um-b EBUSY
 	t_step_ok "$RT: umount32: ... it is still mounted" "$id" still-b
 	t_step_ok "$RT: umount32: ... and unmounts once idle" "$id" um-b2
+	t_step_ok "$RT: umount32: i386 umount2 (nr 52) works" "$id" um-c
+	t_decision "$RT: umount32: ... and notifyd unmounted its own mount (regression: held before)" \
+		"$id" 'syscall=umount2 ' 'target=/mnt/c' 'action=umount'
 	t_check "$RT: umount32: notifyd is alive" mv_notifyd_alive
 }
 

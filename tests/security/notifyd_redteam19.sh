@@ -36,7 +36,7 @@ MV_IDP=rt19
 
 UMOUNT32=$MV_BUILD/tests/helpers/umount32
 LOOP32=$MV_BUILD/tests/helpers/loop32
-[ -x "$UMOUNT32" ] && [ -x "$LOOP32" ] || mv_bail "$UMOUNT32 or $LOOP32 not built (make all)"
+if [ ! -x "$UMOUNT32" ] || [ ! -x "$LOOP32" ]; then mv_bail "$UMOUNT32 or $LOOP32 not built (make all)"; fi
 LOSETUP=/usr/sbin/losetup
 [ -x "$LOSETUP" ] || mv_bail "util-linux losetup not found"
 

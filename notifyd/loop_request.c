@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,6 +224,93 @@ static int record_backing(struct request *rq, int nr, uint32_t cmd, int *backing
 	return 0;
 }
 
+/*
+ * struct loop_info as a 32-bit x86 caller lays it out (the kernel's
+ * compat_loop_info): 140 bytes where notifyd's own is 168, its fields at
+ * other offsets.  Copying notifyd's size for such a caller read and wrote 28
+ * bytes past its struct and every field from the wrong place.
+ */
+struct loop_info_i386 {
+	int32_t lo_number;
+	uint16_t lo_device;
+	uint32_t lo_inode;
+	uint16_t lo_rdevice;
+	int32_t lo_offset;
+	int32_t lo_encrypt_type;
+	int32_t lo_encrypt_key_size;
+	int32_t lo_flags;
+	char lo_name[LO_NAME_SIZE];
+	unsigned char lo_encrypt_key[LO_KEY_SIZE];
+	uint32_t lo_init[2];
+	char reserved[4];
+};
+_Static_assert(sizeof(struct loop_info_i386) == 140, "i386 struct loop_info is 140 bytes");
+
+/*
+ * LOOP_SET_STATUS / LOOP_GET_STATUS from a 32-bit x86 caller, done as the
+ * kernel's compat ioctl does them: through struct loop_info64
+ * (loop_info64_from_compat(), loop_info64_to_compat(), EOVERFLOW included).
+ */
+static int status_i386(struct request *rq, int dev, uint32_t cmd, uint64_t arg)
+{
+	struct loop_info_i386 li = {0};
+	struct loop_info64 i64 = {0};
+	int r;
+
+	if (cmd == LOOP_SET_STATUS) {
+		r = target_read_mem(&rq->t, arg, &li, sizeof(li));
+		if (r < 0)
+			return r;
+		i64.lo_device = li.lo_device;
+		i64.lo_inode = li.lo_inode;
+		i64.lo_rdevice = li.lo_rdevice;
+		i64.lo_offset = (uint64_t)(int64_t)li.lo_offset;
+		i64.lo_encrypt_type = (uint32_t)li.lo_encrypt_type;
+		i64.lo_encrypt_key_size = (uint32_t)li.lo_encrypt_key_size;
+		i64.lo_flags = (uint32_t)li.lo_flags;
+		i64.lo_init[0] = li.lo_init[0];
+		i64.lo_init[1] = li.lo_init[1];
+		memcpy(i64.lo_encrypt_type == LO_CRYPT_CRYPTOAPI ? i64.lo_crypt_name
+		                                                 : i64.lo_file_name,
+		       li.lo_name, LO_NAME_SIZE);
+		memcpy(i64.lo_encrypt_key, li.lo_encrypt_key, LO_KEY_SIZE);
+		if (i64.lo_flags & LO_FLAGS_PARTSCAN) {
+			snprintf(rq->detail, sizeof(rq->detail),
+			         "partition scanning is not offered: partition nodes would not "
+			         "appear in the container");
+			return -EOPNOTSUPP;
+		}
+		r = target_valid(&rq->t);
+		if (r < 0)
+			return r;
+		return ioctl(dev, LOOP_SET_STATUS64, &i64) < 0 ? -errno : 0;
+	}
+	r = target_valid(&rq->t);
+	if (r < 0)
+		return r;
+	if (ioctl(dev, LOOP_GET_STATUS64, &i64) < 0)
+		return -errno;
+	li.lo_number = (int32_t)i64.lo_number;
+	li.lo_device = (uint16_t)i64.lo_device;
+	li.lo_inode = (uint32_t)i64.lo_inode;
+	li.lo_rdevice = (uint16_t)i64.lo_rdevice;
+	li.lo_offset = (int32_t)i64.lo_offset;
+	li.lo_encrypt_type = (int32_t)i64.lo_encrypt_type;
+	li.lo_encrypt_key_size = (int32_t)i64.lo_encrypt_key_size;
+	li.lo_flags = (int32_t)i64.lo_flags;
+	li.lo_init[0] = (uint32_t)i64.lo_init[0];
+	li.lo_init[1] = (uint32_t)i64.lo_init[1];
+	memcpy(li.lo_name,
+	       i64.lo_encrypt_type == LO_CRYPT_CRYPTOAPI ? i64.lo_crypt_name : i64.lo_file_name,
+	       LO_NAME_SIZE);
+	memcpy(li.lo_encrypt_key, i64.lo_encrypt_key, LO_KEY_SIZE);
+	if (li.lo_device != i64.lo_device || li.lo_rdevice != i64.lo_rdevice ||
+	    li.lo_inode != i64.lo_inode || (uint64_t)(int64_t)li.lo_offset != i64.lo_offset ||
+	    li.lo_init[0] != i64.lo_init[0] || li.lo_init[1] != i64.lo_init[1])
+		return -EOVERFLOW;
+	return target_write_mem(&rq->t, arg, &li, sizeof(li));
+}
+
 /* ioctl on the caller's own open loop device (dev), which this container owns. */
 static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint64_t arg)
 {
@@ -234,6 +322,9 @@ static int device_ioctl(struct request *rq, int dev, int nr, uint32_t cmd, uint6
 
 	if (needs_write(cmd) && (fcntl(dev, F_GETFL) & O_ACCMODE) == O_RDONLY)
 		return -EPERM;
+	if (rq->notif.data.arch == AUDIT_ARCH_I386 &&
+	    (cmd == LOOP_SET_STATUS || cmd == LOOP_GET_STATUS))
+		return status_i386(rq, dev, cmd, arg);
 	switch (cmd) {
 	case LOOP_CONFIGURE:
 		size = sizeof(u.cfg);

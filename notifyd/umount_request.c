@@ -134,7 +134,13 @@ static bool own_mount(struct container *c, int fd, const struct statx *stx, uint
 struct decision umount_request_handle(struct request *rq)
 {
 	struct decision d = {0};
-	unsigned long flags = rq->notif.data.args[1];
+	/*
+	 * umount(target) (32-bit x86 nr 22, trapped since the profiles list it)
+	 * is umount2(target, 0): its second register is whatever the caller left
+	 * there, and read as flags it would let the caller pick MNT_DETACH, or
+	 * unknown bits that hand a notifyd mount to the kernel unseen.
+	 */
+	unsigned long flags = strcmp(rq->syscall, "umount") == 0 ? 0 : rq->notif.data.args[1];
 	_cleanup_close_ int fd = -EBADF;
 	struct proc_creds cr;
 	struct statx stx;

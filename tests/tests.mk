@@ -114,6 +114,18 @@ $(RESTART_FLIP): tests/security/restart_flip.c
 	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(RESTART_FLIP)
 
+# Static helper for tests/security/notifyd_redteam19.sh: 32-bit umount(2) by int 0x80.
+UMOUNT32 := $(BUILD)/tests/helpers/umount32
+$(UMOUNT32): tests/security/umount32.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(UMOUNT32)
+LOOP32 := $(BUILD)/tests/helpers/loop32
+$(LOOP32): tests/security/loop32.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(LOOP32)
+
 # Red-team attacks on vfsd by a hostile guest, run by tests/security/vfsd_redteam.sh.
 $(BUILD)/tests/helpers/vfsd_redteam: $(OBJ)/tests/security/vfsd_redteam.o \
 		$(VFSD_CORE_OBJ) $(COMMON_OBJ) | $(BUILD)/vfsd

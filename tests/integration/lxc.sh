@@ -58,6 +58,7 @@ mv_make_ext4 "$ROOTFS/img/ext4.img" || mv_bail "cannot build the ext4 image"
 mkdir -p "$MV_TMP/sqsrc" && echo "hello from squashfs" >"$MV_TMP/sqsrc/hello.txt"
 mksquashfs "$MV_TMP/sqsrc" "$ROOTFS/img/sq.img" -quiet -noappend -all-root >/dev/null ||
 	mv_bail "mksquashfs failed"
+cp "$MV_BUILD/tests/helpers/umount32" "$ROOTFS/bin/umount32"
 chown -R 100000:100000 "$ROOTFS"
 chmod 755 "$LXCP" "$LXCP/$NAME"
 # The shipped snippet, with this test's socket; the rest is an unprivileged busybox container.
@@ -180,6 +181,14 @@ in_ct cat /mnt/a/hello.txt
 t_check "kernel action: file read" [ "$OUT" = "hello from ext4" ]
 in_ct umount /mnt/a
 t_check "kernel action: umount" [ $? -eq 0 ]
+# The 32-bit x86 umount(2) (nr 22, by int 0x80): trapped by lxc-notify.seccomp
+# too, so notifyd unmounts its own mount and drops the record (red team 19).
+in_ct mount -t ext4 "$DEV" /mnt/a
+t_check "kernel action: mount -t ext4 again" [ $? -eq 0 ] || t_diag "$OUT"
+in_ct /bin/umount32 /mnt/a
+t_check "kernel action: 32-bit umount ($OUT)" [ $? -eq 0 ]
+umount32_seen() { grep " syscall=umount " "$MV_LOG" | grep "target=/mnt/a" | grep -q "action=umount"; }
+t_check "kernel action: notifyd saw the 32-bit umount and unmounted its mount" umount32_seen
 in_ct /usr/sbin/losetup -d "$DEV"
 t_check "losetup -d" [ $? -eq 0 ]
 for ((i = 0; i < 30; i++)); do

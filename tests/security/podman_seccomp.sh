@@ -76,7 +76,7 @@ for q in reqs:
 print("checked %d mount flag values and %d ioctl requests" % (len(samples), len(reqs)))
 for r in rules:
     if r["action"] == "SCMP_ACT_ALLOW" and not (r.get("args") or []):
-        for n in ("mount", "umount2", "ioctl", "fsopen", "fsconfig", "fsmount", "fspick",
+        for n in ("mount", "umount", "umount2", "ioctl", "fsopen", "fsconfig", "fsmount", "fspick",
                   "move_mount", "open_tree", "mount_setattr"):
             if n in r["names"]:
                 print("unconditional allow for trapped %s" % n)

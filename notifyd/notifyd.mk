@@ -28,5 +28,6 @@ $(OBJ)/notifyd/oci_config_seccomp.o: MV_CFLAGS += -DMV_DATADIR='"$(PREFIX)/share
 
 $(BUILD)/notifyctl: $(OBJ)/notifyd/notifyctl.o $(OBJ)/notifyd/oci_config.o \
 	$(OBJ)/notifyd/oci_config_seccomp.o $(OBJ)/notifyd/oci_config_device.o \
+	$(OBJ)/notifyd/oci_config_json.o \
 	$(OBJ)/notifyd/oci_listener.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the parts of notifyctl oci-config share: the command's state, its
- * refusal and change lines, the JSON helpers (oci_config.c), the seccomp
+ * refusal and change lines, the JSON helpers (oci_config_json.c), the seccomp
  * merge (oci_config_seccomp.c) and the device edits (oci_config_device.c).
  */
 #ifndef MV_OCI_CONFIG_INTERNAL_H

@@ -611,6 +611,24 @@ mv_loop_attach() {
 	printf -v "$_mv_var" '%s' "$_mv_dev"
 }
 
+# mv_write_mvstep FILE : the in-container step runner (mvstep NAME CMD...),
+# whose bracketed output mv_step_rc / mv_step_out read; for root file systems
+# a test does not build with mv_make_rootfs (podman, containerd images).
+mv_write_mvstep() {
+	cat >"$1" <<'EOF'
+#!/bin/sh
+# mvstep NAME CMD... : run CMD; bracket its output for the host-side parser.
+name=$1
+shift
+echo "@@begin $name"
+"$@" 2>&1
+rc=$?
+echo "@@end $name rc=$rc"
+exit 0
+EOF
+	chmod 0755 "$1"
+}
+
 # mv_make_rootfs DIR : busybox-static root file system with /dev /proc /sys
 # /mnt/a /mnt/b /tmp, /bin/mvstep and, if built, /bin/mount_race; owned by
 # the container's root (host uid 100000).
@@ -631,17 +649,7 @@ mv_make_rootfs() {
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$dir/etc/passwd"
 	printf 'root:x:0:\n' >"$dir/etc/group"
-	cat >"$dir/bin/mvstep" <<'EOF'
-#!/bin/sh
-# mvstep NAME CMD... : run CMD; bracket its output for the host-side parser.
-name=$1
-shift
-echo "@@begin $name"
-"$@" 2>&1
-rc=$?
-echo "@@end $name rc=$rc"
-exit 0
-EOF
+	mv_write_mvstep "$dir/bin/mvstep"
 	cat >"$dir/bin/mvsync" <<'EOF'
 #!/bin/sh
 # mvsync TOKEN : tell the host we got to TOKEN; wait (60 s at most) for its go.

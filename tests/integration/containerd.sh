@@ -172,16 +172,7 @@ mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
 
 STEPS=$MV_TMP/steps
 mkdir -p "$STEPS"
-cat >"$STEPS/mvstep" <<'EOF'
-#!/bin/sh
-name=$1
-shift
-echo "@@begin $name"
-"$@" 2>&1
-rc=$?
-echo "@@end $name rc=$rc"
-exit 0
-EOF
+mv_write_mvstep "$STEPS/mvstep"
 cat >"$STEPS/run.sh" <<'EOF'
 s=/steps/mvstep
 dev=$1

@@ -90,15 +90,6 @@ t_ok "podman import of the image scripts/mkimage.sh built offline"
 # mv_step_rc / mv_step_out (bind DIR at /steps).
 podman_steps() {
 	mkdir -p "$1"
-	cat >"$1/mvstep" <<'EOS'
-#!/bin/sh
-name=$1
-shift
-echo "@@begin $name"
-"$@" 2>&1
-rc=$?
-echo "@@end $name rc=$rc"
-exit 0
-EOS
-	chmod 0755 "$1" "$1/mvstep"
+	mv_write_mvstep "$1/mvstep"
+	chmod 0755 "$1"
 }

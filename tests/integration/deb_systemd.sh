@@ -17,6 +17,8 @@
 # MV_DEB_DIR=DIR: use the .deb built in DIR instead of running make deb.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/integration/nspawn_common.sh
+. "$(dirname "$0")/nspawn_common.sh"
 
 PKG=mountvisor
 if ! command -v systemd-nspawn >/dev/null || [ ! -x /lib/systemd/systemd ]; then
@@ -95,48 +97,10 @@ fi
 ) </dev/null >"$MV_TMP/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
 
-sc() { nsenter -t "$LEADER" -a -- "$@"; }
-prop() { sc systemctl show -p "$2" --value "$1" 2>/dev/null; }
 active() { [ "$(sc systemctl is-active "$1" 2>/dev/null)" = active ]; }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
-booted() {
-	local s
-	s=$(sc systemctl is-system-running 2>/dev/null)
-	[ "$s" = running ] || [ "$s" = degraded ]
-}
-mv_poweroff() {
-	[ -n "$NSPAWN_PID" ] || return 0
-	if [ -n "$LEADER" ]; then
-		sc journalctl --no-pager -o short-precise >"$MV_TMP/journal.log" 2>&1
-		sc systemctl poweroff --no-block >/dev/null 2>&1
-	fi
-	local end=$((SECONDS + 30))
-	while kill -0 "$NSPAWN_PID" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
-		sleep 0.2
-	done
-	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-		[ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null
-		sleep 1
-		kill -KILL "$NSPAWN_PID" 2>/dev/null
-	fi
-	wait "$NSPAWN_PID" 2>/dev/null
-	NSPAWN_PID=
-}
 defer "mv_poweroff"
 
-end=$((SECONDS + 30))
-while [ -z "$LEADER" ] && [ "$SECONDS" -lt "$end" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
-	LEADER=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n1)
-	[ -n "$LEADER" ] || sleep 0.1
-done
-[ -n "$LEADER" ] || mv_bail "systemd-nspawn --boot did not start systemd: $(tail -n 20 "$MV_TMP/nspawn.log")"
+nspawn_leader
 wait_for 60 booted || mv_bail "the container's systemd did not finish booting: $(sc systemctl --failed --no-pager 2>&1)"
 t_ok "systemd boots in systemd-nspawn with the host's /usr under an overlay"
 

@@ -611,6 +611,22 @@ mv_loop_attach() {
 	printf -v "$_mv_var" '%s' "$_mv_dev"
 }
 
+# mv_loop_bundle ID [mv_oci_bundle options] -- CMD... : $MV_TMP/ID, a
+# loop-enabled bundle (mv_oci_bundle --loop) on the test's $ROOTFS, with the
+# host's /usr bound in (mv_bind_host_libs) for util-linux's losetup.
+mv_loop_bundle() {
+	local id=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	# shellcheck disable=SC2153 # ROOTFS is set by the calling test
+	mv_oci_bundle --loop "${opts[@]}" "$MV_TMP/$id" "${ROOTFS:?}" "$@" || return 1
+	mv_bind_host_libs "$MV_TMP/$id"
+}
+
 # mv_write_mvstep FILE : the in-container step runner (mvstep NAME CMD...),
 # whose bracketed output mv_step_rc / mv_step_out read; for root file systems
 # a test does not build with mv_make_rootfs (podman, containerd images).

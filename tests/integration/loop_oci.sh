@@ -74,19 +74,6 @@ defer "losetup -d '$HOSTDEV'"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-# lbundle ID [mv_oci_bundle options] -- CMD... : a loop-enabled bundle with the host's /usr.
-lbundle() {
-	local id=$1 opts=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle --loop "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
 # one_line DEV IMG LISTING : losetup -a printed exactly one line, DEV's, with IMG.
 one_line() {
 	[ "$(wc -l <<<"$3")" = 1 ] && grep -qE "^$1: \[[0-9a-f]*\]:[0-9]+ \($2\)\$" <<<"$3"
@@ -127,8 +114,8 @@ mvstep setup $LOSETUP -f --show /img/other.img
 mvstep list $LOSETUP -a
 mvsync $b.ready
 EOF
-	lbundle "$a" --sysfs -- sh /a.sh
-	lbundle "$b" -- sh /b.sh
+	mv_loop_bundle "$a" --sysfs -- sh /a.sh
+	mv_loop_bundle "$b" -- sh /b.sh
 	mv_start "$RT" "$MV_TMP/$a" "$a" 120
 	if ! mv_sync_wait "$ROOTFS" "$a.ready" 60; then
 		t_fail "$RT: container A reached its first check point" "$(cat "$(mv_out "$a")")" \
@@ -167,7 +154,7 @@ mvstep mount /usr/bin/mount -t ext4 $adev /mnt/a
 EOF
 	# The runtime binds the host node: make it openable by the container's root.
 	chown 100000:100000 "$adev"
-	lbundle "$c" --device "$adev" -- sh /c.sh
+	mv_loop_bundle "$c" --device "$adev" -- sh /c.sh
 	mv_run "$RT" "$MV_TMP/$c" "$c" 60
 	chown 0:disk "$adev" 2>/dev/null
 	t_step_errno "$RT: reading another container's loop device: EPERM" "$c" read EPERM
@@ -239,7 +226,7 @@ mvstep detach sh -c '$LOSETUP -d \$(cat /tmp/keepdev)'
 EOF
 	rm -f "$ROOTFS/tmp/sync/reload."*
 	cp "$PROFILES/trusting.conf" "$MV_TMP/trusting.conf.orig"
-	lbundle "$id" --profile trusting -- sh /k.sh
+	mv_loop_bundle "$id" --profile trusting -- sh /k.sh
 	mv_start "$RT" "$MV_TMP/$id" "$id" 60
 	if mv_sync_wait "$ROOTFS" reload 50; then
 		sed -i 's/^default-action = deny$/&\nmax-loop-devices = 0/' "$PROFILES/trusting.conf"
@@ -271,14 +258,14 @@ test_limit() {
 mvstep first $LOSETUP -f --show /img/ext4.img
 mvstep second $LOSETUP -f --show /img/other.img
 EOF
-	lbundle "$id" --profile one -- sh /l.sh
+	mv_loop_bundle "$id" --profile one -- sh /l.sh
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: limit: first loop device" "$id" first
 	t_check "$RT: limit: second one fails" [ "$(mv_step_rc "$id" second)" != 0 ]
 	t_decision "$RT: limit: ENOSPC with max-loop-devices in the log" "$id" \
 		'type=LOOP_CTL_GET_FREE' 'result=ENOSPC' 'max-loop-devices'
 	echo "mvstep first $LOSETUP -f --show /img/ext4.img" >"$ROOTFS/n.sh"
-	lbundle "$id0" --profile none -- sh /n.sh
+	mv_loop_bundle "$id0" --profile none -- sh /n.sh
 	mv_run "$RT" "$MV_TMP/$id0" "$id0" 60
 	t_decision "$RT: max-loop-devices = 0: EPERM" "$id0" 'type=LOOP_CTL_GET_FREE' 'result=EPERM'
 	mv_wait_log "container $id gone: its" 10 >/dev/null
@@ -290,7 +277,7 @@ EOF
 test_hostile() {
 	local id=loop-$RT-hostile out c
 	cp "$MV_BUILD/tests/helpers/loop_hostile" "$ROOTFS/bin/loop_hostile"
-	lbundle "$id" -- /bin/loop_hostile /img/other.img
+	mv_loop_bundle "$id" -- /bin/loop_hostile /img/other.img
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	out=$(cat "$(mv_out "$id")")
 	for c in get-free:0 open-dev:0 configure-null-ptr:EFAULT configure-hole:EFAULT \

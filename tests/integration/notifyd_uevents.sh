@@ -66,19 +66,6 @@ mvsync $1.done
 SCRIPT
 }
 
-# lbundle ID [mv_oci_bundle options] -- CMD... : a loop-enabled bundle with the host's /usr.
-lbundle() {
-	local id=$1 opts=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle --loop "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
 # events_of FILE : the uevent lines of a listener's output.
 events_of() { grep '^uevent ' "$1" 2>/dev/null; }
 
@@ -132,8 +119,8 @@ test_pair() {
 	host_mark
 	write_script "$a" a.img
 	write_script "$b" b.img
-	lbundle "$a" -- sh "/$a.sh"
-	lbundle "$b" -- sh "/$b.sh"
+	mv_loop_bundle "$a" -- sh "/$a.sh"
+	mv_loop_bundle "$b" -- sh "/$b.sh"
 	mv_start "$RT" "$MV_TMP/$a" "$a" 90
 	mv_start "$RT" "$MV_TMP/$b" "$b" 90
 	if ! mv_sync_wait "$ROOTFS" "$a.attached" 60 || ! mv_sync_wait "$ROOTFS" "$b.attached" 60; then
@@ -183,7 +170,7 @@ mvstep detach sh -c '$LOSETUP -d \$($LOSETUP -j /img/n.img -O NAME -n)'
 sleep 3
 SCRIPT
 	host_mark
-	lbundle "$id" -- sh "/$id.sh"
+	mv_loop_bundle "$id" -- sh "/$id.sh"
 	jq '.linux.namespaces |= map(select(.type != "network"))' "$MV_TMP/$id/config.json" \
 		>"$MV_TMP/$id/c.tmp" && mv "$MV_TMP/$id/c.tmp" "$MV_TMP/$id/config.json"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
@@ -220,7 +207,7 @@ SCRIPT
 test_rootful_netns() {
 	local id=ue-$RT-rootful dev n
 	quiet_script "$id" n.img
-	lbundle "$id" -- sh "/$id.sh"
+	mv_loop_bundle "$id" -- sh "/$id.sh"
 	jq '.linux.namespaces |= map(select(.type != "user")) | del(.linux.uidMappings, .linux.gidMappings)' \
 		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.tmp" && mv "$MV_TMP/$id/c.tmp" "$MV_TMP/$id/config.json"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
@@ -251,7 +238,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 done
 id=ue-$RT-off
 quiet_script "$id" n.img
-lbundle "$id" -- sh "/$id.sh"
+mv_loop_bundle "$id" -- sh "/$id.sh"
 mv_run "$RT" "$MV_TMP/$id" "$id" 60
 t_step_ok "--no-uevents: losetup -f" "$id" setup
 t_check "--no-uevents: the container's listener heard nothing" \

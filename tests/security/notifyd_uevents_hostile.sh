@@ -41,13 +41,6 @@ chown -R 100000:100000 "${ROOTFS:?}/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-lbundle() { # lbundle ID -- CMD... : a loop-enabled bundle with the host's /usr.
-	local id=$1
-	shift 2
-	mv_oci_bundle --loop "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
 # The strict form of one event about device N, as the listener prints it.
 well_formed() { # well_formed LINE...
 	grep -vE '^uevent pid=0 ([a-z]+)@/devices/virtual/block/loop([0-9]+) ACTION=\1 DEVPATH=/devices/virtual/block/loop\2 SUBSYSTEM=block (DISK_MEDIA_CHANGE=1 )?MAJOR=7 MINOR=\2 DEVNAME=loop\2 DEVTYPE=disk (DISKSEQ=[0-9]+ )?SEQNUM=[0-9]+$' <<<"$1"
@@ -78,9 +71,9 @@ SCRIPT
 	cat >"$ROOTFS/$pr.sh" <<SCRIPT
 mvstep probe $LOSETUP -f --show /img/p.img
 SCRIPT
-	lbundle "$spy" -- sh "/$spy.sh"
-	lbundle "$fl" -- sh "/$fl.sh"
-	lbundle "$pr" -- sh "/$pr.sh"
+	mv_loop_bundle "$spy" -- sh "/$spy.sh"
+	mv_loop_bundle "$fl" -- sh "/$fl.sh"
+	mv_loop_bundle "$pr" -- sh "/$pr.sh"
 	mv_start "$RT" "$MV_TMP/$spy" "$spy" 90
 	mv_start "$RT" "$MV_TMP/$fl" "$fl" 90
 	if ! mv_sync_wait "$ROOTFS" "$spy.up" 60 || ! mv_sync_wait "$ROOTFS" "$fl.up" 60; then
@@ -140,7 +133,7 @@ warm_up() {
 	local id=ueh-warm-up rt
 	for rt in ${RUNTIMES:-crun runc}; do command -v "$rt" >/dev/null && break; done
 	echo "mvstep setup $LOSETUP -f --show /img/p.img" >"$ROOTFS/$id.sh"
-	lbundle "$id" -- sh "/$id.sh"
+	mv_loop_bundle "$id" -- sh "/$id.sh"
 	mv_run "$rt" "$MV_TMP/$id" "$id" 60
 	t_step_ok "warm-up container got a loop device" "$id" setup
 	mv_wait_log "container $id gone: its" 10 >/dev/null
@@ -162,7 +155,7 @@ unshare -n sh -c 'uevent_listen -t 30 >/tmp/$id.inner 2>&1 & l=\$!; sleep 0.3; $
 mvstep inner cat /tmp/$id.inner
 kill \$o
 SCRIPT
-	lbundle "$id" -- sh "/$id.sh"
+	mv_loop_bundle "$id" -- sh "/$id.sh"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	inner=$(grep '^uevent ' "$ROOTFS/tmp/$id.inner")
 	t_check "$RT: events go to the requesting thread's own second network namespace" \

@@ -13,7 +13,7 @@ NOTIFYD_LIBS := -lseccomp -ljson-c -linih -lsystemd
 PROGRAMS += $(BUILD)/notifyd $(BUILD)/notifyctl
 
 # libmount: option strings and mountinfo (mount_options.c, mount_verify.c,
-# caller_cgroup.c, fuse_daemon.c); a test linking any of them needs it too.
+# caller_cgroup.c, fuse_daemon.c, oci_config_device.c); a test linking any of them needs it too.
 NOTIFYD_LIBS += -lmount
 # libmicrohttpd: the opt-in Prometheus listener (metrics.c, docs/metrics.md).
 NOTIFYD_LIBS += -lmicrohttpd
@@ -30,4 +30,4 @@ $(BUILD)/notifyctl: $(OBJ)/notifyd/notifyctl.o $(OBJ)/notifyd/oci_config.o \
 	$(OBJ)/notifyd/oci_config_seccomp.o $(OBJ)/notifyd/oci_config_device.o \
 	$(OBJ)/notifyd/oci_config_json.o \
 	$(OBJ)/notifyd/oci_listener.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -lmount $(LDLIBS)

@@ -10,6 +10,7 @@
 #include "common/fdutil.h"
 
 #include <errno.h>
+#include <libmount/libmount.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -203,16 +204,54 @@ static int root_host_id(struct occ *c, json_object *linux_, const char *key, uin
 }
 
 /*
+ * Is one of parts[] mounted (anywhere notifyd sees) or a swap area?  1 with
+ * the reason in why, else 0.  libmount parses mountinfo (undoing its
+ * escapes) and /proc/swaps.
+ */
+static int mounted_or_swap(const dev_t *parts, size_t nparts, char *why, size_t size)
+{
+	struct libmnt_table *tb = mnt_new_table(), *sw = mnt_new_table();
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	int r = 0;
+
+	if (tb && mnt_table_parse_file(tb, "/proc/self/mountinfo") == 0)
+		for (size_t i = 0; !r && i < nparts; i++) {
+			fs = mnt_table_find_devno(tb, parts[i], MNT_ITER_FORWARD);
+			if (fs) {
+				snprintf(why, size, "mounted at %s", mnt_fs_get_target(fs));
+				r = 1;
+			}
+		}
+	if (!r && sw && it && mnt_table_parse_swaps(sw, NULL) == 0)
+		while (!r && mnt_table_next_fs(sw, it, &fs) == 0) {
+			const char *src = mnt_fs_get_source(fs);
+			struct stat st;
+
+			if (!src || stat(src, &st) < 0 || !S_ISBLK(st.st_mode))
+				continue;
+			for (size_t i = 0; !r && i < nparts; i++)
+				if (st.st_rdev == parts[i]) {
+					snprintf(why, size, "a swap area");
+					r = 1;
+				}
+		}
+	mnt_free_iter(it);
+	mnt_unref_table(sw);
+	mnt_unref_table(tb);
+	return r;
+}
+
+/*
  * Why a block device must not go to a container: mounted on the host (it or
  * a partition of it), held (device mapper, md, a partition table in use) or
  * a swap area.  Returns 0 when free, 1 with why filled when in use.
  */
 static int device_in_use(dev_t dev, char *why, size_t size)
 {
-	char p[128], line[4096];
+	char p[128];
 	unsigned int ma, mi;
 	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_fclose_ FILE *f = NULL;
 	dev_t parts[256];
 	size_t nparts = 0;
 	struct dirent *e;
@@ -240,33 +279,7 @@ static int device_in_use(dev_t dev, char *why, size_t size)
 		    sscanf(buf, "%u:%u", &ma, &mi) == 2)
 			parts[nparts++] = makedev(ma, mi);
 	}
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char mnt[2048];
-
-		if (sscanf(line, "%*d %*d %u:%u %*s %2047s", &ma, &mi, mnt) != 3)
-			continue;
-		for (size_t i = 0; i < nparts; i++)
-			if (makedev(ma, mi) == parts[i]) {
-				snprintf(why, size, "mounted at %s", mnt);
-				return 1;
-			}
-	}
-	if (f)
-		fclose(TAKE_PTR(f));
-	f = fopen("/proc/swaps", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char sw[2048];
-		struct stat st;
-
-		if (sscanf(line, "%2047s", sw) == 1 && stat(sw, &st) == 0 && S_ISBLK(st.st_mode))
-			for (size_t i = 0; i < nparts; i++)
-				if (st.st_rdev == parts[i]) {
-					snprintf(why, size, "a swap area");
-					return 1;
-				}
-	}
-	return 0;
+	return mounted_or_swap(parts, nparts, why, size);
 }
 
 int occ_edit_device(struct occ *c, json_object *linux_, const char *path)

@@ -214,3 +214,10 @@ $(UEVENT_LISTEN): tests/helpers/uevent_listen.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UEVENT_LISTEN)
+# Static helper of tests/integration/newmount_fuse.sh (runs in the busybox
+# containers): the new mount API's sequence for a new superblock, no fallback.
+NEWMOUNT_SEQ := $(BUILD)/tests/helpers/newmount_seq
+$(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWMOUNT_SEQ)

@@ -126,7 +126,6 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 		decision_fail(d, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
 		return r;
 	}
-	/* No target: the new mount API's FSCONFIG_CMD_CREATE (attached later). */
 	if (target_fd) {
 		tfd = open_target(rq, kind, d);
 		if (tfd < 0) {

@@ -446,6 +446,15 @@ static pid_t pidfd_pid(int pidfd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
+/* Kill a started daemon nobody supervises yet, and reap it (it is our child). */
+static void kill_reap(int pidfd)
+{
+	siginfo_t si;
+
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+}
+
 /*
  * A detached start-up (fuse_action_create()): the daemon goes under
  * supervision with no target yet, then job->created gets the mount.  If
@@ -463,8 +472,14 @@ static int job_hand_over(struct fuse_job *job, struct fuse_daemon_info *info, in
 
 	if (kill_fd < 0) {
 		r = -errno;
-		syscall(SYS_pidfd_send_signal, info->pidfd, SIGKILL, NULL, 0);
+		kill_reap(info->pidfd);
 		return decision_fail(d, -r, "dup of the daemon's pidfd: %s", strerror(-r));
+	}
+	/* The caller gave up while the mounter sent the mount: nobody would ever
+	 * attach it, leave nothing. */
+	if (target_valid(&rq->t) < 0) {
+		kill_reap(info->pidfd);
+		return decision_fail(d, ENOENT, "caller gave up while %s started", job->prog_name);
 	}
 	/* Supervised before the mount is handed out: a fuse_daemon_set_target()
 	 * after the caller's move_mount() always finds the daemon. */

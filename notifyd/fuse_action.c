@@ -354,7 +354,7 @@ fuse_action_run(struct request *rq, const struct profile *p, const struct profil
 	d->action = DECISION_FUSE;
 	if (!fs || !fs->program) {
 		decision_fail(d, EPERM, "fuse rule without a program");
-		return;
+		goto out;
 	}
 	prog_path = strncmp(fs->program, "container:", 10) ? fs->program : fs->program + 10;
 	if (created) {
@@ -362,7 +362,7 @@ fuse_action_run(struct request *rq, const struct profile *p, const struct profil
 		 * reads args[3] as mount(2)'s flags, which are 0 here. */
 		if (rq->notif.data.args[3] || rq->notif.data.args[4]) {
 			decision_fail(d, EINVAL, "FSCONFIG_CMD_CREATE with a value");
-			return;
+			goto out;
 		}
 		take_ro(rq, &create_ro);
 	}
@@ -404,11 +404,14 @@ fuse_action_run(struct request *rq, const struct profile *p, const struct profil
 	    plan_caller(rq, &cr, pl, job, d) < 0 || plan_confine(rq, job->prog_name, pl, d) < 0)
 		goto out;
 
-	/* The start-up answers the request, from a thread of its own. */
+	/* The start-up answers the request, from a thread of its own (and calls created()). */
 	job->d = *d;
 	fuse_startup_run(TAKE_PTR(job), d);
 	pl = NULL;
+	created = NULL;
 out:
+	if (created) /* refused before the start-up: created() learns it too */
+		(void)created(rq, -(d->err ? d->err : EIO), 0, userdata);
 	if (job) {
 		if (job->starting)
 			fuse_startup_release(rq->c);
@@ -435,10 +438,5 @@ void fuse_action_create(struct request *rq, const struct profile *p, const struc
                                        void *userdata),
                         void *userdata, struct decision *d)
 {
-	if (!created) {
-		d->action = DECISION_FUSE;
-		decision_fail(d, EINVAL, "fuse_action_create() without created()");
-		return;
-	}
 	fuse_action_run(rq, p, fs, created, userdata, d);
 }

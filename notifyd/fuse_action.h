@@ -43,6 +43,12 @@ void fuse_action_mount(struct request *rq, const struct profile *p, const struct
  * errno and the daemon is stopped) before the request is answered.  The
  * daemon is supervised from then on with no target: after the caller's
  * move_mount() call fuse_daemon_set_target().  *d as fuse_action_mount().
+ *
+ * created (not NULL) is called exactly once, also when there is no mount:
+ * with mnt_fd = -errno (mnt_id 0, its return value ignored) when the
+ * start-up was refused or failed, before that refusal is answered (in this
+ * call when *d does not come back DECISION_DEFERRED), so its owner can mark
+ * its context failed and release userdata.
  */
 void fuse_action_create(struct request *rq, const struct profile *p, const struct profile_fs *fs,
                         int (*created)(struct request *rq, int mnt_fd, uint64_t mnt_id,

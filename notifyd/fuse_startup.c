@@ -490,6 +490,7 @@ static int job_hand_over(struct fuse_job *job, struct fuse_daemon_info *info, in
 		return decision_fail(d, -r, "%s pid=%d could not be supervised: %s", job->prog_name,
 		                     (int)pid, strerror(-r));
 	}
+	job->created_called = true;
 	r = job->created(rq, TAKE_FD(mfd), mnt_id, job->userdata);
 	if (r < 0) {
 		/* The supervisor reaps it and logs its exit. */
@@ -545,6 +546,9 @@ static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 	             (unsigned long long)info.mnt_id, job->prog_name, (int)info.pid,
 	             job->pl->fusermount ? "fusermount" : "fd");
 out:
+	/* A detached start-up that failed: its owner learns it (and frees userdata). */
+	if (job->created && !job->created_called)
+		(void)job->created(rq, -(d->err ? d->err : EIO), 0, job->userdata);
 	if (job->starting)
 		fuse_startup_release(rq->c);
 	if (job->reserved)

@@ -78,9 +78,11 @@ struct fuse_job {
 	bool reserved;     /* a max-fuse-daemons slot (fuse_daemon_reserve) */
 	bool starting;     /* a start-up slot (fuse_startup_reserve) */
 	struct decision d; /* the rule it runs under; then its outcome */
-	/* Detached (fuse_action_create()): gets the mount once the program answered. */
+	/* Detached (fuse_action_create()): gets the mount once the program answered,
+	 * or -errno if the start-up failed; exactly once (created_called). */
 	int (*created)(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata);
 	void *userdata;
+	bool created_called;
 };
 
 /*

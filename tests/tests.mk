@@ -221,3 +221,11 @@ $(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(NEWMOUNT_SEQ)
+
+# Static helper run inside test containers: a mount through the new mount API only
+# (tests/integration/newmount_kernel.sh).
+NEWAPI_SMOKE := $(BUILD)/tests/helpers/newapi_smoke
+$(NEWAPI_SMOKE): tests/helpers/newapi_smoke.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWAPI_SMOKE)

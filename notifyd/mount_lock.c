@@ -271,7 +271,7 @@ int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, co
 {
 	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, fd = -EBADF;
 	struct ns_child_msg m;
-	struct stat st;
+	struct statx stx = {0};
 	int r;
 
 	if (step)
@@ -303,10 +303,15 @@ int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, co
 			*step = "making the staging mount namespace";
 		return staging_err ? staging_err : -EIO;
 	}
-	if (fstat(mnt_fd, &st) < 0)
-		return -errno;
+	/* A FUSE mount (the fuse action's) answers notifyd no attribute: EACCES.
+	 * Its root is a directory (the mounter's rootmode=40000). */
+	if (statx(mnt_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
+		if (errno != EACCES)
+			return -errno;
+		stx.stx_mode = S_IFDIR;
+	}
 	struct lock_args a = {
-	    .stage = S_ISDIR(st.st_mode) ? STAGE : STAGE_FILE,
+	    .stage = S_ISDIR(stx.stx_mode) ? STAGE : STAGE_FILE,
 	    .staging_ns = staging_ns,
 	    .mnt_fd = mnt_fd,
 	    .userns_fd = userns,

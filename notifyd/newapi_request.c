@@ -18,6 +18,8 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/kernel_action.h"
+#include "notifyd/fuse_daemon.h"
+#include "notifyd/fuse_newapi.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_lock.h"
 #include "notifyd/mount_record.h"
@@ -83,16 +85,16 @@ static struct decision not_ours(const char *what)
 	return d;
 }
 
-/* The `kernel` action's fsopen: make H, register it, install it into the caller. */
+/* The `kernel` (or `fuse`) action's fsopen: make H, register it, install it into the caller. */
 static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned flags,
-                          struct decision *d)
+                          enum profile_action action, struct decision *d)
 {
 	struct newapi_handle *h = NULL;
 	struct proc_creds cr;
 	bool needs_dev;
 	int fd, r;
 
-	d->action = DECISION_KERNEL;
+	d->action = action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
 	if (rq->t.lxc) {
 		/* LXC's proxy cannot install an fd: libmount falls back to mount(2). */
 		d->action = DECISION_ENOSYS;
@@ -126,7 +128,7 @@ static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned 
 	}
 	(void)needs_dev;
 	snprintf(h->type, sizeof(h->type), "%s", rq->type);
-	h->action = PROFILE_ACTION_KERNEL;
+	h->action = action;
 	h->state = NEWAPI_PARAMS;
 	r = target_addfd(&rq->t, h->fd, -1, flags & FSOPEN_CLOEXEC, true);
 	if (r < 0) {
@@ -193,19 +195,20 @@ static struct decision newapi_fsopen(struct request *rq)
 			             rq->type);
 			break;
 		}
-		fsopen_kernel(rq, p, flags, &d);
+		fsopen_kernel(rq, p, flags, action, &d);
 		break;
 	case PROFILE_ACTION_FUSE:
 		/*
-		 * INTEGRATION POINT (helper B, fuse_action_create()): make H as for
-		 * kernel (fsopen_kernel() with h->action = PROFILE_ACTION_FUSE) and
-		 * run fuse_action_create() at CMD_CREATE (fsconfig_create()).  Until
-		 * then ENOSYS: libmount falls back to mount(2), the fuse action there.
+		 * H as for kernel (its parser judges each fsconfig); CMD_CREATE starts
+		 * the FUSE program (fuse_newapi_create()).
 		 */
-		d.action = DECISION_ENOSYS;
-		decision_fail(&d, ENOSYS,
-		              "fuse action through the new mount API not wired: use "
-		              "mount(2)");
+		if (kernel_fs_lookup(rq->type, true, &needs_dev) == -ENODEV) {
+			d.action = DECISION_CONTINUE;
+			decision_why(&d, "this kernel has no filesystem '%s': the kernel answers",
+			             rq->type);
+			break;
+		}
+		fsopen_kernel(rq, p, flags, action, &d);
 		break;
 	case PROFILE_ACTION_VIRTIOFS:
 		d.action = DECISION_DENY;
@@ -404,6 +407,12 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 		decision_fail(d, EPERM, "the profile's action changed since fsopen");
 		goto done;
 	}
+	if (action == PROFILE_ACTION_FUSE) {
+		/* The start-up answers and sets h's state (fuse_newapi.c); rq is its own. */
+		fuse_newapi_create(rq, h, p, fs, d);
+		profile_store_put(set);
+		return;
+	}
 	mnt_fd =
 	    kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL, d);
 	if (mnt_fd >= 0) {
@@ -424,6 +433,7 @@ static struct decision newapi_fsconfig(struct request *rq)
 {
 	const struct seccomp_data *a = &rq->notif.data;
 	unsigned cmd = (unsigned)a->args[1];
+	struct container *c = rq->c; /* a deferred rq (fuse) may be gone at out */
 	struct decision d = {0};
 	struct newapi_handle *h;
 	int err, r;
@@ -473,7 +483,7 @@ static struct decision newapi_fsconfig(struct request *rq)
 		break;
 	}
 out:
-	newapi_handle_put(rq->c, h);
+	newapi_handle_put(c, h);
 	return d;
 }
 
@@ -567,12 +577,22 @@ static struct decision newapi_fsmount(struct request *rq)
 	 * dissolve the detached mount.
 	 */
 	struct stat st;
-	if (fstat(locked, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (h->action == PROFILE_ACTION_FUSE) {
+		/* FUSE answers notifyd nothing: a helper in the caller's user namespace opens it.
+		 */
+		handed = fuse_newapi_open_root(locked, rq->t.procfd);
+		if (handed < 0) {
+			decision_fail(&d, -handed, "opening the FUSE mount's root: %s",
+			              strerror(-handed));
+			goto out;
+		}
+	} else if (fstat(locked, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		decision_fail(&d, EOPNOTSUPP,
 		              "a mount whose root is not a directory: not emulated");
 		goto out;
+	} else {
+		handed = openat(locked, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	handed = openat(locked, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (handed < 0) {
 		decision_fail(&d, errno, "opening the mount's root: %s", strerror(errno));
 		goto out;
@@ -646,6 +666,7 @@ static struct decision newapi_move_mount(struct request *rq)
 	struct decision d = {0};
 	struct newapi_handle *h;
 	struct proc_creds cr;
+	uint64_t mnt_id_old = 0;
 	int target_null = 0, err, r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
@@ -724,7 +745,13 @@ static struct decision newapi_move_mount(struct request *rq)
 	if (target_fd < 0 || r < 0)
 		goto out;
 	newapi_handle_drop(rq->c, h); /* the mount record owns it from here */
-	r = mount_record_add(rq->c, h->mnt_id, 0, h->type, h->source, rq->target);
+	/* A FUSE mount: its program serves it now (notifyctl, its exit detaches
+	 * it); notifyd's umount knows it by its mountinfo id. */
+	if (h->action == PROFILE_ACTION_FUSE &&
+	    fuse_daemon_set_target(rq->c, h->tree_fd, h->mnt_id, rq->target, &mnt_id_old) < 0)
+		log_warn("%s: the FUSE program of mount %llu is not known any more", rq->c->id,
+		         (unsigned long long)h->mnt_id);
+	r = mount_record_add(rq->c, h->mnt_id, mnt_id_old, h->type, h->source, rq->target);
 	if (r < 0) {
 		char tbuf[PATH_MAX];
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id,

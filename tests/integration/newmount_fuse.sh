@@ -182,24 +182,50 @@ EOF
 }
 
 # A context closed after CMD_CREATE (its FUSE program started) and a mount
-# closed before move_mount: their daemons are gone at the latest when the
-# container exits (docs/new-mount-api.md: the sweep or the exit).
+# closed before move_mount: notifyd's registry holds their superblocks until
+# it sweeps them (docs/new-mount-api.md: a handle of an exited process goes
+# at the container's next fsopen/fsmount, a closed one at a umount notifyd
+# does or once the registry is half full); then their programs exit.
 test_closed() {
-	local id=nm-$RT-closed
+	local id=nm-$RT-closed i
 	cat >"$ROOTFS/nmclosed.sh" <<'EOF'
 mvstep create newmount_seq create ext4 "$1" -
 mvstep fsmount newmount_seq fsmount ext4 "$1" -
 mvstep mount newmount_seq mount ext4 "$1" /mnt/a
 mvstep read cat /mnt/a/hello.txt
+mvsync "$2.mounted"
 mvstep umount umount /mnt/a
+mvsync "$2.unmounted"
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nmclosed.sh "$DEV"
-	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	fbundle "$id" --device "$DEV" -- sh /nmclosed.sh "$DEV" "$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		# The next fsopen drops the handles of exited processes (their
+		# superblocks go): only the mounted one's fuse2fs is left.
+		for ((i = 0; i < 100; i++)); do
+			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ] && break
+			sleep 0.1
+		done
+		t_check "$RT: closed: one fuse2fs runs: the closed contexts' programs exited" \
+			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ]
+		mv_sync_go "$ROOTFS" "$id.mounted"
+	else
+		t_fail "$RT: closed: container reached the mounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	if mv_sync_wait "$ROOTFS" "$id.unmounted" 60; then
+		t_gone "$RT: closed: after the umount no fuse2fs is left, the container still running" \
+			"$DAEMON"
+		mv_sync_go "$ROOTFS" "$id.unmounted"
+	else
+		t_fail "$RT: closed: container reached the unmounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
 	t_step_ok "$RT: closed: CMD_CREATE, then the context closed" "$id" create
 	t_check "$RT: closed: said created" [ "$(mv_step_out "$id" create)" = created ]
 	t_step_ok "$RT: closed: fsmount, then the mount closed unattached" "$id" fsmount
 	t_step_ok "$RT: closed: a full sequence still works after that" "$id" mount
 	t_check "$RT: closed: and reads" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT: closed: umount" "$id" umount
 	t_gone "$RT: closed: no fuse2fs left after the container exited" "$DAEMON"
 	t_no_fuse_mount "$RT: closed: no FUSE mount left on the host"
 }

@@ -126,6 +126,7 @@ static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned 
 	}
 	(void)needs_dev;
 	snprintf(h->type, sizeof(h->type), "%s", rq->type);
+	h->cloexec = flags & FSOPEN_CLOEXEC;
 	h->action = PROFILE_ACTION_KERNEL;
 	h->state = NEWAPI_PARAMS;
 	r = target_addfd(&rq->t, h->fd, -1, flags & FSOPEN_CLOEXEC, true);
@@ -372,6 +373,25 @@ out:
 	profile_store_put(set);
 }
 
+/*
+ * The kernel's own failed context, with the filesystem's messages, where the
+ * caller reads them: its fd number now names R instead of H
+ * (SECCOMP_ADDFD_FLAG_SETFD), and R answers EBUSY to fsconfig and EINVAL to
+ * fsmount as any failed context; H is no longer held by the caller (later
+ * calls are "not ours": the kernel answers on R).  Only if that number
+ * still is H (a thread of the caller may have closed and reused it).
+ */
+static void hand_failed_context(struct request *rq, struct newapi_handle *h, int failed_fc)
+{
+	int fd = (int)rq->notif.data.args[0];
+
+	if (target_same_file(&rq->t, fd, h->fd) != 1)
+		return;
+	if (target_addfd(&rq->t, failed_fc, fd, h->cloexec, false) < 0)
+		return;
+	newapi_handle_drop(rq->c, h);
+}
+
 /* fsconfig(H, CMD_CREATE): the kernel action's creation step on the recorded parameters. */
 static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct decision *d)
 {
@@ -380,6 +400,7 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	const struct profile *p;
 	const struct profile_fs *fs;
 	enum profile_action action;
+	_cleanup_close_ int failed_fc = -EBADF;
 	int mnt_fd = -EBADF, r;
 
 	d->action = DECISION_KERNEL;
@@ -404,8 +425,10 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 		decision_fail(d, EPERM, "the profile's action changed since fsopen");
 		goto done;
 	}
-	mnt_fd =
-	    kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL, d);
+	mnt_fd = kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL,
+	                            &failed_fc, d);
+	if (failed_fc >= 0)
+		hand_failed_context(rq, h, failed_fc);
 	if (mnt_fd >= 0) {
 		h->idmapped = (fs ? fs : &kernel_action_default_fs)->idmap;
 		decision_ok(d, 0);

@@ -6,8 +6,10 @@
 # runtime gave the container -- mounted idmapped, nosuid,nodev, with the
 # decision lines of mount(2)'s path -- and umount2 removes it; tmpfs
 # (continue) is mounted by the container itself; xfs (deny) gets the rule's
-# errno at fsopen; an option outside allowed-options gets EINVAL; notifyd
-# holds no more fds once the containers are gone.
+# errno at fsopen; an option outside allowed-options gets EINVAL; a value
+# the filesystem refuses and a failed CMD_CREATE give the kernel's errno with
+# the kernel's message readable from the context fd; notifyd holds no more
+# fds once the containers are gone.
 #
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
@@ -49,12 +51,14 @@ mvstep ext4 newapi_smoke ext4 "$dev" /mnt/a errors=continue
 mvstep mountinfo grep ' /mnt/a ' /proc/self/mountinfo
 mvstep uid stat -c %u /mnt/a/owned-by-root
 mvstep read cat /mnt/a/hello.txt
+mvstep romsg newapi_smoke ext4 "$dev" /mnt/b ro
 mvstep umount umount /mnt/a
 mvstep gone sh -c 'grep " /mnt/a " /proc/self/mountinfo && exit 1; exit 0'
 mvstep tmpfs newapi_smoke tmpfs - /mnt/b size=1m
 mvstep tmpfs_umount umount /mnt/b
 mvstep xfs newapi_smoke xfs - /mnt/c
 mvstep badopt newapi_smoke ext4 "$dev" /mnt/a user_xattr
+mvstep badval newapi_smoke ext4 "$dev" /mnt/a errors=bogus
 mvstep ro newapi_smoke ext4 "$dev" /mnt/a ro
 mvstep mountinfo_ro grep ' /mnt/a ' /proc/self/mountinfo
 mvstep umount_ro umount /mnt/a
@@ -110,6 +114,16 @@ run_one() {
 	step_has "$id" xfs "fsopen err=EACCES" "$rt: xfs (deny, errno = EACCES) refused at fsopen"
 	step_has "$id" badopt "user_xattr err=EINVAL" \
 		"$rt: an option outside allowed-options gets EINVAL"
+	step_has "$id" badval "errors err=EINVAL" \
+		"$rt: a value the filesystem refuses gets the kernel's EINVAL"
+	step_has "$id" badval "msg: e ext4: Bad value for 'errors'" \
+		"$rt: and the filesystem's message is read from the context fd"
+	step_has "$id" romsg "create err=EBUSY" \
+		"$rt: ro superblock of a device mounted rw: CMD_CREATE gets the kernel's EBUSY"
+	step_has "$id" romsg "Can't mount, would change RO state" \
+		"$rt: and its message is read from the caller's context fd (the failed context)"
+	t_decision "$rt: the failed CMD_CREATE leaves its messages to the caller" "$id" \
+		"syscall=fsconfig " "result=EBUSY" "left in the caller's context"
 	t_step_ok "$rt: SET_FLAG ro mounts read-only" "$id" ro
 	opts=$(awk '{print $6}' <<<"$(mv_step_out "$id" mountinfo_ro)" | tail -n1)
 	if [[ $(mv_step_out "$id" mountinfo_ro) =~ \ -\ ext4\ [^\ ]+\ ro(,|$) ]]; then

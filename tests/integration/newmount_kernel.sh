@@ -64,6 +64,17 @@ mvstep mountinfo_ro grep ' /mnt/a ' /proc/self/mountinfo
 mvstep umount_ro umount /mnt/a
 EOF2
 
+cat >"$ROOTFS/churn.sh" <<'EOF2'
+dev=$1 tok=$2 i=0 ok=0
+while [ "$i" -lt 30 ]; do
+	newapi_smoke ext4 "$dev" /mnt/a >/dev/null && umount /mnt/a && ok=$((ok + 1))
+	newapi_smoke ext4 "$dev" /mnt/a user_xattr >/dev/null
+	i=$((i + 1))
+done
+mvstep churn echo "mounted $ok of 30"
+mvsync "$tok"
+EOF2
+
 # step_has ID STEP TEXT DESC : the step's output contains TEXT.
 step_has() {
 	if grep -qF -- "$3" <<<"$(mv_step_out "$1" "$2")"; then
@@ -149,6 +160,30 @@ run_one() {
 		"action=deny " "EACCES"
 	t_decision "$rt: user_xattr refused by the profile" "$id" "syscall=fsconfig " \
 		"allowed-options"
+
+	# 30 mounts and 30 abandoned contexts by short-lived processes: the
+	# handles of processes that are gone do not pile up.
+	local cid=$MV_IDP-$rt-churn line
+	mv_oci_bundle --device "$DEV" "$MV_TMP/$cid" "$ROOTFS" sh /churn.sh "$DEV" "$cid"
+	mv_start "$rt" "$MV_TMP/$cid" "$cid" 180
+	if mv_sync_wait "$ROOTFS" "$cid" 150; then
+		line=$(mv_ctl list 2>&1 | awk -v id="$cid" '$1 == id')
+		if [[ $line =~ fs-contexts=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -le 2 ]; then
+			t_ok "$rt: after 30 mounts and 30 abandoned contexts the container holds ${BASH_REMATCH[1]} handles"
+		else
+			t_fail "$rt: handles of exited processes are swept" "notifyctl list: $line"
+		fi
+		mv_sync_go "$ROOTFS" "$cid"
+	else
+		t_fail "$rt: churn container reached its end" "$(cat "$(mv_out "$cid")")"
+	fi
+	mv_wait "$cid"
+	if [ "$(mv_step_out "$cid" churn)" = "mounted 30 of 30" ]; then
+		t_ok "$rt: 30 of 30 new-API mounts and umounts in a row"
+	else
+		t_fail "$rt: 30 of 30 new-API mounts and umounts in a row" \
+			"$(mv_step_out "$cid" churn)" "$(tail -n 5 "$(mv_out "$cid")")"
+	fi
 
 	# Nothing left: the container's contexts and mounts went with it.
 	for ((i = 0; i < 50; i++)); do

@@ -715,6 +715,9 @@ static struct decision newapi_move_mount(struct request *rq)
 	struct decision d = {0};
 	struct newapi_handle *h;
 	struct proc_creds cr;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	unsigned n_mounts;
 	int target_null = 0, err, r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
@@ -763,6 +766,18 @@ static struct decision newapi_move_mount(struct request *rq)
 		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		goto out;
 	}
+	/* As mount(2): the container's mounts are bounded by max-mounts. */
+	set = profile_store_get();
+	p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	n_mounts = mount_record_count(rq->c);
+	if (p && n_mounts >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0)
+		n_mounts = mount_record_count(rq->c);
+	if (!p || n_mounts >= p->max_mounts) {
+		decision_fail(&d, p ? ENOSPC : EPERM,
+		              "container has %u mounts, profile max-mounts = %u", n_mounts,
+		              p ? p->max_mounts : 0);
+		goto out;
+	}
 	if (!rq->target[0] && !(flags & MOVE_MOUNT_T_EMPTY_PATH)) {
 		decision_fail(&d, ENOENT, "empty target path");
 		goto out;
@@ -808,6 +823,7 @@ static struct decision newapi_move_mount(struct request *rq)
 	decision_why(&d, "mnt_id=%llu locked%s", (unsigned long long)h->mnt_id,
 	             h->idmapped ? " idmapped" : "");
 out:
+	profile_store_put(set);
 	newapi_handle_put(rq->c, h);
 	return d;
 }

@@ -416,6 +416,7 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	const struct profile_fs *fs;
 	enum profile_action action;
 	_cleanup_close_ int failed_fc = -EBADF;
+	bool interrupted = false;
 	int mnt_fd = -EBADF, r;
 
 	d->action = DECISION_KERNEL;
@@ -455,7 +456,15 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	                            &failed_fc, d);
 	if (failed_fc >= 0)
 		hand_failed_context(rq, h, failed_fc);
-	if (mnt_fd >= 0) {
+	if (mnt_fd >= 0 && target_valid(&rq->t) < 0) {
+		/*
+		 * Interrupted (a signal) or gone: nothing is kept, and a restarted
+		 * CMD_CREATE finds the parameters as they were.
+		 */
+		mnt_fd = safe_close(mnt_fd);
+		interrupted = true;
+		decision_fail(d, ENOENT, "caller gave up during CMD_CREATE: superblock released");
+	} else if (mnt_fd >= 0) {
 		h->idmapped = (fs ? fs : &kernel_action_default_fs)->idmap;
 		decision_ok(d, 0);
 		decision_why(d, "superblock created%s; fsmount hands it out",
@@ -463,9 +472,11 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	}
 done:
 	profile_store_put(set);
+	if (mnt_fd < 0 && !interrupted && target_valid(&rq->t) < 0)
+		interrupted = true; /* whatever failed, the caller will not see it */
 	pthread_mutex_lock(&h->lock);
 	h->mnt_fd = mnt_fd;
-	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : NEWAPI_FAILED;
+	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : interrupted ? NEWAPI_PARAMS : NEWAPI_FAILED;
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -225,20 +225,6 @@ out:
 	return d;
 }
 
-int newapi_fuse_created(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata)
-{
-	struct newapi_handle *h = userdata;
-
-	(void)rq;
-	(void)mnt_id;
-	pthread_mutex_lock(&h->lock);
-	safe_close(h->mnt_fd);
-	h->mnt_fd = mnt_fd;
-	h->state = NEWAPI_CREATED;
-	pthread_mutex_unlock(&h->lock);
-	return 0;
-}
-
 static const char *fsconfig_cmd_name(unsigned cmd)
 {
 	static const char *const names[] = {
@@ -441,17 +427,6 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 		decision_fail(d, EPERM, "the profile's action changed since fsopen");
 		goto done;
 	}
-	/*
-	 * INTEGRATION POINT (helper B): for h->action == PROFILE_ACTION_FUSE,
-	 *	d->action = DECISION_FUSE;
-	 *	fuse_action_create(rq, p, fs, newapi_fuse_created, h, d);
-	 * instead of kernel_action_make(), and no state update at `done:`
-	 * (newapi_fuse_created() stores the mount and marks h created;
-	 * fsmount then hands that mount out once).
-	 * A handle reference must then travel with a deferred request, and a
-	 * start-up that fails after deferral leaves h in NEWAPI_CREATING (EBUSY
-	 * to every later call, as a failed context's fsconfig).
-	 */
 	mnt_fd = kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL,
 	                            &failed_fc, d);
 	if (failed_fc >= 0)
@@ -598,46 +573,26 @@ static struct decision newapi_fsmount(struct request *rq)
 		              "the context has no superblock (no successful CMD_CREATE)");
 		goto out;
 	}
+	/* Each fsmount a new mount of the superblock, as the kernel's. */
+	clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
+	                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	pthread_mutex_unlock(&h->lock);
+	if (clone < 0) {
+		decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
+		goto out;
+	}
 	struct mount_attr ma = {
 	    .attr_set = attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
 	    .attr_clr = MOUNT_ATTR__ATIME,
 	};
-	if (h->action == PROFILE_ACTION_FUSE) {
-		/*
-		 * The FUSE program's mount belongs to the container's user
-		 * namespace already, locked (fuse_action_create()): handed out as
-		 * it is, once; a second fsmount of the context gets EBUSY.
-		 */
-		locked = TAKE_FD(h->mnt_fd);
-		pthread_mutex_unlock(&h->lock);
-		if (locked < 0) {
-			decision_fail(&d, EBUSY, "the FUSE mount of this context was handed out");
-			goto out;
-		}
-		if (mount_setattr(locked, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0 ||
-		    kernel_mount_id(locked, &mnt_id) < 0) {
-			decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
-			goto out;
-		}
-	} else {
-		/* Each fsmount a new mount of the superblock, as the kernel's. */
-		clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
-		                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		pthread_mutex_unlock(&h->lock);
-		if (clone < 0) {
-			decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
-			goto out;
-		}
-		if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
-			decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
-			goto out;
-		}
-		r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
-		if (r < 0) {
-			decision_fail(&d, -r, "locking the mount's flags: %s: %s", step,
-			              strerror(-r));
-			goto out;
-		}
+	if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
+		decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
+		goto out;
+	}
+	r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
+	if (r < 0) {
+		decision_fail(&d, -r, "locking the mount's flags: %s: %s", step, strerror(-r));
+		goto out;
 	}
 	/*
 	 * SECCOMP_ADDFD installs no O_PATH file (it fget()s srcfd), and mount

@@ -17,6 +17,7 @@
 #include "common/nsutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,14 @@ static int on_created(struct request *rq, int mnt_fd, uint64_t mnt_id, void *use
 	struct create_ref *cr = userdata;
 	struct newapi_handle *h = cr->h;
 
-	(void)rq;
+	/* Failed because the caller was interrupted or gone: as for kernel
+	 * (newapi_request.c), a restarted CMD_CREATE finds the parameters. */
+	bool interrupted = mnt_fd < 0 && target_valid(&rq->t) < 0;
+
 	(void)mnt_id; /* the daemon is found again by its superblock (fuse_daemon_set_target) */
 	pthread_mutex_lock(&h->lock);
 	h->mnt_fd = mnt_fd >= 0 ? mnt_fd : -EBADF;
-	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : NEWAPI_FAILED;
+	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : interrupted ? NEWAPI_PARAMS : NEWAPI_FAILED;
 	pthread_mutex_unlock(&h->lock);
 	newapi_handle_put(cr->c, h);
 	container_unref(cr->c);

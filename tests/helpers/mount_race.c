@@ -38,6 +38,10 @@
  *	type and xfs, fspick on /mnt/b, open_tree, mount_setattr(noexec) on
  *	/mnt/b and a move_mount by path; one line each, "NAME errno=NAME".
  *
+ *   mount_race fsopen TYPE
+ *	fsopen(TYPE, FSOPEN_CLOEXEC), closes what it got; prints
+ *	"fsopen errno=NAME".
+ *
  *   mount_race badptr SOURCE TYPE [DATA]
  *	mount(2) with arguments the supervisor cannot read: NULL, pointers
  *	into an unmapped (PROT_NONE) page or kernel space, strings that run
@@ -489,6 +493,17 @@ static int do_newapi(void)
 	return 0;
 }
 
+/* fsopen(TYPE), as libmount's first call, and the answer as "fsopen errno=NAME". */
+static int do_fsopen(const char *type)
+{
+	long fs = syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+
+	newapi_report("fsopen", fs);
+	if (fs >= 0)
+		close((int)fs);
+	return 0;
+}
+
 /* ---- badptr ------------------------------------------------------------- */
 
 static char *bp_area; /* page 0: readable, page 1: PROT_NONE, page 2 + 3: readable */
@@ -607,8 +622,10 @@ int main(int argc, char **argv)
 		return do_storm(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "newapi") == 0)
 		return do_newapi();
+	if (argc == 3 && strcmp(argv[1], "fsopen") == 0)
+		return do_fsopen(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "badptr") == 0)
 		return do_badptr(argc, argv);
-	fprintf(stderr, "usage: mount_race race|storm|newapi|badptr ...\n");
+	fprintf(stderr, "usage: mount_race race|storm|newapi|fsopen|badptr ...\n");
 	return 2;
 }

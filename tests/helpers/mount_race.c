@@ -488,8 +488,8 @@ static int do_newapi(void)
 		close((int)r);
 	newapi_report("mount_setattr",
 	              syscall(SYS_mount_setattr, AT_FDCWD, "/mnt/b", 0, &attr, sizeof(attr)));
-	newapi_report("move_mount_path", syscall(SYS_move_mount, AT_FDCWD, "/mnt/no-such-dir",
-	                                         AT_FDCWD, "/mnt/a", 0));
+	newapi_report("move_mount_path",
+	              syscall(SYS_move_mount, AT_FDCWD, "/mnt/no-such-dir", AT_FDCWD, "/mnt/a", 0));
 	return 0;
 }
 

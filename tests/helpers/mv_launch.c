@@ -50,9 +50,9 @@ static int install_filter(void)
 		                     0);
 	/* move_mount(FD, "", ..., MOVE_MOUNT_F_EMPTY_PATH) only, as in oci-seccomp.json */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(move_mount), 1,
-		                     SCMP_A4(SCMP_CMP_MASKED_EQ, MOVE_MOUNT_F_EMPTY_PATH,
-		                             MOVE_MOUNT_F_EMPTY_PATH));
+		r = seccomp_rule_add(
+		    ctx, SCMP_ACT_NOTIFY, SCMP_SYS(move_mount), 1,
+		    SCMP_A4(SCMP_CMP_MASKED_EQ, MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH));
 	/* LOOP_* ioctls, as in profiles/seccomp/oci-seccomp.json */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), 1,

@@ -224,7 +224,8 @@ int main(void)
 	CHECK(res[S_GETPPID].ret == -1 && res[S_GETPPID].err == ENOSYS,
 	      "a trapped syscall not in the table: ENOSYS (%s)", strerror(res[S_GETPPID].err));
 	CHECK(res[S_FSOPEN].ret == -1 && res[S_FSOPEN].err == EACCES,
-	      "fsopen of a deny type gets the rule's errno EACCES (%s)", strerror(res[S_FSOPEN].err));
+	      "fsopen of a deny type gets the rule's errno EACCES (%s)",
+	      strerror(res[S_FSOPEN].err));
 	CHECK(res[S_FSOPEN_C].ret >= 0 && res[S_FSOPEN_C].extra,
 	      "fsopen of a continue type: the kernel's fd (%s)", strerror(res[S_FSOPEN_C].err));
 	CHECK(res[S_FIONREAD].ret == -1 && res[S_FIONREAD].err == ENOSYS,

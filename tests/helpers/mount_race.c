@@ -35,8 +35,9 @@
  *   mount_race newapi
  *	Mounts a tmpfs on /mnt/b as libmount would with the new mount API
  *	(fsopen, fsconfig, fsmount, move_mount), then fsopen(NULL), an unknown
- *	type and xfs, fspick on /mnt/b, open_tree, mount_setattr(noexec) on
- *	/mnt/b and a move_mount by path; one line each, "NAME errno=NAME".
+ *	type and xfs, fspick on /, open_tree(OPEN_TREE_CLONE) of /tmp,
+ *	mount_setattr(noexec) on that detached clone and a move_mount by path;
+ *	one line each, "NAME errno=NAME".
  *
  *   mount_race fsopen TYPE
  *	fsopen(TYPE, FSOPEN_CLOEXEC), closes what it got; prints
@@ -478,16 +479,17 @@ static int do_newapi(void)
 	if (r >= 0)
 		close((int)r);
 
-	r = syscall(SYS_fspick, AT_FDCWD, "/mnt/b", FSPICK_CLOEXEC);
+	/* On "/" and on a detached clone: nothing here changes the container. */
+	r = syscall(SYS_fspick, AT_FDCWD, "/", FSPICK_CLOEXEC);
 	newapi_report("fspick", r);
 	if (r >= 0)
 		close((int)r);
-	r = syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	newapi_report("open_tree", r);
-	if (r >= 0)
-		close((int)r);
+	mnt = syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	newapi_report("open_tree", mnt);
 	newapi_report("mount_setattr",
-	              syscall(SYS_mount_setattr, AT_FDCWD, "/mnt/b", 0, &attr, sizeof(attr)));
+	              syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)));
+	if (mnt >= 0)
+		close((int)mnt);
 	newapi_report("move_mount_path",
 	              syscall(SYS_move_mount, AT_FDCWD, "/mnt/no-such-dir", AT_FDCWD, "/mnt/a", 0));
 	return 0;

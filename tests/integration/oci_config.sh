@@ -282,6 +282,21 @@ odd nodev
 refused "--device /dev/null (not a block device)" "$B" 'not a block device' --device /dev/null
 refused "--device with a relative path" "$B" 'not an absolute' --device loop0
 
+# A bundle configured with the rules of before issue 20 (every new-mount-API
+# call trapped, move_mount unconditionally): refused with the reason; without
+# that old rule it merges.
+odd oldrules
+jq '.syscalls = [.syscalls[0], {names: ["umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick",
+	"move_mount", "open_tree", "mount_setattr"], action: "SCMP_ACT_NOTIFY"}, .syscalls[-1]]' \
+	"$RULES" >"$MV_TMP/old-rules.json"
+oc --rules "$MV_TMP/old-rules.json" "$B"
+t_check "old rules: a bundle configured before issue 20 (exit $RC)" [ "$RC" = 0 ]
+refused "a bundle with the old unconditional move_mount trap" "$B" 'already traps move_mount'
+jq '.linux.seccomp.syscalls |= map(select((.names | index("fspick")) | not))' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+oc --rules "$RULES" "$B"
+[ "$RC" = 0 ] && [ "$(trapped "$B/config.json")" = "$ALL_TRAPPED" ]
+t_rc "old rules: without the old new-mount-API rule the current rules merge"
+
 # The rules file itself is checked: only SCMP_ACT_NOTIFY rules, readable.
 odd rules
 jq '.syscalls += [{names: ["reboot"], action: "SCMP_ACT_ALLOW"}]' "$RULES" >"$MV_TMP/allow-rules.json"

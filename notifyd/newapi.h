@@ -25,4 +25,12 @@ unsigned long newapi_sb_flag(const char *key, bool *set);
 /* SECCOMP_ADDFD_FLAG_SEND works here (kernel_check_addfd_send()). */
 bool newapi_addfd_supported(void);
 
+/*
+ * fuse_action_create()'s `created` callback for a new-API context
+ * (userdata = its struct newapi_handle): keeps mnt_fd as the context's
+ * mount for fsmount.  Returns 0.
+ */
+struct request;
+int newapi_fuse_created(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata);
+
 #endif

@@ -17,6 +17,7 @@
  * caller's view and records it as mount(2)'s mounts are.
  */
 #include "notifyd/request.h"
+#include "notifyd/inflight.h"
 #include "notifyd/kernel_action.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_lock.h"
@@ -126,6 +127,7 @@ static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned 
 	}
 	(void)needs_dev;
 	snprintf(h->type, sizeof(h->type), "%s", rq->type);
+	h->cloexec = flags & FSOPEN_CLOEXEC;
 	h->action = PROFILE_ACTION_KERNEL;
 	h->state = NEWAPI_PARAMS;
 	r = target_addfd(&rq->t, h->fd, -1, flags & FSOPEN_CLOEXEC, true);
@@ -221,6 +223,20 @@ static struct decision newapi_fsopen(struct request *rq)
 out:
 	profile_store_put(set);
 	return d;
+}
+
+int newapi_fuse_created(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata)
+{
+	struct newapi_handle *h = userdata;
+
+	(void)rq;
+	(void)mnt_id;
+	pthread_mutex_lock(&h->lock);
+	safe_close(h->mnt_fd);
+	h->mnt_fd = mnt_fd;
+	h->state = NEWAPI_CREATED;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
 }
 
 static const char *fsconfig_cmd_name(unsigned cmd)
@@ -372,6 +388,25 @@ out:
 	profile_store_put(set);
 }
 
+/*
+ * The kernel's own failed context, with the filesystem's messages, where the
+ * caller reads them: its fd number now names R instead of H
+ * (SECCOMP_ADDFD_FLAG_SETFD), and R answers EBUSY to fsconfig and EINVAL to
+ * fsmount as any failed context; H is no longer held by the caller (later
+ * calls are "not ours": the kernel answers on R).  Only if that number
+ * still is H (a thread of the caller may have closed and reused it).
+ */
+static void hand_failed_context(struct request *rq, struct newapi_handle *h, int failed_fc)
+{
+	int fd = (int)rq->notif.data.args[0];
+
+	if (target_same_file(&rq->t, fd, h->fd) != 1)
+		return;
+	if (target_addfd(&rq->t, failed_fc, fd, h->cloexec, false) < 0)
+		return;
+	newapi_handle_drop(rq->c, h);
+}
+
 /* fsconfig(H, CMD_CREATE): the kernel action's creation step on the recorded parameters. */
 static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct decision *d)
 {
@@ -380,6 +415,7 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	const struct profile *p;
 	const struct profile_fs *fs;
 	enum profile_action action;
+	_cleanup_close_ int failed_fc = -EBADF;
 	int mnt_fd = -EBADF, r;
 
 	d->action = DECISION_KERNEL;
@@ -404,8 +440,21 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 		decision_fail(d, EPERM, "the profile's action changed since fsopen");
 		goto done;
 	}
-	mnt_fd =
-	    kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL, d);
+	/*
+	 * INTEGRATION POINT (helper B): for h->action == PROFILE_ACTION_FUSE,
+	 *	d->action = DECISION_FUSE;
+	 *	fuse_action_create(rq, p, fs, newapi_fuse_created, h, d);
+	 * instead of kernel_action_make(), and no state update at `done:`
+	 * (newapi_fuse_created() stores the mount and marks h created;
+	 * fsmount then hands that mount out once).
+	 * A handle reference must then travel with a deferred request, and a
+	 * start-up that fails after deferral leaves h in NEWAPI_CREATING (EBUSY
+	 * to every later call, as a failed context's fsconfig).
+	 */
+	mnt_fd = kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL,
+	                            &failed_fc, d);
+	if (failed_fc >= 0)
+		hand_failed_context(rq, h, failed_fc);
 	if (mnt_fd >= 0) {
 		h->idmapped = (fs ? fs : &kernel_action_default_fs)->idmap;
 		decision_ok(d, 0);
@@ -538,26 +587,46 @@ static struct decision newapi_fsmount(struct request *rq)
 		              "the context has no superblock (no successful CMD_CREATE)");
 		goto out;
 	}
-	/* Each fsmount a new mount of the superblock, as the kernel's. */
-	clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
-	                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	pthread_mutex_unlock(&h->lock);
-	if (clone < 0) {
-		decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
-		goto out;
-	}
 	struct mount_attr ma = {
 	    .attr_set = attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
 	    .attr_clr = MOUNT_ATTR__ATIME,
 	};
-	if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
-		decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
-		goto out;
-	}
-	r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
-	if (r < 0) {
-		decision_fail(&d, -r, "locking the mount's flags: %s: %s", step, strerror(-r));
-		goto out;
+	if (h->action == PROFILE_ACTION_FUSE) {
+		/*
+		 * The FUSE program's mount belongs to the container's user
+		 * namespace already, locked (fuse_action_create()): handed out as
+		 * it is, once; a second fsmount of the context gets EBUSY.
+		 */
+		locked = TAKE_FD(h->mnt_fd);
+		pthread_mutex_unlock(&h->lock);
+		if (locked < 0) {
+			decision_fail(&d, EBUSY, "the FUSE mount of this context was handed out");
+			goto out;
+		}
+		if (mount_setattr(locked, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0 ||
+		    kernel_mount_id(locked, &mnt_id) < 0) {
+			decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
+			goto out;
+		}
+	} else {
+		/* Each fsmount a new mount of the superblock, as the kernel's. */
+		clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
+		                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		pthread_mutex_unlock(&h->lock);
+		if (clone < 0) {
+			decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
+			goto out;
+		}
+		if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
+			decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
+			goto out;
+		}
+		r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
+		if (r < 0) {
+			decision_fail(&d, -r, "locking the mount's flags: %s: %s", step,
+			              strerror(-r));
+			goto out;
+		}
 	}
 	/*
 	 * SECCOMP_ADDFD installs no O_PATH file (it fget()s srcfd), and mount
@@ -715,8 +784,13 @@ static struct decision newapi_move_mount(struct request *rq)
 	if (target_fd >= 0) {
 		if (target_valid(&rq->t) < 0)
 			r = decision_fail(&d, ENOENT, "caller gave up before the attach");
-		else
+		else {
+			/* As mount(2)'s attach: a successor records what we attached. */
+			inflight_mark(INFLIGHT_MOUNT_ATTACHING, h->mnt_id, 0);
 			r = kernel_mount_attach(h->tree_fd, target_fd);
+			if (r >= 0)
+				inflight_mark(INFLIGHT_MOUNT_ATTACHED, h->mnt_id, 0);
+		}
 		if (r < 0 && d.err == 0)
 			decision_fail(&d, -r, "attaching at %s: %s", rq->target, strerror(-r));
 	}

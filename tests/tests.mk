@@ -222,3 +222,7 @@ $(NEWAPI_SMOKE): tests/helpers/newapi_smoke.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(NEWAPI_SMOKE)
+
+$(BUILD)/tests/unit/test_newapi: $(OBJ)/tests/unit/test_newapi.o $(OBJ)/notifyd/newapi_args.o \
+		$(OBJ)/notifyd/kernel_check.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

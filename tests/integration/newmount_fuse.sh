@@ -7,14 +7,15 @@
 # decision lines, mountinfo (fuse.fuse2fs, nosuid,nodev), the files, umount
 # stopping the daemon, ro, the forced options, and that nothing is left
 # behind by a context closed after CMD_CREATE, a mount closed before
-# move_mount, or a caller killed during the start-up.
+# move_mount, a caller killed during the start-up, or a notifyd that dies
+# during it.
 #
-#   NM_TESTS="mount ro closed killed" RUNTIMES="crun runc" to run a subset.
+#   NM_TESTS="mount ro closed killed restart" RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-ALL_TESTS="mount ro closed killed"
+ALL_TESTS="mount ro closed killed restart"
 FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
 [ -x "$MV_BUILD/fuse-shim/fusermount" ] || mv_bail "$MV_BUILD/fuse-shim/fusermount not built"
 SEQ=$MV_BUILD/tests/helpers/newmount_seq
@@ -228,6 +229,39 @@ EOF
 	t_step_ok "$RT: closed: umount" "$id" umount
 	t_gone "$RT: closed: no fuse2fs left after the container exited" "$DAEMON"
 	t_no_fuse_mount "$RT: closed: no FUSE mount left on the host"
+}
+
+# notifyd dies right after the FUSE program of a CMD_CREATE started (the
+# exec test hook: it re-executes itself in place, notifyd(8)): its successor
+# stops the program (the in-flight log says "daemon started", no mount was
+# handed out) and handles the CMD_CREATE again on a context it does not know
+# (handles are not kept across a restart): the kernel's EPERM on the
+# powerless H.  Nothing is left; a new sequence works.
+test_restart() {
+	local id=nm-$RT-restart
+	mkdir -p "$MV_TMP/state"
+	if ! MOUNTVISOR_CRASH_AT=after-daemon-start MOUNTVISOR_CRASH_MODE=exec \
+		mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state"; then
+		t_fail "$RT: restart: notifyd starts with the crash hook" "$(tail -n 5 "$MV_LOG")"
+		return
+	fi
+	cat >"$ROOTFS/nmrestart.sh" <<'EOF'
+mvstep create newmount_seq create ext4 "$1" -
+mvstep mount newmount_seq mount ext4 "$1" /mnt/a
+mvstep read cat /mnt/a/hello.txt
+mvstep umount umount /mnt/a
+EOF
+	fbundle "$id" --device "$DEV" -- sh /nmrestart.sh "$DEV"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_check "$RT: restart: notifyd died during the start-up and came back (recovered)" \
+		grep -q "recovered: id=" "$MV_LOG"
+	t_step_errno "$RT: restart: the interrupted CMD_CREATE gets the kernel's EPERM" "$id" \
+		create EPERM
+	t_step_ok "$RT: restart: a new sequence works with the successor" "$id" mount
+	t_check "$RT: restart: and reads" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT: restart: umount" "$id" umount
+	t_gone "$RT: restart: no fuse2fs left" "$DAEMON"
+	mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start again"
 }
 
 # The caller killed while its FUSE program starts (it never answers

@@ -64,6 +64,7 @@ struct newapi_handle {
 	int tree_fd; /* NEWAPI_MOUNT: the clone itself (O_PATH), what move_mount attaches */
 	bool idmapped;
 	bool cloexec; /* FSOPEN_CLOEXEC: the caller's fd had O_CLOEXEC */
+	bool mounted; /* CREATED and fsmount()ed (or being): the kernel's EBUSY for another */
 };
 
 /*

@@ -565,6 +565,7 @@ static struct decision newapi_fsmount(struct request *rq)
 	struct proc_creds cr;
 	const char *step = "";
 	uint64_t mnt_id = 0;
+	bool claimed = false;
 	int err, r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%x attr=0x%x", flags, attr);
@@ -612,7 +613,14 @@ static struct decision newapi_fsmount(struct request *rq)
 		              "the context has no superblock (no successful CMD_CREATE)");
 		goto out;
 	}
-	/* Each fsmount a new mount of the superblock, as the kernel's. */
+	if (h->mounted) {
+		/* The kernel's context leaves FS_CONTEXT_AWAITING_MOUNT at its fsmount. */
+		pthread_mutex_unlock(&h->lock);
+		decision_fail(&d, EBUSY, "the context was fsmount()ed already");
+		goto out;
+	}
+	/* Claimed here, given back below unless the caller got its mount. */
+	h->mounted = claimed = true;
 	clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
 	                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	pthread_mutex_unlock(&h->lock);
@@ -689,6 +697,12 @@ static struct decision newapi_fsmount(struct request *rq)
 	decision_why(&d, "fd=%d mnt_id=%llu detached locked%s", r, (unsigned long long)mnt_id,
 	             m->idmapped ? " idmapped" : "");
 out:
+	if (claimed && d.err) {
+		/* The caller got no mount: the context is not fsmount()ed. */
+		pthread_mutex_lock(&h->lock);
+		h->mounted = false;
+		pthread_mutex_unlock(&h->lock);
+	}
 	profile_store_put(set);
 	newapi_handle_put(rq->c, m);
 	newapi_handle_put(rq->c, h);

@@ -40,8 +40,10 @@
  *	then given SRC, created, mounted on TARGET: the mounted device and its
  *	options must be SRC's and the allowed ones only.
  *   race8 TYPE SRC TARGET
- *	8 threads sending fsconfig calls (allowed and forbidden) on one context,
- *	then two threads racing CMD_CREATE; the mount is checked as above.
+ *	8 threads sending 12 fsconfig calls each (commit and errors, allowed;
+ *	every 4th stripe=8, forbidden) on one context, then two threads racing
+ *	CMD_CREATE; the mount is checked as above.  Prints the answers as
+ *	"allowed:ERRNO=COUNT,... forbidden:ERRNO=COUNT,...".
  *   pass-send SOCK TYPE SRC TARGET DONEFILE / pass-recv SOCK
  *	Two containers: the sender hands its context (source set) over a unix
  *	socket; the receiver sets commit=7, CMD_CREATE and fsmount on it; once
@@ -271,6 +273,11 @@ static int cmd_limits(const char *type, const char *src)
 	fd = sys_fsopen(type, FSOPEN_CLOEXEC);
 	report("source", sys_fsconfig(fd, FSCONFIG_SET_STRING, "source", src, 0));
 	report("source_twice", sys_fsconfig(fd, FSCONFIG_SET_STRING, "source", src, 0));
+	/* The kernel keeps no total of a (non-legacy) context's options. */
+	int many = 0;
+	for (int i = 0; i < 300 && many == 0; i++)
+		many = sys_fsconfig(fd, FSCONFIG_SET_STRING, "commit", "5", 0);
+	report("options_300", many);
 	report("create", sys_fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
 	report("set_after_create", sys_fsconfig(fd, FSCONFIG_SET_STRING, "source", src, 0));
 	report("flag_after_create", sys_fsconfig(fd, FSCONFIG_SET_FLAG, "ro", NULL, 0));
@@ -568,9 +575,11 @@ static int cmd_forge(const char *type, const char *src, const char *other, const
 	return 0;
 }
 
+/* 8 threads x R8_CALLS fsconfig; every 4th call of each thread is a forbidden option. */
+#define R8_CALLS 12
 static struct {
-	int fd, id;
-	long ok, eperm, other;
+	int fd;
+	long counts[140];
 	int create_rc[2], create_errno[2];
 } r8;
 static pthread_barrier_t r8_barrier;
@@ -581,19 +590,16 @@ static void *r8_worker(void *arg)
 	static const char *const allowed[][2] = {
 	    {"commit", "5"}, {"errors", "remount-ro"}, {"commit", "9"}, {"errors", "continue"}};
 	pthread_barrier_wait(&r8_barrier);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < R8_CALLS; i++) {
 		int rc;
 		if ((i + id) % 4 == 3)
 			rc = sys_fsconfig(r8.fd, FSCONFIG_SET_STRING, "stripe", "8", 0);
 		else
 			rc = sys_fsconfig(r8.fd, FSCONFIG_SET_STRING, allowed[(i + id) % 4][0],
 			                  allowed[(i + id) % 4][1], 0);
-		if (rc == 0)
-			__atomic_add_fetch(&r8.ok, 1, __ATOMIC_RELAXED);
-		else if (errno == EPERM)
-			__atomic_add_fetch(&r8.eperm, 1, __ATOMIC_RELAXED);
-		else
-			__atomic_add_fetch(&r8.other, 1, __ATOMIC_RELAXED);
+		int e = rc < 0 ? errno : 0, forbidden = (i + id) % 4 == 3;
+		if (e >= 0 && e < 70)
+			__atomic_add_fetch(&r8.counts[e + 70 * forbidden], 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -618,7 +624,14 @@ static int cmd_race8(const char *type, const char *src, const char *target)
 		pthread_create(&t[i], NULL, r8_worker, (void *)i);
 	for (int i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
-	printf("case=race8 calls=1600 ok=%ld eperm=%ld other=%ld\n", r8.ok, r8.eperm, r8.other);
+	printf("case=race8 calls=%d allowed:", 8 * R8_CALLS);
+	for (int e = 0; e < 140; e++) {
+		if (e == 70)
+			printf(" forbidden:");
+		if (r8.counts[e])
+			printf("%s=%ld,", ename(e % 70), r8.counts[e]);
+	}
+	printf("\n");
 	pthread_barrier_destroy(&r8_barrier);
 	pthread_barrier_init(&r8_barrier, NULL, 2);
 	for (long i = 0; i < 2; i++)

@@ -222,3 +222,11 @@ $(UEVENT_LISTEN): tests/helpers/uevent_listen.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UEVENT_LISTEN)
+
+# Static helper run inside test containers: a mount through the new mount API only
+# (tests/integration/newmount_kernel.sh).
+NEWAPI_SMOKE := $(BUILD)/tests/helpers/newapi_smoke
+$(NEWAPI_SMOKE): tests/helpers/newapi_smoke.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWAPI_SMOKE)

@@ -26,8 +26,14 @@
  *	mount_setattr clearing them and a bind remount without them (EPERM when
  *	locked).
  *   abandon N TYPE SRC
- *	N times each: fsopen+close; fsopen+source+CMD_CREATE+close;
+ *	N sequences, in turn: fsopen+close; fsopen+source+CMD_CREATE+close;
  *	fsopen..fsmount+close (a detached mount never attached).
+ *   detached TYPE SRC TARGET TARGET2
+ *	The mount fd from fsmount, before move_mount: mount_setattr clearing
+ *	nosuid,nodev on it; open_tree(OPEN_TREE_CLONE) of it, the same on the
+ *	clone, the clone attached on TARGET2 (a move notifyd does not serve)
+ *	and remounted without the flags; then the fd attached on TARGET and
+ *	checked as seq's first mount.
  *   cap TYPE
  *	Holds contexts open until fsopen fails: how many, and the errno; then
  *	closes one and opens again.
@@ -362,6 +368,56 @@ static void check_locked(const char *target)
 	fflush(stdout);
 }
 
+/*
+ * What the caller can do with the mount fd notifyd hands out before it is
+ * attached: clear the forced flags on it, or clone it (open_tree) and clear
+ * them on the clone or attach the clone where notifyd does not look.
+ */
+static int cmd_detached(const char *type, const char *src, const char *target, const char *target2)
+{
+	struct mount_attr clr = {.attr_clr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	int fd = make_context(type, src);
+	if (report("detached_context", fd) < 0 ||
+	    report("detached_create", sys_fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) < 0)
+		return 1;
+	int m = sys_fsmount(fd, FSMOUNT_CLOEXEC, 0);
+	if (report("detached_fsmount", m) < 0)
+		return 1;
+	report("detached_setattr_clear",
+	       (int)syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH, &clr, sizeof(clr)));
+	int c =
+	    (int)syscall(SYS_open_tree, m, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	report("detached_clone", c);
+	if (c >= 0) {
+		report("clone_setattr_clear",
+		       (int)syscall(SYS_mount_setattr, c, "", AT_EMPTY_PATH, &clr, sizeof(clr)));
+		int r = sys_move_mount(c, "", AT_FDCWD, target2, MOVE_MOUNT_F_EMPTY_PATH);
+		report("clone_move_mount", r);
+		if (r == 0) {
+			struct statvfs sv;
+			if (statvfs(target2, &sv) == 0)
+				printf("case=clone_flags nosuid=%d nodev=%d\n",
+				       !!(sv.f_flag & ST_NOSUID), !!(sv.f_flag & ST_NODEV));
+			report("clone_remount", (int)syscall(SYS_mount, NULL, target2, NULL,
+			                                     MS_REMOUNT | MS_BIND, NULL));
+			if (statvfs(target2, &sv) == 0)
+				printf("case=clone_flags_after nosuid=%d nodev=%d\n",
+				       !!(sv.f_flag & ST_NOSUID), !!(sv.f_flag & ST_NODEV));
+			sys_umount2(target2, MNT_DETACH);
+		}
+		close(c);
+	}
+	int r = sys_move_mount(m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+	report("detached_move_mount", r);
+	if (r == 0) {
+		check_locked(target);
+		sys_umount2(target, 0);
+	}
+	close(m);
+	close(fd);
+	return 0;
+}
+
 static int cmd_seq(long n, const char *type, const char *src, const char *target)
 {
 	long ok = 0, bad = 0;
@@ -398,7 +454,7 @@ static int cmd_abandon(long n, const char *type, const char *src)
 {
 	long bad = 0;
 	char first_err[128] = "";
-	for (long i = 0; i < n * 3; i++) {
+	for (long i = 0; i < n; i++) {
 		const char *step = "fsopen";
 		int fd = make_context(type, i % 3 ? src : NULL), r = fd < 0 ? -1 : 0;
 		if (r == 0 && i % 3 >= 1) {
@@ -416,7 +472,7 @@ static int cmd_abandon(long n, const char *type, const char *src)
 		if (fd >= 0)
 			close(fd);
 	}
-	printf("abandon n=%ld failed=%ld first_error=%s\n", n * 3, bad,
+	printf("abandon n=%ld failed=%ld first_error=%s\n", n, bad,
 	       first_err[0] ? first_err : "none");
 	return bad ? 1 : 0;
 }
@@ -779,6 +835,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(c, "seq") == 0 && argc == 6)
 		return cmd_seq(atol(argv[2]), argv[3], argv[4], argv[5]);
+	if (strcmp(c, "detached") == 0 && argc == 6)
+		return cmd_detached(argv[2], argv[3], argv[4], argv[5]);
 	if (strcmp(c, "abandon") == 0 && argc == 5)
 		return cmd_abandon(atol(argv[2]), argv[3], argv[4]);
 	if (strcmp(c, "cap") == 0 && argc == 3)

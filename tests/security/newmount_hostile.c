@@ -51,9 +51,11 @@
  *	CMD_CREATE; the mount is checked as above.  Prints the answers as
  *	"allowed:ERRNO=COUNT,... forbidden:ERRNO=COUNT,...".
  *   pass-send SOCK TYPE SRC TARGET DONEFILE / pass-recv SOCK
- *	Two containers: the sender hands its context (source set) over a unix
- *	socket; the receiver sets commit=7, CMD_CREATE and fsmount on it; once
- *	DONEFILE exists the sender creates and mounts its context on TARGET.
+ *	Two containers: the sender hands its context (source set) and the
+ *	detached mount of a second one over a unix socket; the receiver
+ *	move_mounts that mount onto /mnt/b, sets commit=7, CMD_CREATE and
+ *	fsmount on the context; once DONEFILE exists the sender creates and
+ *	mounts its context on TARGET, then attaches its second mount.
  *   loop TYPE SRC TARGET
  *	Complete sequences forever in 4 processes (to be killed mid-call).
  */
@@ -726,6 +728,11 @@ static int cmd_pass_send(const char *sock, const char *type, const char *src, co
 	int h = make_context(type, src);
 	if (report("send_context", h) < 0 || unix_addr(&a, sock) < 0)
 		return 1;
+	/* A second context, created and mounted: its detached mount goes along. */
+	int h2 = make_context(type, src), m2 = -1;
+	if (h2 >= 0 && sys_fsconfig(h2, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m2 = sys_fsmount(h2, FSMOUNT_CLOEXEC, 0);
+	report("send_mount", m2);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int r = -1;
 	for (int i = 0; i < 100 && r < 0; i++) {
@@ -735,15 +742,16 @@ static int cmd_pass_send(const char *sock, const char *type, const char *src, co
 	}
 	if (report("send_connect", r) < 0)
 		return 1;
-	char c = 'H', cbuf[CMSG_SPACE(sizeof(int))];
+	char c = 'H', cbuf[CMSG_SPACE(2 * sizeof(int))];
+	int fds[2] = {h, m2 >= 0 ? m2 : h};
 	struct iovec iov = {.iov_base = &c, .iov_len = 1};
 	struct msghdr mh = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &h, sizeof(int));
+	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	report("send_fd", (int)sendmsg(s, &mh, 0));
 	close(s);
 	for (int i = 0; i < 600 && access(donefile, F_OK) < 0; i++)
@@ -757,6 +765,15 @@ static int cmd_pass_send(const char *sock, const char *type, const char *src, co
 	} else {
 		printf("case=sender_mount_step step=%s\n", step);
 	}
+	/* The mount B had: still A's to attach. */
+	if (m2 >= 0) {
+		report("sender_mount2",
+		       sys_move_mount(m2, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
+		close(m2);
+		sys_umount2(target, 0);
+	}
+	if (h2 >= 0)
+		close(h2);
 	close(h);
 	return 0;
 }
@@ -773,18 +790,27 @@ static int cmd_pass_recv(const char *sock)
 		return 1;
 	chmod(sock, 0777);
 	int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	char c, cbuf[CMSG_SPACE(sizeof(int))];
+	char c, cbuf[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = {.iov_base = &c, .iov_len = 1};
 	struct msghdr mh = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	int h = -1;
+	int h = -1, fds[2] = {-1, -1};
 	if (s >= 0 && recvmsg(s, &mh, MSG_CMSG_CLOEXEC) == 1) {
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		if (cm && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&h, CMSG_DATA(cm), sizeof(int));
+		if (cm && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(fds)))
+			memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+		h = fds[0];
 	}
 	if (report("recv_fd", h) < 0)
 		return 1;
+	/* A's detached mount, attached by B: not B's handle, so the kernel decides. */
+	report("recv_move_mount",
+	       sys_move_mount(fds[1], "", AT_FDCWD, "/mnt/b", MOVE_MOUNT_F_EMPTY_PATH));
+	struct stat st_b, st_root;
+	if (stat("/mnt/b", &st_b) == 0 && stat("/", &st_root) == 0)
+		printf("case=recv_mnt_b same_dev_as_root=%d\n", st_b.st_dev == st_root.st_dev);
+	if (fds[1] != h)
+		close(fds[1]);
 	report("recv_commit", sys_fsconfig(h, FSCONFIG_SET_STRING, "commit", "7", 0));
 	report("recv_create", sys_fsconfig(h, FSCONFIG_CMD_CREATE, NULL, NULL, 0));
 	int m = sys_fsmount(h, FSMOUNT_CLOEXEC, 0);

@@ -23,9 +23,10 @@
 #   forbids (the kcmp-then-continue window): the mount notifyd makes must
 #   be the container's device with allowed options only.
 # race8    -- 8 threads of fsconfig on one context, 2 racing CMD_CREATE.
-# pass     -- container A's context handed to container B over a unix socket:
-#   B's CMD_CREATE is the kernel's EPERM on a powerless context, B's
-#   allowed option never reaches A's mount.
+# pass     -- container A's context and a detached mount of A's handed to
+#   container B over a unix socket: B's CMD_CREATE is the kernel's EPERM on a
+#   powerless context, B's allowed option never reaches A's mount, B's
+#   move_mount of A's mount fails (not B's handle: the kernel decides).
 # cap      -- more contexts than max-fs-contexts: the documented errno; the
 #   container's own tmpfs contexts do not count.
 # kill     -- containers killed while 4 processes run sequences: notifyd's
@@ -354,6 +355,13 @@ group_pass() {
 	ob=$(mv_step_out "$b" recv)
 	oa=$(mv_step_out "$a" send)
 	t_case "$rt: B received A's context" "$ob" recv_fd 0
+	line=$(case_line "$ob" recv_move_mount)
+	if [[ $line == *" rc=-1 "* ]] && grep -q '^case=recv_mnt_b same_dev_as_root=1' <<<"$ob"; then
+		t_ok "$rt: B's move_mount of A's detached mount fails, nothing on B's /mnt/b ($line)"
+	else
+		t_fail "$rt: B's move_mount of A's detached mount fails, nothing on B's /mnt/b" "$ob"
+	fi
+	t_case "$rt: A attaches that mount itself afterwards" "$oa" sender_mount2 0
 	t_case "$rt: B's CMD_CREATE on A's context: EPERM (a powerless context)" "$ob" recv_create EPERM
 	t_case "$rt: B's fsmount on it: EINVAL (nothing created)" "$ob" recv_fsmount EINVAL
 	t_case "$rt: A creates and mounts its context afterwards" "$oa" sender_mount 0

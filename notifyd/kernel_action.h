@@ -21,9 +21,12 @@ extern const struct profile_fs kernel_action_default_fs;
  * (nosuid,nodev forced, idmapped per fs), and check what the kernel
  * applied.  Returns the detached mount's fd (with *target_fd an O_PATH fd
  * of the target when asked for), or -errno with the refusal in *d
- * (d->action = DECISION_KERNEL).
+ * (d->action = DECISION_KERNEL).  With failed_fc, a context whose
+ * CMD_CREATE failed comes back in *failed_fc (else it stays -EBADF) with
+ * the filesystem's messages unread in its log: they name only the caller's
+ * own strings (the source as the caller wrote it).
  */
 int kernel_action_make(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                       unsigned long flags, int *target_fd, struct decision *d);
+                       unsigned long flags, int *target_fd, int *failed_fc, struct decision *d);
 
 #endif

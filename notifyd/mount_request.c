@@ -85,22 +85,39 @@ static bool is_own_loop(const struct request *rq, int source_fd)
  * to every one of those opens.  The mount fd, or -errno with the refusal in *d.
  */
 static int kernel_make(struct request *rq, const struct kernel_mount *km, bool needs_dev,
-                       const struct proc_creds *cr, bool want_write, struct decision *d)
+                       const struct proc_creds *cr, bool want_write, int *failed_fc,
+                       struct decision *d)
 {
 	_cleanup_close_ int fs_fd = -EBADF;
+	bool failed_create = false;
 	char msg[512];
 	int mnt_fd, r;
 
-	if (!needs_dev) {
+	if (!needs_dev && !failed_fc) {
 		mnt_fd = kernel_mount_create(km, msg, sizeof(msg));
 	} else {
 		fs_fd = kernel_mount_prepare(km, msg, sizeof(msg));
 		if (fs_fd < 0)
 			return decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd),
 			                     msg[0] ? ": " : "", msg);
-		r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd, d);
-		if (r < 0)
+		if (needs_dev) {
+			r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd,
+			                        failed_fc ? &failed_create : NULL, d);
+		} else {
+			r = fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -errno : 0;
+			failed_create = r < 0;
+			if (r < 0)
+				decision_fail(d, -r,
+				              "%s (the filesystem's messages are left in the "
+				              "caller's context)",
+				              strerror(-r));
+		}
+		if (r < 0) {
+			/* The failed context, its messages unread, for the caller to read. */
+			if (failed_fc && failed_create)
+				*failed_fc = TAKE_FD(fs_fd);
 			return r;
+		}
 		msg[0] = '\0';
 		mnt_fd = kernel_mount_finish(fs_fd, km);
 	}
@@ -116,7 +133,7 @@ static int kernel_make(struct request *rq, const struct kernel_mount *km, bool n
  * mount_verify.c).
  */
 int kernel_action_make(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                       unsigned long flags, int *target_fd, struct decision *d)
+                       unsigned long flags, int *target_fd, int *failed_fc, struct decision *d)
 {
 	_cleanup_close_ int source_fd = -EBADF, userns_fd = -EBADF, mnt_fd = -EBADF;
 	struct mount_opts opts = {0};
@@ -166,7 +183,7 @@ int kernel_action_make(struct request *rq, const struct profile *p, const struct
 	    .flags = &mf,
 	    .userns_fd = userns_fd,
 	};
-	mnt_fd = kernel_make(rq, &km, needs_dev, &cr, !mf.sb_ro, d);
+	mnt_fd = kernel_make(rq, &km, needs_dev, &cr, !mf.sb_ro, failed_fc, d);
 	if (mnt_fd < 0) {
 		r = mnt_fd;
 		goto out;
@@ -219,7 +236,7 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	uint64_t mnt_id = 0;
 	int r;
 
-	mnt_fd = kernel_action_make(rq, p, fs, rq->notif.data.args[3], &target_fd, d);
+	mnt_fd = kernel_action_make(rq, p, fs, rq->notif.data.args[3], &target_fd, NULL, d);
 	if (mnt_fd < 0 || kernel_attach(rq, mnt_fd, target_fd, &mnt_id, d) < 0)
 		return;
 	r = mount_record_add(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);

@@ -63,6 +63,7 @@ struct newapi_handle {
 	uint64_t mnt_id;        /* NEWAPI_MOUNT: the handed-out clone's unique id */
 	int tree_fd; /* NEWAPI_MOUNT: the clone itself (O_PATH), what move_mount attaches */
 	bool idmapped;
+	bool cloexec; /* FSOPEN_CLOEXEC: the caller's fd had O_CLOEXEC */
 };
 
 /*

@@ -17,6 +17,7 @@
  * caller's view and records it as mount(2)'s mounts are.
  */
 #include "notifyd/request.h"
+#include "notifyd/inflight.h"
 #include "notifyd/kernel_action.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_lock.h"
@@ -126,6 +127,7 @@ static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned 
 	}
 	(void)needs_dev;
 	snprintf(h->type, sizeof(h->type), "%s", rq->type);
+	h->cloexec = flags & FSOPEN_CLOEXEC;
 	h->action = PROFILE_ACTION_KERNEL;
 	h->state = NEWAPI_PARAMS;
 	r = target_addfd(&rq->t, h->fd, -1, flags & FSOPEN_CLOEXEC, true);
@@ -372,6 +374,25 @@ out:
 	profile_store_put(set);
 }
 
+/*
+ * The kernel's own failed context, with the filesystem's messages, where the
+ * caller reads them: its fd number now names R instead of H
+ * (SECCOMP_ADDFD_FLAG_SETFD), and R answers EBUSY to fsconfig and EINVAL to
+ * fsmount as any failed context; H is no longer held by the caller (later
+ * calls are "not ours": the kernel answers on R).  Only if that number
+ * still is H (a thread of the caller may have closed and reused it).
+ */
+static void hand_failed_context(struct request *rq, struct newapi_handle *h, int failed_fc)
+{
+	int fd = (int)rq->notif.data.args[0];
+
+	if (target_same_file(&rq->t, fd, h->fd) != 1)
+		return;
+	if (target_addfd(&rq->t, failed_fc, fd, h->cloexec, false) < 0)
+		return;
+	newapi_handle_drop(rq->c, h);
+}
+
 /* fsconfig(H, CMD_CREATE): the kernel action's creation step on the recorded parameters. */
 static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct decision *d)
 {
@@ -380,6 +401,8 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	const struct profile *p;
 	const struct profile_fs *fs;
 	enum profile_action action;
+	_cleanup_close_ int failed_fc = -EBADF;
+	bool interrupted = false;
 	int mnt_fd = -EBADF, r;
 
 	d->action = DECISION_KERNEL;
@@ -404,9 +427,19 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 		decision_fail(d, EPERM, "the profile's action changed since fsopen");
 		goto done;
 	}
-	mnt_fd =
-	    kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL, d);
-	if (mnt_fd >= 0) {
+	mnt_fd = kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL,
+	                            &failed_fc, d);
+	if (failed_fc >= 0)
+		hand_failed_context(rq, h, failed_fc);
+	if (mnt_fd >= 0 && target_valid(&rq->t) < 0) {
+		/*
+		 * Interrupted (a signal) or gone: nothing is kept, and a restarted
+		 * CMD_CREATE finds the parameters as they were.
+		 */
+		mnt_fd = safe_close(mnt_fd);
+		interrupted = true;
+		decision_fail(d, ENOENT, "caller gave up during CMD_CREATE: superblock released");
+	} else if (mnt_fd >= 0) {
 		h->idmapped = (fs ? fs : &kernel_action_default_fs)->idmap;
 		decision_ok(d, 0);
 		decision_why(d, "superblock created%s; fsmount hands it out",
@@ -414,9 +447,11 @@ static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct 
 	}
 done:
 	profile_store_put(set);
+	if (mnt_fd < 0 && !interrupted && target_valid(&rq->t) < 0)
+		interrupted = true; /* whatever failed, the caller will not see it */
 	pthread_mutex_lock(&h->lock);
 	h->mnt_fd = mnt_fd;
-	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : NEWAPI_FAILED;
+	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : interrupted ? NEWAPI_PARAMS : NEWAPI_FAILED;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -646,6 +681,9 @@ static struct decision newapi_move_mount(struct request *rq)
 	struct decision d = {0};
 	struct newapi_handle *h;
 	struct proc_creds cr;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	unsigned n_mounts;
 	int target_null = 0, err, r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
@@ -694,6 +732,18 @@ static struct decision newapi_move_mount(struct request *rq)
 		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		goto out;
 	}
+	/* As mount(2): the container's mounts are bounded by max-mounts. */
+	set = profile_store_get();
+	p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	n_mounts = mount_record_count(rq->c);
+	if (p && n_mounts >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0)
+		n_mounts = mount_record_count(rq->c);
+	if (!p || n_mounts >= p->max_mounts) {
+		decision_fail(&d, p ? ENOSPC : EPERM,
+		              "container has %u mounts, profile max-mounts = %u", n_mounts,
+		              p ? p->max_mounts : 0);
+		goto out;
+	}
 	if (!rq->target[0] && !(flags & MOVE_MOUNT_T_EMPTY_PATH)) {
 		decision_fail(&d, ENOENT, "empty target path");
 		goto out;
@@ -715,8 +765,13 @@ static struct decision newapi_move_mount(struct request *rq)
 	if (target_fd >= 0) {
 		if (target_valid(&rq->t) < 0)
 			r = decision_fail(&d, ENOENT, "caller gave up before the attach");
-		else
+		else {
+			/* As mount(2)'s attach: a successor records what we attached. */
+			inflight_mark(INFLIGHT_MOUNT_ATTACHING, h->mnt_id, 0);
 			r = kernel_mount_attach(h->tree_fd, target_fd);
+			if (r >= 0)
+				inflight_mark(INFLIGHT_MOUNT_ATTACHED, h->mnt_id, 0);
+		}
 		if (r < 0 && d.err == 0)
 			decision_fail(&d, -r, "attaching at %s: %s", rq->target, strerror(-r));
 	}
@@ -734,6 +789,7 @@ static struct decision newapi_move_mount(struct request *rq)
 	decision_why(&d, "mnt_id=%llu locked%s", (unsigned long long)h->mnt_id,
 	             h->idmapped ? " idmapped" : "");
 out:
+	profile_store_put(set);
 	newapi_handle_put(rq->c, h);
 	return d;
 }

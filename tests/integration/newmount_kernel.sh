@@ -6,8 +6,10 @@
 # runtime gave the container -- mounted idmapped, nosuid,nodev, with the
 # decision lines of mount(2)'s path -- and umount2 removes it; tmpfs
 # (continue) is mounted by the container itself; xfs (deny) gets the rule's
-# errno at fsopen; an option outside allowed-options gets EINVAL; notifyd
-# holds no more fds once the containers are gone.
+# errno at fsopen; an option outside allowed-options gets EINVAL; a value
+# the filesystem refuses and a failed CMD_CREATE give the kernel's errno with
+# the kernel's message readable from the context fd; notifyd holds no more
+# fds once the containers are gone.
 #
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
@@ -49,15 +51,28 @@ mvstep ext4 newapi_smoke ext4 "$dev" /mnt/a errors=continue
 mvstep mountinfo grep ' /mnt/a ' /proc/self/mountinfo
 mvstep uid stat -c %u /mnt/a/owned-by-root
 mvstep read cat /mnt/a/hello.txt
+mvstep romsg newapi_smoke ext4 "$dev" /mnt/b ro
 mvstep umount umount /mnt/a
 mvstep gone sh -c 'grep " /mnt/a " /proc/self/mountinfo && exit 1; exit 0'
 mvstep tmpfs newapi_smoke tmpfs - /mnt/b size=1m
 mvstep tmpfs_umount umount /mnt/b
 mvstep xfs newapi_smoke xfs - /mnt/c
 mvstep badopt newapi_smoke ext4 "$dev" /mnt/a user_xattr
+mvstep badval newapi_smoke ext4 "$dev" /mnt/a errors=bogus
 mvstep ro newapi_smoke ext4 "$dev" /mnt/a ro
 mvstep mountinfo_ro grep ' /mnt/a ' /proc/self/mountinfo
 mvstep umount_ro umount /mnt/a
+EOF2
+
+cat >"$ROOTFS/churn.sh" <<'EOF2'
+dev=$1 tok=$2 i=0 ok=0
+while [ "$i" -lt 30 ]; do
+	newapi_smoke ext4 "$dev" /mnt/a >/dev/null && umount /mnt/a && ok=$((ok + 1))
+	newapi_smoke ext4 "$dev" /mnt/a user_xattr >/dev/null
+	i=$((i + 1))
+done
+mvstep churn echo "mounted $ok of 30"
+mvsync "$tok"
 EOF2
 
 # step_has ID STEP TEXT DESC : the step's output contains TEXT.
@@ -110,6 +125,16 @@ run_one() {
 	step_has "$id" xfs "fsopen err=EACCES" "$rt: xfs (deny, errno = EACCES) refused at fsopen"
 	step_has "$id" badopt "user_xattr err=EINVAL" \
 		"$rt: an option outside allowed-options gets EINVAL"
+	step_has "$id" badval "errors err=EINVAL" \
+		"$rt: a value the filesystem refuses gets the kernel's EINVAL"
+	step_has "$id" badval "msg: e ext4: Bad value for 'errors'" \
+		"$rt: and the filesystem's message is read from the context fd"
+	step_has "$id" romsg "create err=EBUSY" \
+		"$rt: ro superblock of a device mounted rw: CMD_CREATE gets the kernel's EBUSY"
+	step_has "$id" romsg "Can't mount, would change RO state" \
+		"$rt: and its message is read from the caller's context fd (the failed context)"
+	t_decision "$rt: the failed CMD_CREATE leaves its messages to the caller" "$id" \
+		"syscall=fsconfig " "result=EBUSY" "left in the caller's context"
 	t_step_ok "$rt: SET_FLAG ro mounts read-only" "$id" ro
 	opts=$(awk '{print $6}' <<<"$(mv_step_out "$id" mountinfo_ro)" | tail -n1)
 	if [[ $(mv_step_out "$id" mountinfo_ro) =~ \ -\ ext4\ [^\ ]+\ ro(,|$) ]]; then
@@ -135,6 +160,30 @@ run_one() {
 		"action=deny " "EACCES"
 	t_decision "$rt: user_xattr refused by the profile" "$id" "syscall=fsconfig " \
 		"allowed-options"
+
+	# 30 mounts and 30 abandoned contexts by short-lived processes: the
+	# handles of processes that are gone do not pile up.
+	local cid=$MV_IDP-$rt-churn line
+	mv_oci_bundle --device "$DEV" "$MV_TMP/$cid" "$ROOTFS" sh /churn.sh "$DEV" "$cid"
+	mv_start "$rt" "$MV_TMP/$cid" "$cid" 180
+	if mv_sync_wait "$ROOTFS" "$cid" 150; then
+		line=$(mv_ctl list 2>&1 | awk -v id="$cid" '$1 == id')
+		if [[ $line =~ fs-contexts=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -le 2 ]; then
+			t_ok "$rt: after 30 mounts and 30 abandoned contexts the container holds ${BASH_REMATCH[1]} handles"
+		else
+			t_fail "$rt: handles of exited processes are swept" "notifyctl list: $line"
+		fi
+		mv_sync_go "$ROOTFS" "$cid"
+	else
+		t_fail "$rt: churn container reached its end" "$(cat "$(mv_out "$cid")")"
+	fi
+	mv_wait "$cid"
+	if [ "$(mv_step_out "$cid" churn)" = "mounted 30 of 30" ]; then
+		t_ok "$rt: 30 of 30 new-API mounts and umounts in a row"
+	else
+		t_fail "$rt: 30 of 30 new-API mounts and umounts in a row" \
+			"$(mv_step_out "$cid" churn)" "$(tail -n 5 "$(mv_out "$cid")")"
+	fi
 
 	# Nothing left: the container's contexts and mounts went with it.
 	for ((i = 0; i < 50; i++)); do

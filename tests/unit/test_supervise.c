@@ -34,7 +34,7 @@ enum {
 	S_UMOUNT_Q,  /* umount2 of the bind mount through supervise_quick: continue */
 	S_BADTYPE,   /* type pointer unreadable: EFAULT */
 	S_GETPPID,   /* trapped, not in the table: ENOSYS */
-	S_FSOPEN,    /* new mount API: ENOSYS */
+	S_FSOPEN,    /* new mount API: fsopen of a denied type, the rule's errno */
 	S_FIONREAD,  /* an ioctl outside the table: ENOSYS */
 	S_CTL_FREE,  /* LOOP_CTL_GET_FREE on /dev/null, max-loop-devices = 0: EPERM */
 	S_LOOP_STAT, /* LOOP_GET_STATUS64 on a regular file: ENOTTY */
@@ -218,8 +218,8 @@ int main(void)
 	      "unreadable type pointer: EFAULT (%s)", strerror(res[S_BADTYPE].err));
 	CHECK(res[S_GETPPID].ret == -1 && res[S_GETPPID].err == ENOSYS,
 	      "a trapped syscall not in the table: ENOSYS (%s)", strerror(res[S_GETPPID].err));
-	CHECK(res[S_FSOPEN].ret == -1 && res[S_FSOPEN].err == ENOSYS, "fsopen: ENOSYS (%s)",
-	      strerror(res[S_FSOPEN].err));
+	CHECK(res[S_FSOPEN].ret == -1 && res[S_FSOPEN].err == EACCES,
+	      "fsopen of a denied type: the rule's EACCES (%s)", strerror(res[S_FSOPEN].err));
 	CHECK(res[S_FIONREAD].ret == -1 && res[S_FIONREAD].err == ENOSYS,
 	      "an ioctl outside the table: ENOSYS (%s)", strerror(res[S_FIONREAD].err));
 	CHECK(res[S_CTL_FREE].ret == -1 && res[S_CTL_FREE].err == EPERM,
@@ -248,7 +248,8 @@ int main(void)
 	CHECK(log_has(log, "syscall=getppid", "action=enosys",
 	              "rule=\"syscall not handled by notifyd\" result=ENOSYS"),
 	      "decision line of getppid");
-	CHECK(log_has(log, "syscall=fsopen", "action=enosys", "result=ENOSYS"),
+	CHECK(log_has(log, "syscall=fsopen type=tmpfs", "action=deny",
+	              "rule=\"test [fs tmpfs] action=deny\" result=EACCES"),
 	      "decision line of fsopen");
 	CHECK(log_has(log, "syscall=ioctl type=0x541b", "action=enosys",
 	              "rule=\"ioctl not handled by notifyd\""),
@@ -267,11 +268,11 @@ int main(void)
 	      (unsigned long long)c->counters.requests);
 	CHECK(c->counters.continued == 4, "4 continued (%llu)",
 	      (unsigned long long)c->counters.continued);
-	CHECK(c->counters.denied == 4, "4 denied (%llu)", (unsigned long long)c->counters.denied);
-	CHECK(c->counters.enosys == 3, "3 enosys (%llu)", (unsigned long long)c->counters.enosys);
+	CHECK(c->counters.denied == 5, "5 denied (%llu)", (unsigned long long)c->counters.denied);
+	CHECK(c->counters.enosys == 2, "2 enosys (%llu)", (unsigned long long)c->counters.enosys);
 	request_totals(&tot);
-	CHECK(tot.requests == S_COUNT - 1 && tot.continued == 4 && tot.denied == 4 &&
-	          tot.enosys == 3,
+	CHECK(tot.requests == S_COUNT - 1 && tot.continued == 4 && tot.denied == 5 &&
+	          tot.enosys == 2,
 	      "totals agree");
 
 	if (tap_failed)

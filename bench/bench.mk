@@ -18,3 +18,9 @@ $(OPCOUNT): bench/opcount.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(OPCOUNT)
+# bench/newapi.sh: the new mount API's cycle (static: runs in busybox containers).
+NEWAPI_LOOP := $(BUILD)/bench/newapi_loop
+$(NEWAPI_LOOP): bench/newapi_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWAPI_LOOP)

@@ -133,6 +133,7 @@ echo "notifyd after the run: $("$BUILD/notifyctl" --control "$tmp/ctl.sock" stat
 grep -c 'error' "$tmp/notifyd.log" | sed 's/^/notifyd error lines: /'
 # MV_BENCH_NOTIFYD_ONLY=1: the tables above only.
 [ -n "${MV_BENCH_NOTIFYD_ONLY:-}" ] && exit 0
+[ -x "$(dirname "$0")/newapi.sh" ] && "$(dirname "$0")/newapi.sh" "$BUILD"
 [ -x "$(dirname "$0")/fuse.sh" ] && "$(dirname "$0")/fuse.sh" "$BUILD"
 [ -x "$(dirname "$0")/vfsd.sh" ] && "$(dirname "$0")/vfsd.sh" "$BUILD"
 [ -x "$(dirname "$0")/vfsd_syscalls.sh" ] && "$(dirname "$0")/vfsd_syscalls.sh" "$BUILD"

@@ -93,6 +93,14 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
+# Static helper for tests/security/notifyd_newmount_hostile.sh (issue 20): the new
+# mount API used by a hostile container, and on the host for the kernel's answers.
+NEWMOUNT_HOSTILE := $(BUILD)/tests/helpers/newmount_hostile
+$(NEWMOUNT_HOSTILE): tests/security/newmount_hostile.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWMOUNT_HOSTILE)
+
 # Static lock probe for the QEMU guest (tests/vm/guest-init.sh, run-vfsd-vm.sh).
 GUEST_LOCK := $(BUILD)/tests/helpers/guest_lock
 $(GUEST_LOCK): tests/helpers/guest_lock.c

@@ -93,6 +93,19 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
+# Static helpers of tests/integration/newmount_oci.sh: libmount 2.39+'s
+# new-mount-API sequences (newmount_seq) and a program with no mount(2)
+# fallback (fsopen_only), run in busybox containers.
+NEWMOUNT_SEQ := $(BUILD)/tests/helpers/newmount_seq
+$(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+FSOPEN_ONLY := $(BUILD)/tests/helpers/fsopen_only
+$(FSOPEN_ONLY): tests/helpers/fsopen_only.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWMOUNT_SEQ) $(FSOPEN_ONLY)
+
 # Static lock probe for the QEMU guest (tests/vm/guest-init.sh, run-vfsd-vm.sh).
 GUEST_LOCK := $(BUILD)/tests/helpers/guest_lock
 $(GUEST_LOCK): tests/helpers/guest_lock.c

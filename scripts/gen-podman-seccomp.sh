@@ -17,7 +17,8 @@
 # - a NOTIFY rule with an argument filter (args[i] & MASK) == VALUE gets
 #   allow rules for the complement: one rule per bit of MASK, "this bit
 #   differs from VALUE's", so exactly the calls podman allowed and notifyd
-#   does not trap stay allowed (bind mounts, remounts, other ioctls);
+#   does not trap stay allowed (bind mounts, remounts, other ioctls,
+#   move_mount without MOVE_MOUNT_F_EMPTY_PATH);
 # - a trapped syscall that podman's default names anywhere else (a rule with
 #   arguments, a capability condition, another action) stops the script:
 #   the merge would need a decision a person should make.

@@ -979,6 +979,24 @@ t_step_errno() {
 	return 1
 }
 
+# t_newapi DESC ID STEP NAME=ERRNO... : the lines "NAME errno=ERRNO" of
+# `mount_race newapi` (tests/helpers/mount_race.c) run as step STEP of
+# container ID; ERRNO 0 means the call succeeded.
+t_newapi() {
+	local desc=$1 id=$2 step=$3 out kv bad=
+	shift 3
+	out=$(mv_step_out "$id" "$step")
+	for kv in "$@"; do
+		grep -qx -- "${kv%%=*} errno=${kv#*=}" <<<"$out" || bad+=" ${kv%%=*}: want ${kv#*=};"
+	done
+	if [ -z "$bad" ]; then
+		t_ok "$desc"
+		return 0
+	fi
+	t_fail "$desc" "$bad" "$out"
+	return 1
+}
+
 # ---------------------------------------------------------------------------
 # virtio-fs shares (the virtiofs action, docs/virtiofs.md)
 # ---------------------------------------------------------------------------

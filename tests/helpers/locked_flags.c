@@ -50,6 +50,8 @@ static const char *errname(int e)
 		return "ENXIO";
 	case ENODEV:
 		return "ENODEV";
+	case ENOSYS:
+		return "ENOSYS";
 	default:
 		return "other";
 	}

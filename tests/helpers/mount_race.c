@@ -26,14 +26,22 @@
  *
  *   mount_race storm DEV COUNT
  *	Issues at least COUNT trapped syscalls in a fixed cycle (ext4 mount and
- *	umount, tmpfs mount and umount, denied type, disallowed option, fsopen,
- *	a bad pointer) and prints a summary line
+ *	umount, tmpfs mount and umount, denied type, disallowed option, fsopen
+ *	of the denied type, a bad pointer) and prints a summary line
  *	  storm requests=N unexpected=M
  *	plus one "unexpected ..." line for each of the first 20 surprises.
  *	The profile the test writes decides what is expected (see the table).
  *
  *   mount_race newapi
- *	Calls each new-mount-API syscall once and prints "NAME errno=NAME".
+ *	Mounts a tmpfs on /mnt/b as libmount would with the new mount API
+ *	(fsopen, fsconfig, fsmount, move_mount), then fsopen(NULL), an unknown
+ *	type and xfs, fspick on /, open_tree(OPEN_TREE_CLONE) of /tmp,
+ *	mount_setattr(noexec) on that detached clone and a move_mount by path;
+ *	one line each, "NAME errno=NAME".
+ *
+ *   mount_race fsopen TYPE
+ *	fsopen(TYPE, FSOPEN_CLOEXEC), closes what it got; prints
+ *	"fsopen errno=NAME".
  *
  *   mount_race badptr SOURCE TYPE [DATA]
  *	mount(2) with arguments the supervisor cannot read: NULL, pointers
@@ -360,7 +368,7 @@ static const struct step steps[] = {
     {"umount2 /mnt/b", EXPECT_OK, 0},
     {"mount xfs (denied type)", EXPECT_ERR, EPERM},
     {"mount ext4 data=journal (option not allowed)", EXPECT_ERR, EINVAL},
-    {"fsopen ext4", EXPECT_ERR, ENOSYS},
+    {"fsopen xfs (denied type)", EXPECT_ERR, EPERM},
     {"mount with unreadable source pointer", EXPECT_ERR, 0},
 };
 
@@ -380,7 +388,7 @@ static int run_step(size_t i, const char *dev)
 	case 5:
 		return mount(dev, "/mnt/a", "ext4", 0, "data=journal");
 	case 6: {
-		long fd = syscall(SYS_fsopen, "ext4", 0);
+		long fd = syscall(SYS_fsopen, "xfs", 0);
 		if (fd >= 0)
 			close((int)fd);
 		return fd < 0 ? -1 : 0;
@@ -433,33 +441,68 @@ static int do_storm(int argc, char **argv)
 
 /* ---- newapi ------------------------------------------------------------- */
 
+static void newapi_report(const char *name, long r)
+{
+	printf("%s errno=%s\n", name, errname(r < 0 ? errno : 0));
+}
+
+/*
+ * What libmount does for a continue-action type (tmpfs), then one call of
+ * each kind the rules treat differently.  Trapped under oci-seccomp.json:
+ * fsopen (x4), fsconfig, fsmount, move_mount with MOVE_MOUNT_F_EMPTY_PATH;
+ * not trapped: fspick, open_tree, mount_setattr, move_mount by path.
+ */
 static int do_newapi(void)
 {
-	struct {
-		const char *name;
-		long nr;
-		long a0, a1, a2, a3, a4;
-	} calls[] = {
-	    {"fsopen", SYS_fsopen, (long)"tmpfs", 0, 0, 0, 0},
-	    {"fspick", SYS_fspick, AT_FDCWD, (long)"/", 0, 0, 0},
-	    {"open_tree", SYS_open_tree, AT_FDCWD, (long)"/tmp", 1 /* OPEN_TREE_CLONE */, 0, 0},
-	    {"fsconfig", SYS_fsconfig, -1, 7 /* FSCONFIG_CMD_CREATE */, 0, 0, 0},
-	    {"fsmount", SYS_fsmount, -1, 0, 0, 0, 0},
-	    {"move_mount", SYS_move_mount, -1, (long)"", AT_FDCWD, (long)"/mnt/a",
-	     4 /* MOVE_MOUNT_F_EMPTY_PATH */},
-	    {"mount_setattr", SYS_mount_setattr, AT_FDCWD, (long)"/tmp", 0, 0, 0},
-	};
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOEXEC};
+	long fs, mnt, r;
 
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
-		long r = syscall(calls[i].nr, calls[i].a0, calls[i].a1, calls[i].a2, calls[i].a3,
-		                 calls[i].a4);
-		int e = r < 0 ? errno : 0;
+	fs = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	newapi_report("fsopen_tmpfs", fs);
+	r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "1m", 0);
+	newapi_report("fsconfig_size", r);
+	r = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+	newapi_report("fsconfig_create", r);
+	mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+	newapi_report("fsmount", mnt);
+	r = syscall(SYS_move_mount, mnt, "", AT_FDCWD, "/mnt/b", MOVE_MOUNT_F_EMPTY_PATH);
+	newapi_report("move_mount", r);
+	if (mnt >= 0)
+		close((int)mnt);
+	if (fs >= 0)
+		close((int)fs);
 
-		if (r >= 0 && (calls[i].nr == SYS_fsopen || calls[i].nr == SYS_fspick ||
-		               calls[i].nr == SYS_open_tree))
-			close((int)r);
-		printf("%s errno=%s\n", calls[i].name, errname(e));
-	}
+	newapi_report("fsopen_null", syscall(SYS_fsopen, NULL, 0));
+	newapi_report("fsopen_unknown", syscall(SYS_fsopen, "mountvisor-no-such-fs", 0));
+	r = syscall(SYS_fsopen, "xfs", FSOPEN_CLOEXEC);
+	newapi_report("fsopen_xfs", r);
+	if (r >= 0)
+		close((int)r);
+
+	/* On "/" and on a detached clone: nothing here changes the container. */
+	r = syscall(SYS_fspick, AT_FDCWD, "/", FSPICK_CLOEXEC);
+	newapi_report("fspick", r);
+	if (r >= 0)
+		close((int)r);
+	mnt = syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	newapi_report("open_tree", mnt);
+	newapi_report("mount_setattr",
+	              syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)));
+	if (mnt >= 0)
+		close((int)mnt);
+	newapi_report("move_mount_path",
+	              syscall(SYS_move_mount, AT_FDCWD, "/mnt/no-such-dir", AT_FDCWD, "/mnt/a", 0));
+	return 0;
+}
+
+/* fsopen(TYPE), as libmount's first call, and the answer as "fsopen errno=NAME". */
+static int do_fsopen(const char *type)
+{
+	long fs = syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+
+	newapi_report("fsopen", fs);
+	if (fs >= 0)
+		close((int)fs);
 	return 0;
 }
 
@@ -581,8 +624,10 @@ int main(int argc, char **argv)
 		return do_storm(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "newapi") == 0)
 		return do_newapi();
+	if (argc == 3 && strcmp(argv[1], "fsopen") == 0)
+		return do_fsopen(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "badptr") == 0)
 		return do_badptr(argc, argv);
-	fprintf(stderr, "usage: mount_race race|storm|newapi|badptr ...\n");
+	fprintf(stderr, "usage: mount_race race|storm|newapi|fsopen|badptr ...\n");
 	return 2;
 }

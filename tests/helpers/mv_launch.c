@@ -37,8 +37,7 @@
 
 static int install_filter(void)
 {
-	static const char *const notify[] = {"umount2", "fsopen",     "fsconfig",  "fsmount",
-	                                     "fspick",  "move_mount", "open_tree", "mount_setattr"};
+	static const char *const notify[] = {"umount2", "fsopen", "fsconfig", "fsmount"};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
@@ -49,6 +48,11 @@ static int install_filter(void)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(notify); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, seccomp_syscall_resolve_name(notify[i]),
 		                     0);
+	/* move_mount(FD, "", ..., MOVE_MOUNT_F_EMPTY_PATH) only, as in oci-seccomp.json */
+	if (r == 0)
+		r = seccomp_rule_add(
+		    ctx, SCMP_ACT_NOTIFY, SCMP_SYS(move_mount), 1,
+		    SCMP_A4(SCMP_CMP_MASKED_EQ, MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH));
 	/* LOOP_* ioctls, as in profiles/seccomp/oci-seccomp.json */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), 1,

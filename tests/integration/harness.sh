@@ -3,8 +3,10 @@
 # the seccomp fd from crun and from runc and answers every request CONTINUE.
 # Proves that containers start with a user namespace and the seccomp listener
 # configured, that profiles/seccomp/oci-seccomp.json traps exactly the calls
-# it should (new superblocks, umount2, the new mount API) and not bind
-# mounts, remounts or propagation changes, and that devices are passed in.
+# it should (new superblocks, umount2; of the new mount API fsopen, fsconfig,
+# fsmount and move_mount with MOVE_MOUNT_F_EMPTY_PATH) and not bind mounts,
+# remounts, propagation changes, fspick, open_tree, mount_setattr or a
+# move_mount by path, and that devices are passed in.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -18,7 +20,12 @@ mv_start_stub_listener "$sock" || mv_bail "no stand-in listener"
 
 # x86_64 syscall numbers, as the stand-in logs them.
 NR_mount=165 NR_umount2=166
-NEWAPI_NRS="428 429 430 431 432 433 442"
+# New mount API, "NR:NAME:how often mount_race newapi gets it trapped" (see
+# tests/helpers/mount_race.c): fsopen of tmpfs, NULL, an unknown type and xfs;
+# one fsconfig SET_STRING and one CMD_CREATE; one fsmount; one move_mount of
+# the two (the one with MOVE_MOUNT_F_EMPTY_PATH); fspick, open_tree and
+# mount_setattr never.
+NEWAPI_TRAPS="430:fsopen:4 431:fsconfig:2 432:fsmount:1 429:move_mount:1 433:fspick:0 428:open_tree:0 442:mount_setattr:0"
 
 cat >"$rootfs/rules.sh" <<'EOF'
 mvstep tmpfs mount -t tmpfs -o size=1m tmpfs /mnt/a
@@ -77,16 +84,24 @@ for rt in crun runc; do
 	else
 		t_fail "$rt: umount2 trapped" "trapped $n:" "$(grep "^notif id=$id " "$MV_STUB_LOG")"
 	fi
-	missing=
-	for nr in $NEWAPI_NRS; do
-		[ "$(stub_notifs "$id" "$nr")" -eq 1 ] || missing+=" $nr"
+	wrong= seen=
+	for t in $NEWAPI_TRAPS; do
+		IFS=: read -r nr name want <<<"$t"
+		n=$(stub_notifs "$id" "$nr")
+		seen+=" $name=$n"
+		[ "$n" -eq "$want" ] || wrong+=" $name trapped $n times, want $want;"
 	done
-	if [ -z "$missing" ]; then
-		t_ok "$rt: every new mount API syscall trapped"
+	if [ -z "$wrong" ]; then
+		t_ok "$rt: new mount API: fsopen, fsconfig, fsmount, move_mount(F_EMPTY_PATH) trapped, fspick, open_tree, mount_setattr, move_mount by path not (${seen# })"
 	else
-		t_fail "$rt: every new mount API syscall trapped" "not trapped:$missing" \
+		t_fail "$rt: new mount API: exactly the calls that need a decision are trapped" "$wrong" \
 			"$(mv_step_out "$id" newapi)" "$(grep "^notif id=$id " "$MV_STUB_LOG")"
 	fi
+	# Continued by the stand-in, every call gets the kernel's own answer.
+	want='fsopen_tmpfs errno=0 fsconfig_size errno=0 fsconfig_create errno=0 fsmount errno=0 move_mount errno=0 fsopen_null errno=EFAULT fsopen_unknown errno=ENODEV'
+	got=$(mv_step_out "$id" newapi | head -n 7 | tr '\n' ' ')
+	t_check "$rt: new mount API continued: a tmpfs mounted by fsopen..move_mount, fsopen(NULL) EFAULT, unknown type ENODEV" \
+		[ "$got" = "$want " ]
 	if [ "$(mv_step_out "$id" dev)" = "block special file 0:0" ]; then
 		t_ok "$rt: $dev is in the container, a block device owned by its root"
 	else

@@ -5,7 +5,9 @@
 # commands run with lxc-attach.  The container's own util-linux (the host's
 # /usr, bound read-only) sets up a loop device, the kernel action mounts ext4
 # from it, the fuse action serves squashfs from another, a type the profile
-# denies is refused; notifyd is restarted while the container runs and LXC's
+# denies is refused, and so is its fsopen(2), while the new mount API's
+# kernel-action types get ENOSYS (the proxy cannot pass fds: mount(2)
+# fallback); notifyd is restarted while the container runs and LXC's
 # reconnect keeps it working; its loop devices are gone after lxc-stop.  A
 # uevent listener in the container hears add and change of its own loop
 # device and nothing else, and add again from the restarted notifyd.
@@ -150,6 +152,8 @@ in_ct() {
 # lxc-attach's listener race does not matter to it.
 cp "$MV_BUILD/tests/helpers/uevent_listen" "$ROOTFS/bin/uevent_listen"
 chown 100000:100000 "$ROOTFS/bin/uevent_listen"
+cp "$MV_BUILD/tests/helpers/mount_race" "$ROOTFS/bin/mount_race"
+chown 100000:100000 "$ROOTFS/bin/mount_race"
 lxc-attach -P "$LXCP" -n "$NAME" -- /bin/uevent_listen -t 120 >"$MV_TMP/lxc.events" 2>&1 &
 LISTENER=$!
 defer "kill $LISTENER 2>/dev/null; wait $LISTENER 2>/dev/null"
@@ -209,6 +213,21 @@ in_ct umount /mnt/b
 in_ct mount -t xfs /img/ext4.img /mnt/c
 t_check "deny: a type the profile does not allow is refused with EPERM" \
 	mv_errno_in EPERM "$OUT"
+# The new mount API through LXC's proxy (docs/seccomp-rules.md): the proxy
+# cannot install an fd in the caller, so a kernel- or fuse-action type's
+# fsopen gets ENOSYS (libmount >= 2.39 then falls back to mount(2)); a
+# continue type is the kernel's to answer, a denied one gets the profile's errno.
+in_ct /bin/mount_race fsopen ext4
+t_check "new mount API: fsopen of a kernel-action type gets ENOSYS (mount(2) fallback) ($OUT)" \
+	[ "$OUT" = "fsopen errno=ENOSYS" ]
+in_ct /bin/mount_race fsopen squashfs
+t_check "new mount API: fsopen of a fuse-action type gets ENOSYS ($OUT)" [ "$OUT" = "fsopen errno=ENOSYS" ]
+in_ct /bin/mount_race fsopen tmpfs
+t_check "new mount API: fsopen of a continue-action type: the kernel's fd ($OUT)" [ "$OUT" = "fsopen errno=0" ]
+in_ct /bin/mount_race fsopen xfs
+t_check "new mount API: fsopen of a type the profile denies: EPERM ($OUT)" [ "$OUT" = "fsopen errno=EPERM" ]
+t_decision "new mount API: decision line for the denied fsopen (action=deny result=EPERM)" "$NAME" \
+	"syscall=fsopen " "type=xfs " "action=deny " "result=EPERM"
 t_check "decision lines for the container" [ "$(mv_decisions "$NAME" | grep -c .)" -ge 6 ]
 
 # notifyd restarts under the running container; LXC reconnects on its next request.

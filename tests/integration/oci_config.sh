@@ -130,7 +130,8 @@ jq '.linux.seccomp = {
     {names: ["mount", "chmod"], action: "SCMP_ACT_ERRNO", errnoRet: 13},
     {names: ["umount2", "getpid"], action: "SCMP_ACT_ALLOW"},
     {names: ["fsopen"], action: "SCMP_ACT_KILL_PROCESS"},
-    {names: ["open_tree"], action: "SCMP_ACT_ALLOW"},
+    {names: ["fsmount"], action: "SCMP_ACT_ALLOW"},
+    {names: ["open_tree", "move_mount"], action: "SCMP_ACT_ALLOW"},
     {names: ["personality"], action: "SCMP_ACT_ALLOW",
      args: [{index: 0, value: 0, op: "SCMP_CMP_EQ"}]}
   ]}' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
@@ -149,10 +150,16 @@ t_check "own rules: the output says the denials were kept" \
 	grep -q 'kept: linux.seccomp: mount stays SCMP_ACT_ERRNO' <<<"$OUT"
 t_check "own rules: umount2 moved from the allow rule into the trap, getpid still allowed" \
 	[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.names | (index("umount2") or index("getpid"))) | [.names, .action]]' "$b/config.json")" \
-	= '[[["getpid"],"SCMP_ACT_ALLOW"],[["umount","umount2","fsconfig","fsmount","fspick","move_mount","open_tree","mount_setattr"],"SCMP_ACT_NOTIFY"]]' ]
-t_check "own rules: a rule left without names (open_tree) is replaced by the trap" \
-	[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.names | index("open_tree")) | .action]' "$b/config.json")" \
-	= '["SCMP_ACT_NOTIFY"]' ]
+	= '[[["getpid"],"SCMP_ACT_ALLOW"],[["umount","umount2"],"SCMP_ACT_NOTIFY"]]' ]
+t_check "own rules: a rule left without names (fsmount) is replaced by the trap (with fsconfig; fsopen stays killed)" \
+	[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.names | index("fsmount")) | [.names, .action]]' "$b/config.json")" \
+	= '[[["fsconfig","fsmount"],"SCMP_ACT_NOTIFY"]]' ]
+t_check "own rules: open_tree stays allowed (notifyd does not trap it)" \
+	[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.names | index("open_tree")) | [.names, .action]]' "$b/config.json")" \
+	= '[[["open_tree"],"SCMP_ACT_ALLOW"]]' ]
+t_check "own rules: move_mount leaves the allow rule for the trap with MOVE_MOUNT_F_EMPTY_PATH set; the rest meets defaultAction SCMP_ACT_ALLOW" \
+	[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.names | index("move_mount")) | [.names, .action, .args]]' "$b/config.json")" \
+	= '[[["move_mount"],"SCMP_ACT_NOTIFY",[{"index":4,"value":4,"valueTwo":4,"op":"SCMP_CMP_MASKED_EQ"}]]]' ]
 t_check "own rules: architectures and defaultErrnoRet kept" \
 	[ "$(jq -c '.linux.seccomp | [.architectures, .defaultErrnoRet]' "$b/config.json")" = '[["SCMP_ARCH_X86_64"],1]' ]
 cp "$b/config.json" "$b/once.json"
@@ -262,6 +269,9 @@ refused "mount allowed under conditions" "$B" 'only under conditions'
 odd allowlist
 jq '.linux.seccomp = {defaultAction: "SCMP_ACT_ERRNO", syscalls: [{names: ["ioctl", "read"], action: "SCMP_ACT_ALLOW"}]}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
 refused "every ioctl allowed, deny by default (trap would deny the rest)" "$B" 'rest would'
+odd allowlist_mm
+jq '.linux.seccomp = {defaultAction: "SCMP_ACT_ERRNO", syscalls: [{names: ["move_mount", "read"], action: "SCMP_ACT_ALLOW"}]}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+refused "every move_mount allowed, deny by default (trap would deny moves by path)" "$B" 'move_mount.*rest would'
 odd loopctl
 jq '.mounts += [{destination: "/dev/loop-control", type: "bind", source: "/etc/shadow"}]' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
 refused "--loop with something else at /dev/loop-control" "$B" '/etc/shadow' --loop
@@ -271,6 +281,21 @@ refused "--loop when the bundle denies block major 7" "$B" 'denies block major 7
 odd nodev
 refused "--device /dev/null (not a block device)" "$B" 'not a block device' --device /dev/null
 refused "--device with a relative path" "$B" 'not an absolute' --device loop0
+
+# A bundle configured with the rules of before issue 20 (every new-mount-API
+# call trapped, move_mount unconditionally): refused with the reason; without
+# that old rule it merges.
+odd oldrules
+jq '.syscalls = [.syscalls[0], {names: ["umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick",
+	"move_mount", "open_tree", "mount_setattr"], action: "SCMP_ACT_NOTIFY"}, .syscalls[-1]]' \
+	"$RULES" >"$MV_TMP/old-rules.json"
+oc --rules "$MV_TMP/old-rules.json" "$B"
+t_check "old rules: a bundle configured before issue 20 (exit $RC)" [ "$RC" = 0 ]
+refused "a bundle with the old unconditional move_mount trap" "$B" 'already traps move_mount'
+jq '.linux.seccomp.syscalls |= map(select((.names | index("fspick")) | not))' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+oc --rules "$RULES" "$B"
+[ "$RC" = 0 ] && [ "$(trapped "$B/config.json")" = "$ALL_TRAPPED" ]
+t_rc "old rules: without the old new-mount-API rule the current rules merge"
 
 # The rules file itself is checked: only SCMP_ACT_NOTIFY rules, readable.
 odd rules

@@ -6,7 +6,9 @@
  * a profile loaded from a temporary directory.  The child reports what its
  * calls returned: continue runs the syscall, deny gets the profile's errno,
  * a bad pointer EFAULT, what notifyd does not handle ENOSYS, and an
- * untrapped call runs as usual.  The decision lines and counters are checked
+ * untrapped call runs as usual.  fsopen follows its type's action as
+ * mount(2) does (issue 20): deny gets the rule's errno, continue the
+ * kernel's fd.  The decision lines and counters are checked
  * too.
  */
 #include "notifyd/container.h"
@@ -34,7 +36,8 @@ enum {
 	S_UMOUNT_Q,  /* umount2 of the bind mount through supervise_quick: continue */
 	S_BADTYPE,   /* type pointer unreadable: EFAULT */
 	S_GETPPID,   /* trapped, not in the table: ENOSYS */
-	S_FSOPEN,    /* new mount API: ENOSYS */
+	S_FSOPEN,    /* fsopen("tmpfs"): the type's deny, EACCES */
+	S_FSOPEN_C,  /* fsopen("ramfs"): the type's continue, the kernel's fd */
 	S_FIONREAD,  /* an ioctl outside the table: ENOSYS */
 	S_CTL_FREE,  /* LOOP_CTL_GET_FREE on /dev/null, max-loop-devices = 0: EPERM */
 	S_LOOP_STAT, /* LOOP_GET_STATUS64 on a regular file: ENOTTY */
@@ -84,6 +87,8 @@ static void steps(int out, void *arg)
 	step_report(out, syscall(SYS_mount, "none", rdir, (char *)8, 0, NULL), 0);
 	step_report(out, syscall(SYS_getppid), 0);
 	step_report(out, syscall(SYS_fsopen, "tmpfs", 0), 0);
+	r = syscall(SYS_fsopen, "ramfs", FSOPEN_CLOEXEC);
+	step_report(out, r, r >= 0 && close((int)r) == 0);
 	step_report(out, ioctl(devnull, FIONREAD, &n), 0);
 	step_report(out, ioctl(devnull, LOOP_CTL_GET_FREE), 0);
 	step_report(out, ioctl(reg, LOOP_GET_STATUS64, &info), 0);
@@ -218,8 +223,11 @@ int main(void)
 	      "unreadable type pointer: EFAULT (%s)", strerror(res[S_BADTYPE].err));
 	CHECK(res[S_GETPPID].ret == -1 && res[S_GETPPID].err == ENOSYS,
 	      "a trapped syscall not in the table: ENOSYS (%s)", strerror(res[S_GETPPID].err));
-	CHECK(res[S_FSOPEN].ret == -1 && res[S_FSOPEN].err == ENOSYS, "fsopen: ENOSYS (%s)",
+	CHECK(res[S_FSOPEN].ret == -1 && res[S_FSOPEN].err == EACCES,
+	      "fsopen of a deny type gets the rule's errno EACCES (%s)",
 	      strerror(res[S_FSOPEN].err));
+	CHECK(res[S_FSOPEN_C].ret >= 0 && res[S_FSOPEN_C].extra,
+	      "fsopen of a continue type: the kernel's fd (%s)", strerror(res[S_FSOPEN_C].err));
 	CHECK(res[S_FIONREAD].ret == -1 && res[S_FIONREAD].err == ENOSYS,
 	      "an ioctl outside the table: ENOSYS (%s)", strerror(res[S_FIONREAD].err));
 	CHECK(res[S_CTL_FREE].ret == -1 && res[S_CTL_FREE].err == EPERM,
@@ -248,8 +256,10 @@ int main(void)
 	CHECK(log_has(log, "syscall=getppid", "action=enosys",
 	              "rule=\"syscall not handled by notifyd\" result=ENOSYS"),
 	      "decision line of getppid");
-	CHECK(log_has(log, "syscall=fsopen", "action=enosys", "result=ENOSYS"),
-	      "decision line of fsopen");
+	CHECK(log_has(log, "syscall=fsopen type=tmpfs", "action=deny", "result=EACCES"),
+	      "decision line of the denied fsopen");
+	CHECK(log_has(log, "syscall=fsopen type=ramfs", "action=continue", NULL),
+	      "decision line of the continued fsopen");
 	CHECK(log_has(log, "syscall=ioctl type=0x541b", "action=enosys",
 	              "rule=\"ioctl not handled by notifyd\""),
 	      "decision line of FIONREAD");
@@ -265,13 +275,13 @@ int main(void)
 	/* Counters: one count per request, by kind. */
 	CHECK(c->counters.requests == S_COUNT - 1, "container counted %llu requests",
 	      (unsigned long long)c->counters.requests);
-	CHECK(c->counters.continued == 4, "4 continued (%llu)",
+	CHECK(c->counters.continued == 5, "5 continued (%llu)",
 	      (unsigned long long)c->counters.continued);
-	CHECK(c->counters.denied == 4, "4 denied (%llu)", (unsigned long long)c->counters.denied);
-	CHECK(c->counters.enosys == 3, "3 enosys (%llu)", (unsigned long long)c->counters.enosys);
+	CHECK(c->counters.denied == 5, "5 denied (%llu)", (unsigned long long)c->counters.denied);
+	CHECK(c->counters.enosys == 2, "2 enosys (%llu)", (unsigned long long)c->counters.enosys);
 	request_totals(&tot);
-	CHECK(tot.requests == S_COUNT - 1 && tot.continued == 4 && tot.denied == 4 &&
-	          tot.enosys == 3,
+	CHECK(tot.requests == S_COUNT - 1 && tot.continued == 5 && tot.denied == 5 &&
+	          tot.enosys == 2,
 	      "totals agree");
 
 	if (tap_failed)

@@ -28,6 +28,16 @@
  *   newmount_seq umount TARGET
  *       umount2(TARGET, 0).
  *
+ * The composefs-style modes of tests/integration/newmount_fuse.sh, one
+ * fsconfig per OPTION argument (KEY=VALUE: SET_STRING, KEY: SET_FLAG),
+ * SOURCE "-" for none, fsmount with no attributes, quiet output:
+ *   newmount_seq mount|create|fsmount TYPE SOURCE TARGET [OPTION...]
+ *       mount: the whole sequence, prints "mounted"; create: up to
+ *       FSCONFIG_CMD_CREATE, then closes the context, prints "created";
+ *       fsmount: up to fsmount, closes the mount unattached, prints
+ *       "fsmounted".  A failing step prints "STEP: strerror (errno N)" and
+ *       the context's messages as "log: ...", and exits 1.
+ *
  * -T: libmount's "restricted" mode (mnt_context_target_fd_required()): the
  * target is opened O_PATH without following symlinks and move_mount gets it
  * with MOVE_MOUNT_T_EMPTY_PATH.
@@ -429,13 +439,78 @@ static int do_propagation(const char *target)
 	return set_propagation(tree);
 }
 
+/* The quiet composefs-style modes (see the top of the file). */
+static int composefs_fail(const char *step, int fsfd)
+{
+	char buf[1024];
+	int err = errno;
+	ssize_t n;
+
+	printf("%s: %s (errno %d)\n", step, strerror(err), err);
+	while (fsfd >= 0 && (n = read(fsfd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		printf("log: %s\n", buf);
+	}
+	return 1;
+}
+
+static int do_composefs(const char *mode, int argc, char **argv)
+{
+	const char *type = argv[2], *source = argv[3], *target = argv[4];
+	int fsfd, mfd;
+
+	fsfd = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return composefs_fail("fsopen", -1);
+	if (strcmp(source, "-") &&
+	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return composefs_fail("fsconfig source", fsfd);
+	for (int i = 5; i < argc; i++) {
+		char key[256], *eq = strchr(argv[i], '=');
+		long r;
+
+		snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - argv[i]) : (int)strlen(argv[i]),
+			 argv[i]);
+		r = eq ? syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0)
+		       : syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
+		if (r < 0) {
+			char step[300];
+
+			snprintf(step, sizeof(step), "fsconfig %s", argv[i]);
+			return composefs_fail(step, fsfd);
+		}
+	}
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return composefs_fail("fsconfig create", fsfd);
+	if (!strcmp(mode, "create")) {
+		close(fsfd);
+		printf("created\n");
+		return 0;
+	}
+	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		return composefs_fail("fsmount", fsfd);
+	close(fsfd);
+	if (!strcmp(mode, "fsmount")) {
+		close(mfd);
+		printf("fsmounted\n");
+		return 0;
+	}
+	if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return composefs_fail("move_mount", -1);
+	close(mfd);
+	printf("mounted\n");
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: newmount_seq [-T] new TYPE SOURCE TARGET [OPTS]\n"
 			"       newmount_seq [-T] bind SRC TARGET [OPTS]\n"
 			"       newmount_seq remount TARGET OPTS\n"
 			"       newmount_seq propagation TARGET private|shared|slave|unbindable\n"
-			"       newmount_seq umount TARGET\n");
+			"       newmount_seq umount TARGET\n"
+			"       newmount_seq mount|create|fsmount TYPE SOURCE TARGET [OPTION...]\n");
 	return 2;
 }
 
@@ -453,6 +528,9 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	cmd = argv[1];
+	if (!target_fd_mode && argc >= 5 &&
+	    (!strcmp(cmd, "mount") || !strcmp(cmd, "create") || !strcmp(cmd, "fsmount")))
+		return do_composefs(cmd, argc, argv);
 	if (!strcmp(cmd, "new") && (argc == 5 || argc == 6)) {
 		if (parse_opts(argc == 6 ? argv[5] : NULL) < 0)
 			return usage();

@@ -117,8 +117,9 @@ static int open_files(struct request *rq, const struct profile_fs *fs, const str
 			return decision_fail(d, EOPNOTSUPP, "program %s: %s (fix the profile)",
 			                     prog_path, strerror(errno));
 	}
+	/* Detached (the new mount API): no target yet, the source as the caller sees it. */
 	r = mount_resolve_paths(rq, fs->source_none ? MOUNT_SOURCE_NONE : MOUNT_SOURCE_BLOCK_FILE,
-	                        !pl->ro, cr, &target_fd, &source_fd, d);
+	                        !pl->ro, cr, pl->detached ? NULL : &target_fd, &source_fd, d);
 	if (r < 0)
 		return r;
 	if (from_container) {
@@ -150,6 +151,43 @@ static int open_files(struct request *rq, const struct profile_fs *fs, const str
 }
 
 /*
+ * Directories one of which every container has, for a detached start-up's
+ * placeholder mountpoint: covered by the stand-in's tmpfs in the daemon's
+ * private view only, so the program must not need what is in it.
+ */
+static const char *const placeholders[] = {"/tmp", "/run", "/mnt",  "/var/tmp", "/media",
+                                           "/srv", "/opt", "/home", "/root",    "/dev"};
+
+/*
+ * The mountpoint a libfuse2 program is told when there is no target yet
+ * (fuse_action_create()): it stat()s it and finds the stand-in there
+ * (PATH), so it must be a directory in the caller's view; the first of
+ * placeholders[] that is.  0, or -errno with the refusal in *d.
+ */
+static int plan_placeholder(struct request *rq, const char *prog_name, struct fuse_plan *pl,
+                            struct decision *d)
+{
+	int r = view_enter(rq->t.procfd, 1);
+
+	if (r < 0)
+		return decision_fail(d, -r, "cannot enter the caller's mount namespace: %s",
+		                     strerror(-r));
+	r = -ENOENT;
+	for (size_t i = 0; i < ARRAY_SIZE(placeholders) && r < 0; i++) {
+		_cleanup_close_ int fd = view_open(placeholders[i], O_PATH | O_DIRECTORY);
+		if (fd >= 0)
+			r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "%s", placeholders[i]);
+	}
+	view_leave();
+	if (r < 0)
+		return decision_fail(d, EOPNOTSUPP,
+		                     "%s needs a placeholder mountpoint and the container has none "
+		                     "of /tmp, /run, /mnt, ... (docs/new-mount-api.md)",
+		                     prog_name);
+	return 0;
+}
+
+/*
  * What runs: the hand-over (the fusermount stand-in for libfuse2), the
  * mountpoint the program is told, argv, environment, the kernel FUSE
  * options.  0, or -errno with the refusal in *d.
@@ -172,8 +210,13 @@ static int plan_command(struct request *rq, const struct profile_fs *fs,
 			    prog_name);
 	}
 	/* libfuse2 stat()s the mountpoint it is given (in its own view, a
-	 * placeholder that holds the stand-in); libfuse3 takes the fd. */
-	if (pl->fusermount)
+	 * placeholder that holds the stand-in: the target, or with none yet
+	 * another directory); libfuse3 takes the fd. */
+	if (pl->fusermount && pl->detached) {
+		r = plan_placeholder(rq, prog_name, pl, d);
+		if (r < 0)
+			return r;
+	} else if (pl->fusermount)
 		r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "%s", rq->target);
 	else
 		r = snprintf(pl->mountpoint, sizeof(pl->mountpoint), "/dev/fd/%d", DFD_FUSE);
@@ -268,8 +311,36 @@ static int plan_confine(struct request *rq, const char *prog_name, struct fuse_p
 	return 0;
 }
 
-void fuse_action_mount(struct request *rq, const struct profile *p, const struct profile_fs *fs,
-                       struct decision *d)
+/*
+ * The new mount API records `ro` (FSCONFIG_SET_FLAG) among the options,
+ * where mount(2) has MS_RDONLY, which allowed-options does not judge: take
+ * ro and rw out of rq->data (the last one wins, as in the kernel) into *ro.
+ */
+static void take_ro(struct request *rq, bool *ro)
+{
+	char out[sizeof(rq->data)], *save = NULL, *w;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (w = strtok_r(rq->data, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "ro") || !strcmp(w, "rw")) {
+			*ro = w[1] == 'o';
+			continue;
+		}
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "", w);
+	}
+	memcpy(rq->data, out, sizeof(out));
+}
+
+/*
+ * The fuse action up to the start-up, for mount(2) (created NULL: the mount
+ * is attached at rq->target) and for the new mount API's CMD_CREATE
+ * (fuse_action_create(): the detached mount goes to created()).
+ */
+static void
+fuse_action_run(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                int (*created)(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata),
+                void *userdata, struct decision *d)
 {
 	struct mount_opts opts = {0};
 	struct mount_flags mf;
@@ -277,18 +348,29 @@ void fuse_action_mount(struct request *rq, const struct profile *p, const struct
 	struct fuse_plan *pl = NULL;
 	struct fuse_job *job = NULL;
 	const char *prog_path;
+	bool create_ro = false;
 	int r;
 
 	d->action = DECISION_FUSE;
 	if (!fs || !fs->program) {
 		decision_fail(d, EPERM, "fuse rule without a program");
-		return;
+		goto out;
 	}
 	prog_path = strncmp(fs->program, "container:", 10) ? fs->program : fs->program + 10;
+	if (created) {
+		/* FSCONFIG_CMD_CREATE takes no value (the kernel's EINVAL); mount_check_prepare()
+		 * reads args[3] as mount(2)'s flags, which are 0 here. */
+		if (rq->notif.data.args[3] || rq->notif.data.args[4]) {
+			decision_fail(d, EINVAL, "FSCONFIG_CMD_CREATE with a value");
+			goto out;
+		}
+		take_ro(rq, &create_ro);
+	}
 
 	r = mount_check_prepare(rq, p, fs, &mf, &opts, &cr, d);
 	if (r < 0)
 		goto out;
+	mf.sb_ro |= create_ro;
 	if (mf.sb_ro) /* FUSE programs learn read-only from their options */
 		r = mount_opts_add(&opts, "ro");
 	if (r < 0) {
@@ -306,6 +388,9 @@ void fuse_action_mount(struct request *rq, const struct profile *p, const struct
 	job->pl = pl;
 	job->mntns_fd = -EBADF;
 	job->startup_timeout_ms = fs->startup_timeout_ms;
+	job->created = created;
+	job->userdata = userdata;
+	pl->detached = created != NULL;
 	snprintf(job->prog_name, sizeof(job->prog_name), "%s",
 	         strrchr(prog_path, '/') ? strrchr(prog_path, '/') + 1 : prog_path);
 	pl->ro = mf.sb_ro;
@@ -319,11 +404,14 @@ void fuse_action_mount(struct request *rq, const struct profile *p, const struct
 	    plan_caller(rq, &cr, pl, job, d) < 0 || plan_confine(rq, job->prog_name, pl, d) < 0)
 		goto out;
 
-	/* The start-up answers the request, from a thread of its own. */
+	/* The start-up answers the request, from a thread of its own (and calls created()). */
 	job->d = *d;
 	fuse_startup_run(TAKE_PTR(job), d);
 	pl = NULL;
+	created = NULL;
 out:
+	if (created) /* refused before the start-up: created() learns it too */
+		(void)created(rq, -(d->err ? d->err : EIO), 0, userdata);
 	if (job) {
 		if (job->starting)
 			fuse_startup_release(rq->c);
@@ -337,4 +425,18 @@ out:
 		free(pl);
 	}
 	mount_opts_free(&opts);
+}
+
+void fuse_action_mount(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                       struct decision *d)
+{
+	fuse_action_run(rq, p, fs, NULL, NULL, d);
+}
+
+void fuse_action_create(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                        int (*created)(struct request *rq, int mnt_fd, uint64_t mnt_id,
+                                       void *userdata),
+                        void *userdata, struct decision *d)
+{
+	fuse_action_run(rq, p, fs, created, userdata, d);
 }

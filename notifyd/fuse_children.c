@@ -321,6 +321,35 @@ static __attribute__((noreturn)) void mounter_attach(const struct fuse_plan *pl,
 	_exit(0);
 }
 
+/*
+ * Detached (the new mount API's FSCONFIG_CMD_CREATE): send the ready mount's
+ * fd and ids back instead of attaching it; notifyd hands it out at fsmount
+ * and attaches it at move_mount.  No attach stage is marked: the request's
+ * in-flight entry stays at "daemon started", so a successor of a notifyd
+ * that dies before answering stops the daemon (the detached mount dies with
+ * notifyd's fd and ours).  Exits.
+ */
+static __attribute__((noreturn)) void mounter_hand_back(const struct fuse_plan *pl, int mntfd)
+{
+	struct mounter_msg m;
+	struct statx stx;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = MSG_DETACHED;
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) == 0)
+		m.mnt_id = stx.stx_mnt_id;
+	memset(&stx, 0, sizeof(stx));
+	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == 0)
+		m.mnt_id_old = stx.stx_mnt_id;
+	n = fd_send_with_fds(pl->ctl, &m, sizeof(m), &mntfd, 1);
+	if (n < 0)
+		child_fail(pl->ctl, (int)-n, "sending the mount back");
+	inflight_helper(inflight_current(), 0);
+	_exit(0);
+}
+
 void fuse_children_mounter(const struct fuse_plan *pl)
 {
 	int ctl = pl->ctl, fusefd, mntfd, pidfd = -1;
@@ -361,5 +390,7 @@ void fuse_children_mounter(const struct fuse_plan *pl)
 	child_send(ctl, MSG_READY, 0, NULL, -1);
 	if (read(ctl, &go, 1) != 1)
 		_exit(0); /* the start-up gave up: the detached mount goes with us */
+	if (pl->detached)
+		mounter_hand_back(pl, mntfd);
 	mounter_attach(pl, mntfd);
 }

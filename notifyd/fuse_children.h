@@ -13,7 +13,7 @@
 #include "notifyd/fuse_startup.h"
 
 /* What the mounter tells the start-up thread over pl->ctl (one SEQPACKET each). */
-enum { MSG_STARTED = 1, MSG_READY, MSG_ATTACHED, MSG_FAILED };
+enum { MSG_STARTED = 1, MSG_READY, MSG_ATTACHED, MSG_FAILED, MSG_DETACHED };
 struct mounter_msg {
 	int kind;
 	int err; /* positive errno for MSG_FAILED */
@@ -25,8 +25,9 @@ struct mounter_msg {
  * The mounter, in the child of fork(): enters the container, makes the
  * detached FUSE mount, clones the daemon (which execs the program), reports
  * MSG_STARTED (with the daemon's pidfd), MSG_READY after FUSE_INIT, and on a
- * byte from the start-up thread attaches the mount (MSG_ATTACHED).  Any
- * failure is one MSG_FAILED.  Never returns.
+ * byte from the start-up thread attaches the mount (MSG_ATTACHED) or, for a
+ * detached plan (the new mount API), sends the mount's fd back
+ * (MSG_DETACHED).  Any failure is one MSG_FAILED.  Never returns.
  */
 __attribute__((noreturn)) void fuse_children_mounter(const struct fuse_plan *pl);
 

@@ -656,6 +656,31 @@ static void fuse_res_gone(struct container *c, struct container_resource *res, b
 		log_info("container %s is gone: killed its %d FUSE and share daemon(s)", c->id, n);
 }
 
+int fuse_daemon_set_target(struct container *c, uint64_t mnt_id, uint64_t new_mnt_id,
+                           uint64_t new_mnt_id_old, const char *target)
+{
+	char *t = strdup(target);
+	int r = -ENOENT;
+
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_lock(&state.lock);
+	for (struct daemon_rec *d = state.recs; d; d = d->next)
+		if (d->c == c && d->kind == FUSE_DAEMON_PROGRAM && d->mnt_id == mnt_id) {
+			free(d->target);
+			d->target = TAKE_PTR(t);
+			d->mnt_id = new_mnt_id;
+			d->mnt_id_old = new_mnt_id_old;
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&state.lock);
+	free(t);
+	if (r == 0)
+		container_save(c);
+	return r;
+}
+
 int fuse_daemon_stop_unmounted(struct container *c)
 {
 	struct {

@@ -50,6 +50,17 @@ void fuse_daemon_unreserve(struct container *c, enum fuse_daemon_kind kind);
 /* Supervise a started daemon (takes its fds, holds a reference on c). */
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info);
 /*
+ * The new mount API (fuse_action_create()): the FUSE program whose detached
+ * mount mnt_id (STATX_MNT_ID_UNIQUE) the caller attached with move_mount()
+ * now serves the mount new_mnt_id (the attached one: the same or a clone)
+ * with mountinfo id new_mnt_id_old at target (the caller's path), so its
+ * exit detaches that mount and the state file names it.  Call after the
+ * mount's record was added (mount_record_add).  0, -ENOENT when c has no
+ * such daemon (it exited), -ENOMEM.
+ */
+int fuse_daemon_set_target(struct container *c, uint64_t mnt_id, uint64_t new_mnt_id,
+                           uint64_t new_mnt_id_old, const char *target);
+/*
  * After c's mounts changed (a umount2 notifyd did): stop (SIGTERM) each of
  * c's vfsd daemons whose mount has no record any more.  FUSE programs see
  * their unmount themselves.  Returns how many were signalled.

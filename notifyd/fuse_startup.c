@@ -172,6 +172,7 @@ struct startup {
 	pid_t mounter;
 	int ctl;       /* worker end */
 	int pidfd;     /* daemon, once MSG_STARTED arrived */
+	int mntfd;     /* the detached mount, once MSG_DETACHED arrived */
 	int err_r;     /* daemon's output */
 	char out[400]; /* its last words */
 	size_t out_len;
@@ -192,6 +193,7 @@ static void startup_abort(struct startup *su)
 		su->mounter = 0;
 	}
 	su->ctl = safe_close(su->ctl);
+	su->mntfd = safe_close(su->mntfd); /* a detached mount: its superblock goes with it */
 }
 
 /*
@@ -226,6 +228,8 @@ static int startup_wait(struct startup *su, uint64_t deadline, struct mounter_ms
 			if (n == (ssize_t)sizeof(*m)) {
 				if (m->kind == MSG_STARTED && nfds == 1 && su->pidfd < 0)
 					su->pidfd = fds[0];
+				else if (m->kind == MSG_DETACHED && nfds == 1 && su->mntfd < 0)
+					su->mntfd = fds[0];
 				else
 					fd_close_all(fds, nfds);
 				return 0;
@@ -323,7 +327,7 @@ static int startup_spawn(struct startup *su, struct fuse_plan *pl, struct decisi
 }
 
 /*
- * The refusal for a start-up that ended without MSG_ATTACHED: r and *m from
+ * The refusal for a start-up that ended without MSG_ATTACHED (MSG_DETACHED): r and *m from
  * startup_wait(), status of a daemon that exited.  Returns -errno.
  */
 static int startup_failed(struct startup *su, int r, const struct mounter_msg *m, int status,
@@ -359,11 +363,16 @@ static int startup_failed(struct startup *su, int r, const struct mounter_msg *m
 
 static pid_t pidfd_pid(int pidfd);
 
-/* Run the start-up: 0 with *info filled, or -errno with the refusal in *d.  Takes pl's fds. */
+/*
+ * Run the start-up: 0 with *info filled (and, for a detached plan, the
+ * mount's fd in *mnt_fd), or -errno with the refusal in *d.  Takes pl's fds.
+ */
 static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog_name,
-                      unsigned timeout_ms, struct fuse_daemon_info *info, struct decision *d)
+                      unsigned timeout_ms, struct fuse_daemon_info *info, int *mnt_fd,
+                      struct decision *d)
 {
-	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .err_r = -EBADF};
+	struct startup su = {.ctl = -EBADF, .pidfd = -EBADF, .mntfd = -EBADF, .err_r = -EBADF};
+	const int done = pl->detached ? MSG_DETACHED : MSG_ATTACHED;
 	struct mounter_msg m;
 	uint64_t deadline;
 	int status = -1, r;
@@ -396,7 +405,7 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 		}
 		r = startup_wait(&su, deadline, &m, &status);
 	}
-	if (r < 0 || m.kind != MSG_ATTACHED) {
+	if (r < 0 || m.kind != done || (done == MSG_DETACHED && su.mntfd < 0)) {
 		startup_failed(&su, r, &m, status, prog_name, timeout_ms, d);
 		goto fail;
 	}
@@ -407,8 +416,11 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 	info->stderr_fd = TAKE_FD(su.err_r);
 	info->mnt_id = m.mnt_id;
 	info->mnt_id_old = m.mnt_id_old;
-	inflight_mark(INFLIGHT_MOUNT_ATTACHED, m.mnt_id, 0);
-	inflight_crash_point("after-attach");
+	if (done == MSG_ATTACHED) {
+		inflight_mark(INFLIGHT_MOUNT_ATTACHED, m.mnt_id, 0);
+		inflight_crash_point("after-attach");
+	}
+	*mnt_fd = TAKE_FD(su.mntfd);
 	decision_ok(d, 0);
 	if (su.out_len)
 		log_info("%s: %s said while starting: %s", rq->c->id, prog_name, su.out);
@@ -434,6 +446,65 @@ static pid_t pidfd_pid(int pidfd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
+/* Kill a started daemon nobody supervises yet, and reap it (it is our child). */
+static void kill_reap(int pidfd)
+{
+	siginfo_t si;
+
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+}
+
+/*
+ * A detached start-up (fuse_action_create()): the daemon goes under
+ * supervision with no target yet, then job->created gets the mount.  If
+ * either fails the daemon is killed (nobody could ever attach its mount)
+ * and the request gets that errno.  0 or -errno, the outcome in job->d.
+ */
+static int job_hand_over(struct fuse_job *job, struct fuse_daemon_info *info, int mnt_fd)
+{
+	_cleanup_close_ int mfd = mnt_fd, kill_fd = fcntl(info->pidfd, F_DUPFD_CLOEXEC, 3);
+	struct request *rq = job->rq;
+	struct decision *d = &job->d;
+	uint64_t mnt_id = info->mnt_id;
+	pid_t pid = info->pid;
+	int r;
+
+	if (kill_fd < 0) {
+		r = -errno;
+		kill_reap(info->pidfd);
+		return decision_fail(d, -r, "dup of the daemon's pidfd: %s", strerror(-r));
+	}
+	/* The caller gave up while the mounter sent the mount: nobody would ever
+	 * attach it, leave nothing. */
+	if (target_valid(&rq->t) < 0) {
+		kill_reap(info->pidfd);
+		return decision_fail(d, ENOENT, "caller gave up while %s started", job->prog_name);
+	}
+	/* Supervised before the mount is handed out: a fuse_daemon_set_target()
+	 * after the caller's move_mount() always finds the daemon. */
+	r = fuse_daemon_add(rq->c, info);
+	job->reserved = false; /* fuse_daemon_add owns the reservation now, even on failure */
+	if (r < 0) {
+		syscall(SYS_pidfd_send_signal, kill_fd, SIGKILL, NULL, 0);
+		return decision_fail(d, -r, "%s pid=%d could not be supervised: %s", job->prog_name,
+		                     (int)pid, strerror(-r));
+	}
+	job->created_called = true;
+	r = job->created(rq, TAKE_FD(mfd), mnt_id, job->userdata);
+	if (r < 0) {
+		/* The supervisor reaps it and logs its exit. */
+		syscall(SYS_pidfd_send_signal, kill_fd, SIGKILL, NULL, 0);
+		return decision_fail(d, -r, "the FUSE mount of %s pid=%d could not be kept: %s",
+		                     job->prog_name, (int)pid, strerror(-r));
+	}
+	decision_ok(d, 0);
+	decision_why(d, "mnt_id=%llu program=%s pid=%d handover=%s detached",
+	             (unsigned long long)mnt_id, job->prog_name, (int)pid,
+	             job->pl->fusermount ? "fusermount" : "fd");
+	return 0;
+}
+
 /*
  * The whole start-up of a job, with its outcome in job->d.  Frees the job;
  * a deferred request is then answered here (request_finish()), otherwise
@@ -445,16 +516,21 @@ static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 	struct fuse_daemon_info info = {
 	    .kind = FUSE_DAEMON_PROGRAM, .pidfd = -EBADF, .stderr_fd = -EBADF, .mntns_fd = -EBADF};
 	struct decision *d = &job->d;
+	_cleanup_close_ int mnt_fd = -EBADF;
 	int r;
 
-	r = fuse_start(rq, job->pl, job->prog_name, job->startup_timeout_ms, &info, d);
+	r = fuse_start(rq, job->pl, job->prog_name, job->startup_timeout_ms, &info, &mnt_fd, d);
 	if (r < 0)
 		goto out;
 
 	info.pid = pidfd_pid(info.pidfd);
 	info.program = job->prog_name;
-	info.target = rq->target;
+	info.target = job->created ? "" : rq->target; /* detached: fuse_daemon_set_target() */
 	info.mntns_fd = TAKE_FD(job->mntns_fd);
+	if (job->created) {
+		(void)job_hand_over(job, &info, TAKE_FD(mnt_fd));
+		goto out;
+	}
 	r = mount_record_add(rq->c, info.mnt_id, info.mnt_id_old, rq->type, rq->source, rq->target);
 	if (r < 0) {
 		char tbuf[PATH_MAX];
@@ -470,6 +546,9 @@ static void job_run(struct fuse_job *job, bool deferred, struct decision *ret)
 	             (unsigned long long)info.mnt_id, job->prog_name, (int)info.pid,
 	             job->pl->fusermount ? "fusermount" : "fd");
 out:
+	/* A detached start-up that failed: its owner learns it (and frees userdata). */
+	if (job->created && !job->created_called)
+		(void)job->created(rq, -(d->err ? d->err : EIO), 0, job->userdata);
 	if (job->starting)
 		fuse_startup_release(rq->c);
 	if (job->reserved)

@@ -52,9 +52,11 @@ struct fuse_plan {
 	struct fuse_confine confine;
 	bool fusermount;
 	bool ro;
+	bool detached; /* new mount API: the mount comes back to notifyd, no target */
 	uint64_t attr; /* MOUNT_ATTR_* */
 	char source[256], subtype[64];
-	char mountpoint[256];         /* as the program is told (fusermount: the caller's target) */
+	char mountpoint[256];         /* as the program is told (fusermount: the caller's target
+	                                 or, detached, a placeholder directory) */
 	struct fuse_fsopt fsopts[32]; /* kernel FUSE options */
 	int n_fsopts;
 	char *argv[48];
@@ -76,6 +78,11 @@ struct fuse_job {
 	bool reserved;     /* a max-fuse-daemons slot (fuse_daemon_reserve) */
 	bool starting;     /* a start-up slot (fuse_startup_reserve) */
 	struct decision d; /* the rule it runs under; then its outcome */
+	/* Detached (fuse_action_create()): gets the mount once the program answered,
+	 * or -errno if the start-up failed; exactly once (created_called). */
+	int (*created)(struct request *rq, int mnt_fd, uint64_t mnt_id, void *userdata);
+	void *userdata;
+	bool created_called;
 };
 
 /*

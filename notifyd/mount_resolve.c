@@ -126,10 +126,12 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 		decision_fail(d, -r, "cannot enter the caller's mount namespace: %s", strerror(-r));
 		return r;
 	}
-	tfd = open_target(rq, kind, d);
-	if (tfd < 0) {
-		r = tfd;
-		goto out;
+	if (target_fd) {
+		tfd = open_target(rq, kind, d);
+		if (tfd < 0) {
+			r = tfd;
+			goto out;
+		}
 	}
 	if (kind != MOUNT_SOURCE_NONE) {
 		if (!rq->source[0]) {
@@ -186,7 +188,8 @@ int mount_resolve_paths(struct request *rq, enum mount_source_kind kind, bool wa
 out:
 	view_leave();
 	if (r == 0) {
-		*target_fd = TAKE_FD(tfd);
+		if (target_fd)
+			*target_fd = TAKE_FD(tfd);
 		*source_fd = TAKE_FD(sfd);
 	}
 	return r;

@@ -20,7 +20,8 @@ enum mount_source_kind {
 };
 
 /*
- * Resolve target (and source) as the caller sees them.  On success
+ * Resolve target (and source) as the caller sees them; target_fd NULL:
+ * no target (the new mount API's CMD_CREATE).  On success
  * *target_fd and *source_fd (-EBADF when kind is NONE) are O_PATH fds.  On
  * failure *d holds the refusal, with the errno the kernel would give
  * (ENOENT, ENOTBLK, EACCES, ...), and -errno is returned.

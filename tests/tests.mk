@@ -93,9 +93,10 @@ $(LOCKED_FLAGS): tests/helpers/locked_flags.c
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(LOCKED_FLAGS)
 
-# Static helpers of tests/integration/newmount_oci.sh: libmount 2.39+'s
-# new-mount-API sequences (newmount_seq) and a program with no mount(2)
-# fallback (fsopen_only), run in busybox containers.
+# Static helpers of tests/integration/newmount_oci.sh and newmount_fuse.sh:
+# libmount 2.39+'s new-mount-API sequences and the composefs-style one
+# (newmount_seq) and a program with no mount(2) fallback (fsopen_only), run
+# in busybox containers.
 NEWMOUNT_SEQ := $(BUILD)/tests/helpers/newmount_seq
 $(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
 	@mkdir -p $(dir $@)

@@ -32,7 +32,8 @@ static int fail(const char *call)
 	ssize_t n;
 	const char *name = strerrorname_np(e);
 
-	printf("fsopen_only: %s failed: errno=%s (%s)\n", call, name ? name : "unknown", strerror(e));
+	printf("fsopen_only: %s failed: errno=%s (%s)\n", call, name ? name : "unknown",
+	       strerror(e));
 	while (fsfd >= 0 && (n = read(fsfd, buf, sizeof(buf) - 1)) > 0) {
 		if (buf[n - 1] == '\n')
 			n--;

@@ -133,9 +133,9 @@ enum opt_kind {
 struct optdef {
 	const char *name;
 	enum opt_kind kind;
-	uint64_t attr;   /* MOUNT_ATTR_* (VFS), MS_* propagation (PROP) */
-	bool invert;     /* MNT_INVERT: clears attr */
-	bool recursive;  /* r* propagation, rbind */
+	uint64_t attr;  /* MOUNT_ATTR_* (VFS), MS_* propagation (PROP) */
+	bool invert;    /* MNT_INVERT: clears attr */
+	bool recursive; /* r* propagation, rbind */
 };
 
 static const struct optdef optmap[] = {
@@ -258,10 +258,11 @@ static int configure_superblock(bool force_rwro)
 			break;
 		case OPT_FS:
 			if (o->value)
-				rc = syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, o->name, o->value,
-					     0);
+				rc = syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_STRING, o->name,
+				             o->value, 0);
 			else
-				rc = syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_FLAG, o->name, NULL, 0);
+				rc = syscall(SYS_fsconfig, fs_fd, FSCONFIG_SET_FLAG, o->name, NULL,
+				             0);
 			if (report("fsconfig", o->name, rc) < 0)
 				return failed("fsconfig");
 			break;
@@ -285,7 +286,7 @@ static void get_attrs(bool rec, bool remount, uint64_t *set, uint64_t *clr)
 	*set = *clr = 0;
 	if (remount && !has_opt("bind") && !rec)
 		reset = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSYMFOLLOW;
+		        MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSYMFOLLOW;
 	for (size_t i = 0; i < nopts; i++) {
 		const struct optdef *d = opts[i].def;
 		uint64_t x = d->attr;
@@ -295,7 +296,7 @@ static void get_attrs(bool rec, bool remount, uint64_t *set, uint64_t *clr)
 			continue;
 		reset &= ~x;
 		is_atime = x == MOUNT_ATTR_RELATIME || x == MOUNT_ATTR_NOATIME ||
-			   x == MOUNT_ATTR_STRICTATIME;
+		           x == MOUNT_ATTR_STRICTATIME;
 		if (d->invert) {
 			*clr |= is_atime ? MOUNT_ATTR__ATIME : x;
 		} else if (is_atime) {
@@ -324,10 +325,10 @@ static int set_vfsflags(int tree, bool remount)
 		if (!attr.attr_set && !attr.attr_clr)
 			continue;
 		snprintf(detail, sizeof(detail), "set=0x%llx,clr=0x%llx%s",
-			 (unsigned long long)attr.attr_set, (unsigned long long)attr.attr_clr,
-			 rec ? ",rec" : "");
+		         (unsigned long long)attr.attr_set, (unsigned long long)attr.attr_clr,
+		         rec ? ",rec" : "");
 		rc = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0),
-			     &attr, sizeof(attr));
+		             &attr, sizeof(attr));
 		if (report("mount_setattr", detail, rc) < 0)
 			return failed("mount_setattr");
 	}
@@ -345,8 +346,9 @@ static int set_propagation(int tree)
 		if (d->kind != OPT_PROP)
 			continue;
 		attr.propagation = d->attr;
-		rc = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (d->recursive ? AT_RECURSIVE : 0),
-			     &attr, sizeof(attr));
+		rc =
+		    syscall(SYS_mount_setattr, tree, "",
+		            AT_EMPTY_PATH | (d->recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr));
 		if (report("mount_setattr", d->name, rc) < 0)
 			return failed("mount_setattr");
 	}
@@ -364,7 +366,7 @@ static int attach(int tree, const char *target)
 		if (report("open", target, tfd) < 0)
 			return failed("open");
 		rc = syscall(SYS_move_mount, tree, "", tfd, "",
-			     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+		             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 		report("move_mount", "t_empty_path", rc);
 		close(tfd);
 	} else {
@@ -400,7 +402,8 @@ static int do_new(const char *type, const char *source, const char *target)
 
 static int do_bind(const char *src, const char *target)
 {
-	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (is_recursive_bind() ? AT_RECURSIVE : 0);
+	unsigned flags =
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (is_recursive_bind() ? AT_RECURSIVE : 0);
 	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, flags);
 
 	if (report("open_tree", is_recursive_bind() ? "clone,rec" : "clone", tree) < 0)
@@ -470,7 +473,7 @@ static int do_composefs(const char *mode, int argc, char **argv)
 		long r;
 
 		snprintf(key, sizeof(key), "%.*s", eq ? (int)(eq - argv[i]) : (int)strlen(argv[i]),
-			 argv[i]);
+		         argv[i]);
 		r = eq ? syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0)
 		       : syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
 		if (r < 0) {
@@ -505,12 +508,13 @@ static int do_composefs(const char *mode, int argc, char **argv)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: newmount_seq [-T] new TYPE SOURCE TARGET [OPTS]\n"
-			"       newmount_seq [-T] bind SRC TARGET [OPTS]\n"
-			"       newmount_seq remount TARGET OPTS\n"
-			"       newmount_seq propagation TARGET private|shared|slave|unbindable\n"
-			"       newmount_seq umount TARGET\n"
-			"       newmount_seq mount|create|fsmount TYPE SOURCE TARGET [OPTION...]\n");
+	fprintf(stderr,
+	        "usage: newmount_seq [-T] new TYPE SOURCE TARGET [OPTS]\n"
+	        "       newmount_seq [-T] bind SRC TARGET [OPTS]\n"
+	        "       newmount_seq remount TARGET OPTS\n"
+	        "       newmount_seq propagation TARGET private|shared|slave|unbindable\n"
+	        "       newmount_seq umount TARGET\n"
+	        "       newmount_seq mount|create|fsmount TYPE SOURCE TARGET [OPTION...]\n");
 	return 2;
 }
 

@@ -467,7 +467,7 @@ run_profile() {
 		check_full tmpfs tmpfs no
 	fi
 	check_refused xfs EPERM
-	check_refused opt EPERM
+	check_refused opt EINVAL
 	check_single nf ext4 "$type" "a program with no mount(2) fallback (fsopen only) mounts ext4"
 	[ "$PROF" = kern ] &&
 		check_single tf ext4 "$type" "libmount's target-fd mode (MOVE_MOUNT_T_EMPTY_PATH) mounts ext4"

@@ -32,6 +32,7 @@ cat >"$PROFILES/kern.conf" <<'EOF'
 [profile]
 default-action = deny
 max-mounts = 16
+max-loop-devices = 2
 
 [fs ext4]
 action = kernel
@@ -73,6 +74,10 @@ for h in newmount_seq fsopen_only; do
 	chown 100000:100000 "$ROOTFS/bin/$h"
 done
 mv_make_ext4 "$MV_TMP/disk.img" || mv_bail "cannot build the ext4 image"
+# An image in the container for its own loop devices (docs/loop.md).
+mkdir -p "$ROOTFS/img"
+mv_make_ext4 "$ROOTFS/img/ext4.img" 8M || mv_bail "cannot build the container's ext4 image"
+chown -R 100000:100000 "$ROOTFS/img"
 mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
@@ -162,6 +167,21 @@ targetfd() {
 	mvstep "tf-$1-umount" $NM umount /mnt/a
 	gone "tf-$1"
 }
+
+# loopcase : ext4 on a loop device the container makes: util-linux 2.38's
+# mount -o loop (mount(2), autoclear), then losetup and the new API.
+loopcase() {
+	mvstep m2-loop /usr/bin/mount -o loop /img/ext4.img /mnt/a
+	mounted m2-loop
+	mvstep m2-loop-umount /usr/bin/umount /mnt/a
+	gone m2-loop
+	mvstep nm-loop-setup sh -c '/usr/sbin/losetup -f --show /img/ext4.img >/tmp/loopdev && cat /tmp/loopdev'
+	mvstep nm-loop sh -c "$NM new ext4 \$(cat /tmp/loopdev) /mnt/a"
+	mounted nm-loop
+	mvstep nm-loop-umount $NM umount /mnt/a
+	mvstep nm-loop-detach sh -c '/usr/sbin/losetup -d $(cat /tmp/loopdev)'
+	gone nm-loop
+}
 EOF
 cat >"$ROOTFS/kern.sh" <<'EOF'
 dev=$1 tok=$2
@@ -172,6 +192,7 @@ refused xfs xfs "$dev"
 refused opt ext4 "$dev" commit=7
 nofallback ext4 ext4 "$dev"
 targetfd ext4 ext4 "$dev"
+loopcase
 EOF
 cat >"$ROOTFS/fuse.sh" <<'EOF'
 dev=$1 tok=$2
@@ -441,6 +462,26 @@ check_single() {
 		[ -z "$(grep -E 'result=ENOSYS' "$MV_TMP/dec/$ID.$p-$c" 2>/dev/null)" ]
 }
 
+# check_loop : ext4 on the container's own loop device, both ways.
+check_loop() {
+	local p info
+	t_step_ok "$RT/$PROF: loop: losetup -f --show in the container" "$ID" nm-loop-setup
+	same_step "loop: mount of ext4 on the container's loop device" loop 0
+	same_decision loop
+	for p in m2 nm; do
+		info=$(mv_step_out "$ID" "$p-loop-info")
+		if [[ $info == *" - ext4 /dev/loop"* ]] && has_nosuid_nodev "$info"; then
+			t_ok "$RT/$PROF: loop: $p: mountinfo shows ext4 on /dev/loopN, nosuid,nodev"
+		else
+			t_fail "$RT/$PROF: loop: $p: mountinfo shows ext4 on /dev/loopN, nosuid,nodev" "$info"
+		fi
+	done
+	same_out "loop: same file content read" loop-read
+	same_step "loop: umount" loop-umount 0
+	t_step_ok "$RT/$PROF: loop: losetup -d after the new API's umount" "$ID" nm-loop-detach
+	same_step "loop: nothing left at /mnt/a" loop-gone 0
+}
+
 run_profile() {
 	local type toks rc
 	ID=$MV_IDP-$RT-$PROF
@@ -448,9 +489,13 @@ run_profile() {
 	[ "$PROF" = fuse ] && type=fuse.fuse2fs
 	toks="$(phases_full ext4) $(phases_full tmpfs) $(phases_refused xfs) $(phases_refused opt)"
 	toks+=" nf-ext4.mounted nf-ext4"
-	[ "$PROF" = kern ] && toks+=" tf-ext4.mounted tf-ext4"
-	mv_oci_bundle --profile "$PROF" --device "$DEV" "$MV_TMP/$ID" "$ROOTFS" sh "/$PROF.sh" "$DEV" "$ID" ||
-		mv_bail "cannot write the bundle"
+	local loop=()
+	if [ "$PROF" = kern ]; then
+		toks+=" tf-ext4.mounted tf-ext4 m2-loop.mounted m2-loop nm-loop.mounted nm-loop"
+		loop=(--loop)
+	fi
+	mv_oci_bundle --profile "$PROF" "${loop[@]}" --device "$DEV" "$MV_TMP/$ID" "$ROOTFS" \
+		sh "/$PROF.sh" "$DEV" "$ID" || mv_bail "cannot write the bundle"
 	mv_bind_host_libs "$MV_TMP/$ID"
 	mv_start "$RT" "$MV_TMP/$ID" "$ID" 240
 	# shellcheck disable=SC2086 # a list of tokens
@@ -459,6 +504,15 @@ run_profile() {
 	rc=$?
 	t_check "$RT/$PROF: the container ran to its end (exit 0)" [ "$rc" = 0 ]
 	mv_wait_log "container $ID gone" 10 >/dev/null
+	if [ "$PROF" = kern ]; then
+		local i
+		for ((i = 0; i < 50; i++)); do
+			losetup -a | grep -qF "$ROOTFS/img/" || break
+			sleep 0.1
+		done
+		t_check "$RT/$PROF: no loop device of the container's image is left on the host" \
+			[ -z "$(losetup -a | grep -F "$ROOTFS/img/")" ]
+	fi
 
 	check_full ext4 "$type" yes
 	if [ "$PROF" = kern ]; then
@@ -469,8 +523,10 @@ run_profile() {
 	check_refused xfs EPERM
 	check_refused opt EINVAL
 	check_single nf ext4 "$type" "a program with no mount(2) fallback (fsopen only) mounts ext4"
-	[ "$PROF" = kern ] &&
+	if [ "$PROF" = kern ]; then
 		check_single tf ext4 "$type" "libmount's target-fd mode (MOVE_MOUNT_T_EMPTY_PATH) mounts ext4"
+		check_loop
+	fi
 	# notifyd opens some fds once, at its first container: the count after
 	# the first run is the baseline every later run must come back to.
 	FDS_AFTER+=("$(mv_notifyd_fds)")

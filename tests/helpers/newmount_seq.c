@@ -221,6 +221,16 @@ static int parse_opts(char *s)
 		for (size_t i = 0; i < sizeof(optmap) / sizeof(optmap[0]); i++)
 			if (!strcmp(optmap[i].name, tok))
 				o->def = &optmap[i];
+		/* ro and rw exclude each other in libmount's option list: the last wins */
+		if (o->def->kind == OPT_RO) {
+			size_t k = 0;
+
+			for (size_t i = 0; i + 1 < nopts; i++)
+				if (opts[i].def->kind != OPT_RO)
+					opts[k++] = opts[i];
+			opts[k++] = *o;
+			nopts = k;
+		}
 	}
 	return 0;
 }

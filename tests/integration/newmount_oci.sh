@@ -342,6 +342,11 @@ rc_class() {
 	[ "$rc" = 0 ] && { echo 0; return; }
 	[ "$rc" = missing ] && { echo missing; return; }
 	out=$(mv_step_out "$1" "$2")
+	# util-linux mount(8) words errnos its own way (exit 32)
+	case $out in
+	*": permission denied."*) echo EPERM; return ;;
+	*"mount point not mounted or bad option"*) echo EINVAL; return ;;
+	esac
 	for e in EPERM EACCES EINVAL ENODEV ENOTBLK EBUSY ENOENT EROFS ENOSYS EMFILE ENOSPC; do
 		if mv_errno_in "$e" "$out"; then
 			echo "$e"

@@ -264,6 +264,7 @@ on_mounted() {
 	out=$(mv_ctl mounts 2>&1)
 	awk -v id="$1" '$1 == id && $NF == "/mnt/a"' <<<"$out" | grep -q . && listed=yes
 	echo "$listed" >"$MV_TMP/dec/$1.$2.listed"
+	echo "$out" >"$MV_TMP/dec/$1.$2.mounts"
 }
 
 # on_done ID PHASE : after the umount notifyctl no longer lists it.
@@ -302,11 +303,13 @@ why_marks() {
 	echo "${out% }"
 }
 
-# same_decision CASE : the new API's deciding line has mount(2)'s action,
-# rule and result (and the same "locked"/"idmapped"); none of its calls
-# was answered ENOSYS.
+# same_decision CASE : the new API's calls were decided by mount(2)'s rule
+# with mount(2)'s action and result (for a mount: on fsconfig's CMD_CREATE
+# or move_mount), the move_mount that attaches says what mount(2)'s line
+# says (action, result, "locked"/"idmapped"), and none of its calls was
+# answered ENOSYS.
 same_decision() {
-	local c=$1 f2=$MV_TMP/dec/$ID.m2-$1 fn=$MV_TMP/dec/$ID.nm-$1 l2 ln a r res
+	local c=$1 f2=$MV_TMP/dec/$ID.m2-$1 fn=$MV_TMP/dec/$ID.nm-$1 l2 ln lm a r res
 	l2=$(first_line "$f2" '(^| )syscall=mount ')
 	if [ -z "$l2" ]; then
 		t_fail "$RT/$PROF: $c: mount(2) has a decision line" "$(cat "$f2" 2>/dev/null)"
@@ -315,18 +318,31 @@ same_decision() {
 	a=$(mv_kv action "$l2")
 	r=$(mv_kv rule "$l2")
 	res=$(mv_kv result "$l2")
-	if [ "$res" = ok ]; then
-		ln=$(first_line "$fn" '(^| )syscall=move_mount ' 'result=ok')
+	local sysre='(^| )syscall=(fsopen|fsconfig|fsmount|move_mount) ' x
+	[ "$res" = ok ] && sysre='(^| )syscall=(fsconfig|move_mount) '
+	ln=
+	while IFS= read -r x; do
+		[ -n "$x" ] && [ "$(mv_kv action "$x")" = "$a" ] && [ "$(mv_kv result "$x")" = "$res" ] &&
+			[ "$(mv_kv rule "$x")" = "$r" ] && { ln=$x; break; }
+	done < <(grep -E -- "$sysre" "$fn" 2>/dev/null)
+	if [ -n "$ln" ]; then
+		t_ok "$RT/$PROF: $c: the new API is decided as mount(2) (action=$a rule=\"$r\" result=$res)"
 	else
-		ln=$(first_line "$fn" '(^| )syscall=(fsopen|fsconfig|fsmount|move_mount) ' "action=$a " \
-			"result=$res( |$)")
+		t_fail "$RT/$PROF: $c: the new API is decided as mount(2) (action=$a rule=\"$r\" result=$res)" \
+			"mount(2): $l2" "new API (all lines of the phase):" "$(cat "$fn" 2>/dev/null)"
 	fi
-	if [ -n "$ln" ] && [ "$(mv_kv action "$ln")" = "$a" ] && [ "$(mv_kv rule "$ln")" = "$r" ] &&
-		[ "$(mv_kv result "$ln")" = "$res" ] && [ "$(why_marks "$ln")" = "$(why_marks "$l2")" ]; then
-		t_ok "$RT/$PROF: $c: the new API's decision is mount(2)'s (action=$a rule=\"$r\" result=$res)"
-	else
-		t_fail "$RT/$PROF: $c: the new API's decision is mount(2)'s" "mount(2): $l2" \
-			"new API (all lines of the phase):" "$(cat "$fn" 2>/dev/null)"
+	if [ "$res" = ok ]; then
+		lm=$(first_line "$fn" '(^| )syscall=move_mount ' 'result=ok')
+		if [ -n "$lm" ] && [ "$(mv_kv action "$lm")" = "$a" ] &&
+			[ "$(why_marks "$lm")" = "$(why_marks "$l2")" ]; then
+			t_ok "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $(why_marks "$l2")"
+		else
+			t_fail "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $(why_marks "$l2")" \
+				"mount(2): $l2" "new API: ${lm:-no move_mount line with result=ok}"
+		fi
+		if [ -n "$lm" ] && [ "$(mv_kv rule "$lm")" != "$r" ]; then
+			t_diag "$RT/$PROF: $c: note: move_mount's rule is \"$(mv_kv rule "$lm")\", mount(2)'s \"$r\""
+		fi
 	fi
 	if grep -qE 'syscall=(fsopen|fsconfig|fsmount|move_mount) .*result=ENOSYS' "$fn" 2>/dev/null; then
 		t_fail "$RT/$PROF: $c: no new-API call answered ENOSYS" "$(grep ENOSYS "$fn")"
@@ -412,8 +428,8 @@ check_full() {
 		if [ "$(cat "$MV_TMP/dec/$ID.$p-$c.listed" 2>/dev/null)" = "$managed" ]; then
 			t_ok "$RT/$PROF: $c: $p: notifyctl mounts lists it: $managed"
 		else
-			t_fail "$RT/$PROF: $c: $p: notifyctl mounts lists it: $managed" \
-				"$(cat "$MV_TMP/dec/$ID.$p-$c.listed" 2>/dev/null)" "$(mv_ctl mounts 2>&1)"
+			t_fail "$RT/$PROF: $c: $p: notifyctl mounts lists it: $managed" "notifyctl mounts said:" \
+				"$(cat "$MV_TMP/dec/$ID.$p-$c.mounts" 2>/dev/null)"
 		fi
 		if [ "$(cat "$MV_TMP/dec/$ID.$p-$c.left" 2>/dev/null)" = no ]; then
 			t_ok "$RT/$PROF: $c: $p: after umount notifyctl lists nothing"
@@ -474,8 +490,13 @@ check_single() {
 	else
 		t_fail "$RT/$PROF: $c: $p: mountinfo shows $t, nosuid,nodev" "$info"
 	fi
-	t_check "$RT/$PROF: $c: $p: notifyctl mounts lists it" \
-		[ "$(cat "$MV_TMP/dec/$ID.$p-$c.listed" 2>/dev/null)" = yes ]
+	if [ "$(cat "$MV_TMP/dec/$ID.$p-$c.listed" 2>/dev/null)" = yes ]; then
+		t_ok "$RT/$PROF: $c: $p: notifyctl mounts lists it at /mnt/a"
+	else
+		t_fail "$RT/$PROF: $c: $p: notifyctl mounts lists it at /mnt/a" "notifyctl mounts said:" \
+			"$(cat "$MV_TMP/dec/$ID.$p-$c.mounts" 2>/dev/null)" "decisions:" \
+			"$(cat "$MV_TMP/dec/$ID.$p-$c" 2>/dev/null)"
+	fi
 	t_step_ok "$RT/$PROF: $c: $p: umount" "$ID" "$p-$c-umount"
 	t_step_ok "$RT/$PROF: $c: $p: nothing left" "$ID" "$p-$c-gone"
 	t_step_ok "$RT/$PROF: $c: $p: no FUSE daemon left" "$ID" "$p-$c-nodaemon"

@@ -582,8 +582,12 @@ run_profile() {
 	done
 	FDS_AFTER+=("$fds")
 	if [ "${#FDS_AFTER[@]}" -gt 1 ]; then
-		t_check "$RT/$PROF: notifyd's fd count is back to ${FDS_AFTER[0]} (after the first container)" \
-			[ "${FDS_AFTER[-1]}" -le "${FDS_AFTER[0]}" ]
+		if [ "${FDS_AFTER[-1]}" -le "${FDS_AFTER[0]}" ]; then
+			t_ok "$RT/$PROF: notifyd's fd count is back to ${FDS_AFTER[0]} (after the first container)"
+		else
+			t_fail "$RT/$PROF: notifyd's fd count is back to ${FDS_AFTER[0]} (after the first container)" \
+				"it is ${FDS_AFTER[-1]}:" "$(ls -l "/proc/$NOTIFYD_PID/fd" 2>&1)"
+		fi
 	fi
 }
 

@@ -148,6 +148,22 @@ full() {
 	gone "nm-$c"
 }
 
+# pair CASE TYPE SOURCE OPTS : a mount with options, both ways, looked at,
+# unmounted.  libmount passes "ro" as an fsconfig flag and sets
+# MOUNT_ATTR_RDONLY, and atime options, by mount_setattr on the detached
+# mount fsmount returned, before move_mount.
+pair() {
+	c=$1 type=$2 src=$3 opts=$4
+	mvstep "m2-$c" mount -t "$type" -o "$opts" "$src" /mnt/a
+	mounted "m2-$c"
+	mvstep "m2-$c-umount" umount /mnt/a
+	gone "m2-$c"
+	mvstep "nm-$c" $NM new "$type" "$src" /mnt/a "$opts"
+	mounted "nm-$c"
+	mvstep "nm-$c-umount" $NM umount /mnt/a
+	gone "nm-$c"
+}
+
 # refused CASE TYPE SOURCE [OPTS] : a mount that must fail, both ways.
 refused() {
 	c=$1 type=$2 src=$3 opts=${4:-}
@@ -194,6 +210,8 @@ dev=$1 tok=$2
 . /bin/nm_cases.sh
 full ext4 ext4 "$dev"
 full tmpfs tmpfs tmpfs size=1m
+pair ro ext4 "$dev" ro
+pair noatime ext4 "$dev" noatime
 refused xfs xfs "$dev"
 refused opt ext4 "$dev" commit=7
 nofallback ext4 ext4 "$dev"
@@ -205,6 +223,8 @@ dev=$1 tok=$2
 . /bin/nm_cases.sh
 full ext4 ext4 "$dev"
 full tmpfs tmpfs tmpfs size=1m
+pair ro ext4 "$dev" ro
+pair noatime ext4 "$dev" noatime
 refused xfs xfs "$dev"
 refused opt ext4 "$dev" commit=7
 nofallback ext4 ext4 "$dev"
@@ -267,9 +287,19 @@ on_mounted() {
 	echo "$out" >"$MV_TMP/dec/$1.$2.mounts"
 }
 
-# on_done ID PHASE : after the umount notifyctl no longer lists it.
+# on_done ID PHASE : after the umount notifyctl no longer lists it, and the
+# kernel's ext4 superblock of $DEV is gone (/sys/fs/ext4/loopN: a context
+# or mount fd still held somewhere keeps it, and the device busy).
 on_done() {
-	local out
+	local out i sb=no
+	for ((i = 0; i < 30; i++)); do
+		sb=no
+		[ -e "/sys/fs/ext4/${DEV#/dev/}" ] || break
+		sb=yes
+		sleep 0.1
+	done
+	echo "$sb" >"$MV_TMP/dec/$1.$2.sb"
+	[ "$sb" = yes ] && ls -l "/proc/$NOTIFYD_PID/fd/" >"$MV_TMP/dec/$1.$2.fds" 2>&1
 	out=$(mv_ctl mounts 2>&1)
 	if awk -v id="$1" '$1 == id' <<<"$out" | grep -q .; then
 		echo yes >"$MV_TMP/dec/$1.$2.left"
@@ -405,6 +435,22 @@ has_nosuid_nodev() {
 	[[ ,$o, == *,nosuid,* && ,$o, == *,nodev,* ]]
 }
 
+# sb_released CASE PREFIX... : after each phase PREFIX-CASE ended, no ext4
+# superblock of $DEV was left (checked for the ext4 cases).
+sb_released() {
+	local c=$1 p
+	shift
+	for p in "$@"; do
+		if [ "$(cat "$MV_TMP/dec/$ID.$p-$c.sb" 2>/dev/null)" = no ]; then
+			t_ok "$RT/$PROF: $c: $p: after umount the ext4 superblock of $DEV is gone"
+		else
+			t_fail "$RT/$PROF: $c: $p: after umount the ext4 superblock of $DEV is gone" \
+				"/sys/fs/ext4/${DEV#/dev/} still there 3 s after the phase ended" \
+				"notifyd's fds then:" "$(grep -v ' -> socket:' "$MV_TMP/dec/$ID.$p-$c.fds" 2>&1)"
+		fi
+	done
+}
+
 # check_full CASE WANT_TYPE MANAGED : the checks of one "full" case; MANAGED
 # is yes when notifyd makes the mount (kernel, fuse), no for continue.
 check_full() {
@@ -469,6 +515,29 @@ check_full() {
 	same_step "$c: umount" "$c-umount" 0
 	same_step "$c: nothing left at /mnt/a, /mnt/b" "$c-gone" 0
 	same_step "$c: no FUSE daemon left" "$c-nodaemon" 0
+	[ "$c" = ext4 ] && sb_released "$c" m2 nm
+}
+
+# check_pair CASE WANT_TYPE : a pair mounted alike, with the same mountinfo
+# line: the option CASE (ro, noatime) besides the forced nosuid,nodev.
+check_pair() {
+	local c=$1 info o
+	same_step "$c: mount -o $c" "$c" 0
+	same_decision "$c"
+	info=$(mv_step_out "$ID" "nm-$c-info")
+	o=${info%% *}
+	if has_nosuid_nodev "$info" && [[ ,$o, == *,$c,* ]] && [[ $info == *" - $2 "* ]]; then
+		t_ok "$RT/$PROF: $c: nm: mountinfo shows $2 with $c and nosuid,nodev"
+	else
+		t_fail "$RT/$PROF: $c: nm: mountinfo shows $2 with $c and nosuid,nodev" "$info" \
+			"$(mv_step_out "$ID" "nm-$c")"
+	fi
+	same_out "$c: same mountinfo line" "$c-info"
+	same_out "$c: same file content read" "$c-read"
+	same_step "$c: umount" "$c-umount" 0
+	same_step "$c: nothing left" "$c-gone" 0
+	same_step "$c: no FUSE daemon left" "$c-nodaemon" 0
+	sb_released "$c" m2 nm
 }
 
 # check_refused CASE ERRNO : both refused alike, nothing mounted.
@@ -500,6 +569,7 @@ check_single() {
 	t_step_ok "$RT/$PROF: $c: $p: umount" "$ID" "$p-$c-umount"
 	t_step_ok "$RT/$PROF: $c: $p: nothing left" "$ID" "$p-$c-gone"
 	t_step_ok "$RT/$PROF: $c: $p: no FUSE daemon left" "$ID" "$p-$c-nodaemon"
+	sb_released "$c" "$p"
 	t_check "$RT/$PROF: $c: $p: after umount notifyctl lists nothing" \
 		[ "$(cat "$MV_TMP/dec/$ID.$p-$c.left" 2>/dev/null)" = no ]
 	t_check "$RT/$PROF: $c: $p: no call answered ENOSYS" \
@@ -531,7 +601,9 @@ run_profile() {
 	ID=$MV_IDP-$RT-$PROF
 	type=ext4
 	[ "$PROF" = fuse ] && type=fuse.fuse2fs
-	toks="$(phases_full ext4) $(phases_full tmpfs) $(phases_refused xfs) $(phases_refused opt)"
+	toks="$(phases_full ext4) $(phases_full tmpfs) $(phases_full ro) $(phases_full noatime)"
+	toks+=" $(phases_refused xfs)"
+	toks+=" $(phases_refused opt)"
 	toks+=" nf-ext4.mounted nf-ext4"
 	local loop=()
 	if [ "$PROF" = kern ]; then
@@ -564,6 +636,8 @@ run_profile() {
 	else
 		check_full tmpfs tmpfs no
 	fi
+	check_pair ro "$type"
+	check_pair noatime "$type"
 	check_refused xfs EPERM
 	check_refused opt EINVAL
 	check_single nf ext4 "$type" "a program with no mount(2) fallback (fsopen only) mounts ext4"

@@ -9,6 +9,7 @@
 #ifndef MV_DECISION_H
 #define MV_DECISION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What notifyd did with a request: the `action=` of its decision line. */
@@ -33,6 +34,8 @@ struct decision {
 	int64_t val;    /* the syscall's return value on success (LOOP_CTL_GET_FREE) */
 	char rule[160]; /* which rule decided */
 	char why[512];  /* why it failed, or what was done */
+	/* The handler answered already (SECCOMP_ADDFD_FLAG_SEND): request_answer() only logs. */
+	bool answered;
 };
 
 /* The decision line's name of an action. */

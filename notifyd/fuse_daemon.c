@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +38,7 @@ struct daemon_rec {
 	int pidfd, stderr_fd, mntns_fd;
 	pid_t pid;
 	uint64_t mnt_id, mnt_id_old;
+	dev_t dev; /* its superblock (new mount API: fuse_daemon_set_target()), or 0 */
 	char *program, *target;
 	char *source, *options; /* vfsd shares only */
 	bool killed;            /* sweep_orphans() signalled it; under state.lock */
@@ -558,6 +560,7 @@ int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info)
 	(void)container_proc_start(d->pid, &d->start);
 	d->mnt_id = info->mnt_id;
 	d->mnt_id_old = info->mnt_id_old;
+	d->dev = info->dev;
 	d->program = strdup(info->program);
 	d->target = strdup(info->target);
 	d->source = info->source ? strdup(info->source) : NULL;
@@ -656,21 +659,30 @@ static void fuse_res_gone(struct container *c, struct container_resource *res, b
 		log_info("container %s is gone: killed its %d FUSE and share daemon(s)", c->id, n);
 }
 
-int fuse_daemon_set_target(struct container *c, uint64_t mnt_id, uint64_t new_mnt_id,
-                           uint64_t new_mnt_id_old, const char *target)
+int fuse_daemon_set_target(struct container *c, int mnt_fd, uint64_t mnt_id, const char *target,
+                           uint64_t *mnt_id_old)
 {
-	char *t = strdup(target);
+	struct statx stx = {0};
+	char *t;
+	dev_t dev;
 	int r = -ENOENT;
 
+	/* Mask 0: FUSE refuses notifyd any attribute, but the VFS still reports
+	 * the superblock and the (old) mount id. */
+	if (statx(mnt_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) < 0)
+		return -errno;
+	dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	*mnt_id_old = stx.stx_mnt_id;
+	t = strdup(target);
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_lock(&state.lock);
 	for (struct daemon_rec *d = state.recs; d; d = d->next)
-		if (d->c == c && d->kind == FUSE_DAEMON_PROGRAM && d->mnt_id == mnt_id) {
+		if (d->c == c && d->kind == FUSE_DAEMON_PROGRAM && d->dev && d->dev == dev) {
 			free(d->target);
 			d->target = TAKE_PTR(t);
-			d->mnt_id = new_mnt_id;
-			d->mnt_id_old = new_mnt_id_old;
+			d->mnt_id = mnt_id;
+			d->mnt_id_old = stx.stx_mnt_id;
 			r = 0;
 			break;
 		}

@@ -32,6 +32,7 @@ struct fuse_daemon_info {
 	pid_t pid;           /* in notifyd's pid namespace */
 	uint64_t mnt_id;     /* STATX_MNT_ID_UNIQUE of the FUSE mount */
 	uint64_t mnt_id_old; /* STATX_MNT_ID (as in mountinfo) */
+	dev_t dev;           /* the FUSE superblock (fuse_daemon_set_target()), or 0 */
 	const char *program, *target;
 	const char *source, *options; /* for `notifyctl shares`; NULL for FUSE programs */
 };
@@ -50,16 +51,17 @@ void fuse_daemon_unreserve(struct container *c, enum fuse_daemon_kind kind);
 /* Supervise a started daemon (takes its fds, holds a reference on c). */
 int fuse_daemon_add(struct container *c, struct fuse_daemon_info *info);
 /*
- * The new mount API (fuse_action_create()): the FUSE program whose detached
- * mount mnt_id (STATX_MNT_ID_UNIQUE) the caller attached with move_mount()
- * now serves the mount new_mnt_id (the attached one: the same or a clone)
- * with mountinfo id new_mnt_id_old at target (the caller's path), so its
- * exit detaches that mount and the state file names it.  Call after the
- * mount's record was added (mount_record_add).  0, -ENOENT when c has no
- * such daemon (it exited), -ENOMEM.
+ * The new mount API (fuse_action_create()): the caller attached a mount
+ * mnt_fd of a FUSE superblock notifyd created for c (the detached mount
+ * created() got, or a clone of it: found by its superblock) at target; its
+ * program now serves that mount (unique id mnt_id), so its exit detaches
+ * it and the state file and `notifyctl` name it.  *mnt_id_old gets the
+ * mount's mountinfo id (notifyd learns no other attribute of a FUSE mount),
+ * for mount_record_add().  0, -ENOENT when c has no such daemon (it
+ * exited), -ENOMEM, or statx's -errno.
  */
-int fuse_daemon_set_target(struct container *c, uint64_t mnt_id, uint64_t new_mnt_id,
-                           uint64_t new_mnt_id_old, const char *target);
+int fuse_daemon_set_target(struct container *c, int mnt_fd, uint64_t mnt_id, const char *target,
+                           uint64_t *mnt_id_old);
 /*
  * After c's mounts changed (a umount2 notifyd did): stop (SIGTERM) each of
  * c's vfsd daemons whose mount has no record any more.  FUSE programs see

@@ -55,6 +55,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -470,6 +471,12 @@ static int job_hand_over(struct fuse_job *job, struct fuse_daemon_info *info, in
 	pid_t pid = info->pid;
 	int r;
 
+	struct statx stx = {0};
+
+	/* Its superblock, by which fuse_daemon_set_target() finds it after the
+	 * caller attached (a clone of) the mount. */
+	if (statx(mfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0)
+		info->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
 	if (kill_fd < 0) {
 		r = -errno;
 		kill_reap(info->pidfd);

@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -130,4 +133,38 @@ int kernel_check_minimum(char *why, size_t len)
 		return -ENOSYS;
 	}
 	return 0;
+}
+
+static int addfd_send = -1;
+
+int kernel_check_addfd_send(void)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {.len = 1, .filter = &allow};
+	int status;
+	pid_t pid;
+
+	if (addfd_send >= 0)
+		return addfd_send;
+	/* A filter is for life: install it in a child that only asks the one question. */
+	pid = fork();
+	if (pid < 0)
+		return addfd_send = 0;
+	if (pid == 0) {
+		struct seccomp_notif_addfd a = {
+		    .id = 0, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = 0};
+		int fd;
+
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		                  SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		if (fd < 0)
+			_exit(2);
+		/* No such request: ENOENT if the flag is known, EINVAL if not. */
+		_exit(ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 && errno == ENOENT ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return addfd_send = 0;
+	addfd_send = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return addfd_send;
 }

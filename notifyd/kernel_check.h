@@ -22,4 +22,13 @@
  */
 int kernel_check_minimum(char *why, size_t len);
 
+/*
+ * Does SECCOMP_IOCTL_NOTIF_ADDFD know SECCOMP_ADDFD_FLAG_SEND (5.14)?  1 or
+ * 0; probed once (a child installs an allow-all filter with a listener and
+ * asks), then remembered.  Without it the new mount API's kernel and fuse
+ * actions answer ENOSYS (docs/new-mount-api.md).  Call it first before any
+ * thread exists.
+ */
+int kernel_check_addfd_send(void);
+
 #endif

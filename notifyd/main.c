@@ -299,8 +299,10 @@ static void probe_features(void)
 	               mount_record_present(stx.stx_mnt_id, mntns_id) == 1;
 
 	snprintf(notifyd.features, sizeof(notifyd.features),
-	         "mount_setattr=%s statx-mnt-id-unique=%s statmount-records=%s sync-wake-up=%s",
+	         "mount_setattr=%s statx-mnt-id-unique=%s statmount-records=%s addfd-send=%s "
+	         "sync-wake-up=%s",
 	         setattr ? "yes" : "no", uniq ? "yes" : "no", records ? "yes" : "no",
+	         kernel_check_addfd_send() ? "yes" : "no",
 	         notifyd.sync_wake_state < 0 ? "untried"
 	         : notifyd.sync_wake_state   ? "yes"
 	                                     : "no");
@@ -907,6 +909,11 @@ int main(int argc, char **argv)
 			log_error("%s", why);
 			return EXIT_FAILURE;
 		}
+		/* Optional (the new mount API's kernel and fuse actions); probed before threads. */
+		if (!kernel_check_addfd_send())
+			log_info("SECCOMP_ADDFD_FLAG_SEND unavailable (Linux >= 5.14): fsopen of "
+			         "kernel and fuse types answers ENOSYS, callers fall back to "
+			         "mount(2)");
 	}
 	/*
 	 * Never dumpable: helpers that share our memory enter containers' user

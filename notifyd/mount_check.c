@@ -13,6 +13,14 @@ int mount_check_prepare(struct request *rq, const struct profile *p, const struc
                         struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr,
                         struct decision *d)
 {
+	return mount_check_prepare_flags(rq, p, fs, rq->notif.data.args[3], mf, opts, cr, d);
+}
+
+int mount_check_prepare_flags(struct request *rq, const struct profile *p,
+                              const struct profile_fs *fs, unsigned long flags,
+                              struct mount_flags *mf, struct mount_opts *opts,
+                              struct proc_creds *cr, struct decision *d)
+{
 	const char *bad = NULL;
 	unsigned n_mounts;
 	int r;
@@ -31,7 +39,7 @@ int mount_check_prepare(struct request *rq, const struct profile *p, const struc
 	if (r < 0)
 		return decision_fail(d, r == -EPERM ? EPERM : -r,
 		                     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
-	r = mount_flags_translate(rq->notif.data.args[3], mf);
+	r = mount_flags_translate(flags, mf);
 	if (r < 0)
 		return decision_fail(d, EINVAL, "mount flags %s not supported for a new mount",
 		                     rq->flags);

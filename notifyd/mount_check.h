@@ -21,4 +21,10 @@ int mount_check_prepare(struct request *rq, const struct profile *p, const struc
                         struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr,
                         struct decision *d);
 
+/* The same with the MS_* flags given (the new mount API's sb flags), not mount(2)'s args[3]. */
+int mount_check_prepare_flags(struct request *rq, const struct profile *p,
+                              const struct profile_fs *fs, unsigned long flags,
+                              struct mount_flags *mf, struct mount_opts *opts,
+                              struct proc_creds *cr, struct decision *d);
+
 #endif

@@ -127,6 +127,7 @@ struct lock_args {
 	bool crash;                 /* test hook: die before the attach */
 	bool crash_kill;            /* ... killing notifyd (else it re-executes itself) */
 	const char *stage;          /* STAGE, or STAGE_FILE for the mount of a file */
+	bool clone_only;            /* hand the locked clone back instead of attaching it */
 };
 
 /* The recipe of the header comment; async-signal-safe. */
@@ -157,6 +158,13 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	tree = (int)syscall(SYS_open_tree, AT_FDCWD, a->stage, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		ns_child_report(sock, errno, STEP_CLONE, 0, -1);
+	if (a->clone_only) {
+		memset(&stx, 0, sizeof(stx));
+		if (statx(tree, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) <
+		    0)
+			ns_child_report(sock, errno, STEP_CLONE, 0, -1);
+		ns_child_report(sock, 0, 0, stx.stx_mnt_id, tree);
+	}
 	if (setns(a->mntns_fd, CLONE_NEWNS) < 0)
 		ns_child_report(sock, errno, STEP_ENTER_TARGET, 0, -1);
 	/*
@@ -256,5 +264,74 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	}
 	*mnt_id = m.value;
 	inflight_crash_point("after-attach");
+	return 0;
+}
+
+int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, const char **step)
+{
+	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, fd = -EBADF;
+	struct ns_child_msg m;
+	struct statx stx = {0};
+	int r;
+
+	if (step)
+		*step = "helper";
+	userns = ns_open_at(procfd, "user");
+	if (userns < 0)
+		return userns;
+	own_userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	if (own_userns < 0)
+		return -errno;
+	r = ns_same(userns, own_userns);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		/* As privileged as we are: nothing to lock against. */
+		fd = (int)syscall(SYS_open_tree, mnt_fd, "",
+		                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (fd < 0)
+			return -errno;
+		r = kernel_mount_id(fd, mnt_id);
+		if (r < 0)
+			return r;
+		*clone_fd = TAKE_FD(fd);
+		return 0;
+	}
+	pthread_once(&staging_once, staging_make);
+	if (staging_ns < 0) {
+		if (step)
+			*step = "making the staging mount namespace";
+		return staging_err ? staging_err : -EIO;
+	}
+	/* A FUSE mount (the fuse action's) answers notifyd no attribute: EACCES.
+	 * Its root is a directory (the mounter's rootmode=40000). */
+	if (statx(mnt_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
+		if (errno != EACCES)
+			return -errno;
+		stx.stx_mode = S_IFDIR;
+	}
+	struct lock_args a = {
+	    .stage = S_ISDIR(stx.stx_mode) ? STAGE : STAGE_FILE,
+	    .staging_ns = staging_ns,
+	    .mnt_fd = mnt_fd,
+	    .userns_fd = userns,
+	    .mntns_fd = -EBADF,
+	    .target_fd = -EBADF,
+	    .clone_only = true,
+	};
+	const int keep[] = {a.staging_ns, a.mnt_fd, a.userns_fd};
+	r = ns_child_run(-1, NS_CHILD_SHARE_MM, keep, ARRAY_SIZE(keep), lock_child, &a,
+	                 LOCK_TIMEOUT_MS, &m, &fd);
+	if (r < 0)
+		return r;
+	if (m.err) {
+		if (step)
+			*step = step_name(m.step);
+		return -m.err;
+	}
+	if (fd < 0)
+		return -EIO;
+	*mnt_id = m.value;
+	*clone_fd = TAKE_FD(fd);
 	return 0;
 }

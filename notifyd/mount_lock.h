@@ -30,4 +30,14 @@
  */
 int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, const char **step);
 
+/*
+ * The same recipe, stopped before the attach (the new mount API's fsmount,
+ * docs/new-mount-api.md): a clone of the detached mount mnt_fd, owned by
+ * the user namespace of the caller (procfd = /proc/<tid>) with its flags
+ * locked, still detached, into *clone_fd with its unique id in *mnt_id.
+ * mnt_fd is used up (the caller still closes it): it is moved onto the
+ * helper's stage and goes with it; pass a clone to keep a mount.  0 or -errno; *step as above.
+ */
+int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, const char **step);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "notifyd/request.h"
 #include "notifyd/mount_check.h"
+#include "notifyd/kernel_action.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/loop_device.h"
 #include "notifyd/mount_lock.h"
@@ -35,7 +36,7 @@
 
 /* Used when default-action = kernel applies to a type without its own section. */
 static char *no_options[] = {NULL};
-static const struct profile_fs default_fs = {
+const struct profile_fs kernel_action_default_fs = {
     .type = "*",
     .action = PROFILE_ACTION_KERNEL,
     .options = no_options,
@@ -84,22 +85,39 @@ static bool is_own_loop(const struct request *rq, int source_fd)
  * to every one of those opens.  The mount fd, or -errno with the refusal in *d.
  */
 static int kernel_make(struct request *rq, const struct kernel_mount *km, bool needs_dev,
-                       const struct proc_creds *cr, bool want_write, struct decision *d)
+                       const struct proc_creds *cr, bool want_write, int *failed_fc,
+                       struct decision *d)
 {
 	_cleanup_close_ int fs_fd = -EBADF;
+	bool failed_create = false;
 	char msg[512];
 	int mnt_fd, r;
 
-	if (!needs_dev) {
+	if (!needs_dev && !failed_fc) {
 		mnt_fd = kernel_mount_create(km, msg, sizeof(msg));
 	} else {
 		fs_fd = kernel_mount_prepare(km, msg, sizeof(msg));
 		if (fs_fd < 0)
 			return decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd),
 			                     msg[0] ? ": " : "", msg);
-		r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd, d);
-		if (r < 0)
+		if (needs_dev) {
+			r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd,
+			                        failed_fc ? &failed_create : NULL, d);
+		} else {
+			r = fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -errno : 0;
+			failed_create = r < 0;
+			if (r < 0)
+				decision_fail(d, -r,
+				              "%s (the filesystem's messages are left in the "
+				              "caller's context)",
+				              strerror(-r));
+		}
+		if (r < 0) {
+			/* The failed context, its messages unread, for the caller to read. */
+			if (failed_fc && failed_create)
+				*failed_fc = TAKE_FD(fs_fd);
 			return r;
+		}
 		msg[0] = '\0';
 		mnt_fd = kernel_mount_finish(fs_fd, km);
 	}
@@ -110,28 +128,95 @@ static int kernel_make(struct request *rq, const struct kernel_mount *km, bool n
 }
 
 /*
- * Check what the kernel applied (the image's stored default options
- * included, mount_verify.c), that the caller still waits, and attach the
- * mount locked at the target (mount_lock.c).  0 with *mnt_id, or -errno
- * with the refusal in *d.
+ * The kernel action's creation step (kernel_action.h): what the kernel
+ * applied is checked too (the image's stored default options included,
+ * mount_verify.c).
  */
-static int kernel_verify_attach(struct request *rq, const struct profile_fs *fs, int mnt_fd,
-                                int target_fd, uint64_t *mnt_id, struct decision *d)
+int kernel_action_make(struct request *rq, const struct profile *p, const struct profile_fs *fs,
+                       unsigned long flags, int *target_fd, int *failed_fc, struct decision *d)
 {
-	const char *step = "";
+	_cleanup_close_ int source_fd = -EBADF, userns_fd = -EBADF, mnt_fd = -EBADF;
+	struct mount_opts opts = {0};
+	struct mount_flags mf;
+	struct proc_creds cr;
+	bool needs_dev = false;
 	char msg[512];
 	int r;
 
+	d->action = DECISION_KERNEL;
+	r = mount_check_prepare_flags(rq, p, fs, flags, &mf, &opts, &cr, d);
+	if (r < 0)
+		goto out;
+	if (kernel_fs_lookup(rq->type, true, &needs_dev) < 0) {
+		r = decision_fail(d, ENODEV, "this kernel has no filesystem '%s'", rq->type);
+		goto out;
+	}
+	if (fs->idmap) {
+		userns_fd = ns_open_at(rq->t.procfd, "user");
+		if (userns_fd < 0) {
+			r = decision_fail(d, -userns_fd, "cannot open the caller's user namespace");
+			goto out;
+		}
+	}
+	r = mount_resolve_paths(rq, needs_dev ? MOUNT_SOURCE_BLOCK : MOUNT_SOURCE_NONE, !mf.sb_ro,
+	                        &cr, target_fd, &source_fd, d);
+	if (r < 0)
+		goto out;
+
+	if (source_fd >= 0 && p->max_loop_devices == 0 && is_own_loop(rq, source_fd)) {
+		/*
+		 * Defence in depth: a profile that gives no loop devices (perhaps
+		 * lowered by a reload) does not mount the ones handed out before.
+		 */
+		r = decision_fail(d, EPERM,
+		                  "%s is a loop device notifyd gave the container, and profile %s "
+		                  "has max-loop-devices = 0",
+		                  rq->source, p->name);
+		goto out;
+	}
+
+	struct kernel_mount km = {
+	    .type = rq->type,
+	    .source = needs_dev ? NULL : rq->source,
+	    .source_fd = source_fd,
+	    .opts = &opts,
+	    .flags = &mf,
+	    .userns_fd = userns_fd,
+	};
+	mnt_fd = kernel_make(rq, &km, needs_dev, &cr, !mf.sb_ro, failed_fc, d);
+	if (mnt_fd < 0) {
+		r = mnt_fd;
+		goto out;
+	}
 	r = mount_verify_effective(mnt_fd, fs, msg, sizeof(msg));
 	if (r == -EPERM)
-		return decision_fail(
+		r = decision_fail(
 		    d, EPERM,
 		    "the new superblock has option '%s' from the image's stored "
 		    "default mount options, which the profile neither allows nor forces",
 		    msg);
-	if (r < 0)
-		return decision_fail(d, EPERM, "cannot check the new superblock's options: %s: %s",
-		                     msg, strerror(-r));
+	else if (r < 0)
+		r = decision_fail(d, EPERM, "cannot check the new superblock's options: %s: %s",
+		                  msg, strerror(-r));
+	if (r >= 0)
+		r = TAKE_FD(mnt_fd);
+out:
+	mount_opts_free(&opts);
+	if (r < 0 && target_fd && *target_fd >= 0)
+		*target_fd = safe_close(*target_fd);
+	return r;
+}
+
+/*
+ * That the caller still waits, and attach the mount locked at the target
+ * (mount_lock.c).  0 with *mnt_id, or -errno with the refusal in *d.
+ */
+static int kernel_attach(struct request *rq, int mnt_fd, int target_fd, uint64_t *mnt_id,
+                         struct decision *d)
+{
+	const char *step = "";
+	int r;
+
 	/* Last look before the mount becomes visible: is the caller still waiting? */
 	if (target_valid(&rq->t) < 0)
 		return decision_fail(
@@ -147,56 +232,13 @@ static int kernel_verify_attach(struct request *rq, const struct profile_fs *fs,
 static void kernel_action(struct request *rq, const struct profile *p, const struct profile_fs *fs,
                           struct decision *d)
 {
-	_cleanup_close_ int target_fd = -EBADF, source_fd = -EBADF, userns_fd = -EBADF,
-	                    mnt_fd = -EBADF;
-	struct mount_opts opts = {0};
-	struct mount_flags mf;
-	struct proc_creds cr;
-	bool needs_dev = false;
+	_cleanup_close_ int target_fd = -EBADF, mnt_fd = -EBADF;
 	uint64_t mnt_id = 0;
 	int r;
 
-	d->action = DECISION_KERNEL;
-	if (mount_check_prepare(rq, p, fs, &mf, &opts, &cr, d) < 0)
-		goto out;
-	if (kernel_fs_lookup(rq->type, true, &needs_dev) < 0) {
-		decision_fail(d, ENODEV, "this kernel has no filesystem '%s'", rq->type);
-		goto out;
-	}
-	if (fs->idmap) {
-		userns_fd = ns_open_at(rq->t.procfd, "user");
-		if (userns_fd < 0) {
-			decision_fail(d, -userns_fd, "cannot open the caller's user namespace");
-			goto out;
-		}
-	}
-	if (mount_resolve_paths(rq, needs_dev ? MOUNT_SOURCE_BLOCK : MOUNT_SOURCE_NONE, !mf.sb_ro,
-	                        &cr, &target_fd, &source_fd, d) < 0)
-		goto out;
-
-	if (source_fd >= 0 && p->max_loop_devices == 0 && is_own_loop(rq, source_fd)) {
-		/*
-		 * Defence in depth: a profile that gives no loop devices (perhaps
-		 * lowered by a reload) does not mount the ones handed out before.
-		 */
-		decision_fail(d, EPERM,
-		              "%s is a loop device notifyd gave the container, and profile %s has "
-		              "max-loop-devices = 0",
-		              rq->source, p->name);
-		goto out;
-	}
-
-	struct kernel_mount km = {
-	    .type = rq->type,
-	    .source = needs_dev ? NULL : rq->source,
-	    .source_fd = source_fd,
-	    .opts = &opts,
-	    .flags = &mf,
-	    .userns_fd = userns_fd,
-	};
-	mnt_fd = kernel_make(rq, &km, needs_dev, &cr, !mf.sb_ro, d);
-	if (mnt_fd < 0 || kernel_verify_attach(rq, fs, mnt_fd, target_fd, &mnt_id, d) < 0)
-		goto out;
+	mnt_fd = kernel_action_make(rq, p, fs, rq->notif.data.args[3], &target_fd, NULL, d);
+	if (mnt_fd < 0 || kernel_attach(rq, mnt_fd, target_fd, &mnt_id, d) < 0)
+		return;
 	r = mount_record_add(rq->c, mnt_id, 0, rq->type, rq->source, rq->target);
 	if (r < 0) {
 		char tbuf[PATH_MAX];
@@ -206,8 +248,6 @@ static void kernel_action(struct request *rq, const struct profile *p, const str
 	decision_ok(d, 0);
 	decision_why(d, "mnt_id=%llu locked%s", (unsigned long long)mnt_id,
 	             fs->idmap ? " idmapped" : "");
-out:
-	mount_opts_free(&opts);
 }
 
 /*
@@ -275,7 +315,7 @@ struct decision mount_request_handle(struct request *rq)
 		d.action = DECISION_CONTINUE;
 		break;
 	case PROFILE_ACTION_KERNEL:
-		kernel_action(rq, p, fs ? fs : &default_fs, &d);
+		kernel_action(rq, p, fs ? fs : &kernel_action_default_fs, &d);
 		break;
 	case PROFILE_ACTION_FUSE:
 		fuse_action_mount(rq, p, fs, &d);

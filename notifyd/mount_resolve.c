@@ -209,7 +209,7 @@ int mount_source_open(struct request *rq, const struct proc_creds *cr, int sourc
 }
 
 int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
-                        bool want_write, int fsfd, struct decision *d)
+                        bool want_write, int fsfd, bool *failed_create, struct decision *d)
 {
 	const char *why = "";
 	bool in_create = false;
@@ -219,7 +219,14 @@ int mount_source_create(struct request *rq, const struct proc_creds *cr, int sou
 
 	if (r >= 0)
 		return 0;
-	if (in_create) {
+	if (failed_create)
+		*failed_create = in_create;
+	if (in_create && failed_create) {
+		decision_fail(d, -r,
+		              "%s (%s; the filesystem's messages are left in the caller's "
+		              "context)",
+		              strerror(-r), why);
+	} else if (in_create) {
 		kernel_mount_messages(fsfd, msg, sizeof(msg));
 		decision_fail(d, -r, "%s%s%s (%s)", strerror(-r), msg[0] ? ": " : "", msg, why);
 	} else {

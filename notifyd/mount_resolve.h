@@ -52,9 +52,11 @@ int mount_source_open(struct request *rq, const struct proc_creds *cr, int sourc
  * context fsfd in the caller's cgroup (source_create_as_caller()).  Returns
  * 0, or -errno with the refusal in *d (as mount_source_open() for the check; with the
  * kernel's errno and the filesystem's messages when the creation failed,
- * e.g. EPERM when its device cgroup denies an external journal).
+ * e.g. EPERM when its device cgroup denies an external journal).  With
+ * failed_create, *failed_create tells whether CMD_CREATE itself failed, and
+ * then the messages are left in fsfd's log (for the new mount API's caller,
+ * docs/new-mount-api.md).
  */
 int mount_source_create(struct request *rq, const struct proc_creds *cr, int source_fd,
-                        bool want_write, int fsfd, struct decision *d);
-
+                        bool want_write, int fsfd, bool *failed_create, struct decision *d);
 #endif

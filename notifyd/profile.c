@@ -73,6 +73,8 @@ static const struct profile_key keys[] = {
      .doc = "FUSE start-ups in progress per container (default 1)"},
     {"max-loop-devices", IN_PROFILE(max_loop_devices), PROFILE_KEY_UINT, .min = 0, .max = 256,
      .doc = "loop devices per container (default 8; 0: none)"},
+    {"max-fs-contexts", IN_PROFILE(max_fs_contexts), PROFILE_KEY_UINT, .min = 1, .max = 1024,
+     .doc = "open new-mount-API contexts and unattached mounts per container (default 16)"},
     {"max-shares", IN_PROFILE(max_shares), PROFILE_KEY_UINT, .min = 0, .max = 64,
      .doc = "virtiofs shares (vfsd processes) per container (default 4)"},
     {"action", IN_FS(action), PROFILE_KEY_ACTION,
@@ -708,6 +710,7 @@ int profile_load_file(const char *path, const char *name, struct profile **ret, 
 	p->max_fuse_starting = 1;
 	p->max_loop_devices = 8;
 	p->max_shares = 4;
+	p->max_fs_contexts = 16;
 	s.p = p;
 	if (!p->name || !p->path) {
 		profile_free(p);

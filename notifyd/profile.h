@@ -52,6 +52,8 @@ struct profile {
 	unsigned max_fuse_starting; /* [profile] max-fuse-starting = per container, default 1 */
 	unsigned max_loop_devices;  /* [profile] max-loop-devices = per container, default 8 */
 	unsigned max_shares; /* [profile] max-shares = vfsd shares per container, default 4 */
+	/* [profile] max-fs-contexts = new-mount-API handles per container, default 16 */
+	unsigned max_fs_contexts;
 	struct profile_fs *fs;
 	size_t n_fs;
 };

@@ -67,7 +67,10 @@ static void log_decision(const struct request *rq, const struct decision *d, int
 	len = put_kv(line, len, sizeof(line), "syscall", rq->syscall);
 	if (rq->type[0] || strcmp(rq->syscall, "mount") == 0)
 		len = put_kv(line, len, sizeof(line), "type", rq->type);
-	if (strcmp(rq->syscall, "mount") == 0)
+	if (strcmp(rq->syscall, "mount") == 0 ||
+	    (rq->source[0] &&
+	     (strcmp(rq->syscall, "fsconfig") == 0 || strcmp(rq->syscall, "fsmount") == 0 ||
+	      strcmp(rq->syscall, "move_mount") == 0)))
 		len = put_kv(line, len, sizeof(line), "source", rq->source);
 	if (rq->target[0])
 		len = put_kv(line, len, sizeof(line), "target", rq->target);
@@ -127,7 +130,9 @@ void request_answer(struct request *rq, const struct decision *d)
 	int send_err;
 
 	inflight_crash_point("before-answer");
-	if (d->action == DECISION_CONTINUE)
+	if (d->answered)
+		send_err = 0;
+	else if (d->action == DECISION_CONTINUE)
 		send_err = target_respond_continue(&rq->t);
 	else if (d->err == 0 && d->val)
 		send_err = target_respond_value(&rq->t, d->val);

@@ -51,6 +51,8 @@ struct request {
 struct decision mount_request_handle(struct request *rq);
 struct decision umount_request_handle(struct request *rq);
 struct decision loop_request_handle(struct request *rq);
+/* fsopen, fsconfig, fsmount, move_mount, fspick, open_tree, mount_setattr (by rq->syscall). */
+struct decision newapi_request_handle(struct request *rq);
 
 /*
  * Answer rq with d exactly once (SECCOMP_IOCTL_NOTIF_SEND or LXC's reply),

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/kcmp.h>
 #include <unistd.h>
 
 int target_valid(const struct target *t)
@@ -32,6 +33,7 @@ int target_open(struct target *t, int notify_fd, const struct seccomp_notif *req
 	t->id = req->id;
 	t->pid = (pid_t)req->pid;
 	t->procfd = -EBADF;
+	t->tgid = 0;
 	if (req->pid == 0) /* not visible in our pid namespace */
 		return -ESRCH;
 	return 0;
@@ -111,26 +113,40 @@ int target_write_mem(const struct target *t, uint64_t addr, const void *buf, siz
 	return target_rw_mem(t, addr, (void *)buf, len, true);
 }
 
-int target_getfd(struct target *t, int fd)
+int target_tgid(struct target *t, pid_t *tgid)
 {
-	_cleanup_close_ int pidfd = -EBADF, dup = -EBADF;
 	char status[4096], *p;
-	pid_t tgid;
 	int r;
 
-	if (fd < 0)
-		return -EBADF;
+	if (t->tgid > 0) {
+		*tgid = t->tgid;
+		return 0;
+	}
 	r = target_open_proc(t);
 	if (r < 0)
 		return r;
-	/* pidfd_open() wants the thread group leader; the notification names the thread. */
 	r = fd_read_file_at(t->procfd, "status", status, sizeof(status));
 	if (r < 0)
 		return r;
 	p = strstr(status, "\nTgid:");
 	if (!p)
 		return -EIO;
-	tgid = (pid_t)strtol(p + 6, NULL, 10);
+	*tgid = t->tgid = (pid_t)strtol(p + 6, NULL, 10);
+	return 0;
+}
+
+int target_getfd(struct target *t, int fd)
+{
+	_cleanup_close_ int pidfd = -EBADF, dup = -EBADF;
+	pid_t tgid;
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+	/* pidfd_open() wants the thread group leader. */
+	r = target_tgid(t, &tgid);
+	if (r < 0)
+		return r;
 	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	if (pidfd < 0)
 		return errno == ESRCH ? -ENOENT : -errno;
@@ -188,6 +204,44 @@ static int target_send(const struct target *t, int64_t val, int32_t err, uint32_
 	if (ioctl(t->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
 		return -errno;
 	return 0;
+}
+
+int target_addfd(const struct target *t, int srcfd, int newfd, bool cloexec, bool send)
+{
+	struct seccomp_notif_addfd a = {
+	    .id = t->id,
+	    .srcfd = (uint32_t)srcfd,
+	    .newfd = newfd >= 0 ? (uint32_t)newfd : 0,
+	    .newfd_flags = cloexec ? O_CLOEXEC : 0,
+	    .flags =
+	        (newfd >= 0 ? SECCOMP_ADDFD_FLAG_SETFD : 0) | (send ? SECCOMP_ADDFD_FLAG_SEND : 0),
+	};
+	int r;
+
+	if (t->lxc)
+		return -EOPNOTSUPP;
+	r = ioctl(t->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+	if (r < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return r;
+}
+
+int target_same_file(struct target *t, int fd, int ours)
+{
+	pid_t tgid;
+	int r;
+
+	if (fd < 0)
+		return 0;
+	r = target_tgid(t, &tgid);
+	if (r < 0)
+		return r;
+	r = (int)syscall(SYS_kcmp, tgid, getpid(), KCMP_FILE, (unsigned long)fd,
+	                 (unsigned long)ours);
+	if (r < 0)
+		return errno == EBADF ? 0 : errno == ESRCH ? -ENOENT : -errno;
+	r = r == 0;
+	return target_valid(t) < 0 ? -ENOENT : r;
 }
 
 int target_respond_error(const struct target *t, int err)

@@ -10,6 +10,7 @@
 #define MV_TARGET_H
 
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,6 +24,7 @@ struct target {
 	uint64_t id;
 	pid_t pid;
 	int procfd;                  /* /proc/<tid>, once target_open_proc() succeeded */
+	pid_t tgid;                  /* its process, once looked up (target_same_file()), else 0 */
 	const struct lxc_reply *lxc; /* answer through LXC's proxy socket, not the notify fd */
 };
 
@@ -63,6 +65,26 @@ int target_getfd(struct target *t, int fd);
  * or -errno; fills *creds for later access checks.  Opens /proc/<tid>.
  */
 int target_check_admin(struct target *t, struct proc_creds *creds);
+
+/*
+ * Install our file srcfd into the caller (SECCOMP_IOCTL_NOTIF_ADDFD).
+ * newfd < 0: the lowest free fd number; else that number (replacing what
+ * is there, SECCOMP_ADDFD_FLAG_SETFD).  cloexec: O_CLOEXEC on it.  send:
+ * the same ioctl answers the request with the fd number as its return
+ * value (SECCOMP_ADDFD_FLAG_SEND) -- nothing may answer it again.  Returns
+ * the fd number in the caller, -ENOENT (caller gone or interrupted: nothing
+ * was installed), -EOPNOTSUPP through LXC's proxy (it has no ADDFD), or
+ * -errno (EMFILE: the caller's fd table is full).
+ */
+int target_addfd(const struct target *t, int srcfd, int newfd, bool cloexec, bool send);
+/* The caller's process (thread group id; the notification names the thread).  0 or -errno. */
+int target_tgid(struct target *t, pid_t *tgid);
+/*
+ * Is the caller's fd `fd` the same open file as our `ours` (kcmp(KCMP_FILE))?
+ * 1, 0 (another file, or no such fd: -EBADF from kcmp is "not the same"), or
+ * -errno.  Checks target_valid() after the comparison.
+ */
+int target_same_file(struct target *t, int fd, int ours);
 
 /* Answers; each returns 0, -ENOENT (caller gone: normal) or -errno. */
 int target_respond_error(const struct target *t, int err); /* err > 0, or 0 for success */

@@ -10,6 +10,7 @@
 #include "notifyd/mount_kernel.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/fuse_daemon.h"
+#include "notifyd/newapi_handle.h"
 #include "notifyd/view.h"
 #include "common/cleanup.h"
 #include "common/nsutil.h"
@@ -99,6 +100,14 @@ static void umount_notifyd_mount(struct request *rq, unsigned long flags, uint64
 	inflight_mark(INFLIGHT_UMOUNTED, mnt_id, ns_id);
 	inflight_crash_point("after-umount");
 	decision_ok(d, 0);
+	/*
+	 * New mount API contexts the container closed (docs/new-mount-api.md):
+	 * one still in the registry keeps its superblock, and a FUSE program
+	 * serving it, alive after the last mount went (the kernel's own context
+	 * would be gone with its fd).
+	 */
+	if (newapi_handle_count(rq->c))
+		(void)newapi_handle_sweep(rq->c, true);
 	if (!exact) {
 		mount_record_remove(rq->c, mnt_id);
 		fuse_daemon_stop_unmounted(rq->c);

@@ -228,3 +228,18 @@ $(UEVENT_LISTEN): tests/helpers/uevent_listen.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UEVENT_LISTEN)
+# Static helper run inside test containers: a mount through the new mount API only
+# (tests/integration/newmount_kernel.sh).
+NEWAPI_SMOKE := $(BUILD)/tests/helpers/newapi_smoke
+$(NEWAPI_SMOKE): tests/helpers/newapi_smoke.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWAPI_SMOKE)
+
+$(BUILD)/tests/unit/test_newapi: $(OBJ)/tests/unit/test_newapi.o $(OBJ)/notifyd/newapi_args.o \
+		$(OBJ)/notifyd/kernel_check.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# target_addfd() and target_same_file() with a real notify fd.
+$(BUILD)/tests/unit/test_target_addfd: $(OBJ)/tests/unit/test_target_addfd.o $(NOTIFYD_LIB_OBJ) \
+		$(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)

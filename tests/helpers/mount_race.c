@@ -43,6 +43,11 @@
  *	fsopen(TYPE, FSOPEN_CLOEXEC), closes what it got; prints
  *	"fsopen errno=NAME".
  *
+ *   mount_race attach-by-path DEV TARGET dot|procfd
+ *	fsopen("ext4") .. fsmount on DEV, then attaches the mount fd at TARGET
+ *	without MOVE_MOUNT_F_EMPTY_PATH: move_mount(FD, ".", ...) (dot) or
+ *	MS_MOVE of /proc/self/fd/FD (procfd); prints "attach errno=NAME".
+ *
  *   mount_race badptr SOURCE TYPE [DATA]
  *	mount(2) with arguments the supervisor cannot read: NULL, pointers
  *	into an unmapped (PROT_NONE) page or kernel space, strings that run
@@ -506,6 +511,49 @@ static int do_fsopen(const char *type)
 	return 0;
 }
 
+/*
+ * fsopen("ext4") .. fsmount on DEV as libmount would, then attach the mount fd
+ * by a path instead of MOVE_MOUNT_F_EMPTY_PATH (which the shipped rules trap):
+ * "dot" is move_mount(FD, ".", AT_FDCWD, TARGET, 0), "procfd" is
+ * mount("/proc/self/fd/FD", TARGET, NULL, MS_MOVE, NULL).  Prints
+ * "attach errno=NAME" (or the first call that failed and its errno).
+ */
+static int do_attach_by_path(const char *dev, const char *target, const char *how)
+{
+	char path[64];
+	long fs, mnt, r;
+
+	mkdir(target, 0755);
+	fs = syscall(SYS_fsopen, "ext4", FSOPEN_CLOEXEC);
+	if (fs < 0) {
+		newapi_report("fsopen", fs);
+		return 0;
+	}
+	r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", dev, 0);
+	if (r == 0)
+		r = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+	if (r < 0) {
+		newapi_report("fsconfig", r);
+		close((int)fs);
+		return 0;
+	}
+	mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	close((int)fs);
+	if (mnt < 0) {
+		newapi_report("fsmount", mnt);
+		return 0;
+	}
+	if (strcmp(how, "dot") == 0) {
+		r = syscall(SYS_move_mount, mnt, ".", AT_FDCWD, target, 0);
+	} else {
+		snprintf(path, sizeof(path), "/proc/self/fd/%ld", mnt);
+		r = mount(path, target, NULL, MS_MOVE, NULL);
+	}
+	newapi_report("attach", r);
+	close((int)mnt);
+	return 0;
+}
+
 /* ---- badptr ------------------------------------------------------------- */
 
 static char *bp_area; /* page 0: readable, page 1: PROT_NONE, page 2 + 3: readable */
@@ -626,8 +674,10 @@ int main(int argc, char **argv)
 		return do_newapi();
 	if (argc == 3 && strcmp(argv[1], "fsopen") == 0)
 		return do_fsopen(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "attach-by-path") == 0)
+		return do_attach_by_path(argv[2], argv[3], argv[4]);
 	if (argc >= 2 && strcmp(argv[1], "badptr") == 0)
 		return do_badptr(argc, argv);
-	fprintf(stderr, "usage: mount_race race|storm|newapi|fsopen|badptr ...\n");
+	fprintf(stderr, "usage: mount_race race|storm|newapi|fsopen|attach-by-path|badptr ...\n");
 	return 2;
 }

@@ -106,8 +106,9 @@ fbundle() {
 	mv_bind_host_libs "$MV_TMP/$id"
 }
 
-# host_daemons PATTERN : pids of host processes whose command line matches.
-host_daemons() { pgrep -f -- "$1" || true; }
+# host_daemons PATTERN : pids of notifyd's children (FUSE daemons: CLONE_PARENT)
+# whose command line matches -- not another test's, running meanwhile.
+host_daemons() { pgrep -P "$NOTIFYD_PID" -f -- "$1" || true; }
 
 # wait_gone PATTERN [SECONDS] : until no such process is left.
 wait_gone() {

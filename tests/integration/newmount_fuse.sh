@@ -3,19 +3,24 @@
 # mount API", docs/new-mount-api.md): in crun and runc containers in their
 # own user namespace, a program with no mount(2) fallback
 # (tests/helpers/newmount_seq: fsopen, fsconfig, FSCONFIG_CMD_CREATE, fsmount,
-# move_mount) mounts an ext4 image that fuse2fs serves.  Checked: the
+# move_mount) mounts an ext4 image that fuse2fs serves (libfuse2, through
+# the fusermount stand-in) and a squashfs squashfuse serves (libfuse3,
+# /dev/fd/4).  Checked: the
 # decision lines, mountinfo (fuse.fuse2fs, nosuid,nodev), the files, umount
 # stopping the daemon, ro, the forced options, and that nothing is left
 # behind by a context closed after CMD_CREATE, a mount closed before
-# move_mount, or a caller killed during the start-up.
+# move_mount, a caller killed during the start-up, or a notifyd that dies
+# during it.
 #
-#   NM_TESTS="mount ro closed killed" RUNTIMES="crun runc" to run a subset.
+#   NM_TESTS="mount ro closed killed squashfs restart" RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-ALL_TESTS="mount ro closed killed"
+ALL_TESTS="mount ro closed killed squashfs restart"
 FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
+SQUASHFUSE=$(command -v squashfuse) || mv_bail "squashfuse not installed"
+command -v mksquashfs >/dev/null || mv_bail "mksquashfs not installed (squashfs-tools)"
 [ -x "$MV_BUILD/fuse-shim/fusermount" ] || mv_bail "$MV_BUILD/fuse-shim/fusermount not built"
 SEQ=$MV_BUILD/tests/helpers/newmount_seq
 [ -x "$SEQ" ] || mv_bail "$SEQ not built"
@@ -34,6 +39,11 @@ action = fuse
 program = $FUSE2FS
 allowed-options = ro, noatime
 options = norecovery
+
+[fs squashfs]
+action = fuse
+program = $SQUASHFUSE
+options = ro
 EOF
 # A FUSE program that never answers (sh -c: the arguments must name
 # {source} and {mountpoint}, which sleep would not take).
@@ -50,11 +60,16 @@ EOF
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$SEQ" "$ROOTFS/bin/newmount_seq"
-mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64"
-chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/bin/newmount_seq"
+mkdir -p "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/sq"
+chown 100000:100000 "$ROOTFS/usr" "$ROOTFS/lib" "$ROOTFS/lib64" "$ROOTFS/sq" "$ROOTFS/bin/newmount_seq"
 
 mv_make_ext4 "$MV_TMP/disk.img" || mv_bail "cannot build the ext4 image"
 mv_loop_attach "$MV_TMP/disk.img" DEV || mv_bail "cannot attach a loop device"
+mkdir -p "$MV_TMP/sqsrc/dir"
+echo "hello from squashfs" >"$MV_TMP/sqsrc/dir/hello.txt"
+mksquashfs "$MV_TMP/sqsrc" "$MV_TMP/sq.img" -quiet -noappend -all-root >/dev/null ||
+	mv_bail "mksquashfs failed"
+mv_loop_attach "$MV_TMP/sq.img" SQ || mv_bail "cannot attach a loop device"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
@@ -182,26 +197,108 @@ EOF
 }
 
 # A context closed after CMD_CREATE (its FUSE program started) and a mount
-# closed before move_mount: their daemons are gone at the latest when the
-# container exits (docs/new-mount-api.md: the sweep or the exit).
+# closed before move_mount: notifyd's registry holds their superblocks until
+# it sweeps them (docs/new-mount-api.md: a handle of an exited process goes
+# at the container's next fsopen/fsmount, a closed one at a umount notifyd
+# does or once the registry is half full); then their programs exit.
 test_closed() {
-	local id=nm-$RT-closed
+	local id=nm-$RT-closed i
 	cat >"$ROOTFS/nmclosed.sh" <<'EOF'
 mvstep create newmount_seq create ext4 "$1" -
 mvstep fsmount newmount_seq fsmount ext4 "$1" -
 mvstep mount newmount_seq mount ext4 "$1" /mnt/a
 mvstep read cat /mnt/a/hello.txt
+mvsync "$2.mounted"
 mvstep umount umount /mnt/a
+mvsync "$2.unmounted"
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nmclosed.sh "$DEV"
-	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	fbundle "$id" --device "$DEV" -- sh /nmclosed.sh "$DEV" "$id"
+	mv_start "$RT" "$MV_TMP/$id" "$id" 90
+	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
+		# The next fsopen drops the handles of exited processes (their
+		# superblocks go): only the mounted one's fuse2fs is left.
+		for ((i = 0; i < 100; i++)); do
+			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ] && break
+			sleep 0.1
+		done
+		t_check "$RT: closed: one fuse2fs runs: the closed contexts' programs exited" \
+			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ]
+		mv_sync_go "$ROOTFS" "$id.mounted"
+	else
+		t_fail "$RT: closed: container reached the mounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	if mv_sync_wait "$ROOTFS" "$id.unmounted" 60; then
+		t_gone "$RT: closed: after the umount no fuse2fs is left, the container still running" \
+			"$DAEMON"
+		mv_sync_go "$ROOTFS" "$id.unmounted"
+	else
+		t_fail "$RT: closed: container reached the unmounted state" "$(cat "$(mv_out "$id")")"
+	fi
+	mv_wait "$id"
 	t_step_ok "$RT: closed: CMD_CREATE, then the context closed" "$id" create
 	t_check "$RT: closed: said created" [ "$(mv_step_out "$id" create)" = created ]
 	t_step_ok "$RT: closed: fsmount, then the mount closed unattached" "$id" fsmount
 	t_step_ok "$RT: closed: a full sequence still works after that" "$id" mount
 	t_check "$RT: closed: and reads" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT: closed: umount" "$id" umount
 	t_gone "$RT: closed: no fuse2fs left after the container exited" "$DAEMON"
 	t_no_fuse_mount "$RT: closed: no FUSE mount left on the host"
+}
+
+# A libfuse3 program (squashfuse) through the new API: the connection is
+# handed over as /dev/fd/4, no placeholder.
+test_squashfs() {
+	local id=nm-$RT-sq
+	cat >"$ROOTFS/nmsq.sh" <<'EOF'
+mvstep mount newmount_seq mount squashfs "$1" /sq
+mvstep read cat /sq/dir/hello.txt
+mvstep mountinfo grep ' /sq ' /proc/self/mountinfo
+mvstep umount umount /sq
+EOF
+	fbundle "$id" --device "$SQ" -- sh /nmsq.sh "$SQ"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_step_ok "$RT: squashfs: fsopen..move_mount of squashfs succeeds (squashfuse)" "$id" mount
+	t_check "$RT: squashfs: file read through squashfuse" \
+		[ "$(mv_step_out "$id" read)" = "hello from squashfs" ]
+	t_check "$RT: squashfs: mountinfo shows fuse.squashfuse" \
+		grep -q ' - fuse\.squashfuse ' <<<"$(mv_step_out "$id" mountinfo)"
+	t_decision "$RT: squashfs: decision line says handover=fd detached" "$id" \
+		'action=fuse' 'result=ok' 'program=squashfuse' 'handover=fd detached'
+	t_step_ok "$RT: squashfs: umount" "$id" umount
+	t_gone "$RT: squashfs: no squashfuse left" "squashfuse"
+}
+
+# notifyd dies right after the FUSE program of a CMD_CREATE started (the
+# exec test hook: it re-executes itself in place, notifyd(8)): its successor
+# stops the program (the in-flight log says "daemon started", no mount was
+# handed out) and handles the CMD_CREATE again on a context it does not know
+# (handles are not kept across a restart): the kernel's EPERM on the
+# powerless H.  Nothing is left; a new sequence works.
+test_restart() {
+	local id=nm-$RT-restart
+	mkdir -p "$MV_TMP/state"
+	if ! MOUNTVISOR_CRASH_AT=after-daemon-start MOUNTVISOR_CRASH_MODE=exec \
+		mv_start_notifyd "$PROFILES" --state-dir "$MV_TMP/state"; then
+		t_fail "$RT: restart: notifyd starts with the crash hook" "$(tail -n 5 "$MV_LOG")"
+		return
+	fi
+	cat >"$ROOTFS/nmrestart.sh" <<'EOF'
+mvstep create newmount_seq create ext4 "$1" -
+mvstep mount newmount_seq mount ext4 "$1" /mnt/a
+mvstep read cat /mnt/a/hello.txt
+mvstep umount umount /mnt/a
+EOF
+	fbundle "$id" --device "$DEV" -- sh /nmrestart.sh "$DEV"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 60
+	t_check "$RT: restart: notifyd died during the start-up and came back (recovered)" \
+		grep -q "recovered: id=" "$MV_LOG"
+	t_step_errno "$RT: restart: the interrupted CMD_CREATE gets the kernel's EPERM" "$id" \
+		create EPERM
+	t_step_ok "$RT: restart: a new sequence works with the successor" "$id" mount
+	t_check "$RT: restart: and reads" [ "$(mv_step_out "$id" read)" = "hello from ext4" ]
+	t_step_ok "$RT: restart: umount" "$id" umount
+	t_gone "$RT: restart: no fuse2fs left" "$DAEMON"
+	mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start again"
 }
 
 # The caller killed while its FUSE program starts (it never answers

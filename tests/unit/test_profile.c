@@ -149,8 +149,8 @@ static void test_keys(void)
 
 	CHECK(load("[fs tmpfs]\naction = continue\n", &p, err, sizeof(err)) == 0 && p &&
 	          p->default_action == PROFILE_ACTION_DENY && p->default_errno == EPERM &&
-	          p->max_mounts == 64 && p->max_loop_devices == 8,
-	      "defaults: deny, EPERM, 64 mounts, 8 loop devices");
+	          p->max_mounts == 64 && p->max_loop_devices == 8 && p->max_fs_contexts == 16,
+	      "defaults: deny, EPERM, 64 mounts, 8 loop devices, 16 fs contexts");
 	profile_free(p);
 	CHECK(load("[profile]\nmax-loop-devices = 0\n", &p, err, sizeof(err)) == 0 && p &&
 	          p->max_loop_devices == 0,
@@ -311,7 +311,7 @@ static void test_numbers(void)
 				break;
 		}
 	}
-	CHECK(tested == 6, "six number keys in the table (%d)", tested);
+	CHECK(tested == 7, "seven number keys in the table (%d)", tested);
 }
 
 /* Bad values of every other type. */

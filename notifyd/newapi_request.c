@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The new mount API from a container (docs/new-mount-api.md): fsopen,
+ * fsconfig, fsmount and move_mount, decided per profile with the same rules
+ * as mount(2) (mount_request.c).
+ *
+ * For a type whose action is `kernel`, fsopen() gets a handle H: a context
+ * notifyd opened with its own creds, so the container can do nothing with
+ * it by itself (its FSCONFIG_CMD_CREATE fails EPERM: mount_capable() checks
+ * the opener's user namespace; its fsmount fails EINVAL: nothing created).
+ * Each fsconfig SET_* on H is judged by the kernel's own parser on H (its
+ * errno, its message in H's log where the caller reads it) and by the
+ * profile, and recorded; CMD_CREATE on H runs the kernel action's creation
+ * step of mount(2) (kernel_action_make()) on the recorded parameters;
+ * fsmount hands out a clone of that mount, nosuid,nodev and locked
+ * (mount_lock_clone()); move_mount of that clone attaches it in the
+ * caller's view and records it as mount(2)'s mounts are.
+ */
+#include "notifyd/request.h"
+#include "notifyd/inflight.h"
+#include "notifyd/kernel_action.h"
+#include "notifyd/fuse_daemon.h"
+#include "notifyd/fuse_newapi.h"
+#include "notifyd/mount_kernel.h"
+#include "notifyd/mount_lock.h"
+#include "notifyd/mount_record.h"
+#include "notifyd/newapi.h"
+#include "notifyd/newapi_handle.h"
+#include "notifyd/profile_store.h"
+#include "notifyd/view.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The kernel's limits on fsconfig's arguments (fs/fsopen.c): strndup_user(.., 256), 1 MiB. */
+#define FSCONFIG_STR_MAX 256
+#define FSCONFIG_BIN_MAX (1024 * 1024)
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200
+#endif
+#define MOVE_MOUNT_KNOWN                                                                           \
+	(MOVE_MOUNT_F_SYMLINKS | MOVE_MOUNT_F_AUTOMOUNTS | MOVE_MOUNT_F_EMPTY_PATH |               \
+	 MOVE_MOUNT_T_SYMLINKS | MOVE_MOUNT_T_AUTOMOUNTS | MOVE_MOUNT_T_EMPTY_PATH |               \
+	 MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_BENEATH)
+#define FSMOUNT_ATTR_KNOWN                                                                         \
+	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |            \
+	 MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW)
+
+/* The profile's rule for type: 0 with *p, *fs (NULL: the default), *action; or -errno in *d. */
+static int rule_of(struct request *rq, const struct profile_set *set, const char *type,
+                   const struct profile **p, const struct profile_fs **fs,
+                   enum profile_action *action, struct decision *d)
+{
+	*p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	if (!*p) {
+		decision_rule(d, "profile '%s' is not loaded", rq->c->profile);
+		return decision_fail(d, EPERM, "unknown profile");
+	}
+	*fs = profile_find_fs(*p, type);
+	*action = *fs ? (*fs)->action : (*p)->default_action;
+	if (*fs)
+		decision_rule(d, "%s [fs %s] action=%s", (*p)->name, (*fs)->type,
+		              profile_action_name(*action));
+	else
+		decision_rule(d, "%s default-action=%s", (*p)->name, profile_action_name(*action));
+	return 0;
+}
+
+static struct decision not_ours(const char *what)
+{
+	struct decision d = {0};
+
+	decision_continue(&d, "%s is not a %s notifyd made for this container: the kernel decides",
+	                  "fd", what);
+	return d;
+}
+
+/* The `kernel` (or `fuse`) action's fsopen: make H, register it, install it into the caller. */
+static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned flags,
+                          enum profile_action action, struct decision *d)
+{
+	struct newapi_handle *h = NULL;
+	struct proc_creds cr;
+	bool needs_dev;
+	int fd, r;
+
+	d->action = action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
+	if (rq->t.lxc) {
+		/* LXC's proxy cannot install an fd: libmount falls back to mount(2). */
+		d->action = DECISION_ENOSYS;
+		decision_fail(d, ENOSYS, "LXC's seccomp proxy cannot hand out an fd: use mount(2)");
+		return;
+	}
+	if (!newapi_addfd_supported()) {
+		d->action = DECISION_ENOSYS;
+		decision_fail(d, ENOSYS,
+		              "this kernel has no SECCOMP_ADDFD_FLAG_SEND: use mount(2)");
+		return;
+	}
+	r = target_check_admin(&rq->t, &cr);
+	if (r < 0) {
+		decision_fail(d, r == -EPERM ? EPERM : -r,
+		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		return;
+	}
+	fd = fsopen(rq->type, FSOPEN_CLOEXEC);
+	if (fd < 0) {
+		decision_fail(d, errno, "fsopen(%s): %s", rq->type, strerror(errno));
+		return;
+	}
+	r = newapi_handle_add(rq->c, &rq->t, p->max_fs_contexts, NEWAPI_CONTEXT, fd, &h);
+	if (r < 0) {
+		decision_fail(d, -r,
+		              r == -EMFILE ? "container holds max-fs-contexts = %u handles"
+		                           : "cannot register the context (%u)",
+		              p->max_fs_contexts);
+		return;
+	}
+	(void)needs_dev;
+	snprintf(h->type, sizeof(h->type), "%s", rq->type);
+	h->cloexec = flags & FSOPEN_CLOEXEC;
+	h->action = action;
+	h->state = NEWAPI_PARAMS;
+	r = target_addfd(&rq->t, h->fd, -1, flags & FSOPEN_CLOEXEC, true);
+	if (r < 0) {
+		newapi_handle_drop(rq->c, h);
+		newapi_handle_put(rq->c, h);
+		decision_fail(d, -r,
+		              r == -ENOENT ? "caller gave up the request"
+		                           : "cannot install the context: %s",
+		              strerror(-r));
+		return;
+	}
+	newapi_handle_put(rq->c, h);
+	d->answered = true;
+	decision_ok(d, r);
+	decision_why(d, "fd=%d context (parameters recorded by notifyd)", r);
+}
+
+static struct decision newapi_fsopen(struct request *rq)
+{
+	struct decision d = {0};
+	unsigned flags = (unsigned)rq->notif.data.args[1];
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	const struct profile_fs *fs;
+	enum profile_action action;
+	bool needs_dev;
+	int was_null = 0, r;
+
+	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
+	r = target_read_string(&rq->t, rq->notif.data.args[0], rq->type, sizeof(rq->type),
+	                       &was_null);
+	if (r == -ENOENT || (r >= 0 && target_valid(&rq->t) < 0)) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (r < 0 || was_null) {
+		/* NULL, unreadable, or longer than any type: the kernel's EFAULT/EINVAL/ENODEV. */
+		decision_continue(&d, "no readable filesystem type: the kernel answers");
+		return d;
+	}
+	if (flags & ~FSOPEN_CLOEXEC) {
+		decision_continue(&d, "unknown fsopen flags: the kernel answers EINVAL");
+		return d;
+	}
+	set = profile_store_get();
+	if (rule_of(rq, set, rq->type, &p, &fs, &action, &d) < 0)
+		goto out;
+	switch (action) {
+	case PROFILE_ACTION_CONTINUE:
+		d.action = DECISION_CONTINUE;
+		break;
+	case PROFILE_ACTION_DENY: {
+		int err = fs ? fs->deny_errno : p->default_errno;
+		if (!fs && kernel_fs_lookup(rq->type, false, &needs_dev) == -ENODEV)
+			err = ENODEV;
+		d.action = DECISION_DENY;
+		decision_fail(&d, err, "denied by profile");
+		break;
+	}
+	case PROFILE_ACTION_KERNEL:
+		if (kernel_fs_lookup(rq->type, true, &needs_dev) == -ENODEV) {
+			d.action = DECISION_CONTINUE;
+			decision_why(&d, "this kernel has no filesystem '%s': the kernel answers",
+			             rq->type);
+			break;
+		}
+		fsopen_kernel(rq, p, flags, action, &d);
+		break;
+	case PROFILE_ACTION_FUSE:
+		/*
+		 * H as for kernel (its parser judges each fsconfig); CMD_CREATE starts
+		 * the FUSE program (fuse_newapi_create()).
+		 */
+		if (kernel_fs_lookup(rq->type, true, &needs_dev) == -ENODEV) {
+			d.action = DECISION_CONTINUE;
+			decision_why(&d, "this kernel has no filesystem '%s': the kernel answers",
+			             rq->type);
+			break;
+		}
+		fsopen_kernel(rq, p, flags, action, &d);
+		break;
+	case PROFILE_ACTION_VIRTIOFS:
+		d.action = DECISION_DENY;
+		decision_fail(&d, ENODEV,
+		              "virtiofs is no kernel filesystem type: served through "
+		              "mount(2) only");
+		break;
+	default:
+		decision_fail(&d, EOPNOTSUPP, "action %s not implemented",
+		              profile_action_name(action));
+		break;
+	}
+out:
+	profile_store_put(set);
+	return d;
+}
+
+static const char *fsconfig_cmd_name(unsigned cmd)
+{
+	static const char *const names[] = {
+	    [FSCONFIG_SET_FLAG] = "SET_FLAG",
+	    [FSCONFIG_SET_STRING] = "SET_STRING",
+	    [FSCONFIG_SET_BINARY] = "SET_BINARY",
+	    [FSCONFIG_SET_PATH] = "SET_PATH",
+	    [FSCONFIG_SET_PATH_EMPTY] = "SET_PATH_EMPTY",
+	    [FSCONFIG_SET_FD] = "SET_FD",
+	    [FSCONFIG_CMD_CREATE] = "CMD_CREATE",
+	    [FSCONFIG_CMD_RECONFIGURE] = "CMD_RECONFIGURE",
+	    [NEWAPI_CMD_CREATE_EXCL] = "CMD_CREATE_EXCL",
+	};
+	return cmd < ARRAY_SIZE(names) && names[cmd] ? names[cmd] : "unknown";
+}
+
+/*
+ * Copy a string argument of fsconfig as the kernel does (strndup_user(.., 256)):
+ * EFAULT unreadable, EINVAL too long.
+ */
+static int copy_str(struct request *rq, uint64_t addr, char *buf, size_t size, struct decision *d)
+{
+	int r = target_read_string(&rq->t, addr, buf, size, NULL);
+
+	if (r == -ENOENT)
+		return decision_fail(d, ENOENT, "caller gave up the request");
+	if (r == -ENAMETOOLONG)
+		return decision_fail(d, EINVAL, "key or value longer than %d bytes",
+		                     FSCONFIG_STR_MAX - 1);
+	if (r < 0)
+		return decision_fail(d, EFAULT, "key or value is not readable");
+	return 0;
+}
+
+/* fsconfig(H, SET_*, ...): judged by H's parser and by the profile, then recorded.  h locked. */
+static void fsconfig_set(struct request *rq, struct newapi_handle *h, unsigned cmd,
+                         struct decision *d)
+{
+	const struct seccomp_data *a = &rq->notif.data;
+	int aux = (int)a->args[4];
+	char key[FSCONFIG_STR_MAX], value[FSCONFIG_STR_MAX] = "";
+	_cleanup_free_ void *bin = NULL;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	const struct profile_fs *fs;
+	enum profile_action action;
+	char opt[2 * FSCONFIG_STR_MAX];
+	bool sb_set = false;
+	unsigned long sb;
+	int r;
+
+	d->action = DECISION_KERNEL;
+	if (copy_str(rq, a->args[2], key, sizeof(key), d) < 0)
+		return;
+	if (cmd == FSCONFIG_SET_STRING && copy_str(rq, a->args[3], value, sizeof(value), d) < 0)
+		return;
+	if (cmd == FSCONFIG_SET_BINARY) {
+		bin = malloc((size_t)aux);
+		if (!bin) {
+			decision_fail(d, ENOMEM, "no memory for a %d byte value", aux);
+			return;
+		}
+		r = target_read_mem(&rq->t, a->args[3], bin, (size_t)aux);
+		if (r < 0) {
+			decision_fail(d, r == -ENOENT ? ENOENT : EFAULT, "value is not readable");
+			return;
+		}
+	}
+	if (target_valid(&rq->t) < 0) {
+		decision_fail(d, ENOENT, "caller gave up the request");
+		return;
+	}
+	snprintf(rq->data, sizeof(rq->data), "%s%s%s", key, cmd == FSCONFIG_SET_STRING ? "=" : "",
+	         value);
+	if (h->state != NEWAPI_PARAMS) {
+		decision_fail(d, EBUSY, "the context is past its parameters (%s)",
+		              h->state == NEWAPI_FAILED ? "creation failed" : "created");
+		return;
+	}
+	set = profile_store_get();
+	if (rule_of(rq, set, h->type, &p, &fs, &action, d) < 0)
+		goto out;
+	if (!fs)
+		fs = &kernel_action_default_fs;
+
+	if (strcmp(key, "source") == 0) {
+		if (cmd != FSCONFIG_SET_STRING) {
+			/* The kernel's own answer for a source that is not a string, in H's log. */
+			r = fsconfig(h->fd, FSCONFIG_SET_FD, "source", NULL, h->fd) < 0 ? -errno
+			                                                                : 0;
+			decision_fail(d, r < 0 ? -r : EINVAL, "a source that is not a string");
+			goto out;
+		}
+		if (fsconfig(h->fd, FSCONFIG_SET_STRING, key, value, 0) < 0) {
+			decision_fail(d, errno, "the filesystem refused the source: %s",
+			              strerror(errno));
+			goto out;
+		}
+		snprintf(h->source, sizeof(h->source), "%s", value);
+		snprintf(rq->source, sizeof(rq->source), "%s", value);
+		decision_ok(d, 0);
+		decision_why(d, "source recorded, resolved at CMD_CREATE");
+		goto out;
+	}
+	sb = cmd == FSCONFIG_SET_FLAG ? newapi_sb_flag(key, &sb_set) : 0;
+	if (!sb) {
+		/* An option: allowed as in mount(2)'s data string, or EINVAL as there. */
+		struct mount_opts one = {0};
+		const char *bad = NULL;
+		char *v[] = {opt, NULL};
+
+		snprintf(opt, sizeof(opt), "%s%s%s", key, cmd == FSCONFIG_SET_STRING ? "=" : "",
+		         value);
+		one.v = v;
+		one.n = 1;
+		if (mount_opts_check(&one, fs, &bad) < 0) {
+			decision_fail(d, EINVAL, "option '%s' is not in allowed-options", key);
+			goto out;
+		}
+		if (cmd != FSCONFIG_SET_FLAG && cmd != FSCONFIG_SET_STRING) {
+			/*
+			 * A path or fd would be resolved by H's parser in notifyd's view,
+			 * and a binary value has no mount(2) spelling to check and record.
+			 */
+			decision_fail(d, EPERM, "%s values are not emulated: use a string",
+			              fsconfig_cmd_name(cmd));
+			goto out;
+		}
+	}
+	/* The kernel's parser judges it on H: its errno, its message in H's log. */
+	if (fsconfig(h->fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value : NULL, 0) < 0) {
+		decision_fail(d, errno, "the filesystem refused '%s': %s", key, strerror(errno));
+		goto out;
+	}
+	if (sb) {
+		h->sb_flags = sb_set ? h->sb_flags | sb : h->sb_flags & ~sb;
+	} else {
+		r = mount_opts_add(&h->opts, opt);
+		if (r < 0) {
+			decision_fail(d, -r, "cannot record '%s'", key);
+			goto out;
+		}
+	}
+	decision_ok(d, 0);
+	decision_why(d, "recorded");
+out:
+	profile_store_put(set);
+}
+
+/*
+ * The kernel's own failed context, with the filesystem's messages, where the
+ * caller reads them: its fd number now names R instead of H
+ * (SECCOMP_ADDFD_FLAG_SETFD), and R answers EBUSY to fsconfig and EINVAL to
+ * fsmount as any failed context; H is no longer held by the caller (later
+ * calls are "not ours": the kernel answers on R).  Only if that number
+ * still is H (a thread of the caller may have closed and reused it).
+ */
+static void hand_failed_context(struct request *rq, struct newapi_handle *h, int failed_fc)
+{
+	int fd = (int)rq->notif.data.args[0];
+
+	if (target_same_file(&rq->t, fd, h->fd) != 1)
+		return;
+	if (target_addfd(&rq->t, failed_fc, fd, h->cloexec, false) < 0)
+		return;
+	newapi_handle_drop(rq->c, h);
+}
+
+/* fsconfig(H, CMD_CREATE): the kernel action's creation step on the recorded parameters. */
+static void fsconfig_create(struct request *rq, struct newapi_handle *h, struct decision *d)
+{
+	_cleanup_free_ char *data = NULL;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	const struct profile_fs *fs;
+	enum profile_action action;
+	_cleanup_close_ int failed_fc = -EBADF;
+	bool interrupted = false;
+	int mnt_fd = -EBADF, r;
+
+	d->action = DECISION_KERNEL;
+	snprintf(rq->type, sizeof(rq->type), "%s", h->type);
+	snprintf(rq->source, sizeof(rq->source), "%s", h->source);
+	rq->target[0] = '\0';
+	r = mount_opts_join(&h->opts, &data);
+	if (r < 0) {
+		decision_fail(d, -r, "cannot join the options");
+		goto done;
+	}
+	if (strlen(data) >= sizeof(rq->data)) {
+		decision_fail(d, EINVAL, "options longer than a page");
+		goto done;
+	}
+	snprintf(rq->data, sizeof(rq->data), "%s", data);
+	mount_flags_format(h->sb_flags, rq->flags, sizeof(rq->flags));
+	set = profile_store_get();
+	if (rule_of(rq, set, h->type, &p, &fs, &action, d) < 0)
+		goto done;
+	if (action != h->action) {
+		decision_fail(d, EPERM, "the profile's action changed since fsopen");
+		goto done;
+	}
+	if (action == PROFILE_ACTION_FUSE) {
+		/* The start-up answers and sets h's state (fuse_newapi.c); rq is its own. */
+		fuse_newapi_create(rq, h, p, fs, d);
+		profile_store_put(set);
+		return;
+	}
+	mnt_fd = kernel_action_make(rq, p, fs ? fs : &kernel_action_default_fs, h->sb_flags, NULL,
+	                            &failed_fc, d);
+	if (failed_fc >= 0)
+		hand_failed_context(rq, h, failed_fc);
+	if (mnt_fd >= 0 && target_valid(&rq->t) < 0) {
+		/*
+		 * Interrupted (a signal) or gone: nothing is kept, and a restarted
+		 * CMD_CREATE finds the parameters as they were.
+		 */
+		mnt_fd = safe_close(mnt_fd);
+		interrupted = true;
+		decision_fail(d, ENOENT, "caller gave up during CMD_CREATE: superblock released");
+	} else if (mnt_fd >= 0) {
+		h->idmapped = (fs ? fs : &kernel_action_default_fs)->idmap;
+		decision_ok(d, 0);
+		decision_why(d, "superblock created%s; fsmount hands it out",
+		             h->idmapped ? " (idmapped)" : "");
+	}
+done:
+	profile_store_put(set);
+	if (mnt_fd < 0 && !interrupted && target_valid(&rq->t) < 0)
+		interrupted = true; /* whatever failed, the caller will not see it */
+	pthread_mutex_lock(&h->lock);
+	h->mnt_fd = mnt_fd;
+	h->state = mnt_fd >= 0 ? NEWAPI_CREATED : interrupted ? NEWAPI_PARAMS : NEWAPI_FAILED;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static struct decision newapi_fsconfig(struct request *rq)
+{
+	const struct seccomp_data *a = &rq->notif.data;
+	unsigned cmd = (unsigned)a->args[1];
+	struct container *c = rq->c; /* a deferred rq (fuse) may be gone at out */
+	struct decision d = {0};
+	struct newapi_handle *h;
+	int err, r;
+
+	snprintf(rq->flags, sizeof(rq->flags), "%s", fsconfig_cmd_name(cmd));
+	h = newapi_handle_find(rq->c, &rq->t, (int)a->args[0], NEWAPI_CONTEXT, &err);
+	if (err == -ENOENT) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (!h)
+		return not_ours("context");
+	snprintf(rq->type, sizeof(rq->type), "%s", h->type);
+	d.action = DECISION_KERNEL;
+	decision_rule(&d, "context made by notifyd's fsopen");
+	/* The kernel's checks of the arguments, in its order. */
+	r = newapi_fsconfig_args(cmd, a->args[2], a->args[3], (int)a->args[4]);
+	if (r < 0) {
+		decision_fail(&d, -r, "invalid fsconfig arguments");
+		goto out;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->state == NEWAPI_CREATING) {
+		pthread_mutex_unlock(&h->lock);
+		decision_fail(&d, EBUSY, "the context is being created");
+		goto out;
+	}
+	switch (cmd) {
+	case FSCONFIG_CMD_CREATE:
+	case NEWAPI_CMD_CREATE_EXCL:
+		if (h->state != NEWAPI_PARAMS) {
+			pthread_mutex_unlock(&h->lock);
+			decision_fail(&d, EBUSY, "the context was created already");
+			break;
+		}
+		h->state = NEWAPI_CREATING;
+		pthread_mutex_unlock(&h->lock);
+		fsconfig_create(rq, h, &d);
+		break;
+	case FSCONFIG_CMD_RECONFIGURE:
+		pthread_mutex_unlock(&h->lock);
+		decision_fail(&d, EBUSY, "not a reconfiguration context");
+		break;
+	default:
+		fsconfig_set(rq, h, cmd, &d);
+		pthread_mutex_unlock(&h->lock);
+		break;
+	}
+out:
+	newapi_handle_put(c, h);
+	return d;
+}
+
+static struct decision newapi_fsmount(struct request *rq)
+{
+	const struct seccomp_data *a = &rq->notif.data;
+	unsigned flags = (unsigned)a->args[1], attr = (unsigned)a->args[2];
+	_cleanup_close_ int clone = -EBADF, locked = -EBADF, handed = -EBADF;
+	struct decision d = {0};
+	struct newapi_handle *h, *m = NULL;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	const struct profile_fs *fs;
+	enum profile_action action;
+	struct proc_creds cr;
+	const char *step = "";
+	uint64_t mnt_id = 0;
+	int err, r;
+
+	snprintf(rq->flags, sizeof(rq->flags), "0x%x attr=0x%x", flags, attr);
+	h = newapi_handle_find(rq->c, &rq->t, (int)a->args[0], NEWAPI_CONTEXT, &err);
+	if (err == -ENOENT) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (!h)
+		return not_ours("context");
+	snprintf(rq->type, sizeof(rq->type), "%s", h->type);
+	d.action = DECISION_KERNEL;
+	set = profile_store_get();
+	if (rule_of(rq, set, h->type, &p, &fs, &action, &d) < 0)
+		goto out;
+	/* The kernel's order: may_mount(), the flags, then the context. */
+	r = target_check_admin(&rq->t, &cr);
+	if (r < 0) {
+		decision_fail(&d, r == -EPERM ? EPERM : -r,
+		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		goto out;
+	}
+	if ((flags & ~FSMOUNT_CLOEXEC) || (attr & ~FSMOUNT_ATTR_KNOWN)) {
+		decision_fail(&d, EINVAL, "unknown fsmount flags");
+		goto out;
+	}
+	switch (attr & MOUNT_ATTR__ATIME) {
+	case MOUNT_ATTR_RELATIME:
+	case MOUNT_ATTR_NOATIME:
+	case MOUNT_ATTR_STRICTATIME:
+		break;
+	default:
+		decision_fail(&d, EINVAL, "invalid atime attribute");
+		goto out;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->state == NEWAPI_CREATING) {
+		pthread_mutex_unlock(&h->lock);
+		decision_fail(&d, EBUSY, "the context is being created");
+		goto out;
+	}
+	if (h->state != NEWAPI_CREATED) {
+		pthread_mutex_unlock(&h->lock);
+		decision_fail(&d, EINVAL,
+		              "the context has no superblock (no successful CMD_CREATE)");
+		goto out;
+	}
+	/* Each fsmount a new mount of the superblock, as the kernel's. */
+	clone = (int)syscall(SYS_open_tree, h->mnt_fd, "",
+	                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	pthread_mutex_unlock(&h->lock);
+	if (clone < 0) {
+		decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
+		goto out;
+	}
+	struct mount_attr ma = {
+	    .attr_set = attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	    .attr_clr = MOUNT_ATTR__ATIME,
+	};
+	if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
+		decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
+		goto out;
+	}
+	r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
+	if (r < 0) {
+		decision_fail(&d, -r, "locking the mount's flags: %s: %s", step, strerror(-r));
+		goto out;
+	}
+	/*
+	 * SECCOMP_ADDFD installs no O_PATH file (it fget()s srcfd), and mount
+	 * fds are O_PATH: the caller gets the mount's root opened O_RDONLY
+	 * instead -- the same mount for move_mount, mount_setattr, openat and
+	 * fchdir -- and notifyd keeps the O_PATH clone, whose closing would
+	 * dissolve the detached mount.
+	 */
+	struct stat st;
+	if (h->action == PROFILE_ACTION_FUSE) {
+		/* FUSE answers notifyd nothing: a helper in the caller's user namespace opens it.
+		 */
+		handed = fuse_newapi_open_root(locked, rq->t.procfd);
+		if (handed < 0) {
+			decision_fail(&d, -handed, "opening the FUSE mount's root: %s",
+			              strerror(-handed));
+			goto out;
+		}
+	} else if (fstat(locked, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		decision_fail(&d, EOPNOTSUPP,
+		              "a mount whose root is not a directory: not emulated");
+		goto out;
+	} else {
+		handed = openat(locked, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (handed < 0) {
+		decision_fail(&d, errno, "opening the mount's root: %s", strerror(errno));
+		goto out;
+	}
+	r = newapi_handle_add(rq->c, &rq->t, p->max_fs_contexts, NEWAPI_MOUNT, TAKE_FD(handed), &m);
+	if (r < 0) {
+		decision_fail(&d, -r,
+		              r == -EMFILE ? "container holds max-fs-contexts = %u handles"
+		                           : "cannot register the mount (%u)",
+		              p->max_fs_contexts);
+		goto out;
+	}
+	m->mnt_id = mnt_id;
+	m->tree_fd = TAKE_FD(locked);
+	m->idmapped = h->idmapped;
+	m->action = h->action;
+	snprintf(m->type, sizeof(m->type), "%s", h->type);
+	snprintf(m->source, sizeof(m->source), "%s", h->source);
+	r = target_addfd(&rq->t, m->fd, -1, flags & FSMOUNT_CLOEXEC, true);
+	if (r < 0) {
+		newapi_handle_drop(rq->c, m);
+		decision_fail(&d, -r,
+		              r == -ENOENT ? "caller gave up the request"
+		                           : "cannot install the mount: %s",
+		              strerror(-r));
+		goto out;
+	}
+	d.answered = true;
+	decision_ok(&d, r);
+	decision_why(&d, "fd=%d mnt_id=%llu detached locked%s", r, (unsigned long long)mnt_id,
+	             m->idmapped ? " idmapped" : "");
+out:
+	profile_store_put(set);
+	newapi_handle_put(rq->c, m);
+	newapi_handle_put(rq->c, h);
+	return d;
+}
+
+/*
+ * move_mount's target, as the caller resolves it: to_dfd and to_path
+ * (MOVE_MOUNT_T_EMPTY_PATH: to_dfd itself), the last component followed
+ * only with MOVE_MOUNT_T_SYMLINKS.  In the caller's view (entered).
+ */
+static int open_move_target(struct request *rq, int dirfd, int to_dfd, unsigned flags,
+                            struct decision *d)
+{
+	struct open_how how = {
+	    .flags = O_PATH | O_CLOEXEC | ((flags & MOVE_MOUNT_T_SYMLINKS) ? 0 : O_NOFOLLOW),
+	    .resolve = RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (!rq->target[0])
+		return dirfd >= 0 ? fcntl(dirfd, F_DUPFD_CLOEXEC, 3)
+		                  : decision_fail(d, ENOENT, "empty target path");
+	fd =
+	    (int)syscall(SYS_openat2, rq->target[0] == '/' || to_dfd == AT_FDCWD ? AT_FDCWD : dirfd,
+	                 rq->target, &how, sizeof(how));
+	if (fd < 0)
+		return decision_fail(d, errno, "target %s: %s", rq->target, strerror(errno));
+	return fd;
+}
+
+static struct decision newapi_move_mount(struct request *rq)
+{
+	const struct seccomp_data *a = &rq->notif.data;
+	int from_dfd = (int)a->args[0], to_dfd = (int)a->args[2];
+	unsigned flags = (unsigned)a->args[4];
+	_cleanup_close_ int dirfd = -EBADF, target_fd = -EBADF;
+	char from[PATH_MAX];
+	struct decision d = {0};
+	struct newapi_handle *h;
+	struct proc_creds cr;
+	uint64_t mnt_id_old = 0;
+	struct profile_set *set = NULL;
+	const struct profile *p;
+	unsigned n_mounts;
+	int target_null = 0, err, r;
+
+	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
+	if (!(flags & MOVE_MOUNT_F_EMPTY_PATH))
+		return not_ours("mount"); /* a path: an attached mount, MS_MOVE's case */
+	r = target_read_string(&rq->t, a->args[1], from, sizeof(from), NULL);
+	if (r == -ENOENT) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (r < 0 || from[0])
+		return not_ours("mount");
+	h = newapi_handle_find(rq->c, &rq->t, from_dfd, NEWAPI_MOUNT, &err);
+	if (err == -ENOENT) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (!h)
+		return not_ours("mount");
+	d.action = h->action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
+	decision_rule(&d, "mount made by notifyd's fsmount");
+	snprintf(rq->type, sizeof(rq->type), "%s", h->type);
+	snprintf(rq->source, sizeof(rq->source), "%s", h->source);
+	if (flags & ~MOVE_MOUNT_KNOWN) {
+		decision_fail(&d, EINVAL, "unknown move_mount flags");
+		goto out;
+	}
+	if (flags & (MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_BENEATH)) {
+		decision_fail(&d, EINVAL,
+		              "MOVE_MOUNT_SET_GROUP/BENEATH of a notifyd mount: not "
+		              "emulated");
+		goto out;
+	}
+	r = target_read_string(&rq->t, a->args[3], rq->target, sizeof(rq->target), &target_null);
+	if (r < 0 || target_null) {
+		decision_fail(&d,
+		              r == -ENOENT         ? ENOENT
+		              : r == -ENAMETOOLONG ? ENAMETOOLONG
+		                                   : EFAULT,
+		              "target path is not readable");
+		goto out;
+	}
+	r = target_check_admin(&rq->t, &cr);
+	if (r < 0) {
+		decision_fail(&d, r == -EPERM ? EPERM : -r,
+		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		goto out;
+	}
+	/* As mount(2): the container's mounts are bounded by max-mounts. */
+	set = profile_store_get();
+	p = set ? profile_set_find(set, rq->c->profile) : NULL;
+	n_mounts = mount_record_count(rq->c);
+	if (p && n_mounts >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0)
+		n_mounts = mount_record_count(rq->c);
+	if (!p || n_mounts >= p->max_mounts) {
+		decision_fail(&d, p ? ENOSPC : EPERM,
+		              "container has %u mounts, profile max-mounts = %u", n_mounts,
+		              p ? p->max_mounts : 0);
+		goto out;
+	}
+	if (!rq->target[0] && !(flags & MOVE_MOUNT_T_EMPTY_PATH)) {
+		decision_fail(&d, ENOENT, "empty target path");
+		goto out;
+	}
+	if (to_dfd != AT_FDCWD && rq->target[0] != '/') {
+		dirfd = target_getfd(&rq->t, to_dfd);
+		if (dirfd < 0) {
+			decision_fail(&d, dirfd == -ENOENT ? ENOENT : EBADF, "to_dfd %d", to_dfd);
+			goto out;
+		}
+	}
+	r = view_enter(rq->t.procfd, 1);
+	if (r < 0) {
+		decision_fail(&d, -r, "cannot enter the caller's mount namespace: %s",
+		              strerror(-r));
+		goto out;
+	}
+	target_fd = open_move_target(rq, dirfd, to_dfd, flags, &d);
+	if (target_fd >= 0) {
+		if (target_valid(&rq->t) < 0)
+			r = decision_fail(&d, ENOENT, "caller gave up before the attach");
+		else {
+			/* As mount(2)'s attach: a successor records what we attached. */
+			inflight_mark(INFLIGHT_MOUNT_ATTACHING, h->mnt_id, 0);
+			r = kernel_mount_attach(h->tree_fd, target_fd);
+			if (r >= 0)
+				inflight_mark(INFLIGHT_MOUNT_ATTACHED, h->mnt_id, 0);
+		}
+		if (r < 0 && d.err == 0)
+			decision_fail(&d, -r, "attaching at %s: %s", rq->target, strerror(-r));
+	}
+	view_leave();
+	if (target_fd < 0 || r < 0)
+		goto out;
+	newapi_handle_drop(rq->c, h); /* the mount record owns it from here */
+	/* A FUSE mount: its program serves it now (notifyctl, its exit detaches
+	 * it); notifyd's umount knows it by its mountinfo id. */
+	if (h->action == PROFILE_ACTION_FUSE &&
+	    fuse_daemon_set_target(rq->c, h->tree_fd, h->mnt_id, rq->target, &mnt_id_old) < 0)
+		log_warn("%s: the FUSE program of mount %llu is not known any more", rq->c->id,
+		         (unsigned long long)h->mnt_id);
+	r = mount_record_add(rq->c, h->mnt_id, mnt_id_old, h->type, h->source, rq->target);
+	if (r < 0) {
+		char tbuf[PATH_MAX];
+		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id,
+		         log_printable(rq->target, tbuf, sizeof(tbuf)), strerror(-r));
+	}
+	decision_ok(&d, 0);
+	decision_why(&d, "mnt_id=%llu locked%s", (unsigned long long)h->mnt_id,
+	             h->idmapped ? " idmapped" : "");
+out:
+	profile_store_put(set);
+	newapi_handle_put(rq->c, h);
+	return d;
+}
+
+/* fspick, open_tree, mount_setattr: the kernel decides with the caller's rights. */
+static struct decision newapi_kernel_decides(struct request *rq)
+{
+	struct decision d = {0};
+
+	(void)rq;
+	decision_continue(&d, "the kernel decides, as for mount(2)'s bind/remount/propagation "
+	                      "(notifyd's mounts are locked)");
+	return d;
+}
+
+struct decision newapi_request_handle(struct request *rq)
+{
+	if (strcmp(rq->syscall, "fsopen") == 0)
+		return newapi_fsopen(rq);
+	if (strcmp(rq->syscall, "fsconfig") == 0)
+		return newapi_fsconfig(rq);
+	if (strcmp(rq->syscall, "fsmount") == 0)
+		return newapi_fsmount(rq);
+	if (strcmp(rq->syscall, "move_mount") == 0)
+		return newapi_move_mount(rq);
+	return newapi_kernel_decides(rq);
+}

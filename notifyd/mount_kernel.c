@@ -136,21 +136,6 @@ int kernel_mount_finish(int fsfd, const struct kernel_mount *km)
 	return TAKE_FD(mntfd);
 }
 
-int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen)
-{
-	_cleanup_close_ int fsfd = -EBADF;
-
-	fsfd = kernel_mount_prepare(km, msg, msglen);
-	if (fsfd < 0)
-		return fsfd;
-	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		int r = -errno;
-		kernel_mount_messages(fsfd, msg, msglen);
-		return r;
-	}
-	return kernel_mount_finish(fsfd, km);
-}
-
 int kernel_mount_attach(int mntfd, int target_fd)
 {
 	if (move_mount(mntfd, "", target_fd, "",

@@ -32,16 +32,6 @@ struct kernel_mount {
  */
 int kernel_fs_lookup(const char *type, bool autoload, bool *needs_dev);
 /*
- * Create the detached mount in the calling thread: kernel_mount_prepare(),
- * FSCONFIG_CMD_CREATE, kernel_mount_finish().  Returns its fd or -errno; msg
- * gets the filesystem's own explanation when it gave one (fsopen's message
- * log).  Only for filesystems without a device: creating a block
- * filesystem's superblock opens devices (the source, an external journal,
- * other members), and that must happen in the caller's cgroup
- * (source_create_as_caller() in source_open.c).
- */
-int kernel_mount_create(const struct kernel_mount *km, char *msg, size_t msglen);
-/*
  * fsopen() and fsconfig() of the source and options, up to CMD_CREATE.
  * With a source_fd the "source" is left unset: source_create_as_caller()
  * sets it in the helper that runs CMD_CREATE.  Returns the fs context fd or

@@ -15,6 +15,7 @@
 #include "notifyd/mount_verify.h"
 #include "notifyd/fuse_action.h"
 #include "notifyd/virtiofs_action.h"
+#include "notifyd/view.h"
 #include "notifyd/profile_store.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -84,46 +85,68 @@ static bool is_own_loop(const struct request *rq, int source_fd)
  * device) as whoever creates it, and the caller's device cgroup must apply
  * to every one of those opens.  The mount fd, or -errno with the refusal in *d.
  */
+/*
+ * fsopen() and the options, in the caller's view (mount namespace, root,
+ * cwd): some filesystems look a path option up while it is set (overlay's
+ * lowerdir/upperdir/workdir), and notifyd's own view would hand the
+ * container the host's directory.  Creating the superblock and the mount
+ * happen back in notifyd's view.  The fs context fd or -errno (msg as
+ * kernel_mount_prepare()).
+ */
+static int prepare_in_view(struct request *rq, const struct kernel_mount *km, char *msg,
+                           size_t msglen)
+{
+	int fd, r;
+
+	r = target_open_proc(&rq->t);
+	if (r < 0)
+		return r;
+	r = view_enter(rq->t.procfd, 1);
+	if (r < 0)
+		return r;
+	fd = kernel_mount_prepare(km, msg, msglen);
+	view_leave();
+	return fd;
+}
+
 static int kernel_make(struct request *rq, const struct kernel_mount *km, bool needs_dev,
                        const struct proc_creds *cr, bool want_write, int *failed_fc,
                        struct decision *d)
 {
 	_cleanup_close_ int fs_fd = -EBADF;
 	bool failed_create = false;
-	char msg[512];
+	char msg[512] = "";
 	int mnt_fd, r;
 
-	if (!needs_dev && !failed_fc) {
-		mnt_fd = kernel_mount_create(km, msg, sizeof(msg));
-	} else {
-		fs_fd = kernel_mount_prepare(km, msg, sizeof(msg));
-		if (fs_fd < 0)
-			return decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd),
-			                     msg[0] ? ": " : "", msg);
-		if (needs_dev) {
-			r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd,
-			                        failed_fc ? &failed_create : NULL, d);
-		} else {
-			r = fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -errno : 0;
-			failed_create = r < 0;
-			if (r < 0)
-				decision_fail(d, -r,
-				              "%s (the filesystem's messages are left in the "
-				              "caller's context)",
-				              strerror(-r));
-		}
-		if (r < 0) {
-			/* The failed context, its messages unread, for the caller to read. */
-			if (failed_fc && failed_create)
-				*failed_fc = TAKE_FD(fs_fd);
-			return r;
-		}
-		msg[0] = '\0';
-		mnt_fd = kernel_mount_finish(fs_fd, km);
-	}
-	if (mnt_fd < 0)
-		return decision_fail(d, -mnt_fd, "%s%s%s", strerror(-mnt_fd), msg[0] ? ": " : "",
+	fs_fd = prepare_in_view(rq, km, msg, sizeof(msg));
+	if (fs_fd < 0)
+		return decision_fail(d, -fs_fd, "%s%s%s", strerror(-fs_fd), msg[0] ? ": " : "",
 		                     msg);
+	if (needs_dev) {
+		r = mount_source_create(rq, cr, km->source_fd, want_write, fs_fd,
+		                        failed_fc ? &failed_create : NULL, d);
+	} else {
+		r = fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -errno : 0;
+		failed_create = r < 0;
+		if (r < 0 && failed_fc)
+			decision_fail(
+			    d, -r,
+			    "%s (the filesystem's messages are left in the caller's context)",
+			    strerror(-r));
+		else if (r < 0) {
+			kernel_mount_messages(fs_fd, msg, sizeof(msg));
+			decision_fail(d, -r, "%s%s%s", strerror(-r), msg[0] ? ": " : "", msg);
+		}
+	}
+	if (r < 0) {
+		/* The failed context, its messages unread, for the caller to read. */
+		if (failed_fc && failed_create)
+			*failed_fc = TAKE_FD(fs_fd);
+		return r;
+	}
+	mnt_fd = kernel_mount_finish(fs_fd, km);
+	if (mnt_fd < 0)
+		return decision_fail(d, -mnt_fd, "%s", strerror(-mnt_fd));
 	return mnt_fd;
 }
 

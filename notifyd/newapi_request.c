@@ -263,6 +263,35 @@ static int copy_str(struct request *rq, uint64_t addr, char *buf, size_t size, s
 }
 
 /* fsconfig(H, SET_*, ...): judged by H's parser and by the profile, then recorded.  h locked. */
+/*
+ * The kernel's parser judges an option on H: its errno, its message in H's
+ * log where the caller reads it.  Some parsers look up paths right away
+ * (overlay's lowerdir/upperdir/workdir, ext4's journal_path): H was opened
+ * by notifyd, so the lookup would be in notifyd's view and tell the
+ * container which host paths exist.  So the call runs inside the caller's
+ * view (mount namespace, root, cwd).  For the `fuse` action the program
+ * parses the options, not the kernel: H is only the handle, nothing is
+ * applied to it.  0 or -errno.
+ */
+static int judge_on_handle(struct request *rq, const struct newapi_handle *h, unsigned cmd,
+                           const char *key, const char *value)
+{
+	int r;
+
+	if (h->action == PROFILE_ACTION_FUSE)
+		return 0;
+	r = target_open_proc(&rq->t);
+	if (r < 0)
+		return r;
+	r = view_enter(rq->t.procfd, 1);
+	if (r < 0)
+		return r;
+	r = fsconfig(h->fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value : NULL, 0) < 0 ? -errno
+	                                                                                : 0;
+	view_leave();
+	return r;
+}
+
 static void fsconfig_set(struct request *rq, struct newapi_handle *h, unsigned cmd,
                          struct decision *d)
 {
@@ -357,9 +386,9 @@ static void fsconfig_set(struct request *rq, struct newapi_handle *h, unsigned c
 			goto out;
 		}
 	}
-	/* The kernel's parser judges it on H: its errno, its message in H's log. */
-	if (fsconfig(h->fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value : NULL, 0) < 0) {
-		decision_fail(d, errno, "the filesystem refused '%s': %s", key, strerror(errno));
+	r = judge_on_handle(rq, h, cmd, key, value);
+	if (r < 0) {
+		decision_fail(d, -r, "the filesystem refused '%s': %s", key, strerror(-r));
 		goto out;
 	}
 	if (sb) {

@@ -17,7 +17,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-ALL_TESTS="mount ro closed killed squashfs restart"
+ALL_TESTS="mount ro closed killed squashfs restart hostpath"
 FUSE2FS=$(command -v fuse2fs) || mv_bail "fuse2fs not installed (scripts/install-deps.sh)"
 SQUASHFUSE=$(command -v squashfuse) || mv_bail "squashfuse not installed"
 command -v mksquashfs >/dev/null || mv_bail "mksquashfs not installed (squashfs-tools)"
@@ -44,6 +44,27 @@ options = norecovery
 action = fuse
 program = $SQUASHFUSE
 options = ro
+EOF
+# Path-valued options whose parser looks the path up at fsconfig time
+# (overlay's lowerdir, ext4's journal_path): test_hostpath.
+cat >"$PROFILES/hpk.conf" <<EOF
+[profile]
+default-action = deny
+
+[fs overlay]
+action = fuse
+program = $(command -v fuse-overlayfs || echo /usr/bin/fuse-overlayfs)
+source = none
+allowed-options = lowerdir, upperdir, workdir
+
+EOF
+cat >"$PROFILES/hpo.conf" <<EOF
+[profile]
+default-action = deny
+
+[fs overlay]
+action = kernel
+allowed-options = lowerdir, upperdir, workdir
 EOF
 # A FUSE program that never answers (sh -c: the arguments must name
 # {source} and {mountpoint}, which sleep would not take).
@@ -266,6 +287,41 @@ EOF
 		'action=fuse' 'result=ok' 'program=squashfuse' 'handover=fd detached'
 	t_step_ok "$RT: squashfs: umount" "$id" umount
 	t_gone "$RT: squashfs: no squashfuse left" "squashfuse"
+}
+
+# A path a parser looks up at fsconfig time must be looked up in the
+# caller's view, never in notifyd's: otherwise the answer tells the
+# container which host paths exist.  HOSTONLY exists on the host only,
+# NOWHERE nowhere; the container must get the same answer for both (the
+# path in the output made equal).  overlay (`fuse`: the program parses its
+# options, H is only a handle: profile hpk) and overlay under `kernel`
+# (the kernel's parser on H, run in the caller's view: profile hpo).
+test_hostpath() {
+	local hostonly=$MV_TMP/hostonly nowhere=/nowhere-$$ id k a b
+	mkdir -p "$hostonly"
+	touch "$hostonly/hostfile"
+	cat >"$ROOTFS/nmhp.sh" <<EOF
+mvstep host newmount_seq create overlay none - lowerdir=$hostonly
+mvstep none newmount_seq create overlay none - lowerdir=$nowhere
+mvstep m2 mount -t overlay -o lowerdir=$hostonly:/bin none /mnt/a
+mvstep m2ls ls /mnt/a
+EOF
+	for k in hpk hpo; do
+		id=nm-$RT-$k
+		fbundle "$id" --profile $k -- sh /nmhp.sh
+		mv_run "$RT" "$MV_TMP/$id" "$id" 60
+		a=$(mv_step_rc "$id" host; mv_step_out "$id" host | sed "s|$hostonly|P|g")
+		b=$(mv_step_rc "$id" none; mv_step_out "$id" none | sed "s|$nowhere|P|g")
+		t_check "$RT: hostpath: $k: both sequences ran" [ "$(mv_step_rc "$id" host)" != missing ]
+		t_check "$RT: hostpath: $k: a lowerdir only the host has answers as one nobody has" \
+			[ "$a" = "$b" ]
+	done
+	t_check "$RT: hostpath: overlay's kernel parser looked lowerdir up in the container's view (ENOENT)" \
+		grep -q 'fsconfig lowerdir=.*errno 2)' <<<"$(mv_step_out "nm-$RT-hpo" host)"
+	t_step_errno "$RT: hostpath: mount(2) of overlay (kernel action) looks lowerdir up in the container's view too" \
+		"nm-$RT-hpo" m2 ENOENT
+	t_check "$RT: hostpath: and shows the container nothing of the host's directory" \
+		[ -z "$(mv_step_out "nm-$RT-hpo" m2ls | grep -x hostfile)" ]
 }
 
 # notifyd dies right after the FUSE program of a CMD_CREATE started (the

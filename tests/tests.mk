@@ -101,6 +101,20 @@ $(NEWMOUNT_HOSTILE): tests/security/newmount_hostile.c
 	$(CC) -static -pthread $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(NEWMOUNT_HOSTILE)
 
+# Static helpers of tests/integration/newmount_oci.sh and newmount_fuse.sh:
+# libmount 2.39+'s new-mount-API sequences and the composefs-style one
+# (newmount_seq) and a program with no mount(2) fallback (fsopen_only), run
+# in busybox containers.
+NEWMOUNT_SEQ := $(BUILD)/tests/helpers/newmount_seq
+$(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+FSOPEN_ONLY := $(BUILD)/tests/helpers/fsopen_only
+$(FSOPEN_ONLY): tests/helpers/fsopen_only.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(NEWMOUNT_SEQ) $(FSOPEN_ONLY)
+
 # Static lock probe for the QEMU guest (tests/vm/guest-init.sh, run-vfsd-vm.sh).
 GUEST_LOCK := $(BUILD)/tests/helpers/guest_lock
 $(GUEST_LOCK): tests/helpers/guest_lock.c
@@ -222,14 +236,6 @@ $(UEVENT_LISTEN): tests/helpers/uevent_listen.c
 	@mkdir -p $(dir $@)
 	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
 all: $(UEVENT_LISTEN)
-# Static helper of tests/integration/newmount_fuse.sh (runs in the busybox
-# containers): the new mount API's sequence for a new superblock, no fallback.
-NEWMOUNT_SEQ := $(BUILD)/tests/helpers/newmount_seq
-$(NEWMOUNT_SEQ): tests/helpers/newmount_seq.c
-	@mkdir -p $(dir $@)
-	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
-all: $(NEWMOUNT_SEQ)
-
 # Static helper run inside test containers: a mount through the new mount API only
 # (tests/integration/newmount_kernel.sh).
 NEWAPI_SMOKE := $(BUILD)/tests/helpers/newapi_smoke

@@ -26,6 +26,7 @@ static void handle_free(struct newapi_handle *h)
 	safe_close(h->fd);
 	safe_close(h->mnt_fd);
 	safe_close(h->tree_fd);
+	safe_close(h->sb_fd);
 	safe_close(h->owner_pidfd);
 	mount_opts_free(&h->opts);
 	pthread_mutex_destroy(&h->lock);
@@ -99,6 +100,7 @@ int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum 
 	h->fd = TAKE_FD(owned);
 	h->mnt_fd = -EBADF;
 	h->tree_fd = -EBADF;
+	h->sb_fd = -EBADF;
 	h->owner = tgid;
 	h->owner_pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	h->refs = 1;

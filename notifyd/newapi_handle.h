@@ -62,6 +62,7 @@ struct newapi_handle {
 	int mnt_fd;             /* CREATED: the detached mount of the superblock, else -EBADF */
 	uint64_t mnt_id;        /* NEWAPI_MOUNT: the handed-out clone's unique id */
 	int tree_fd; /* NEWAPI_MOUNT: the clone itself (O_PATH), what move_mount attaches */
+	int sb_fd;   /* NEWAPI_MOUNT: its context's mount (unlocked): mount_setattr's new clone */
 	bool idmapped;
 	bool cloexec; /* FSOPEN_CLOEXEC: the caller's fd had O_CLOEXEC */
 	bool mounted; /* CREATED and fsmount()ed (or being): the kernel's EBUSY for another */

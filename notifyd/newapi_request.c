@@ -39,6 +39,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000 /* glibc < 2.34 */
+#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -308,7 +313,7 @@ static void fsconfig_set(struct request *rq, struct newapi_handle *h, unsigned c
 	unsigned long sb;
 	int r;
 
-	d->action = DECISION_KERNEL;
+	d->action = h->action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
 	if (copy_str(rq, a->args[2], key, sizeof(key), d) < 0)
 		return;
 	if (cmd == FSCONFIG_SET_STRING && copy_str(rq, a->args[3], value, sizeof(value), d) < 0)
@@ -511,7 +516,7 @@ static struct decision newapi_fsconfig(struct request *rq)
 	if (!h)
 		return not_ours("context");
 	snprintf(rq->type, sizeof(rq->type), "%s", h->type);
-	d.action = DECISION_KERNEL;
+	d.action = h->action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
 	decision_rule(&d, "context made by notifyd's fsopen");
 	/* The kernel's checks of the arguments, in its order. */
 	r = newapi_fsconfig_args(cmd, a->args[2], a->args[3], (int)a->args[4]);
@@ -551,6 +556,54 @@ out:
 	return d;
 }
 
+/*
+ * What fsmount (and mount_setattr's atime change) hands out: clone (a new
+ * mount of the superblock, used up) with attributes attr plus nosuid,nodev,
+ * its flags locked by the user-namespace hop (mount_lock_clone()), into
+ * *tree_fd (O_PATH, kept by notifyd: closing it dissolves the detached
+ * mount) and *mnt_id.  SECCOMP_ADDFD installs no O_PATH file (it fget()s
+ * srcfd), and mount fds are O_PATH: the caller gets the mount's root opened
+ * O_RDONLY instead -- the same mount for move_mount, mount_setattr, openat
+ * and fchdir.  Returns that fd, or -errno with the refusal in *d.
+ */
+static int lock_and_open(struct request *rq, int clone, unsigned attr, enum profile_action action,
+                         int *tree_fd, uint64_t *mnt_id, struct decision *d)
+{
+	_cleanup_close_ int locked = -EBADF;
+	const char *step = "";
+	struct stat st;
+	int handed, r;
+	struct mount_attr ma = {
+	    .attr_set = attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	    .attr_clr = MOUNT_ATTR__ATIME,
+	};
+
+	if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0)
+		return decision_fail(d, errno, "setting the mount's flags: %s", strerror(errno));
+	r = mount_lock_clone(clone, rq->t.procfd, &locked, mnt_id, &step);
+	if (r < 0)
+		return decision_fail(d, -r, "locking the mount's flags: %s: %s", step,
+		                     strerror(-r));
+	if (action == PROFILE_ACTION_FUSE) {
+		/* FUSE answers notifyd nothing: a helper in the caller's user namespace opens it.
+		 */
+		handed = fuse_newapi_open_root(locked, rq->t.procfd);
+		if (handed < 0)
+			return decision_fail(d, -handed, "opening the FUSE mount's root: %s",
+			                     strerror(-handed));
+	} else if (fstat(locked, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		return decision_fail(d, EOPNOTSUPP,
+		                     "a mount whose root is not a directory: not emulated");
+	} else {
+		handed = openat(locked, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (handed < 0)
+			return decision_fail(d, errno, "opening the mount's root: %s",
+			                     strerror(errno));
+	}
+	*tree_fd = TAKE_FD(locked);
+	return handed;
+}
+
 static struct decision newapi_fsmount(struct request *rq)
 {
 	const struct seccomp_data *a = &rq->notif.data;
@@ -563,7 +616,6 @@ static struct decision newapi_fsmount(struct request *rq)
 	const struct profile_fs *fs;
 	enum profile_action action;
 	struct proc_creds cr;
-	const char *step = "";
 	uint64_t mnt_id = 0;
 	bool claimed = false;
 	int err, r;
@@ -628,47 +680,9 @@ static struct decision newapi_fsmount(struct request *rq)
 		decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
 		goto out;
 	}
-	struct mount_attr ma = {
-	    .attr_set = attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-	    .attr_clr = MOUNT_ATTR__ATIME,
-	};
-	if (mount_setattr(clone, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0) {
-		decision_fail(&d, errno, "setting the mount's flags: %s", strerror(errno));
+	handed = lock_and_open(rq, clone, attr, h->action, &locked, &mnt_id, &d);
+	if (handed < 0)
 		goto out;
-	}
-	r = mount_lock_clone(clone, rq->t.procfd, &locked, &mnt_id, &step);
-	if (r < 0) {
-		decision_fail(&d, -r, "locking the mount's flags: %s: %s", step, strerror(-r));
-		goto out;
-	}
-	/*
-	 * SECCOMP_ADDFD installs no O_PATH file (it fget()s srcfd), and mount
-	 * fds are O_PATH: the caller gets the mount's root opened O_RDONLY
-	 * instead -- the same mount for move_mount, mount_setattr, openat and
-	 * fchdir -- and notifyd keeps the O_PATH clone, whose closing would
-	 * dissolve the detached mount.
-	 */
-	struct stat st;
-	if (h->action == PROFILE_ACTION_FUSE) {
-		/* FUSE answers notifyd nothing: a helper in the caller's user namespace opens it.
-		 */
-		handed = fuse_newapi_open_root(locked, rq->t.procfd);
-		if (handed < 0) {
-			decision_fail(&d, -handed, "opening the FUSE mount's root: %s",
-			              strerror(-handed));
-			goto out;
-		}
-	} else if (fstat(locked, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		decision_fail(&d, EOPNOTSUPP,
-		              "a mount whose root is not a directory: not emulated");
-		goto out;
-	} else {
-		handed = openat(locked, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (handed < 0) {
-		decision_fail(&d, errno, "opening the mount's root: %s", strerror(errno));
-		goto out;
-	}
 	r = newapi_handle_add(rq->c, &rq->t, p->max_fs_contexts, NEWAPI_MOUNT, TAKE_FD(handed), &m);
 	if (r < 0) {
 		decision_fail(&d, -r,
@@ -679,6 +693,10 @@ static struct decision newapi_fsmount(struct request *rq)
 	}
 	m->mnt_id = mnt_id;
 	m->tree_fd = TAKE_FD(locked);
+	m->cloexec = flags & FSMOUNT_CLOEXEC;
+	pthread_mutex_lock(&h->lock);
+	m->sb_fd = fcntl(h->mnt_fd, F_DUPFD_CLOEXEC, 3); /* for mount_setattr's atime change */
+	pthread_mutex_unlock(&h->lock);
 	m->idmapped = h->idmapped;
 	m->action = h->action;
 	snprintf(m->type, sizeof(m->type), "%s", h->type);
@@ -842,6 +860,16 @@ static struct decision newapi_move_mount(struct request *rq)
 	view_leave();
 	if (target_fd < 0 || r < 0)
 		goto out;
+	if (!rq->target[0] && to_dfd >= 0) {
+		/* MOVE_MOUNT_T_EMPTY_PATH: the record and the log name to_dfd's path, as the
+		 * caller sees it (its /proc/<tid>/fd link, relative to its root). */
+		char link[32];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "fd/%d", to_dfd);
+		n = readlinkat(rq->t.procfd, link, rq->target, sizeof(rq->target) - 1);
+		rq->target[n > 0 ? n : 0] = '\0';
+	}
 	newapi_handle_drop(rq->c, h); /* the mount record owns it from here */
 	/* A FUSE mount: its program serves it now (notifyctl, its exit detaches
 	 * it); notifyd's umount knows it by its mountinfo id. */
@@ -865,6 +893,125 @@ out:
 }
 
 /* fspick, open_tree, mount_setattr: the kernel decides with the caller's rights. */
+/*
+ * mount_setattr(M, "", AT_EMPTY_PATH, attr) on a mount notifyd's fsmount
+ * handed out (libmount >= 2.39 sets the mount's VFS flags that way, between
+ * fsmount and move_mount).  M's flags are locked, and the kernel locks the
+ * access-time flags of such a mount whatever they are (MNT_LOCK_ATIME):
+ * an atime change would get EPERM where mount(2)'s "-o noatime" works.  So
+ * an atime change is made as the kernel would make it, on a new locked
+ * mount of the superblock with the flags M has and the change, which then
+ * replaces M under the caller's fd number (SECCOMP_ADDFD_FLAG_SETFD).
+ * Everything else -- ro, noexec, nosymfollow, propagation, a refused
+ * clearing of nosuid/nodev or an idmap -- the kernel does (or refuses) on M
+ * itself: continue.
+ */
+static struct decision newapi_mount_setattr(struct request *rq)
+{
+	const struct seccomp_data *a = &rq->notif.data;
+	int dfd = (int)a->args[0], err, handed = -EBADF, r;
+	unsigned flags = (unsigned)a->args[2];
+	size_t usize = (size_t)a->args[4];
+	_cleanup_close_ int clone = -EBADF, tree = -EBADF;
+	struct decision d = {0};
+	struct newapi_handle *m = NULL;
+	struct mount_attr ma = {0};
+	struct statvfs sv;
+	uint64_t mnt_id = 0;
+	char path[2];
+	unsigned attr;
+
+	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
+	if (!(flags & AT_EMPTY_PATH) || usize < MOUNT_ATTR_SIZE_VER0 ||
+	    target_read_string(&rq->t, a->args[1], path, sizeof(path), NULL) != 0 || path[0] ||
+	    target_read_mem(&rq->t, a->args[3], &ma, MOUNT_ATTR_SIZE_VER0) < 0 ||
+	    target_valid(&rq->t) < 0)
+		return not_ours(
+		    "mount"); /* not libmount's form, or unreadable: the kernel's answer */
+	if (!(ma.attr_clr & MOUNT_ATTR__ATIME) &&
+	    !((ma.attr_set | ma.attr_clr) & MOUNT_ATTR_NODIRATIME))
+		return not_ours("mount's access-time change"); /* nothing locked is changed */
+	m = newapi_handle_find(rq->c, &rq->t, dfd, NEWAPI_MOUNT, &err);
+	if (err == -ENOENT) {
+		decision_fail(&d, ENOENT, "caller gave up the request");
+		return d;
+	}
+	if (!m)
+		return not_ours("mount");
+	snprintf(rq->type, sizeof(rq->type), "%s", m->type);
+	snprintf(rq->source, sizeof(rq->source), "%s", m->source);
+	d.action = m->action == PROFILE_ACTION_FUSE ? DECISION_FUSE : DECISION_KERNEL;
+	decision_rule(&d, "mount made by notifyd's fsmount");
+	if ((ma.attr_set | ma.attr_clr) & ~(unsigned long long)FSMOUNT_ATTR_KNOWN ||
+	    ma.propagation || ma.userns_fd ||
+	    (ma.attr_clr & (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) ||
+	    usize > MOUNT_ATTR_SIZE_VER0 || (flags & ~AT_EMPTY_PATH)) {
+		/* Anything but plain flags: not emulated, the kernel's own answer on M. */
+		newapi_handle_put(rq->c, m);
+		return not_ours("mount's plain flag change");
+	}
+	switch (ma.attr_set & MOUNT_ATTR__ATIME) {
+	case MOUNT_ATTR_RELATIME:
+	case MOUNT_ATTR_NOATIME:
+	case MOUNT_ATTR_STRICTATIME:
+		break;
+	default:
+		decision_fail(&d, EINVAL, "invalid atime attribute");
+		goto out;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->tree_fd < 0 || m->sb_fd < 0 || fstatvfs(m->tree_fd, &sv) < 0) {
+		pthread_mutex_unlock(&m->lock);
+		decision_fail(&d, EINVAL, "the mount is not detached any more");
+		goto out;
+	}
+	/* The flags M has now (the caller may have set ro or noexec itself), then the change. */
+	attr = (sv.f_flag & ST_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
+	       (sv.f_flag & ST_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
+	       (sv.f_flag & ST_NOSYMFOLLOW ? MOUNT_ATTR_NOSYMFOLLOW : 0) |
+	       (sv.f_flag & ST_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
+	       (sv.f_flag & ST_NOATIME    ? MOUNT_ATTR_NOATIME
+	        : sv.f_flag & ST_RELATIME ? MOUNT_ATTR_RELATIME
+	                                  : MOUNT_ATTR_STRICTATIME);
+	attr = (attr & ~(unsigned)ma.attr_clr) | (unsigned)ma.attr_set;
+	clone = (int)syscall(SYS_open_tree, m->sb_fd, "",
+	                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	pthread_mutex_unlock(&m->lock);
+	if (clone < 0) {
+		decision_fail(&d, errno, "cloning the new mount: %s", strerror(errno));
+		goto out;
+	}
+	handed = lock_and_open(rq, clone, attr & ~(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV), m->action,
+	                       &tree, &mnt_id, &d);
+	if (handed < 0)
+		goto out;
+	/* Only if dfd still is M: a thread of the caller may have closed and reused it. */
+	if (target_same_file(&rq->t, dfd, m->fd) != 1) {
+		safe_close(handed);
+		decision_fail(&d, EBADF, "fd %d is not the mount any more", dfd);
+		goto out;
+	}
+	r = target_addfd(&rq->t, handed, dfd, m->cloexec, false);
+	if (r < 0) {
+		safe_close(handed);
+		decision_fail(&d, -r, "cannot replace the mount: %s", strerror(-r));
+		goto out;
+	}
+	pthread_mutex_lock(&m->lock);
+	safe_close(m->fd);
+	m->fd = handed;
+	safe_close(m->tree_fd);
+	m->tree_fd = TAKE_FD(tree);
+	m->mnt_id = mnt_id;
+	pthread_mutex_unlock(&m->lock);
+	decision_ok(&d, 0);
+	decision_why(&d, "mnt_id=%llu locked with the new access-time flags (replaces fd %d)",
+	             (unsigned long long)mnt_id, dfd);
+out:
+	newapi_handle_put(rq->c, m);
+	return d;
+}
+
 static struct decision newapi_kernel_decides(struct request *rq)
 {
 	struct decision d = {0};
@@ -885,5 +1032,7 @@ struct decision newapi_request_handle(struct request *rq)
 		return newapi_fsmount(rq);
 	if (strcmp(rq->syscall, "move_mount") == 0)
 		return newapi_move_mount(rq);
+	if (strcmp(rq->syscall, "mount_setattr") == 0)
+		return newapi_mount_setattr(rq);
 	return newapi_kernel_decides(rq);
 }

@@ -4,9 +4,9 @@
 # Proves that containers start with a user namespace and the seccomp listener
 # configured, that profiles/seccomp/oci-seccomp.json traps exactly the calls
 # it should (new superblocks, umount2; of the new mount API fsopen, fsconfig,
-# fsmount and move_mount with MOVE_MOUNT_F_EMPTY_PATH) and not bind mounts,
-# remounts, propagation changes, fspick, open_tree, mount_setattr or a
-# move_mount by path, and that devices are passed in.
+# fsmount, move_mount with MOVE_MOUNT_F_EMPTY_PATH and mount_setattr with
+# AT_EMPTY_PATH) and not bind mounts, remounts, propagation changes, fspick,
+# open_tree or a move_mount by path, and that devices are passed in.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
@@ -23,9 +23,9 @@ NR_mount=165 NR_umount2=166
 # New mount API, "NR:NAME:how often mount_race newapi gets it trapped" (see
 # tests/helpers/mount_race.c): fsopen of tmpfs, NULL, an unknown type and xfs;
 # one fsconfig SET_STRING and one CMD_CREATE; one fsmount; one move_mount of
-# the two (the one with MOVE_MOUNT_F_EMPTY_PATH); fspick, open_tree and
-# mount_setattr never.
-NEWAPI_TRAPS="430:fsopen:4 431:fsconfig:2 432:fsmount:1 429:move_mount:1 433:fspick:0 428:open_tree:0 442:mount_setattr:0"
+# the two (the one with MOVE_MOUNT_F_EMPTY_PATH); one mount_setattr (with
+# AT_EMPTY_PATH, on a detached clone); fspick and open_tree never.
+NEWAPI_TRAPS="430:fsopen:4 431:fsconfig:2 432:fsmount:1 429:move_mount:1 433:fspick:0 428:open_tree:0 442:mount_setattr:1"
 
 cat >"$rootfs/rules.sh" <<'EOF'
 mvstep tmpfs mount -t tmpfs -o size=1m tmpfs /mnt/a
@@ -92,7 +92,7 @@ for rt in crun runc; do
 		[ "$n" -eq "$want" ] || wrong+=" $name trapped $n times, want $want;"
 	done
 	if [ -z "$wrong" ]; then
-		t_ok "$rt: new mount API: fsopen, fsconfig, fsmount, move_mount(F_EMPTY_PATH) trapped, fspick, open_tree, mount_setattr, move_mount by path not (${seen# })"
+		t_ok "$rt: new mount API: fsopen, fsconfig, fsmount, move_mount(F_EMPTY_PATH), mount_setattr(AT_EMPTY_PATH) trapped, fspick, open_tree, move_mount by path not (${seen# })"
 	else
 		t_fail "$rt: new mount API: exactly the calls that need a decision are trapped" "$wrong" \
 			"$(mv_step_out "$id" newapi)" "$(grep "^notif id=$id " "$MV_STUB_LOG")"

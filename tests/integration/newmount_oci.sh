@@ -363,11 +363,17 @@ same_decision() {
 	fi
 	if [ "$res" = ok ]; then
 		lm=$(first_line "$fn" '(^| )syscall=move_mount ' 'result=ok')
+		# The one difference kept on purpose: the new API locks its FUSE mounts as
+		# DESIGN.md asks of every notifyd mount; mount(2)'s FUSE path does not
+		# (docs/new-mount-api.md "The fuse action").
+		local marks
+		marks=$(why_marks "$l2")
+		[ "$a" = fuse ] && marks=$(echo "locked $marks" | xargs)
 		if [ -n "$lm" ] && [ "$(mv_kv action "$lm")" = "$a" ] &&
-			[ "$(why_marks "$lm")" = "$(why_marks "$l2")" ]; then
-			t_ok "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $(why_marks "$l2")"
+			[ "$(why_marks "$lm")" = "$marks" ]; then
+			t_ok "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $marks"
 		else
-			t_fail "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $(why_marks "$l2")" \
+			t_fail "$RT/$PROF: $c: the attaching move_mount's line says action=$a result=ok $marks" \
 				"mount(2): $l2" "new API: ${lm:-no move_mount line with result=ok}"
 		fi
 		if [ -n "$lm" ] && [ "$(mv_kv rule "$lm")" != "$r" ]; then
@@ -414,6 +420,19 @@ same_step() {
 	else
 		t_fail "$RT/$PROF: $desc: mount(2) and the new API both give $want" \
 			"mount(2): $a: $(mv_step_out "$ID" "m2-$s")" "new API: $b: $(mv_step_out "$ID" "nm-$s")"
+	fi
+}
+
+# diff_step DESC STEP M2 NM : m2-STEP gave M2 and nm-STEP NM (a known difference).
+diff_step() {
+	local a b
+	a=$(rc_class "$ID" "m2-$2")
+	b=$(rc_class "$ID" "nm-$2")
+	if [ "$a" = "$3" ] && [ "$b" = "$4" ]; then
+		t_ok "$RT/$PROF: $1: mount(2) gives $3, the new API (locked) $4"
+	else
+		t_fail "$RT/$PROF: $1: mount(2) gives $3, the new API (locked) $4" \
+			"mount(2): $a: $(mv_step_out "$ID" "m2-$2")" "new API: $b: $(mv_step_out "$ID" "nm-$2")"
 	fi
 }
 
@@ -492,15 +511,23 @@ check_full() {
 		same_step "$c: remount,bind,dev on the bind copy refused (locked)" "$c-dev" EPERM
 	elif [ "$managed" = yes ]; then
 		# docs/fuse.md: mount(2)'s FUSE mount belongs to the container's user
-		# namespace; whatever mount(2) answers, the new API must answer too
-		same_step "$c: remount,bind,suid" "$c-suid" same
-		same_step "$c: remount,bind,dev on the bind copy" "$c-dev" same
+		# namespace and is not locked (a FUSE superblock of the container's
+		# user namespace is nodev and honours set-id bits only inside it);
+		# the new API locks it, as DESIGN.md asks of every notifyd mount.
+		diff_step "$c: remount,bind,suid" "$c-suid" 0 EPERM
+		diff_step "$c: remount,bind,dev on the bind copy" "$c-dev" 0 EPERM
 	else
 		same_step "$c: remount,bind,suid" "$c-suid" 0
 		same_step "$c: remount,bind,dev on the bind copy" "$c-dev" 0
 	fi
 	same_step "$c: remount,bind,ro" "$c-ro" 0
-	same_out "$c: same options after the ro remount" "$c-roinfo"
+	if [ "$PROF" != kern ] && [ "$managed" = yes ]; then
+		# mount(2)'s unlocked FUSE mount lost nosuid to the suid remount above.
+		t_check "$RT/$PROF: $c: the new API's mount kept nosuid,nodev through the remounts" \
+			has_nosuid_nodev "$(mv_step_out "$ID" "nm-$c-roinfo")"
+	else
+		same_out "$c: same options after the ro remount" "$c-roinfo"
+	fi
 	t_check "$RT/$PROF: $c: ... which are read-only" \
 		grep -q '^ro,' <<<"$(mv_step_out "$ID" "nm-$c-roinfo")"
 	same_step "$c: make-shared (mount_setattr propagation)" "$c-prop" 0

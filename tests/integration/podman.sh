@@ -57,13 +57,16 @@ else
 			[ "$(jq -r '.linux.seccomp.listenerPath' "$cfg")" = "$MV_SOCK" ]
 		t_check "config.json: listenerMetadata is profile=default" \
 			[ "$(jq -r '.linux.seccomp.listenerMetadata' "$cfg")" = profile=default ]
-		t_check "config.json: SCMP_ACT_NOTIFY for mount, umount, umount2, fsopen, fsconfig, fsmount, move_mount, ioctl" \
+		t_check "config.json: SCMP_ACT_NOTIFY for mount, umount, umount2, fsopen, fsconfig, fsmount, move_mount, mount_setattr, ioctl" \
 			[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.action == "SCMP_ACT_NOTIFY") | .names[]] | unique' "$cfg")" \
-			= '["fsconfig","fsmount","fsopen","ioctl","mount","move_mount","umount","umount2"]' ]
+			= '["fsconfig","fsmount","fsopen","ioctl","mount","mount_setattr","move_mount","umount","umount2"]' ]
+		t_check "config.json: mount_setattr trapped only with AT_EMPTY_PATH (args[2] & 0x1000 == 0x1000)" \
+			[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.action == "SCMP_ACT_NOTIFY" and (.names | index("mount_setattr")))
+				| .args[] | [.index, .value, .valueTwo, .op]]' "$cfg")" = '[[2,4096,4096,"SCMP_CMP_MASKED_EQ"]]' ]
 		t_check "config.json: move_mount trapped only with MOVE_MOUNT_F_EMPTY_PATH (args[4] & 4 == 4)" \
 			[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.action == "SCMP_ACT_NOTIFY" and (.names | index("move_mount")))
 				| .args[] | [.index, .value, .valueTwo, .op]]' "$cfg")" = '[[4,4,4,"SCMP_CMP_MASKED_EQ"]]' ]
-		t_check "config.json: fspick, open_tree, mount_setattr allowed as podman allows them" \
+		t_check "config.json: fspick, open_tree, mount_setattr (the rest of it) allowed as podman allows them" \
 			[ "$(jq -c '[.linux.seccomp.syscalls[] | select(.action == "SCMP_ACT_ALLOW") | .names[]
 				| select(. == "fspick" or . == "open_tree" or . == "mount_setattr")] | sort' "$cfg")" \
 			= '["fspick","mount_setattr","open_tree"]' ]

@@ -210,9 +210,10 @@ expect_kernel_refused() {
 }
 
 # test_locked VARIANT : "shipped" uses profiles/seccomp/oci-seccomp.json:
-# fspick, open_tree and mount_setattr are not trapped, the fsconfig on
-# fspick's fd is trapped and continued (not a notifyd context handle), so
-# only the kernel's locks stand in the way (docs/seccomp-rules.md).
+# fspick and open_tree are not trapped, the fsconfig on fspick's fd and a
+# mount_setattr(AT_EMPTY_PATH) are trapped and continued (not notifyd's
+# handles), so only the kernel's locks stand in the way
+# (docs/seccomp-rules.md).
 # "rawapi" traps only mount(2) (every call, also remounts and binds) and
 # umount2; nothing of the new mount API reaches notifyd.
 test_locked() {

@@ -79,10 +79,21 @@ for f in mm_flags:
     if a != want:
         print("move_mount flags=%#x: rules give %s, want %s" % (f, sorted(a or []), sorted(want)))
         bad += 1
+AT = dict(EMPTY_PATH=0x1000, RECURSIVE=0x8000, SYMLINK_NOFOLLOW=0x100, NO_AUTOMOUNT=0x800)
+ms_flags = [0, AT["EMPTY_PATH"], AT["RECURSIVE"], AT["EMPTY_PATH"] | AT["RECURSIVE"],
+            AT["SYMLINK_NOFOLLOW"], AT["NO_AUTOMOUNT"] | AT["EMPTY_PATH"], 1 << 32,
+            (1 << 32) | AT["EMPTY_PATH"], 0xffffffffffffefff, 0xffffffffffffffff]
+for f in ms_flags:
+    a = actions("mount_setattr", {2: f})
+    trap = (f & 0x1000) == 0x1000
+    want = {"SCMP_ACT_NOTIFY"} if trap else {"SCMP_ACT_ALLOW"}
+    if a != want:
+        print("mount_setattr flags=%#x: rules give %s, want %s" % (f, sorted(a or []), sorted(want)))
+        bad += 1
 for n, want in (("fsopen", "SCMP_ACT_NOTIFY"), ("fsconfig", "SCMP_ACT_NOTIFY"),
                 ("fsmount", "SCMP_ACT_NOTIFY"), ("umount", "SCMP_ACT_NOTIFY"),
                 ("umount2", "SCMP_ACT_NOTIFY"), ("fspick", "SCMP_ACT_ALLOW"),
-                ("open_tree", "SCMP_ACT_ALLOW"), ("mount_setattr", "SCMP_ACT_ALLOW")):
+                ("open_tree", "SCMP_ACT_ALLOW")):
     a = actions(n, {})
     if a != {want}:
         print("%s: rules give %s, want %s" % (n, sorted(a or []), want))
@@ -97,12 +108,12 @@ for q in reqs:
     if a != want:
         print("ioctl request=%#x: rules give %s, want %s" % (q, sorted(a or []), sorted(want)))
         bad += 1
-print("checked %d mount flag values, %d move_mount flag values and %d ioctl requests"
-      % (len(samples), len(mm_flags), len(reqs)))
+print("checked %d mount flag values, %d move_mount and %d mount_setattr flag values and %d ioctl requests"
+      % (len(samples), len(mm_flags), len(ms_flags), len(reqs)))
 for r in rules:
     if r["action"] == "SCMP_ACT_ALLOW" and not (r.get("args") or []):
         for n in ("mount", "umount", "umount2", "ioctl", "fsopen", "fsconfig", "fsmount",
-                  "move_mount"):
+                  "move_mount", "mount_setattr"):
             if n in r["names"]:
                 print("unconditional allow for trapped %s" % n)
                 bad += 1
@@ -198,7 +209,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 		"$id" newapi fsopen_null=EFAULT fsopen_unknown=ENODEV fsopen_xfs=EPERM
 	t_decision "$RT: fsopen of xfs was refused by notifyd (action=deny result=EPERM)" "$cid" \
 		'syscall=fsopen ' 'type=xfs ' 'action=deny ' 'result=EPERM'
-	t_newapi "$RT: fspick, open_tree, mount_setattr, move_mount by path reach the kernel (allowed)" \
+	t_newapi "$RT: fspick, open_tree, mount_setattr (continued), move_mount by path reach the kernel" \
 		"$id" newapi fspick=0 open_tree=0 mount_setattr=0 move_mount_path=ENOENT
 	for ((i = 0; i < 50; i++)); do
 		[ -z "$(losetup -j "$PM/other.img")" ] && break

@@ -387,6 +387,17 @@ static int cmd_detached(const char *type, const char *src, const char *target, c
 		return 1;
 	report("detached_setattr_clear",
 	       (int)syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH, &clr, sizeof(clr)));
+	/* An access-time change (notifyd makes a new locked mount) smuggling a clear. */
+	struct mount_attr atime_clr = {.attr_set = MOUNT_ATTR_NOATIME,
+	                               .attr_clr = MOUNT_ATTR__ATIME | MOUNT_ATTR_NOSUID};
+	report("detached_atime_clear", (int)syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH,
+	                                            &atime_clr, sizeof(atime_clr)));
+	/* libmount's -o noatime: notifyd replaces the fd with the changed mount. */
+	struct mount_attr noatime = {.attr_set = MOUNT_ATTR_NOATIME, .attr_clr = MOUNT_ATTR__ATIME};
+	report("detached_noatime",
+	       (int)syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH, &noatime, sizeof(noatime)));
+	report("detached_setattr_clear_again",
+	       (int)syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH, &clr, sizeof(clr)));
 	int c =
 	    (int)syscall(SYS_open_tree, m, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	report("detached_clone", c);

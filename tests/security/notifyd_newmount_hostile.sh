@@ -223,13 +223,11 @@ group_failed() {
 	else
 		t_fail "$rt: no message of a failed context names a host path" "$bad"
 	fi
-	# Where the kernel writes a message (a missing source), the caller reads one.
-	if grep -q '^msg=.*/nonexist' <<<"$msgs"; then
-		t_ok "$rt: the kernel's message for a missing source is readable from the context"
-	else
-		t_fail "$rt: the kernel's message for a missing source is readable from the context" \
-			"kernel: $(grep '^msg=' <<<"$REF_FAILED" | head -n1)" "got: $msgs"
-	fi
+	# A missing source is refused by notifyd's own resolution in the caller's
+	# view, before any context of notifyd's tried it: the errno is the
+	# kernel's (checked above), the kernel's message ("...: Can't lookup
+	# blockdev") is not written (docs/new-mount-api.md "Not done yet").
+	t_diag "$rt: not written for a missing source, the kernel's: $(grep '^msg=' <<<"$REF_FAILED" | head -n1)"
 	t_check "$rt: notifyd holds no mount of the bad device" test "$(dev_mounts "$BAD")" = 0
 }
 
@@ -274,8 +272,17 @@ group_locked() {
 		t_diag "$rt: open_tree(OPEN_TREE_CLONE) of the handed-out mount:" \
 			"$(case_field "$out" detached_clone errno) (the kernel: 0 on a mount of the caller's own)"
 	fi
+	t_case "$rt: an access-time change that also clears nosuid: EPERM (the kernel's, continued)" \
+		"$out" detached_atime_clear EPERM
+	t_case "$rt: an access-time change alone (libmount's -o noatime): done by notifyd" \
+		"$out" detached_noatime 0
+	t_case "$rt: the mount that replaced the fd: clearing nosuid,nodev still EPERM" \
+		"$out" detached_setattr_clear_again EPERM
+	t_decision "$rt: the access-time change has a decision line (new locked mount)" "$id" \
+		'syscall=mount_setattr' 'result=ok' 'locked with the new access-time flags'
 	t_case "$rt: the fd, attached after all that, mounts" "$out" detached_move_mount 0
 	t_check "$rt: and is nosuid,nodev" grep -q '^case=flags nosuid=1 nodev=1' <<<"$out"
+	t_check "$rt: and noatime" grep -q '^case=opts opts=.*noatime' <<<"$out"
 }
 
 group_forge() {
@@ -368,12 +375,21 @@ group_pass() {
 	oa=$(mv_step_out "$a" send)
 	t_case "$rt: B received A's context" "$ob" recv_fd 0
 	line=$(case_line "$ob" recv_move_mount)
-	if [[ $line == *" rc=-1 "* ]] && grep -q '^case=recv_mnt_b same_dev_as_root=1' <<<"$ob"; then
-		t_ok "$rt: B's move_mount of A's detached mount fails, nothing on B's /mnt/b ($line)"
+	# A mount fd A passes on is A's mount given away, as on the host: whoever
+	# holds a detached mount may attach it (the kernel also lets a user
+	# namespace's root attach a host-made detached mount, even by a path, so
+	# notifyd could not stop it).  It stays what notifyd made: nosuid,nodev
+	# locked (group locked), counted against A's max-mounts
+	# (docs/new-mount-api.md "Handles and limits").
+	if [[ $line == *" rc=0 "* ]] && grep -q '^case=recv_mnt_b same_dev_as_root=0' <<<"$ob"; then
+		t_ok "$rt: B's move_mount of the mount A passed it: the kernel's, attached ($line)"
 	else
-		t_fail "$rt: B's move_mount of A's detached mount fails, nothing on B's /mnt/b" "$ob"
+		t_fail "$rt: B's move_mount of the mount A passed it: the kernel's, attached" "$ob"
 	fi
-	t_case "$rt: A attaches that mount itself afterwards" "$oa" sender_mount2 0
+	t_decision "$rt: B's move_mount of a mount that is not B's handle is continued" "$b" \
+		'syscall=move_mount' 'action=continue'
+	t_case "$rt: A's own move_mount of it afterwards: EINVAL (attached already, the kernel's)" \
+		"$oa" sender_mount2 EINVAL
 	t_case "$rt: B's CMD_CREATE on A's context: EPERM (a powerless context)" "$ob" recv_create EPERM
 	t_case "$rt: B's fsmount on it: EINVAL (nothing created)" "$ob" recv_fsmount EINVAL
 	t_case "$rt: A creates and mounts its context afterwards" "$oa" sender_mount 0

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/newapi_handle.h"
 #include "notifyd/container.h"
+#include "notifyd/mount_record.h"
 #include "notifyd/target.h"
 #include "common/cleanup.h"
+#include "common/kernel_compat.h"
 
 #include <dirent.h>
 #include <linux/kcmp.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct handles {
@@ -148,15 +152,19 @@ struct newapi_handle *newapi_handle_find(struct container *c, struct target *t, 
 	return found;
 }
 
-void newapi_handle_drop(struct container *c, struct newapi_handle *h)
+bool newapi_handle_drop(struct container *c, struct newapi_handle *h)
 {
 	struct handles *hs;
+	bool mine = false;
 
 	hs = (struct handles *)container_resource_find(c, &handles_ops);
 	pthread_mutex_lock(&c->lock);
-	if (hs && !h->dropped)
+	if (hs && !h->dropped) {
 		unlink_locked(hs, h);
+		mine = true;
+	}
 	pthread_mutex_unlock(&c->lock);
+	return mine;
 }
 
 void newapi_handle_put(struct container *c, struct newapi_handle *h)
@@ -223,9 +231,70 @@ static bool owner_holds(const struct newapi_handle *h)
 	return held && !owner_gone(h);
 }
 
+/*
+ * Is the mount whose root the open file root is attached under a parent
+ * mount (1), or detached or gone (0)?  A detached mount (the root of its
+ * anonymous namespace) and an unmounted one are their own parent, so ".."
+ * of their root is on the same mount; an attached one's ".." is on its
+ * parent mount, in whatever mount namespace.  -errno when the kernel does
+ * not say (a FUSE mount answers notifyd no statx()).
+ */
+static int mount_attached(int root)
+{
+	struct statx self, parent;
+
+	if (statx(root, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &self) < 0 ||
+	    statx(root, "..", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE,
+	          &parent) < 0)
+		return -errno;
+	if (!(self.stx_mask & parent.stx_mask & STATX_MNT_ID_UNIQUE))
+		return -EOPNOTSUPP;
+	return self.stx_mnt_id != parent.stx_mnt_id;
+}
+
+/* Where the kernel cannot say by "..": is mnt_id in the container's init's mount namespace? */
+static int mount_in_init_ns(struct container *c, uint64_t mnt_id)
+{
+	_cleanup_close_ int nsfd = -EBADF;
+	uint64_t ns = 0;
+
+	if (c->pidfd < 0)
+		return 0;
+	nsfd = ioctl(c->pidfd, PIDFD_GET_MNT_NAMESPACE, 0);
+	if (nsfd < 0 || mount_record_ns_id(nsfd, &ns) < 0)
+		return 0;
+	return mount_record_present(mnt_id, ns) == 1;
+}
+
+/*
+ * A mount handle out of the registry (h unlinked, no reference left): the
+ * container attached its mount by a path (move_mount(FD, ".", ...), MS_MOVE
+ * of /proc/self/fd/FD: calls the shipped rules do not trap) → it becomes a
+ * mount record, as if notifyd's move_mount had attached it, so max-mounts,
+ * umount2 and `notifyctl mounts` know it.  closed: our O_PATH clone is
+ * closed first, which dissolves a mount still detached, so that no attach
+ * can come after the look (a dissolved mount cannot be attached any more).
+ * Returns 1 when it became a record.
+ */
+static int mount_settle(struct container *c, struct newapi_handle *h, bool closed)
+{
+	int r;
+
+	if (closed)
+		h->tree_fd = safe_close(h->tree_fd);
+	r = mount_attached(h->fd);
+	if (r < 0)
+		r = mount_in_init_ns(c, h->mnt_id);
+	if (r != 1)
+		return 0;
+	r = mount_record_add(c, h->mnt_id, 0, h->type, h->source, "(attached by the container)");
+	return r < 0 ? 0 : 1;
+}
+
 int newapi_handle_sweep(struct container *c, bool full)
 {
 	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
+	struct newapi_handle *gone_list = NULL;
 	int gone = 0;
 
 	if (!hs)
@@ -238,9 +307,58 @@ int newapi_handle_sweep(struct container *c, bool full)
 		if (!owner_gone(h) && (!full || owner_holds(h)))
 			continue;
 		unlink_locked(hs, h);
-		handle_free(h);
+		h->next = gone_list;
+		gone_list = h;
 		gone++;
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* mount_record_add() takes c's lock itself. */
+	while (gone_list) {
+		struct newapi_handle *h = gone_list;
+		gone_list = h->next;
+		if (h->kind == NEWAPI_MOUNT)
+			(void)mount_settle(c, h, true);
+		handle_free(h);
+	}
 	return gone;
+}
+
+unsigned newapi_handle_mounts(struct container *c)
+{
+	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
+	struct newapi_handle *settled = NULL;
+	unsigned n = 0;
+
+	if (!hs)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (struct newapi_handle *h = hs->list, *next; h; h = next) {
+		next = h->next;
+		if (h->kind != NEWAPI_MOUNT)
+			continue;
+		n++;
+		if (mount_attached(h->fd) != 1)
+			continue;
+		/*
+		 * Attached: its record takes over (below, without c's lock).  Also
+		 * while a call holds it (the fsmount that handed it out has not put
+		 * it yet; a move_mount of it, which now fails or, if it attached it
+		 * itself, finds it dropped and leaves the record to us).
+		 */
+		unlink_locked(hs, h);
+		h->refs++;
+		h->next = settled;
+		settled = h;
+	}
+	pthread_mutex_unlock(&c->lock);
+	while (settled) {
+		struct newapi_handle *h = settled;
+		settled = h->next;
+		h->next = NULL;
+		/* Not closed first: it is attached, closing our clone leaves it be. */
+		(void)mount_settle(c, h, false);
+		n--; /* a record now (or gone meanwhile) */
+		newapi_handle_put(c, h);
+	}
+	return n;
 }

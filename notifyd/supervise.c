@@ -13,6 +13,7 @@
 #include "notifyd/metrics.h"
 #include "notifyd/view.h"
 #include "notifyd/mount_record.h"
+#include "notifyd/newapi_handle.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -264,7 +265,8 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif,
 	pthread_mutex_lock(&c->lock);
 	idle = c->pending == 0;
 	pthread_mutex_unlock(&c->lock);
-	idle = idle && mount_record_count(c) == 0;
+	/* (Mounts fsmount handed out may have been attached by a path: they count.) */
+	idle = idle && newapi_handle_mounts(c) == 0 && mount_record_count(c) == 0;
 	if (!idle)
 		return false;
 	if (target_open(&rq.t, c->notify_fd, notif) < 0)

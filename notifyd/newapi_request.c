@@ -357,9 +357,27 @@ static void fsconfig_set(struct request *rq, struct newapi_handle *h, unsigned c
 			goto out;
 		}
 	}
-	/* The kernel's parser judges it on H: its errno, its message in H's log. */
-	if (fsconfig(h->fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value : NULL, 0) < 0) {
-		decision_fail(d, errno, "the filesystem refused '%s': %s", key, strerror(errno));
+	/*
+	 * The kernel's parser judges it on H: its errno, its message in H's log.
+	 * In the caller's view (mount namespace, root, cwd): a parser that
+	 * resolves a path value at fsconfig time (overlay's lowerdir, upperdir,
+	 * workdir; ext4's journal_path) would otherwise look it up in notifyd's
+	 * host view with notifyd's rights, and its answer (0, ENOENT, "not a
+	 * directory") would tell the container what exists on the host.
+	 */
+	r = target_open_proc(&rq->t);
+	if (r >= 0)
+		r = view_enter(rq->t.procfd, 1);
+	if (r < 0) {
+		decision_fail(d, r == -ENOENT ? ENOENT : -r, "cannot enter the caller's view: %s",
+		              strerror(-r));
+		goto out;
+	}
+	r = fsconfig(h->fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value : NULL, 0) < 0 ? -errno
+	                                                                                : 0;
+	view_leave();
+	if (r < 0) {
+		decision_fail(d, -r, "the filesystem refused '%s': %s", key, strerror(-r));
 		goto out;
 	}
 	if (sb) {

@@ -47,6 +47,14 @@ options = ro
 allowed-options = noatime
 EOF
 
+# The shipped default profile: overlay is a fuse action with lowerdir,
+# upperdir, workdir allowed ("paths in the caller's view").
+cp "$MV_SRC/profiles/default.conf" "$PROFILES/shipped.conf"
+# Host-only paths: a directory and a file the container cannot see.
+HOSTDIR=$MV_TMP/host-only-dir-$$
+mkdir -p "$HOSTDIR"
+echo secret >"$MV_TMP/host-only-file-$$"
+
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$HELPER" "$ROOTFS/bin/redteam20"
 mkdir -p "$ROOTFS/mnt"
@@ -75,6 +83,11 @@ mvstep i386 redteam20 i386 "$a" /mnt/i386
 mvstep i386_info grep ' /mnt/i386 ' /proc/self/mountinfo
 mvstep umount_i386 umount /mnt/i386
 mvstep after sh -c 'grep -c " /mnt/" /proc/self/mountinfo; exit 0'
+EOF
+
+cat >"$ROOTFS/probe.sh" <<'EOF'
+mvstep probe_lower redteam20 probe overlay lowerdir "$1" "$2" "$3" /mnt
+mvstep probe_upper redteam20 probe overlay upperdir "$1" "$2" "$3" /mnt
 EOF
 
 cat >"$ROOTFS/ro.sh" <<'EOF'
@@ -173,6 +186,36 @@ test_forced_ro() {
 	fi
 }
 
+# fsconfig(SET_STRING, "lowerdir", PATH) on notifyd's overlay context: the
+# kernel's overlay parser resolves the path at fsconfig time, in the view of
+# the task calling fsconfig on the context.  Host-only paths must look
+# exactly like paths that do not exist (no host probe).
+test_path_probe() {
+	local id=$MV_IDP-$RT-rt20probe
+	mv_oci_bundle --profile shipped "$MV_TMP/$id" "$ROOTFS" sh /probe.sh "$HOSTDIR" \
+		"$MV_TMP/host-only-file-$$" "$MV_TMP/does-not-exist-$$" || mv_bail "cannot write the bundle"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 90 ||
+		t_fail "$RT: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	local step out e_dir e_file e_none
+	for step in probe_lower probe_upper; do
+		out=$(mv_step_out "$id" $step)
+		e_dir=$(sed -n "s|^probe $HOSTDIR errno=||p" <<<"$out")
+		e_file=$(sed -n "s|^probe $MV_TMP/host-only-file-$$ errno=||p" <<<"$out")
+		e_none=$(sed -n "s|^probe $MV_TMP/does-not-exist-$$ errno=||p" <<<"$out")
+		if [ -n "$e_none" ] && [ "$e_dir" = "$e_none" ] && [ "$e_file" = "$e_none" ]; then
+			t_ok "$RT: $step: a host-only directory and file answer as a missing path ($e_none)"
+		else
+			t_fail "$RT: $step: a host-only directory and file answer as a missing path" \
+				"dir=$e_dir file=$e_file missing=$e_none" "$out"
+		fi
+		if grep -q "^probe /mnt errno=0$" <<<"$out"; then
+			t_ok "$RT: $step: a directory of the container's own is accepted"
+		else
+			t_fail "$RT: $step: a directory of the container's own is accepted" "$out"
+		fi
+	done
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -180,4 +223,5 @@ for RT in ${RUNTIMES:-crun runc}; do
 	fi
 	test_maxmounts
 	test_forced_ro
+	test_path_probe
 done

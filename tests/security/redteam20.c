@@ -25,6 +25,12 @@
  *	the i386 system call numbers (int $0x80, arguments below 4 GiB); prints
  *	"step=S errno=E" and, attached, "nosuid=B nodev=B" of TARGET.
  *
+ *   redteam20 probe TYPE KEY PATH...
+ *	fsopen(TYPE), then for each PATH fsconfig(SET_STRING, KEY, PATH) on
+ *	a fresh context; prints "probe PATH errno=E" and the context's
+ *	messages ("msg LINE"): whatever notifyd's side of the context
+ *	resolved must be the container's view, never the host's.
+ *
  *   redteam20 rw DEV TARGET
  *	fsconfig SET_FLAG "rw" (the profile forces ro), CMD_CREATE, fsmount,
  *	move_mount: prints "step=S errno=E" and "rdonly=B" of TARGET.
@@ -288,6 +294,28 @@ static int do_rw(const char *dev, const char *target)
 	return 0;
 }
 
+static int do_probe(const char *type, const char *key, int n, char **paths)
+{
+	for (int i = 0; i < n; i++) {
+		char buf[1024];
+		int fs = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+		ssize_t len;
+
+		if (fs < 0) {
+			printf("probe %s step=fsopen errno=%s\n", paths[i], errname(errno));
+			continue;
+		}
+		int r = (int)syscall(SYS_fsconfig, fs, SET_STRING, key, paths[i], 0);
+		printf("probe %s errno=%s\n", paths[i], errname(r < 0 ? errno : 0));
+		while ((len = read(fs, buf, sizeof(buf) - 1)) > 0) {
+			buf[len] = '\0';
+			printf("msg %s\n", buf);
+		}
+		close(fs);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -299,6 +327,8 @@ int main(int argc, char **argv)
 		return do_then_mount(argv[2], false);
 	if (argc == 4 && strcmp(argv[1], "i386") == 0)
 		return do_i386(argv[2], argv[3]);
+	if (argc >= 5 && strcmp(argv[1], "probe") == 0)
+		return do_probe(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc == 4 && strcmp(argv[1], "rw") == 0)
 		return do_rw(argv[2], argv[3]);
 	fprintf(stderr, "usage: redteam20 attach-many|then-mount|held-mount|i386|rw ...\n");

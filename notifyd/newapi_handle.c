@@ -231,25 +231,48 @@ static bool owner_holds(const struct newapi_handle *h)
 	return held && !owner_gone(h);
 }
 
+/* The mount id (as in mountinfo) of our open file fd, from fdinfo: no call into its filesystem. */
+static int fd_mnt_id(int fd, unsigned long *id)
+{
+	char path[64], line[128];
+	int r = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (r < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %lu", id) == 1)
+			r = 0;
+	fclose(f);
+	return r;
+}
+
 /*
  * Is the mount whose root the open file root is attached under a parent
  * mount (1), or detached or gone (0)?  A detached mount (the root of its
  * anonymous namespace) and an unmounted one are their own parent, so ".."
  * of their root is on the same mount; an attached one's ".." is on its
- * parent mount, in whatever mount namespace.  -errno when the kernel does
- * not say (a FUSE mount answers notifyd no statx()).
+ * parent mount, in whatever mount namespace.  ".." is opened O_PATH and
+ * both mounts are told by fdinfo, so a parent on a FUSE mount (which
+ * answers notifyd no statx()) does not hide the attach.  -errno when the
+ * kernel does not say (the root of a FUSE mount refuses notifyd the walk).
  */
 static int mount_attached(int root)
 {
-	struct statx self, parent;
+	_cleanup_close_ int parent = openat(root, "..", O_PATH | O_CLOEXEC);
+	unsigned long self_id, parent_id;
+	int r;
 
-	if (statx(root, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &self) < 0 ||
-	    statx(root, "..", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE,
-	          &parent) < 0)
+	if (parent < 0)
 		return -errno;
-	if (!(self.stx_mask & parent.stx_mask & STATX_MNT_ID_UNIQUE))
-		return -EOPNOTSUPP;
-	return self.stx_mnt_id != parent.stx_mnt_id;
+	r = fd_mnt_id(root, &self_id);
+	if (r >= 0)
+		r = fd_mnt_id(parent, &parent_id);
+	if (r < 0)
+		return r;
+	return self_id != parent_id;
 }
 
 /* Where the kernel cannot say by "..": is mnt_id in the container's init's mount namespace? */

@@ -47,6 +47,23 @@ options = ro
 allowed-options = noatime
 EOF
 
+# ext4 by the kernel, ext2 (an ext4 image) by fuse2fs: a FUSE mount to attach under.
+FUSE2FS=$(command -v fuse2fs) || FUSE2FS=
+cat >"$PROFILES/mixed.conf" <<EOF
+[profile]
+default-action = deny
+max-mounts = 2
+max-fs-contexts = 4
+
+[fs ext4]
+action = kernel
+
+[fs ext2]
+action = fuse
+program = ${FUSE2FS:-container:/usr/sbin/fuse2fs}
+arguments = {source} {mountpoint} -f -o auto_unmount {options}
+EOF
+
 # The shipped default profile: overlay is a fuse action with lowerdir,
 # upperdir, workdir allowed ("paths in the caller's view").
 cp "$MV_SRC/profiles/default.conf" "$PROFILES/shipped.conf"
@@ -57,7 +74,7 @@ echo secret >"$MV_TMP/host-only-file-$$"
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$HELPER" "$ROOTFS/bin/redteam20"
-mkdir -p "$ROOTFS/mnt"
+mkdir -p "$ROOTFS/mnt/f"
 chown -R 100000:100000 "$ROOTFS/bin/redteam20" "$ROOTFS/mnt"
 
 mkfs_img() {
@@ -65,6 +82,8 @@ mkfs_img() {
 }
 mkfs_img "$MV_TMP/a.img" || mv_bail "cannot build the image: $(cat "$MV_TMP/mkfs.log")"
 mv_loop_attach "$MV_TMP/a.img" DEV_A || mv_bail "cannot attach a loop device"
+mkfs_img "$MV_TMP/b.img" || mv_bail "cannot build the image"
+mv_loop_attach "$MV_TMP/b.img" DEV_B || mv_bail "cannot attach a loop device"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
@@ -83,6 +102,12 @@ mvstep i386 redteam20 i386 "$a" /mnt/i386
 mvstep i386_info grep ' /mnt/i386 ' /proc/self/mountinfo
 mvstep umount_i386 umount /mnt/i386
 mvstep after sh -c 'grep -c " /mnt/" /proc/self/mountinfo; exit 0'
+EOF
+
+cat >"$ROOTFS/fuseparent.sh" <<'EOF'
+mvstep fuse mount -t ext2 "$2" /mnt/f
+mvstep ns redteam20 attach-many "$1" 2 nsdotclose /mnt/f/lost+found
+mvstep umount_f umount -l /mnt/f
 EOF
 
 cat >"$ROOTFS/probe.sh" <<'EOF'
@@ -186,6 +211,29 @@ test_forced_ro() {
 	fi
 }
 
+# A mount fsmount handed out, attached by a path under a FUSE mount (whose
+# inodes answer notifyd no statx()) from a private mount namespace (where
+# notifyd's look in the container's namespace does not find it), its fd
+# closed: when the sweep drops the handle, the mount must still become a
+# record.  max-mounts = 2: the FUSE mount and one more; max-fs-contexts = 4:
+# the sweep drops what the owner closed from 2 handles on.
+test_fuse_parent() {
+	local id=$MV_IDP-$RT-rt20fp
+	if [ -z "$FUSE2FS" ]; then
+		t_skip "$RT: a mount attached under a FUSE mount still counts" "fuse2fs not installed"
+		return
+	fi
+	mv_oci_bundle --profile mixed "$MV_TMP/$id" "$ROOTFS" sh /fuseparent.sh "$DEV_A" "$DEV_B" ||
+		mv_bail "cannot write the bundle"
+	mv_bind_host_libs "$MV_TMP/$id"
+	mv_bundle_devices "$MV_TMP/$id" "$DEV_A" "$DEV_B"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 90 ||
+		t_fail "$RT: container exits 0" "exit $?" "$(cat "$(mv_out "$id")")"
+	t_step_ok "$RT: fuse2fs mount at /mnt/f" "$id" fuse
+	expect_out "$id" ns "a mount attached under a FUSE mount in a private namespace still counts" \
+		"round 1 step=attach errno=0" "round 2 step=create errno=ENOSPC" "attached=1"
+}
+
 # fsconfig(SET_STRING, "lowerdir", PATH) on notifyd's overlay context: the
 # kernel's overlay parser resolves the path at fsconfig time, in the view of
 # the task calling fsconfig on the context.  Host-only paths must look
@@ -224,4 +272,5 @@ for RT in ${RUNTIMES:-crun runc}; do
 	test_maxmounts
 	test_forced_ro
 	test_path_probe
+	test_fuse_parent
 done

@@ -4,13 +4,15 @@
  * (docs/new-mount-api.md), run inside a crun or runc container by
  * tests/security/notifyd_redteam20.sh.  Static: the container has busybox only.
  *
- *   redteam20 attach-many DEV N dot|procfd|dotclose
+ *   redteam20 attach-many DEV N dot|procfd|dotclose|nsdotclose [TARGET]
  *	N times fsopen("ext4") .. fsmount of DEV, then attach the mount fd at
  *	/mnt/rtI by a path no rule traps: move_mount(FD, ".", ...) (dot, and
  *	dotclose: the mount fd closed before the next round) or MS_MOVE of
  *	/proc/self/fd/FD (procfd).  Prints "round I step=S errno=E" for the
  *	first failing step of each round (step=attach errno=0 when attached),
  *	then "attached=K": how many /mnt/rt* mounts mountinfo shows.
+ *	nsdotclose: as dotclose, from a mount namespace of its own, every round
+ *	at TARGET (a directory on a FUSE mount: notifyd cannot statx() it).
  *
  *   redteam20 then-mount DEV
  *	One mount attached by ".", its fd closed, then mount(2) of DEV at
@@ -38,6 +40,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,9 +161,29 @@ static int count_rt_mounts(void)
 	return n;
 }
 
-static int do_attach_many(const char *dev, int n, const char *how)
+static int count_mounts_at(const char *target)
+{
+	char line[4096], pat[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(pat, sizeof(pat), " %s ", target);
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, pat))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int do_attach_many(const char *dev, int n, const char *how, const char *at)
 {
 	int held[64], nheld = 0;
+
+	if (strcmp(how, "nsdotclose") == 0 && unshare(CLONE_NEWNS) < 0) {
+		printf("unshare errno=%s\n", errname(errno));
+		return 0;
+	}
 
 	for (int i = 1; i <= n && i < 64; i++) {
 		const char *step;
@@ -171,15 +194,17 @@ static int do_attach_many(const char *dev, int n, const char *how)
 			printf("round %d step=%s errno=%s\n", i, step, errname(errno));
 			continue;
 		}
-		snprintf(target, sizeof(target), "/mnt/rt%d", i);
+		snprintf(target, sizeof(target), "%s%d", at ? at : "/mnt/rt", i);
+		if (at)
+			snprintf(target, sizeof(target), "%s", at);
 		int r = attach_by_path(mnt, target, how);
 		printf("round %d step=attach errno=%s\n", i, errname(r < 0 ? errno : 0));
-		if (strcmp(how, "dotclose") == 0)
+		if (strcmp(how, "dotclose") == 0 || strcmp(how, "nsdotclose") == 0)
 			close(mnt);
 		else
 			held[nheld++] = mnt;
 	}
-	printf("attached=%d\n", count_rt_mounts());
+	printf("attached=%d\n", at ? count_mounts_at(at) : count_rt_mounts());
 	for (int i = 0; i < nheld; i++)
 		close(held[i]);
 	return 0;
@@ -319,8 +344,8 @@ static int do_probe(const char *type, const char *key, int n, char **paths)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 5 && strcmp(argv[1], "attach-many") == 0)
-		return do_attach_many(argv[2], atoi(argv[3]), argv[4]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "attach-many") == 0)
+		return do_attach_many(argv[2], atoi(argv[3]), argv[4], argc == 6 ? argv[5] : NULL);
 	if (argc == 3 && strcmp(argv[1], "then-mount") == 0)
 		return do_then_mount(argv[2], true);
 	if (argc == 3 && strcmp(argv[1], "held-mount") == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "notifyd/newapi_handle.h"
 #include "notifyd/container.h"
+#include "notifyd/fuse_newapi.h"
 #include "notifyd/mount_record.h"
 #include "notifyd/target.h"
 #include "common/cleanup.h"
@@ -18,6 +19,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_USER_NAMESPACE _IO(0xFF, 9) /* Linux 6.11 */
+#endif
 
 struct handles {
 	struct container_resource res; /* first */
@@ -275,6 +280,33 @@ static int mount_attached(int root)
 	return self_id != parent_id;
 }
 
+/*
+ * A FUSE mount's root refuses notifyd the walk to "..": a helper that is
+ * root of the container's user namespace (a member, as FUSE wants) opens it.
+ * Not under c's lock (it forks).  1, 0, or -errno.
+ */
+static int fuse_attached(struct container *c, int root)
+{
+	_cleanup_close_ int userns = -EBADF, parent = -EBADF;
+	unsigned long self_id, parent_id;
+	int r;
+
+	if (c->pidfd < 0)
+		return -ESRCH;
+	userns = ioctl(c->pidfd, PIDFD_GET_USER_NAMESPACE, 0);
+	if (userns < 0)
+		return -errno;
+	parent = fuse_newapi_open_at(root, "..", O_PATH | O_CLOEXEC, userns);
+	if (parent < 0)
+		return parent;
+	r = fd_mnt_id(root, &self_id);
+	if (r >= 0)
+		r = fd_mnt_id(parent, &parent_id);
+	if (r < 0)
+		return r;
+	return self_id != parent_id;
+}
+
 /* Where the kernel cannot say by "..": is mnt_id in the container's init's mount namespace? */
 static int mount_in_init_ns(struct container *c, uint64_t mnt_id)
 {
@@ -306,6 +338,8 @@ static int mount_settle(struct container *c, struct newapi_handle *h, bool close
 	if (closed)
 		h->tree_fd = safe_close(h->tree_fd);
 	r = mount_attached(h->fd);
+	if (r < 0 && h->action == PROFILE_ACTION_FUSE)
+		r = fuse_attached(c, h->fd);
 	if (r < 0)
 		r = mount_in_init_ns(c, h->mnt_id);
 	if (r != 1)

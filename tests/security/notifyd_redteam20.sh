@@ -74,7 +74,7 @@ echo secret >"$MV_TMP/host-only-file-$$"
 
 mv_make_rootfs "$ROOTFS" || mv_bail "cannot build the busybox rootfs"
 cp "$HELPER" "$ROOTFS/bin/redteam20"
-mkdir -p "$ROOTFS/mnt/f"
+mkdir -p "$ROOTFS/mnt/f" "$ROOTFS/mnt/g"
 chown -R 100000:100000 "$ROOTFS/bin/redteam20" "$ROOTFS/mnt"
 
 mkfs_img() {
@@ -108,6 +108,7 @@ cat >"$ROOTFS/fuseparent.sh" <<'EOF'
 mvstep fuse mount -t ext2 "$2" /mnt/f
 mvstep ns redteam20 attach-many "$1" 2 nsdotclose /mnt/f/lost+found
 mvstep umount_f umount -l /mnt/f
+mvstep fuse_ns env RT20_TYPE=ext2 RT20_REUSE=1 redteam20 attach-many "$2" 4 nsdotclose /mnt/g
 EOF
 
 cat >"$ROOTFS/probe.sh" <<'EOF'
@@ -232,6 +233,9 @@ test_fuse_parent() {
 	t_step_ok "$RT: fuse2fs mount at /mnt/f" "$id" fuse
 	expect_out "$id" ns "a mount attached under a FUSE mount in a private namespace still counts" \
 		"round 1 step=attach errno=0" "round 2 step=create errno=ENOSPC" "attached=1"
+	expect_out "$id" fuse_ns "a FUSE-action mount attached by a path in a private namespace still counts" \
+		"round 1 step=attach errno=0" "round 2 step=attach errno=0" \
+		"round 3 step=fsmount errno=ENOSPC" "round 4 step=fsmount errno=ENOSPC" "attached=2"
 }
 
 # fsconfig(SET_STRING, "lowerdir", PATH) on notifyd's overlay context: the

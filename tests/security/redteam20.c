@@ -13,6 +13,8 @@
  *	then "attached=K": how many /mnt/rt* mounts mountinfo shows.
  *	nsdotclose: as dotclose, from a mount namespace of its own, every round
  *	at TARGET (a directory on a FUSE mount: notifyd cannot statx() it).
+ *	The type is $RT20_TYPE (default ext4); with $RT20_REUSE set, one
+ *	context is created and fsmount'ed again every round.
  *
  *   redteam20 then-mount DEV
  *	One mount attached by ".", its fd closed, then mount(2) of DEV at
@@ -104,12 +106,20 @@ static const char *errname(int e)
 }
 
 /* fsopen .. CMD_CREATE .. fsmount of dev; the mount fd, or -1 with *step and errno. */
+static int reused_fs = -1; /* $RT20_REUSE: one context, fsmount'ed every round */
+
 static int new_mount(const char *dev, const char *flag, const char **step)
 {
 	int fs, mnt;
 
+	if (getenv("RT20_REUSE") && reused_fs >= 0) {
+		*step = "fsmount";
+		return (int)syscall(SYS_fsmount, reused_fs, FSMOUNT_CLOEXEC, 0);
+	}
+
 	*step = "fsopen";
-	fs = (int)syscall(SYS_fsopen, "ext4", FSOPEN_CLOEXEC);
+	fs = (int)syscall(SYS_fsopen, getenv("RT20_TYPE") ? getenv("RT20_TYPE") : "ext4",
+	                  FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return -1;
 	*step = "source";
@@ -125,7 +135,10 @@ static int new_mount(const char *dev, const char *flag, const char **step)
 	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
 	if (mnt < 0)
 		goto fail;
-	close(fs);
+	if (getenv("RT20_REUSE"))
+		reused_fs = fs;
+	else
+		close(fs);
 	return mnt;
 fail : {
 	int e = errno;

@@ -13,8 +13,9 @@
  *	then "attached=K": how many /mnt/rt* mounts mountinfo shows.
  *	nsdotclose: as dotclose, from a mount namespace of its own, every round
  *	at TARGET (a directory on a FUSE mount: notifyd cannot statx() it).
- *	The type is $RT20_TYPE (default ext4); with $RT20_REUSE set, one
- *	context is created and fsmount'ed again every round.
+ *	The type is $RT20_TYPE (default ext4), $RT20_FLAG a SET_FLAG key for
+ *	each context; with $RT20_REUSE set, one context is created and
+ *	fsmount'ed again every round.
  *
  *   redteam20 then-mount DEV
  *	One mount attached by ".", its fd closed, then mount(2) of DEV at
@@ -201,7 +202,14 @@ static int do_attach_many(const char *dev, int n, const char *how, const char *a
 	for (int i = 1; i <= n && i < 64; i++) {
 		const char *step;
 		char target[64];
-		int mnt = new_mount(dev, NULL, &step);
+		/* DEV may be a comma-separated list: round i takes the i-th (the last repeats). */
+		char devs[512], *one = devs, *comma;
+		snprintf(devs, sizeof(devs), "%s", dev);
+		for (int k = 1; k < i && (comma = strchr(one, ',')); k++)
+			one = comma + 1;
+		if ((comma = strchr(one, ',')))
+			*comma = '\0';
+		int mnt = new_mount(one, getenv("RT20_FLAG"), &step);
 
 		if (mnt < 0) {
 			printf("round %d step=%s errno=%s\n", i, step, errname(errno));

@@ -91,6 +91,8 @@ void fuse_newapi_create(struct request *rq, struct newapi_handle *h, const struc
 
 struct open_root_args {
 	int tree, userns;
+	const char *name;
+	int flags;
 };
 
 /* In the helper (async-signal-safe): open the root as a member of the FUSE mount's user namespace.
@@ -107,7 +109,7 @@ static __attribute__((noreturn)) void open_root_child(void *arg, int sock)
 	    syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
 		ns_child_report(sock, errno, 1, 0, -1);
 	prctl(PR_SET_DUMPABLE, 0);
-	fd = openat(a->tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(a->tree, a->name, a->flags);
 	if (fd < 0)
 		ns_child_report(sock, errno, 2, 0, -1);
 	ns_child_report(sock, 0, 0, 0, fd);
@@ -116,13 +118,19 @@ static __attribute__((noreturn)) void open_root_child(void *arg, int sock)
 int fuse_newapi_open_root(int tree_fd, int procfd)
 {
 	_cleanup_close_ int userns = ns_open_at(procfd, "user");
-	struct open_root_args a = {.tree = tree_fd, .userns = userns};
+
+	if (userns < 0)
+		return userns;
+	return fuse_newapi_open_at(tree_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, userns);
+}
+
+int fuse_newapi_open_at(int tree_fd, const char *name, int flags, int userns)
+{
+	struct open_root_args a = {.tree = tree_fd, .userns = userns, .name = name, .flags = flags};
 	const int keep[] = {tree_fd, userns};
 	struct ns_child_msg m;
 	int fd = -EBADF, r;
 
-	if (userns < 0)
-		return userns;
 	/* Not NS_CHILD_SHARE_MM: the helper changes its ids. */
 	r = ns_child_run(-1, 0, keep, ARRAY_SIZE(keep), open_root_child, &a, OPEN_ROOT_TIMEOUT_MS,
 	                 &m, &fd);

@@ -33,5 +33,11 @@ void fuse_newapi_create(struct request *rq, struct newapi_handle *h, const struc
  * namespace (procfd = /proc/<tid>) opens tree_fd's root.  The fd or -errno.
  */
 int fuse_newapi_open_root(int tree_fd, int procfd);
+/*
+ * The same helper opening name (flags) at tree_fd as root of user namespace
+ * userns: also ".." of a FUSE mount's root, to tell whether the container
+ * attached it (newapi_handle.c).  The fd or -errno.
+ */
+int fuse_newapi_open_at(int tree_fd, const char *name, int flags, int userns);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "notifyd/mount_check.h"
 #include "notifyd/mount_record.h"
+#include "notifyd/newapi_handle.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,12 +27,16 @@ int mount_check_prepare_flags(struct request *rq, const struct profile *p,
 	int r;
 
 	/* mount_record_*() take the container's lock themselves: never hold it here. */
-	n_mounts = mount_record_count(rq->c);
+	/* The mounts the new API's fsmount handed out count too (newapi_handle.h). */
+	n_mounts = newapi_handle_mounts(rq->c);
+	n_mounts += mount_record_count(rq->c);
 	/* At the limit: records of mounts gone by other means (a lazily detached
 	 * parent) do not count. */
 	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
-	    mount_record_prune_at(rq->c, rq->t.procfd) > 0)
-		n_mounts = mount_record_count(rq->c);
+	    mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
+		n_mounts = newapi_handle_mounts(rq->c);
+		n_mounts += mount_record_count(rq->c);
+	}
 	if (n_mounts >= p->max_mounts)
 		return decision_fail(d, ENOSPC, "container has %u mounts, profile max-mounts = %u",
 		                     n_mounts, p->max_mounts);

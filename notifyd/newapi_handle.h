@@ -82,9 +82,20 @@ int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum 
  */
 struct newapi_handle *newapi_handle_find(struct container *c, struct target *t, int fd,
                                          enum newapi_kind kind, int *err);
-/* Take h out of the registry (its reference stays the caller's to put). */
-void newapi_handle_drop(struct container *c, struct newapi_handle *h);
+/*
+ * Take h out of the registry (its reference stays the caller's to put).
+ * False when it was out already (newapi_handle_mounts() made an attached
+ * mount handle a record meanwhile).
+ */
+bool newapi_handle_drop(struct container *c, struct newapi_handle *h);
 void newapi_handle_put(struct container *c, struct newapi_handle *h);
+/*
+ * How many mounts fsmount() handed c that are not mount records: what
+ * max-mounts counts besides the records (a handed-out mount can be attached
+ * by a path, which no rule traps).  Those the container attached by a path
+ * meanwhile become mount records on the way (so the sum stays the same).
+ */
+unsigned newapi_handle_mounts(struct container *c);
 /* How many handles c holds. */
 unsigned newapi_handle_count(struct container *c);
 /*
@@ -92,8 +103,10 @@ unsigned newapi_handle_count(struct container *c);
  * and, full (when the registry is at least half full), those our dup of
  * which has no counterpart among the owner's fds (kcmp).  A fd the owner
  * passed on (fork, SCM_RIGHTS) and closed itself is not seen: that handle
- * goes, and later calls on it are the kernel's on a powerless H.  Returns
- * how many went.
+ * goes, and later calls on it are the kernel's on a powerless H.  A mount
+ * handle that goes has its clone closed first (a still detached mount
+ * dissolves: no one can attach it after), then becomes a mount record if
+ * the container attached it by a path.  Returns how many went.
  */
 int newapi_handle_sweep(struct container *c, bool full);
 

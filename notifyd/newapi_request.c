@@ -604,6 +604,31 @@ static int lock_and_open(struct request *rq, int clone, unsigned attr, enum prof
 	return handed;
 }
 
+/*
+ * max-mounts, as mount(2) checks it, counting also the mounts fsmount handed
+ * out and no record holds yet: a handed-out mount can be attached by a path
+ * (move_mount(FD, ".", ...), MS_MOVE of /proc/self/fd/FD), which no rule
+ * traps, so it counts from fsmount on.  self: 1 when the caller's own
+ * handle (being attached) is among them.  0, or -ENOSPC with a decision.
+ */
+static int check_max_mounts(struct request *rq, const struct profile *p, unsigned self,
+                            struct decision *d)
+{
+	unsigned handed = newapi_handle_mounts(rq->c); /* first: it turns some into records */
+	unsigned n = mount_record_count(rq->c) + handed - self;
+
+	if (n >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
+		handed = newapi_handle_mounts(rq->c);
+		n = mount_record_count(rq->c) + handed - self;
+	}
+	if (n >= p->max_mounts)
+		return decision_fail(d, ENOSPC,
+		                     "container has %u mounts (%u of them handed out by fsmount), "
+		                     "profile max-mounts = %u",
+		                     n, handed - self, p->max_mounts);
+	return 0;
+}
+
 static struct decision newapi_fsmount(struct request *rq)
 {
 	const struct seccomp_data *a = &rq->notif.data;
@@ -653,6 +678,8 @@ static struct decision newapi_fsmount(struct request *rq)
 		decision_fail(&d, EINVAL, "invalid atime attribute");
 		goto out;
 	}
+	if (check_max_mounts(rq, p, 0, &d) < 0)
+		goto out;
 	pthread_mutex_lock(&h->lock);
 	if (h->state == NEWAPI_CREATING) {
 		pthread_mutex_unlock(&h->lock);
@@ -765,7 +792,6 @@ static struct decision newapi_move_mount(struct request *rq)
 	uint64_t mnt_id_old = 0;
 	struct profile_set *set = NULL;
 	const struct profile *p;
-	unsigned n_mounts;
 	int target_null = 0, err, r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%x", flags);
@@ -814,18 +840,19 @@ static struct decision newapi_move_mount(struct request *rq)
 		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
 		goto out;
 	}
-	/* As mount(2): the container's mounts are bounded by max-mounts. */
+	/*
+	 * As mount(2): the container's mounts are bounded by max-mounts.  This
+	 * mount counted from its fsmount on; a profile reloaded with a lower
+	 * max-mounts since is honoured here.
+	 */
 	set = profile_store_get();
 	p = set ? profile_set_find(set, rq->c->profile) : NULL;
-	n_mounts = mount_record_count(rq->c);
-	if (p && n_mounts >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0)
-		n_mounts = mount_record_count(rq->c);
-	if (!p || n_mounts >= p->max_mounts) {
-		decision_fail(&d, p ? ENOSPC : EPERM,
-		              "container has %u mounts, profile max-mounts = %u", n_mounts,
-		              p ? p->max_mounts : 0);
+	if (!p) {
+		decision_fail(&d, EPERM, "profile '%s' is not loaded", rq->c->profile);
 		goto out;
 	}
+	if (check_max_mounts(rq, p, 1, &d) < 0)
+		goto out;
 	if (!rq->target[0] && !(flags & MOVE_MOUNT_T_EMPTY_PATH)) {
 		decision_fail(&d, ENOENT, "empty target path");
 		goto out;
@@ -870,14 +897,17 @@ static struct decision newapi_move_mount(struct request *rq)
 		n = readlinkat(rq->t.procfd, link, rq->target, sizeof(rq->target) - 1);
 		rq->target[n > 0 ? n : 0] = '\0';
 	}
-	newapi_handle_drop(rq->c, h); /* the mount record owns it from here */
+	/* The mount record owns it from here (made already if a count found it attached). */
+	bool recorded = !newapi_handle_drop(rq->c, h);
 	/* A FUSE mount: its program serves it now (notifyctl, its exit detaches
 	 * it); notifyd's umount knows it by its mountinfo id. */
 	if (h->action == PROFILE_ACTION_FUSE &&
 	    fuse_daemon_set_target(rq->c, h->tree_fd, h->mnt_id, rq->target, &mnt_id_old) < 0)
 		log_warn("%s: the FUSE program of mount %llu is not known any more", rq->c->id,
 		         (unsigned long long)h->mnt_id);
-	r = mount_record_add(rq->c, h->mnt_id, mnt_id_old, h->type, h->source, rq->target);
+	r = recorded
+	        ? 0
+	        : mount_record_add(rq->c, h->mnt_id, mnt_id_old, h->type, h->source, rq->target);
 	if (r < 0) {
 		char tbuf[PATH_MAX];
 		log_warn("%s: mount at %s made but not recorded: %s", rq->c->id,

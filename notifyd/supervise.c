@@ -13,6 +13,7 @@
 #include "notifyd/metrics.h"
 #include "notifyd/view.h"
 #include "notifyd/mount_record.h"
+#include "notifyd/newapi_handle.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
@@ -264,7 +265,11 @@ bool supervise_quick(struct container *c, const struct seccomp_notif *notif,
 	pthread_mutex_lock(&c->lock);
 	idle = c->pending == 0;
 	pthread_mutex_unlock(&c->lock);
-	idle = idle && mount_record_count(c) == 0;
+	/*
+	 * With new-API handles, a worker's look (umount_request.c): a mount
+	 * fsmount handed out may have been attached by a path, unseen.
+	 */
+	idle = idle && newapi_handle_count(c) == 0 && mount_record_count(c) == 0;
 	if (!idle)
 		return false;
 	if (target_open(&rq.t, c->notify_fd, notif) < 0)

@@ -157,6 +157,13 @@ struct decision umount_request_handle(struct request *rq)
 	int r;
 
 	snprintf(rq->flags, sizeof(rq->flags), "0x%lx", flags);
+	/*
+	 * A mount fsmount handed out that the container attached by a path
+	 * becomes a record here (newapi_handle.h), and our handle stops
+	 * pinning it (it made the container's umount2 EBUSY).
+	 */
+	if (newapi_handle_count(rq->c))
+		(void)newapi_handle_mounts(rq->c);
 	if (flags & ~(unsigned long)(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) {
 		decision_continue(&d, "unknown flags: the kernel answers");
 		return d;

@@ -251,3 +251,10 @@ $(BUILD)/tests/unit/test_newapi: $(OBJ)/tests/unit/test_newapi.o $(OBJ)/notifyd/
 $(BUILD)/tests/unit/test_target_addfd: $(OBJ)/tests/unit/test_target_addfd.o $(NOTIFYD_LIB_OBJ) \
 		$(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(LDLIBS)
+
+# Red-team attacks on the new mount API's emulation, run inside test containers.
+REDTEAM20 := $(BUILD)/tests/security/redteam20
+$(REDTEAM20): tests/security/redteam20.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(MV_PLAIN_CFLAGS) -o $@ $<
+all: $(REDTEAM20)

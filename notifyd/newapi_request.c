@@ -196,18 +196,11 @@ static struct decision newapi_fsopen(struct request *rq)
 		break;
 	}
 	case PROFILE_ACTION_KERNEL:
-		if (kernel_fs_lookup(rq->type, true, &needs_dev) == -ENODEV) {
-			d.action = DECISION_CONTINUE;
-			decision_why(&d, "this kernel has no filesystem '%s': the kernel answers",
-			             rq->type);
-			break;
-		}
-		fsopen_kernel(rq, p, flags, action, &d);
-		break;
 	case PROFILE_ACTION_FUSE:
 		/*
-		 * H as for kernel (its parser judges each fsconfig); CMD_CREATE starts
-		 * the FUSE program (fuse_newapi_create()).
+		 * The handle H; at CMD_CREATE the kernel action's creation step, or
+		 * the FUSE program (fuse_newapi_create()).  H is opened as this type,
+		 * so a type the kernel lacks gets the kernel's own ENODEV.
 		 */
 		if (kernel_fs_lookup(rq->type, true, &needs_dev) == -ENODEV) {
 			d.action = DECISION_CONTINUE;

@@ -84,6 +84,8 @@ static void unlink_locked(struct handles *hs, struct newapi_handle *h)
 		}
 }
 
+static bool handles_busy(struct container *c);
+
 int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum newapi_kind kind,
                       int fd, struct newapi_handle **ret)
 {
@@ -98,6 +100,16 @@ int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum 
 	/* What dead processes held always goes; half full, also what the living closed. */
 	if (n > 0)
 		(void)newapi_handle_sweep(c, n >= max / 2);
+	/*
+	 * At the cap, a handle the caller already closed may still be referenced
+	 * for a moment by the worker that handed it out (ADDFD|SEND answers
+	 * before that worker puts its reference), and the sweep skips it: give
+	 * such references up to 20 ms before answering EMFILE.
+	 */
+	for (int i = 0; i < 20 && newapi_handle_count(c) >= max && handles_busy(c); i++) {
+		(void)usleep(1000);
+		(void)newapi_handle_sweep(c, true);
+	}
 	r = target_tgid(t, &tgid);
 	if (r < 0)
 		return r;
@@ -202,6 +214,21 @@ unsigned newapi_handle_count(struct container *c)
 	n = hs ? hs->n : 0;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+/* Does a call hold a reference on one of c's handles? */
+static bool handles_busy(struct container *c)
+{
+	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
+	bool busy = false;
+
+	if (!hs)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	for (struct newapi_handle *h = hs->list; h && !busy; h = h->next)
+		busy = h->refs > 0;
+	pthread_mutex_unlock(&c->lock);
+	return busy;
 }
 
 /* Is the handle's owner gone (its pidfd readable: exited)? */

@@ -318,6 +318,7 @@ static __attribute__((noreturn)) void mounter_attach(const struct fuse_plan *pl,
 	if (statx(mntfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == 0)
 		m.mnt_id_old = stx.stx_mnt_id;
 	(void)!write(pl->ctl, &m, sizeof(m));
+	ns_child_test_stop();
 	_exit(0);
 }
 
@@ -347,6 +348,7 @@ static __attribute__((noreturn)) void mounter_hand_back(const struct fuse_plan *
 	if (n < 0)
 		child_fail(pl->ctl, (int)-n, "sending the mount back");
 	inflight_helper(inflight_current(), 0);
+	ns_child_test_stop();
 	_exit(0);
 }
 

@@ -410,7 +410,11 @@ static int fuse_start(struct request *rq, struct fuse_plan *pl, const char *prog
 		startup_failed(&su, r, &m, status, prog_name, timeout_ms, d);
 		goto fail;
 	}
+	/* Its work is done; killed first, as a container that shares the host
+	 * pid namespace may stop it before it exits (ns_child.c). */
+	kill(su.mounter, SIGKILL);
 	(void)waitpid(su.mounter, NULL, 0);
+	inflight_helper(inflight_current(), 0); /* had it no time to say so itself */
 	su.mounter = 0;
 	su.ctl = safe_close(su.ctl);
 	info->pidfd = TAKE_FD(su.pidfd);

@@ -3,6 +3,7 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "common/kernel_compat.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -23,6 +24,14 @@
 #include <unistd.h>
 
 #define NS_CHILD_MAX_KEEP 8
+
+/*
+ * Test hook (MOUNTVISOR_TEST_HELPER_STOP, read once by ns_child_init()):
+ * every helper (and the FUSE start-up's mounter) stops itself right after
+ * its report, as a container that can signal it may stop it there
+ * (tests/security/notifyd_redteam2.sh).
+ */
+static bool stop_after_report;
 
 void ns_child_report(int sock, int err, int step, uint64_t value, int fd)
 {
@@ -45,7 +54,14 @@ void ns_child_report(int sock, int err, int step, uint64_t value, int fd)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	(void)!sendmsg(sock, &mh, MSG_NOSIGNAL);
+	ns_child_test_stop();
 	_exit(err ? 1 : 0);
+}
+
+void ns_child_test_stop(void)
+{
+	if (stop_after_report) /* not raise(): its thread id is not ours in a CLONE_VM child */
+		syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
 }
 
 void ns_child_close_all_but(int *keep, unsigned n)
@@ -125,7 +141,15 @@ static void cancel_init(void)
 
 void ns_child_init(void)
 {
+	const char *env = getenv("MOUNTVISOR_TEST_HELPER_STOP");
+
 	pthread_once(&cancel_once, cancel_init);
+	if (env && strcmp(env, "1") == 0) {
+		stop_after_report = true;
+		log_warn("test hook: every helper stops itself after its report "
+		         "(MOUNTVISOR_TEST_HELPER_STOP)");
+	}
+	unsetenv("MOUNTVISOR_TEST_HELPER_STOP");
 }
 
 void ns_child_cancel_all(void)
@@ -219,7 +243,14 @@ int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep
 			r = 0;
 		}
 	}
-	/* The child exits right after its report (or was killed): reap it. */
+	/*
+	 * The child exits right after its report (or was killed): reap it.  It
+	 * is killed in any case first: a container that can signal it (one in
+	 * the host pid namespace; CAP_KILL in its own user namespace suffices)
+	 * may stop it between its report and its exit, and an unbounded wait
+	 * for it would lose this thread for good, and hold notifyd's exit.
+	 */
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	siginfo_t si;
 	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;

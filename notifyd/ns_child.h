@@ -54,6 +54,9 @@ int ns_child_run(int cgroup_fd, unsigned flags, const int *keep, unsigned n_keep
 /* At start, so the shutdown eventfd is among the fds notifyd keeps for good. */
 void ns_child_init(void);
 
+/* Test hook MOUNTVISOR_TEST_HELPER_STOP=1: a child stops itself here. */
+void ns_child_test_stop(void);
+
 /*
  * At shutdown: kill every helper still running (its ns_child_run() returns
  * -ECANCELED) and refuse new ones.

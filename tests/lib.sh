@@ -323,6 +323,23 @@ mv_start_notifyd() {
 # as a build made by "make asan" writes them.
 MV_NOTIFYD_RC=
 MV_LOG_OFF=0
+# mv_notifyd_stuck_report PID : where each of notifyd's threads waits, its
+# children and the end of its log, for a notifyd that did not go on SIGTERM.
+mv_notifyd_stuck_report() {
+	local t c
+	for t in /proc/"$1"/task/*; do
+		echo "# thread ${t##*/} $(cat "$t/comm" 2>/dev/null) state $(awk '{print $3}' "$t/stat" 2>/dev/null)" \
+			"wchan $(cat "$t/wchan" 2>/dev/null) children: $(cat "$t/children" 2>/dev/null)"
+		sed 's/^/#   /' "$t/stack" 2>/dev/null | head -12
+		for c in $(cat "$t/children" 2>/dev/null); do
+			echo "#   child $c: $(grep -E '^(State|SigPnd|ShdPnd|SigBlk|TracerPid|NSpid):' /proc/"$c"/status 2>/dev/null | tr '\n\t' '  ')"
+			sed 's/^/#     /' /proc/"$c"/stack 2>/dev/null | head -8
+		done
+	done
+	[ -n "$MV_LOG" ] && tail -n 25 "$MV_LOG" 2>/dev/null | sed 's/^/# log: /'
+	return 0
+}
+
 mv_stop_notifyd() {
 	local pid=$NOTIFYD_PID i
 	[ -z "$pid" ] && return 0
@@ -336,6 +353,7 @@ mv_stop_notifyd() {
 	done
 	if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z ]; then
 		echo "# notifyd did not exit within 10 s of SIGTERM; killing it" >&2
+		mv_notifyd_stuck_report "$pid" >&2
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null

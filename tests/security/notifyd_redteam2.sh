@@ -56,6 +56,18 @@
 #             container's user namespace.
 #             Fixed: the helper shares memory without CLONE_VFORK and its
 #             worker waits at most 10 s (LOCK_TIMEOUT_MS), then kills it.
+#             Found again by CI (1 run in ~8 here under load): stopped
+#             between its report and its exit, the helper was reaped with no
+#             timeout (the worker lost for good, notifyd's exit held).  Fixed:
+#             the worker kills it before reaping (ns_child.c; the FUSE
+#             start-up's mounter the same way, fuse_startup.c).
+#
+#   helperstop  (fixed; runs by default)  That moment made certain: with the
+#             test hook MOUNTVISOR_TEST_HELPER_STOP=1 every helper and
+#             mounter stops itself right after its report.  Six kernel-action
+#             mounts (more than the four workers) and two fuse-action mounts
+#             must be answered, no stopped child may be left, and notifyd
+#             must exit on SIGTERM.
 #
 #   broken_callerfilter  (BROKEN; not run by default)  The FUSE program gets
 #             notifyd's fixed denylist instead of the caller's own seccomp
@@ -112,8 +124,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 [ -n "${MV_TMP:-}" ] && [ -d "$MV_TMP" ] || exit 1
 
-DEFAULT_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall"
-ALL_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall broken_callerfilter broken_ext4late"
+DEFAULT_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall helperstop"
+ALL_GROUPS="fuseabi leaks cgfreeze lockptrace lockstall helperstop broken_callerfilter broken_ext4late"
 GROUPS_RUN=${REDTEAM2_ONLY:-$DEFAULT_GROUPS}
 want() { [[ " $GROUPS_RUN " == *" $1 "* ]]; }
 t_diag "groups: $GROUPS_RUN (all: $ALL_GROUPS; the broken_* ones fail on purpose)"
@@ -563,6 +575,71 @@ test_cgfreeze() {
 	t_check "$RT: cgfreeze: notifyd is alive" mv_notifyd_alive
 }
 
+# ---------------------------------------------------------------------------
+# helperstop
+# ---------------------------------------------------------------------------
+# A helper stopped between its report and its exit (lockstall's attacker
+# stops whichever moment it catches; the test hook MOUNTVISOR_TEST_HELPER_STOP
+# makes every helper, and the FUSE start-up's mounter, stop itself there).
+# Its worker must not wait for it for good: a worker lost per mount would
+# leave no worker after four, and hold notifyd's exit.
+stopped_children() {
+	local c
+	for c in $(cat /proc/"$NOTIFYD_PID"/task/*/children 2>/dev/null); do
+		[ "$(awk '{print $3}' "/proc/$c/stat" 2>/dev/null)" = T ] && printf '%s ' "$c"
+	done
+	return 0
+}
+
+STOPROOT=$MV_TMP/stoprootfs
+test_helperstop() {
+	local k=$MV_IDP-$RT-hstopk f=$MV_IDP-$RT-hstopf i kids img=$MV_TMP/hstop.img
+	if [ ! -d "$STOPROOT" ]; then
+		mv_make_rootfs "$STOPROOT" || mv_bail "cannot build the busybox rootfs"
+		mkdir -p "$STOPROOT/usr" "$STOPROOT/lib" "$STOPROOT/lib64"
+		chown -R 100000:100000 "$STOPROOT"
+		mv_make_ext4 "$img" 8M && mv_loop_attach "$img" HSTOPDEV || mv_bail "cannot make the ext4 loop"
+	fi
+	MOUNTVISOR_TEST_HELPER_STOP=1 mv_start_notifyd "$PROFILES" ||
+		mv_bail "notifyd did not start with MOUNTVISOR_TEST_HELPER_STOP"
+	defer kill_stopped_helpers
+	# Six kernel-action mounts: more than notifyd's four workers.
+	for i in 1 2 3 4 5 6; do
+		printf 'mvstep mount%s timeout 15 mount -t tmpfs -o size=64k t /mnt/a\nmvstep umount%s umount /mnt/a\n' \
+			"$i" "$i"
+	done >"$STOPROOT/hstopk.sh"
+	mv_oci_bundle --profile klock "$MV_TMP/$k" "$STOPROOT" sh /hstopk.sh || mv_bail "cannot write the bundle"
+	mv_run "$RT" "$MV_TMP/$k" "$k" 120
+	for i in 1 2 3 4 5 6; do
+		t_step_ok "$RT: helperstop: kernel-action mount $i of 6 is answered" "$k" "mount$i"
+	done
+	kids=$(stopped_children)
+	t_check "$RT: helperstop: no stopped helper is left (${kids:-none})" [ -z "$kids" ]
+	# The fuse action (default profile, ext4 through fuse2fs): its mounter too.
+	if command -v fuse2fs >/dev/null; then
+		printf '%s\n' 'for i in 1 2; do' \
+			'  mvstep fmount$i timeout 30 mount -t ext4 "$1" /mnt/a' \
+			'  mvstep fread$i cat /mnt/a/hello.txt' \
+			'  mvstep fumount$i umount /mnt/a' 'done' >"$STOPROOT/hstopf.sh"
+		mv_oci_bundle --device "$HSTOPDEV" "$MV_TMP/$f" "$STOPROOT" sh /hstopf.sh "$HSTOPDEV" ||
+			mv_bail "cannot write the bundle"
+		mv_bind_host_libs "$MV_TMP/$f"
+		mv_run "$RT" "$MV_TMP/$f" "$f" 120
+		for i in 1 2; do
+			t_step_ok "$RT: helperstop: fuse-action mount $i of 2 is answered" "$f" "fmount$i"
+			t_check "$RT: helperstop: fuse-action mount $i reads the image" \
+				grep -q 'hello from ext4' <(mv_step_out "$f" "fread$i")
+		done
+		kids=$(stopped_children)
+		t_check "$RT: helperstop: no stopped mounter or helper is left (${kids:-none})" [ -z "$kids" ]
+	else
+		t_skip "$RT: helperstop: fuse action" "fuse2fs missing"
+	fi
+	mv_stop_notifyd
+	t_check "$RT: helperstop: notifyd exits on SIGTERM (exit $MV_NOTIFYD_RC)" [ "$MV_NOTIFYD_RC" != 137 ]
+	mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start again"
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -573,6 +650,7 @@ for RT in ${RUNTIMES:-crun runc}; do
 	want cgfreeze && test_cgfreeze
 	want lockptrace && test_lockptrace
 	want lockstall && test_lockstall
+	want helperstop && test_helperstop
 	want broken_callerfilter && test_callerfilter
 	want broken_ext4late && test_ext4late
 done

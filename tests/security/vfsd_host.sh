@@ -207,7 +207,7 @@ show_out() {
 }
 # evil MODE ERRNOS : the evil back-end breaks the protocol as MODE says.
 evil() {
-	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found root
+	local mode=$1 errs=$2 d=$MV_TMP/evil-$1 ep mp rc i out found root holder
 	mkdir -p "$d/mnt"
 	"$EVIL" "$d/s" "$mode" 2>"$d/evil.log" &
 	ep=$!
@@ -223,9 +223,17 @@ evil() {
 	# after the first lookup, and once the program has cut the back-end off
 	# and detached the mount, a path would lead to the directory beneath
 	# (ENOENT); the fd still leads to the aborted connection (ENOTCONN).
-	exec {root}<"$d/mnt"
-	out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
-	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+	# A sleeper opens and holds it, not this shell: the open sends OPENDIR,
+	# which a stalled connection would leave this shell waiting on for good.
+	sleep 120 3<"$d/mnt" &
+	holder=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -e "/proc/$holder/fd/3" ] && break
+		sleep 0.1
+	done
+	root=/proc/$holder/fd/3
+	out=$(timeout 20 stat "$root/x" 2>&1)
+	[[ $mode == hiprio-* ]] && out=$(timeout 20 stat "$root/x" 2>&1)
 	rc=1
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$mp" 2>/dev/null; then
@@ -238,10 +246,16 @@ evil() {
 	# The FORGET may also be handled after the second lookup was answered:
 	# then no call was pending at the cut-off, and the next one must fail.
 	if [[ $mode == hiprio-* ]] && [[ $out == *File:* ]]; then
-		out=$(timeout 20 stat "/proc/self/fd/$root/x" 2>&1)
+		out=$(timeout 20 stat "$root/x" 2>&1)
 	fi
-	exec {root}<&-
+	kill -KILL "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
 	kill "$mp" "$ep" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$ep" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$ep" 2>/dev/null
 	wait "$ep" 2>/dev/null
 	OUT=$out
 	t_expect_fail_errno "evil back-end, $mode: the pending call fails with $errs" "$errs" show_out

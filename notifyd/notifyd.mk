@@ -5,7 +5,7 @@ NOTIFYD_OBJ := $(addprefix $(OBJ)/notifyd/,main.o keeper.o container.o mount_rec
 	mount_resolve.o mount_check.o fuse_action.o fuse_plan.o fuse_confine.o fuse_startup.o fuse_children.o fuse_daemon.o fuse_newapi.o loop_device.o loop_state.o loop_node.o \
 	loop_request.o lxc_proxy.o lxc_cookie.o kernel_check.o \
 	virtiofs_action.o share_launch.o share_idmap.o fd_store.o state.o restart.o inflight.o inherited.o ns_allow.o metrics.o \
-	newapi_handle.o newapi_request.o newapi_args.o)
+	newapi_handle.o newapi_request.o newapi_fsconfig.o newapi_mount.o newapi_args.o)
 # libnl-3: uevents injected into a container's network namespace (uevent.c).
 NOTIFYD_OBJ += $(OBJ)/notifyd/uevent.o
 $(OBJ)/notifyd/uevent.o: MV_CFLAGS += $(shell pkg-config --cflags libnl-3.0)

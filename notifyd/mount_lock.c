@@ -192,21 +192,43 @@ static __attribute__((noreturn)) void lock_child(void *arg, int sock)
 	ns_child_report(sock, 0, 0, stx.stx_mnt_id, -1);
 }
 
+/*
+ * The caller's user namespace into *userns_fd: 1 when it is ours (nothing
+ * to lock against), 0 when it is another, or -errno.
+ */
+static int open_caller_userns(int procfd, int *userns_fd)
+{
+	_cleanup_close_ int own = -EBADF;
+
+	*userns_fd = ns_open_at(procfd, "user");
+	if (*userns_fd < 0)
+		return *userns_fd;
+	own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	if (own < 0)
+		return -errno;
+	return ns_same(*userns_fd, own);
+}
+
+/* The staging mount namespace, made at first use: 0, or -errno with *step. */
+static int staging_ready(const char **step)
+{
+	pthread_once(&staging_once, staging_make);
+	if (staging_ns >= 0)
+		return 0;
+	if (step)
+		*step = "making the staging mount namespace";
+	return staging_err ? staging_err : -EIO;
+}
+
 int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, const char **step)
 {
-	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, mntns = -EBADF;
+	_cleanup_close_ int userns = -EBADF, mntns = -EBADF;
 	struct ns_child_msg m;
 	int r;
 
 	if (step)
 		*step = "helper";
-	userns = ns_open_at(procfd, "user");
-	if (userns < 0)
-		return userns;
-	own_userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-	if (own_userns < 0)
-		return -errno;
-	r = ns_same(userns, own_userns);
+	r = open_caller_userns(procfd, &userns);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -230,12 +252,9 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 	if (mntns < 0)
 		return mntns;
 
-	pthread_once(&staging_once, staging_make);
-	if (staging_ns < 0) {
-		if (step)
-			*step = "making the staging mount namespace";
-		return staging_err ? staging_err : -EIO;
-	}
+	r = staging_ready(step);
+	if (r < 0)
+		return r;
 	struct stat st;
 	if (fstat(mnt_fd, &st) < 0)
 		return -errno;
@@ -269,20 +288,14 @@ int mount_lock_attach(int mnt_fd, int procfd, int target_fd, uint64_t *mnt_id, c
 
 int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, const char **step)
 {
-	_cleanup_close_ int userns = -EBADF, own_userns = -EBADF, fd = -EBADF;
+	_cleanup_close_ int userns = -EBADF, fd = -EBADF;
 	struct ns_child_msg m;
 	struct statx stx = {0};
 	int r;
 
 	if (step)
 		*step = "helper";
-	userns = ns_open_at(procfd, "user");
-	if (userns < 0)
-		return userns;
-	own_userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-	if (own_userns < 0)
-		return -errno;
-	r = ns_same(userns, own_userns);
+	r = open_caller_userns(procfd, &userns);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -297,12 +310,9 @@ int mount_lock_clone(int mnt_fd, int procfd, int *clone_fd, uint64_t *mnt_id, co
 		*clone_fd = TAKE_FD(fd);
 		return 0;
 	}
-	pthread_once(&staging_once, staging_make);
-	if (staging_ns < 0) {
-		if (step)
-			*step = "making the staging mount namespace";
-		return staging_err ? staging_err : -EIO;
-	}
+	r = staging_ready(step);
+	if (r < 0)
+		return r;
 	/* A FUSE mount (the fuse action's) answers notifyd no attribute: EACCES.
 	 * Its root is a directory (the mounter's rootmode=40000). */
 	if (statx(mnt_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {

@@ -951,6 +951,40 @@ mv_bind_host_libs() {
 		"$1/config.json" >"$1/config.tmp" && mv "$1/config.tmp" "$1/config.json"
 }
 
+# mv_fuse_bundle ID ROOTFS [mv_oci_bundle options] -- CMD... : $MV_TMP/ID,
+# a bundle of ROOTFS with the host's /usr, /lib and /lib64 bound read-only
+# (a FUSE program notifyd starts runs in the container's view and needs them).
+mv_fuse_bundle() {
+	local id=$1 root=$2 opts=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$root" "$@" || return 1
+	mv_bind_host_libs "$MV_TMP/$id"
+}
+
+# mv_fuse_daemon_pid ID : the FUSE daemon's pid from the last fuse decision of ID.
+mv_fuse_daemon_pid() {
+	mv_decisions "$1" | grep 'action=fuse' | sed -n 's/.* pid=\([0-9]*\) handover=.*/\1/p' | tail -n1
+}
+
+# mv_fuse_daemons PATTERN : pids of notifyd's children (FUSE daemons:
+# CLONE_PARENT) whose command line matches -- not another test's.
+mv_fuse_daemons() { pgrep -P "$NOTIFYD_PID" -f -- "$1" || true; }
+
+# mv_fuse_daemons_gone PATTERN [SECONDS] : wait (10 s) until no such daemon is left.
+mv_fuse_daemons_gone() {
+	local i
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
+		[ -z "$(mv_fuse_daemons "$1")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # mv_step_rc ID NAME : exit code of step NAME in container ID's output
 # ("missing" if the step never finished).
 mv_step_rc() {

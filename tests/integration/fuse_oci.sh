@@ -93,38 +93,6 @@ mv_loop_attach "$MV_TMP/sq.img" SQ || mv_bail "cannot attach a loop device"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-# fbundle ID [mv_oci_bundle options] -- CMD... : bundle with the host's libraries.
-fbundle() {
-	local id=$1 opts=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
-# host_daemons PATTERN : pids of notifyd's children (FUSE daemons: CLONE_PARENT)
-# whose command line matches -- not another test's, running meanwhile.
-host_daemons() { pgrep -P "$NOTIFYD_PID" -f -- "$1" || true; }
-
-# wait_gone PATTERN [SECONDS] : until no such process is left.
-wait_gone() {
-	local i
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
-		[ -z "$(host_daemons "$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# daemon_pid ID : the FUSE daemon's pid from the last fuse decision of ID.
-daemon_pid() {
-	mv_decisions "$1" | grep 'action=fuse' | sed -n 's/.* pid=\([0-9]*\) handover=.*/\1/p' | tail -n1
-}
-
 test_ext4() {
 	local id=fuse-$RT-ext4 rc fsck
 	cat >"$ROOTFS/ext4.sh" <<'EOF'
@@ -139,10 +107,10 @@ mvsync "$tok.mounted"
 mvstep umount umount /mnt/a
 mvstep gone sh -c 'grep " /mnt/a " /proc/self/mountinfo && exit 1; exit 0'
 EOF
-	fbundle "$id" --device "$DEV" -- sh /ext4.sh "$DEV" "$id"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV" -- sh /ext4.sh "$DEV" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
-		if [ -n "$(host_daemons "fuse2fs /proc/self/fd/3")" ]; then
+		if [ -n "$(mv_fuse_daemons "fuse2fs /proc/self/fd/3")" ]; then
 			t_ok "$RT: ext4: fuse2fs runs (seen from the host too)"
 		else
 			t_fail "$RT: ext4: fuse2fs runs (seen from the host too)"
@@ -169,11 +137,11 @@ EOF
 		grep -q fuse2fs <<<"$(mv_step_out "$id" ps)"
 	t_step_ok "$RT: ext4: umount by the container succeeds" "$id" umount
 	t_step_ok "$RT: ext4: mount gone after umount" "$id" gone
-	if wait_gone "fuse2fs /proc/self/fd/3" 10; then
+	if mv_fuse_daemons_gone "fuse2fs /proc/self/fd/3" 10; then
 		t_ok "$RT: ext4: fuse2fs exits after the container's umount"
 	else
 		t_fail "$RT: ext4: fuse2fs exits after the container's umount" \
-			"$(ps -o pid,args -p "$(host_daemons 'fuse2fs /proc/self/fd/3' | head -n1)")"
+			"$(ps -o pid,args -p "$(mv_fuse_daemons 'fuse2fs /proc/self/fd/3' | head -n1)")"
 	fi
 	if [ "$(debugfs -R 'cat /new-file' "$MV_TMP/disk.img" 2>/dev/null)" = written-through-fuse ]; then
 		t_ok "$RT: ext4: data is on the host image after umount"
@@ -199,7 +167,7 @@ mvstep write sh -c 'echo x > /sq/new'
 mvstep ps sh -c 'ps -o pid,args | grep "[s]quashfuse"'
 mvstep umount umount /sq
 EOF
-	fbundle "$id" --device "$SQ" -- sh /sq.sh "$SQ"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$SQ" -- sh /sq.sh "$SQ"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: squashfs: mount -t squashfs DEV succeeds (squashfuse)" "$id" mount
 	t_check "$RT: squashfs: file read through squashfuse" \
@@ -208,7 +176,7 @@ EOF
 	t_check "$RT: squashfs: squashfuse visible in the container's ps" \
 		grep -q squashfuse <<<"$(mv_step_out "$id" ps)"
 	t_step_ok "$RT: squashfs: umount" "$id" umount
-	t_check "$RT: squashfs: squashfuse exits after umount" wait_gone "squashfuse.*/dev/fd/4" 10
+	t_check "$RT: squashfs: squashfuse exits after umount" mv_fuse_daemons_gone "squashfuse.*/dev/fd/4" 10
 }
 
 test_overlay() {
@@ -222,7 +190,7 @@ mvstep write sh -c 'echo upper-file > /ov/u.txt && cat /tmp/ov/upper/u.txt'
 mvstep mountinfo grep ' /ov ' /proc/self/mountinfo
 mvstep umount umount /ov
 EOF
-	fbundle "$id" -- sh /ov.sh
+	mv_fuse_bundle "$id" "$ROOTFS" -- sh /ov.sh
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: overlay: mount -t overlay succeeds (fuse-overlayfs)" "$id" mount
 	t_check "$RT: overlay: lower file visible" [ "$(mv_step_out "$id" read)" = lower-file ]
@@ -242,10 +210,10 @@ mvstep remount mount -t ext4 "$1" /mnt/b
 mvstep read cat /mnt/b/hello.txt
 mvstep umount umount /mnt/b
 EOF
-	fbundle "$id" --device "$DEV2" -- sh /kill.sh "$DEV2" "$id"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV2" -- sh /kill.sh "$DEV2" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
-		pid=$(daemon_pid "$id")
+		pid=$(mv_fuse_daemon_pid "$id")
 		if [ -n "$pid" ] && kill -KILL "$pid"; then
 			for ((i = 0; i < 50; i++)); do
 				grep -q "pid=$pid .*detached" "$MV_LOG" && break
@@ -275,7 +243,7 @@ test_corrupt() {
 	cat >"$ROOTFS/bad.sh" <<'EOF'
 mvstep mount mount -t ext4 "$1" /mnt/c
 EOF
-	fbundle "$id" --device "$BAD" -- sh /bad.sh "$BAD"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$BAD" -- sh /bad.sh "$BAD"
 	start=$(date +%s)
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_errno "$RT: corrupt: a corrupt ext4 image gives EINVAL or EUCLEAN" "$id" mount \
@@ -290,10 +258,10 @@ test_exit() {
 	cat >"$ROOTFS/exit.sh" <<'EOF'
 mvstep mount mount -t ext4 "$1" /mnt/b
 EOF
-	fbundle "$id" --device "$DEV2" -- sh /exit.sh "$DEV2"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV2" -- sh /exit.sh "$DEV2"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: exit: mount, then the container exits with it mounted" "$id" mount
-	if wait_gone "fuse2fs /proc/self/fd/3" 10; then
+	if mv_fuse_daemons_gone "fuse2fs /proc/self/fd/3" 10; then
 		t_ok "$RT: exit: no fuse2fs left on the host"
 	else
 		t_fail "$RT: exit: no fuse2fs left on the host" "$(ps -ef | grep '[f]use2fs')"
@@ -323,7 +291,7 @@ mvstep umount umount /mnt/a
 mvstep third mount -t ext4 "$2" /mnt/b
 mvstep umount2 umount /mnt/b
 EOF
-	fbundle "$id" --profile one --device "$DEV" --device "$DEV2" -- sh /limit.sh "$DEV" "$DEV2"
+	mv_fuse_bundle "$id" "$ROOTFS" --profile one --device "$DEV" --device "$DEV2" -- sh /limit.sh "$DEV" "$DEV2"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: limit: first FUSE mount fits max-fuse-daemons = 1" "$id" first
 	t_step_errno "$RT: limit: second gives ENOSPC" "$id" second "ENOSPC|EAGAIN"
@@ -341,7 +309,7 @@ mvstep sq mount -t squashfs "$2" /sq
 mvstep sqread cat /sq/dir/hello.txt
 mvstep squmount umount /sq
 EOF
-	fbundle "$id" --profile progonly --device "$DEV" --device "$SQ" -- sh /progonly.sh "$DEV" "$SQ"
+	mv_fuse_bundle "$id" "$ROOTFS" --profile progonly --device "$DEV" --device "$SQ" -- sh /progonly.sh "$DEV" "$SQ"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: progonly: fuse2fs with the default arguments mounts" "$id" ext4
 	t_check "$RT: progonly: fuse2fs reads" [ "$(mv_step_out "$id" ext4read)" = "hello from ext4" ]
@@ -350,7 +318,7 @@ EOF
 	t_check "$RT: progonly: squashfuse reads" \
 		[ "$(mv_step_out "$id" sqread)" = "hello from squashfs" ]
 	t_step_ok "$RT: progonly: squashfuse unmounts" "$id" squmount
-	wait_gone "fuse2fs /proc/self/fd/3" 10 && wait_gone "squashfuse.*/dev/fd/4" 10
+	mv_fuse_daemons_gone "fuse2fs /proc/self/fd/3" 10 && mv_fuse_daemons_gone "squashfuse.*/dev/fd/4" 10
 }
 
 # Over a non-empty directory, as the kernel allows: its files are hidden
@@ -373,7 +341,7 @@ mvstep sqback cat /ne/s/under.txt
 EOF
 	for prof in default progonly; do
 		id=fuse-$RT-ne-$prof
-		fbundle "$id" --profile "$prof" --device "$DEV" --device "$SQ" -- \
+		mv_fuse_bundle "$id" "$ROOTFS" --profile "$prof" --device "$DEV" --device "$SQ" -- \
 			sh /nonempty.sh "$DEV" "$SQ"
 		mv_run "$RT" "$MV_TMP/$id" "$id" 60
 		t_step_ok "$RT: nonempty ($prof): fuse2fs mounts over a non-empty directory" "$id" ext4
@@ -390,7 +358,7 @@ EOF
 		t_step_ok "$RT: nonempty ($prof): squashfuse umount" "$id" squmount
 		t_check "$RT: nonempty ($prof): the files are back after squashfuse's umount" \
 			[ "$(mv_step_out "$id" sqback)" = under-s ]
-		wait_gone "fuse2fs /proc/self/fd/3" 10 && wait_gone "squashfuse.*/dev/fd/4" 10
+		mv_fuse_daemons_gone "fuse2fs /proc/self/fd/3" 10 && mv_fuse_daemons_gone "squashfuse.*/dev/fd/4" 10
 	done
 }
 
@@ -424,7 +392,7 @@ mvstep again mount -t ext4 "$2" /mnt/b
 mvstep read cat /mnt/b/hello.txt
 mvstep umount2 umount /mnt/b
 EOF
-	fbundle "$id" --profile one --device "$DEV" --device "$DEV2" -- \
+	mv_fuse_bundle "$id" "$ROOTFS" --profile one --device "$DEV" --device "$DEV2" -- \
 		sh /umount.sh "$DEV" "$DEV2" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then

@@ -94,39 +94,12 @@ mv_loop_attach "$MV_TMP/sq.img" SQ || mv_bail "cannot attach a loop device"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
-# fbundle ID [mv_oci_bundle options] -- CMD... : bundle with the host's libraries.
-fbundle() {
-	local id=$1 opts=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
-# host_daemons PATTERN : pids of notifyd's children (FUSE daemons: CLONE_PARENT)
-# whose command line matches (not another test's).
-host_daemons() { pgrep -P "$NOTIFYD_PID" -f -- "$1" || true; }
-
-# wait_gone PATTERN [SECONDS] : until no such process is left.
-wait_gone() {
-	local i
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
-		[ -z "$(host_daemons "$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # t_gone DESC PATTERN [SECONDS] : no host process matches PATTERN (in time).
 t_gone() {
-	if wait_gone "$2" "${3:-10}"; then
+	if mv_fuse_daemons_gone "$2" "${3:-10}"; then
 		t_ok "$1"
 	else
-		t_fail "$1" "$(ps -o pid,args -p "$(host_daemons "$2" | head -n1)")"
+		t_fail "$1" "$(ps -o pid,args -p "$(mv_fuse_daemons "$2" | head -n1)")"
 	fi
 }
 
@@ -159,10 +132,10 @@ mvstep umount umount /mnt/a
 mvstep gone sh -c 'grep " /mnt/a " /proc/self/mountinfo && exit 1; exit 0'
 mvsync "$tok.unmounted"
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nm.sh "$DEV" "$id"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV" -- sh /nm.sh "$DEV" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
-		args=$(ps -o args= -p "$(host_daemons "$DAEMON" | head -n1)" 2>/dev/null)
+		args=$(ps -o args= -p "$(mv_fuse_daemons "$DAEMON" | head -n1)" 2>/dev/null)
 		t_check "$RT: mount: fuse2fs runs, seen from the host" [ -n "$args" ]
 		t_check "$RT: mount: fuse2fs got the forced option norecovery" \
 			grep -q norecovery <<<"$args"
@@ -206,7 +179,7 @@ mvstep read cat /mnt/b/hello.txt
 mvstep notallowed newmount_seq mount ext4 "$1" /mnt/c nodelalloc
 mvstep umount umount /mnt/b
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nmro.sh "$DEV"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV" -- sh /nmro.sh "$DEV"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: ro: fsconfig(SET_FLAG ro) then the sequence succeeds" "$id" mount
 	t_step_errno "$RT: ro: writing fails with EROFS" "$id" write EROFS
@@ -233,17 +206,17 @@ mvsync "$2.mounted"
 mvstep umount umount /mnt/a
 mvsync "$2.unmounted"
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nmclosed.sh "$DEV" "$id"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV" -- sh /nmclosed.sh "$DEV" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$ROOTFS" "$id.mounted" 60; then
 		# The next fsopen drops the handles of exited processes (their
 		# superblocks go): only the mounted one's fuse2fs is left.
 		for ((i = 0; i < 100; i++)); do
-			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ] && break
+			[ "$(mv_fuse_daemons "$DAEMON" | wc -l)" = 1 ] && break
 			sleep 0.1
 		done
 		t_check "$RT: closed: one fuse2fs runs: the closed contexts' programs exited" \
-			[ "$(host_daemons "$DAEMON" | wc -l)" = 1 ]
+			[ "$(mv_fuse_daemons "$DAEMON" | wc -l)" = 1 ]
 		mv_sync_go "$ROOTFS" "$id.mounted"
 	else
 		t_fail "$RT: closed: container reached the mounted state" "$(cat "$(mv_out "$id")")"
@@ -276,7 +249,7 @@ mvstep read cat /sq/dir/hello.txt
 mvstep mountinfo grep ' /sq ' /proc/self/mountinfo
 mvstep umount umount /sq
 EOF
-	fbundle "$id" --device "$SQ" -- sh /nmsq.sh "$SQ"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$SQ" -- sh /nmsq.sh "$SQ"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: squashfs: fsopen..move_mount of squashfs succeeds (squashfuse)" "$id" mount
 	t_check "$RT: squashfs: file read through squashfuse" \
@@ -308,7 +281,7 @@ mvstep m2ls ls /mnt/a
 EOF
 	for k in hpk hpo; do
 		id=nm-$RT-$k
-		fbundle "$id" --profile $k -- sh /nmhp.sh
+		mv_fuse_bundle "$id" "$ROOTFS" --profile $k -- sh /nmhp.sh
 		mv_run "$RT" "$MV_TMP/$id" "$id" 60
 		a=$(mv_step_rc "$id" host; mv_step_out "$id" host | sed "s|$hostonly|P|g")
 		b=$(mv_step_rc "$id" none; mv_step_out "$id" none | sed "s|$nowhere|P|g")
@@ -344,7 +317,7 @@ mvstep mount newmount_seq mount ext4 "$1" /mnt/a
 mvstep read cat /mnt/a/hello.txt
 mvstep umount umount /mnt/a
 EOF
-	fbundle "$id" --device "$DEV" -- sh /nmrestart.sh "$DEV"
+	mv_fuse_bundle "$id" "$ROOTFS" --device "$DEV" -- sh /nmrestart.sh "$DEV"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_check "$RT: restart: notifyd died during the start-up and came back (recovered)" \
 		grep -q "recovered: id=" "$MV_LOG"
@@ -369,7 +342,7 @@ wait
 sleep 5 # past startup-timeout: the start-up gives up while the container lives on
 mvstep after sh -c 'grep " /mnt/c " /proc/self/mountinfo && exit 1; exit 0'
 EOF
-	fbundle "$id" --profile slow --device "$DEV" -- sh /nmkilled.sh "$DEV"
+	mv_fuse_bundle "$id" "$ROOTFS" --profile slow --device "$DEV" -- sh /nmkilled.sh "$DEV"
 	mv_run "$RT" "$MV_TMP/$id" "$id" 60
 	t_step_ok "$RT: killed: nothing mounted in the container" "$id" after
 	t_gone "$RT: killed: the FUSE program is stopped" "sleep 29.25" 10

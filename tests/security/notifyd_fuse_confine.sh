@@ -89,24 +89,6 @@ mv_loop_attach "$MV_TMP/disk3.img" DEV3 || mv_bail "cannot attach a loop device"
 # One worker: a start-up that held it would stall every other container.
 mv_start_notifyd "$PROFILES" --workers 1 || mv_bail "notifyd did not start"
 
-# fbundle ID ROOTFS [mv_oci_bundle options] -- CMD... : bundle with the host's libraries.
-fbundle() {
-	local id=$1 root=$2 opts=()
-	shift 2
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle "${opts[@]}" "$MV_TMP/$id" "$root" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
-}
-
-# daemon_pid ID : the FUSE daemon's pid from the last fuse decision of ID.
-daemon_pid() {
-	mv_decisions "$1" | grep 'action=fuse' | sed -n 's/.* pid=\([0-9]*\) handover=.*/\1/p' | tail -n1
-}
-
 # field FILE KEY : value of "KEY value" / "Key:\tvalue" in FILE (first match).
 field() {
 	awk -v k="$2" '$1 == k {print $2; exit}' "$1"
@@ -128,10 +110,10 @@ mvsync "$2.mounted"
 mvstep umount umount /mnt/a
 EOF
 	rm -f "$HOSTILE"/tmp/preload-out/* "$ESCAPE"/*
-	fbundle "$id" "$HOSTILE" --device "$DEV1" -- sh /confine.sh "$DEV1" "$id"
+	mv_fuse_bundle "$id" "$HOSTILE" --device "$DEV1" -- sh /confine.sh "$DEV1" "$id"
 	mv_start "$RT" "$MV_TMP/$id" "$id" 90
 	if mv_sync_wait "$HOSTILE" "$id.mounted" 60; then
-		pid=$(daemon_pid "$id")
+		pid=$(mv_fuse_daemon_pid "$id")
 		bad=
 		for f in /proc/"$pid"/fd/*; do
 			link=$(readlink "$f") || continue
@@ -212,7 +194,7 @@ mvsync "$2.ready"
 mvstep mount mount -t ext4 "$1" /mnt/a
 mvsync "$2.done"
 EOF
-	fbundle "$id" "$HOSTILE" --device "$DEV1" -- sh /refuse.sh "$DEV1" "$id"
+	mv_fuse_bundle "$id" "$HOSTILE" --device "$DEV1" -- sh /refuse.sh "$DEV1" "$id"
 	# crun (no cgroup manager) leaves the container in our cgroup: one of its own.
 	own=/sys/fs/cgroup/mv-refuse-$MV_IDP
 	if [ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] && mkdir -p "$own"; then
@@ -270,8 +252,8 @@ mvstep read cat /mnt/a/hello.txt
 mvstep tmpfs mount -t tmpfs none /mnt/b
 mvstep umount umount /mnt/a
 EOF
-	fbundle "$ida" "$ROOTFS" --profile hang --device "$DEV3" -- sh /hang.sh "$DEV3" "$ida"
-	fbundle "$idb" "$ROOTFS" --device "$DEV2" -- sh /other.sh "$DEV2"
+	mv_fuse_bundle "$ida" "$ROOTFS" --profile hang --device "$DEV3" -- sh /hang.sh "$DEV3" "$ida"
+	mv_fuse_bundle "$idb" "$ROOTFS" --device "$DEV2" -- sh /other.sh "$DEV2"
 	mv_start "$RT" "$MV_TMP/$ida" "$ida" 90
 	if ! mv_sync_wait "$ROOTFS" "$ida.hanging" 60; then
 		t_fail "$RT: starting: container A reached the hanging state" "$(cat "$(mv_out "$ida")")"

@@ -951,6 +951,21 @@ mv_bind_host_libs() {
 		"$1/config.json" >"$1/config.tmp" && mv "$1/config.tmp" "$1/config.json"
 }
 
+# mv_bundle_devices BUNDLE DEV... : give the container these block devices
+# (node + device-cgroup allow rule), as mv_oci_bundle --device does.
+mv_bundle_devices() {
+	local b=$1 d t maj min
+	shift
+	for d in "$@"; do
+		t=$(stat -L -c '%t %T' "$d")
+		read -r maj min <<<"$t"
+		jq --arg p "$d" --argjson maj "$((16#$maj))" --argjson min "$((16#$min))" '
+		  .linux.devices += [{path: $p, type: "b", major: $maj, minor: $min, fileMode: 432, uid: 0, gid: 0}]
+		  | .linux.resources.devices += [{allow: true, type: "b", major: $maj, minor: $min, access: "rwm"}]' \
+			"$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
+	done
+}
+
 # mv_fuse_bundle ID ROOTFS [mv_oci_bundle options] -- CMD... : $MV_TMP/ID,
 # a bundle of ROOTFS with the host's /usr, /lib and /lib64 bound read-only
 # (a FUSE program notifyd starts runs in the container's view and needs them).

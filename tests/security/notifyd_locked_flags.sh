@@ -341,21 +341,6 @@ test_fuse() {
 	t_step_ok "$RT: FUSE mount unmounts" "$id" umount
 }
 
-# mv_bundle_devices BUNDLE DEV... : give the container these block devices
-# (node + device-cgroup allow rule), as mv_oci_bundle --device does.
-mv_bundle_devices() {
-	local b=$1 d t maj min
-	shift
-	for d in "$@"; do
-		t=$(stat -L -c '%t %T' "$d")
-		read -r maj min <<<"$t"
-		jq --arg p "$d" --argjson maj "$((16#$maj))" --argjson min "$((16#$min))" '
-		  .linux.devices += [{path: $p, type: "b", major: $maj, minor: $min, fileMode: 432, uid: 0, gid: 0}]
-		  | .linux.resources.devices += [{allow: true, type: "b", major: $maj, minor: $min, access: "rwm"}]' \
-			"$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
-	done
-}
-
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"

@@ -143,19 +143,6 @@ expect_out() {
 	fi
 }
 
-mv_bundle_devices() {
-	local b=$1 d t maj min
-	shift
-	for d in "$@"; do
-		t=$(stat -L -c '%t %T' "$d")
-		read -r maj min <<<"$t"
-		jq --arg p "$d" --argjson maj "$((16#$maj))" --argjson min "$((16#$min))" '
-		  .linux.devices += [{path: $p, type: "b", major: $maj, minor: $min, fileMode: 432, uid: 0, gid: 0}]
-		  | .linux.resources.devices += [{allow: true, type: "b", major: $maj, minor: $min, access: "rwm"}]' \
-			"$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
-	done
-}
-
 test_maxmounts() {
 	local id=$MV_IDP-$RT-rt20
 	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" sh /rt.sh "$DEV_A" || mv_bail "cannot write the bundle"

@@ -31,9 +31,10 @@ int mount_check_prepare_flags(struct request *rq, const struct profile *p,
 	n_mounts = newapi_handle_mounts(rq->c);
 	n_mounts += mount_record_count(rq->c);
 	/* At the limit: records of mounts gone by other means (a lazily detached
-	 * parent) do not count. */
-	if (n_mounts >= p->max_mounts && target_open_proc(&rq->t) >= 0 &&
-	    mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
+	 * parent) and handles of processes gone do not count. */
+	if (n_mounts >= p->max_mounts &&
+	    (newapi_handle_sweep_gone(rq->c) > 0 ||
+	     (target_open_proc(&rq->t) >= 0 && mount_record_prune_at(rq->c, rq->t.procfd) > 0))) {
 		n_mounts = newapi_handle_mounts(rq->c);
 		n_mounts += mount_record_count(rq->c);
 	}

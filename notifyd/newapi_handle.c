@@ -409,6 +409,32 @@ int newapi_handle_sweep(struct container *c, bool full)
 	return gone;
 }
 
+/* Does a call hold a reference on a handle whose owner is gone? */
+static bool gone_busy(struct container *c)
+{
+	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
+	bool busy = false;
+
+	if (!hs)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	for (struct newapi_handle *h = hs->list; h && !busy; h = h->next)
+		busy = h->refs > 0 && owner_gone(h);
+	pthread_mutex_unlock(&c->lock);
+	return busy;
+}
+
+int newapi_handle_sweep_gone(struct container *c)
+{
+	int gone = newapi_handle_sweep(c, false);
+
+	for (int i = 0; i < 20 && gone_busy(c); i++) {
+		(void)usleep(1000);
+		gone += newapi_handle_sweep(c, false);
+	}
+	return gone;
+}
+
 unsigned newapi_handle_mounts(struct container *c)
 {
 	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);

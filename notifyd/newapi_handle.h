@@ -109,5 +109,12 @@ unsigned newapi_handle_count(struct container *c);
  * the container attached it by a path.  Returns how many went.
  */
 int newapi_handle_sweep(struct container *c, bool full);
+/*
+ * At max-mounts: the handles whose owner is gone go now (as
+ * newapi_handle_sweep(c, false)), waiting up to 20 ms for a reference the
+ * worker that handed one out may still hold (ADDFD|SEND answers before it
+ * puts it), as newapi_handle_add() does at max-fs-contexts.  How many went.
+ */
+int newapi_handle_sweep_gone(struct container *c);
 
 #endif

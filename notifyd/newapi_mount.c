@@ -106,7 +106,8 @@ static int check_max_mounts(struct request *rq, const struct profile *p, unsigne
 	unsigned handed = newapi_handle_mounts(rq->c); /* first: it turns some into records */
 	unsigned n = mount_record_count(rq->c) + handed - self;
 
-	if (n >= p->max_mounts && mount_record_prune_at(rq->c, rq->t.procfd) > 0) {
+	if (n >= p->max_mounts && (newapi_handle_sweep_gone(rq->c) > 0 ||
+	                           mount_record_prune_at(rq->c, rq->t.procfd) > 0)) {
 		handed = newapi_handle_mounts(rq->c);
 		n = mount_record_count(rq->c) + handed - self;
 	}
@@ -337,7 +338,7 @@ struct decision newapi_move_mount(struct request *rq)
 		goto out;
 	}
 	if (to_dfd != AT_FDCWD && rq->target[0] != '/') {
-		dirfd = target_getfd(&rq->t, to_dfd);
+		dirfd = target_open_path(&rq->t, to_dfd);
 		if (dirfd < 0) {
 			decision_fail(&d, dirfd == -ENOENT ? ENOENT : EBADF, "to_dfd %d", to_dfd);
 			goto out;

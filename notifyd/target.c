@@ -160,6 +160,29 @@ int target_getfd(struct target *t, int fd)
 	return TAKE_FD(dup);
 }
 
+int target_open_path(struct target *t, int fd)
+{
+	char name[32];
+	int path, r;
+
+	if (fd < 0)
+		return -EBADF;
+	r = target_open_proc(t);
+	if (r < 0)
+		return r;
+	/* O_PATH: no open (and no flush at close) reaches the file's file system. */
+	snprintf(name, sizeof(name), "fd/%d", fd);
+	path = openat(t->procfd, name, O_PATH | O_CLOEXEC);
+	r = path < 0 ? -errno : 0;
+	if (target_valid(t) < 0) {
+		safe_close(path);
+		return -ENOENT;
+	}
+	if (r < 0)
+		return r == -ENOENT ? -EBADF : r;
+	return path;
+}
+
 int target_check_admin(struct target *t, struct proc_creds *creds)
 {
 	_cleanup_close_ int userns = -EBADF, mntns = -EBADF, owner = -EBADF;

@@ -58,6 +58,13 @@ int target_write_mem(const struct target *t, uint64_t addr, const void *buf, siz
  * Opens /proc/<tid>; checks target_valid() after taking it.
  */
 int target_getfd(struct target *t, int fd);
+/*
+ * An O_PATH file of what the caller's fd fd names (its /proc/<tid>/fd/<fd>
+ * link), for a dirfd or a target: never the caller's open file itself, whose
+ * last close here could wait on a FUSE daemon the container runs (FLUSH).
+ * -EBADF if it has no such fd, -ENOENT if the caller went away.
+ */
+int target_open_path(struct target *t, int fd);
 
 /*
  * The caller may have a mount emulated: it has CAP_SYS_ADMIN in its user

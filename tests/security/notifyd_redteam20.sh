@@ -16,6 +16,11 @@
 #    locked nosuid,nodev, never an unlocked one.
 #  - FSCONFIG_SET_FLAG "rw" against a profile that forces ro: the mount
 #    stays read-only (the forced option wins, as in mount(2)).
+#  - move_mount's to_dfd naming an open FUSE file whose daemon does not
+#    answer FLUSH: notifyd took a copy of the caller's open file
+#    (pidfd_getfd), and its close waited on the daemon -- the worker and
+#    the caller held for as long as the daemon liked (here 30 s).  Now it
+#    opens an O_PATH file through /proc/<tid>/fd, which no close flushes.
 #
 #   RUNTIMES="crun runc" to run a subset.
 # shellcheck source=tests/lib.sh
@@ -24,6 +29,8 @@
 
 HELPER=$MV_BUILD/tests/security/redteam20
 [ -x "$HELPER" ] || mv_bail "$HELPER not built (make all)"
+SLOWFS=$MV_BUILD/tests/helpers/slow_fuse
+[ -x "$SLOWFS" ] || mv_bail "$SLOWFS not built (make all)"
 
 ROOTFS=$MV_TMP/rootfs
 PROFILES=$MV_TMP/profiles
@@ -89,6 +96,21 @@ for x in C D E; do
 	mkfs_img "$MV_TMP/$x.img" || mv_bail "cannot build the image"
 	mv_loop_attach "$MV_TMP/$x.img" "DEV_$x" || mv_bail "cannot attach a loop device"
 done
+
+# A FUSE mount whose daemon does not answer the FLUSH of any open but the
+# first while $ROOTFS/tmp/slowflag.close exists (the container removes it).
+SLOWDIR=$MV_TMP/slowfs
+SLOW_PID=
+mkdir -p "$SLOWDIR" "$ROOTFS/slowfs" "$ROOTFS/tmp"
+chown 100000:100000 "$ROOTFS/slowfs" "$ROOTFS/tmp"
+"$SLOWFS" "$ROOTFS/tmp/slowflag" "$SLOWDIR" -f -o allow_other &
+SLOW_PID=$!
+defer "rm -f '$ROOTFS/tmp/slowflag.close'; umount -l '$SLOWDIR' 2>/dev/null; kill $SLOW_PID 2>/dev/null; wait $SLOW_PID 2>/dev/null"
+for _ in $(seq 50); do
+	mountpoint -q "$SLOWDIR" && break
+	sleep 0.1
+done
+mountpoint -q "$SLOWDIR" || mv_bail "slow_fuse did not mount"
 
 mv_start_notifyd "$PROFILES" || mv_bail "notifyd did not start"
 
@@ -262,6 +284,30 @@ test_path_probe() {
 	done
 }
 
+# move_mount(M, "", FD, "", F_EMPTY_PATH | T_EMPTY_PATH) with FD an open
+# file on that FUSE mount (a regular file: the attach fails, the answer must
+# come at once, not after the daemon's 30 s).
+test_todfd() {
+	local id=$MV_IDP-$RT-rt20todfd out ms
+	touch "$ROOTFS/tmp/slowflag.close"
+	mv_oci_bundle "$MV_TMP/$id" "$ROOTFS" redteam20 todfd "$DEV_A" /slowfs/slow /tmp/slowflag.close ||
+		mv_bail "cannot write the bundle"
+	mv_bundle_devices "$MV_TMP/$id" "$DEV_A"
+	jq --arg s "$SLOWDIR" '.mounts += [{destination: "/slowfs", type: "bind", source: $s, options: ["rbind"]}]' \
+		"$MV_TMP/$id/config.json" >"$MV_TMP/$id/c.json" && mv "$MV_TMP/$id/c.json" "$MV_TMP/$id/config.json"
+	mv_run "$RT" "$MV_TMP/$id" "$id" 90
+	out=$(grep '^todfd ' "$(mv_out "$id")")
+	ms=$(sed -n 's/^todfd errno=[A-Z0-9]* ms=\([0-9]*\)$/\1/p' <<<"$out")
+	if [ -n "$ms" ] && [ "$ms" -lt 10000 ]; then
+		t_ok "$RT: move_mount to an fd of a stalling FUSE file is answered at once (${ms} ms; ${out#todfd })"
+	else
+		t_fail "$RT: move_mount to an fd of a stalling FUSE file is answered at once" \
+			"${out:-no output}" "$(cat "$(mv_out "$id")")"
+	fi
+	rm -f "$ROOTFS/tmp/slowflag.close"
+	t_check "$RT: notifyd is alive after the stalling FUSE file" mv_notifyd_alive
+}
+
 for RT in ${RUNTIMES:-crun runc}; do
 	if ! command -v "$RT" >/dev/null; then
 		t_skip "$RT tests" "$RT not installed"
@@ -271,4 +317,5 @@ for RT in ${RUNTIMES:-crun runc}; do
 	test_forced_ro
 	test_path_probe
 	test_fuse_parent
+	test_todfd
 done

@@ -36,6 +36,14 @@
  *	messages ("msg LINE"): whatever notifyd's side of the context
  *	resolved must be the container's view, never the host's.
  *
+ *   redteam20 todfd DEV FILE FLAG
+ *	FILE (on a FUSE mount whose daemon does not answer the FLUSH of any
+ *	open but the first while FLAG exists) opened twice, then
+ *	move_mount(M, "", FD2, "", F_EMPTY_PATH | T_EMPTY_PATH) of a new
+ *	mount of DEV: notifyd must not close a copy of FD2's open file (its
+ *	close would wait on the daemon).  Prints "todfd errno=E ms=T", then
+ *	removes FLAG so that its own closes do not wait either.
+ *
  *   redteam20 rw DEV TARGET
  *	fsconfig SET_FLAG "rw" (the profile forces ro), CMD_CREATE, fsmount,
  *	move_mount: prints "step=S errno=E" and "rdonly=B" of TARGET.
@@ -52,6 +60,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/kernel_compat.h"
@@ -340,6 +349,34 @@ static int do_rw(const char *dev, const char *target)
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int do_todfd(const char *dev, const char *file, const char *flag)
+{
+	const char *step;
+	int first = open(file, O_RDONLY | O_CLOEXEC), fd = open(file, O_RDONLY | O_CLOEXEC);
+	int mnt = new_mount(dev, NULL, &step), r;
+	long t0;
+
+	if (first < 0 || fd < 0 || mnt < 0) {
+		printf("todfd step=%s errno=%s\n", mnt < 0 ? step : "open", errname(errno));
+		unlink(flag);
+		return 0;
+	}
+	t0 = now_ms();
+	r = (int)syscall(SYS_move_mount, mnt, "", fd, "",
+	                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	printf("todfd errno=%s ms=%ld\n", errname(r < 0 ? errno : 0), now_ms() - t0);
+	unlink(flag);
+	return 0;
+}
+
 static int do_probe(const char *type, const char *key, int n, char **paths)
 {
 	for (int i = 0; i < n; i++) {
@@ -375,8 +412,11 @@ int main(int argc, char **argv)
 		return do_i386(argv[2], argv[3]);
 	if (argc >= 5 && strcmp(argv[1], "probe") == 0)
 		return do_probe(argv[2], argv[3], argc - 4, argv + 4);
+	if (argc == 5 && strcmp(argv[1], "todfd") == 0)
+		return do_todfd(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "rw") == 0)
 		return do_rw(argv[2], argv[3]);
-	fprintf(stderr, "usage: redteam20 attach-many|then-mount|held-mount|i386|rw ...\n");
+	fprintf(stderr,
+	        "usage: redteam20 attach-many|then-mount|held-mount|i386|probe|todfd|rw ...\n");
 	return 2;
 }

@@ -204,6 +204,29 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino, bool dir)
 	                        .blksize = 4096};
 }
 
+/*
+ * A chain id the front-end does not have in flight on qi: not head, nor any
+ * chain still waiting in the avail ring (a second FORGET may be queued behind
+ * the first; all chains served before were used).  Heads are even (a chain
+ * is a request and a reply descriptor), so the next even ids are tried;
+ * one past the front-end's chains is out of range, also a protocol break.
+ */
+static uint16_t not_in_flight(unsigned qi, uint16_t head)
+{
+	uint16_t avail = __atomic_load_n(&vq[qi].avail->idx, __ATOMIC_ACQUIRE);
+
+	for (unsigned k = 1; k < vq[qi].num; k++) {
+		uint16_t id = (uint16_t)((head + 2 * k) % vq[qi].num);
+		bool busy = id == head;
+
+		for (uint16_t i = vq[qi].last_avail; !busy && i != avail; i++)
+			busy = vq[qi].avail->ring[i % vq[qi].num] == id;
+		if (!busy)
+			return id;
+	}
+	return (uint16_t)((head + 2) % vq[qi].num);
+}
+
 /* Misbehave on queue qi for the chain at head; true if MODE is for this queue. */
 static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, uint64_t unique)
 {
@@ -234,7 +257,7 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 	if (!strcmp(m, "oob")) {
 		push(qi, 2000, 0);
 	} else if (!strcmp(m, "notinflight")) {
-		push(qi, (uint16_t)(head + 2) % vq[qi].num, 0);
+		push(qi, not_in_flight(qi, head), 0);
 	} else if (!strcmp(m, "ahead")) {
 		__atomic_store_n(&vq[qi].used->idx, (uint16_t)(vq[qi].used->idx + 100),
 		                 __ATOMIC_RELEASE);

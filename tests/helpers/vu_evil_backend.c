@@ -206,25 +206,28 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino, bool dir)
 
 /*
  * A chain id the front-end does not have in flight on qi: not head, nor any
- * chain still waiting in the avail ring (a second FORGET may be queued behind
- * the first; all chains served before were used).  Heads are even (a chain
- * is a request and a reply descriptor), so the next even ids are tried;
- * one past the front-end's chains is out of range, also a protocol break.
+ * chain still waiting in the avail ring (all chains served before were
+ * used).  Heads are even (a request and a reply descriptor).  On the
+ * request queue the next heads are tried.  On hiprio the front-end may
+ * queue the next FORGET (its next slot, head + 2) before it reads our
+ * entry, which would then complete that one: there the highest heads are
+ * tried, slots it takes last (vhost-user-fs-mount takes slot 0, then 1, ...;
+ * 64 FORGETs would have to be in flight at once).
  */
 static uint16_t not_in_flight(unsigned qi, uint16_t head)
 {
-	uint16_t avail = __atomic_load_n(&vq[qi].avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t avail = __atomic_load_n(&vq[qi].avail->idx, __ATOMIC_ACQUIRE), num = vq[qi].num;
 
-	for (unsigned k = 1; k < vq[qi].num; k++) {
-		uint16_t id = (uint16_t)((head + 2 * k) % vq[qi].num);
+	for (unsigned k = 1; k < num; k++) {
+		uint16_t id = (uint16_t)(qi == 0 ? (num - 2 * k) % num : (head + 2 * k) % num);
 		bool busy = id == head;
 
 		for (uint16_t i = vq[qi].last_avail; !busy && i != avail; i++)
-			busy = vq[qi].avail->ring[i % vq[qi].num] == id;
+			busy = vq[qi].avail->ring[i % num] == id;
 		if (!busy)
 			return id;
 	}
-	return (uint16_t)((head + 2) % vq[qi].num);
+	return (uint16_t)((head + 2) % num);
 }
 
 /* Misbehave on queue qi for the chain at head; true if MODE is for this queue. */
@@ -257,7 +260,12 @@ static bool misbehave(unsigned qi, uint16_t head, struct fuse_out_header *oh, ui
 	if (!strcmp(m, "oob")) {
 		push(qi, 2000, 0);
 	} else if (!strcmp(m, "notinflight")) {
-		push(qi, not_in_flight(qi, head), 0);
+		uint16_t id = not_in_flight(qi, head);
+
+		fprintf(stderr,
+		        "evil: queue %u: chain %u in flight, used id %u (avail %u, seen %u)\n", qi,
+		        head, id, vq[qi].avail->idx, vq[qi].last_avail);
+		push(qi, id, 0);
 	} else if (!strcmp(m, "ahead")) {
 		__atomic_store_n(&vq[qi].used->idx, (uint16_t)(vq[qi].used->idx + 100),
 		                 __ATOMIC_RELEASE);

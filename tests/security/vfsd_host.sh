@@ -219,6 +219,7 @@ bstat() {
 	done
 	if kill -0 "$p" 2>/dev/null; then
 		echo "# stat $1 still waits after 20 s: killing vhost-user-fs-mount" >&2
+		sed 's/^/# back-end: /' "$d/evil.log" "$d/mount.log" >&2
 		kill -KILL "$mp" 2>/dev/null
 	fi
 	wait "$p" 2>/dev/null

@@ -84,7 +84,7 @@ static void unlink_locked(struct handles *hs, struct newapi_handle *h)
 		}
 }
 
-static bool handles_busy(struct container *c);
+static bool handles_busy(struct container *c, bool gone_only);
 
 int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum newapi_kind kind,
                       int fd, struct newapi_handle **ret)
@@ -106,7 +106,7 @@ int newapi_handle_add(struct container *c, struct target *t, unsigned max, enum 
 	 * before that worker puts its reference), and the sweep skips it: give
 	 * such references up to 20 ms before answering EMFILE.
 	 */
-	for (int i = 0; i < 20 && newapi_handle_count(c) >= max && handles_busy(c); i++) {
+	for (int i = 0; i < 20 && newapi_handle_count(c) >= max && handles_busy(c, false); i++) {
 		(void)usleep(1000);
 		(void)newapi_handle_sweep(c, true);
 	}
@@ -216,8 +216,16 @@ unsigned newapi_handle_count(struct container *c)
 	return n;
 }
 
-/* Does a call hold a reference on one of c's handles? */
-static bool handles_busy(struct container *c)
+/* Is the handle's owner gone (its pidfd readable: exited)? */
+static bool owner_gone(const struct newapi_handle *h)
+{
+	struct pollfd p = {.fd = h->owner_pidfd, .events = POLLIN};
+
+	return h->owner_pidfd >= 0 && poll(&p, 1, 0) == 1;
+}
+
+/* Does a call hold a reference on one of c's handles (gone_only: of an owner gone)? */
+static bool handles_busy(struct container *c, bool gone_only)
 {
 	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
 	bool busy = false;
@@ -226,17 +234,9 @@ static bool handles_busy(struct container *c)
 		return false;
 	pthread_mutex_lock(&c->lock);
 	for (struct newapi_handle *h = hs->list; h && !busy; h = h->next)
-		busy = h->refs > 0;
+		busy = h->refs > 0 && (!gone_only || owner_gone(h));
 	pthread_mutex_unlock(&c->lock);
 	return busy;
-}
-
-/* Is the handle's owner gone (its pidfd readable: exited)? */
-static bool owner_gone(const struct newapi_handle *h)
-{
-	struct pollfd p = {.fd = h->owner_pidfd, .events = POLLIN};
-
-	return h->owner_pidfd >= 0 && poll(&p, 1, 0) == 1;
 }
 
 /* Does the owner still hold h (kcmp against each of its fds)?  On doubt: yes. */
@@ -409,26 +409,11 @@ int newapi_handle_sweep(struct container *c, bool full)
 	return gone;
 }
 
-/* Does a call hold a reference on a handle whose owner is gone? */
-static bool gone_busy(struct container *c)
-{
-	struct handles *hs = (struct handles *)container_resource_find(c, &handles_ops);
-	bool busy = false;
-
-	if (!hs)
-		return false;
-	pthread_mutex_lock(&c->lock);
-	for (struct newapi_handle *h = hs->list; h && !busy; h = h->next)
-		busy = h->refs > 0 && owner_gone(h);
-	pthread_mutex_unlock(&c->lock);
-	return busy;
-}
-
 int newapi_handle_sweep_gone(struct container *c)
 {
 	int gone = newapi_handle_sweep(c, false);
 
-	for (int i = 0; i < 20 && gone_busy(c); i++) {
+	for (int i = 0; i < 20 && handles_busy(c, true); i++) {
 		(void)usleep(1000);
 		gone += newapi_handle_sweep(c, false);
 	}

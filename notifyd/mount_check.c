@@ -17,6 +17,16 @@ int mount_check_prepare(struct request *rq, const struct profile *p, const struc
 	return mount_check_prepare_flags(rq, p, fs, rq->notif.data.args[3], mf, opts, cr, d);
 }
 
+int mount_check_admin(struct request *rq, struct proc_creds *cr, struct decision *d)
+{
+	int r = target_check_admin(&rq->t, cr);
+
+	if (r < 0)
+		return decision_fail(d, r == -EPERM ? EPERM : -r,
+		                     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+	return 0;
+}
+
 int mount_check_prepare_flags(struct request *rq, const struct profile *p,
                               const struct profile_fs *fs, unsigned long flags,
                               struct mount_flags *mf, struct mount_opts *opts,
@@ -41,10 +51,9 @@ int mount_check_prepare_flags(struct request *rq, const struct profile *p,
 	if (n_mounts >= p->max_mounts)
 		return decision_fail(d, ENOSPC, "container has %u mounts, profile max-mounts = %u",
 		                     n_mounts, p->max_mounts);
-	r = target_check_admin(&rq->t, cr);
+	r = mount_check_admin(rq, cr, d);
 	if (r < 0)
-		return decision_fail(d, r == -EPERM ? EPERM : -r,
-		                     "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+		return r;
 	r = mount_flags_translate(flags, mf);
 	if (r < 0)
 		return decision_fail(d, EINVAL, "mount flags %s not supported for a new mount",

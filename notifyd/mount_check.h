@@ -21,6 +21,12 @@ int mount_check_prepare(struct request *rq, const struct profile *p, const struc
                         struct mount_flags *mf, struct mount_opts *opts, struct proc_creds *cr,
                         struct decision *d);
 
+/*
+ * may_mount(): the caller has CAP_SYS_ADMIN over its own mount namespace
+ * (its creds in *cr).  0, or -errno (EPERM) with the refusal in *d.
+ */
+int mount_check_admin(struct request *rq, struct proc_creds *cr, struct decision *d);
+
 /* The same with the MS_* flags given (the new mount API's sb flags), not mount(2)'s args[3]. */
 int mount_check_prepare_flags(struct request *rq, const struct profile *p,
                               const struct profile_fs *fs, unsigned long flags,

@@ -8,6 +8,7 @@
  * the kernel locks those flags (docs/new-mount-api.md).
  */
 #include "notifyd/newapi_internal.h"
+#include "notifyd/mount_check.h"
 #include "notifyd/inflight.h"
 #include "notifyd/fuse_daemon.h"
 #include "notifyd/fuse_newapi.h"
@@ -144,12 +145,8 @@ struct decision newapi_fsmount(struct request *rq)
 	if (newapi_rule_of(rq, set, h->type, &p, &fs, &action, &d) < 0)
 		goto out;
 	/* The kernel's order: may_mount(), the flags, then the context. */
-	r = target_check_admin(&rq->t, &cr);
-	if (r < 0) {
-		decision_fail(&d, r == -EPERM ? EPERM : -r,
-		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+	if (mount_check_admin(rq, &cr, &d) < 0)
 		goto out;
-	}
 	if ((flags & ~FSMOUNT_CLOEXEC) || (attr & ~FSMOUNT_ATTR_KNOWN)) {
 		decision_fail(&d, EINVAL, "unknown fsmount flags");
 		goto out;
@@ -314,12 +311,8 @@ struct decision newapi_move_mount(struct request *rq)
 		              "target path is not readable");
 		goto out;
 	}
-	r = target_check_admin(&rq->t, &cr);
-	if (r < 0) {
-		decision_fail(&d, r == -EPERM ? EPERM : -r,
-		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+	if (mount_check_admin(rq, &cr, &d) < 0)
 		goto out;
-	}
 	/*
 	 * As mount(2): the container's mounts are bounded by max-mounts.  This
 	 * mount counted from its fsmount on; a profile reloaded with a lower

@@ -19,6 +19,7 @@
  * caller's view and records it as mount(2)'s mounts are.
  */
 #include "notifyd/newapi_internal.h"
+#include "notifyd/mount_check.h"
 #include "notifyd/mount_kernel.h"
 #include "notifyd/newapi.h"
 #include "notifyd/profile_store.h"
@@ -100,12 +101,8 @@ static void fsopen_kernel(struct request *rq, const struct profile *p, unsigned 
 		              "this kernel has no SECCOMP_ADDFD_FLAG_SEND: use mount(2)");
 		return;
 	}
-	r = target_check_admin(&rq->t, &cr);
-	if (r < 0) {
-		decision_fail(d, r == -EPERM ? EPERM : -r,
-		              "caller lacks CAP_SYS_ADMIN over its own mount namespace");
+	if (mount_check_admin(rq, &cr, d) < 0)
 		return;
-	}
 	fd = fsopen(rq->type, FSOPEN_CLOEXEC);
 	if (fd < 0) {
 		decision_fail(d, errno, "fsopen(%s): %s", rq->type, strerror(errno));

@@ -233,15 +233,9 @@ EOF
 
 # oci_bundle ID PROFILE [mv_oci_bundle options] -- CMD...: with the host's /usr.
 oci_bundle() {
-	local id=$1 profile=$2 opts=()
+	local id=$1 profile=$2
 	shift 2
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	mv_oci_bundle --profile "$profile" "${opts[@]}" "$MV_TMP/$id" "$ROOTFS" "$@" || return 1
-	mv_bind_host_libs "$MV_TMP/$id"
+	mv_fuse_bundle "$id" "$ROOTFS" --profile "$profile" "$@"
 }
 
 # ---------------------------------------------------------------------------
